@@ -1,0 +1,31 @@
+// The sandbox's seccomp filter: an allow-list comparable to Docker's default
+// profile (about 350 syscalls), EPERM for everything else.
+//
+// The filter is compiled with libseccomp once per process and the resulting
+// BPF program is reused for every sandbox: recompiling per container is a
+// well-known start-up cost of runc and crun.
+#pragma once
+
+#include <linux/filter.h>
+
+#include <vector>
+
+#include "engine/base/status.h"
+
+namespace slipway {
+
+struct SeccompProgram {
+  std::vector<sock_filter> instructions;
+  sock_fprog prog{};  // points into `instructions`
+  int allowed_syscalls = 0;  // how many syscalls the profile allows
+};
+
+// Thread-safe; compiles on the first call and returns the same program after.
+Result<const SeccompProgram*> DefaultSeccompProgram();
+
+// Installs `program` in the calling thread (with SECCOMP_FILTER_FLAG_TSYNC).
+// Requires no_new_privs (or CAP_SYS_ADMIN). Async-signal-safe: allocates
+// nothing, so it may run between clone and execve. Returns 0 or -errno.
+int InstallSeccompProgram(const SeccompProgram& program);
+
+}  // namespace slipway
