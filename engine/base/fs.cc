@@ -44,12 +44,12 @@ Status WriteExisting(const std::string& path, std::string_view data) {
   return WriteAll(fd.get(), data, path);
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode, bool durable) {
   std::string tmp = path + ".tmp-" + RandomHex(4);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd) return ErrnoStatus("create " + tmp);
   Status st = WriteAll(fd.get(), data, tmp);
-  if (st.ok() && ::fsync(fd.get()) != 0) st = ErrnoStatus("fsync " + tmp);
+  if (st.ok() && durable && ::fsync(fd.get()) != 0) st = ErrnoStatus("fsync " + tmp);
   fd.reset();
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) st = ErrnoStatus("rename " + tmp + " to " + path);
   if (!st.ok()) ::unlink(tmp.c_str());

@@ -23,13 +23,26 @@ const char* CodeName(Code code) {
 
 static Code CodeForErrno(int err) {
   switch (err) {
-    case ENOENT: case ESRCH: return Code::kNotFound;
+    case ENOENT:
+    case ESRCH: return Code::kNotFound;
     case EEXIST: return Code::kAlreadyExists;
-    case EINVAL: case ENAMETOOLONG: case ENOTDIR: case EISDIR: return Code::kInvalidArgument;
-    case EACCES: case EPERM: return Code::kPermissionDenied;
-    case ENOSPC: case EDQUOT: case ENOMEM: case EMFILE: case ENFILE: case EAGAIN: return Code::kResourceExhausted;
+    case EINVAL:
+    case ENAMETOOLONG:
+    case ENOTDIR:
+    case EISDIR: return Code::kInvalidArgument;
+    case EACCES:
+    case EPERM: return Code::kPermissionDenied;
+    case ENOSPC:
+    case EDQUOT:
+    case ENOMEM:
+    case EMFILE:
+    case ENFILE:
+    case EAGAIN: return Code::kResourceExhausted;
     case ETIMEDOUT: return Code::kDeadlineExceeded;
-    case ECONNREFUSED: case ECONNRESET: case EHOSTUNREACH: case ENETUNREACH: return Code::kUnavailable;
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case EHOSTUNREACH:
+    case ENETUNREACH: return Code::kUnavailable;
     default: return Code::kInternal;
   }
 }

@@ -14,16 +14,16 @@ namespace slipway {
 
 enum class Code {
   kOk = 0,
-  kInvalidArgument,    // the caller's input is wrong; retrying will not help
-  kNotFound,           // a named object does not exist
-  kAlreadyExists,      // a name or id is taken
-  kFailedPrecondition, // the system is not in a state that allows this
-  kResourceExhausted,  // a quota or limit was hit
-  kDeadlineExceeded,   // a timeout passed
-  kUnavailable,        // a peer could not be reached; retrying may help
-  kPermissionDenied,   // the caller may not do this
-  kUnauthenticated,    // the caller did not say who it is
-  kInternal,           // a system call or library failed
+  kInvalidArgument,     // the caller's input is wrong; retrying will not help
+  kNotFound,            // a named object does not exist
+  kAlreadyExists,       // a name or id is taken
+  kFailedPrecondition,  // the system is not in a state that allows this
+  kResourceExhausted,   // a quota or limit was hit
+  kDeadlineExceeded,    // a timeout passed
+  kUnavailable,         // a peer could not be reached; retrying may help
+  kPermissionDenied,    // the caller may not do this
+  kUnauthenticated,     // the caller did not say who it is
+  kInternal,            // a system call or library failed
 };
 
 const char* CodeName(Code code);
@@ -51,12 +51,24 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return Status(Code::kInvalidArgument, std::move(m)); }
-inline Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
-inline Status AlreadyExists(std::string m) { return Status(Code::kAlreadyExists, std::move(m)); }
-inline Status FailedPrecondition(std::string m) { return Status(Code::kFailedPrecondition, std::move(m)); }
-inline Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
-inline Status ErrnoStatus(const std::string& what) { return Status::FromErrno(errno, what); }
+inline Status InvalidArgument(std::string m) {
+  return Status(Code::kInvalidArgument, std::move(m));
+}
+inline Status NotFound(std::string m) {
+  return Status(Code::kNotFound, std::move(m));
+}
+inline Status AlreadyExists(std::string m) {
+  return Status(Code::kAlreadyExists, std::move(m));
+}
+inline Status FailedPrecondition(std::string m) {
+  return Status(Code::kFailedPrecondition, std::move(m));
+}
+inline Status Internal(std::string m) {
+  return Status(Code::kInternal, std::move(m));
+}
+inline Status ErrnoStatus(const std::string& what) {
+  return Status::FromErrno(errno, what);
+}
 
 // Either a T or a non-ok Status.
 template <typename T>
@@ -85,10 +97,10 @@ class [[nodiscard]] Result {
 }  // namespace slipway
 
 // Returns early from the enclosing function if `expr` yields a non-ok Status.
-#define SLIPWAY_RETURN_IF_ERROR(expr)          \
-  do {                                         \
-    ::slipway::Status _st = (expr);            \
-    if (!_st.ok()) return _st;                 \
+#define SLIPWAY_RETURN_IF_ERROR(expr) \
+  do {                                \
+    ::slipway::Status _st = (expr);   \
+    if (!_st.ok()) return _st;        \
   } while (0)
 
 #define SLIPWAY_CONCAT_INNER(a, b) a##b

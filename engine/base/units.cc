@@ -27,18 +27,25 @@ Result<int64_t> ParseBytes(std::string_view text) {
   double n;
   std::string_view suffix;
   auto bad = [&] {
-    return InvalidArgument("invalid size \"" + std::string(text) + "\": want a number with an optional unit b, k, m or g (e.g. 64m)");
+    return InvalidArgument("invalid size \"" + std::string(text) +
+                           "\": want a number with an optional unit b, k, m or g (e.g. 64m)");
   };
   if (!SplitNumber(text, &n, &suffix)) return bad();
   double mult;
   std::string s(suffix);
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (s.empty() || s == "b") mult = 1;
-  else if (s == "k" || s == "kb" || s == "kib") mult = 1024.0;
-  else if (s == "m" || s == "mb" || s == "mib") mult = 1024.0 * 1024;
-  else if (s == "g" || s == "gb" || s == "gib") mult = 1024.0 * 1024 * 1024;
-  else if (s == "t" || s == "tb" || s == "tib") mult = 1024.0 * 1024 * 1024 * 1024;
-  else return bad();
+  if (s.empty() || s == "b")
+    mult = 1;
+  else if (s == "k" || s == "kb" || s == "kib")
+    mult = 1024.0;
+  else if (s == "m" || s == "mb" || s == "mib")
+    mult = 1024.0 * 1024;
+  else if (s == "g" || s == "gb" || s == "gib")
+    mult = 1024.0 * 1024 * 1024;
+  else if (s == "t" || s == "tb" || s == "tib")
+    mult = 1024.0 * 1024 * 1024 * 1024;
+  else
+    return bad();
   double bytes = n * mult;
   if (bytes < 1 || bytes > static_cast<double>(std::numeric_limits<int64_t>::max() / 2)) return bad();
   return static_cast<int64_t>(bytes);
@@ -46,7 +53,8 @@ Result<int64_t> ParseBytes(std::string_view text) {
 
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   auto bad = [&] {
-    return InvalidArgument("invalid duration \"" + std::string(text) + "\": want e.g. 30s, 500ms, 2m or 1h30m");
+    return InvalidArgument("invalid duration \"" + std::string(text) +
+                           "\": want e.g. 30s, 500ms, 2m or 1h30m");
   };
   if (text.empty()) return bad();
   double total_ms = 0;
@@ -58,11 +66,16 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     size_t unit_len = 0;
     while (unit_len < suffix.size() && std::isalpha(static_cast<unsigned char>(suffix[unit_len]))) ++unit_len;
     std::string_view unit = suffix.substr(0, unit_len);
-    if (unit == "ms") total_ms += n;
-    else if (unit == "s") total_ms += n * 1000;
-    else if (unit == "m") total_ms += n * 60'000;
-    else if (unit == "h") total_ms += n * 3'600'000;
-    else return bad();
+    if (unit == "ms")
+      total_ms += n;
+    else if (unit == "s")
+      total_ms += n * 1000;
+    else if (unit == "m")
+      total_ms += n * 60'000;
+    else if (unit == "h")
+      total_ms += n * 3'600'000;
+    else
+      return bad();
     rest = suffix.substr(unit_len);
   }
   if (total_ms < 1 || total_ms > 1e12) return bad();
@@ -73,7 +86,8 @@ Result<int64_t> ParseCpus(std::string_view text) {
   double n;
   std::string_view suffix;
   if (!SplitNumber(text, &n, &suffix) || !suffix.empty() || n < 0.01 || n > 1024) {
-    return InvalidArgument("invalid --cpus \"" + std::string(text) + "\": want a decimal number of CPUs, at least 0.01 (e.g. 0.5)");
+    return InvalidArgument("invalid --cpus \"" + std::string(text) +
+                           "\": want a decimal number of CPUs, at least 0.01 (e.g. 0.5)");
   }
   return static_cast<int64_t>(std::llround(n * 1000));
 }

@@ -27,8 +27,8 @@ std::string CapabilityNames(CapabilityMask mask);
 
 // Removes every capability not in `keep` from the bounding set.
 int DropBoundingSet(CapabilityMask keep);
-// Clears the ambient set and sets permitted, effective and inheritable to
-// `keep` for root; for a non-root user to nothing, as Docker does (the
+// Clears the ambient and inheritable sets and sets permitted and effective
+// to `keep` for root; for a non-root user to nothing, as Docker does (the
 // capabilities stay in the bounding set, reachable only through file caps).
 int SetCapabilities(CapabilityMask keep, bool root_user);
 

@@ -27,9 +27,9 @@ struct CgroupLimits {
   // Memory plus swap, as Docker's --memory-swap: 0 means "same as memory"
   // (no swap at all), -1 means unlimited swap. Ignored without a memory limit.
   int64_t memory_swap_bytes = 0;
-  int64_t cpu_millis = 0;      // 0: no limit; 500 is half a CPU
+  int64_t cpu_millis = 0;  // 0: no limit; 500 is half a CPU
   int64_t cpu_period_us = 100000;
-  int64_t pids_max = 0;        // 0: no limit
+  int64_t pids_max = 0;  // 0: no limit
   // Allow only null, zero, full, random, urandom, tty, console, ptmx and
   // /dev/pts/*, plus mknod of any device (but no access to what it makes),
   // exactly as Docker's default device rules.
@@ -50,6 +50,9 @@ class CgroupDriver {
   // Reads /proc/self/mountinfo. `parent` is Slipway's own directory name in
   // every hierarchy ("slipway" by default; tests use their own).
   static Result<CgroupDriver> Detect(const std::string& parent = "slipway");
+  // Detect() on the given mountinfo text (tests use it for layouts this
+  // machine does not have).
+  static Result<CgroupDriver> FromMountinfo(const std::string& mountinfo, const std::string& parent);
 
   CgroupLayout layout() const { return layout_; }
   // Create <hierarchy>/<parent>/<name> in every hierarchy used, and apply limits.
@@ -77,6 +80,15 @@ class CgroupDriver {
   std::vector<V1Hierarchy> v1_;  // only the hierarchies Slipway uses
   bool force_bpf_devices_ = false;
   friend class Cgroup;
+
+  std::vector<std::string> ParentDirs() const;  // <hierarchy>/<parent> for each
+  std::string V1Dir(const std::string& controller, const std::string& name) const;
+  bool UseBpfDevices() const;
+  Status PrepareParents() const;
+  std::unique_ptr<Cgroup> NewCgroup(const std::string& name) const;
+  Status Populate(Cgroup& cg, const CgroupLimits& limits) const;
+  Status ApplyLimits(const Cgroup& cg, const CgroupLimits& limits) const;
+  Status RestrictDevices(Cgroup& cg) const;
 };
 
 // One sandbox's cgroup in every hierarchy. The destructor calls Destroy().

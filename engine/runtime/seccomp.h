@@ -16,7 +16,7 @@ namespace slipway {
 
 struct SeccompProgram {
   std::vector<sock_filter> instructions;
-  sock_fprog prog{};  // points into `instructions`
+  sock_fprog prog{};         // points into `instructions`
   int allowed_syscalls = 0;  // how many syscalls the profile allows
 };
 

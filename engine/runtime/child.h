@@ -1,0 +1,80 @@
+// The sandbox's first process, between clone and execve.
+//
+// The parent prepares a ChildPlan with every string, fd and program the child
+// needs, then clones with CLONE_VM | CLONE_VFORK (as posix_spawn does): the
+// child shares the parent's memory and must not allocate, lock or touch
+// anything but its own stack and the plan. Every step that fails writes a
+// ChildReport to `report_fd` and exits; a successful execve closes the
+// report pipe (it is O_CLOEXEC), which tells the parent the command runs.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+#include "engine/runtime/capabilities.h"
+#include "engine/runtime/seccomp.h"
+
+namespace slipway {
+
+struct ChildBind {
+  const char* source;  // host path
+  const char* target;  // path inside the sandbox
+  bool read_only;
+  bool is_file;  // mount target is a file, not a directory
+};
+
+struct ChildFile {
+  const char* path;     // where it is bound inside the sandbox (/etc/hosts)
+  const char* staging;  // where it is written first, on the private tmpfs
+  const char* content;
+};
+
+struct ChildPlan {
+  // Namespaces and cgroups.
+  const int* cgroup_procs_fds;
+  int cgroup_procs_count;
+  int netns_fd;  // -1: bring up loopback in the new namespace
+  const char* hostname;
+  bool kill_on_parent_death;
+
+  // Root filesystem.
+  const char* rw_dir;         // the writable layer's tmpfs is mounted here
+  const char* tmpfs_options;  // "mode=0755,size=..."
+  const char* upper_dir;      // <rw_dir>/upper
+  const char* work_dir;       // <rw_dir>/work
+  const char* staging_dir;    // <rw_dir>/files
+  const char* rootfs_dir;     // the overlay is mounted here and becomes /
+  const char* overlay_options;
+  const ChildFile* files;  // /etc/hostname, /etc/hosts, /etc/resolv.conf
+  int file_count;
+  const ChildBind* binds;
+  int bind_count;
+
+  // Process.
+  const char* workdir;
+  uid_t uid;
+  gid_t gid;
+  const gid_t* groups;
+  int group_count;
+  CapabilityMask capabilities;
+  const SeccompProgram* seccomp;
+  int stdin_fd, stdout_fd, stderr_fd;
+  char* const* argv;
+  char* const* envp;
+  const char* path_env;  // the PATH used to find argv[0]
+
+  int report_fd;
+};
+
+// Written to the report pipe when the child fails before the command runs.
+struct ChildReport {
+  int exit_code;  // 127: not found, 126: not executable, 125: set-up failed
+  int err;        // errno of the failed call
+  char message[768];
+};
+
+// The clone entry point; `arg` is a const ChildPlan*. Never returns.
+int ChildMain(void* arg);
+
+}  // namespace slipway

@@ -1,0 +1,487 @@
+#include "engine/runtime/sandbox.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "engine/base/fs.h"
+#include "engine/runtime/child.h"
+#include "engine/runtime/seccomp.h"
+#include "engine/runtime/state.h"
+
+namespace slipway {
+
+namespace {
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr size_t kChildStackSize = 256 * 1024;
+
+int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int PidfdOpen(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+int PidfdSendSignal(int pidfd, int sig) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+// /etc/resolv.conf for a sandbox: the host's, minus loopback name servers,
+// which cannot be reached from the sandbox's own network namespace.
+std::string SandboxResolvConf() {
+  auto host = ReadFile("/etc/resolv.conf");
+  std::string out;
+  if (!host.ok()) return out;
+  size_t pos = 0;
+  while (pos < host->size()) {
+    size_t end = host->find('\n', pos);
+    if (end == std::string::npos) end = host->size();
+    std::string line = host->substr(pos, end - pos);
+    pos = end + 1;
+    bool loopback = line.starts_with("nameserver") &&
+                    (line.find(" 127.") != std::string::npos || line.find(" ::1") != std::string::npos);
+    if (!loopback) out += line + "\n";
+  }
+  return out;
+}
+
+bool HasEnv(const std::vector<std::string>& env, const std::string& key) {
+  for (const auto& kv : env) {
+    if (kv.compare(0, key.size() + 1, key + "=") == 0) return true;
+  }
+  return false;
+}
+
+// Everything the child reads, kept alive (and unmoved) until clone returns.
+struct PlanStorage {
+  std::string hostname, rw_dir, tmpfs_options, upper, work, staging, rootfs, overlay_options, workdir,
+      path_env;
+  std::string hosts, hostname_file, resolv;
+  std::vector<ChildFile> files;
+  std::vector<std::string> bind_sources, bind_targets;
+  std::vector<ChildBind> binds;
+  std::vector<std::string> argv_s, env_s;
+  std::vector<char*> argv, envp;
+  ChildPlan plan{};
+};
+
+std::string OverlayEscape(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == ':' || c == ',' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+Status BuildPlan(const SandboxSpec& spec, const std::string& dir, const std::string& hostname,
+                 const std::string& resolv, PlanStorage* s) {
+  s->hostname = hostname;
+  s->rw_dir = dir + "/rw";
+  s->tmpfs_options = "mode=0755";
+  if (spec.storage_bytes > 0) s->tmpfs_options += ",size=" + std::to_string(spec.storage_bytes);
+  s->upper = s->rw_dir + "/upper";
+  s->work = s->rw_dir + "/work";
+  s->staging = s->rw_dir + "/files";
+  s->rootfs = dir + "/rootfs";
+  std::string lower;
+  for (const auto& l : spec.lower_dirs) lower += (lower.empty() ? "" : ":") + OverlayEscape(l);
+  s->overlay_options = "lowerdir=" + lower + ",upperdir=" + OverlayEscape(s->upper) +
+                       ",workdir=" + OverlayEscape(s->work) + ",index=off";
+  if (s->overlay_options.size() >= 4000) {
+    return InvalidArgument("too many layers: overlay options exceed one page (" +
+                           std::to_string(s->overlay_options.size()) + " bytes)");
+  }
+  s->hostname_file = hostname + "\n";
+  s->hosts = "127.0.0.1\tlocalhost " + hostname +
+             "\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
+             "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+  s->resolv = resolv;
+  s->files = {{"/etc/hostname", "hostname", s->hostname_file.c_str()},
+              {"/etc/hosts", "hosts", s->hosts.c_str()},
+              {"/etc/resolv.conf", "resolv.conf", s->resolv.c_str()}};
+  for (const BindMount& b : spec.binds) {
+    struct stat st;
+    if (::stat(b.source.c_str(), &st) != 0) return Status::FromErrno(errno, "volume source " + b.source);
+    s->bind_sources.push_back(b.source);
+    s->bind_targets.push_back(b.target);
+    s->binds.push_back({nullptr, nullptr, b.read_only, !S_ISDIR(st.st_mode)});
+  }
+  for (size_t i = 0; i < s->binds.size(); ++i) {
+    s->binds[i].source = s->bind_sources[i].c_str();
+    s->binds[i].target = s->bind_targets[i].c_str();
+  }
+  s->workdir = spec.workdir;
+  s->argv_s = spec.argv;
+  s->env_s = spec.env;
+  if (!HasEnv(s->env_s, "PATH")) s->env_s.push_back(std::string("PATH=") + kDefaultPath);
+  if (!HasEnv(s->env_s, "HOSTNAME")) s->env_s.push_back("HOSTNAME=" + hostname);
+  if (!HasEnv(s->env_s, "HOME")) s->env_s.push_back(spec.uid == 0 ? "HOME=/root" : "HOME=/");
+  s->path_env = kDefaultPath;
+  for (const auto& kv : s->env_s) {
+    if (kv.starts_with("PATH=")) s->path_env = kv.substr(5);
+  }
+  for (auto& a : s->argv_s) s->argv.push_back(a.data());
+  s->argv.push_back(nullptr);
+  for (auto& e : s->env_s) s->envp.push_back(e.data());
+  s->envp.push_back(nullptr);
+
+  ChildPlan& p = s->plan;
+  p.hostname = s->hostname.c_str();
+  p.rw_dir = s->rw_dir.c_str();
+  p.tmpfs_options = s->tmpfs_options.c_str();
+  p.upper_dir = s->upper.c_str();
+  p.work_dir = s->work.c_str();
+  p.staging_dir = s->staging.c_str();
+  p.rootfs_dir = s->rootfs.c_str();
+  p.overlay_options = s->overlay_options.c_str();
+  p.files = s->files.data();
+  p.file_count = static_cast<int>(s->files.size());
+  p.binds = s->binds.data();
+  p.bind_count = static_cast<int>(s->binds.size());
+  p.workdir = s->workdir.c_str();
+  p.uid = spec.uid;
+  p.gid = spec.gid;
+  p.groups = spec.additional_gids.data();
+  p.group_count = static_cast<int>(spec.additional_gids.size());
+  p.capabilities = spec.capabilities;
+  p.argv = s->argv.data();
+  p.envp = s->envp.data();
+  p.path_env = s->path_env.c_str();
+  p.kill_on_parent_death = spec.kill_on_parent_death;
+  return Status::Ok();
+}
+
+struct Pipe {
+  UniqueFd read, write;
+};
+
+Result<Pipe> MakePipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("pipe2");
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// Clones the child as posix_spawn does (CLONE_VM | CLONE_VFORK): no page
+// tables are copied, and this thread resumes once the child has exec'd or
+// exited. Signals stay blocked meanwhile so no handler of ours runs in it.
+Result<UniqueFd> CloneChild(ChildPlan* plan, bool new_netns, pid_t* pid) {
+  void* stack = ::mmap(nullptr, kChildStackSize, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return ErrnoStatus("mmap child stack");
+  int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+  if (new_netns) flags |= CLONE_NEWNET;
+  sigset_t all, saved;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &saved);
+  int pidfd = -1;
+  *pid = ::clone(ChildMain, static_cast<char*>(stack) + kChildStackSize, flags | SIGCHLD, plan, &pidfd);
+  int err = errno;
+  ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  ::munmap(stack, kChildStackSize);
+  if (*pid < 0) return Status::FromErrno(err, "clone sandbox");
+  return UniqueFd(pidfd);
+}
+
+}  // namespace
+
+std::string SandboxResult::ToJson() const {
+  nlohmann::json j = {{"exit_code", exit_code},   {"signal", signal},
+                      {"oom_killed", oom_killed}, {"timed_out", timed_out},
+                      {"cancelled", cancelled},   {"wall_ms", wall_ms},
+                      {"cpu_ns", cpu_ns},         {"peak_memory_bytes", peak_memory_bytes}};
+  return j.dump();
+}
+
+Runtime::Runtime(RuntimeOptions options, CgroupDriver cgroups)
+    : options_(std::move(options)), cgroups_(std::move(cgroups)) {}
+
+Runtime::~Runtime() = default;
+
+Result<std::unique_ptr<Runtime>> Runtime::Open(const RuntimeOptions& options) {
+  SLIPWAY_ASSIGN_OR_RETURN(CgroupDriver cgroups, CgroupDriver::Detect(options.cgroup_parent));
+  SLIPWAY_RETURN_IF_ERROR(MakeDirs(options.state_dir + "/sandboxes", 0700));
+  SLIPWAY_RETURN_IF_ERROR(MakeDirs(options.state_dir + "/names", 0700));
+  // Compile the seccomp filter now, once, rather than in the first Start().
+  SLIPWAY_RETURN_IF_ERROR(DefaultSeccompProgram().status());
+  return std::unique_ptr<Runtime>(new Runtime(options, std::move(cgroups)));
+}
+
+std::string Runtime::SandboxDir(const std::string& id) const {
+  return options_.state_dir + "/sandboxes/" + id;
+}
+
+Result<std::string> Runtime::ResolvePeer(const std::string& name_or_id) const {
+  if (!IsValidName(name_or_id)) return InvalidArgument("invalid sandbox name \"" + name_or_id + "\"");
+  char target[256];
+  std::string link = options_.state_dir + "/names/" + name_or_id;
+  ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+  std::string id = n > 0 ? std::string(target, static_cast<size_t>(n)) : name_or_id;
+  if (!PathExists(SandboxDir(id) + "/state.json")) return NotFound("no such sandbox: " + name_or_id);
+  return id;
+}
+
+Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
+  SLIPWAY_RETURN_IF_ERROR(ValidateSpec(spec));
+  SLIPWAY_ASSIGN_OR_RETURN(const SeccompProgram* seccomp, DefaultSeccompProgram());
+
+  // Join a peer's network namespace: resolved before anything is created.
+  UniqueFd netns;
+  if (spec.network == NetworkMode::kContainer) {
+    SLIPWAY_ASSIGN_OR_RETURN(std::string peer, ResolvePeer(spec.network_peer));
+    SLIPWAY_ASSIGN_OR_RETURN(SandboxState peer_state, ReadSandboxState(SandboxDir(peer)));
+    if (!peer_state.init.Alive())
+      return FailedPrecondition("sandbox " + spec.network_peer + " is not running");
+    netns.reset(
+        ::open(("/proc/" + std::to_string(peer_state.init.pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!netns) return ErrnoStatus("open network namespace of " + spec.network_peer);
+    if (!peer_state.init.Alive())
+      return FailedPrecondition("sandbox " + spec.network_peer + " is not running");
+  }
+
+  auto sb = std::unique_ptr<Sandbox>(new Sandbox());
+  sb->id_ = RandomHex(32);
+  sb->name_ = spec.name;
+  sb->dir_ = SandboxDir(sb->id_);
+  sb->timeout_ = spec.timeout;
+  // From here on, the Sandbox destructor removes whatever was created.
+  if (!spec.name.empty()) {
+    std::string link = options_.state_dir + "/names/" + spec.name;
+    if (::symlink(sb->id_.c_str(), link.c_str()) != 0) {
+      if (errno == EEXIST) return AlreadyExists("the name \"" + spec.name + "\" is already in use");
+      return ErrnoStatus("symlink " + link);
+    }
+    sb->name_link_ = link;
+  }
+  if (::mkdir(sb->dir_.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + sb->dir_);
+  sb->owns_dir_ = true;
+  SandboxState state{sb->id_, spec.name, {}, {}, NowUnixMs()};
+  SLIPWAY_ASSIGN_OR_RETURN(state.owner, ProcessRef::Of(::getpid()));
+  SLIPWAY_RETURN_IF_ERROR(WriteSandboxState(sb->dir_, state));
+  for (const char* sub : {"/rootfs", "/rw"}) {
+    if (::mkdir((sb->dir_ + sub).c_str(), 0700) != 0) return ErrnoStatus("mkdir " + sb->dir_ + sub);
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(sb->cgroup_, cgroups_.Create(sb->id_, spec.limits));
+
+  PlanStorage storage;
+  std::string hostname = spec.hostname.empty() ? sb->id_.substr(0, 12) : spec.hostname;
+  SLIPWAY_RETURN_IF_ERROR(BuildPlan(spec, sb->dir_, hostname, SandboxResolvConf(), &storage));
+  SLIPWAY_ASSIGN_OR_RETURN(Pipe out, MakePipe());
+  SLIPWAY_ASSIGN_OR_RETURN(Pipe err, MakePipe());
+  SLIPWAY_ASSIGN_OR_RETURN(Pipe report, MakePipe());
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!devnull) return ErrnoStatus("open /dev/null");
+  ChildPlan& plan = storage.plan;
+  plan.cgroup_procs_fds = sb->cgroup_->procs_fds().data();
+  plan.cgroup_procs_count = static_cast<int>(sb->cgroup_->procs_fds().size());
+  plan.netns_fd = netns ? netns.get() : -1;
+  plan.seccomp = seccomp;
+  plan.stdin_fd = spec.interactive ? 0 : devnull.get();
+  plan.stdout_fd = out.write.get();
+  plan.stderr_fd = err.write.get();
+  plan.report_fd = report.write.get();
+
+  sb->started_ = std::chrono::steady_clock::now();
+  SLIPWAY_ASSIGN_OR_RETURN(sb->pidfd_, CloneChild(&plan, !netns, &sb->pid_));
+  report.write.reset();
+  sb->stdout_ = std::move(out.read);
+  sb->stderr_ = std::move(err.read);
+
+  // The child has exec'd (EOF) or failed (a report), since CLONE_VFORK waited.
+  ChildReport rep{};
+  ssize_t n = ::read(report.read.get(), &rep, sizeof rep);
+  if (n == static_cast<ssize_t>(sizeof rep)) {
+    rep.message[sizeof rep.message - 1] = '\0';
+    if (rep.exit_code == 125) return Internal(std::string("sandbox set-up failed: ") + rep.message);
+    sb->exec_error_ = rep.message;
+    sb->exec_exit_code_ = rep.exit_code;
+  }
+  auto init = ProcessRef::Of(sb->pid_);
+  if (init.ok()) state.init = *init;
+  SLIPWAY_RETURN_IF_ERROR(WriteSandboxState(sb->dir_, state));
+  return sb;
+}
+
+Status Runtime::CollectGarbage() {
+  std::string root = options_.state_dir + "/sandboxes";
+  DIR* dir = ::opendir(root.c_str());
+  if (!dir) return ErrnoStatus("opendir " + root);
+  std::vector<std::string> ids;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] != '.') ids.push_back(e->d_name);
+  }
+  ::closedir(dir);
+  Status first_error;
+  for (const std::string& id : ids) {
+    std::string sdir = SandboxDir(id);
+    auto state = ReadSandboxState(sdir);
+    if (PathExists(sdir + "/result.json")) continue;                // finished; kept until removed
+    if (state.ok() && state->owner.Alive()) continue;               // still owned
+    if (!state.ok() && PathExists(sdir + "/state.json")) continue;  // being written right now
+    if (state.ok() && state->init.Alive()) {
+      UniqueFd pidfd(PidfdOpen(state->init.pid));
+      if (pidfd && state->init.Alive()) PidfdSendSignal(pidfd.get(), SIGKILL);
+    }
+    Status st = cgroups_.Remove(id);
+    if (st.ok()) st = RemoveTree(sdir);
+    if (st.ok() && state.ok() && !state->name.empty()) {
+      std::string link = options_.state_dir + "/names/" + state->name;
+      char target[256];
+      ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+      if (n > 0 && std::string(target, static_cast<size_t>(n)) == id) ::unlink(link.c_str());
+    }
+    if (!st.ok() && first_error.ok()) first_error = st;
+  }
+  // Cgroups whose sandbox directory is gone (Start creates the directory first).
+  for (const std::string& name : cgroups_.List()) {
+    if (!PathExists(SandboxDir(name))) {
+      Status st = cgroups_.Remove(name);
+      if (!st.ok() && first_error.ok()) first_error = st;
+    }
+  }
+  return first_error;
+}
+
+Sandbox::~Sandbox() {
+  if (pidfd_ && !waited_) {
+    PidfdSendSignal(pidfd_.get(), SIGKILL);
+    siginfo_t info;
+    ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED);
+  }
+  (void)TearDown();
+  if (!waited_) (void)Remove();
+}
+
+Status Sandbox::Kill(int signal) {
+  if (!pidfd_ || waited_) return FailedPrecondition("sandbox " + id_ + " is not running");
+  if (PidfdSendSignal(pidfd_.get(), signal) != 0 && errno != ESRCH) return ErrnoStatus("kill sandbox " + id_);
+  return Status::Ok();
+}
+
+Status Sandbox::TearDown() {
+  if (torn_down_) return Status::Ok();
+  torn_down_ = true;
+  stdout_.reset();
+  stderr_.reset();
+  pidfd_.reset();
+  if (cgroup_) return cgroup_->Destroy();
+  return Status::Ok();
+}
+
+Status Sandbox::Remove() {
+  Status st;
+  if (owns_dir_) st = RemoveTree(dir_);
+  if (!name_link_.empty()) {
+    ::unlink(name_link_.c_str());
+    name_link_.clear();
+  }
+  owns_dir_ = false;
+  return st;
+}
+
+}  // namespace slipway
+
+namespace slipway {
+
+bool Sandbox::Pump(UniqueFd& fd, Stream stream, LogWriter& log, OutputSink* sink) {
+  char buf[65536];
+  ssize_t n = ::read(fd.get(), buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+  if (n <= 0) {
+    fd.reset();
+    return false;
+  }
+  std::string_view data(buf, static_cast<size_t>(n));
+  (void)log.Append(stream, data);  // a full disk must not stop the sandbox's output
+  if (sink) sink->Write(stream, data);
+  return true;
+}
+
+Result<SandboxResult> Sandbox::Wait(OutputSink* sink, int cancel_fd) {
+  if (waited_) return FailedPrecondition("sandbox " + id_ + " was already waited for");
+  waited_ = true;
+  SandboxResult result;
+  SLIPWAY_ASSIGN_OR_RETURN(LogWriter log, LogWriter::Create(dir_ + "/output.log"));
+  if (!exec_error_.empty()) {
+    std::string line = "slipway: " + exec_error_ + "\n";
+    (void)log.Append(Stream::kStderr, line);
+    if (sink) sink->Write(Stream::kStderr, line);
+  }
+  auto deadline = started_ + timeout_;
+  bool exited = false;
+  siginfo_t info{};
+  while (!exited || stdout_ || stderr_) {
+    pollfd fds[4] = {
+        {stdout_.get(), POLLIN, 0}, {stderr_.get(), POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+    if (!exited) {
+      fds[2].fd = pidfd_.get();
+      fds[3].fd = (result.timed_out || result.cancelled) ? -1 : cancel_fd;
+    }
+    int wait_ms = -1;
+    if (!exited && timeout_.count() > 0 && !result.timed_out) {
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      wait_ms = static_cast<int>(std::max<int64_t>(0, left.count()));
+    }
+    // After the init exits its whole pid namespace is gone, so the pipes reach
+    // EOF; the bound only guards against a writer we do not know of.
+    if (exited) wait_ms = 1000;
+    int ready = ::poll(fds, 4, wait_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return ErrnoStatus("poll sandbox " + id_);
+    if (ready == 0 && exited) break;
+    if (ready == 0) {
+      result.timed_out = true;
+      (void)Kill(SIGKILL);
+      (void)cgroup_->KillAll();
+      continue;
+    }
+    if (fds[0].revents) Pump(stdout_, Stream::kStdout, log, sink);
+    if (fds[1].revents) Pump(stderr_, Stream::kStderr, log, sink);
+    if (fds[3].revents) {
+      result.cancelled = true;
+      (void)Kill(SIGKILL);
+    }
+    if (fds[2].revents && !exited) {
+      if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED) != 0) {
+        return ErrnoStatus("waitid sandbox " + id_);
+      }
+      exited = true;
+    }
+  }
+  result.wall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_)
+          .count();
+  if (info.si_code == CLD_EXITED) {
+    result.exit_code = info.si_status;
+  } else {
+    result.signal = info.si_status;
+    result.exit_code = 128 + info.si_status;
+  }
+  if (!exec_error_.empty()) result.exit_code = exec_exit_code_;
+  auto stats = cgroup_->Stats();
+  if (stats.ok()) {
+    result.cpu_ns = stats->cpu_usage_ns;
+    result.peak_memory_bytes = stats->memory_peak_bytes;
+    result.oom_killed = stats->oom_kills > 0;
+  }
+  Status torn = TearDown();
+  SLIPWAY_RETURN_IF_ERROR(WriteFileAtomic(dir_ + "/result.json", result.ToJson(), 0600, /*durable=*/false));
+  if (!torn.ok()) return torn.Wrap("tear down sandbox " + id_);
+  return result;
+}
+
+}  // namespace slipway

@@ -1,0 +1,120 @@
+// A sandbox: one process tree in its own pid, mount, uts, ipc, net and cgroup
+// namespaces, on a throwaway overlay root, under cgroup limits, seccomp and a
+// reduced capability set.
+//
+// Lifecycle: Runtime::Start() sets everything up and returns once the command
+// has been exec'd (or fails with nothing left behind). Sandbox::Wait() streams
+// output until the command exits or times out, then tears everything down:
+// every mount lives only in the sandbox's own mount namespace, so it vanishes
+// with the last process; the cgroups are removed; the state directory is kept
+// (logs, result) until Remove(), or removed at once when `remove_on_exit`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/base/fd.h"
+#include "engine/base/status.h"
+#include "engine/runtime/cgroup.h"
+#include "engine/runtime/log.h"
+#include "engine/runtime/spec.h"
+
+namespace slipway {
+
+struct SandboxResult {
+  int exit_code = 0;  // as a shell reports it: the code, or 128 + signal
+  int signal = 0;     // the signal that ended the command, or 0
+  bool oom_killed = false;
+  bool timed_out = false;
+  bool cancelled = false;  // ended through Kill() or the cancel fd
+  int64_t wall_ms = 0;
+  int64_t cpu_ns = 0;
+  int64_t peak_memory_bytes = 0;
+  std::string ToJson() const;
+};
+
+struct RuntimeOptions {
+  std::string state_dir = "/run/slipway";  // sandboxes/<id>/, names/<name>
+  std::string cgroup_parent = "slipway";
+};
+
+class Sandbox;
+
+class Runtime {
+ public:
+  static Result<std::unique_ptr<Runtime>> Open(const RuntimeOptions& options);
+  ~Runtime();
+
+  // Creates and starts a sandbox. On error nothing is left behind and the
+  // Status says which step failed. A command that cannot be executed is not
+  // an error here: the sandbox starts, and Wait() reports exit code 127 or
+  // 126 with the reason in the result's error text, as a shell would.
+  Result<std::unique_ptr<Sandbox>> Start(const SandboxSpec& spec);
+
+  // Removes what sandboxes whose owner process died left behind (cgroups and
+  // state directories). Live sandboxes of other processes are untouched.
+  Status CollectGarbage();
+
+  const RuntimeOptions& options() const { return options_; }
+  const CgroupDriver& cgroups() const { return cgroups_; }
+  // The state directory of sandbox `id`.
+  std::string SandboxDir(const std::string& id) const;
+
+ private:
+  Runtime(RuntimeOptions options, CgroupDriver cgroups);
+  Result<std::string> ResolvePeer(const std::string& name_or_id) const;
+
+  RuntimeOptions options_;
+  CgroupDriver cgroups_;
+};
+
+class Sandbox {
+ public:
+  ~Sandbox();  // kills and tears down a sandbox that was never waited for
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  const std::string& id() const { return id_; }
+  const std::string& name() const { return name_; }
+  pid_t pid() const { return pid_; }  // in the host's pid namespace
+  const std::string& dir() const { return dir_; }
+  // Set when the command could not be executed ("exec: "x": executable file
+  // not found in $PATH"); Wait() then reports 127 or 126.
+  const std::string& exec_error() const { return exec_error_; }
+
+  // Streams output to `sink` (may be null) and to the sandbox's log file until
+  // the command exits, the timeout passes, or `cancel_fd` (if >= 0) becomes
+  // readable; then tears down. Call once.
+  Result<SandboxResult> Wait(OutputSink* sink, int cancel_fd = -1);
+
+  // Sends `signal` to the sandbox's init (SIGKILL ends the whole sandbox).
+  Status Kill(int signal);
+
+  // Deletes the state directory and name (after Wait()).
+  Status Remove();
+
+ private:
+  friend class Runtime;
+  Sandbox() = default;
+  Status TearDown();
+  // Reads what is ready on `fd`; false at EOF.
+  bool Pump(UniqueFd& fd, Stream stream, LogWriter& log, OutputSink* sink);
+
+  std::string id_, name_, dir_, name_link_;
+  pid_t pid_ = -1;
+  UniqueFd pidfd_;
+  UniqueFd stdout_, stderr_;
+  std::unique_ptr<Cgroup> cgroup_;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::milliseconds timeout_{0};
+  std::string exec_error_;
+  int exec_exit_code_ = 0;
+  bool owns_dir_ = false;
+  bool waited_ = false;
+  bool torn_down_ = false;
+};
+
+}  // namespace slipway

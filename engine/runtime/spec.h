@@ -1,0 +1,64 @@
+// What a sandbox runs and under which limits. Plain data, validated by
+// ValidateSpec() before anything is created.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/base/status.h"
+#include "engine/runtime/capabilities.h"
+#include "engine/runtime/cgroup.h"
+
+namespace slipway {
+
+// -v HOST:CTR[:ro]
+struct BindMount {
+  std::string source;  // absolute host path; must exist
+  std::string target;  // absolute path inside the sandbox; created if missing
+  bool read_only = false;
+};
+// Parses Docker's "-v HOST:CTR[:ro|rw]" form.
+Result<BindMount> ParseBindMount(const std::string& text);
+
+enum class NetworkMode {
+  kPrivate,    // a new network namespace with only loopback, up (--network none)
+  kContainer,  // the network namespace of another running sandbox (--network container:NAME)
+};
+
+struct SandboxSpec {
+  std::string name;  // optional; unique among live sandboxes; [a-zA-Z0-9][a-zA-Z0-9_.-]*
+  // Read-only layers for the overlay root, topmost first. Never modified.
+  std::vector<std::string> lower_dirs;
+  std::vector<std::string> argv;  // argv[0] is looked up in the sandbox's PATH
+  std::vector<std::string> env;   // KEY=VALUE; PATH and HOSTNAME get defaults
+  std::string workdir = "/";      // created if missing
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> additional_gids;
+  std::string hostname;  // default: the first 12 characters of the id
+
+  CgroupLimits limits;
+  int64_t storage_bytes = 0;             // size of the writable layer; 0: the tmpfs default
+  std::chrono::milliseconds timeout{0};  // 0: none
+
+  NetworkMode network = NetworkMode::kPrivate;
+  std::string network_peer;  // name or id, for NetworkMode::kContainer
+
+  std::vector<BindMount> binds;
+  CapabilityMask capabilities = DefaultCapabilities();
+
+  bool interactive = false;  // stdin from the caller instead of /dev/null
+  // Kill the sandbox when the thread that started it dies (for the one-shot
+  // CLI; a daemon must leave this off, it owns sandboxes past any one thread).
+  bool kill_on_parent_death = false;
+};
+
+// Checks everything that can be checked without creating anything.
+Status ValidateSpec(const SandboxSpec& spec);
+bool IsValidName(const std::string& name);
+
+}  // namespace slipway

@@ -1,0 +1,62 @@
+#include "engine/base/fs.h"
+
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace slipway {
+namespace {
+
+std::string TempDir() {
+  std::string t =
+      std::string(std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp") + "/fs-XXXXXX";
+  return ::mkdtemp(t.data());
+}
+
+TEST(FsTest, AtomicWriteThenRead) {
+  std::string dir = TempDir();
+  ASSERT_TRUE(WriteFileAtomic(dir + "/f", "hello").ok());
+  EXPECT_EQ(*ReadFile(dir + "/f"), "hello");
+  ASSERT_TRUE(WriteFileAtomic(dir + "/f", "again", 0600, false).ok());
+  EXPECT_EQ(*ReadFile(dir + "/f"), "again");
+  // No temp file is left beside it.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 1);
+  EXPECT_EQ(ReadFile(dir + "/missing").status().code(), Code::kNotFound);
+  EXPECT_TRUE(RemoveTree(dir).ok());
+}
+
+TEST(FsTest, MakeDirsAndRemoveTree) {
+  std::string dir = TempDir();
+  ASSERT_TRUE(MakeDirs(dir + "/a/b/c").ok());
+  ASSERT_TRUE(MakeDirs(dir + "/a/b/c").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir + "/a/b/file", "x").ok());
+  EXPECT_FALSE(MakeDirs(dir + "/a/b/file").ok());
+  ASSERT_TRUE(RemoveTree(dir).ok());
+  EXPECT_FALSE(PathExists(dir));
+  EXPECT_TRUE(RemoveTree(dir).ok());  // missing is fine
+}
+
+TEST(FsTest, RemoveTreeNeverDeletesThroughAMount) {
+  std::string dir = TempDir();
+  ASSERT_TRUE(MakeDirs(dir + "/mnt").ok());
+  ASSERT_EQ(::mount("tmpfs", (dir + "/mnt").c_str(), "tmpfs", 0, nullptr), 0);
+  ASSERT_TRUE(WriteFileAtomic(dir + "/mnt/precious", "keep").ok());
+  EXPECT_FALSE(RemoveTree(dir).ok());
+  EXPECT_EQ(*ReadFile(dir + "/mnt/precious"), "keep");
+  ASSERT_EQ(::umount2((dir + "/mnt").c_str(), MNT_DETACH), 0);
+  EXPECT_TRUE(RemoveTree(dir).ok());
+}
+
+TEST(FsTest, RandomHexIsHexAndVaries) {
+  std::string a = RandomHex(16), b = RandomHex(16);
+  EXPECT_EQ(a.size(), 32u);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_NE(a, b);
+}
+
+}  // namespace
+}  // namespace slipway

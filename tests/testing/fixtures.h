@@ -1,0 +1,32 @@
+// Shared test fixtures: a busybox root filesystem built from Debian's
+// busybox-static, scratch directories, and snapshots of machine state used to
+// prove that a sandbox left nothing behind.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace slipway::testing {
+
+// A root filesystem with /bin/busybox and a symlink per applet, /etc/passwd
+// (root, tester 1000, nobody) and /etc/group. Built once per test process.
+const std::string& BusyboxRootfs();
+
+// A fresh empty directory under $TEST_TMPDIR (or /tmp), removed by the caller.
+std::string MakeTempDir(const std::string& prefix);
+
+// Every mount point in the host's mount namespace.
+std::vector<std::string> MountPoints();
+// Every directory below <hierarchy>/<parent> in every cgroup hierarchy.
+std::vector<std::string> CgroupTree(const std::string& parent);
+// Every path below `dir` (recursive), sorted.
+std::vector<std::string> ListTree(const std::string& dir);
+// "path mode uid gid size mtime" for every entry below `dir`: equal before and
+// after means the tree was not modified.
+std::vector<std::string> TreeFingerprint(const std::string& dir);
+
+// Runs `command` with /bin/sh, returns its exit status and fills `output` with
+// stdout and stderr.
+int RunShell(const std::string& command, std::string* output);
+
+}  // namespace slipway::testing
