@@ -356,7 +356,7 @@ Status Runtime::CollectGarbage() {
 }
 
 Sandbox::~Sandbox() {
-  if (pidfd_ && !waited_) {
+  if (pidfd_ && !reaped_) {
     PidfdSendSignal(pidfd_.get(), SIGKILL);
     siginfo_t info;
     ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED);
@@ -366,7 +366,7 @@ Sandbox::~Sandbox() {
 }
 
 Status Sandbox::Kill(int signal) {
-  if (!pidfd_ || waited_) return FailedPrecondition("sandbox " + id_ + " is not running");
+  if (!pidfd_ || reaped_) return FailedPrecondition("sandbox " + id_ + " is not running");
   if (PidfdSendSignal(pidfd_.get(), signal) != 0 && errno != ESRCH) return ErrnoStatus("kill sandbox " + id_);
   return Status::Ok();
 }
@@ -460,6 +460,7 @@ Result<SandboxResult> Sandbox::Wait(OutputSink* sink, int cancel_fd) {
         return ErrnoStatus("waitid sandbox " + id_);
       }
       exited = true;
+      reaped_ = true;
     }
   }
   result.wall_ms =

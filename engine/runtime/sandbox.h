@@ -113,7 +113,8 @@ class Sandbox {
   std::string exec_error_;
   int exec_exit_code_ = 0;
   bool owns_dir_ = false;
-  bool waited_ = false;
+  bool waited_ = false;  // Wait() was called
+  bool reaped_ = false;  // the init has exited and was reaped
   bool torn_down_ = false;
 };
 

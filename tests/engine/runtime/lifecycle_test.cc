@@ -61,6 +61,7 @@ TEST_F(LifecycleTest, KilledSandboxLeavesNothing) {
   ::close(cancel[1]);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->cancelled);
+  EXPECT_FALSE(r->timed_out);  // ended by the cancel, not by the 60 s timeout
   EXPECT_EQ(r->signal, SIGKILL);
   EXPECT_TRUE((*sb)->Remove().ok());
   EXPECT_EQ(Take(), before);

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs everything Slipway needs to build, run and test on Debian 12, as root.
+set -euo pipefail
+
+packages=(
+  # Build
+  bazel-bootstrap g++
+  # Libraries (docs/dependencies.md says why each is here)
+  libseccomp-dev libarchive-dev libssl-dev libsqlitecpp-dev libsqlite3-dev libgit2-dev
+  libpistache-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libcli11-dev
+  zlib1g-dev libzstd-dev
+  # Tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev busybox-static iproute2 python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
