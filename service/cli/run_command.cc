@@ -75,6 +75,11 @@ Status ApplyCapabilities(const RunOptions& o, SandboxSpec* spec) {
 Result<SandboxSpec> BuildSpec(const RunOptions& o) {
   SandboxSpec spec;
   std::vector<std::string> args = o.args;
+  // prefix_command() hands an unknown option on as if it began the command
+  // (`run --frobnicate --rootfs R ls` would exec "--frobnicate"): no image
+  // or command starts with "-", so it is a mistyped flag.
+  if (!args.empty() && args[0].size() > 1 && args[0][0] == '-')
+    return InvalidArgument("unknown flag: " + args[0] + " (see \"slipway run --help\")");
   if (o.rootfs.empty()) {
     if (args.empty())
       return InvalidArgument("\"slipway run\" requires an image or --rootfs DIR, and a command");
