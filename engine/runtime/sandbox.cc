@@ -206,6 +206,24 @@ std::string SandboxResult::ToJson() const {
   return j.dump();
 }
 
+Result<SandboxResult> SandboxResult::FromJson(const std::string& text) {
+  try {
+    auto j = nlohmann::json::parse(text);
+    SandboxResult r;
+    r.exit_code = j.at("exit_code").get<int>();
+    r.signal = j.value("signal", 0);
+    r.oom_killed = j.value("oom_killed", false);
+    r.timed_out = j.value("timed_out", false);
+    r.cancelled = j.value("cancelled", false);
+    r.wall_ms = j.value("wall_ms", int64_t{0});
+    r.cpu_ns = j.value("cpu_ns", int64_t{0});
+    r.peak_memory_bytes = j.value("peak_memory_bytes", int64_t{0});
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    return Internal(std::string("malformed sandbox result: ") + e.what());
+  }
+}
+
 Runtime::Runtime(RuntimeOptions options, CgroupDriver cgroups)
     : options_(std::move(options)), cgroups_(std::move(cgroups)) {}
 
@@ -224,7 +242,7 @@ std::string Runtime::SandboxDir(const std::string& id) const {
   return options_.state_dir + "/sandboxes/" + id;
 }
 
-Result<std::string> Runtime::ResolvePeer(const std::string& name_or_id) const {
+Result<std::string> Runtime::ResolveId(const std::string& name_or_id) const {
   if (!IsValidName(name_or_id)) return InvalidArgument("invalid sandbox name \"" + name_or_id + "\"");
   char target[256];
   std::string link = options_.state_dir + "/names/" + name_or_id;
@@ -241,7 +259,7 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
   // Join a peer's network namespace: resolved before anything is created.
   UniqueFd netns;
   if (spec.network == NetworkMode::kContainer) {
-    SLIPWAY_ASSIGN_OR_RETURN(std::string peer, ResolvePeer(spec.network_peer));
+    SLIPWAY_ASSIGN_OR_RETURN(std::string peer, ResolveId(spec.network_peer));
     SLIPWAY_ASSIGN_OR_RETURN(SandboxState peer_state, ReadSandboxState(SandboxDir(peer)));
     if (!peer_state.init.Alive())
       return FailedPrecondition("sandbox " + spec.network_peer + " is not running");
@@ -315,34 +333,54 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
   return sb;
 }
 
-Status Runtime::CollectGarbage() {
-  std::string root = options_.state_dir + "/sandboxes";
-  DIR* dir = ::opendir(root.c_str());
-  if (!dir) return ErrnoStatus("opendir " + root);
-  std::vector<std::string> ids;
+namespace {
+
+std::vector<std::string> ListDir(const std::string& path) {
+  std::vector<std::string> out;
+  DIR* dir = ::opendir(path.c_str());
+  if (!dir) return out;
   while (dirent* e = ::readdir(dir)) {
-    if (e->d_name[0] != '.') ids.push_back(e->d_name);
+    if (e->d_name[0] != '.') out.push_back(e->d_name);
   }
   ::closedir(dir);
+  return out;
+}
+
+// Removes names/<name> only if it still points at `id`.
+void UnlinkName(const std::string& state_dir, const std::string& name, const std::string& id) {
+  if (name.empty()) return;
+  std::string link = state_dir + "/names/" + name;
+  char target[256];
+  ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+  if (n > 0 && std::string(target, static_cast<size_t>(n)) == id) ::unlink(link.c_str());
+}
+
+// A sandbox directory without a readable state file is either being created
+// by a Start() in some process right now, or debris of a crash: only old
+// debris is collected.
+bool IsOldDebris(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return false;
+  return ::time(nullptr) - st.st_mtime > 60;
+}
+
+}  // namespace
+
+Status Runtime::CollectGarbage() {
   Status first_error;
-  for (const std::string& id : ids) {
+  for (const std::string& id : ListDir(options_.state_dir + "/sandboxes")) {
     std::string sdir = SandboxDir(id);
     auto state = ReadSandboxState(sdir);
-    if (PathExists(sdir + "/result.json")) continue;                // finished; kept until removed
-    if (state.ok() && state->owner.Alive()) continue;               // still owned
-    if (!state.ok() && PathExists(sdir + "/state.json")) continue;  // being written right now
+    if (PathExists(sdir + "/result.json")) continue;   // finished; kept until removed
+    if (state.ok() && state->owner.Alive()) continue;  // still owned
+    if (!state.ok() && !IsOldDebris(sdir)) continue;
     if (state.ok() && state->init.Alive()) {
       UniqueFd pidfd(PidfdOpen(state->init.pid));
       if (pidfd && state->init.Alive()) PidfdSendSignal(pidfd.get(), SIGKILL);
     }
     Status st = cgroups_.Remove(id);
     if (st.ok()) st = RemoveTree(sdir);
-    if (st.ok() && state.ok() && !state->name.empty()) {
-      std::string link = options_.state_dir + "/names/" + state->name;
-      char target[256];
-      ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-      if (n > 0 && std::string(target, static_cast<size_t>(n)) == id) ::unlink(link.c_str());
-    }
+    if (st.ok() && state.ok()) UnlinkName(options_.state_dir, state->name, id);
     if (!st.ok() && first_error.ok()) first_error = st;
   }
   // Cgroups whose sandbox directory is gone (Start creates the directory first).
@@ -353,6 +391,48 @@ Status Runtime::CollectGarbage() {
     }
   }
   return first_error;
+}
+
+
+Result<std::vector<SandboxInfo>> Runtime::List() const {
+  std::vector<SandboxInfo> out;
+  for (const std::string& id : ListDir(options_.state_dir + "/sandboxes")) {
+    auto state = ReadSandboxState(SandboxDir(id));
+    if (!state.ok()) continue;  // being created or removed right now
+    SandboxInfo info{id, state->name, false, std::nullopt, state->created_unix_ms};
+    if (auto text = ReadFile(SandboxDir(id) + "/result.json"); text.ok()) {
+      if (auto r = SandboxResult::FromJson(*text); r.ok()) info.result = *r;
+    }
+    info.running = !info.result && state->init.Alive();
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(), [](const SandboxInfo& a, const SandboxInfo& b) {
+    return a.created_unix_ms > b.created_unix_ms;
+  });
+  return out;
+}
+
+Status Runtime::Remove(const std::string& name_or_id, bool force) {
+  SLIPWAY_ASSIGN_OR_RETURN(std::string id, ResolveId(name_or_id));
+  std::string dir = SandboxDir(id);
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, ReadSandboxState(dir));
+  bool ended = PathExists(dir + "/result.json");
+  if (!ended && state.init.Alive()) {
+    if (!force) return FailedPrecondition("sandbox " + name_or_id + " is running; stop it first, or force");
+    UniqueFd pidfd(PidfdOpen(state.init.pid));
+    if (pidfd && state.init.Alive()) PidfdSendSignal(pidfd.get(), SIGKILL);
+    // Its owner tears it down and writes the result; give it the time to.
+    for (int i = 0; i < 1000 && state.owner.Alive() && !PathExists(dir + "/result.json"); ++i) ::usleep(10000);
+    if (!PathExists(dir)) return Status::Ok();  // its owner ran with --rm
+  }
+  if (!PathExists(dir + "/result.json") && state.owner.Alive()) {
+    return FailedPrecondition("sandbox " + name_or_id + " is still being torn down by process " +
+                              std::to_string(state.owner.pid));
+  }
+  SLIPWAY_RETURN_IF_ERROR(cgroups_.Remove(id));
+  SLIPWAY_RETURN_IF_ERROR(RemoveTree(dir));
+  UnlinkName(options_.state_dir, state.name, id);
+  return Status::Ok();
 }
 
 Sandbox::~Sandbox() {

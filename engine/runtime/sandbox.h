@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,15 @@ struct SandboxResult {
   int64_t cpu_ns = 0;
   int64_t peak_memory_bytes = 0;
   std::string ToJson() const;
+  static Result<SandboxResult> FromJson(const std::string& text);
+};
+
+// What List() reports of one sandbox.
+struct SandboxInfo {
+  std::string id, name;
+  bool running = false;
+  std::optional<SandboxResult> result;  // once it has ended
+  int64_t created_unix_ms = 0;
 };
 
 struct RuntimeOptions {
@@ -58,6 +68,13 @@ class Runtime {
   // state directories). Live sandboxes of other processes are untouched.
   Status CollectGarbage();
 
+  // Every sandbox in the state directory, newest first.
+  Result<std::vector<SandboxInfo>> List() const;
+  // Deletes an ended sandbox's state directory and name. A running one is
+  // refused, unless `force`: then it is killed first and removed once its
+  // owner has torn it down.
+  Status Remove(const std::string& name_or_id, bool force);
+
   const RuntimeOptions& options() const { return options_; }
   const CgroupDriver& cgroups() const { return cgroups_; }
   // The state directory of sandbox `id`.
@@ -65,7 +82,8 @@ class Runtime {
 
  private:
   Runtime(RuntimeOptions options, CgroupDriver cgroups);
-  Result<std::string> ResolvePeer(const std::string& name_or_id) const;
+  // The id of the sandbox called `name_or_id`.
+  Result<std::string> ResolveId(const std::string& name_or_id) const;
 
   RuntimeOptions options_;
   CgroupDriver cgroups_;

@@ -9,25 +9,44 @@
 
 namespace slipway {
 
-Result<ProcessRef> ProcessRef::Of(pid_t pid) {
+namespace {
+
+struct ProcStat {
+  char state = '?';
+  uint64_t start_time = 0;
+};
+
+Result<ProcStat> ReadProcStat(pid_t pid) {
   SLIPWAY_ASSIGN_OR_RETURN(std::string stat, ReadFile("/proc/" + std::to_string(pid) + "/stat"));
   // The command name (field 2) may contain spaces and parentheses; fields are
   // counted after the last ')'.
   size_t close = stat.rfind(')');
-  if (close == std::string::npos) return Internal("malformed /proc/" + std::to_string(pid) + "/stat");
-  const char* p = stat.c_str() + close + 2;  // at field 3
+  if (close == std::string::npos || close + 2 >= stat.size()) {
+    return Internal("malformed /proc/" + std::to_string(pid) + "/stat");
+  }
+  ProcStat out;
+  const char* p = stat.c_str() + close + 2;  // at field 3, the state
+  out.state = *p;
   for (int field = 3; field < 22 && *p; ++field) {
     p = std::strchr(p, ' ');
     if (!p) return Internal("short /proc/" + std::to_string(pid) + "/stat");
     ++p;
   }
-  return ProcessRef{pid, std::strtoull(p, nullptr, 10)};
+  out.start_time = std::strtoull(p, nullptr, 10);
+  return out;
+}
+
+}  // namespace
+
+Result<ProcessRef> ProcessRef::Of(pid_t pid) {
+  SLIPWAY_ASSIGN_OR_RETURN(ProcStat stat, ReadProcStat(pid));
+  return ProcessRef{pid, stat.start_time};
 }
 
 bool ProcessRef::Alive() const {
   if (pid <= 0) return false;
-  auto now = Of(pid);
-  return now.ok() && now->start_time == start_time;
+  auto now = ReadProcStat(pid);
+  return now.ok() && now->start_time == start_time && now->state != 'Z' && now->state != 'X';
 }
 
 std::string SandboxState::ToJson() const {

@@ -22,7 +22,8 @@ struct ProcessRef {
 
   // The running process `pid` (start time read from /proc).
   static Result<ProcessRef> Of(pid_t pid);
-  // True if `pid` still runs and is the same process that was recorded.
+  // True if `pid` still runs (a zombie does not) and is the same process
+  // that was recorded.
   bool Alive() const;
 };
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 
 #include "engine/base/fd.h"
@@ -19,10 +20,7 @@ namespace {
 constexpr int kOwnError = 125;
 constexpr int kTimeoutExit = 124;  // as timeout(1)
 
-int Fail(const Status& st) {
-  std::fprintf(stderr, "slipway: %s\n", st.message().c_str());
-  return kOwnError;
-}
+int Fail(const Status& st) { return cli::Fail(st.message()); }
 
 // Docker's -e: "K=V" sets, a bare "K" copies the caller's value if it has one.
 std::vector<std::string> ExpandEnv(const std::vector<std::string>& entries) {
@@ -132,7 +130,20 @@ UniqueFd BlockTerminationSignals() {
   return UniqueFd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
 }
 
-int ReportEnd(const SandboxResult& r, const SandboxSpec& spec) {
+// Which termination signal ended the run, read from the (still pending)
+// signalfd; 0 if none.
+int ReceivedSignal(int signal_fd) {
+  signalfd_siginfo info;
+  if (::read(signal_fd, &info, sizeof info) != static_cast<ssize_t>(sizeof info)) return 0;
+  return static_cast<int>(info.ssi_signo);
+}
+
+int ReportEnd(const SandboxResult& r, const SandboxSpec& spec, int signal_fd) {
+  if (r.cancelled) {
+    int sig = ReceivedSignal(signal_fd);
+    std::fprintf(stderr, "slipway: received %s; the sandbox was killed\n", sig ? sigabbrev_np(sig) : "a signal");
+    if (sig) return 128 + sig;  // as if slipway itself had been ended by it
+  }
   if (r.timed_out) {
     std::fprintf(stderr, "slipway: sandbox timed out after %lld ms and was killed\n",
                  static_cast<long long>(spec.timeout.count()));
@@ -192,7 +203,7 @@ int RunCommand(const GlobalOptions& global, const RunOptions& o) {
     Status st = (*sandbox)->Remove();
     if (!st.ok()) return Fail(st);
   }
-  return ReportEnd(*result, *spec);
+  return ReportEnd(*result, *spec, signals.get());
 }
 
 }  // namespace slipway::cli

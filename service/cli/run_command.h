@@ -5,12 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "service/cli/global_options.h"
+
 namespace slipway::cli {
 
-struct GlobalOptions {
-  std::string state_dir = "/run/slipway";
-  std::string cgroup_parent = "slipway";
-};
 
 struct RunOptions {
   bool remove = false;

@@ -383,6 +383,12 @@ TEST_F(RunCliTest, FlagsAfterTheCommandBelongToTheCommand) {
   EXPECT_EQ(flags.out, "--rm --memory x -v y\n") << flags;
 }
 
+TEST_F(RunCliTest, DoubleDashEndsSlipwaysFlags) {
+  Outcome o = Slipway({"run", "--rm", "--rootfs", rootfs_, "--", "sh", "-c", "echo $0", "--memory"});
+  EXPECT_EQ(o.code, 0) << o;
+  EXPECT_EQ(o.out, "--memory\n") << o;
+}
+
 TEST_F(RunCliTest, CommandNotFoundExits127AndNamesIt) {
   Snapshot before = Take();
   Outcome o = Run({"no-such-command-xyz", "arg"});
@@ -612,7 +618,8 @@ TEST_F(RunCliTest, SigtermEndsTheSandboxPromptlyAndLeavesNothing) {
   EXPECT_FALSE(o.hung) << o;
   EXPECT_LT(took, seconds(5)) << "slipway took " << std::chrono::duration_cast<milliseconds>(took).count()
                                << " ms to exit";
-  EXPECT_GT(o.code, 128) << "want a signal's exit code\n" << o;
+  EXPECT_EQ(o.code, 128 + SIGTERM) << o;
+  EXPECT_NE(o.err.find("received TERM"), std::string::npos) << o;
   EXPECT_TRUE(ProcessesInPidNamespace(pid_ns).empty()) << "the sandbox's processes survived";
   EXPECT_TRUE(LeftNothing(before));
   EXPECT_TRUE(Sandboxes().empty());
@@ -638,6 +645,37 @@ TEST_F(RunCliTest, WithoutRmTheLogAndResultAreKept) {
   EXPECT_EQ(err, "err\n");
 
   EXPECT_EQ(CgroupTree(cgroup_parent_), std::vector<std::string>{}) << "the sandbox's cgroup is left";
+}
+
+TEST_F(RunCliTest, PsListsAndRmRemovesEndedSandboxes) {
+  ASSERT_EQ(Slipway({"run", "--name", "kept", "--rootfs", rootfs_, "sh", "-c", "exit 4"}).code, 4);
+  Outcome running_only = Slipway({"ps"});
+  EXPECT_EQ(running_only.code, 0) << running_only;
+  EXPECT_FALSE(Contains(running_only.out, "kept")) << running_only;
+  Outcome all = Slipway({"ps", "-a"});
+  EXPECT_TRUE(Contains(all.out, "kept")) << all;
+  EXPECT_TRUE(Contains(all.out, "exited (4)")) << all;
+
+  Outcome rm = Slipway({"rm", "kept"});
+  EXPECT_EQ(rm.code, 0) << rm;
+  EXPECT_TRUE(Sandboxes().empty());
+  EXPECT_FALSE(Contains(Slipway({"ps", "-a"}).out, "kept"));
+  Outcome again = Slipway({"rm", "kept"});
+  EXPECT_EQ(again.code, 125) << again;
+  EXPECT_TRUE(Contains(again.err, "no such sandbox")) << again;
+}
+
+TEST_F(RunCliTest, RmRefusesARunningSandboxUnlessForced) {
+  Child& svc = StartRun({"--name", "busy", "sleep", "100"});
+  WaitUntilRunning();
+  Outcome refused = Slipway({"rm", "busy"});
+  EXPECT_EQ(refused.code, 125) << refused;
+  EXPECT_TRUE(Contains(refused.err, "running")) << refused;
+  Outcome forced = Slipway({"rm", "-f", "busy"});
+  EXPECT_EQ(forced.code, 0) << forced;
+  Outcome ended = Finish(svc, seconds(20));
+  EXPECT_EQ(ended.code, 137) << ended;
+  EXPECT_TRUE(Sandboxes().empty());
 }
 
 // --- Help ---------------------------------------------------------------------
