@@ -11,6 +11,8 @@ packages=(
   zlib1g-dev libzstd-dev
   # Tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev busybox-static iproute2 python3
+  # Registry client tests: a real registry, skopeo to cross-check, htpasswd -B, openssl for token certs
+  docker-registry skopeo apache2-utils openssl
 )
 
 missing=()
