@@ -1,0 +1,48 @@
+#include "engine/image/digest.h"
+
+#include <openssl/sha.h>
+
+namespace slipway {
+
+Result<Digest> Digest::Parse(std::string_view text) {
+  constexpr std::string_view kPrefix = "sha256:";
+  auto bad = [&] { return InvalidArgument("invalid digest \"" + std::string(text.substr(0, 100)) + "\": want sha256:<64 hex digits>"); };
+  if (!text.starts_with(kPrefix)) return bad();
+  std::string_view hex = text.substr(kPrefix.size());
+  if (hex.size() != 64) return bad();
+  for (char c : hex) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return bad();
+  }
+  return Digest(std::string(hex));
+}
+
+Digest Digest::Of(std::string_view data) {
+  Sha256 h;
+  h.Update(data);
+  return h.Finish();
+}
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr); }
+
+void Sha256::Update(std::string_view data) { EVP_DigestUpdate(ctx_.get(), data.data(), data.size()); }
+
+Digest Sha256::Finish() {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx_.get(), md, &len);
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * len);
+  for (unsigned int i = 0; i < len; ++i) {
+    hex.push_back(kHex[md[i] >> 4]);
+    hex.push_back(kHex[md[i] & 15]);
+  }
+  return Digest::FromHex(std::move(hex));
+}
+
+Digest ChainId(const Digest& parent_chain, const Digest& diff_id) {
+  if (parent_chain.empty()) return diff_id;
+  return Digest::Of(parent_chain.str() + " " + diff_id.str());
+}
+
+}  // namespace slipway

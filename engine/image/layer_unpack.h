@@ -1,0 +1,55 @@
+// Unpacks one OCI/Docker image layer into a directory, in the overlayfs
+// format (whiteouts become 0/0 character devices, opaque directories get
+// trusted.overlay.opaque=y), so that the directory can serve as an overlay
+// lower dir.
+//
+// A layer is untrusted input. Every path is resolved relative to the
+// destination with openat2(RESOLVE_IN_ROOT) or an equivalent walk that never
+// follows a symlink out of it, so no entry (however it is named, and whatever
+// symlinks earlier entries planted) can create, modify or link anything
+// outside dest_dir.
+//
+// Policies:
+// - Character and block devices are never created (a layer could otherwise
+//   hand a sandbox /dev/sda); they are skipped and counted. Sandboxes get
+//   their /dev from the runtime. FIFOs are created.
+// - Extended attributes: only user.* and security.capability are written.
+//   Everything else is dropped and counted: trusted.* above all (a layer
+//   carrying trusted.overlay.* could forge whiteouts, opaque dirs or
+//   redirects), and also security.selinux, system.* and the like, which
+//   appear in layers built on hosts that use them and are not ours to apply.
+//   Xattrs on entries other than regular files and directories are dropped
+//   (the kernel does not allow user.* there). POSIX ACLs are not applied.
+// - Sparse files: data blocks are written at their offsets and the file is
+//   sized with ftruncate, so holes stay holes.
+// - A later entry replaces an earlier one of the same name (a file, a link,
+//   or a whole directory tree), as with tar; a directory entry over an
+//   existing directory only updates its metadata.
+// - Hard links keep the metadata of the inode they link to.
+// - aufs metadata (.wh..wh.* other than .wh..wh..opq) is skipped.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/base/status.h"
+#include "engine/image/digest.h"
+
+namespace slipway {
+
+struct UnpackStats {
+  Digest diff_id;                  // sha256 of the uncompressed tar stream
+  int64_t uncompressed_bytes = 0;  // length of that stream
+  int entries = 0;                 // tar entries read, skipped ones included
+  int skipped_devices = 0;         // char/block device entries not created
+  int skipped_xattrs = 0;          // xattrs outside the allow-list, not written
+};
+
+// Unpacks an OCI/Docker layer (gzip, zstd, xz, bzip2 or uncompressed tar;
+// detected from content) into dest_dir (an existing empty dir), computing the
+// diff_id (sha256 of the uncompressed tar stream) in the same pass. Errors
+// name the entry and the failed call; on error dest_dir holds a partial tree
+// that the caller removes.
+Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir);
+
+}  // namespace slipway
