@@ -1,7 +1,11 @@
 #include "service/cli/global_options.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
+
+#include "engine/registry/client.h"
 
 namespace slipway::cli {
 
@@ -22,6 +26,13 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& o) {
   app.add_option("--insecure-registry", o.insecure_registries,
                  "A registry (host:port) that may be reached over plain http")
       ->allow_extra_args(false);
+}
+
+RegistryOptions RegistryOptionsFor(const GlobalOptions& g) {
+  RegistryOptions o;
+  o.insecure_registries = g.insecure_registries;
+  if (::access(g.registry_auth.c_str(), R_OK) == 0) o.credentials_file = g.registry_auth;
+  return o;
 }
 
 int Fail(const std::string& message) {

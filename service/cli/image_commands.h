@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "service/cli/run_command.h"
+#include "service/cli/global_options.h"
 
 namespace slipway::cli {
 
@@ -18,8 +18,6 @@ struct ImageOptions {
   bool all = false;                // image prune -a (accepted for Docker's sake; prune is always "all")
 };
 
-// Registers the verbs; returns a function that runs whichever was chosen, or
-// nullptr if none of them was.
 void AddImageCommands(CLI::App& app, ImageOptions& options);
 // Runs the chosen image verb; -1 if no image verb was chosen.
 int RunImageCommand(CLI::App& app, const GlobalOptions& global, const ImageOptions& options);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "service/cli/global_options.h"
+#include "service/cli/image_commands.h"
 #include "service/cli/run_command.h"
 #include "service/cli/sandbox_commands.h"
 
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
   CLI::App* run_cmd = AddRunCommand(app, run);
   SandboxOptions sandbox;
   AddSandboxCommands(app, sandbox);
+  ImageOptions image;
+  AddImageCommands(app, image);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -53,5 +56,6 @@ int main(int argc, char** argv) {
     return RunCommand(global, run);
   }
   if (int rc = RunSandboxCommand(app, global, sandbox); rc >= 0) return rc;
+  if (int rc = RunImageCommand(app, global, image); rc >= 0) return rc;
   return Fail("unknown command");
 }

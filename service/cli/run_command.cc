@@ -5,13 +5,16 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 
 #include "engine/base/fd.h"
 #include "engine/base/units.h"
+#include "engine/distribution/distribution.h"
+#include "engine/image/image_store.h"
 #include "engine/runtime/sandbox.h"
 #include "engine/runtime/user.h"
+#include "service/cli/progress.h"
 
 namespace slipway::cli {
 
@@ -20,7 +23,9 @@ namespace {
 constexpr int kOwnError = 125;
 constexpr int kTimeoutExit = 124;  // as timeout(1)
 
-int Fail(const Status& st) { return cli::Fail(st.message()); }
+int Fail(const Status& st) {
+  return cli::Fail(st.message());
+}
 
 // Docker's -e: "K=V" sets, a bare "K" copies the caller's value if it has one.
 std::vector<std::string> ExpandEnv(const std::vector<std::string>& entries) {
@@ -70,25 +75,69 @@ Status ApplyCapabilities(const RunOptions& o, SandboxSpec* spec) {
   return Status::Ok();
 }
 
-Result<SandboxSpec> BuildSpec(const RunOptions& o) {
-  SandboxSpec spec;
-  std::vector<std::string> args = o.args;
+// Image variables first; the caller's -e wins for the same name.
+std::vector<std::string> MergeEnv(const std::vector<std::string>& image,
+                                  const std::vector<std::string>& user) {
+  std::vector<std::string> out;
+  auto key = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
+  for (const auto& kv : image) {
+    bool overridden = false;
+    for (const auto& u : user) overridden |= key(u) == key(kv);
+    if (!overridden) out.push_back(kv);
+  }
+  out.insert(out.end(), user.begin(), user.end());
+  return out;
+}
+
+// The image named `ref`, pulled first if the store lacks it (as docker run).
+Result<ImageRecord> FindOrPull(ImageStore& store, const GlobalOptions& g, const std::string& ref) {
+  auto image = store.Resolve(ref);
+  if (image.ok() || image.status().code() != Code::kNotFound) return image;
+  std::fprintf(stderr, "Unable to find image '%s' locally\n", ref.c_str());
+  RegistryClient client(RegistryOptionsFor(g));
+  ProgressPrinter printer(STDERR_FILENO);
+  TransferOptions options;
+  options.progress = printer.Callback();
+  return Pull(store, client, ref, options);
+}
+
+// Fills the root filesystem, command and image defaults: from --rootfs DIR
+// (args is the command) or from an image (args is IMAGE [COMMAND...]).
+Status ApplyRoot(const GlobalOptions& g, const RunOptions& o, SandboxSpec* spec, std::string* user) {
+  const std::vector<std::string>& args = o.args;
+  *user = o.user;
+  if (!o.rootfs.empty()) {
+    if (args.empty()) return InvalidArgument("\"slipway run\" requires a command to run");
+    char resolved[PATH_MAX];
+    if (!::realpath(o.rootfs.c_str(), resolved)) return Status::FromErrno(errno, "--rootfs " + o.rootfs);
+    spec->lower_dirs = {resolved};
+    spec->argv = args;
+    return Status::Ok();
+  }
+  if (args.empty()) return InvalidArgument("\"slipway run\" requires an image or --rootfs DIR");
+  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<ImageStore> store, ImageStore::Open(g.data_dir));
+  SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, FindOrPull(*store, g, args[0]));
+  SLIPWAY_ASSIGN_OR_RETURN(spec->lower_dirs, store->LowerDirs(image));
+  SLIPWAY_ASSIGN_OR_RETURN(ImageConfig config, store->Config(image));
+  spec->argv = config.Command({args.begin() + 1, args.end()});
+  if (spec->argv.empty())
+    return InvalidArgument("image " + args[0] + " has no command: give one after the image");
+  spec->env = MergeEnv(config.env, spec->env);
+  if (o.workdir.empty() && !config.working_dir.empty()) spec->workdir = config.working_dir;
+  if (user->empty()) *user = config.user;
+  return Status::Ok();
+}
+
+Result<SandboxSpec> BuildSpec(const GlobalOptions& g, const RunOptions& o) {
   // prefix_command() hands an unknown option on as if it began the command
   // (`run --frobnicate --rootfs R ls` would exec "--frobnicate"): no image
   // or command starts with "-", so it is a mistyped flag.
-  if (!args.empty() && args[0].size() > 1 && args[0][0] == '-')
-    return InvalidArgument("unknown flag: " + args[0] + " (see \"slipway run --help\")");
-  if (o.rootfs.empty()) {
-    if (args.empty())
-      return InvalidArgument("\"slipway run\" requires an image or --rootfs DIR, and a command");
-    return InvalidArgument("running image \"" + args[0] +
-                           "\": the image store is not built yet; pass --rootfs DIR");
-  }
-  if (args.empty()) return InvalidArgument("\"slipway run\" requires a command to run");
-  char resolved[PATH_MAX];
-  if (!::realpath(o.rootfs.c_str(), resolved)) return Status::FromErrno(errno, "--rootfs " + o.rootfs);
-  spec.lower_dirs = {resolved};
-  spec.argv = args;
+  if (!o.args.empty() && o.args[0].size() > 1 && o.args[0][0] == '-')
+    return InvalidArgument("unknown flag: " + o.args[0] + " (see \"slipway run --help\")");
+  if (o.args.empty())
+    return InvalidArgument("\"slipway run\" requires an image or --rootfs DIR, and a command");
+  // Every flag is checked before anything is pulled or created.
+  SandboxSpec spec;
   spec.name = o.name;
   spec.hostname = o.hostname;
   spec.interactive = o.interactive;
@@ -109,7 +158,10 @@ Result<SandboxSpec> BuildSpec(const RunOptions& o) {
     SLIPWAY_ASSIGN_OR_RETURN(BindMount b, ParseBindMount(v));
     spec.binds.push_back(b);
   }
-  SLIPWAY_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(spec.lower_dirs, o.user));
+  if (!spec.name.empty() && !IsValidName(spec.name)) return ValidateSpec(spec);
+  std::string user_spec;
+  SLIPWAY_RETURN_IF_ERROR(ApplyRoot(g, o, &spec, &user_spec));
+  SLIPWAY_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(spec.lower_dirs, user_spec));
   spec.uid = user.uid;
   spec.gid = user.gid;
   spec.additional_gids = user.additional_gids;
@@ -141,7 +193,8 @@ int ReceivedSignal(int signal_fd) {
 int ReportEnd(const SandboxResult& r, const SandboxSpec& spec, int signal_fd) {
   if (r.cancelled) {
     int sig = ReceivedSignal(signal_fd);
-    std::fprintf(stderr, "slipway: received %s; the sandbox was killed\n", sig ? sigabbrev_np(sig) : "a signal");
+    std::fprintf(stderr, "slipway: received %s; the sandbox was killed\n",
+                 sig ? sigabbrev_np(sig) : "a signal");
     if (sig) return 128 + sig;  // as if slipway itself had been ended by it
   }
   if (r.timed_out) {
@@ -188,7 +241,7 @@ CLI::App* AddRunCommand(CLI::App& app, RunOptions& o) {
 }
 
 int RunCommand(const GlobalOptions& global, const RunOptions& o) {
-  auto spec = BuildSpec(o);
+  auto spec = BuildSpec(global, o);
   if (!spec.ok()) return Fail(spec.status());
   auto runtime = Runtime::Open({global.state_dir, global.cgroup_parent});
   if (!runtime.ok()) return Fail(runtime.status());

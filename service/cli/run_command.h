@@ -9,7 +9,6 @@
 
 namespace slipway::cli {
 
-
 struct RunOptions {
   bool remove = false;
   bool interactive = false;

@@ -1,0 +1,173 @@
+#include "engine/distribution/distribution.h"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engine/registry/manifest.h"
+#include "engine/registry/reference.h"
+
+namespace slipway {
+
+namespace {
+
+constexpr int64_t kMaxConfigBytes = 16 << 20;
+
+// Lets the registry client stream straight into a content-store writer.
+class WriterSink : public BlobSink {
+ public:
+  explicit WriterSink(BlobWriter& writer) : writer_(writer) {}
+  Status Write(std::string_view data) override { return writer_.Write(data); }
+  Status Reset() override { return writer_.Reset(); }
+
+ private:
+  BlobWriter& writer_;
+};
+
+void Report(const TransferOptions& o, const Digest& d, const std::string& phase, int64_t done,
+            int64_t total) {
+  if (o.progress) o.progress(d, phase, done, total);
+}
+
+// Runs `work(i)` for i in [0, n) on up to `parallelism` threads; returns the
+// first error (the others still finish what they started).
+Status ForEachParallel(size_t n, int parallelism, const std::function<Status(size_t)>& work) {
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  Status first;
+  auto worker = [&] {
+    for (size_t i; (i = next++) < n;) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!first.ok()) return;
+      }
+      Status st = work(i);
+      std::lock_guard<std::mutex> lock(mu);
+      if (!st.ok() && first.ok()) first = st;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < parallelism && static_cast<size_t>(t) < n; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  return first;
+}
+
+Status FetchInto(ImageStore& store, RegistryClient& client, const Reference& repo, const Descriptor& d,
+                 const TransferOptions& o) {
+  if (store.content().Has(d.digest)) {
+    Report(o, d.digest, "exists", d.size, d.size);
+    return Status::Ok();
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> writer, store.content().NewWriter());
+  WriterSink sink(*writer);
+  Report(o, d.digest, "downloading", 0, d.size);
+  SLIPWAY_RETURN_IF_ERROR(client.FetchBlob(repo, d, sink));
+  return writer->Commit(&d.digest, d.size).status();
+}
+
+Status PullLayer(ImageStore& store, RegistryClient& client, const Reference& repo, const Descriptor& layer,
+                 const Digest& diff_id, const Digest& chain_id, const TransferOptions& o) {
+  if (!IsLayerMediaType(layer.media_type)) {
+    return InvalidArgument("layer " + layer.digest.str() + " has unsupported media type \"" +
+                           layer.media_type + "\"");
+  }
+  if (store.snapshots().Has(chain_id) && store.content().Has(layer.digest)) {
+    Report(o, layer.digest, "exists", layer.size, layer.size);
+    return Status::Ok();
+  }
+  SLIPWAY_RETURN_IF_ERROR(FetchInto(store, client, repo, layer, o).Wrap("layer " + layer.digest.str()));
+  if (!store.snapshots().Has(chain_id)) {
+    Report(o, layer.digest, "unpacking", layer.size, layer.size);
+    auto unpacked = store.snapshots().Create(chain_id, store.content().BlobPath(layer.digest), diff_id);
+    if (!unpacked.ok()) return unpacked.status().Wrap("unpack layer " + layer.digest.str());
+  }
+  Report(o, layer.digest, "done", layer.size, layer.size);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<ImageRecord> Pull(ImageStore& store, RegistryClient& client, const std::string& text,
+                         const TransferOptions& o) {
+  SLIPWAY_ASSIGN_OR_RETURN(Reference ref, ParseReference(text));
+  SLIPWAY_ASSIGN_OR_RETURN(WriteLease lease, store.Lease());
+  auto fetched = client.GetManifest(ref);
+  if (!fetched.ok()) return fetched.status().Wrap("pull " + ref.Familiar());
+  SLIPWAY_ASSIGN_OR_RETURN(Manifest manifest, ParseManifest(fetched->body, fetched->media_type));
+  SLIPWAY_RETURN_IF_ERROR(store.content().Put(fetched->body, &fetched->digest).status());
+  SLIPWAY_RETURN_IF_ERROR(FetchInto(store, client, ref, manifest.config, o).Wrap("config"));
+  SLIPWAY_ASSIGN_OR_RETURN(std::string config_json,
+                           store.content().Read(manifest.config.digest, kMaxConfigBytes));
+  SLIPWAY_ASSIGN_OR_RETURN(ImageConfig config, ImageConfig::Parse(config_json));
+  if (config.diff_ids.size() != manifest.layers.size()) {
+    return InvalidArgument("pull " + ref.Familiar() + ": the manifest has " +
+                           std::to_string(manifest.layers.size()) + " layers but the config lists " +
+                           std::to_string(config.diff_ids.size()));
+  }
+  std::vector<Digest> chains = ChainIds(config.diff_ids);
+  Status st = ForEachParallel(manifest.layers.size(), o.parallelism, [&](size_t i) {
+    return PullLayer(store, client, ref, manifest.layers[i], config.diff_ids[i], chains[i], o);
+  });
+  if (!st.ok()) return st.Wrap("pull " + ref.Familiar());
+  return store.Commit(fetched->digest, ref.str());
+}
+
+namespace {
+
+// Other repositories of the same registry that this image was tagged in:
+// candidates for a cross-repository mount.
+std::vector<std::string> MountSources(const ImageRecord& image, const Reference& target) {
+  std::vector<std::string> out;
+  for (const std::string& tag : image.tags) {
+    auto r = ParseReference(tag);
+    if (r.ok() && r->registry == target.registry && r->repository != target.repository) {
+      out.push_back(r->repository);
+    }
+  }
+  return out;
+}
+
+Status PushOne(ImageStore& store, RegistryClient& client, const Reference& target, const Descriptor& d,
+               const std::vector<std::string>& sources, const TransferOptions& o) {
+  SLIPWAY_ASSIGN_OR_RETURN(bool present, client.HasBlob(target, d.digest));
+  if (present) {
+    Report(o, d.digest, "exists", d.size, d.size);
+    return Status::Ok();
+  }
+  for (const std::string& from : sources) {
+    auto mounted = client.MountBlob(target, d.digest, from);
+    if (mounted.ok() && *mounted) {
+      Report(o, d.digest, "mounted", d.size, d.size);
+      return Status::Ok();
+    }
+  }
+  Report(o, d.digest, "uploading", 0, d.size);
+  SLIPWAY_RETURN_IF_ERROR(client.PushBlob(target, d, store.content().BlobPath(d.digest)));
+  Report(o, d.digest, "done", d.size, d.size);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Digest> Push(ImageStore& store, RegistryClient& client, const std::string& local_ref,
+                    const std::string& target_text, const TransferOptions& o) {
+  SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, store.Resolve(local_ref));
+  SLIPWAY_ASSIGN_OR_RETURN(Reference target, ParseReference(target_text.empty() ? local_ref : target_text));
+  if (target.tag.empty()) return InvalidArgument("push " + target.Familiar() + ": a tag is needed");
+  SLIPWAY_ASSIGN_OR_RETURN(std::string body, store.ManifestBody(image));
+  SLIPWAY_ASSIGN_OR_RETURN(Manifest manifest, ParseManifest(body, image.manifest_media_type));
+  std::vector<Descriptor> blobs = manifest.layers;
+  blobs.push_back(manifest.config);
+  std::vector<std::string> sources = MountSources(image, target);
+  Status st = ForEachParallel(blobs.size(), o.parallelism,
+                              [&](size_t i) { return PushOne(store, client, target, blobs[i], sources, o); });
+  if (!st.ok()) return st.Wrap("push " + target.Familiar());
+  // Last: only now may the tag point at the image.
+  SLIPWAY_RETURN_IF_ERROR(client.PutManifest(target, target.tag, image.manifest_media_type, body)
+                              .Wrap("push " + target.Familiar()));
+  return image.manifest_digest;
+}
+
+}  // namespace slipway

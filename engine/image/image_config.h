@@ -1,0 +1,50 @@
+// The OCI image configuration: what `slipway run IMAGE` honours (Entrypoint,
+// Cmd, Env, WorkingDir, User) and the layer diff_ids that identify the
+// image's filesystem.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/base/status.h"
+#include "engine/image/digest.h"
+
+namespace slipway {
+
+struct HistoryEntry {
+  std::string created;  // RFC 3339
+  std::string created_by;
+  std::string comment;
+  bool empty_layer = false;
+};
+
+struct ImageConfig {
+  std::string architecture = "amd64";
+  std::string os = "linux";
+  std::string created;  // RFC 3339, may be empty
+  std::string user;
+  std::vector<std::string> env;
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+  std::string working_dir;
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> exposed_ports;  // "8080/tcp"
+  std::vector<Digest> diff_ids;
+  std::vector<HistoryEntry> history;
+
+  // Strict on what Slipway relies on (rootfs.diff_ids), lenient on the rest:
+  // unknown fields are ignored, as every runtime does.
+  static Result<ImageConfig> Parse(const std::string& json);
+  // Canonical JSON: the bytes whose sha256 is the image id.
+  std::string ToJson() const;
+
+  // The command to run: Entrypoint + (args if given, else Cmd), as Docker.
+  std::vector<std::string> Command(const std::vector<std::string>& args) const;
+};
+
+// The layer stack's chain ids, bottom first.
+std::vector<Digest> ChainIds(const std::vector<Digest>& diff_ids);
+
+}  // namespace slipway

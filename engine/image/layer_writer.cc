@@ -1,0 +1,126 @@
+#include "engine/image/layer_writer.h"
+
+#include <archive.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "engine/image/image_store.h"
+#include "engine/registry/manifest.h"
+
+namespace slipway {
+
+Result<std::unique_ptr<GzipLayerWriter>> GzipLayerWriter::Create(ContentStore& store, int level) {
+  std::unique_ptr<GzipLayerWriter> w(new GzipLayerWriter());
+  SLIPWAY_ASSIGN_OR_RETURN(w->blob_, store.NewWriter());
+  // windowBits 15 + 16: a gzip header and trailer, as layers use.
+  if (deflateInit2(&w->z_, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return Internal("deflateInit2 failed");
+  }
+  w->z_open_ = true;
+  return w;
+}
+
+GzipLayerWriter::~GzipLayerWriter() {
+  if (z_open_) deflateEnd(&z_);
+}
+
+Status GzipLayerWriter::Deflate(std::string_view data, int flush) {
+  z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z_.avail_in = static_cast<uInt>(data.size());
+  char out[65536];
+  do {
+    z_.next_out = reinterpret_cast<Bytef*>(out);
+    z_.avail_out = sizeof out;
+    int rc = deflate(&z_, flush);
+    if (rc == Z_STREAM_ERROR) return Internal("deflate failed");
+    SLIPWAY_RETURN_IF_ERROR(blob_->Write(std::string_view(out, sizeof out - z_.avail_out)));
+  } while (z_.avail_out == 0);
+  return Status::Ok();
+}
+
+Status GzipLayerWriter::Write(std::string_view data) {
+  diff_.Update(data);
+  uncompressed_ += static_cast<int64_t>(data.size());
+  // Feed zlib in pieces that fit its 32-bit counters.
+  while (!data.empty()) {
+    std::string_view piece = data.substr(0, 1 << 30);
+    SLIPWAY_RETURN_IF_ERROR(Deflate(piece, Z_NO_FLUSH));
+    data.remove_prefix(piece.size());
+  }
+  return Status::Ok();
+}
+
+Result<CommittedLayer> GzipLayerWriter::Commit() {
+  SLIPWAY_RETURN_IF_ERROR(Deflate({}, Z_FINISH));
+  deflateEnd(&z_);
+  z_open_ = false;
+  CommittedLayer layer;
+  layer.size = blob_->written();
+  SLIPWAY_ASSIGN_OR_RETURN(layer.blob, blob_->Commit(nullptr, -1));
+  layer.diff_id = diff_.Finish();
+  layer.uncompressed_size = uncompressed_;
+  return layer;
+}
+
+namespace {
+
+struct ArchiveReader {
+  archive* a = archive_read_new();
+  ~ArchiveReader() { archive_read_free(a); }
+};
+
+std::string Rfc3339Now() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// Streams the decompressed bytes of `path` (any compression libarchive
+// knows) into `writer`.
+Status CopyDecompressed(const std::string& path, GzipLayerWriter& writer) {
+  ArchiveReader r;
+  archive_read_support_filter_all(r.a);
+  archive_read_support_format_raw(r.a);
+  if (archive_read_open_filename(r.a, path.c_str(), 1 << 20) != ARCHIVE_OK) {
+    return InvalidArgument("open " + path + ": " + archive_error_string(r.a));
+  }
+  archive_entry* entry;
+  if (archive_read_next_header(r.a, &entry) != ARCHIVE_OK) {
+    return InvalidArgument("read " + path + ": " + archive_error_string(r.a));
+  }
+  char buf[1 << 16];
+  for (;;) {
+    la_ssize_t n = archive_read_data(r.a, buf, sizeof buf);
+    if (n < 0) return InvalidArgument("read " + path + ": " + archive_error_string(r.a));
+    if (n == 0) return Status::Ok();
+    SLIPWAY_RETURN_IF_ERROR(writer.Write(std::string_view(buf, static_cast<size_t>(n))));
+  }
+}
+
+}  // namespace
+
+Result<ImageRecord> ImportRootfsTar(ImageStore& store, const std::string& tar_path, const std::string& name) {
+  SLIPWAY_ASSIGN_OR_RETURN(WriteLease lease, store.Lease());
+  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<GzipLayerWriter> writer, GzipLayerWriter::Create(store.content()));
+  SLIPWAY_RETURN_IF_ERROR(CopyDecompressed(tar_path, *writer));
+  SLIPWAY_ASSIGN_OR_RETURN(CommittedLayer layer, writer->Commit());
+
+  ImageConfig config;
+  config.created = Rfc3339Now();
+  config.diff_ids = {layer.diff_id};
+  config.history = {{config.created, "slipway import " + tar_path, "", false}};
+  std::string config_json = config.ToJson();
+  SLIPWAY_ASSIGN_OR_RETURN(Digest config_digest, store.content().Put(config_json));
+
+  Manifest manifest;
+  manifest.media_type = media_type::kOciManifest;
+  manifest.config = {media_type::kOciConfig, config_digest, static_cast<int64_t>(config_json.size())};
+  manifest.layers = {{media_type::kOciLayerTarGzip, layer.blob, layer.size}};
+  std::string body = SerializeManifest(manifest);
+  SLIPWAY_ASSIGN_OR_RETURN(Digest manifest_digest, store.content().Put(body));
+  return store.Commit(manifest_digest, name);
+}
+
+}  // namespace slipway
