@@ -64,7 +64,10 @@ Status FetchInto(ImageStore& store, RegistryClient& client, const Reference& rep
   WriterSink sink(*writer);
   Report(o, d.digest, "downloading", 0, d.size);
   SLIPWAY_RETURN_IF_ERROR(client.FetchBlob(repo, d, sink));
-  return writer->Commit(&d.digest, d.size).status();
+  SLIPWAY_RETURN_IF_ERROR(writer->Commit(&d.digest, d.size).status());
+  if (!IsLayerMediaType(d.media_type))
+    Report(o, d.digest, "done", d.size, d.size);  // layers: after unpacking
+  return Status::Ok();
 }
 
 Status PullLayer(ImageStore& store, RegistryClient& client, const Reference& repo, const Descriptor& layer,

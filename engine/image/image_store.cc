@@ -163,7 +163,7 @@ Result<std::vector<Digest>> ImageStore::Remove(const std::string& ref, bool forc
   return removed;
 }
 
-Result<PruneReport> ImageStore::Prune() {
+Result<PruneReport> ImageStore::Prune(const std::set<std::string>& in_use) {
   // Exclusive: no pull, load or import is between writing a blob and
   // recording the image that refers to it.
   SLIPWAY_ASSIGN_OR_RETURN(UniqueFd lock, LockFile(root_ + "/gc.lock", LOCK_EX));
@@ -182,7 +182,7 @@ Result<PruneReport> ImageStore::Prune() {
   }
   SLIPWAY_ASSIGN_OR_RETURN(std::set<Digest> snaps, metadata_->ReferencedSnapshots());
   for (const Digest& d : snapshots_->List()) {
-    if (snaps.count(d)) continue;
+    if (snaps.count(d) || in_use.count(snapshots_->Path(d))) continue;
     SLIPWAY_RETURN_IF_ERROR(snapshots_->Remove(d));
     report.snapshots.push_back(d);
   }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -64,8 +65,10 @@ class ImageStore {
   // when given by id (refused if several tags name it, unless `force`).
   // Returns the ids of images removed; blobs and layers go with Prune().
   Result<std::vector<Digest>> Remove(const std::string& ref, bool force);
-  // Removes untagged images, then every blob and snapshot no image uses.
-  Result<PruneReport> Prune();
+  // Removes untagged images, then every blob and snapshot no image uses,
+  // except snapshots whose directory is in `in_use` (running sandboxes'
+  // lower dirs: their layers stay until they end).
+  Result<PruneReport> Prune(const std::set<std::string>& in_use = {});
 
   // "busybox" -> "docker.io/library/busybox:latest".
   static Result<std::string> NormalizeName(const std::string& name);

@@ -286,7 +286,7 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
   }
   if (::mkdir(sb->dir_.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + sb->dir_);
   sb->owns_dir_ = true;
-  SandboxState state{sb->id_, spec.name, {}, {}, NowUnixMs()};
+  SandboxState state{sb->id_, spec.name, {}, {}, NowUnixMs(), spec.lower_dirs};
   SLIPWAY_ASSIGN_OR_RETURN(state.owner, ProcessRef::Of(::getpid()));
   SLIPWAY_RETURN_IF_ERROR(WriteSandboxState(sb->dir_, state));
   for (const char* sub : {"/rootfs", "/rw"}) {
@@ -393,22 +393,20 @@ Status Runtime::CollectGarbage() {
   return first_error;
 }
 
-
 Result<std::vector<SandboxInfo>> Runtime::List() const {
   std::vector<SandboxInfo> out;
   for (const std::string& id : ListDir(options_.state_dir + "/sandboxes")) {
     auto state = ReadSandboxState(SandboxDir(id));
     if (!state.ok()) continue;  // being created or removed right now
-    SandboxInfo info{id, state->name, false, std::nullopt, state->created_unix_ms};
+    SandboxInfo info{id, state->name, false, std::nullopt, state->created_unix_ms, state->lower_dirs};
     if (auto text = ReadFile(SandboxDir(id) + "/result.json"); text.ok()) {
       if (auto r = SandboxResult::FromJson(*text); r.ok()) info.result = *r;
     }
     info.running = !info.result && state->init.Alive();
     out.push_back(std::move(info));
   }
-  std::sort(out.begin(), out.end(), [](const SandboxInfo& a, const SandboxInfo& b) {
-    return a.created_unix_ms > b.created_unix_ms;
-  });
+  std::sort(out.begin(), out.end(),
+            [](const SandboxInfo& a, const SandboxInfo& b) { return a.created_unix_ms > b.created_unix_ms; });
   return out;
 }
 
@@ -422,7 +420,8 @@ Status Runtime::Remove(const std::string& name_or_id, bool force) {
     UniqueFd pidfd(PidfdOpen(state.init.pid));
     if (pidfd && state.init.Alive()) PidfdSendSignal(pidfd.get(), SIGKILL);
     // Its owner tears it down and writes the result; give it the time to.
-    for (int i = 0; i < 1000 && state.owner.Alive() && !PathExists(dir + "/result.json"); ++i) ::usleep(10000);
+    for (int i = 0; i < 1000 && state.owner.Alive() && !PathExists(dir + "/result.json"); ++i)
+      ::usleep(10000);
     if (!PathExists(dir)) return Status::Ok();  // its owner ran with --rm
   }
   if (!PathExists(dir + "/result.json") && state.owner.Alive()) {

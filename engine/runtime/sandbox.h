@@ -44,6 +44,7 @@ struct SandboxInfo {
   bool running = false;
   std::optional<SandboxResult> result;  // once it has ended
   int64_t created_unix_ms = 0;
+  std::vector<std::string> lower_dirs;
 };
 
 struct RuntimeOptions {

@@ -271,24 +271,22 @@ Status Compile(SeccompProgram* program) {
   return Status::Ok();
 }
 
-struct Compiled {
-  SeccompProgram program;
-  Status status;
-};
-
 }  // namespace
 
+Result<std::unique_ptr<SeccompProgram>> CompileDefaultSeccompProgram() {
+  auto program = std::make_unique<SeccompProgram>();
+  SLIPWAY_RETURN_IF_ERROR(Compile(program.get()));
+  return program;
+}
+
 Result<const SeccompProgram*> DefaultSeccompProgram() {
-  // Built in place (prog.filter points into the vector, so it must never
-  // move) and never freed, so sandboxes started while the process exits
-  // still see a valid program. C++ makes the initialisation thread-safe.
-  static const Compiled* const compiled = [] {
-    auto* c = new Compiled;
-    c->status = Compile(&c->program);
-    return c;
-  }();
-  if (!compiled->status.ok()) return compiled->status;
-  return &compiled->program;
+  // Compiled once and never freed, so sandboxes started while the process
+  // exits still see a valid program. C++ makes the initialisation
+  // thread-safe.
+  static const Result<std::unique_ptr<SeccompProgram>>* const compiled =
+      new Result<std::unique_ptr<SeccompProgram>>(CompileDefaultSeccompProgram());
+  if (!compiled->ok()) return compiled->status();
+  return compiled->value().get();
 }
 
 int InstallSeccompProgram(const SeccompProgram& program) {

@@ -8,6 +8,7 @@
 
 #include <linux/filter.h>
 
+#include <memory>
 #include <vector>
 
 #include "engine/base/status.h"
@@ -22,6 +23,12 @@ struct SeccompProgram {
 
 // Thread-safe; compiles on the first call and returns the same program after.
 Result<const SeccompProgram*> DefaultSeccompProgram();
+
+// Compiles the default profile from scratch, bypassing that cache: what
+// DefaultSeccompProgram() does on its first call (benchmarks measure it with
+// this). On the heap because `prog` points into `instructions`: a copied
+// SeccompProgram would point at the original's buffer.
+Result<std::unique_ptr<SeccompProgram>> CompileDefaultSeccompProgram();
 
 // Installs `program` in the calling thread (with SECCOMP_FILTER_FLAG_TSYNC).
 // Requires no_new_privs (or CAP_SYS_ADMIN). Async-signal-safe: allocates

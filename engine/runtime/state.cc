@@ -56,6 +56,7 @@ std::string SandboxState::ToJson() const {
       {"owner", {{"pid", owner.pid}, {"start_time", owner.start_time}}},
       {"init", {{"pid", init.pid}, {"start_time", init.start_time}}},
       {"created_unix_ms", created_unix_ms},
+      {"lower_dirs", lower_dirs},
   };
   return j.dump();
 }
@@ -69,6 +70,7 @@ Result<SandboxState> SandboxState::FromJson(const std::string& text) {
     s.owner = {j.at("owner").at("pid").get<pid_t>(), j.at("owner").at("start_time").get<uint64_t>()};
     s.init = {j.at("init").at("pid").get<pid_t>(), j.at("init").at("start_time").get<uint64_t>()};
     s.created_unix_ms = j.value("created_unix_ms", int64_t{0});
+    s.lower_dirs = j.value("lower_dirs", std::vector<std::string>{});
     return s;
   } catch (const nlohmann::json::exception& e) {
     return Internal(std::string("malformed sandbox state: ") + e.what());

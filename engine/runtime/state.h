@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/base/status.h"
 
@@ -33,6 +34,9 @@ struct SandboxState {
   ProcessRef owner;  // the process that started the sandbox and waits for it
   ProcessRef init;   // the sandbox's pid 1 (pid 0 until it is started)
   int64_t created_unix_ms = 0;
+  // The overlay lower dirs (image layers) it runs on, so that image garbage
+  // collection can leave them alone while it runs.
+  std::vector<std::string> lower_dirs;
 
   std::string ToJson() const;
   static Result<SandboxState> FromJson(const std::string& text);

@@ -4,12 +4,14 @@
 
 #include <cstdio>
 #include <ctime>
+#include <set>
 
 #include "engine/distribution/distribution.h"
 #include "engine/image/image_store.h"
 #include "engine/image/layer_writer.h"
 #include "engine/image/oci_archive.h"
 #include "engine/registry/reference.h"
+#include "engine/runtime/sandbox.h"
 #include "service/cli/progress.h"
 
 namespace slipway::cli {
@@ -53,7 +55,11 @@ int Images(ImageStore& store, const ImageOptions& o) {
     for (const std::string& name : names) {
       std::string repo = "<none>", tag = "<none>";
       if (auto r = ParseReference(name); r.ok()) {
-        repo = r->Name();
+        // As Docker shows it: "busybox", not "docker.io/library/busybox".
+        Reference untagged = *r;
+        untagged.tag.clear();
+        untagged.digest.reset();
+        repo = untagged.Familiar();
         if (!r->tag.empty()) tag = r->tag;
       }
       std::printf("%-40s %-12s %-12s %-19s %s\n", repo.c_str(), tag.c_str(), ShortId(image.id).c_str(),
@@ -63,8 +69,21 @@ int Images(ImageStore& store, const ImageOptions& o) {
   return 0;
 }
 
-int Prune(ImageStore& store, bool quiet) {
-  auto report = store.Prune();
+// Layer directories that running sandboxes stand on.
+std::set<std::string> LayersInUse(const GlobalOptions& g) {
+  std::set<std::string> out;
+  auto runtime = Runtime::Open({g.state_dir, g.cgroup_parent});
+  if (!runtime.ok()) return out;
+  auto list = (*runtime)->List();
+  if (!list.ok()) return out;
+  for (const SandboxInfo& s : *list) {
+    if (s.running) out.insert(s.lower_dirs.begin(), s.lower_dirs.end());
+  }
+  return out;
+}
+
+int Prune(ImageStore& store, const GlobalOptions& g, bool quiet) {
+  auto report = store.Prune(LayersInUse(g));
   if (!report.ok()) return Fail(report.status().message());
   for (const Digest& d : report->images) std::printf("Deleted: %s\n", d.str().c_str());
   if (!quiet) {
@@ -74,9 +93,28 @@ int Prune(ImageStore& store, bool quiet) {
   return 0;
 }
 
-int Rmi(ImageStore& store, const ImageOptions& o) {
+// Docker refuses to remove an image a running container uses.
+Status CheckNotInUse(ImageStore& store, const GlobalOptions& g, const std::string& name) {
+  SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, store.Resolve(name));
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<std::string> dirs, store.LowerDirs(image));
+  std::set<std::string> in_use = LayersInUse(g);
+  for (const auto& d : dirs) {
+    if (in_use.count(d) && image.tags.size() <= 1) {
+      return FailedPrecondition("image " + name + " is used by a running sandbox; stop it first, or force");
+    }
+  }
+  return Status::Ok();
+}
+
+int Rmi(ImageStore& store, const GlobalOptions& g, const ImageOptions& o) {
   int rc = 0;
   for (const std::string& name : o.names) {
+    if (!o.force) {
+      if (Status st = CheckNotInUse(store, g, name); !st.ok()) {
+        rc = Fail(st.message());
+        continue;
+      }
+    }
     auto removed = store.Remove(name, o.force);
     if (!removed.ok()) {
       rc = Fail(removed.status().message());
@@ -86,7 +124,7 @@ int Rmi(ImageStore& store, const ImageOptions& o) {
     for (const Digest& d : *removed) std::printf("Deleted: %s\n", d.str().c_str());
   }
   // As Docker does, an image's layers go with it: collect what nothing uses.
-  if (rc == 0) return Prune(store, /*quiet=*/true);
+  if (rc == 0) return Prune(store, g, /*quiet=*/true);
   return rc;
 }
 
@@ -114,8 +152,8 @@ int PullOrPush(ImageStore& store, const GlobalOptions& g, const ImageOptions& o,
 
 int RunVerb(const std::string& verb, ImageStore& store, const GlobalOptions& g, const ImageOptions& o) {
   if (verb == "images") return Images(store, o);
-  if (verb == "prune") return Prune(store, false);
-  if (verb == "rmi") return Rmi(store, o);
+  if (verb == "prune") return Prune(store, g, false);
+  if (verb == "rmi") return Rmi(store, g, o);
   if (verb == "pull") return PullOrPush(store, g, o, true);
   if (verb == "push") return PullOrPush(store, g, o, false);
   if (verb == "tag") {

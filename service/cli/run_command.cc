@@ -93,7 +93,7 @@ std::vector<std::string> MergeEnv(const std::vector<std::string>& image,
 Result<ImageRecord> FindOrPull(ImageStore& store, const GlobalOptions& g, const std::string& ref) {
   auto image = store.Resolve(ref);
   if (image.ok() || image.status().code() != Code::kNotFound) return image;
-  std::fprintf(stderr, "Unable to find image '%s' locally\n", ref.c_str());
+  std::fprintf(stderr, "slipway: unable to find image '%s' locally; pulling it\n", ref.c_str());
   RegistryClient client(RegistryOptionsFor(g));
   ProgressPrinter printer(STDERR_FILENO);
   TransferOptions options;
@@ -134,8 +134,6 @@ Result<SandboxSpec> BuildSpec(const GlobalOptions& g, const RunOptions& o) {
   // or command starts with "-", so it is a mistyped flag.
   if (!o.args.empty() && o.args[0].size() > 1 && o.args[0][0] == '-')
     return InvalidArgument("unknown flag: " + o.args[0] + " (see \"slipway run --help\")");
-  if (o.args.empty())
-    return InvalidArgument("\"slipway run\" requires an image or --rootfs DIR, and a command");
   // Every flag is checked before anything is pulled or created.
   SandboxSpec spec;
   spec.name = o.name;

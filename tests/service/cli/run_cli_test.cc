@@ -470,9 +470,10 @@ INSTANTIATE_TEST_SUITE_P(
                {"unknown flag", "--frobnicate"}},
         BadRun{"UnknownUser", {"--rootfs", "ROOTFS", "-u", "nosuchuser", "true"}, {"nosuchuser"}},
         BadRun{"NoCommand", {"--rootfs", "ROOTFS"}, {"requires a command"}},
-        BadRun{"ImageInsteadOfRootfs",
-               {"alpine", "echo", "hi"},
-               {"\"alpine\"", "image store is not built yet", "--rootfs"}},
+        // Nothing listens on port 1: the pull fails fast, and nothing is kept.
+        BadRun{"ImageThatCannotBePulled",
+               {"127.0.0.1:1/nothing:1", "echo", "hi"},
+               {"127.0.0.1:1/nothing:1", "connection failed"}},
         BadRun{"NameWithSlash", {"--rootfs", "ROOTFS", "--name", "bad/name", "true"}, {"invalid name \"bad/name\""}}),
     [](const ::testing::TestParamInfo<BadRun>& info) { return info.param.name; });
 
