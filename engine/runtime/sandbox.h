@@ -50,6 +50,9 @@ struct SandboxInfo {
 struct RuntimeOptions {
   std::string state_dir = "/run/slipway";  // sandboxes/<id>/, names/<name>
   std::string cgroup_parent = "slipway";
+  // Test hook: start sandboxes with clone3(CLONE_INTO_CGROUP), the pure v2
+  // path, on any host with a cgroup2 mount.
+  bool force_clone_into_cgroup = false;
 };
 
 class Sandbox;

@@ -149,5 +149,19 @@ TEST_F(IsolationTest, StdoutAndStderrAreSeparateAndKeptInTheLog) {
   EXPECT_TRUE((*sb)->Remove().ok());
 }
 
+TEST_F(IsolationTest, TheCgroupV2CloneIntoCgroupPathIsolatesToo) {
+  // The path pure v2 hosts take: clone3 straight into the cgroup, without
+  // sharing memory with the parent.
+  auto rt = Runtime::Open({state_dir_, cgroup_parent_, /*force_clone_into_cgroup=*/true});
+  ASSERT_TRUE(rt.ok()) << rt.status().message();
+  runtime_ = std::move(*rt);
+  Outcome o = Sh("echo $$; grep -c '^0::/$' /proc/self/cgroup; grep Seccomp: /proc/self/status");
+  EXPECT_EQ(o.out, "1\n1\nSeccomp:\t2\n") << o.err;
+  EXPECT_EQ(Run(Spec({"no-such-command"})).result.exit_code, 127);
+  SandboxSpec oom = Spec({"dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1"});
+  oom.limits.memory_bytes = 16 << 20;
+  EXPECT_TRUE(Run(oom).result.oom_killed);
+}
+
 }  // namespace
 }  // namespace slipway::testing
