@@ -1,7 +1,9 @@
 #include "engine/base/fs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdio.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,7 +30,7 @@ Result<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
-static Status WriteAll(int fd, std::string_view data, const std::string& path) {
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
@@ -36,6 +38,21 @@ static Status WriteAll(int fd, std::string_view data, const std::string& path) {
     data.remove_prefix(static_cast<size_t>(n));
   }
   return Status::Ok();
+}
+
+Status FsyncDir(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return ErrnoStatus("open " + dir);
+  if (::fsync(fd.get()) != 0) return ErrnoStatus("fsync " + dir);
+  return Status::Ok();
+}
+
+Status RenameNoReplace(const std::string& from, const std::string& to) {
+  int rc = ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE);
+  if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) rc = ::rename(from.c_str(), to.c_str());
+  if (rc == 0) return Status::Ok();
+  if (errno == EEXIST || errno == ENOTEMPTY) return AlreadyExists(to + " exists");
+  return ErrnoStatus("rename " + from + " to " + to);
 }
 
 Status WriteExisting(const std::string& path, std::string_view data) {
@@ -90,6 +107,18 @@ Status RemoveTree(const std::string& path) {
   if (rc < 0 && errno == ENOENT) return Status::Ok();
   if (!g_remove_error.empty()) return Internal(g_remove_error);
   return ErrnoStatus("remove " + path);
+}
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return names;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  ::closedir(d);
+  return names;
 }
 
 bool PathExists(const std::string& path) {

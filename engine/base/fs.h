@@ -5,12 +5,22 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/base/status.h"
 
 namespace slipway {
 
 Result<std::string> ReadFile(const std::string& path);
+// write(2) until all of `data` is written; `path` names the file in errors.
+Status WriteAll(int fd, std::string_view data, const std::string& path);
+// fsync a directory, so that a rename into it survives a crash.
+Status FsyncDir(const std::string& dir);
+// rename(2) that never replaces: kAlreadyExists if `to` exists (a file, or a
+// non-empty directory). On a filesystem without RENAME_NOREPLACE it falls
+// back to rename(2), which replaces a file: callers use it where the file
+// there would be identical (content-addressed blobs and snapshots).
+Status RenameNoReplace(const std::string& from, const std::string& to);
 // Writes `data` to an existing file (cgroup and proc files) without creating it.
 Status WriteExisting(const std::string& path, std::string_view data);
 // Writes `data` to `path` atomically: a temp file in the same dir, rename.
@@ -24,6 +34,9 @@ Status MakeDirs(const std::string& path, mode_t mode = 0755);
 // an error, not something to delete through).
 Status RemoveTree(const std::string& path);
 bool PathExists(const std::string& path);
+// The names in `dir`, without "." and "..", in no particular order; empty if
+// it cannot be read.
+std::vector<std::string> ListDir(const std::string& dir);
 // A random lowercase hex string of `bytes` * 2 characters, from getrandom(2).
 std::string RandomHex(size_t bytes);
 

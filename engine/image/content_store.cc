@@ -15,35 +15,6 @@
 namespace slipway {
 namespace {
 
-Status WriteAll(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("write " + path);
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::Ok();
-}
-
-Status FsyncDir(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) return ErrnoStatus("open " + dir);
-  if (::fsync(fd.get()) != 0) return ErrnoStatus("fsync " + dir);
-  return Status::Ok();
-}
-
-// Renames without replacing: a blob that is already there stays untouched
-// (readers may have it open). Returns kAlreadyExists if `to` exists.
-Status RenameNoReplace(const std::string& from, const std::string& to) {
-  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return Status::Ok();
-  if (errno == EEXIST) return AlreadyExists(to + " exists");
-  if (errno != EINVAL && errno != ENOSYS) return ErrnoStatus("rename " + from + " to " + to);
-  // A filesystem without RENAME_NOREPLACE: replacing a blob with identical
-  // content is harmless.
-  if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoStatus("rename " + from + " to " + to);
-  return Status::Ok();
-}
-
 Result<Digest> HashFile(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return ErrnoStatus("open " + path);
@@ -57,18 +28,6 @@ Result<Digest> HashFile(const std::string& path) {
     hash.Update(buf, static_cast<size_t>(n));
   }
   return hash.Finish();
-}
-
-std::vector<std::string> DirNames(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return names;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
-  }
-  ::closedir(d);
-  return names;
 }
 
 }  // namespace
@@ -171,7 +130,7 @@ Result<std::unique_ptr<ContentStore>> ContentStore::Open(const std::string& root
 }
 
 Status ContentStore::RemoveStaleIngests() const {
-  for (const std::string& name : DirNames(ingest_dir_)) {
+  for (const std::string& name : ListDir(ingest_dir_)) {
     std::string path = ingest_dir_ + "/" + name;
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd) {
@@ -266,7 +225,7 @@ Status ContentStore::Delete(const Digest& d) {
 
 std::vector<Digest> ContentStore::List() const {
   std::vector<Digest> out;
-  for (const std::string& name : DirNames(blobs_dir_)) {
+  for (const std::string& name : ListDir(blobs_dir_)) {
     auto d = Digest::Parse("sha256:" + name);
     if (d.ok()) out.push_back(*d);
   }

@@ -18,18 +18,6 @@ namespace {
 
 constexpr char kTmpPrefix[] = "tmp-";
 
-std::vector<std::string> DirNames(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return names;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
-  }
-  ::closedir(d);
-  return names;
-}
-
 // An exclusive flock on a directory: tells Open (in any process) that the
 // tmp dir is in use. Released when the fd closes, so a crash releases it.
 Result<UniqueFd> LockDir(const std::string& path, bool wait) {
@@ -46,32 +34,12 @@ Status RemoveAfterError(const std::string& path, Status st) {
   return st;
 }
 
-Status FsyncDir(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) return ErrnoStatus("open " + dir);
-  if (::fsync(fd.get()) != 0) return ErrnoStatus("fsync " + dir);
-  return Status::Ok();
-}
-
-// rename(2) that refuses to replace; kAlreadyExists if `to` exists.
-Status RenameNoReplace(const std::string& from, const std::string& to) {
-  int rc = ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE);
-  if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
-    // Without RENAME_NOREPLACE, rename still refuses a non-empty target, and
-    // replacing an empty snapshot with an identical one is harmless.
-    rc = ::rename(from.c_str(), to.c_str());
-  }
-  if (rc == 0) return Status::Ok();
-  if (errno == EEXIST || errno == ENOTEMPTY) return AlreadyExists(to + " exists");
-  return ErrnoStatus("rename " + from + " to " + to);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<SnapshotStore>> SnapshotStore::Open(const std::string& root) {
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(root, 0700));
   if (::chmod(root.c_str(), 0700) != 0) return ErrnoStatus("chmod " + root);
-  for (const std::string& name : DirNames(root)) {
+  for (const std::string& name : ListDir(root)) {
     if (!name.starts_with(kTmpPrefix)) continue;
     std::string path = root + "/" + name;
     auto lock = LockDir(path, /*wait=*/false);
@@ -134,7 +102,7 @@ Status SnapshotStore::Remove(const Digest& chain_id) {
 
 std::vector<Digest> SnapshotStore::List() const {
   std::vector<Digest> out;
-  for (const std::string& name : DirNames(root_)) {
+  for (const std::string& name : ListDir(root_)) {
     auto d = Digest::Parse("sha256:" + name);
     if (d.ok() && Has(*d)) out.push_back(*d);
   }

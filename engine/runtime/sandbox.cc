@@ -371,17 +371,6 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
 
 namespace {
 
-std::vector<std::string> ListDir(const std::string& path) {
-  std::vector<std::string> out;
-  DIR* dir = ::opendir(path.c_str());
-  if (!dir) return out;
-  while (dirent* e = ::readdir(dir)) {
-    if (e->d_name[0] != '.') out.push_back(e->d_name);
-  }
-  ::closedir(dir);
-  return out;
-}
-
 // Removes names/<name> only if it still points at `id`.
 void UnlinkName(const std::string& state_dir, const std::string& name, const std::string& id) {
   if (name.empty()) return;
