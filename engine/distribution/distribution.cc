@@ -104,6 +104,14 @@ Result<ImageRecord> Pull(ImageStore& store, RegistryClient& client, const std::s
   SLIPWAY_ASSIGN_OR_RETURN(std::string config_json,
                            store.content().Read(manifest.config.digest, kMaxConfigBytes));
   SLIPWAY_ASSIGN_OR_RETURN(ImageConfig config, ImageConfig::Parse(config_json));
+  // A plain manifest (no index to choose from) may be for another platform:
+  // refuse it as Docker does, before any layer is fetched.
+  const RegistryOptions& want = client.options();
+  if ((!config.os.empty() && config.os != want.os) ||
+      (!config.architecture.empty() && config.architecture != want.architecture)) {
+    return NotFound("pull " + ref.Familiar() + ": the image is for platform " + config.os + "/" +
+                    config.architecture + ", not " + want.os + "/" + want.architecture);
+  }
   if (config.diff_ids.size() != manifest.layers.size()) {
     return InvalidArgument("pull " + ref.Familiar() + ": the manifest has " +
                            std::to_string(manifest.layers.size()) + " layers but the config lists " +

@@ -2,6 +2,7 @@
 
 #include <archive.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -77,8 +78,29 @@ std::string Rfc3339Now() {
   return buf;
 }
 
+// Whether `block` (the first 512 bytes) is a tar header: its checksum field
+// matches (as every tar format has it), or it is the all-zero end of an empty
+// archive.
+bool LooksLikeTar(std::string_view block) {
+  if (block.size() < 512) return false;
+  unsigned sum = 0;
+  bool zero = true;
+  for (size_t i = 0; i < 512; ++i) {
+    unsigned char c = static_cast<unsigned char>(block[i]);
+    zero &= c == 0;
+    sum += (i >= 148 && i < 156) ? ' ' : c;
+  }
+  if (zero) return true;
+  unsigned stored = 0;
+  size_t i = 148;
+  while (i < 156 && block[i] == ' ') ++i;
+  size_t digits = 0;
+  for (; i < 156 && block[i] >= '0' && block[i] <= '7'; ++i, ++digits) stored = stored * 8 + (block[i] - '0');
+  return digits > 0 && stored == sum;
+}
+
 // Streams the decompressed bytes of `path` (any compression libarchive
-// knows) into `writer`.
+// knows) into `writer`; fails before writing anything if they are no tar.
 Status CopyDecompressed(const std::string& path, GzipLayerWriter& writer) {
   ArchiveReader r;
   archive_read_support_filter_all(r.a);
@@ -91,11 +113,21 @@ Status CopyDecompressed(const std::string& path, GzipLayerWriter& writer) {
     return InvalidArgument("read " + path + ": " + archive_error_string(r.a));
   }
   char buf[1 << 16];
+  std::string head;  // the first 512 bytes, checked before anything is written
   for (;;) {
     la_ssize_t n = archive_read_data(r.a, buf, sizeof buf);
     if (n < 0) return InvalidArgument("read " + path + ": " + archive_error_string(r.a));
+    std::string_view data(buf, static_cast<size_t>(n));
+    if (head.size() < 512) {
+      size_t take = std::min(data.size(), 512 - head.size());
+      head.append(data.substr(0, take));
+      data.remove_prefix(take);
+      if (head.size() < 512 && n > 0) continue;
+      if (!LooksLikeTar(head)) return InvalidArgument(path + " is not a tar archive (plain or compressed)");
+      SLIPWAY_RETURN_IF_ERROR(writer.Write(head));
+    }
     if (n == 0) return Status::Ok();
-    SLIPWAY_RETURN_IF_ERROR(writer.Write(std::string_view(buf, static_cast<size_t>(n))));
+    SLIPWAY_RETURN_IF_ERROR(writer.Write(data));
   }
 }
 
@@ -120,7 +152,9 @@ Result<ImageRecord> ImportRootfsTar(ImageStore& store, const std::string& tar_pa
   manifest.layers = {{media_type::kOciLayerTarGzip, layer.blob, layer.size}};
   std::string body = SerializeManifest(manifest);
   SLIPWAY_ASSIGN_OR_RETURN(Digest manifest_digest, store.content().Put(body));
-  return store.Commit(manifest_digest, name);
+  auto image = store.Commit(manifest_digest, name);
+  if (!image.ok()) return image.status().Wrap("import " + tar_path);
+  return image;
 }
 
 }  // namespace slipway

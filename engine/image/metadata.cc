@@ -3,6 +3,10 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
 namespace slipway {
 
 namespace {
@@ -40,6 +44,23 @@ Status DbError(const std::exception& e, const std::string& what) {
   return Internal("image metadata: " + what + ": " + e.what());
 }
 
+// Switching a database to WAL needs an exclusive lock that SQLite does not
+// wait for (no busy handler), and while another connection holds a lock it may
+// also just report the old mode: retry until the mode is WAL, as concurrent
+// first opens by several slipway processes are normal.
+void EnableWal(SQLite::Database& db) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    try {
+      if (db.execAndGet("PRAGMA journal_mode=WAL").getString() == "wal") return;
+    } catch (const SQLite::Exception& e) {
+      if ((e.getErrorCode() & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() > deadline) throw;
+    }
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("cannot enable WAL mode");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 Digest MustDigest(const std::string& text) {
   auto d = Digest::Parse(text);
   return d.ok() ? *d : Digest();
@@ -60,7 +81,7 @@ Result<std::unique_ptr<Metadata>> Metadata::Open(const std::string& path) {
   try {
     auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db->setBusyTimeout(10000);  // other slipway processes may hold the write lock briefly
-    db->exec("PRAGMA journal_mode=WAL");
+    EnableWal(*db);
     db->exec("PRAGMA synchronous=NORMAL");
     db->exec("PRAGMA foreign_keys=ON");
     std::unique_ptr<Metadata> m(new Metadata(std::move(db)));
@@ -78,7 +99,10 @@ int Metadata::SchemaVersion() const {
 Status Metadata::Migrate() {
   constexpr int kLatest = static_cast<int>(std::size(kMigrations));
   try {
-    SQLite::Transaction tx(*db_);  // concurrent openers: one migrates, the rest see the new version
+    // IMMEDIATE: the write lock is taken (waiting for it) before the version is
+    // read, so concurrent openers queue up: one migrates, the rest see the new
+    // version. A deferred transaction would fail to upgrade its read lock.
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     int version = SchemaVersion();
     if (version > kLatest) {
       return FailedPrecondition("image metadata schema version " + std::to_string(version) +

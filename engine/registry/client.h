@@ -128,6 +128,7 @@ class RegistryClient {
   // Blob and manifest bytes transferred, including retries.
   int64_t bytes_pulled() const { return bytes_pulled_; }
   int64_t bytes_pushed() const { return bytes_pushed_; }
+  const RegistryOptions& options() const { return options_; }
   // Called from the transferring thread as blob bytes move.
   void set_progress(std::function<void(const Digest&, int64_t done, int64_t total)> progress);
 
