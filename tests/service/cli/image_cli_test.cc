@@ -1,0 +1,571 @@
+// End-to-end tests of slipway's image verbs: the real binary with its own
+// --data-dir, --state-dir and --cgroup-parent, against a real registry on
+// loopback. Each test checks what a user sees (exit code, stdout, stderr) and,
+// for bad input, that the image store did not change.
+//
+// The binary's path is the first argument (see BUILD.bazel).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/engine/distribution/image_test_util.h"
+#include "tests/engine/registry/registry_fixture.h"
+#include "tests/testing/fixtures.h"
+
+extern char** environ;
+
+namespace slipway::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::string g_slipway;  // absolute path of the binary under test
+
+// --- Processes ----------------------------------------------------------------
+
+struct Outcome {
+  int code = -1;  // exit status, or 128 + signal
+  std::string out, err;
+  bool hung = false;
+  milliseconds took{0};
+};
+
+std::ostream& operator<<(std::ostream& os, const Outcome& o) {
+  return os << "exit " << o.code << (o.hung ? " (hung, killed by the test)" : "") << " after "
+            << o.took.count() << " ms\n--- stdout\n"
+            << o.out << "\n--- stderr\n"
+            << o.err;
+}
+
+// Runs `argv` with the test's environment plus `env` ("K=V" replacing a
+// variable of the same name), stdin /dev/null; kills it past `deadline`.
+Outcome Execute(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                seconds deadline = seconds(120)) {
+  auto key = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
+  std::set<std::string> replaced;
+  for (const auto& kv : env) replaced.insert(key(kv));
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!replaced.count(key(*e))) env_s.push_back(*e);
+  }
+  env_s.insert(env_s.end(), env.begin(), env.end());
+  std::vector<char*> argv_p, env_p;
+  for (const auto& a : argv) argv_p.push_back(const_cast<char*>(a.c_str()));
+  argv_p.push_back(nullptr);
+  for (const auto& e : env_s) env_p.push_back(const_cast<char*>(e.c_str()));
+  env_p.push_back(nullptr);
+
+  Outcome o;
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe2: " << std::strerror(errno);
+    return o;
+  }
+  auto start = Clock::now();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, STDIN_FILENO);
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(err[1], STDERR_FILENO);
+    ::execve(argv_p[0], argv_p.data(), env_p.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  if (pid < 0) {
+    ADD_FAILURE() << "fork: " << std::strerror(errno);
+    ::close(out[0]);
+    ::close(err[0]);
+    return o;
+  }
+  auto until = start + deadline;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  std::string* sinks[2] = {&o.out, &o.err};
+  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+    auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now()).count();
+    if (left <= 0) {
+      o.hung = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    int n = ::poll(fds, 2, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[4096];
+      ssize_t r = ::read(fds[i].fd, buf, sizeof buf);
+      if (r > 0) {
+        sinks[i]->append(buf, static_cast<size_t>(r));
+      } else if (r == 0 || errno != EINTR) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+      }
+    }
+  }
+  for (const pollfd& p : fds) {
+    if (p.fd >= 0) ::close(p.fd);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  o.took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return o;
+}
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+// Whitespace-separated fields of a line.
+std::vector<std::string> Fields(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : line) {
+    if (c == ' ' || c == '\t') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+// --- Fixture ------------------------------------------------------------------
+
+class ImageCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(g_slipway.empty()) << "pass the slipway binary as the first argument";
+    dir_ = MakeTempDir("slipway-imgcli");
+    data_dir_ = dir_ + "/data";
+    state_dir_ = dir_ + "/state";
+    static int counter = 0;
+    cgroup_parent_ = "slipway-imgtest-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+  }
+
+  void TearDown() override {
+    registry_.reset();
+    RemoveCgroupParent(cgroup_parent_);
+    bool mounted_inside = false;
+    for (const auto& m : MountPoints()) mounted_inside |= m.starts_with(dir_ + "/");
+    if (mounted_inside) {
+      ADD_FAILURE() << "a mount below " << dir_ << " is left; not removing it";
+    } else {
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+    }
+  }
+
+  // `slipway --data-dir D --state-dir S --cgroup-parent C ARGS...`. No
+  // credentials file: the test's own HOME must not matter.
+  Outcome Slipway(const std::vector<std::string>& args, seconds deadline = seconds(120)) {
+    std::vector<std::string> argv = {g_slipway,  "--data-dir",      data_dir_,     "--state-dir",
+                                     state_dir_, "--cgroup-parent", cgroup_parent_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return Execute(argv, {"SLIPWAY_REGISTRY_AUTH=" + dir_ + "/no-auth.json"}, deadline);
+  }
+
+  // `slipway import <busybox rootfs tar> NAME`; returns the id printed.
+  std::string ImportBusybox(const std::string& name = "busybox:x") {
+    Outcome o = Slipway({"import", BusyboxTarPath(), name});
+    EXPECT_EQ(o.code, 0) << o;
+    std::string id = o.out.substr(0, o.out.find('\n'));
+    EXPECT_TRUE(id.starts_with("sha256:") && id.size() == 71) << o;
+    return id;
+  }
+
+  // `slipway images` as (repository, tag, short id) rows.
+  std::vector<std::vector<std::string>> ImageRows() {
+    Outcome o = Slipway({"images"});
+    EXPECT_EQ(o.code, 0) << o;
+    std::vector<std::vector<std::string>> rows;
+    auto lines = Lines(o.out);
+    for (size_t i = 1; i < lines.size(); ++i) {  // after the header
+      auto f = Fields(lines[i]);
+      if (f.size() >= 3) rows.push_back({f[0], f[1], f[2]});
+    }
+    return rows;
+  }
+
+  // `slipway images -q`, one short id per line.
+  std::vector<std::string> ImageIds() {
+    Outcome o = Slipway({"images", "-q"});
+    EXPECT_EQ(o.code, 0) << o;
+    return Lines(o.out);
+  }
+
+  // What bad input must not change: the image list and the store's files
+  // (metadata files aside, which SQLite may touch on every open).
+  std::vector<std::string> StoreState() {
+    std::vector<std::string> out = ImageIds();
+    for (const char* sub : {"/content/blobs", "/snapshots"}) {
+      for (const auto& p : ListTree(data_dir_ + sub)) out.push_back(p);
+    }
+    return out;
+  }
+
+  std::vector<std::string> Sandboxes() {
+    std::vector<std::string> ids;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(state_dir_ + "/sandboxes", ec)) ids.push_back(e.path().filename());
+    return ids;
+  }
+
+  TestRegistry& Registry() {
+    if (!registry_) registry_ = std::make_unique<TestRegistry>();
+    return *registry_;
+  }
+
+  // An image with `runtime_config` (Entrypoint, Cmd, ...) on the busybox
+  // rootfs, loaded from an OCI archive as docker.io/library/<name>.
+  void LoadConfigImage(const std::string& name, const json& runtime_config) {
+    OciImageSpec spec;
+    spec.layer_tars = {BusyboxTar()};
+    spec.runtime_config = runtime_config;
+    spec.image_name = "docker.io/library/" + name;
+    OciLayout layout = WriteOciLayout(spec);
+    std::string archive = dir_ + "/" + name.substr(0, name.find(':')) + ".tar";
+    TarDirectory(layout.dir, archive);
+    fs::remove_all(layout.dir);
+    Outcome o = Slipway({"load", "-i", archive});
+    ASSERT_EQ(o.code, 0) << o;
+    ASSERT_TRUE(Contains(o.out, "Loaded image: docker.io/library/" + name)) << o;
+  }
+
+  std::string dir_, data_dir_, state_dir_, cgroup_parent_;
+  std::unique_ptr<TestRegistry> registry_;
+};
+
+// --- The life of an image -------------------------------------------------------
+
+TEST_F(ImageCliTest, ImportPrintsTheIdAndImagesListsIt) {
+  std::string id = ImportBusybox("busybox:x");
+  auto rows = ImageRows();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"busybox", "x", id.substr(7, 12)}));
+  EXPECT_EQ(ImageIds(), std::vector<std::string>{id.substr(7, 12)});
+}
+
+TEST_F(ImageCliTest, ImagesOfAnEmptyStoreShowsOnlyTheHeader) {
+  Outcome o = Slipway({"images"});
+  EXPECT_EQ(o.code, 0) << o;
+  EXPECT_EQ(Lines(o.out).size(), 1u) << o;
+  EXPECT_TRUE(Contains(o.out, "REPOSITORY")) << o;
+}
+
+TEST_F(ImageCliTest, RunOfAnImportedImage) {
+  ImportBusybox("busybox:x");
+  Outcome o = Slipway({"run", "--rm", "busybox:x", "echo", "hello", "from", "the", "image"});
+  EXPECT_EQ(o.code, 0) << o;
+  EXPECT_EQ(o.out, "hello from the image\n") << o;
+  EXPECT_TRUE(Sandboxes().empty());
+}
+
+TEST_F(ImageCliTest, RunByShortIdAndExitCodeIsPassedOn) {
+  std::string id = ImportBusybox("busybox:x");
+  Outcome o = Slipway({"run", "--rm", id.substr(7, 12), "sh", "-c", "echo by-id; exit 3"});
+  EXPECT_EQ(o.code, 3) << o;
+  EXPECT_EQ(o.out, "by-id\n") << o;
+}
+
+TEST_F(ImageCliTest, TagAddsANameThatRuns) {
+  std::string id = ImportBusybox("busybox:x");
+  Outcome tag = Slipway({"tag", "busybox:x", "example.com/team/app:2"});
+  ASSERT_EQ(tag.code, 0) << tag;
+  auto rows = ImageRows();
+  std::sort(rows.begin(), rows.end());
+  EXPECT_EQ(rows, (std::vector<std::vector<std::string>>{{"busybox", "x", id.substr(7, 12)},
+                                                          {"example.com/team/app", "2", id.substr(7, 12)}}));
+  Outcome run = Slipway({"run", "--rm", "example.com/team/app:2", "echo", "tagged"});
+  EXPECT_EQ(run.code, 0) << run;
+  EXPECT_EQ(run.out, "tagged\n");
+}
+
+TEST_F(ImageCliTest, SaveThenLoadRestoresTheImage) {
+  std::string id = ImportBusybox("busybox:x");
+  std::string archive = dir_ + "/busybox.tar";
+  Outcome save = Slipway({"save", "-o", archive, "busybox:x"});
+  ASSERT_EQ(save.code, 0) << save;
+  ASSERT_TRUE(fs::exists(archive));
+  Outcome rmi = Slipway({"rmi", "busybox:x"});
+  ASSERT_EQ(rmi.code, 0) << rmi;
+  EXPECT_TRUE(ImageIds().empty());
+
+  Outcome load = Slipway({"load", "-i", archive});
+  ASSERT_EQ(load.code, 0) << load;
+  EXPECT_EQ(load.out, "Loaded image: docker.io/library/busybox:x\n") << load;
+  EXPECT_EQ(ImageIds(), std::vector<std::string>{id.substr(7, 12)});
+  Outcome run = Slipway({"run", "--rm", "busybox:x", "echo", "loaded"});
+  EXPECT_EQ(run.code, 0) << run;
+  EXPECT_EQ(run.out, "loaded\n");
+}
+
+TEST_F(ImageCliTest, RmiRemovesTheImageAndItsLayers) {
+  std::string id = ImportBusybox("busybox:x");
+  Outcome rmi = Slipway({"rmi", "busybox:x"});
+  ASSERT_EQ(rmi.code, 0) << rmi;
+  EXPECT_TRUE(Contains(rmi.out, "Untagged: busybox:x")) << rmi;
+  EXPECT_TRUE(Contains(rmi.out, "Deleted: " + id)) << rmi;
+  EXPECT_TRUE(ImageIds().empty());
+  EXPECT_TRUE(ListTree(data_dir_ + "/content/blobs/sha256").empty());
+  EXPECT_TRUE(ListTree(data_dir_ + "/snapshots").empty());
+}
+
+TEST_F(ImageCliTest, RmiByIdOfAnImageWithTwoNamesNeedsForce) {
+  std::string id = ImportBusybox("busybox:x");
+  ASSERT_EQ(Slipway({"tag", "busybox:x", "busybox:y"}).code, 0);
+  Outcome refused = Slipway({"rmi", id.substr(7, 12)});
+  EXPECT_EQ(refused.code, 125) << refused;
+  EXPECT_EQ(ImageRows().size(), 2u);
+  Outcome forced = Slipway({"rmi", "-f", id.substr(7, 12)});
+  EXPECT_EQ(forced.code, 0) << forced;
+  EXPECT_TRUE(ImageIds().empty());
+}
+
+TEST_F(ImageCliTest, ImagePruneRemovesUntaggedImages) {
+  std::string id = ImportBusybox("");
+  Outcome prune = Slipway({"image", "prune"});
+  ASSERT_EQ(prune.code, 0) << prune;
+  EXPECT_TRUE(Contains(prune.out, "Deleted: " + id)) << prune;
+  EXPECT_TRUE(ImageIds().empty());
+  EXPECT_TRUE(ListTree(data_dir_ + "/content/blobs/sha256").empty());
+}
+
+// --- Registries ---------------------------------------------------------------------
+
+TEST_F(ImageCliTest, PushThenPullBack) {
+  std::string name = Registry().host() + "/test/cli:1";
+  std::string id = ImportBusybox(name);
+  Outcome push = Slipway({"push", name});
+  ASSERT_EQ(push.code, 0) << push;
+  EXPECT_TRUE(Contains(push.out, "digest: sha256:")) << push;
+  json inspect = json::parse(Skopeo("inspect --tls-verify=false docker://" + name));
+  EXPECT_TRUE(Contains(push.out, inspect["Digest"].get<std::string>())) << push;
+
+  ASSERT_EQ(Slipway({"rmi", name}).code, 0);
+  ASSERT_TRUE(ImageIds().empty());
+  Outcome pull = Slipway({"pull", name});
+  ASSERT_EQ(pull.code, 0) << pull;
+  EXPECT_TRUE(Contains(pull.out, id)) << pull;
+  EXPECT_EQ(ImageIds(), std::vector<std::string>{id.substr(7, 12)});
+  Outcome run = Slipway({"run", "--rm", name, "echo", "pulled"});
+  EXPECT_EQ(run.code, 0) << run;
+  EXPECT_EQ(run.out, "pulled\n");
+}
+
+TEST_F(ImageCliTest, RunOfAMissingImagePullsItFirst) {
+  TestImage image = TestImage::Busybox();
+  std::string name = Registry().host() + "/test/busybox:1";
+  SkopeoPush(image, name);
+  fs::remove_all(image.layout_dir);
+  Outcome run = Slipway({"run", "--rm", name, "echo", "ok"});
+  EXPECT_EQ(run.code, 0) << run;
+  EXPECT_EQ(run.out, "ok\n") << run;
+  std::string err = run.err;
+  std::transform(err.begin(), err.end(), err.begin(), ::tolower);
+  EXPECT_TRUE(Contains(err, "unable to find image")) << run;
+  EXPECT_EQ(ImageIds(), std::vector<std::string>{image.manifest.config.digest.hex().substr(0, 12)});
+}
+
+// --- Bad input: exit 125, a clear message, nothing changed ----------------------------
+
+class ImageCliBadInputTest : public ImageCliTest {
+ protected:
+  void SetUp() override {
+    ImageCliTest::SetUp();
+    ImportBusybox("busybox:x");
+    before_ = StoreState();
+  }
+  void ExpectFailure(const Outcome& o, const std::vector<std::string>& mentions) {
+    EXPECT_EQ(o.code, 125) << o;
+    EXPECT_TRUE(o.out.empty()) << o;
+    EXPECT_TRUE(o.err.starts_with("slipway: ")) << o;
+    for (const auto& m : mentions) EXPECT_TRUE(Contains(o.err, m)) << "want \"" << m << "\"\n" << o;
+    EXPECT_EQ(StoreState(), before_);
+  }
+  std::vector<std::string> before_;
+};
+
+TEST_F(ImageCliBadInputTest, PullOfAnUppercaseReference) {
+  ExpectFailure(Slipway({"pull", "UPPER/case"}), {"UPPER/case"});
+}
+
+TEST_F(ImageCliBadInputTest, PullOfAReferenceWithTwoTags) {
+  ExpectFailure(Slipway({"pull", "a:b:c"}), {"a:b:c"});
+}
+
+TEST_F(ImageCliBadInputTest, PullFromAPortWhereNothingListensFailsQuickly) {
+  int port = Registry().port();
+  Registry().Kill();
+  std::string host = "127.0.0.1:" + std::to_string(port);
+  Outcome o = Slipway({"pull", host + "/test/busybox:1"}, seconds(60));
+  ExpectFailure(o, {host});
+  EXPECT_LT(o.took, seconds(10)) << o;
+}
+
+TEST_F(ImageCliBadInputTest, RmiOfAnUnknownImage) {
+  ExpectFailure(Slipway({"rmi", "nothing:here"}), {"nothing:here"});
+}
+
+TEST_F(ImageCliBadInputTest, LoadOfANonArchiveFile) {
+  std::string path = dir_ + "/notes.txt";
+  WriteBytes(path, "this is not an archive\n");
+  ExpectFailure(Slipway({"load", "-i", path}), {path});
+}
+
+TEST_F(ImageCliBadInputTest, ImportOfAMissingFile) {
+  std::string path = dir_ + "/missing.tar";
+  ExpectFailure(Slipway({"import", path, "x:1"}), {path});
+}
+
+TEST_F(ImageCliBadInputTest, ImportOfANonTarFile) {
+  std::string path = dir_ + "/notes.txt";
+  WriteBytes(path, "this is not a tar\n");
+  ExpectFailure(Slipway({"import", path, "x:1"}), {path, "not a tar"});
+}
+
+TEST_F(ImageCliBadInputTest, SaveWithoutOutput) {
+  ExpectFailure(Slipway({"save", "busybox:x"}), {"--output"});
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    EXPECT_TRUE(e.path().filename() == "data" || e.path().filename() == "state") << e.path();
+  }
+}
+
+TEST_F(ImageCliBadInputTest, SaveOfAnUnknownImageWritesNoFile) {
+  std::string archive = dir_ + "/out.tar";
+  ExpectFailure(Slipway({"save", "-o", archive, "nothing:here"}), {"nothing:here"});
+  EXPECT_FALSE(fs::exists(archive));
+}
+
+TEST_F(ImageCliBadInputTest, TagOfAnUnknownImage) {
+  ExpectFailure(Slipway({"tag", "nothing:here", "new:1"}), {"nothing:here"});
+}
+
+// --- The image config, as Docker honours it ----------------------------------------------
+
+TEST_F(ImageCliTest, EntrypointRunsWithCmdAsDefaultArguments) {
+  LoadConfigImage("ep:1", {{"Entrypoint", {"/bin/echo", "entry"}}, {"Cmd", {"default", "cmd"}}});
+  Outcome o = Slipway({"run", "--rm", "ep:1"});
+  EXPECT_EQ(o.code, 0) << o;
+  EXPECT_EQ(o.out, "entry default cmd\n") << o;
+}
+
+TEST_F(ImageCliTest, ArgumentsReplaceCmdAfterTheEntrypoint) {
+  LoadConfigImage("ep:1", {{"Entrypoint", {"/bin/echo", "entry"}}, {"Cmd", {"default", "cmd"}}});
+  Outcome o = Slipway({"run", "--rm", "ep:1", "extra", "args"});
+  EXPECT_EQ(o.code, 0) << o;
+  EXPECT_EQ(o.out, "entry extra args\n") << o;
+}
+
+TEST_F(ImageCliTest, CmdAloneIsReplacedByArguments) {
+  LoadConfigImage("cmd:1", {{"Cmd", {"echo", "from-cmd"}}});
+  Outcome dflt = Slipway({"run", "--rm", "cmd:1"});
+  EXPECT_EQ(dflt.code, 0) << dflt;
+  EXPECT_EQ(dflt.out, "from-cmd\n") << dflt;
+  Outcome args = Slipway({"run", "--rm", "cmd:1", "echo", "given"});
+  EXPECT_EQ(args.code, 0) << args;
+  EXPECT_EQ(args.out, "given\n") << args;
+}
+
+TEST_F(ImageCliTest, ImageEnvIsVisibleAndDashEOverridesIt) {
+  LoadConfigImage("env:1", {{"Env", {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "GREETING=hello", "OTHER=kept"}}});
+  Outcome image_env = Slipway({"run", "--rm", "env:1", "sh", "-c", "echo $GREETING $OTHER"});
+  EXPECT_EQ(image_env.code, 0) << image_env;
+  EXPECT_EQ(image_env.out, "hello kept\n") << image_env;
+  Outcome overridden = Slipway({"run", "--rm", "-e", "GREETING=bye", "env:1", "sh", "-c", "echo $GREETING $OTHER"});
+  EXPECT_EQ(overridden.code, 0) << overridden;
+  EXPECT_EQ(overridden.out, "bye kept\n") << overridden;
+  Outcome count = Slipway({"run", "--rm", "-e", "GREETING=bye", "env:1", "sh", "-c", "env | grep -c ^GREETING="});
+  EXPECT_EQ(count.out, "1\n") << count;
+}
+
+TEST_F(ImageCliTest, WorkingDirIsUsedUnlessDashWGiven) {
+  LoadConfigImage("wd:1", {{"WorkingDir", "/srv/app"}});
+  Outcome image_wd = Slipway({"run", "--rm", "wd:1", "pwd"});
+  EXPECT_EQ(image_wd.code, 0) << image_wd;
+  EXPECT_EQ(image_wd.out, "/srv/app\n") << image_wd;
+  Outcome flag = Slipway({"run", "--rm", "-w", "/tmp", "wd:1", "pwd"});
+  EXPECT_EQ(flag.code, 0) << flag;
+  EXPECT_EQ(flag.out, "/tmp\n") << flag;
+}
+
+TEST_F(ImageCliTest, UserIsAppliedUnlessDashUGiven) {
+  LoadConfigImage("user:1", {{"User", "tester"}});
+  Outcome image_user = Slipway({"run", "--rm", "user:1", "sh", "-c", "echo $(id -u):$(id -g) $HOME"});
+  EXPECT_EQ(image_user.code, 0) << image_user;
+  EXPECT_EQ(image_user.out, "1000:1000 /home/tester\n") << image_user;
+  Outcome flag = Slipway({"run", "--rm", "-u", "root", "user:1", "id", "-u"});
+  EXPECT_EQ(flag.code, 0) << flag;
+  EXPECT_EQ(flag.out, "0\n") << flag;
+}
+
+TEST_F(ImageCliTest, NumericUserAndGroupFromTheImage) {
+  LoadConfigImage("uid:1", {{"User", "1234:5678"}});
+  Outcome o = Slipway({"run", "--rm", "uid:1", "sh", "-c", "echo $(id -u):$(id -g)"});
+  EXPECT_EQ(o.code, 0) << o;
+  EXPECT_EQ(o.out, "1234:5678\n") << o;
+}
+
+TEST_F(ImageCliTest, ImageWithoutACommandNeedsOne) {
+  LoadConfigImage("nocmd:1", json::object());
+  Outcome o = Slipway({"run", "--rm", "nocmd:1"});
+  EXPECT_EQ(o.code, 125) << o;
+  EXPECT_TRUE(Contains(o.err, "no command")) << o;
+  EXPECT_TRUE(Sandboxes().empty());
+}
+
+}  // namespace
+}  // namespace slipway::testing
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  std::string path;
+  if (argc > 1) {
+    path = argv[1];
+  } else if (const char* srcdir = std::getenv("TEST_SRCDIR")) {
+    const char* ws = std::getenv("TEST_WORKSPACE");
+    path = std::string(srcdir) + "/" + (ws ? ws : "slipway") + "/service/cli/slipway";
+  }
+  char resolved[PATH_MAX];
+  if (!path.empty() && ::realpath(path.c_str(), resolved)) slipway::testing::g_slipway = resolved;
+  return RUN_ALL_TESTS();
+}
