@@ -23,69 +23,17 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/testing/child_process.h"
 
 namespace slipway {
 namespace {
 
+using testing::ChildResult;
+using testing::Describe;
+using testing::RunInChild;
+
 constexpr CapabilityMask kDockerDefaultMask = 0x00000000a80425fb;
 constexpr uid_t kUser = 1000;
-
-struct ChildResult {
-  int wait_status = -1;
-  std::string report;
-  bool ExitedZero() const { return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0; }
-};
-
-void WriteAll(int fd, const std::string& s) {
-  for (size_t done = 0; done < s.size();) {
-    ssize_t n = write(fd, s.data() + done, s.size() - done);
-    if (n <= 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<size_t>(n);
-  }
-}
-
-// Runs `body` in a fork()ed child, which reports failures as text (empty
-// means success) and exits 1 if there were any. Always reaps the child; an
-// alarm kills a child that hangs.
-ChildResult RunInChild(const std::function<std::string()>& body) {
-  ChildResult result;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    result.report = std::string("pipe2: ") + std::strerror(errno);
-    return result;
-  }
-  pid_t pid = fork();
-  if (pid < 0) {
-    result.report = std::string("fork: ") + std::strerror(errno);
-    close(fds[0]);
-    close(fds[1]);
-    return result;
-  }
-  if (pid == 0) {
-    close(fds[0]);
-    alarm(60);
-    std::string report = body();
-    WriteAll(fds[1], report);
-    _exit(report.empty() ? 0 : 1);
-  }
-  close(fds[1]);
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof(buf))) != 0) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    result.report.append(buf, static_cast<size_t>(n));
-  }
-  close(fds[0]);
-  while (waitpid(pid, &result.wait_status, 0) < 0 && errno == EINTR) {
-  }
-  return result;
-}
-
-std::string Describe(const ChildResult& r) {
-  return "wait status " + std::to_string(r.wait_status) + "\n" + r.report;
-}
 
 std::string Hex(CapabilityMask m) {
   char buf[32];
