@@ -26,6 +26,7 @@
 #include "tests/engine/distribution/image_test_util.h"
 #include "tests/engine/registry/registry_fixture.h"
 #include "tests/testing/fixtures.h"
+#include "tests/testing/subprocess.h"
 
 extern char** environ;
 
@@ -41,105 +42,6 @@ using std::chrono::seconds;
 std::string g_slipway;  // absolute path of the binary under test
 
 // --- Processes ----------------------------------------------------------------
-
-struct Outcome {
-  int code = -1;  // exit status, or 128 + signal
-  std::string out, err;
-  bool hung = false;
-  milliseconds took{0};
-};
-
-std::ostream& operator<<(std::ostream& os, const Outcome& o) {
-  return os << "exit " << o.code << (o.hung ? " (hung, killed by the test)" : "") << " after "
-            << o.took.count() << " ms\n--- stdout\n"
-            << o.out << "\n--- stderr\n"
-            << o.err;
-}
-
-// Runs `argv` with the test's environment plus `env` ("K=V" replacing a
-// variable of the same name), stdin /dev/null; kills it past `deadline`.
-Outcome Execute(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                seconds deadline = seconds(120)) {
-  auto key = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
-  std::set<std::string> replaced;
-  for (const auto& kv : env) replaced.insert(key(kv));
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (!replaced.count(key(*e))) env_s.push_back(*e);
-  }
-  env_s.insert(env_s.end(), env.begin(), env.end());
-  std::vector<char*> argv_p, env_p;
-  for (const auto& a : argv) argv_p.push_back(const_cast<char*>(a.c_str()));
-  argv_p.push_back(nullptr);
-  for (const auto& e : env_s) env_p.push_back(const_cast<char*>(e.c_str()));
-  env_p.push_back(nullptr);
-
-  Outcome o;
-  int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe2: " << std::strerror(errno);
-    return o;
-  }
-  auto start = Clock::now();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    sigset_t none;
-    ::sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    ::dup2(devnull, STDIN_FILENO);
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(err[1], STDERR_FILENO);
-    ::execve(argv_p[0], argv_p.data(), env_p.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  ::close(err[1]);
-  if (pid < 0) {
-    ADD_FAILURE() << "fork: " << std::strerror(errno);
-    ::close(out[0]);
-    ::close(err[0]);
-    return o;
-  }
-  auto until = start + deadline;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  std::string* sinks[2] = {&o.out, &o.err};
-  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-    auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now()).count();
-    if (left <= 0) {
-      o.hung = true;
-      ::kill(pid, SIGKILL);
-      break;
-    }
-    int n = ::poll(fds, 2, static_cast<int>(left));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buf[4096];
-      ssize_t r = ::read(fds[i].fd, buf, sizeof buf);
-      if (r > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(r));
-      } else if (r == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-      }
-    }
-  }
-  for (const pollfd& p : fds) {
-    if (p.fd >= 0) ::close(p.fd);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  o.took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return o;
-}
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out;
@@ -246,7 +148,8 @@ class ImageCliTest : public ::testing::Test {
   std::vector<std::string> Sandboxes() {
     std::vector<std::string> ids;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(state_dir_ + "/sandboxes", ec)) ids.push_back(e.path().filename());
+    for (const auto& e : fs::directory_iterator(state_dir_ + "/sandboxes", ec))
+      ids.push_back(e.path().filename());
     return ids;
   }
 
@@ -314,7 +217,7 @@ TEST_F(ImageCliTest, TagAddsANameThatRuns) {
   auto rows = ImageRows();
   std::sort(rows.begin(), rows.end());
   EXPECT_EQ(rows, (std::vector<std::vector<std::string>>{{"busybox", "x", id.substr(7, 12)},
-                                                          {"example.com/team/app", "2", id.substr(7, 12)}}));
+                                                         {"example.com/team/app", "2", id.substr(7, 12)}}));
   Outcome run = Slipway({"run", "--rm", "example.com/team/app:2", "echo", "tagged"});
   EXPECT_EQ(run.code, 0) << run;
   EXPECT_EQ(run.out, "tagged\n");
@@ -511,10 +414,12 @@ TEST_F(ImageCliTest, ImageEnvIsVisibleAndDashEOverridesIt) {
   Outcome image_env = Slipway({"run", "--rm", "env:1", "sh", "-c", "echo $GREETING $OTHER"});
   EXPECT_EQ(image_env.code, 0) << image_env;
   EXPECT_EQ(image_env.out, "hello kept\n") << image_env;
-  Outcome overridden = Slipway({"run", "--rm", "-e", "GREETING=bye", "env:1", "sh", "-c", "echo $GREETING $OTHER"});
+  Outcome overridden =
+      Slipway({"run", "--rm", "-e", "GREETING=bye", "env:1", "sh", "-c", "echo $GREETING $OTHER"});
   EXPECT_EQ(overridden.code, 0) << overridden;
   EXPECT_EQ(overridden.out, "bye kept\n") << overridden;
-  Outcome count = Slipway({"run", "--rm", "-e", "GREETING=bye", "env:1", "sh", "-c", "env | grep -c ^GREETING="});
+  Outcome count =
+      Slipway({"run", "--rm", "-e", "GREETING=bye", "env:1", "sh", "-c", "env | grep -c ^GREETING="});
   EXPECT_EQ(count.out, "1\n") << count;
 }
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "tests/testing/fixtures.h"
+#include "tests/testing/subprocess.h"
 
 extern char** environ;
 
@@ -42,120 +43,7 @@ using std::chrono::seconds;
 
 std::string g_slipway;  // absolute path of the binary under test
 
-constexpr seconds kDefaultDeadline{60};  // a hung slipway fails the test instead of hanging it
-
 // --- Processes ----------------------------------------------------------------
-
-struct Outcome {
-  int code = -1;  // exit status, or 128 + signal
-  std::string out, err;
-  bool hung = false;  // still running at the deadline, and killed by the test
-};
-
-// A process started by Spawn(): its pid and the read ends of its stdout and
-// stderr pipes.
-struct Child {
-  pid_t pid = -1;
-  int out = -1, err = -1;
-};
-
-// Starts `argv` (argv[0] a path) with the test's environment, where each of
-// `env` ("K=V") replaces a variable of the same name; stdin is /dev/null.
-Child Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
-  auto key = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
-  std::set<std::string> replaced;
-  for (const auto& kv : env) replaced.insert(key(kv));
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (!replaced.count(key(*e))) env_s.push_back(*e);
-  }
-  env_s.insert(env_s.end(), env.begin(), env.end());
-  std::vector<char*> argv_p, env_p;
-  for (const auto& a : argv) argv_p.push_back(const_cast<char*>(a.c_str()));
-  argv_p.push_back(nullptr);
-  for (const auto& e : env_s) env_p.push_back(const_cast<char*>(e.c_str()));
-  env_p.push_back(nullptr);
-
-  int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe2: " << std::strerror(errno);
-    return {};
-  }
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    // Only async-signal-safe calls from here on.
-    sigset_t none;
-    ::sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(sig, SIG_DFL);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    ::dup2(devnull, STDIN_FILENO);
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(err[1], STDERR_FILENO);
-    ::execve(argv_p[0], argv_p.data(), env_p.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  ::close(err[1]);
-  if (pid < 0) {
-    ADD_FAILURE() << "fork: " << std::strerror(errno);
-    ::close(out[0]);
-    ::close(err[0]);
-    return {};
-  }
-  return {pid, out[0], err[0]};
-}
-
-// Reads the child's output until both pipes close, then reaps it. Past
-// `deadline` the child is killed and the outcome marked as hung.
-Outcome Finish(Child& child, seconds deadline = kDefaultDeadline) {
-  Outcome o;
-  if (child.pid < 0) return o;
-  auto until = Clock::now() + deadline;
-  pollfd fds[2] = {{child.out, POLLIN, 0}, {child.err, POLLIN, 0}};
-  std::string* sinks[2] = {&o.out, &o.err};
-  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-    auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now()).count();
-    if (left <= 0) {
-      o.hung = true;
-      ::kill(child.pid, SIGKILL);
-      break;
-    }
-    int n = ::poll(fds, 2, static_cast<int>(left));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buf[4096];
-      ssize_t r = ::read(fds[i].fd, buf, sizeof buf);
-      if (r > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(r));
-      } else if (r == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-      }
-    }
-  }
-  for (const pollfd& p : fds) {
-    if (p.fd >= 0) ::close(p.fd);
-  }
-  int status = 0;
-  while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  child = Child{};
-  return o;
-}
-
-std::ostream& operator<<(std::ostream& os, const Outcome& o) {
-  return os << "exit " << o.code << (o.hung ? " (hung, killed by the test)" : "") << "\n--- stdout\n"
-            << o.out << "\n--- stderr\n"
-            << o.err;
-}
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 // --- Machine state ------------------------------------------------------------
 
@@ -342,8 +230,8 @@ class RunCliTest : public ::testing::Test {
   // or vanished since `before`.
   ::testing::AssertionResult LeftNothing(const Snapshot& before) const {
     Snapshot now = Take();
-    std::string diff = Diff("mount", before.mounts, now.mounts) + Diff("cgroup", before.cgroups, now.cgroups) +
-                       Diff("state", before.state, now.state);
+    std::string diff = Diff("mount", before.mounts, now.mounts) +
+                       Diff("cgroup", before.cgroups, now.cgroups) + Diff("state", before.state, now.state);
     if (diff.empty()) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "left behind or removed:\n" << diff;
   }
@@ -426,7 +314,8 @@ TEST_P(OwnErrorTest, Exits125WithAMessageAndCreatesNothing) {
   Outcome o = Slipway(args);
   EXPECT_EQ(o.code, 125) << o;
   EXPECT_TRUE(o.err.starts_with("slipway: ")) << o;
-  for (const std::string& want : GetParam().want) EXPECT_TRUE(Contains(o.err, want)) << "want: " << want << "\n" << o;
+  for (const std::string& want : GetParam().want)
+    EXPECT_TRUE(Contains(o.err, want)) << "want: " << want << "\n" << o;
   EXPECT_EQ(o.out, "") << o;
   EXPECT_TRUE(LeftNothing(before));
 }
@@ -437,7 +326,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadRun{"MissingRootfs",
                {"--rootfs", "/nonexistent-slipway-rootfs", "true"},
                {"/nonexistent-slipway-rootfs", "No such file or directory"}},
-        BadRun{"MemoryUnknownUnit", {"--rootfs", "ROOTFS", "--memory", "12q", "true"}, {"invalid size \"12q\""}},
+        BadRun{
+            "MemoryUnknownUnit", {"--rootfs", "ROOTFS", "--memory", "12q", "true"}, {"invalid size \"12q\""}},
         BadRun{"MemoryNegative", {"--rootfs", "ROOTFS", "--memory", "-5", "true"}, {"invalid size \"-5\""}},
         BadRun{"CpusNotANumber", {"--rootfs", "ROOTFS", "--cpus", "abc", "true"}, {"--cpus \"abc\""}},
         BadRun{"CpusZero", {"--rootfs", "ROOTFS", "--cpus", "0", "true"}, {"--cpus \"0\""}},
@@ -474,7 +364,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadRun{"ImageThatCannotBePulled",
                {"127.0.0.1:1/nothing:1", "echo", "hi"},
                {"127.0.0.1:1/nothing:1", "connection failed"}},
-        BadRun{"NameWithSlash", {"--rootfs", "ROOTFS", "--name", "bad/name", "true"}, {"invalid name \"bad/name\""}}),
+        BadRun{"NameWithSlash",
+               {"--rootfs", "ROOTFS", "--name", "bad/name", "true"},
+               {"invalid name \"bad/name\""}}),
     [](const ::testing::TestParamInfo<BadRun>& info) { return info.param.name; });
 
 // --- Limits -------------------------------------------------------------------
@@ -618,7 +510,7 @@ TEST_F(RunCliTest, SigtermEndsTheSandboxPromptlyAndLeavesNothing) {
   auto took = Clock::now() - sent;
   EXPECT_FALSE(o.hung) << o;
   EXPECT_LT(took, seconds(5)) << "slipway took " << std::chrono::duration_cast<milliseconds>(took).count()
-                               << " ms to exit";
+                              << " ms to exit";
   EXPECT_EQ(o.code, 128 + SIGTERM) << o;
   EXPECT_NE(o.err.find("received TERM"), std::string::npos) << o;
   EXPECT_TRUE(ProcessesInPidNamespace(pid_ns).empty()) << "the sandbox's processes survived";
