@@ -552,17 +552,12 @@ Status Extractor::Finish() {
 }
 
 // The outer reader only decompresses: the raw format hands the whole
-// decompressed stream over as one entry. Filters are listed one by one rather
-// than with support_filter_all, which would also run external programs
-// (lrzip, lzop, grzip) that a hostile blob could select.
+// decompressed stream over as one entry.
 Result<ArchivePtr> OpenOuter(int fd, const std::string& path, bool* empty) {
   ArchivePtr outer(archive_read_new());
   if (!outer) return Internal("archive_read_new failed");
   archive* a = outer.get();
-  archive_read_support_filter_gzip(a);
-  archive_read_support_filter_zstd(a);
-  archive_read_support_filter_xz(a);
-  archive_read_support_filter_bzip2(a);
+  SupportLayerFilters(a);
   archive_read_support_format_raw(a);
   archive_read_support_format_empty(a);  // raw does not bid on zero bytes
   if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
@@ -577,6 +572,13 @@ Result<ArchivePtr> OpenOuter(int fd, const std::string& path, bool* empty) {
 }
 
 }  // namespace
+
+void SupportLayerFilters(archive* a) {
+  archive_read_support_filter_gzip(a);
+  archive_read_support_filter_zstd(a);
+  archive_read_support_filter_xz(a);
+  archive_read_support_filter_bzip2(a);
+}
 
 Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir) {
   UniqueFd blob(::open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));

@@ -35,6 +35,8 @@
 #include "engine/base/status.h"
 #include "engine/image/digest.h"
 
+struct archive;
+
 namespace slipway {
 
 struct UnpackStats {
@@ -51,5 +53,11 @@ struct UnpackStats {
 // name the entry and the failed call; on error dest_dir holds a partial tree
 // that the caller removes.
 Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir);
+
+// Enables on `a` the decompression filters layers and archives may use:
+// gzip, zstd, xz, bzip2. Never archive_read_support_filter_all, which would
+// also run external programs (lrzip, lzop, grzip) that hostile input could
+// select.
+void SupportLayerFilters(::archive* a);
 
 }  // namespace slipway

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "engine/image/image_store.h"
+#include "engine/image/layer_unpack.h"
 #include "engine/registry/manifest.h"
 
 namespace slipway {
@@ -103,7 +104,7 @@ bool LooksLikeTar(std::string_view block) {
 // knows) into `writer`; fails before writing anything if they are no tar.
 Status CopyDecompressed(const std::string& path, GzipLayerWriter& writer) {
   ArchiveReader r;
-  archive_read_support_filter_all(r.a);
+  SupportLayerFilters(r.a);
   archive_read_support_format_raw(r.a);
   if (archive_read_open_filename(r.a, path.c_str(), 1 << 20) != ARCHIVE_OK) {
     return InvalidArgument("open " + path + ": " + archive_error_string(r.a));

@@ -11,6 +11,7 @@
 
 #include "engine/base/fd.h"
 #include "engine/base/fs.h"
+#include "engine/image/layer_unpack.h"
 #include "engine/registry/manifest.h"
 #include "engine/registry/reference.h"
 
@@ -173,7 +174,7 @@ std::string NameOf(const json& desc) {
 Result<std::vector<ImageRecord>> LoadOciArchive(ImageStore& store, const std::string& path) {
   SLIPWAY_ASSIGN_OR_RETURN(WriteLease lease, store.Lease());
   Reader r;
-  archive_read_support_filter_all(r.a);
+  SupportLayerFilters(r.a);
   archive_read_support_format_tar(r.a);
   archive_read_support_format_gnutar(r.a);
   if (archive_read_open_filename(r.a, path.c_str(), 1 << 20) != ARCHIVE_OK)
