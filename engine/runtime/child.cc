@@ -204,6 +204,9 @@ int ChildMain(void* arg) {
   SetUpStdio(plan);
   EnterWorkdir(plan);
   SetUpUser(plan);
+  // A uid change clears the parent-death signal (commit_creds): arm it again.
+  if (plan.kill_on_parent_death && ::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+    Fail(plan, "prctl PR_SET_PDEATHSIG");
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail(plan, "prctl PR_SET_NO_NEW_PRIVS");
   // Every fd but stdio closes at exec, whatever the parent forgot to mark.
   if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) Fail(plan, "close_range");

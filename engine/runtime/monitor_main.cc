@@ -1,0 +1,211 @@
+// slipway-monitor: owns one sandbox for its whole life (see monitor.h).
+//
+//   slipway-monitor --state-dir DIR --cgroup-parent NAME --spec FILE --ready-fd N
+//
+// Reads a SandboxSpec (JSON) from FILE and removes the file, leaves its
+// starter behind (fork, setsid), starts the sandbox, writes one line to fd N
+// ("ok <id> <init pid>" or "error <code> <message>") and closes it, then
+// waits for the sandbox: output to output.log, the result to result.json,
+// cgroups removed. SIGTERM or SIGINT kills the sandbox (recorded as
+// cancelled). Exits 0 once the result is recorded, 1 on an error, 2 on bad
+// arguments.
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "engine/base/fd.h"
+#include "engine/base/fs.h"
+#include "engine/base/status.h"
+#include "engine/runtime/monitor.h"
+#include "engine/runtime/sandbox.h"
+
+namespace slipway {
+namespace {
+
+struct Flags {
+  std::string state_dir, cgroup_parent, spec;
+  int ready_fd = -1;
+};
+
+Result<Flags> ParseFlags(int argc, char** argv) {
+  Flags flags;
+  for (int i = 1; i < argc; i += 2) {
+    std::string flag = argv[i];
+    if (i + 1 >= argc) return InvalidArgument(flag + " needs a value");
+    std::string value = argv[i + 1];
+    if (flag == "--state-dir") {
+      flags.state_dir = value;
+    } else if (flag == "--cgroup-parent") {
+      flags.cgroup_parent = value;
+    } else if (flag == "--spec") {
+      flags.spec = value;
+    } else if (flag == "--ready-fd") {
+      char* end = nullptr;
+      long fd = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || fd < 0 || fd > 65535)
+        return InvalidArgument("bad --ready-fd " + value);
+      flags.ready_fd = static_cast<int>(fd);
+    } else {
+      return InvalidArgument("unknown flag " + flag);
+    }
+  }
+  if (flags.state_dir.empty() || flags.cgroup_parent.empty() || flags.spec.empty() || flags.ready_fd < 0)
+    return InvalidArgument("--state-dir, --cgroup-parent, --spec and --ready-fd are all required");
+  return flags;
+}
+
+// Takes the ready fd above stdio (a caller may pass 1 to see the line) and
+// closes every other fd inherited from the starter: a long-lived monitor must
+// not keep the starter's sockets or pipes open.
+Result<UniqueFd> TakeReadyFd(int fd) {
+  UniqueFd ready(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  if (!ready) return ErrnoStatus("fcntl F_DUPFD_CLOEXEC ready fd " + std::to_string(fd));
+  unsigned keep = static_cast<unsigned>(ready.get());
+  if (keep > 3 && ::syscall(SYS_close_range, 3U, keep - 1, 0U) != 0) return ErrnoStatus("close_range");
+  if (::syscall(SYS_close_range, keep + 1, ~0U, 0U) != 0) return ErrnoStatus("close_range");
+  return ready;
+}
+
+// SIGHUP (a terminal hanging up) and SIGPIPE (a starter that stopped
+// reading) must not end a monitor. SIGTERM and SIGINT are blocked here and
+// read from a signalfd later, so one arriving at any point after this line
+// is kept pending rather than lost. The sandbox's child resets both the
+// dispositions and the mask before it execs.
+void PrepareSignals() {
+  ::signal(SIGHUP, SIG_IGN);
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t stop;
+  ::sigemptyset(&stop);
+  ::sigaddset(&stop, SIGTERM);
+  ::sigaddset(&stop, SIGINT);
+  ::sigprocmask(SIG_BLOCK, &stop, nullptr);
+}
+
+// Leaves the starter behind: the process the starter spawned exits at once
+// (the starter reaps it), and the monitor, orphaned, is reparented to the
+// nearest subreaper or init. It leads a new session of its own: no
+// controlling terminal, and the starter's process-group signals miss it.
+Status Daemonize() {
+  pid_t pid = ::fork();
+  if (pid < 0) return ErrnoStatus("fork monitor");
+  if (pid > 0) ::_exit(0);
+  if (::setsid() < 0) return ErrnoStatus("setsid");
+  return Status::Ok();
+}
+
+// Everything of the starter's that the monitor could pin: its terminal and
+// its working directory.
+Status DetachFromStarter(Flags* flags) {
+  UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devnull) return ErrnoStatus("open /dev/null");
+  for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
+    if (::dup2(devnull.get(), fd) < 0) return ErrnoStatus("dup2 /dev/null");
+  }
+  std::error_code ec;
+  flags->state_dir = std::filesystem::absolute(flags->state_dir, ec).string();
+  if (!ec) flags->spec = std::filesystem::absolute(flags->spec, ec).string();
+  if (ec) return Internal("resolve paths: " + ec.message());
+  if (::chdir("/") != 0) return ErrnoStatus("chdir /");
+  return Status::Ok();
+}
+
+Result<UniqueFd> StopSignalFd() {
+  sigset_t stop;
+  ::sigemptyset(&stop);
+  ::sigaddset(&stop, SIGTERM);
+  ::sigaddset(&stop, SIGINT);
+  UniqueFd fd(::signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!fd) return ErrnoStatus("signalfd");
+  return fd;
+}
+
+// The spec file is the starter's to write and ours to remove once read.
+Result<SandboxSpec> ReadSpec(const std::string& path) {
+  Result<std::string> text = ReadFile(path);
+  ::unlink(path.c_str());
+  if (!text.ok()) return text.status();
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxSpec spec, SpecFromJson(*text));
+  if (spec.interactive)
+    return InvalidArgument("an interactive sandbox cannot run under a monitor: its stdin is /dev/null");
+  // The sandbox cannot outlive its monitor usefully: nobody would read its
+  // output or record its exit. (A monitor is single-threaded, so the thread
+  // that starts the sandbox is the monitor's whole life.)
+  spec.kill_on_parent_death = true;
+  return spec;
+}
+
+// What the monitor holds while its sandbox runs. Members are destroyed in
+// reverse order: the sandbox before the runtime.
+struct Monitor {
+  UniqueFd stop;  // signalfd: SIGTERM or SIGINT
+  std::unique_ptr<Runtime> runtime;
+  std::unique_ptr<Sandbox> sandbox;
+};
+
+// Everything from leaving the starter to a running sandbox. An error here is
+// what the starter gets on the ready line.
+Status Launch(Flags flags, Monitor* m) {
+  SLIPWAY_RETURN_IF_ERROR(Daemonize());
+  SLIPWAY_RETURN_IF_ERROR(DetachFromStarter(&flags));
+  SLIPWAY_ASSIGN_OR_RETURN(m->stop, StopSignalFd());
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxSpec spec, ReadSpec(flags.spec));
+  SLIPWAY_ASSIGN_OR_RETURN(m->runtime, Runtime::Open({flags.state_dir, flags.cgroup_parent}));
+  SLIPWAY_ASSIGN_OR_RETURN(m->sandbox, m->runtime->Start(spec));
+  return Status::Ok();
+}
+
+// The one report to the starter. A failed write means the starter has
+// closed its end: it died or gave up before learning the sandbox's id.
+Status Report(UniqueFd& ready, const std::string& line) {
+  Status st = WriteAll(ready.get(), line, "ready fd");
+  ready.reset();
+  return st;
+}
+
+int Run(const Flags& flags) {
+  Result<UniqueFd> ready = TakeReadyFd(flags.ready_fd);
+  if (!ready.ok()) {
+    std::fprintf(stderr, "slipway-monitor: %s\n", ready.status().message().c_str());
+    return 2;
+  }
+  PrepareSignals();
+  Monitor m;
+  if (Status st = Launch(flags, &m); !st.ok()) {
+    (void)Report(*ready, ReadyLine(st));
+    return 1;
+  }
+  if (!Report(*ready, ReadyLine(ReadyReport{m.sandbox->id(), m.sandbox->pid()})).ok()) {
+    // Nobody learned of this sandbox, so nobody would ever collect it:
+    // dropping the handle kills it and removes everything it had.
+    m.sandbox.reset();
+    return 1;
+  }
+  Result<SandboxResult> result = m.sandbox->Wait(nullptr, m.stop.get());
+  return result.ok() ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace slipway
+
+int main(int argc, char** argv) {
+  auto flags = slipway::ParseFlags(argc, argv);
+  if (!flags.ok()) {
+    std::fprintf(
+        stderr,
+        "slipway-monitor: %s\nusage: slipway-monitor --state-dir DIR --cgroup-parent NAME --spec FILE "
+        "--ready-fd N\n",
+        flags.status().message().c_str());
+    return 2;
+  }
+  return slipway::Run(*flags);
+}
