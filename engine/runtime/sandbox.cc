@@ -262,8 +262,9 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const RuntimeOptions& options) {
   SLIPWAY_ASSIGN_OR_RETURN(CgroupDriver cgroups, CgroupDriver::Detect(options.cgroup_parent));
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(options.state_dir + "/sandboxes", 0700));
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(options.state_dir + "/names", 0700));
-  // Compile the seccomp filter now, once, rather than in the first Start().
-  SLIPWAY_RETURN_IF_ERROR(DefaultSeccompProgram().status());
+  // Load (or compile) the seccomp filter now, once, rather than in the first
+  // Start(); the state directory keeps it for the next process.
+  SLIPWAY_RETURN_IF_ERROR(DefaultSeccompProgram(options.state_dir + "/seccomp").status());
   return std::unique_ptr<Runtime>(new Runtime(options, std::move(cgroups)));
 }
 

@@ -28,6 +28,7 @@
 #include <string>
 
 #include "engine/base/fd.h"
+#include "engine/base/fs.h"
 
 namespace slipway {
 namespace {
@@ -279,14 +280,93 @@ Result<std::unique_ptr<SeccompProgram>> CompileDefaultSeccompProgram() {
   return program;
 }
 
-Result<const SeccompProgram*> DefaultSeccompProgram() {
-  // Compiled once and never freed, so sandboxes started while the process
-  // exits still see a valid program. C++ makes the initialisation
-  // thread-safe.
-  static const Result<std::unique_ptr<SeccompProgram>>* const compiled =
-      new Result<std::unique_ptr<SeccompProgram>>(CompileDefaultSeccompProgram());
-  if (!compiled->ok()) return compiled->status();
-  return compiled->value().get();
+namespace {
+
+// Bump when the rule-building code changes in a way the data below does not
+// show (the data itself is hashed).
+constexpr uint64_t kProfileRevision = 1;
+constexpr char kCacheMagic[8] = {'S', 'L', 'W', 'Y', 'S', 'C', 'M', '1'};
+
+// FNV-1a: a cache key, not a security boundary (the cache directory is
+// root's own).
+struct Fnv {
+  uint64_t h = 1469598103934665603ull;
+  void Add(const void* data, size_t n) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char*>(data)[i]) * 1099511628211ull;
+  }
+  void Add(const std::string& s) { Add(s.data(), s.size() + 1); }
+  template <typename T>
+  void AddValue(T v) {
+    Add(&v, sizeof v);
+  }
+};
+
+std::string CacheKey() {
+  Fnv f;
+  f.AddValue(kProfileRevision);
+  for (const char* name : kAllowedSyscalls) f.Add(name);
+  for (const char* name : kPtraceSyscalls) f.Add(name);
+  for (uint32_t p : kAllowedPersonalities) f.AddValue(p);
+  f.AddValue(kCloneNamespaceFlags);
+  f.AddValue(KernelAtLeast(4, 8));
+  const scmp_version* v = seccomp_version();
+  f.AddValue(v->major), f.AddValue(v->minor), f.AddValue(v->micro);
+  utsname u{};
+  uname(&u);
+  f.Add(u.release), f.Add(u.machine);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(f.h));
+  return hex;
+}
+
+Result<std::unique_ptr<SeccompProgram>> LoadCached(const std::string& path) {
+  auto data = ReadFile(path);
+  if (!data.ok()) return data.status();
+  size_t header = sizeof kCacheMagic + sizeof(int32_t);
+  size_t count = (data->size() - header) / sizeof(sock_filter);
+  if (data->size() < header || std::memcmp(data->data(), kCacheMagic, sizeof kCacheMagic) != 0 ||
+      header + count * sizeof(sock_filter) != data->size() || count == 0 || count > BPF_MAXINSNS) {
+    return Internal("malformed seccomp cache " + path);
+  }
+  auto program = std::make_unique<SeccompProgram>();
+  int32_t allowed;
+  std::memcpy(&allowed, data->data() + sizeof kCacheMagic, sizeof allowed);
+  program->allowed_syscalls = allowed;
+  program->instructions.resize(count);
+  std::memcpy(program->instructions.data(), data->data() + header, count * sizeof(sock_filter));
+  program->prog.len = static_cast<unsigned short>(count);
+  program->prog.filter = program->instructions.data();
+  return program;
+}
+
+Status StoreCached(const std::string& dir, const std::string& path, const SeccompProgram& program) {
+  SLIPWAY_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  std::string data(kCacheMagic, sizeof kCacheMagic);
+  int32_t allowed = program.allowed_syscalls;
+  data.append(reinterpret_cast<const char*>(&allowed), sizeof allowed);
+  data.append(reinterpret_cast<const char*>(program.instructions.data()),
+              program.instructions.size() * sizeof(sock_filter));
+  return WriteFileAtomic(path, data, 0600, /*durable=*/false);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SeccompProgram>> LoadOrCompileSeccompProgram(const std::string& cache_dir) {
+  if (cache_dir.empty()) return CompileDefaultSeccompProgram();
+  std::string path = cache_dir + "/seccomp-" + CacheKey() + ".bpf";
+  if (auto cached = LoadCached(path); cached.ok()) return cached;
+  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<SeccompProgram> program, CompileDefaultSeccompProgram());
+  (void)StoreCached(cache_dir, path, *program);  // a cache that cannot be written only costs time
+  return program;
+}
+
+Result<const SeccompProgram*> DefaultSeccompProgram(const std::string& cache_dir) {
+  // Made once and never freed, so sandboxes started while the process exits
+  // still see a valid program. C++ makes the initialisation thread-safe.
+  static const Result<std::unique_ptr<SeccompProgram>>* const program =
+      new Result<std::unique_ptr<SeccompProgram>>(LoadOrCompileSeccompProgram(cache_dir));
+  if (!program->ok()) return program->status();
+  return program->value().get();
 }
 
 int InstallSeccompProgram(const SeccompProgram& program) {

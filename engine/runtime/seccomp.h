@@ -9,6 +9,7 @@
 #include <linux/filter.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/base/status.h"
@@ -21,14 +22,24 @@ struct SeccompProgram {
   int allowed_syscalls = 0;  // how many syscalls the profile allows
 };
 
-// Thread-safe; compiles on the first call and returns the same program after.
-Result<const SeccompProgram*> DefaultSeccompProgram();
+// Thread-safe; the first call loads or compiles the program, every later
+// call returns the same one. With a `cache_dir` (root-only, e.g. the
+// runtime's state directory) the first call looks for the program that an
+// earlier process compiled there, and stores it there after compiling: each
+// `slipway run` and each monitor is a new process, and compiling costs about
+// 2 ms. The cache key covers the profile's rules, libseccomp's version and
+// the kernel, so a changed profile or host never loads a stale program.
+Result<const SeccompProgram*> DefaultSeccompProgram(const std::string& cache_dir = "");
 
 // Compiles the default profile from scratch, bypassing that cache: what
 // DefaultSeccompProgram() does on its first call (benchmarks measure it with
 // this). On the heap because `prog` points into `instructions`: a copied
 // SeccompProgram would point at the original's buffer.
 Result<std::unique_ptr<SeccompProgram>> CompileDefaultSeccompProgram();
+
+// What DefaultSeccompProgram(cache_dir) does on its first call, uncached in
+// this process: load from `cache_dir`, or compile and store there.
+Result<std::unique_ptr<SeccompProgram>> LoadOrCompileSeccompProgram(const std::string& cache_dir);
 
 // Installs `program` in the calling thread (with SECCOMP_FILTER_FLAG_TSYNC).
 // Requires no_new_privs (or CAP_SYS_ADMIN). Async-signal-safe: allocates

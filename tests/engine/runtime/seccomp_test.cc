@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <thread>
@@ -306,6 +307,51 @@ TEST(SeccompTest, I386SyscallsKillTheProcess) {
     return std::string("int 0x80 getpid returned");
   });
   EXPECT_TRUE(r.KilledBy(SIGSYS)) << Describe(r);
+}
+
+// The on-disk cache: what one process compiles, the next loads.
+bool SameProgram(const SeccompProgram& a, const SeccompProgram& b) {
+  return a.instructions.size() == b.instructions.size() && a.allowed_syscalls == b.allowed_syscalls &&
+         std::memcmp(a.instructions.data(), b.instructions.data(),
+                     a.instructions.size() * sizeof(sock_filter)) == 0;
+}
+
+std::string OnlyFileIn(const std::string& dir) {
+  std::string found;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) found = e.path().string();
+  return found;
+}
+
+TEST(SeccompCacheTest, CompilesOnceThenLoadsTheSameProgram) {
+  std::string dir = ::testing::TempDir() + "/seccomp-cache-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  auto compiled = CompileDefaultSeccompProgram();
+  ASSERT_TRUE(compiled.ok());
+  auto first = LoadOrCompileSeccompProgram(dir);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_TRUE(SameProgram(**first, **compiled));
+  std::string file = OnlyFileIn(dir);
+  ASSERT_FALSE(file.empty()) << "nothing was cached";
+  EXPECT_EQ(std::filesystem::status(dir).permissions() & std::filesystem::perms::others_all,
+            std::filesystem::perms::none);
+  auto second = LoadOrCompileSeccompProgram(dir);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(SameProgram(**second, **compiled));
+  EXPECT_EQ((*second)->prog.filter, (*second)->instructions.data());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SeccompCacheTest, ACorruptCacheIsCompiledAgain) {
+  std::string dir = ::testing::TempDir() + "/seccomp-corrupt-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(LoadOrCompileSeccompProgram(dir).ok());
+  std::string file = OnlyFileIn(dir);
+  std::filesystem::resize_file(file, std::filesystem::file_size(file) - 3);
+  auto again = LoadOrCompileSeccompProgram(dir);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(SameProgram(**again, **CompileDefaultSeccompProgram()));
+  EXPECT_EQ(std::filesystem::file_size(file) % sizeof(sock_filter), (8 + 4) % sizeof(sock_filter));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
