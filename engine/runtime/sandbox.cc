@@ -264,7 +264,9 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const RuntimeOptions& options) {
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(options.state_dir + "/names", 0700));
   // Load (or compile) the seccomp filter now, once, rather than in the first
   // Start(); the state directory keeps it for the next process.
-  SLIPWAY_RETURN_IF_ERROR(DefaultSeccompProgram(options.state_dir + "/seccomp").status());
+  std::string seccomp_cache = options.state_dir + "/seccomp";
+  SLIPWAY_ASSIGN_OR_RETURN(const SeccompProgram* seccomp, DefaultSeccompProgram(seccomp_cache));
+  (void)CacheSeccompProgram(seccomp_cache, *seccomp);  // a cache that cannot be written only costs time
   return std::unique_ptr<Runtime>(new Runtime(options, std::move(cgroups)));
 }
 

@@ -351,6 +351,12 @@ Status StoreCached(const std::string& dir, const std::string& path, const Seccom
 
 }  // namespace
 
+Status CacheSeccompProgram(const std::string& cache_dir, const SeccompProgram& program) {
+  std::string path = cache_dir + "/seccomp-" + CacheKey() + ".bpf";
+  if (PathExists(path)) return Status::Ok();
+  return StoreCached(cache_dir, path, program);
+}
+
 Result<std::unique_ptr<SeccompProgram>> LoadOrCompileSeccompProgram(const std::string& cache_dir) {
   if (cache_dir.empty()) return CompileDefaultSeccompProgram();
   std::string path = cache_dir + "/seccomp-" + CacheKey() + ".bpf";

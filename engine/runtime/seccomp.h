@@ -41,6 +41,10 @@ Result<std::unique_ptr<SeccompProgram>> CompileDefaultSeccompProgram();
 // this process: load from `cache_dir`, or compile and store there.
 Result<std::unique_ptr<SeccompProgram>> LoadOrCompileSeccompProgram(const std::string& cache_dir);
 
+// Stores `program` in `cache_dir` unless it is there already (for a process
+// whose program came from another directory, or was compiled before).
+Status CacheSeccompProgram(const std::string& cache_dir, const SeccompProgram& program);
+
 // Installs `program` in the calling thread (with SECCOMP_FILTER_FLAG_TSYNC).
 // Requires no_new_privs (or CAP_SYS_ADMIN). Async-signal-safe: allocates
 // nothing, so it may run between clone and execve. Returns 0 or -errno.
