@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Installs everything, builds slipway, makes a busybox root filesystem and runs
-# a command in a fully isolated sandbox on it. Needs root.
+# Installs everything, builds slipway, makes a local busybox image (from
+# Debian's busybox-static) and runs a command in a fully isolated sandbox on
+# it. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tools/install-deps.sh
 bazel build //service/cli:slipway
-rootfs=/var/lib/slipway/rootfs/busybox
-[ -x "$rootfs/bin/busybox" ] || bash bench/make_rootfs.sh "$rootfs"
+slipway="$(bazel info bazel-bin 2>/dev/null)/service/cli/slipway"
 
-exec ./bazel-bin/service/cli/slipway run --rm --memory 64m --cpus 0.5 --pids-limit 64 --timeout 30s \
-  --rootfs "$rootfs" sh -c 'echo "hello from $(hostname), pid $$"; ls /sys/class/net; grep Cap /proc/self/status'
+if ! "$slipway" images | grep -qE '^busybox +local '; then
+  rootfs=$(mktemp -d)
+  trap 'rm -rf "$rootfs" "$rootfs.tar"' EXIT
+  bash bench/make_rootfs.sh "$rootfs"
+  tar -C "$rootfs" -cf "$rootfs.tar" .
+  "$slipway" import "$rootfs.tar" busybox:local
+fi
+
+exec "$slipway" run --rm --memory 64m --cpus 0.5 --pids-limit 64 --timeout 30s busybox:local \
+  sh -c 'echo "hello from $(hostname), pid $$"; ls /sys/class/net; grep Cap /proc/self/status'
