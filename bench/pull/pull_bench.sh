@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Usage: bench/pull/pull_bench.sh [RUNS]     (default 10; needs root)
+#
+# Pull + unpack of a five-layer, ~68 MB (compressed) image from a local
+# registry into a cold (empty) store, timed side by side in one run,
+# interleaved round-robin per iteration:
+#   slipway         `slipway --data-dir FRESH pull` (download + unpack to snapshots)
+#   skopeo+umoci    `skopeo copy docker://... oci:FRESH:tag` then
+#                   `umoci unpack --image FRESH:tag BUNDLE`; the sum is timed
+#   docker          `docker pull` on a private dockerd whose image and layers
+#                   were removed (rmi + image prune -af) before each run
+# plus the machine's single-core `gzip -dc` speed over the same layers, the
+# usual bound for unpacking one layer (bench/pull/pull_bench.py times it all).
+#
+# Every store (slipway's data dirs, skopeo's OCI dirs and umoci's bundles,
+# dockerd's data root) lives on a dedicated ext4 filesystem, made for this run
+# on a loop device (a preallocated image file in the temp dir, direct I/O so
+# the guest page cache is not doubled and syncs reach the disk). Why not /tmp
+# directly: here / is an ext4 *without a journal*, and on such a filesystem
+# ext4 skips inodes freed in the last minute or more when allocating new ones
+# (recently_deleted() in ext4's ialloc.c), one buffer-cache lookup per skipped
+# inode. A benchmark that deletes 15,000 files after every sample, on a disk
+# where other engineers' builds churn files too, then measures that scan
+# (perf showed it at 20% of slipway's cycles) more than the tools. A fresh
+# journaled ext4 is what a CI runner usually has. BENCH_FS=host runs on /tmp
+# anyway.
+#
+# Everything else lives in a temp dir too: Debian's docker-registry
+# (filesystem storage, plain http on a free 127.0.0.1 port) and the private
+# dockerd (own socket and exec root; no iptables, no bridge). It is all
+# removed at exit; only processes this script started are stopped, by pid.
+# The image's OCI layout is built once and cached in /tmp (see make_image.py).
+#
+# Environment: BENCH_JSON=FILE also writes the raw timings as JSON;
+# BENCH_FS=loop (default) or host, as above.
+set -euo pipefail
+
+runs=${1:-10}
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cd "$repo"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "pull_bench.sh: needs root (chown of layer files, dockerd)" >&2
+  exit 1
+fi
+
+# The peers and the registry are Debian packages; install what is missing
+# (the machine may be new). busybox-static makes the image's base layer.
+need=()
+command -v skopeo >/dev/null || need+=(skopeo)
+command -v umoci >/dev/null || need+=(umoci)
+command -v docker-registry >/dev/null || need+=(docker-registry)
+[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== apt-get install ${need[*]}" >&2
+  apt-get install -y "${need[@]}" >&2 || { apt-get update >&2 && apt-get install -y "${need[@]}" >&2; }
+fi
+for tool in python3 bazel gzip curl skopeo umoci docker-registry; do
+  command -v "$tool" >/dev/null || { echo "pull_bench.sh: $tool not found" >&2; exit 1; }
+done
+
+# A short path: dockerd's unix sockets live below it (108-byte limit).
+work=$(mktemp -d /tmp/slipway-pull.XXXXXX)
+registry_pid=""
+dockerd_pid=""
+loopdev=""
+
+stop_pid() {  # PID [SECONDS]: SIGTERM, wait, then SIGKILL
+  local pid=$1 tries=$(( ${2:-15} * 10 ))
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 "$tries"); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  # SIGTERM lets dockerd stop its own containerd and unmount its layers.
+  stop_pid "$dockerd_pid" 15
+  stop_pid "$registry_pid" 5
+  # Anything still mounted below the temp dir (a dockerd that died hard):
+  # unmount, deepest first, so rm never crosses into a mounted filesystem.
+  awk -v w="$work" '$2 == w || index($2, w "/") == 1 { print $2 }' /proc/self/mounts | sort -r |
+    while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  [ -z "$loopdev" ] || losetup -d "$loopdev" 2>/dev/null || true
+  rm -rf --one-file-system "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== building slipway (-c opt)" >&2
+bazel build -c opt //service/cli:slipway >&2
+# `bazel info -c opt`, not ./bazel-bin: that symlink follows whichever mode ran last.
+slipway="$(bazel info -c opt bazel-bin 2>/dev/null)/service/cli/slipway"
+
+# The image, cached across runs of this script: keyed by the builder's code,
+# so editing make_image.py or make_rootfs.sh builds a new one.
+key=$(cat "$here/make_image.py" bench/make_rootfs.sh | sha256sum | cut -c1-16)
+layout="/tmp/slipway-pull-bench-image-$key"
+tag=1
+if [ ! -f "$layout/index.json" ]; then
+  echo "== building the image's OCI layout in $layout" >&2
+  rm -rf "$layout.tmp"
+  bash bench/make_rootfs.sh "$work/base-rootfs" >&2
+  python3 "$here/make_image.py" "$layout.tmp" "$tag" "$work/base-rootfs" >"$work/layers.json"
+  cp "$work/layers.json" "$layout.tmp/bench-layers.json"
+  mv "$layout.tmp" "$layout"  # only a complete layout takes the cache's name
+else
+  echo "== using the cached OCI layout $layout" >&2
+fi
+
+# The stores' filesystem (see the top of this file).
+stores="$work/runs"
+if [ "${BENCH_FS:-loop}" = loop ]; then
+  avail_gb=$(df -BG --output=avail /tmp | tail -n 1 | tr -dc 0-9)
+  if [ "$avail_gb" -lt 12 ]; then
+    echo "pull_bench.sh: only ${avail_gb}G free in /tmp; the loop filesystem needs 8G (BENCH_FS=host to skip it)" >&2
+    exit 1
+  fi
+  # Preallocated, not sparse: writes into holes of the image file would make
+  # the host filesystem allocate blocks during the timed runs.
+  fallocate -l 8G "$work/fs.img"
+  mkfs.ext4 -q -F "$work/fs.img"
+  loopdev=$(losetup --find --show --direct-io=on "$work/fs.img")
+  mkdir -p "$work/fs"
+  mount "$loopdev" "$work/fs"
+  stores="$work/fs/runs"
+  echo "== stores on a fresh ext4 on $loopdev (direct I/O)" >&2
+else
+  echo "== stores on the host's $(findmnt -no FSTYPE -T /tmp) at $stores" >&2
+fi
+mkdir -p "$stores"
+
+# Registry: filesystem storage in the temp dir, plain http on a free port.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+registry="127.0.0.1:$port"
+mkdir -p "$work/registry/data"
+cat >"$work/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $work/registry/data
+  delete:
+    enabled: true
+http:
+  addr: $registry
+EOF
+echo "== starting docker-registry on $registry" >&2
+docker-registry serve "$work/registry/config.yml" >"$work/registry/log" 2>&1 &
+registry_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://$registry/v2/" >/dev/null 2>&1 && break
+  kill -0 "$registry_pid" 2>/dev/null || break
+  sleep 0.1
+done
+curl -fsS "http://$registry/v2/" >/dev/null || {
+  echo "pull_bench.sh: the registry did not start: $(tail -n 5 "$work/registry/log")" >&2
+  exit 1
+}
+
+image="$registry/bench/multilayer:1"
+echo "== pushing $image" >&2
+skopeo copy --quiet --dest-tls-verify=false "oci:$layout:$tag" "docker://$image" >&2
+
+# Docker, if an engine can be started here. A failure only skips docker.
+docker_args=()
+docker_skip=""
+start_dockerd() {
+  if ! command -v dockerd >/dev/null; then
+    docker_skip="dockerd not installed (apt-get install -y docker.io)"
+    return 1
+  fi
+  # Prefer Debian's client, the same release as Debian's dockerd.
+  docker_bin=/usr/bin/docker
+  [ -x "$docker_bin" ] || docker_bin=$(command -v docker) || {
+    docker_skip="docker client not installed"
+    return 1
+  }
+  local d="$work/docker"
+  local root="$stores/../docker-root"
+  mkdir -p "$root" "$d/exec"
+  root=$(cd "$root" && pwd)
+  docker_host="unix://$d/docker.sock"
+  dockerd --iptables=false --ip-masq=false --bridge=none \
+    --data-root "$root" --exec-root "$d/exec" --pidfile "$d/docker.pid" \
+    -H "$docker_host" --insecure-registry "$registry" >"$d/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  for _ in $(seq 1 300); do
+    "$docker_bin" -H "$docker_host" version >/dev/null 2>&1 && break
+    kill -0 "$dockerd_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! "$docker_bin" -H "$docker_host" version >/dev/null 2>&1; then
+    docker_skip="dockerd did not start: $(tail -n 3 "$d/dockerd.log" | tr '\n' ' ')"
+    return 1
+  fi
+  docker_args=(--docker-host "$docker_host" --docker-bin "$docker_bin" --docker-root "$root")
+}
+echo "== starting a private dockerd" >&2
+if ! start_dockerd; then
+  echo "docker skipped: $docker_skip" >&2
+  docker_args=(--docker-skip-reason "$docker_skip")
+fi
+
+echo "== timing $runs iterations" >&2
+python3 "$here/pull_bench.py" --runs "$runs" --workdir "$stores" --image "$image" \
+  --layout "$layout" --slipway "$slipway" "${docker_args[@]}" ${BENCH_JSON:+--json "$BENCH_JSON"}
