@@ -1,7 +1,10 @@
 #include "engine/distribution/distribution.h"
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
+#include <queue>
 #include <thread>
 #include <vector>
 
@@ -70,17 +73,17 @@ Status FetchInto(ImageStore& store, RegistryClient& client, const Reference& rep
   return Status::Ok();
 }
 
-Status PullLayer(ImageStore& store, RegistryClient& client, const Reference& repo, const Descriptor& layer,
-                 const Digest& diff_id, const Digest& chain_id, const TransferOptions& o) {
+Status DownloadLayer(ImageStore& store, RegistryClient& client, const Reference& repo,
+                     const Descriptor& layer, const TransferOptions& o) {
   if (!IsLayerMediaType(layer.media_type)) {
     return InvalidArgument("layer " + layer.digest.str() + " has unsupported media type \"" +
                            layer.media_type + "\"");
   }
-  if (store.snapshots().Has(chain_id) && store.content().Has(layer.digest)) {
-    Report(o, layer.digest, "exists", layer.size, layer.size);
-    return Status::Ok();
-  }
-  SLIPWAY_RETURN_IF_ERROR(FetchInto(store, client, repo, layer, o).Wrap("layer " + layer.digest.str()));
+  return FetchInto(store, client, repo, layer, o).Wrap("layer " + layer.digest.str());
+}
+
+Status UnpackOne(ImageStore& store, const Descriptor& layer, const Digest& diff_id, const Digest& chain_id,
+                 const TransferOptions& o) {
   if (!store.snapshots().Has(chain_id)) {
     Report(o, layer.digest, "unpacking", layer.size, layer.size);
     auto unpacked = store.snapshots().Create(chain_id, store.content().BlobPath(layer.digest), diff_id);
@@ -89,6 +92,62 @@ Status PullLayer(ImageStore& store, RegistryClient& client, const Reference& rep
   Report(o, layer.digest, "done", layer.size, layer.size);
   return Status::Ok();
 }
+
+// Unpacks layers on one thread per core while downloads go on, so a layer
+// being unpacked never holds up the next download. The largest layer waiting
+// goes first: the longest unpack starts soonest.
+class UnpackPool {
+ public:
+  UnpackPool(int workers, std::function<Status(size_t)> unpack) : unpack_(std::move(unpack)) {
+    for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { Work(); });
+  }
+  ~UnpackPool() { (void)Finish(); }
+
+  void Add(size_t layer, int64_t size) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push({size, layer});
+    cv_.notify_one();
+  }
+
+  // No more layers: waits for the queued ones; the first error, if any.
+  Status Finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+    return first_;
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      size_t layer;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        layer = queue_.top().second;
+        queue_.pop();
+        if (!first_.ok()) continue;  // after a failure, drain without work
+      }
+      Status st = unpack_(layer);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!st.ok() && first_.ok()) first_ = st;
+    }
+  }
+
+  std::function<Status(size_t)> unpack_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::priority_queue<std::pair<int64_t, size_t>> queue_;
+  bool closed_ = false;
+  Status first_;
+  std::vector<std::thread> threads_;
+};
 
 }  // namespace
 
@@ -118,9 +177,20 @@ Result<ImageRecord> Pull(ImageStore& store, RegistryClient& client, const std::s
                            std::to_string(config.diff_ids.size()));
   }
   std::vector<Digest> chains = ChainIds(config.diff_ids);
-  Status st = ForEachParallel(manifest.layers.size(), o.parallelism, [&](size_t i) {
-    return PullLayer(store, client, ref, manifest.layers[i], config.diff_ids[i], chains[i], o);
+  const std::vector<Descriptor>& layers = manifest.layers;
+  UnpackPool unpack(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
+                    [&](size_t i) { return UnpackOne(store, layers[i], config.diff_ids[i], chains[i], o); });
+  Status st = ForEachParallel(layers.size(), o.parallelism, [&](size_t i) {
+    if (store.snapshots().Has(chains[i]) && store.content().Has(layers[i].digest)) {
+      Report(o, layers[i].digest, "exists", layers[i].size, layers[i].size);
+      return Status::Ok();
+    }
+    SLIPWAY_RETURN_IF_ERROR(DownloadLayer(store, client, ref, layers[i], o));
+    unpack.Add(i, layers[i].size);
+    return Status::Ok();
   });
+  Status unpacked = unpack.Finish();
+  if (st.ok()) st = unpacked;
   if (!st.ok()) return st.Wrap("pull " + ref.Familiar());
   return store.Commit(fetched->digest, ref.str());
 }

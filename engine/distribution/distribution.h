@@ -1,9 +1,11 @@
 // Pull and push: moving images between the image store and OCI registries.
 //
-// A pull fetches the manifest for this platform, then the config, then all
-// layers in parallel, each unpacked into its snapshot as soon as it has
-// arrived (layers unpack independently: a snapshot never reads another). The
-// image is recorded only when every blob and snapshot under it exists.
+// A pull fetches the manifest for this platform, then the config, then the
+// layers, several at a time; each layer that has arrived is unpacked into
+// its snapshot by a pool of one thread per core, largest first, while the
+// downloads go on (layers unpack independently: a snapshot never reads
+// another). The image is recorded only when every blob and snapshot under it
+// exists.
 //
 // A push uploads the config and layers the registry lacks (trying a
 // cross-repository mount from the image's other repositories on the same
