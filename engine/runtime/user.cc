@@ -15,7 +15,8 @@ namespace slipway {
 
 namespace {
 
-// The file at `path` inside the tree rooted at `root`, or nullopt if absent.
+// The file at `path` inside the tree rooted at `root`; *found says whether
+// it exists (an absent file reads as "").
 Result<std::string> ReadInRoot(const std::string& root, const char* path, bool* found) {
   *found = false;
   UniqueFd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
