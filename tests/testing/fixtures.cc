@@ -1,5 +1,6 @@
 #include "tests/testing/fixtures.h"
 
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -116,6 +117,19 @@ std::vector<std::string> TreeFingerprint(const std::string& dir) {
     out.push_back(line.str());
   }
   return out;
+}
+
+std::string BinaryUnderTest(int argc, char** argv, const std::string& runfiles_path) {
+  std::string path;
+  if (argc > 1) {
+    path = argv[1];
+  } else if (const char* srcdir = std::getenv("TEST_SRCDIR")) {
+    const char* ws = std::getenv("TEST_WORKSPACE");
+    path = std::string(srcdir) + "/" + (ws ? ws : "slipway") + "/" + runfiles_path;
+  }
+  char resolved[PATH_MAX];
+  if (path.empty() || !::realpath(path.c_str(), resolved)) return "";
+  return resolved;
 }
 
 }  // namespace slipway::testing

@@ -25,6 +25,11 @@ std::vector<std::string> ListTree(const std::string& dir);
 // after means the tree was not modified.
 std::vector<std::string> TreeFingerprint(const std::string& dir);
 
+// The absolute path of a binary a test runs: argv[1] (a BUILD file passes
+// `$(location ...)`), else `runfiles_path` below the test's runfiles. Empty
+// if neither exists.
+std::string BinaryUnderTest(int argc, char** argv, const std::string& runfiles_path);
+
 // Runs `command` with /bin/sh, returns its exit status and fills `output` with
 // stdout and stderr.
 int RunShell(const std::string& command, std::string* output);

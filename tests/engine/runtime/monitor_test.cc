@@ -575,15 +575,8 @@ TEST_F(MonitorTest, FiftyBackToBack) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  std::string path;
-  if (argc > 1) {
-    path = argv[1];
-  } else if (const char* srcdir = std::getenv("TEST_SRCDIR")) {
-    const char* ws = std::getenv("TEST_WORKSPACE");
-    path = std::string(srcdir) + "/" + (ws ? ws : "slipway") + "/engine/runtime/slipway-monitor";
-  }
-  char resolved[PATH_MAX];
-  if (!path.empty() && ::realpath(path.c_str(), resolved)) slipway::testing::g_monitor = resolved;
+  slipway::testing::g_monitor =
+      slipway::testing::BinaryUnderTest(argc, argv, "engine/runtime/slipway-monitor");
   if (slipway::testing::g_monitor.empty()) {
     std::cerr << "slipway-monitor not found (give its path as the first argument)\n";
     return 1;

@@ -593,14 +593,6 @@ TEST_F(RunCliTest, RunHelpListsTheFlags) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  std::string path;
-  if (argc > 1) {
-    path = argv[1];
-  } else if (const char* srcdir = std::getenv("TEST_SRCDIR")) {
-    const char* ws = std::getenv("TEST_WORKSPACE");
-    path = std::string(srcdir) + "/" + (ws ? ws : "slipway") + "/service/cli/slipway";
-  }
-  char resolved[PATH_MAX];
-  if (!path.empty() && ::realpath(path.c_str(), resolved)) slipway::testing::g_slipway = resolved;
+  slipway::testing::g_slipway = slipway::testing::BinaryUnderTest(argc, argv, "service/cli/slipway");
   return RUN_ALL_TESTS();
 }
