@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/engine/registry/recording_sink.h"
 #include "tests/engine/registry/registry_fixture.h"
 
 namespace slipway {
@@ -18,20 +19,7 @@ using testing::Skopeo;
 using testing::TestImage;
 using testing::TestRegistry;
 
-class RecordingSink : public BlobSink {
- public:
-  Status Write(std::string_view d) override {
-    data.append(d);
-    return Status::Ok();
-  }
-  Status Reset() override {
-    ++resets;
-    data.clear();
-    return Status::Ok();
-  }
-  std::string data;
-  int resets = 0;
-};
+using testing::RecordingSink;
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -11,6 +11,7 @@
 #include "engine/registry/auth.h"
 #include "engine/registry/client.h"
 #include "engine/registry/credentials.h"
+#include "tests/engine/registry/recording_sink.h"
 #include "tests/testing/fixtures.h"
 
 namespace slipway {
@@ -96,20 +97,7 @@ class FakeServer {
   std::string host_;
 };
 
-class RecordingSink : public BlobSink {
- public:
-  Status Write(std::string_view d) override {
-    data.append(d);
-    return Status::Ok();
-  }
-  Status Reset() override {
-    ++resets;
-    data.clear();
-    return Status::Ok();
-  }
-  std::string data;
-  int resets = 0;
-};
+using testing::RecordingSink;
 
 RegistryOptions FastOptions() {
   RegistryOptions o;
