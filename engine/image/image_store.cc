@@ -41,7 +41,7 @@ Result<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root) {
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(root, 0700));
   SLIPWAY_ASSIGN_OR_RETURN(s->content_, ContentStore::Open(root + "/content"));
   SLIPWAY_ASSIGN_OR_RETURN(s->snapshots_, SnapshotStore::Open(root + "/snapshots"));
-  SLIPWAY_ASSIGN_OR_RETURN(s->metadata_, Metadata::Open(root + "/images.db"));
+  SLIPWAY_ASSIGN_OR_RETURN(s->metadata_, Metadata::Open(root + "/slipway.db"));
   s->empty_layer_dir_ = root + "/empty";
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(s->empty_layer_dir_, 0755));
   return s;

@@ -3,7 +3,7 @@
 //
 //   <root>/content/    blobs/sha256/<hex>, ingest/
 //   <root>/snapshots/  <chain id hex>/   one directory per layer, shared
-//   <root>/images.db   SQLite metadata
+//   <root>/slipway.db  SQLite: image metadata, and slipwayd's other tables
 //   <root>/gc.lock     writers hold it shared, garbage collection exclusive
 #pragma once
 

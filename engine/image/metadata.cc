@@ -3,13 +3,16 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
-#include <chrono>
 #include <stdexcept>
-#include <thread>
+
+#include "engine/base/database.h"
 
 namespace slipway {
 
 namespace {
+
+// This module's name in the database's schema_versions table.
+constexpr char kComponent[] = "images";
 
 // Each entry moves the schema from version i to i + 1. Never edit a shipped
 // entry; append a new one.
@@ -44,23 +47,6 @@ Status DbError(const std::exception& e, const std::string& what) {
   return Internal("image metadata: " + what + ": " + e.what());
 }
 
-// Switching a database to WAL needs an exclusive lock that SQLite does not
-// wait for (no busy handler), and while another connection holds a lock it may
-// also just report the old mode: retry until the mode is WAL, as concurrent
-// first opens by several slipway processes are normal.
-void EnableWal(SQLite::Database& db) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (;;) {
-    try {
-      if (db.execAndGet("PRAGMA journal_mode=WAL").getString() == "wal") return;
-    } catch (const SQLite::Exception& e) {
-      if ((e.getErrorCode() & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() > deadline) throw;
-    }
-    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("cannot enable WAL mode");
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
 Digest MustDigest(const std::string& text) {
   auto d = Digest::Parse(text);
   return d.ok() ? *d : Digest();
@@ -78,45 +64,20 @@ Metadata::Metadata(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
 Metadata::~Metadata() = default;
 
 Result<std::unique_ptr<Metadata>> Metadata::Open(const std::string& path) {
-  try {
-    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    db->setBusyTimeout(10000);  // other slipway processes may hold the write lock briefly
-    EnableWal(*db);
-    db->exec("PRAGMA synchronous=NORMAL");
-    db->exec("PRAGMA foreign_keys=ON");
-    std::unique_ptr<Metadata> m(new Metadata(std::move(db)));
-    SLIPWAY_RETURN_IF_ERROR(m->Migrate());
-    return m;
-  } catch (const std::exception& e) {
-    return DbError(e, "open " + path);
-  }
+  SLIPWAY_ASSIGN_OR_RETURN(auto db, OpenDatabase(path));
+  std::unique_ptr<Metadata> m(new Metadata(std::move(db)));
+  SLIPWAY_RETURN_IF_ERROR(m->Migrate());
+  return m;
 }
 
+// -1 if the version cannot be read (Open() has read it once already).
 int Metadata::SchemaVersion() const {
-  return db_->execAndGet("PRAGMA user_version").getInt();
+  auto v = slipway::SchemaVersion(*db_, kComponent);
+  return v.ok() ? *v : -1;
 }
 
 Status Metadata::Migrate() {
-  constexpr int kLatest = static_cast<int>(std::size(kMigrations));
-  try {
-    // IMMEDIATE: the write lock is taken (waiting for it) before the version is
-    // read, so concurrent openers queue up: one migrates, the rest see the new
-    // version. A deferred transaction would fail to upgrade its read lock.
-    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    int version = SchemaVersion();
-    if (version > kLatest) {
-      return FailedPrecondition("image metadata schema version " + std::to_string(version) +
-                                " is newer than this slipway understands (" + std::to_string(kLatest) + ")");
-    }
-    for (int v = version; v < kLatest; ++v) {
-      db_->exec(kMigrations[v]);
-      db_->exec("PRAGMA user_version = " + std::to_string(v + 1));
-    }
-    tx.commit();
-    return Status::Ok();
-  } catch (const std::exception& e) {
-    return DbError(e, "migrate");
-  }
+  return slipway::Migrate(*db_, kComponent, kMigrations);
 }
 
 Status Metadata::PutImage(const ImageRecord& image) {

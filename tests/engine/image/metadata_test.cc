@@ -84,7 +84,7 @@ class MetadataTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = testing::MakeTempDir("slipway-metadata");
-    path_ = dir_ + "/images.db";
+    path_ = dir_ + "/slipway.db";
     db_ = Open();
     ASSERT_NE(db_, nullptr);
   }
@@ -133,7 +133,7 @@ void ExpectSameImage(const ImageRecord& want, const ImageRecord& got) {
 TEST_F(MetadataTest, FreshDatabaseIsMigratedToVersionOne) {
   EXPECT_EQ(db_->SchemaVersion(), 1);
   RawDb raw(path_);
-  EXPECT_EQ(raw.Get("PRAGMA user_version"), "1");
+  EXPECT_EQ(raw.Get("SELECT version FROM schema_versions WHERE component = 'images'"), "1");
   for (const char* table : {"images", "image_layers", "tags"}) {
     EXPECT_EQ(raw.Get(std::string("SELECT name FROM sqlite_master WHERE type='table' AND name='") + table + "'"),
               table);
@@ -159,15 +159,16 @@ TEST_F(MetadataTest, NewerSchemaIsRefusedAndLeftAlone) {
   db_.reset();
   {
     RawDb raw(path_);
-    raw.Exec("PRAGMA user_version = 7");
+    raw.Exec("UPDATE schema_versions SET version = 7 WHERE component = 'images'");
   }
   auto m = Metadata::Open(path_);
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), Code::kFailedPrecondition) << m.status().message();
   EXPECT_NE(m.status().message().find("7"), std::string::npos) << m.status().message();
   EXPECT_NE(m.status().message().find("newer"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("images"), std::string::npos) << m.status().message();
   RawDb raw(path_);
-  EXPECT_EQ(raw.Get("PRAGMA user_version"), "7");
+  EXPECT_EQ(raw.Get("SELECT version FROM schema_versions WHERE component = 'images'"), "7");
 }
 
 TEST_F(MetadataTest, JournalModeIsWal) {

@@ -1,0 +1,33 @@
+// slipwayd's one SQLite database: opening it the same way everywhere, and
+// schema migrations per component (images, containers, ...), so that several
+// modules share one file, each with its own numbered migrations.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+
+#include "engine/base/status.h"
+
+namespace SQLite {
+class Database;
+}
+
+namespace slipway {
+
+// Opens (creating if missing) the database at `path`: WAL journal, a 10 s
+// busy timeout (other slipway processes may hold the write lock briefly),
+// synchronous=NORMAL, foreign keys enforced.
+Result<std::unique_ptr<SQLite::Database>> OpenDatabase(const std::string& path);
+
+// Brings `component`'s schema up to date: migrations[i] moves it from version
+// i to i + 1, and the version reached is kept in the table
+// schema_versions(component, version). Never edit a shipped migration; append
+// a new one. kFailedPrecondition if the database is newer than `migrations`
+// knows (written by a later slipway); nothing is changed then.
+Status Migrate(SQLite::Database& db, const std::string& component, std::span<const char* const> migrations);
+
+// The schema version of `component` (0 if it was never migrated).
+Result<int> SchemaVersion(SQLite::Database& db, const std::string& component);
+
+}  // namespace slipway
