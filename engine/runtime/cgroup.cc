@@ -620,6 +620,34 @@ Result<CgroupStats> Cgroup::Stats() const {
   return s;
 }
 
+Result<CgroupUsage> CgroupDriver::Usage(const std::string& name) const {
+  SLIPWAY_RETURN_IF_ERROR(ValidateName("cgroup name", name));
+  CgroupUsage u;
+  if (layout_ == CgroupLayout::kV2) {
+    std::string dir = unified_mount_ + "/" + parent_ + "/" + name;
+    if (!PathExists(dir)) return NotFound("no cgroup " + dir);
+    SLIPWAY_ASSIGN_OR_RETURN(int64_t usage_us, ReadKeyed(dir + "/cpu.stat", "usage_usec"));
+    u.cpu_usage_ns = usage_us * 1000;
+    SLIPWAY_ASSIGN_OR_RETURN(u.memory_bytes, ReadInt(dir + "/memory.current"));
+    if (PathExists(dir + "/memory.peak")) {
+      SLIPWAY_ASSIGN_OR_RETURN(u.memory_peak_bytes, ReadInt(dir + "/memory.peak"));
+    }
+    SLIPWAY_ASSIGN_OR_RETURN(u.pids, ReadInt(dir + "/pids.current"));
+    return u;
+  }
+  std::string memory = V1Dir("memory", name), cpuacct = V1Dir("cpuacct", name), pids = V1Dir("pids", name);
+  if (memory.empty() || !PathExists(memory)) return NotFound("no cgroup " + name + " in the memory hierarchy");
+  SLIPWAY_ASSIGN_OR_RETURN(u.memory_bytes, ReadInt(memory + "/memory.usage_in_bytes"));
+  SLIPWAY_ASSIGN_OR_RETURN(u.memory_peak_bytes, ReadInt(memory + "/memory.max_usage_in_bytes"));
+  if (!cpuacct.empty()) {
+    SLIPWAY_ASSIGN_OR_RETURN(u.cpu_usage_ns, ReadInt(cpuacct + "/cpuacct.usage"));
+  }
+  if (!pids.empty()) {
+    SLIPWAY_ASSIGN_OR_RETURN(u.pids, ReadInt(pids + "/pids.current"));
+  }
+  return u;
+}
+
 Status Cgroup::KillAll() const {
   // cgroup.kill (Linux 5.14+) also catches processes forked while we kill.
   // Only in a directory this object made: after a failed Create, the

@@ -42,6 +42,14 @@ struct CgroupStats {
   int64_t oom_kills = 0;          // processes the OOM killer killed in this cgroup
 };
 
+// What a cgroup uses right now (for `slipway stats`).
+struct CgroupUsage {
+  int64_t cpu_usage_ns = 0;
+  int64_t memory_bytes = 0;
+  int64_t memory_peak_bytes = 0;  // 0 when the kernel does not report a peak
+  int64_t pids = 0;               // tasks: processes and threads
+};
+
 class Cgroup;
 
 // Knows where the hierarchies are mounted. Detect() once per process.
@@ -62,6 +70,9 @@ class CgroupDriver {
   std::vector<std::string> List() const;
   // Kill every process in <parent>/<name> and remove it everywhere. Missing is ok.
   Status Remove(const std::string& name) const;
+  // Reads what <parent>/<name> uses now, without owning it. kNotFound if it
+  // does not exist.
+  Result<CgroupUsage> Usage(const std::string& name) const;
   // Where <parent>/<name> lives in each hierarchy (for tests and diagnostics).
   std::vector<std::string> PathsFor(const std::string& name) const;
 

@@ -554,6 +554,15 @@ Status StopMonitored(const std::string& state_dir, const std::string& id) {
   return Status::Ok();
 }
 
+Status SignalMonitoredInit(const std::string& state_dir, const std::string& id, int signal) {
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, ReadSandboxState(SandboxDirOf(state_dir, id)));
+  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd pidfd, OpenIfAlive(state.init));
+  if (!pidfd) return FailedPrecondition("sandbox " + id + " is not running");
+  if (PidfdSendSignal(pidfd.get(), signal) != 0 && errno != ESRCH)
+    return ErrnoStatus("signal the init of sandbox " + id);
+  return Status::Ok();
+}
+
 Status CleanUpLost(Runtime& runtime, const std::string& id) {
   SLIPWAY_ASSIGN_OR_RETURN(SandboxStatus status, SurveyOne(runtime.options().state_dir, id));
   if (status.phase != SandboxPhase::kLost) {

@@ -128,6 +128,10 @@ Result<SandboxStatus> WaitForMonitor(const std::string& state_dir, const std::st
 // killed and its result says cancelled.
 Status StopMonitored(const std::string& state_dir, const std::string& id);
 
+// Sends `signal` to the init of a running monitored sandbox (docker kill):
+// the monitor records how the init ended. kFailedPrecondition if it has ended.
+Status SignalMonitoredInit(const std::string& state_dir, const std::string& id, int signal);
+
 // For a lost sandbox: kills what is left (the init, through a pidfd, if still
 // alive, and anything else in its cgroups), removes its cgroups, its state
 // directory and its name. kFailedPrecondition if the sandbox is not lost.
