@@ -1,0 +1,333 @@
+#include "service/daemon/api_routes.h"
+
+#include <exception>
+#include <system_error>
+#include <utility>
+
+namespace slipway::daemon::api {
+
+namespace {
+
+std::vector<std::string> SplitPath(std::string_view path) {
+  std::vector<std::string> segments;
+  if (path.empty() || path[0] != '/') return segments;
+  path.remove_prefix(1);
+  for (;;) {
+    size_t slash = path.find('/');
+    segments.emplace_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return segments;
+}
+
+bool HasControl(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+// --- Request, Reply ---
+
+const std::string& Request::Param(const std::string& name) const {
+  static const std::string kEmpty;
+  auto it = params.find(name);
+  return it == params.end() ? kEmpty : it->second;
+}
+
+std::string Request::Query(const std::string& name) const {
+  auto it = query.find(name);
+  return it == query.end() ? std::string() : it->second;
+}
+
+void Reply::Json(int status, const json& body) {
+  Send(status, kJson, Dump(body));
+}
+
+void Reply::JsonText(int status, std::string body) {
+  Send(status, kJson, std::move(body));
+}
+
+void Reply::NoContent() {
+  Send(204, "", "");
+}
+
+void Reply::Error(const Status& status) {
+  Error(HttpStatusOf(status.code()), ApiCodeOf(status.code()), status.message());
+}
+
+void Reply::Error(int http_status, std::string_view code, std::string_view message) {
+  OnError(http_status, code, message);
+  json body;
+  body["error"]["code"] = code;
+  body["error"]["message"] = message;
+  Send(http_status, kJson, Dump(body));
+}
+
+int HttpStatusOf(Code code) {
+  switch (code) {
+    case Code::kOk: return 200;
+    case Code::kInvalidArgument: return 400;
+    case Code::kNotFound: return 404;
+    case Code::kAlreadyExists: return 409;
+    case Code::kFailedPrecondition: return 409;
+    case Code::kResourceExhausted: return 429;
+    case Code::kDeadlineExceeded: return 504;
+    case Code::kUnavailable: return 503;
+    case Code::kPermissionDenied: return 403;
+    case Code::kUnauthenticated: return 401;
+    case Code::kInternal: return 500;
+  }
+  return 500;
+}
+
+const char* ApiCodeOf(Code code) {
+  switch (code) {
+    case Code::kOk: return "ok";
+    case Code::kInvalidArgument: return "invalid_argument";
+    case Code::kNotFound: return "not_found";
+    case Code::kAlreadyExists: return "already_exists";
+    case Code::kFailedPrecondition: return "failed_precondition";
+    case Code::kResourceExhausted: return "resource_exhausted";
+    case Code::kDeadlineExceeded: return "deadline_exceeded";
+    case Code::kUnavailable: return "unavailable";
+    case Code::kPermissionDenied: return "permission_denied";
+    case Code::kUnauthenticated: return "unauthenticated";
+    case Code::kInternal: return "internal";
+  }
+  return "internal";
+}
+
+json ErrorJson(const Status& status) {
+  json body;
+  body["error"]["code"] = ApiCodeOf(status.code());
+  body["error"]["message"] = status.message();
+  return body;
+}
+
+// --- Router ---
+
+void Router::Add(std::string method, std::string pattern, unsigned flags, std::set<std::string> query,
+                 Handler handler) {
+  Route route;
+  route.segments = SplitPath(pattern);
+  route.method = std::move(method);
+  route.pattern = std::move(pattern);
+  route.flags = flags;
+  route.query = std::move(query);
+  route.handler = std::move(handler);
+  routes_.push_back(std::move(route));
+}
+
+Router::Match Router::Find(std::string_view method, std::string_view path) const {
+  Match match;
+  std::vector<std::string> segments = SplitPath(path);
+  for (const Route& route : routes_) {
+    if (route.segments.size() != segments.size()) continue;
+    std::map<std::string, std::string> params;
+    bool same = true;
+    for (size_t i = 0; same && i < segments.size(); ++i) {
+      const std::string& want = route.segments[i];
+      if (!want.empty() && want[0] == ':') {
+        same = !segments[i].empty();
+        params[want.substr(1)] = segments[i];
+      } else {
+        same = want == segments[i];
+      }
+    }
+    if (!same) continue;
+    match.pattern = route.pattern;
+    match.allowed.push_back(route.method);
+    if (route.method == method && !match.route) {
+      match.route = &route;
+      match.raw_params = std::move(params);
+    }
+  }
+  if (match.route) match.pattern = match.route->pattern;
+  return match;
+}
+
+// --- Workers ---
+
+Workers::~Workers() {
+  Close();
+  Join();
+}
+
+Status Workers::Run(std::function<void()> work) {
+  std::unique_lock lock(mu_);
+  if (closed_) return Status(Code::kUnavailable, "slipwayd is shutting down");
+  Reap(lock);
+  if (threads_.size() >= max_threads_) {
+    return Status(Code::kResourceExhausted,
+                  "too many requests in progress (" + std::to_string(max_threads_) + "); try again later");
+  }
+  const uint64_t id = next_id_++;
+  try {
+    threads_.emplace(id, std::thread([this, id, work = std::move(work)] {
+                       try {
+                         work();
+                       } catch (const std::exception& e) {
+                         log_.Error("api.worker_exception", {{"what", e.what()}});
+                       } catch (...) {
+                         log_.Error("api.worker_exception", {{"what", "unknown"}});
+                       }
+                       std::lock_guard done(mu_);
+                       finished_.push_back(id);
+                     }));
+  } catch (const std::system_error& e) {
+    return Status(Code::kResourceExhausted, std::string("cannot start a request thread: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+// Joins threads that have finished their work (their last act was to say
+// so under the lock, so each join returns at once).
+void Workers::Reap(std::unique_lock<std::mutex>& lock) {
+  for (uint64_t id : finished_) {
+    auto it = threads_.find(id);
+    if (it == threads_.end()) continue;
+    it->second.join();
+    threads_.erase(it);
+  }
+  finished_.clear();
+}
+
+void Workers::Close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+}
+
+void Workers::Join() {
+  std::map<uint64_t, std::thread> threads;
+  {
+    std::lock_guard lock(mu_);
+    threads.swap(threads_);
+    finished_.clear();
+  }
+  for (auto& [id, thread] : threads) thread.join();
+}
+
+// --- Decoding and encoding ---
+
+Result<bool> QueryBool(const Request& request, const std::string& name, bool fallback) {
+  auto it = request.query.find(name);
+  if (it == request.query.end()) return fallback;
+  if (it->second == "true" || it->second == "1") return true;
+  if (it->second == "false" || it->second == "0") return false;
+  return InvalidArgument("query parameter " + name + " must be true or false (or 1 or 0), not \"" +
+                         it->second + "\"");
+}
+
+const json* Fields::Get(const std::string& key, bool required, Status* status) {
+  known_.insert(key);
+  auto it = object_.find(key);
+  if (it == object_.end() || it->is_null()) {
+    if (required) *status = InvalidArgument("missing field \"" + key + "\"");
+    return nullptr;
+  }
+  return &*it;
+}
+
+Status Fields::String(const std::string& key, std::string* out, bool required) {
+  Status status;
+  const json* value = Get(key, required, &status);
+  if (!value) return status;
+  if (!value->is_string()) return InvalidArgument("field \"" + key + "\" must be a string");
+  const std::string& s = value->get_ref<const std::string&>();
+  if (HasControl(s)) return InvalidArgument("field \"" + key + "\" holds a control character");
+  if (required && s.empty()) return InvalidArgument("field \"" + key + "\" is empty");
+  *out = s;
+  return Status::Ok();
+}
+
+Status Fields::Strings(const std::string& key, std::vector<std::string>* out, bool required) {
+  Status status;
+  const json* value = Get(key, required, &status);
+  if (!value) return status;
+  if (!value->is_array()) return InvalidArgument("field \"" + key + "\" must be an array of strings");
+  std::vector<std::string> strings;
+  for (const json& item : *value) {
+    if (!item.is_string()) return InvalidArgument("field \"" + key + "\" must be an array of strings");
+    const std::string& s = item.get_ref<const std::string&>();
+    if (HasControl(s)) return InvalidArgument("field \"" + key + "\" holds a control character");
+    strings.push_back(s);
+  }
+  *out = std::move(strings);
+  return Status::Ok();
+}
+
+Status Fields::Finish() const {
+  for (auto it = object_.begin(); it != object_.end(); ++it) {
+    if (!known_.count(it.key())) return InvalidArgument("unknown field \"" + it.key() + "\"");
+  }
+  return Status::Ok();
+}
+
+std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else if (c != '%') {
+      out.push_back(c);
+    } else {
+      if (i + 2 >= text.size()) return std::nullopt;
+      int hi = HexValue(text[i + 1]), lo = HexValue(text[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    }
+  }
+  return out;
+}
+
+std::string Frame(uint8_t stream, std::string_view data) {
+  const uint32_t size = static_cast<uint32_t>(data.size());
+  std::string frame;
+  frame.reserve(8 + data.size());
+  frame.push_back(static_cast<char>(stream));
+  frame.append(3, '\0');
+  frame.push_back(static_cast<char>((size >> 24) & 0xff));
+  frame.push_back(static_cast<char>((size >> 16) & 0xff));
+  frame.push_back(static_cast<char>((size >> 8) & 0xff));
+  frame.push_back(static_cast<char>(size & 0xff));
+  frame.append(data);
+  return frame;
+}
+
+std::string SseEvent(std::string_view name, std::string_view data) {
+  std::string event = "event: ";
+  event.append(name);
+  event.push_back('\n');
+  // Every line ending SSE knows (\r\n, \n, \r) ends a data line; a final
+  // line ending adds no empty line of its own.
+  size_t start = 0;
+  do {
+    size_t end = data.find_first_of("\r\n", start);
+    std::string_view line = data.substr(start, end == std::string_view::npos ? end : end - start);
+    event.append("data: ").append(line).push_back('\n');
+    if (end == std::string_view::npos) break;
+    start = end + ((data[end] == '\r' && end + 1 < data.size() && data[end + 1] == '\n') ? 2 : 1);
+  } while (start < data.size());
+  event.push_back('\n');
+  return event;
+}
+
+std::string Dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace slipway::daemon::api

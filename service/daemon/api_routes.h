@@ -1,0 +1,195 @@
+// The inside of ApiServer, shared by api_server.cc (HTTP, routing, auth,
+// metrics) and the route files (container_routes.cc, image_routes.cc).
+// Nothing here knows Pistache: handlers see a decoded Request and answer
+// through a Reply, so that all of Pistache's quirks stay in api_server.cc.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "engine/base/status.h"
+#include "service/daemon/api_server.h"
+#include "service/daemon/event_log.h"
+
+namespace slipway::daemon::api {
+
+using json = nlohmann::ordered_json;
+
+// Content types of the API's streams.
+inline constexpr char kJson[] = "application/json";
+inline constexpr char kNdjson[] = "application/x-ndjson";
+inline constexpr char kMultiplexed[] = "application/vnd.slipway.stream";
+inline constexpr char kEventStream[] = "text/event-stream";
+
+// A request as a handler sees it: routed, authenticated, its path
+// parameters and query decoded and checked, its JSON body parsed.
+struct Request {
+  std::string method;                         // "GET"
+  std::string route;                          // the template, "/api/v1/containers/:id"
+  std::map<std::string, std::string> params;  // "id" -> decoded path segment
+  std::map<std::string, std::string> query;   // decoded; only names the route allows
+  std::string accept;                         // the Accept header, raw
+  std::string body;                           // raw
+  json object;                                // the body as a JSON object (routes taking one)
+
+  const std::string& Param(const std::string& name) const;
+  // The query parameter, or "" if absent.
+  std::string Query(const std::string& name) const;
+};
+
+// The way back to the client. Usable from any thread; a response is either
+// whole (Send) or chunked (Begin, Write..., End). A reply dropped without
+// an answer sends a 500 (or ends its stream), so a client never hangs.
+class Reply {
+ public:
+  virtual ~Reply() = default;
+
+  virtual void Send(int status, std::string_view content_type, std::string body) = 0;
+  // False if the client is gone already or the server is shutting down.
+  virtual bool Begin(int status, std::string_view content_type) = 0;
+  // One chunk; blocks while much is unsent. False once the client has gone
+  // away or the server is shutting down: the caller stops.
+  virtual bool Write(std::string_view data) = 0;
+  virtual void End() = 0;
+  // Whether the client closed its connection.
+  virtual bool Gone() const = 0;
+
+  void Json(int status, const json& body);
+  void JsonText(int status, std::string body);  // already serialized
+  void NoContent();                             // 204
+  // {"error": {"code", "message"}} with the status docs/api.md gives the code.
+  void Error(const Status& status);
+  void Error(int http_status, std::string_view code, std::string_view message);
+
+ protected:
+  // Called for every error answer before it is sent (the server logs it).
+  virtual void OnError(int http_status, std::string_view code, std::string_view message) {}
+};
+
+using ReplyPtr = std::shared_ptr<Reply>;
+using Handler = std::function<void(const Request&, ReplyPtr)>;
+
+// What the server checks before a handler runs.
+enum RouteFlags : unsigned {
+  kReadOnly = 0,
+  kMutating = 1 << 0,  // refused while draining
+  kJsonBody = 1 << 1,  // takes a JSON object body (415 unless application/json)
+};
+// Everything under /api/v1/ needs the token, whatever the route.
+
+struct Route {
+  std::string method;
+  std::string pattern;                // "/api/v1/containers/:id/logs"
+  std::vector<std::string> segments;  // "api", "v1", "containers", ":id", "logs"
+  unsigned flags = 0;
+  std::set<std::string> query;  // the query parameters it accepts
+  Handler handler;
+};
+
+class Router {
+ public:
+  void Add(std::string method, std::string pattern, unsigned flags, std::set<std::string> query,
+           Handler handler);
+
+  struct Match {
+    const Route* route = nullptr;                   // method and path matched
+    std::map<std::string, std::string> raw_params;  // "id" -> segment as received
+    std::string pattern;                            // of a route matching the path, any method
+    std::vector<std::string> allowed;               // methods the path has (for 405)
+  };
+  // `path` without the query, as received (not decoded: an encoded "/"
+  // stays inside its segment).
+  Match Find(std::string_view method, std::string_view path) const;
+
+ private:
+  std::vector<Route> routes_;
+};
+
+// Threads for requests that block. Each runs one piece of work; Close()
+// refuses new ones and Join() waits for those running.
+class Workers {
+ public:
+  Workers(size_t max_threads, EventLog& log) : max_threads_(max_threads), log_(log) {}
+  ~Workers();
+  // kResourceExhausted when max_threads are busy, kUnavailable once closed.
+  Status Run(std::function<void()> work);
+  void Close();
+  void Join();
+
+ private:
+  void Reap(std::unique_lock<std::mutex>& lock);
+
+  const size_t max_threads_;
+  EventLog& log_;
+  std::mutex mu_;
+  bool closed_ = false;
+  uint64_t next_id_ = 0;
+  std::map<uint64_t, std::thread> threads_;
+  std::vector<uint64_t> finished_;
+};
+
+// What handlers work with.
+struct Context {
+  ContainerService& containers;
+  ImageService& images;
+  EventLog& log;
+  Workers& workers;
+  const std::atomic<bool>& stopping;  // Shutdown() began: blocking handlers give up
+  const DaemonInfo& info;
+};
+
+void AddContainerRoutes(Router& router, Context& context);
+void AddImageRoutes(Router& router, Context& context);
+
+// --- Helpers for handlers ---
+
+// HTTP status and API code of a Status code ("not_found" -> 404).
+int HttpStatusOf(Code code);
+const char* ApiCodeOf(Code code);
+// {"error": {"code", "message"}}, as one JSON value.
+json ErrorJson(const Status& status);
+
+// true/false/1/0; `fallback` if absent. kInvalidArgument otherwise.
+Result<bool> QueryBool(const Request& request, const std::string& name, bool fallback);
+
+// Strict reading of a JSON object body: every field has its type, no string
+// holds a control character, and Finish() refuses fields nobody read.
+class Fields {
+ public:
+  explicit Fields(const json& object) : object_(object) {}
+  Status String(const std::string& key, std::string* out, bool required);
+  Status Strings(const std::string& key, std::vector<std::string>* out, bool required);
+  Status Finish() const;
+
+ private:
+  const json* Get(const std::string& key, bool required, Status* status);
+  const json& object_;
+  std::set<std::string> known_;
+};
+
+// Decodes %XX escapes (and '+' as a space when `plus_is_space`, as query
+// strings use it). nullopt for a malformed escape.
+std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
+
+// One frame of Docker's multiplexed stream: {stream, 0, 0, 0, size (big
+// endian)} then the bytes.
+std::string Frame(uint8_t stream, std::string_view data);
+// One Server-Sent Event: "event: NAME", a "data:" line per line of `data`,
+// and the blank line that ends it.
+std::string SseEvent(std::string_view name, std::string_view data);
+
+// Serializes without throwing on ill-formed UTF-8 (replaced).
+std::string Dump(const json& value);
+
+}  // namespace slipway::daemon::api

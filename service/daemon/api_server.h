@@ -1,0 +1,80 @@
+// ApiServer: slipwayd's REST API (docs/api.md is the contract) on Pistache.
+//
+// Pistache's reactor threads parse requests and run the quick handlers
+// (create, start, inspect, list: SQLite and a few files) inline. Everything
+// that may take long (wait, stop, attach, logs, pull, push, load, save,
+// import, prune, forced removal) runs on a thread of its own and answers
+// through the connection when done, so a slow request never holds up the
+// others sharing its reactor.
+//
+// Shutting down, in this order (main does it on SIGTERM):
+//
+//   api.SetDraining();                 // /healthz says 503, new mutating requests get 503
+//   containers.Shutdown(deadline);     // ends log streams that follow containers still running
+//   api.Shutdown();                    // waits for request threads, then closes the listener
+//
+// The process must ignore SIGPIPE: a client that closes its connection
+// while Pistache writes to it would otherwise kill slipwayd.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/base/status.h"
+#include "service/daemon/container_service.h"
+#include "service/daemon/event_log.h"
+#include "service/daemon/image_service.h"
+#include "service/daemon/metrics.h"
+
+namespace slipway::daemon {
+
+// What GET /api/v1/info says besides the live counts (running, queued).
+struct DaemonInfo {
+  std::string version;
+  std::string data_dir;
+  std::string state_dir;
+  std::string cgroup_layout;  // "v1", "hybrid" or "v2"
+  int max_running = 0;
+};
+
+struct ApiServerOptions {
+  std::string host = "127.0.0.1";  // a name, an IPv4 or an IPv6 address (without brackets)
+  int port = 7780;                 // 0: any free port (see ApiServer::port())
+  int threads = 4;                 // Pistache reactor threads
+  int64_t max_body_bytes = 1 << 20;
+  std::string token;  // the control token; must not be empty
+};
+
+namespace api {
+class Server;
+}
+
+class ApiServer {
+ public:
+  ApiServer(ApiServerOptions options, ContainerService& containers, ImageService& images, Metrics& metrics,
+            EventLog& log, DaemonInfo info);
+  ~ApiServer();  // Shutdown()
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Binds and starts serving on Pistache's threads; returns at once.
+  // kInvalidArgument for a bad address or option, kUnavailable if the
+  // address cannot be bound (in use, not local).
+  Status Start();
+  // The port listened on, once started (useful with port 0).
+  int port() const;
+
+  // From now on /healthz answers 503 and requests that would change
+  // something are refused with 503 (unavailable); reads still work.
+  void SetDraining();
+  // Makes request threads give up (waits answer 503, streams end), waits
+  // for them, then stops Pistache. Idempotent.
+  void Shutdown();
+
+ private:
+  std::unique_ptr<api::Server> server_;
+};
+
+}  // namespace slipway::daemon

@@ -1,0 +1,344 @@
+#include "service/daemon/config.h"
+
+#include <arpa/inet.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <limits>
+#include <set>
+
+#include "engine/base/fs.h"
+#include "engine/base/units.h"
+
+namespace slipway::daemon {
+
+namespace {
+
+// One configuration value: its YAML key, its flag, and how to set it from
+// text. Both the file and the flags go through `set`, so a value means the
+// same and is checked the same wherever it comes from.
+struct Field {
+  const char* key;
+  const char* flag;
+  const char* type;  // for --help
+  const char* help;
+  Status (*set)(DaemonConfig&, const std::string&);  // appends for the list field
+  std::string (*get)(const DaemonConfig&);           // the default shown in --help
+  bool list = false;
+};
+
+template <std::string DaemonConfig::*M>
+Status SetString(DaemonConfig& c, const std::string& v) {
+  c.*M = v;
+  return Status::Ok();
+}
+
+template <std::string DaemonConfig::*M>
+Status SetNonEmpty(DaemonConfig& c, const std::string& v) {
+  if (v.empty()) return InvalidArgument("must not be empty");
+  c.*M = v;
+  return Status::Ok();
+}
+
+template <std::string DaemonConfig::*M>
+std::string GetString(const DaemonConfig& c) {
+  return c.*M;
+}
+
+template <int DaemonConfig::*M, int kMin, int kMax>
+Status SetInt(DaemonConfig& c, const std::string& v) {
+  int n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size()) {
+    return InvalidArgument("want an integer, got \"" + v + "\"");
+  }
+  if (n < kMin || n > kMax) {
+    std::string range = kMax == std::numeric_limits<int>::max()
+                            ? "at least " + std::to_string(kMin)
+                            : std::to_string(kMin) + " to " + std::to_string(kMax);
+    return InvalidArgument(v + " is out of range: want " + range);
+  }
+  c.*M = n;
+  return Status::Ok();
+}
+
+template <int DaemonConfig::*M>
+std::string GetInt(const DaemonConfig& c) {
+  return std::to_string(c.*M);
+}
+
+Status SetListen(DaemonConfig& c, const std::string& v) {
+  SLIPWAY_RETURN_IF_ERROR(ParseListenAddress(v).status());
+  c.listen = v;
+  return Status::Ok();
+}
+
+Status SetLogLevel(DaemonConfig& c, const std::string& v) {
+  if (v != "debug" && v != "info" && v != "warn" && v != "error") {
+    return InvalidArgument("want debug, info, warn or error, got \"" + v + "\"");
+  }
+  c.log_level = v;
+  return Status::Ok();
+}
+
+Status SetMaxBody(DaemonConfig& c, const std::string& v) {
+  SLIPWAY_ASSIGN_OR_RETURN(c.max_body_bytes, ParseBytes(v));
+  return Status::Ok();
+}
+
+// "1m" rather than "1048576" in --help, in the unit a user would write.
+std::string GetMaxBody(const DaemonConfig& c) {
+  int64_t b = c.max_body_bytes;
+  if (b % (1 << 20) == 0) return std::to_string(b >> 20) + "m";
+  if (b % (1 << 10) == 0) return std::to_string(b >> 10) + "k";
+  return std::to_string(b);
+}
+
+Status SetShutdownTimeout(DaemonConfig& c, const std::string& v) {
+  SLIPWAY_ASSIGN_OR_RETURN(c.shutdown_timeout, ParseDuration(v));
+  return Status::Ok();
+}
+
+std::string GetShutdownTimeout(const DaemonConfig& c) {
+  int64_t ms = c.shutdown_timeout.count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+Status AddInsecureRegistry(DaemonConfig& c, const std::string& v) {
+  if (v.empty()) return InvalidArgument("a registry must not be empty");
+  c.insecure_registries.push_back(v);
+  return Status::Ok();
+}
+
+std::string GetNothing(const DaemonConfig&) {
+  return "";
+}
+
+constexpr int kIntMax = std::numeric_limits<int>::max();
+using C = DaemonConfig;
+
+const std::array<Field, 15> kFields = {{
+    {"listen", "--listen", "ADDR:PORT", "Address and port of the REST API", SetListen, GetString<&C::listen>},
+    {"data_dir", "--data-dir", "DIR", "Images, the database and the control token", SetNonEmpty<&C::data_dir>,
+     GetString<&C::data_dir>},
+    {"state_dir", "--state-dir", "DIR", "Runtime state of running sandboxes (tmpfs)",
+     SetNonEmpty<&C::state_dir>, GetString<&C::state_dir>},
+    {"cgroup_parent", "--cgroup-parent", "NAME", "Parent cgroup of every sandbox",
+     SetNonEmpty<&C::cgroup_parent>, GetString<&C::cgroup_parent>},
+    {"token_file", "--token-file", "FILE", "Control token file (default <data-dir>/control.token)",
+     SetString<&C::token_file>, GetString<&C::token_file>},
+    {"log_file", "--log-file", "FILE", "Event log, one JSON object a line (default stderr)",
+     SetString<&C::log_file>, GetString<&C::log_file>},
+    {"log_level", "--log-level", "LEVEL", "Least severe event logged: debug, info, warn or error",
+     SetLogLevel, GetString<&C::log_level>},
+    {"max_running", "--max-running", "N", "Sandboxes running at once; others wait in the queue",
+     SetInt<&C::max_running, 1, kIntMax>, GetInt<&C::max_running>},
+    {"max_queued", "--max-queued", "N", "Start requests waiting for a slot before refusing more",
+     SetInt<&C::max_queued, 0, kIntMax>, GetInt<&C::max_queued>},
+    {"api_threads", "--api-threads", "N", "Threads serving the REST API (1 to 64)",
+     SetInt<&C::api_threads, 1, 64>, GetInt<&C::api_threads>},
+    {"max_body_bytes", "--max-body-size", "SIZE", "Largest request body (e.g. 1m)", SetMaxBody, GetMaxBody},
+    {"shutdown_timeout", "--shutdown-timeout", "DURATION",
+     "How long shutdown waits for running sandboxes (e.g. 10s)", SetShutdownTimeout, GetShutdownTimeout},
+    {"monitor_binary", "--monitor-binary", "FILE", "slipway-monitor (default: next to slipwayd)",
+     SetString<&C::monitor_binary>, GetString<&C::monitor_binary>},
+    {"registry_auth", "--registry-auth", "FILE",
+     "Registry credentials, Docker's config.json format (default ~/.docker/config.json)",
+     SetString<&C::registry_auth>, GetString<&C::registry_auth>},
+    {"insecure_registries", "--insecure-registry", "HOST:PORT",
+     "A registry reached over plain http; repeat for more (replaces the file's list)", AddInsecureRegistry,
+     GetNothing, /*list=*/true},
+}};
+
+const Field* FindField(const std::string& key) {
+  for (const Field& f : kFields) {
+    if (key == f.key) return &f;
+  }
+  return nullptr;
+}
+
+const char* NodeKind(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    default: return "a single value";
+  }
+}
+
+// A null value ("key:" with nothing after it) reads as "" for a single
+// value and as an empty list.
+Status SetFromNode(DaemonConfig& c, const Field& f, const YAML::Node& value) {
+  if (value.IsNull()) return f.list ? Status::Ok() : f.set(c, "");
+  if (!f.list) {
+    if (!value.IsScalar()) return InvalidArgument(std::string("want a single value, got ") + NodeKind(value));
+    return f.set(c, value.Scalar());
+  }
+  if (!value.IsSequence()) return InvalidArgument(std::string("want a list, got ") + NodeKind(value));
+  for (const YAML::Node& item : value) {
+    if (!item.IsScalar())
+      return InvalidArgument(std::string("want a list of strings, got ") + NodeKind(item));
+    SLIPWAY_RETURN_IF_ERROR(f.set(c, item.Scalar()));
+  }
+  return Status::Ok();
+}
+
+Status ApplyYaml(DaemonConfig& c, const YAML::Node& root, const std::string& source) {
+  if (root.IsNull()) return Status::Ok();  // an empty file: all defaults
+  if (!root.IsMap()) return InvalidArgument(source + ": want a mapping of keys to values");
+  std::set<std::string> seen;
+  for (const auto& entry : root) {
+    std::string where = source + ":" + std::to_string(entry.first.Mark().line + 1);
+    if (!entry.first.IsScalar()) return InvalidArgument(where + ": a key must be a single word");
+    const std::string& key = entry.first.Scalar();
+    const Field* field = FindField(key);
+    if (field == nullptr) return InvalidArgument(where + ": unknown key \"" + key + "\"");
+    if (!seen.insert(key).second) return InvalidArgument(where + ": key \"" + key + "\" is repeated");
+    SLIPWAY_RETURN_IF_ERROR(SetFromNode(c, *field, entry.second).Wrap(where + ": " + key));
+  }
+  return Status::Ok();
+}
+
+DaemonArgs Exit(int code, std::string output) {
+  DaemonArgs a;
+  a.exit_code = code;
+  a.output = std::move(output);
+  return a;
+}
+
+DaemonArgs UsageError(const std::string& message) {
+  return Exit(2, "slipwayd: " + message + " (see \"slipwayd --help\")\n");
+}
+
+}  // namespace
+
+Result<DaemonConfig> ParseConfigYaml(const std::string& text, const std::string& source) {
+  DaemonConfig c;
+  try {
+    SLIPWAY_RETURN_IF_ERROR(ApplyYaml(c, YAML::Load(text), source));
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp reports syntax errors by throwing; they stop here.
+    return InvalidArgument(source + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  return c;
+}
+
+Result<DaemonConfig> LoadConfigFile(const std::string& path) {
+  SLIPWAY_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  return ParseConfigYaml(text, path);
+}
+
+std::vector<std::string> ConfigKeys() {
+  std::vector<std::string> keys;
+  for (const Field& f : kFields) keys.push_back(f.key);
+  return keys;
+}
+
+Result<ListenAddress> ParseListenAddress(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument("invalid address \"" + text + "\": " + why +
+                           " (want ADDR:PORT, e.g. 127.0.0.1:7780 or [::1]:7780)");
+  };
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos) return bad("no port");
+  ListenAddress a;
+  std::string host = text.substr(0, colon);
+  std::string port = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    a.host = host.substr(1, host.size() - 2);
+    in6_addr addr;
+    if (::inet_pton(AF_INET6, a.host.c_str(), &addr) != 1) return bad("not an IPv6 address");
+  } else {
+    if (host.empty()) return bad("no host");
+    for (char ch : host) {
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-') {
+        return bad("not a host name or IPv4 address (an IPv6 address goes in brackets)");
+      }
+    }
+    a.host = host;
+  }
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), a.port);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || a.port < 1 || a.port > 65535) {
+    return bad("port must be 1 to 65535");
+  }
+  return a;
+}
+
+DaemonArgs ParseDaemonArgs(int argc, const char* const* argv) {
+  CLI::App app{"slipwayd: the Slipway daemon and its REST API", "slipwayd"};
+  std::string config_path;
+  app.add_option("--config", config_path,
+                 "YAML configuration file (see config/slipway.yaml); flags override it")
+      ->type_name("FILE");
+  const DaemonConfig defaults;
+  // Flags are collected as text first: the file they override is only read
+  // once the whole command line has been parsed.
+  std::vector<std::string> scalars(kFields.size());
+  std::vector<std::string> registries;
+  for (size_t i = 0; i < kFields.size(); ++i) {
+    const Field& f = kFields[i];
+    CLI::Option* opt = f.list ? app.add_option(f.flag, registries, f.help)->allow_extra_args(false)
+                              : app.add_option(f.flag, scalars[i], f.help);
+    opt->type_name(f.type);
+    if (std::string d = f.get(defaults); !d.empty()) opt->default_str(d);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    return Exit(0, app.help());
+  } catch (const CLI::ParseError& e) {
+    return UsageError(e.what());
+  }
+
+  DaemonArgs args;
+  if (app.count("--config") > 0) {
+    Result<DaemonConfig> loaded = LoadConfigFile(config_path);
+    if (!loaded.ok()) return Exit(2, "slipwayd: " + loaded.status().message() + "\n");
+    args.config = std::move(loaded).value();
+  }
+  for (size_t i = 0; i < kFields.size(); ++i) {
+    const Field& f = kFields[i];
+    if (app.count(f.flag) == 0) continue;
+    Status st;
+    if (f.list) {
+      args.config.insecure_registries.clear();
+      for (const std::string& r : registries) {
+        st = f.set(args.config, r);
+        if (!st.ok()) break;
+      }
+    } else {
+      st = f.set(args.config, scalars[i]);
+    }
+    if (!st.ok()) return UsageError(st.Wrap(f.flag).message());
+  }
+  return args;
+}
+
+std::string TokenPath(const DaemonConfig& c) {
+  return c.token_file.empty() ? c.data_dir + "/control.token" : c.token_file;
+}
+
+std::string DatabasePath(const DaemonConfig& c) {
+  return c.data_dir + "/slipway.db";
+}
+
+std::string MonitorBinaryPath(const DaemonConfig& c, const std::string& self_exe) {
+  if (!c.monitor_binary.empty()) return c.monitor_binary;
+  size_t slash = self_exe.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : self_exe.substr(0, slash);
+  return dir + "/slipway-monitor";
+}
+
+std::string RegistryAuthPath(const DaemonConfig& c) {
+  if (!c.registry_auth.empty()) return c.registry_auth;
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || *home == '\0') return "";
+  std::string path = std::string(home) + "/.docker/config.json";
+  return ::access(path.c_str(), R_OK) == 0 ? path : "";
+}
+
+}  // namespace slipway::daemon

@@ -1,0 +1,84 @@
+// slipwayd's configuration: built-in defaults, then a YAML file (--config),
+// then command-line flags, each overriding the one before.
+//
+// config/slipway.yaml lists every key with its default and what it means; a
+// test loads it and compares it with DaemonConfig{}, so the two cannot drift.
+// Keys and flags are the same names (max_running, --max-running), except
+// max_body_bytes (--max-body-size) and insecure_registries
+// (--insecure-registry, repeatable).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/base/status.h"
+
+namespace slipway::daemon {
+
+struct DaemonConfig {
+  std::string listen = "127.0.0.1:7780";  // ADDR:PORT of the REST API
+  std::string data_dir = "/var/lib/slipway";
+  std::string state_dir = "/run/slipway";
+  std::string cgroup_parent = "slipway";
+  std::string token_file;          // empty: <data_dir>/control.token (TokenPath)
+  std::string log_file;            // empty: stderr
+  std::string log_level = "info";  // debug, info, warn or error
+  int max_running = 8;             // sandboxes running at once
+  int max_queued = 10000;          // start requests waiting for a slot
+  int api_threads = 4;
+  int64_t max_body_bytes = 1 << 20;
+  std::chrono::milliseconds shutdown_timeout{10'000};
+  std::string monitor_binary;  // empty: slipway-monitor next to slipwayd (MonitorBinaryPath)
+  std::string registry_auth;   // empty: ~/.docker/config.json if it exists (RegistryAuthPath)
+  std::vector<std::string> insecure_registries;  // host:port reached over plain http
+
+  bool operator==(const DaemonConfig&) const = default;
+};
+
+// Reads a YAML mapping of the keys above, on top of the defaults. Strict: an
+// unknown or repeated key, a value of the wrong type or out of range is
+// kInvalidArgument naming the file, the line and the key. Sizes take a
+// number of bytes or a unit ("1m"); durations take a unit ("10s", "500ms").
+Result<DaemonConfig> LoadConfigFile(const std::string& path);
+// The same, from text; `source` names it in errors.
+Result<DaemonConfig> ParseConfigYaml(const std::string& text, const std::string& source);
+
+// Every key a config file may hold, in the order of config/slipway.yaml.
+std::vector<std::string> ConfigKeys();
+
+// The parts of `listen`: host (a name, an IPv4 address or a bracketed IPv6
+// address, brackets removed) and port 1..65535.
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+};
+Result<ListenAddress> ParseListenAddress(const std::string& text);
+
+// What main does with its command line: run with `config`, or, when
+// `exit_code` is set, print `output` (to stdout if the code is 0: --help; to
+// stderr otherwise: a usage or configuration error, code 2) and exit.
+struct DaemonArgs {
+  DaemonConfig config;
+  std::optional<int> exit_code;
+  std::string output;
+};
+// `slipwayd [--config FILE] [--listen ADDR:PORT] [--data-dir DIR] ...`.
+// --config is loaded first, wherever it stands; the other flags override
+// what it sets. A flag given twice is an error, except --insecure-registry,
+// whose values replace the file's list.
+DaemonArgs ParseDaemonArgs(int argc, const char* const* argv);
+
+// Paths that default to something derived from other values.
+std::string TokenPath(const DaemonConfig& config);     // token_file, or <data_dir>/control.token
+std::string DatabasePath(const DaemonConfig& config);  // <data_dir>/slipway.db
+// monitor_binary, or slipway-monitor in the directory of `self_exe` (the path
+// of slipwayd itself, from readlink /proc/self/exe).
+std::string MonitorBinaryPath(const DaemonConfig& config, const std::string& self_exe);
+// registry_auth, or $HOME/.docker/config.json if it is readable, or "" (no
+// credentials).
+std::string RegistryAuthPath(const DaemonConfig& config);
+
+}  // namespace slipway::daemon

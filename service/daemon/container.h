@@ -1,0 +1,79 @@
+// A container: slipwayd's record of one sandbox it was asked to run, from
+// creation to removal. Plain data; ContainerStore keeps it in SQLite and
+// ContainerService moves it through its states.
+//
+//   created --start--> queued --slot free--> starting --> running --> exited
+//                        |                      |            |
+//                        +--stop--> exited      +--> failed  +--> lost
+//
+//   created   recorded, not asked to run yet
+//   queued    asked to run, waiting for a free slot (the concurrency limit)
+//   starting  its monitor is being spawned
+//   running   its command runs
+//   exited    it ended and its result is recorded (exit code, signal, OOM...)
+//   failed    it could not be started (error says why); it never ran
+//   lost      slipwayd lost track of it (its monitor died, or slipwayd was
+//             killed while starting it); whatever it held was removed
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/base/status.h"
+#include "engine/runtime/cgroup.h"
+#include "engine/runtime/sandbox.h"
+#include "engine/runtime/spec.h"
+
+namespace slipway::daemon {
+
+enum class ContainerState { kCreated, kQueued, kStarting, kRunning, kExited, kFailed, kLost };
+
+const char* ContainerStateName(ContainerState state);  // "created", "queued", ...
+Result<ContainerState> ParseContainerState(const std::string& name);
+// exited, failed and lost: nothing more will happen to it.
+bool IsFinal(ContainerState state);
+
+// What a client asks for in POST /api/v1/containers (docs/api.md). Decoding
+// is strict: unknown fields, wrong types and out-of-range values are errors.
+struct CreateRequest {
+  std::string name;    // optional; unique among containers until removed
+  std::string image;   // an image reference or id...
+  std::string rootfs;  // ...or an absolute directory on the host; exactly one
+  std::optional<std::vector<std::string>> entrypoint;  // overrides the image's
+  std::vector<std::string> command;                    // overrides the image's Cmd
+  std::vector<std::string> env;                        // KEY=VALUE
+  std::string workdir, user, hostname;
+  CgroupLimits limits;  // memory_bytes, memory_swap_bytes, cpu_millis, pids_limit
+  int64_t storage_bytes = 0;
+  int64_t timeout_ms = 0;
+  std::string network = "none";     // "none" or "container:NAME"
+  std::vector<std::string> binds;   // "HOST:CTR[:ro|rw]"
+  std::vector<std::string> cap_add, cap_drop;
+  bool auto_remove = false;         // remove once ended (Docker's --rm)
+
+  std::string ToJson() const;
+  static Result<CreateRequest> FromJson(const std::string& text);
+};
+
+struct Container {
+  std::string id;    // 32 lowercase hex digits; also the sandbox's name
+  std::string name;  // may be empty
+  CreateRequest request;
+  std::string image_id;  // "sha256:..." when made from an image
+  SandboxSpec spec;      // resolved at creation: lower dirs, argv, user...
+  ContainerState state = ContainerState::kCreated;
+  std::string sandbox_id;  // the runtime's id, once started
+  pid_t pid = 0;           // the sandbox's init on the host, while running
+  int64_t created_unix_ms = 0, started_unix_ms = 0, finished_unix_ms = 0;
+  std::optional<SandboxResult> result;  // when exited
+  std::string error;                    // why it failed or was lost
+
+  // The API's JSON form (docs/api.md, "Container object").
+  std::string ToJson() const;
+};
+
+}  // namespace slipway::daemon

@@ -1,0 +1,326 @@
+// /api/v1/containers: docs/api.md, "Containers".
+#include <poll.h>
+#include <signal.h>
+
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <utility>
+
+#include "service/daemon/api_routes.h"
+#include "service/daemon/container_service.h"
+
+namespace slipway::daemon::api {
+
+namespace {
+
+// How often a waiting request looks whether its client or the server gave up.
+constexpr auto kWaitSlice = std::chrono::milliseconds(200);
+constexpr int64_t kDefaultStopSeconds = 10;
+constexpr int64_t kMaxStopSeconds = 24 * 3600;
+constexpr uint8_t kEndFrame = 3;
+
+enum class Ending { kEnded, kStopping, kClientGone };
+
+Ending AwaitEnd(EndSignal& end, const Reply& reply, const std::atomic<bool>& stopping) {
+  for (;;) {
+    if (end.fired()) return Ending::kEnded;
+    if (stopping.load()) return Ending::kStopping;
+    if (reply.Gone()) return Ending::kClientGone;
+    pollfd fd{end.fd, POLLIN, 0};
+    (void)::poll(&fd, 1, static_cast<int>(kWaitSlice.count()));
+  }
+}
+
+// The container as it ended: from the signal, since with auto_remove its
+// row may be gone already.
+std::string EndedJson(EndSignal& end) {
+  std::lock_guard lock(end.mu);
+  return end.final ? end.final->ToJson() : "null";
+}
+
+std::optional<int64_t> ParseInt(std::string_view text) {
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+// "KILL", "SIGKILL", "sigterm", "9", "RTMIN+3": as `docker kill --signal` takes them.
+Result<int> ParseSignal(const std::string& text) {
+  static const std::pair<const char*, int> kNames[] = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT},     {"ILL", SIGILL},   {"TRAP", SIGTRAP},
+      {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},       {"FPE", SIGFPE},   {"KILL", SIGKILL},
+      {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},     {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
+      {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},     {"CLD", SIGCHLD},  {"CONT", SIGCONT},
+      {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU}, {"URG", SIGURG},
+      {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
+      {"IO", SIGIO},     {"POLL", SIGPOLL},     {"PWR", SIGPWR},       {"SYS", SIGSYS},
+  };
+  const Status bad =
+      InvalidArgument("invalid signal \"" + text + "\": a name such as TERM or SIGTERM, or 1 to 64");
+  if (auto number = ParseInt(text)) {
+    if (*number < 1 || *number > 64) return bad;
+    return static_cast<int>(*number);
+  }
+  std::string name;
+  for (char c : text) name.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  if (name.starts_with("SIG")) name.erase(0, 3);
+  for (const auto& [n, number] : kNames) {
+    if (name == n) return number;
+  }
+  int base = name.starts_with("RTMIN") ? SIGRTMIN : name.starts_with("RTMAX") ? SIGRTMAX : 0;
+  if (base == 0) return bad;
+  std::string_view rest = std::string_view(name).substr(5);
+  if (rest.empty()) return base;
+  auto offset = ParseInt(rest.substr(1));
+  if (!offset || *offset < 0) return bad;
+  int signal = rest[0] == '+'   ? base + static_cast<int>(*offset)
+               : rest[0] == '-' ? base - static_cast<int>(*offset)
+                                : 0;
+  if (signal < SIGRTMIN || signal > SIGRTMAX) return bad;
+  return signal;
+}
+
+class ContainerRoutes {
+ public:
+  explicit ContainerRoutes(Context& c) : c_(c) {}
+
+  void Create(const Request& r, ReplyPtr reply);
+  void List(const Request& r, ReplyPtr reply);
+  void Inspect(const Request& r, ReplyPtr reply);
+  void Start(const Request& r, ReplyPtr reply);
+  void Attach(const Request& r, ReplyPtr reply);
+  void Wait(const Request& r, ReplyPtr reply);
+  void Logs(const Request& r, ReplyPtr reply);
+  void Stats(const Request& r, ReplyPtr reply);
+  void Kill(const Request& r, ReplyPtr reply);
+  void Stop(const Request& r, ReplyPtr reply);
+  void Remove(const Request& r, ReplyPtr reply);
+
+ private:
+  // Runs `work` on a thread of its own, or answers why it cannot.
+  void Spawn(const ReplyPtr& reply, std::function<void()> work);
+  void StreamAttached(const Container& c, const std::shared_ptr<EndSignal>& end, const ReplyPtr& reply);
+  struct LogOptions {
+    bool follow = false, out = true, err = true, sse = false;
+  };
+  void StreamLogs(const std::string& id, LogOptions o, const std::shared_ptr<EndSignal>& end,
+                  const ReplyPtr& reply);
+  void AnswerWhenEnded(const std::shared_ptr<EndSignal>& end, const ReplyPtr& reply);
+
+  Context& c_;
+};
+
+void ContainerRoutes::Spawn(const ReplyPtr& reply, std::function<void()> work) {
+  Status st = c_.workers.Run(std::move(work));
+  if (!st.ok()) reply->Error(st);
+}
+
+void ContainerRoutes::Create(const Request& r, ReplyPtr reply) {
+  auto request = CreateRequest::FromJson(r.body);
+  if (!request.ok()) return reply->Error(request.status());
+  auto c = c_.containers.Create(*request);
+  if (!c.ok()) return reply->Error(c.status());
+  json body;
+  body["id"] = c->id;
+  body["name"] = c->name;
+  reply->Json(201, body);
+}
+
+void ContainerRoutes::List(const Request& r, ReplyPtr reply) {
+  auto all = QueryBool(r, "all", false);
+  if (!all.ok()) return reply->Error(all.status());
+  auto list = c_.containers.List(*all);
+  if (!list.ok()) return reply->Error(list.status());
+  // Container::ToJson() is the one serializer of the object: spliced, not re-parsed.
+  std::string body = "{\"containers\":[";
+  for (size_t i = 0; i < list->size(); ++i) {
+    if (i) body.push_back(',');
+    body += (*list)[i].ToJson();
+  }
+  body += "]}";
+  reply->JsonText(200, std::move(body));
+}
+
+void ContainerRoutes::Inspect(const Request& r, ReplyPtr reply) {
+  auto c = c_.containers.Inspect(r.Param("id"));
+  if (!c.ok()) return reply->Error(c.status());
+  reply->JsonText(200, c->ToJson());
+}
+
+void ContainerRoutes::Start(const Request& r, ReplyPtr reply) {
+  const std::string& id = r.Param("id");
+  if (Status st = c_.containers.Start(id); !st.ok()) return reply->Error(st);
+  auto c = c_.containers.Inspect(id);
+  if (!c.ok()) return reply->Error(c.status());
+  reply->JsonText(202, c->ToJson());
+}
+
+void ContainerRoutes::Attach(const Request& r, ReplyPtr reply) {
+  auto c = c_.containers.Inspect(r.Param("id"));
+  if (!c.ok()) return reply->Error(c.status());
+  // Taken before the start: with auto_remove, the signal is all that is left
+  // of the container once it has ended.
+  auto end = c_.containers.EndSignalOf(c->id);
+  if (!end.ok()) return reply->Error(end.status());
+  Spawn(reply, [this, c = *c, end = *end, reply] { StreamAttached(c, end, reply); });
+}
+
+void ContainerRoutes::StreamAttached(const Container& c, const std::shared_ptr<EndSignal>& end,
+                                     const ReplyPtr& reply) {
+  if (c.state == ContainerState::kCreated) {
+    Status st = c_.containers.Start(c.id);
+    // Someone else starting it meanwhile is as good.
+    if (!st.ok() && st.code() != Code::kFailedPrecondition) return reply->Error(st);
+  }
+  if (!reply->Begin(200, kMultiplexed)) return;
+  Status st = c_.containers.StreamLogs(c.id, /*follow=*/true, [&](Stream s, std::string_view data) {
+    return reply->Write(Frame(static_cast<uint8_t>(s), data));
+  });
+  // kNotFound: an auto_remove container ended and went while being followed.
+  bool complete = st.ok() || st.code() == Code::kNotFound;
+  if (complete && end->fired()) {
+    reply->Write(Frame(kEndFrame, EndedJson(*end)));
+  } else if (!st.ok()) {
+    c_.log.Warn("api.attach_ended", {{"id", c.id}, {"error", st.ToString()}});
+  }
+  // Without the end frame the client knows the stream was cut short.
+  reply->End();
+}
+
+void ContainerRoutes::Wait(const Request& r, ReplyPtr reply) {
+  auto end = c_.containers.EndSignalOf(r.Param("id"));
+  if (!end.ok()) return reply->Error(end.status());
+  Spawn(reply, [this, end = *end, reply] { AnswerWhenEnded(end, reply); });
+}
+
+void ContainerRoutes::AnswerWhenEnded(const std::shared_ptr<EndSignal>& end, const ReplyPtr& reply) {
+  switch (AwaitEnd(*end, *reply, c_.stopping)) {
+    case Ending::kEnded: return reply->JsonText(200, EndedJson(*end));
+    case Ending::kStopping: return reply->Error(Status(Code::kUnavailable, "slipwayd is shutting down"));
+    case Ending::kClientGone: return;
+  }
+}
+
+void ContainerRoutes::Logs(const Request& r, ReplyPtr reply) {
+  LogOptions o;
+  auto follow = QueryBool(r, "follow", false);
+  auto out = QueryBool(r, "stdout", true);
+  auto err = QueryBool(r, "stderr", true);
+  for (const auto* b : {&follow, &out, &err}) {
+    if (!b->ok()) return reply->Error(b->status());
+  }
+  o.follow = *follow;
+  o.out = *out;
+  o.err = *err;
+  if (!o.out && !o.err) return reply->Error(InvalidArgument("choose at least one of stdout and stderr"));
+  o.sse = r.accept.find(kEventStream) != std::string::npos;
+  auto c = c_.containers.Inspect(r.Param("id"));
+  if (!c.ok()) return reply->Error(c.status());
+  std::shared_ptr<EndSignal> end;
+  if (o.follow) {
+    auto signal = c_.containers.EndSignalOf(c->id);
+    if (!signal.ok()) return reply->Error(signal.status());
+    end = *signal;
+  }
+  Spawn(reply, [this, id = c->id, o, end, reply] { StreamLogs(id, o, end, reply); });
+}
+
+void ContainerRoutes::StreamLogs(const std::string& id, LogOptions o, const std::shared_ptr<EndSignal>& end,
+                                 const ReplyPtr& reply) {
+  if (!reply->Begin(200, o.sse ? kEventStream : kMultiplexed)) return;
+  Status st = c_.containers.StreamLogs(id, o.follow, [&](Stream s, std::string_view data) {
+    bool is_out = s == Stream::kStdout;
+    if (is_out ? !o.out : !o.err) return true;
+    if (o.sse) return reply->Write(SseEvent(is_out ? "stdout" : "stderr", data));
+    return reply->Write(Frame(static_cast<uint8_t>(s), data));
+  });
+  if (!st.ok()) {
+    c_.log.Warn("api.logs_ended", {{"id", id}, {"error", st.ToString()}});
+    return reply->End();
+  }
+  if (o.sse) {
+    std::string container;
+    if (end && end->fired()) {
+      container = EndedJson(*end);
+    } else if (auto now = c_.containers.Inspect(id); now.ok()) {
+      container = now->ToJson();
+    }
+    if (!container.empty()) reply->Write(SseEvent("end", container));
+  }
+  reply->End();
+}
+
+void ContainerRoutes::Stats(const Request& r, ReplyPtr reply) {
+  auto stats = c_.containers.Stats(r.Param("id"));
+  if (!stats.ok()) return reply->Error(stats.status());
+  reply->JsonText(200, stats->ToJson());
+}
+
+void ContainerRoutes::Kill(const Request& r, ReplyPtr reply) {
+  std::string text = r.Query("signal");
+  auto signal = ParseSignal(text.empty() ? "KILL" : text);
+  if (!signal.ok()) return reply->Error(signal.status());
+  if (Status st = c_.containers.Kill(r.Param("id"), *signal); !st.ok()) return reply->Error(st);
+  reply->NoContent();
+}
+
+void ContainerRoutes::Stop(const Request& r, ReplyPtr reply) {
+  int64_t seconds = kDefaultStopSeconds;
+  if (std::string text = r.Query("timeout"); !text.empty()) {
+    auto parsed = ParseInt(text);
+    if (!parsed || *parsed < 0 || *parsed > kMaxStopSeconds) {
+      return reply->Error(
+          InvalidArgument("timeout must be a number of seconds, 0 to " + std::to_string(kMaxStopSeconds)));
+    }
+    seconds = *parsed;
+  }
+  const std::string id = r.Param("id");
+  auto end = c_.containers.EndSignalOf(id);
+  if (!end.ok()) return reply->Error(end.status());
+  Spawn(reply, [this, id, seconds, end = *end, reply] {
+    Status st = c_.containers.Stop(id, std::chrono::seconds(seconds));
+    // An auto_remove container may be gone by now; its signal still says how it ended.
+    if (!st.ok() && !end->fired()) return reply->Error(st);
+    AnswerWhenEnded(end, reply);
+  });
+}
+
+void ContainerRoutes::Remove(const Request& r, ReplyPtr reply) {
+  auto force = QueryBool(r, "force", false);
+  if (!force.ok()) return reply->Error(force.status());
+  const std::string id = r.Param("id");
+  auto remove = [this, id, force = *force, reply] {
+    Status st = c_.containers.Remove(id, force);
+    if (!st.ok()) return reply->Error(st);
+    reply->NoContent();
+  };
+  // Forcing waits for the container to be killed and recorded.
+  if (*force) return Spawn(reply, std::move(remove));
+  remove();
+}
+
+}  // namespace
+
+void AddContainerRoutes(Router& router, Context& context) {
+  auto routes = std::make_shared<ContainerRoutes>(context);
+  auto bind = [routes](void (ContainerRoutes::*method)(const Request&, ReplyPtr)) -> Handler {
+    return [routes, method](const Request& r, ReplyPtr reply) { ((*routes).*method)(r, std::move(reply)); };
+  };
+  const std::string base = "/api/v1/containers";
+  router.Add("POST", base, kMutating | kJsonBody, {}, bind(&ContainerRoutes::Create));
+  router.Add("GET", base, kReadOnly, {"all"}, bind(&ContainerRoutes::List));
+  router.Add("GET", base + "/:id", kReadOnly, {}, bind(&ContainerRoutes::Inspect));
+  router.Add("DELETE", base + "/:id", kMutating, {"force"}, bind(&ContainerRoutes::Remove));
+  router.Add("POST", base + "/:id/start", kMutating, {}, bind(&ContainerRoutes::Start));
+  router.Add("POST", base + "/:id/attach", kMutating, {}, bind(&ContainerRoutes::Attach));
+  router.Add("POST", base + "/:id/wait", kReadOnly, {}, bind(&ContainerRoutes::Wait));
+  router.Add("GET", base + "/:id/logs", kReadOnly, {"follow", "stdout", "stderr"},
+             bind(&ContainerRoutes::Logs));
+  router.Add("GET", base + "/:id/stats", kReadOnly, {}, bind(&ContainerRoutes::Stats));
+  router.Add("POST", base + "/:id/kill", kMutating, {"signal"}, bind(&ContainerRoutes::Kill));
+  router.Add("POST", base + "/:id/stop", kMutating, {"timeout"}, bind(&ContainerRoutes::Stop));
+}
+
+}  // namespace slipway::daemon::api

@@ -1,0 +1,238 @@
+#include "service/daemon/image_service.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <utility>
+
+#include "engine/image/layer_writer.h"
+#include "engine/image/oci_archive.h"
+#include "engine/registry/reference.h"
+
+namespace slipway::daemon {
+
+namespace {
+
+using ordered_json = nlohmann::ordered_json;
+
+constexpr int64_t kMaxConfigBytes = 16 << 20;
+
+Status RequireAbsolute(const std::string& path, const char* what) {
+  if (path.empty() || path[0] != '/') return InvalidArgument(std::string(what) + " must be an absolute path");
+  return Status::Ok();
+}
+
+std::vector<std::string> DigestStrings(const std::vector<Digest>& digests) {
+  std::vector<std::string> out;
+  out.reserve(digests.size());
+  for (const Digest& d : digests) out.push_back(d.str());
+  return out;
+}
+
+// Adds what one registry client has moved to a metrics counter as it goes.
+// The client's own byte count is the truth (it includes manifests and
+// retries); `reported_` only ever grows, so progress callbacks racing on
+// several transfer threads never count a byte twice.
+class ByteMeter {
+ public:
+  ByteMeter(Counter& counter, const RegistryClient& client, bool pulled)
+      : counter_(counter), client_(client), pulled_(pulled) {}
+  ~ByteMeter() { Sync(); }
+
+  void Sync() {
+    int64_t now = pulled_ ? client_.bytes_pulled() : client_.bytes_pushed();
+    int64_t prev = reported_.load(std::memory_order_relaxed);
+    while (now > prev) {
+      if (reported_.compare_exchange_weak(prev, now, std::memory_order_relaxed)) {
+        counter_.Inc(static_cast<uint64_t>(now - prev));
+        return;
+      }
+    }
+  }
+
+ private:
+  Counter& counter_;
+  const RegistryClient& client_;
+  const bool pulled_;
+  std::atomic<int64_t> reported_{0};
+};
+
+// Byte-level progress comes from the client, phases from the distribution
+// code; both go to the caller's one callback.
+void WireProgress(RegistryClient& client, ByteMeter& meter, const TransferProgress& progress,
+                  const char* phase) {
+  client.set_progress([&meter, progress, phase](const Digest& blob, int64_t done, int64_t total) {
+    meter.Sync();
+    if (progress) progress(blob, phase, done, total);
+  });
+}
+
+}  // namespace
+
+ordered_json Rfc3339Millis(int64_t unix_ms) {
+  if (unix_ms == 0) return nullptr;
+  int64_t ms = unix_ms % 1000, secs = unix_ms / 1000;
+  if (ms < 0) {  // floor, not truncation, before 1970
+    ms += 1000;
+    secs -= 1;
+  }
+  time_t t = static_cast<time_t>(secs);
+  struct tm tm {};
+  if (!::gmtime_r(&t, &tm)) return nullptr;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+ordered_json ImageJson(const ImageRecord& image) {
+  ordered_json j;
+  j["id"] = image.id.str();
+  j["tags"] = image.tags;
+  j["manifest_digest"] = image.manifest_digest.str();
+  j["size"] = image.Size();
+  j["created_at"] = Rfc3339Millis(image.created_unix_ms);
+  return j;
+}
+
+ImageService::ImageService(ImageStore& store, ContainerService& containers, Metrics& metrics, EventLog& log,
+                           ImageServiceOptions options)
+    : store_(store), containers_(containers), metrics_(metrics), log_(log), options_(std::move(options)) {}
+
+Result<std::vector<ImageRecord>> ImageService::List() const {
+  return store_.metadata().ListImages();
+}
+
+Result<ImageRecord> ImageService::Inspect(const std::string& ref) const {
+  if (ref.empty()) return InvalidArgument("no image named: ref is empty");
+  return store_.Resolve(ref);
+}
+
+Result<ordered_json> ImageService::ConfigJson(const ImageRecord& image) const {
+  SLIPWAY_ASSIGN_OR_RETURN(std::string text, store_.content().Read(image.id, kMaxConfigBytes));
+  ordered_json config = ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (config.is_discarded()) return Internal("config blob " + image.id.str() + " is not valid JSON");
+  return config;
+}
+
+Status ImageService::CheckReference(const std::string& ref) {
+  if (ref.empty()) return InvalidArgument("image reference is empty");
+  auto parsed = ParseReference(ref);
+  if (!parsed.ok()) return parsed.status();
+  return Status::Ok();
+}
+
+Result<ImageRecord> ImageService::Pull(const std::string& ref, const TransferProgress& progress) {
+  SLIPWAY_RETURN_IF_ERROR(CheckReference(ref));
+  RegistryClient client(options_.registry);
+  ByteMeter meter(metrics_.registry_bytes_pulled, client, /*pulled=*/true);
+  WireProgress(client, meter, progress, "downloading");
+  TransferOptions transfer;
+  transfer.parallelism = options_.parallelism;
+  transfer.progress = progress;
+  log_.Info("image.pull", {{"ref", ref}});
+  auto image = slipway::Pull(store_, client, ref, transfer);
+  meter.Sync();
+  if (!image.ok()) {
+    log_.Warn("image.pull_failed", {{"ref", ref}, {"error", image.status().ToString()}});
+    return image.status();
+  }
+  log_.Info("image.pulled", {{"ref", ref}, {"id", image->id.str()}, {"bytes", client.bytes_pulled()}});
+  return image;
+}
+
+Result<Digest> ImageService::Push(const std::string& ref, const std::string& target,
+                                  const TransferProgress& progress) {
+  const std::string& destination = target.empty() ? ref : target;
+  SLIPWAY_RETURN_IF_ERROR(CheckReference(destination));
+  SLIPWAY_RETURN_IF_ERROR(store_.Resolve(ref).status());
+  RegistryClient client(options_.registry);
+  ByteMeter meter(metrics_.registry_bytes_pushed, client, /*pulled=*/false);
+  WireProgress(client, meter, progress, "uploading");
+  TransferOptions transfer;
+  transfer.parallelism = options_.parallelism;
+  transfer.progress = progress;
+  log_.Info("image.push", {{"ref", ref}, {"target", destination}});
+  auto digest = slipway::Push(store_, client, ref, destination, transfer);
+  meter.Sync();
+  if (!digest.ok()) {
+    log_.Warn("image.push_failed",
+              {{"ref", ref}, {"target", destination}, {"error", digest.status().ToString()}});
+    return digest.status();
+  }
+  log_.Info("image.pushed",
+            {{"target", destination}, {"digest", digest->str()}, {"bytes", client.bytes_pushed()}});
+  return digest;
+}
+
+Result<ImageRecord> ImageService::Tag(const std::string& source, const std::string& target) {
+  if (source.empty() || target.empty()) return InvalidArgument("tag needs a source and a target");
+  SLIPWAY_RETURN_IF_ERROR(store_.Tag(source, target));
+  SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, store_.Resolve(target));
+  log_.Info("image.tagged", {{"source", source}, {"target", target}, {"id", image.id.str()}});
+  return image;
+}
+
+Result<std::vector<Digest>> ImageService::Remove(const std::string& ref, bool force) {
+  if (ref.empty()) return InvalidArgument("no image named: ref is empty");
+  SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, store_.Resolve(ref));
+  // Untagging one of several names leaves the image in place; anything else
+  // takes the image away from under the containers made from it.
+  auto name = ImageStore::NormalizeName(ref);
+  bool names_a_tag = name.ok() && std::find(image.tags.begin(), image.tags.end(), *name) != image.tags.end();
+  bool image_goes = !names_a_tag || image.tags.size() <= 1;
+  if (image_goes && containers_.ImageInUse(image.id.str())) {
+    return FailedPrecondition("image " + ref + " (" + image.id.str() +
+                              ") is used by a container that has not ended; remove the container first");
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<Digest> removed, store_.Remove(ref, force));
+  log_.Info("image.removed", {{"ref", ref}, {"images", DigestStrings(removed)}});
+  if (removed.empty()) return removed;
+  // As `slipway rmi` and Docker do, the image's blobs and layers go with it.
+  auto report = Prune();
+  if (!report.ok()) {
+    log_.Warn("image.prune_failed", {{"error", report.status().ToString()}});
+    return removed;
+  }
+  for (const Digest& d : report->images) {
+    if (std::find(removed.begin(), removed.end(), d) == removed.end()) removed.push_back(d);
+  }
+  return removed;
+}
+
+Result<PruneReport> ImageService::Prune() {
+  SLIPWAY_ASSIGN_OR_RETURN(PruneReport report, store_.Prune(containers_.LowerDirsInUse()));
+  log_.Info("image.pruned", {{"images", report.images.size()},
+                             {"blobs", report.blobs.size()},
+                             {"snapshots", report.snapshots.size()}});
+  return report;
+}
+
+Result<ImageRecord> ImageService::Import(const std::string& tar_path, const std::string& name) {
+  SLIPWAY_RETURN_IF_ERROR(RequireAbsolute(tar_path, "path"));
+  if (!name.empty()) SLIPWAY_RETURN_IF_ERROR(ImageStore::NormalizeName(name).status());
+  SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, ImportRootfsTar(store_, tar_path, name));
+  log_.Info("image.imported", {{"path", tar_path}, {"name", name}, {"id", image.id.str()}});
+  return image;
+}
+
+Result<std::vector<ImageRecord>> ImageService::Load(const std::string& path) {
+  SLIPWAY_RETURN_IF_ERROR(RequireAbsolute(path, "path"));
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<ImageRecord> images, LoadOciArchive(store_, path));
+  std::vector<std::string> ids;
+  for (const ImageRecord& image : images) ids.push_back(image.id.str());
+  log_.Info("image.loaded", {{"path", path}, {"images", ids}});
+  return images;
+}
+
+Status ImageService::Save(const std::vector<std::string>& refs, const std::string& path) {
+  SLIPWAY_RETURN_IF_ERROR(RequireAbsolute(path, "path"));
+  if (refs.empty()) return InvalidArgument("save needs at least one image");
+  SLIPWAY_RETURN_IF_ERROR(SaveOciArchive(store_, refs, path));
+  log_.Info("image.saved", {{"path", path}, {"refs", refs}});
+  return Status::Ok();
+}
+
+}  // namespace slipway::daemon

@@ -1,0 +1,101 @@
+// ImageService: what slipwayd does with images, for the REST API and anyone
+// else in the daemon. It wraps the image store and the engine's pull, push,
+// import, save and load, and adds what only the daemon knows:
+//
+// - registry options (insecure registries, the credentials file), fixed at
+//   construction;
+// - slipway_registry_bytes_pulled_total / _pushed_total, counted from what
+//   the registry client actually moved (blobs and manifests, retries too);
+// - containers: an image an active container uses is not removed, and the
+//   layers active containers stand on survive garbage collection.
+//
+// It knows nothing of HTTP. Every method blocks for as long as its work
+// takes (a pull or a prune may take minutes): callers that must not block
+// call it from a thread of their own. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/base/status.h"
+#include "engine/distribution/distribution.h"
+#include "engine/image/image_config.h"
+#include "engine/image/image_store.h"
+#include "engine/registry/client.h"
+#include "service/daemon/container_service.h"
+#include "service/daemon/event_log.h"
+#include "service/daemon/metrics.h"
+
+namespace slipway::daemon {
+
+struct ImageServiceOptions {
+  // insecure_registries and credentials_file matter most; every pull and
+  // push gets a client of its own made from these (so a credentials file
+  // edited while slipwayd runs is read again on the next transfer).
+  RegistryOptions registry;
+  int parallelism = 3;  // blobs in flight at once per pull or push
+};
+
+class ImageService {
+ public:
+  ImageService(ImageStore& store, ContainerService& containers, Metrics& metrics, EventLog& log,
+               ImageServiceOptions options);
+
+  Result<std::vector<ImageRecord>> List() const;
+  // By reference, id or unique id prefix (ImageStore::Resolve).
+  Result<ImageRecord> Inspect(const std::string& ref) const;
+  // The image's OCI config as stored (the blob whose digest is the image id).
+  Result<nlohmann::ordered_json> ConfigJson(const ImageRecord& image) const;
+
+  // kInvalidArgument unless `ref` parses as an image reference: lets a caller
+  // refuse a bad reference before it starts reporting progress.
+  static Status CheckReference(const std::string& ref);
+
+  // `progress` is called from the transferring threads (several at once):
+  // the distribution phases ("downloading", "unpacking", "exists", "done"),
+  // and "downloading" with the bytes received so far as they arrive.
+  Result<ImageRecord> Pull(const std::string& ref, const TransferProgress& progress = nullptr);
+  // Pushes local image `ref` to `target` (empty: `ref`). Phases "uploading"
+  // (also with bytes sent so far), "exists", "mounted", "done". Returns the
+  // manifest digest the registry serves.
+  Result<Digest> Push(const std::string& ref, const std::string& target,
+                      const TransferProgress& progress = nullptr);
+
+  // Names `source`'s image `target` too; returns the image.
+  Result<ImageRecord> Tag(const std::string& source, const std::string& target);
+  // Docker's rmi: removes the tag `ref`, and the image once no tag names it
+  // (or at once when `ref` is its id: refused if several tags name it unless
+  // `force`). kFailedPrecondition if the image would go while an active
+  // container uses it, force or not. As `slipway rmi` does, the blobs and
+  // layers nothing uses any more go too (a prune), so the ids returned may
+  // include other untagged images the prune collected.
+  Result<std::vector<Digest>> Remove(const std::string& ref, bool force);
+  // Removes untagged images and every blob and snapshot no image uses,
+  // keeping the layers active containers stand on.
+  Result<PruneReport> Prune();
+
+  // A root filesystem tar on this host (absolute path) as a one-layer image,
+  // tagged `name` if not empty.
+  Result<ImageRecord> Import(const std::string& tar_path, const std::string& name);
+  // An OCI image archive on this host (absolute path).
+  Result<std::vector<ImageRecord>> Load(const std::string& path);
+  // Writes the images named by `refs` to `path` (absolute) as an OCI archive.
+  Status Save(const std::vector<std::string>& refs, const std::string& path);
+
+ private:
+  ImageStore& store_;
+  ContainerService& containers_;
+  Metrics& metrics_;
+  EventLog& log_;
+  const ImageServiceOptions options_;
+};
+
+// The API's image object (docs/api.md, "Images"): id, tags,
+// manifest_digest, size, created_at.
+nlohmann::ordered_json ImageJson(const ImageRecord& image);
+// "2026-11-29T08:55:01.123Z"; null for 0 (unknown).
+nlohmann::ordered_json Rfc3339Millis(int64_t unix_ms);
+
+}  // namespace slipway::daemon

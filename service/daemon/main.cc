@@ -1,0 +1,190 @@
+// slipwayd: wires the engine's stores and runtime to the REST API, and
+// nothing else (the work is done by the services it creates).
+//
+// Start-up: config -> event log -> exclusive locks on the data and state
+// directories -> control token -> image store and container store (one
+// SQLite file) -> Reconcile() with what the machine runs -> API -> scheduler.
+// SIGTERM or SIGINT: drain (see ContainerService::Shutdown). SIGHUP: reopen
+// the log file.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <memory>
+
+#include "engine/base/fd.h"
+#include "engine/base/fs.h"
+#include "engine/image/image_store.h"
+#include "engine/runtime/cgroup.h"
+#include "service/daemon/api_server.h"
+#include "service/daemon/config.h"
+#include "service/daemon/container_service.h"
+#include "service/daemon/container_store.h"
+#include "service/daemon/event_log.h"
+#include "service/daemon/image_service.h"
+#include "service/daemon/metrics.h"
+#include "service/daemon/token.h"
+
+namespace slipway::daemon {
+namespace {
+
+constexpr char kVersion[] = "0.4.0";
+
+std::string SelfExe() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, n) : std::string();
+}
+
+// Two daemons on one data or state directory would each take the other's
+// sandboxes for orphans and kill them: the second one refuses to start.
+Result<UniqueFd> LockDir(const std::string& dir) {
+  SLIPWAY_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  std::string path = dir + "/slipwayd.lock";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return ErrnoStatus("open " + path);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      return FailedPrecondition("another slipwayd is using " + dir + " (it holds " + path + ")");
+    return ErrnoStatus("flock " + path);
+  }
+  return fd;
+}
+
+// Termination signals are taken from a signalfd by the main thread; blocked
+// before any thread exists so that every thread inherits the mask.
+UniqueFd BlockSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return UniqueFd(::signalfd(-1, &set, SFD_CLOEXEC));
+}
+
+// Blocks until SIGTERM or SIGINT; SIGHUP reopens the log.
+int AwaitTermination(int signal_fd, EventLog& log) {
+  for (;;) {
+    signalfd_siginfo info;
+    ssize_t n = ::read(signal_fd, &info, sizeof info);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != static_cast<ssize_t>(sizeof info)) return SIGTERM;
+    if (info.ssi_signo != SIGHUP) return static_cast<int>(info.ssi_signo);
+    Status st = log.Reopen();
+    if (!st.ok()) log.Error("log.reopen", {{"error", st.message()}});
+  }
+}
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonConfig config) : config_(std::move(config)) {}
+
+  Status Init(EventLog& log) {
+    log_ = &log;
+    SLIPWAY_ASSIGN_OR_RETURN(data_lock_, LockDir(config_.data_dir));
+    SLIPWAY_ASSIGN_OR_RETURN(state_lock_, LockDir(config_.state_dir));
+    SLIPWAY_ASSIGN_OR_RETURN(token_, LoadOrCreateToken(TokenPath(config_)));
+    SLIPWAY_ASSIGN_OR_RETURN(images_, ImageStore::Open(config_.data_dir));
+    SLIPWAY_ASSIGN_OR_RETURN(store_, ContainerStore::Open(DatabasePath(config_)));
+    SLIPWAY_RETURN_IF_ERROR(OpenContainers());
+    SLIPWAY_ASSIGN_OR_RETURN(ReconcileReport report, containers_->Reconcile());
+    (void)report;
+    ImageServiceOptions image_options;
+    image_options.registry.insecure_registries = config_.insecure_registries;
+    image_options.registry.credentials_file = RegistryAuthPath(config_);
+    image_service_ = std::make_unique<ImageService>(*images_, *containers_, metrics_, log, image_options);
+    return StartApi();
+  }
+
+  void Serve(int signal_fd) {
+    containers_->Run();
+    log_->Info("slipwayd.ready", {{"version", kVersion},
+                                  {"listen", config_.listen},
+                                  {"pid", ::getpid()},
+                                  {"data_dir", config_.data_dir}});
+    int sig = AwaitTermination(signal_fd, *log_);
+    log_->Info("slipwayd.stopping", {{"signal", sigabbrev_np(sig)},
+                                     {"deadline_ms", config_.shutdown_timeout.count()}});
+    api_->SetDraining();
+    containers_->Shutdown(config_.shutdown_timeout);
+    api_->Shutdown();
+    log_->Info("slipwayd.stopped", {{"running_left", containers_->running()}});
+  }
+
+ private:
+  Status OpenContainers() {
+    ContainerServiceOptions options;
+    options.runtime.state_dir = config_.state_dir;
+    options.runtime.cgroup_parent = config_.cgroup_parent;
+    options.monitor_binary = MonitorBinaryPath(config_, SelfExe());
+    if (::access(options.monitor_binary.c_str(), X_OK) != 0)
+      return ErrnoStatus("slipway-monitor at " + options.monitor_binary + " (set monitor_binary)");
+    options.max_running = config_.max_running;
+    options.max_queued = config_.max_queued;
+    SLIPWAY_ASSIGN_OR_RETURN(containers_,
+                             ContainerService::Open(options, *store_, *images_, metrics_, *log_));
+    return Status::Ok();
+  }
+
+  Status StartApi() {
+    SLIPWAY_ASSIGN_OR_RETURN(ListenAddress listen, ParseListenAddress(config_.listen));
+    SLIPWAY_ASSIGN_OR_RETURN(CgroupDriver cgroups, CgroupDriver::Detect(config_.cgroup_parent));
+    ApiServerOptions options;
+    options.host = listen.host;
+    options.port = listen.port;
+    options.threads = config_.api_threads;
+    options.max_body_bytes = config_.max_body_bytes;
+    options.token = token_;
+    DaemonInfo info{kVersion, config_.data_dir, config_.state_dir, CgroupLayoutName(cgroups.layout()),
+                    config_.max_running};
+    api_ = std::make_unique<ApiServer>(options, *containers_, *image_service_, metrics_, *log_, info);
+    return api_->Start();
+  }
+
+  DaemonConfig config_;
+  EventLog* log_ = nullptr;
+  UniqueFd data_lock_, state_lock_;
+  std::string token_;
+  Metrics metrics_;
+  std::unique_ptr<ImageStore> images_;
+  std::unique_ptr<ContainerStore> store_;
+  std::unique_ptr<ContainerService> containers_;
+  std::unique_ptr<ImageService> image_service_;
+  std::unique_ptr<ApiServer> api_;
+};
+
+int Main(int argc, char** argv) {
+  // A client closing its connection while a reply is written must not kill us.
+  ::signal(SIGPIPE, SIG_IGN);
+  DaemonArgs args = ParseDaemonArgs(argc, argv);
+  if (args.exit_code) {
+    std::fputs(args.output.c_str(), *args.exit_code == 0 ? stdout : stderr);
+    return *args.exit_code;
+  }
+  UniqueFd signals = BlockSignals();
+  auto level = ParseLogLevel(args.config.log_level);
+  auto log = EventLog::Open(args.config.log_file, level.ok() ? *level : LogLevel::kInfo);
+  if (!log.ok()) {
+    std::fprintf(stderr, "slipwayd: %s\n", log.status().message().c_str());
+    return 1;
+  }
+  Daemon daemon(args.config);
+  Status st = daemon.Init(**log);
+  if (!st.ok()) {
+    (*log)->Error("slipwayd.failed", {{"error", st.message()}});
+    std::fprintf(stderr, "slipwayd: %s\n", st.message().c_str());
+    return 1;
+  }
+  daemon.Serve(signals.get());
+  return 0;
+}
+
+}  // namespace
+}  // namespace slipway::daemon
+
+int main(int argc, char** argv) {
+  return slipway::daemon::Main(argc, argv);
+}

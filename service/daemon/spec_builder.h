@@ -1,0 +1,28 @@
+// From a client's create request to the sandbox spec the runtime runs:
+// resolves the image (its layers, command, environment, working directory and
+// user) and checks everything that can be checked before anything exists.
+#pragma once
+
+#include <string>
+
+#include "engine/base/status.h"
+#include "engine/image/image_store.h"
+#include "engine/runtime/spec.h"
+#include "service/daemon/container.h"
+
+namespace slipway::daemon {
+
+struct BuiltSpec {
+  SandboxSpec spec;
+  std::string image_id;  // empty for a rootfs directory
+};
+
+// `request.network` "container:NAME" is not resolved here (the caller knows
+// containers); spec.network_peer is left as NAME. kNotFound if the image is
+// not in the store, kInvalidArgument for anything else wrong.
+Result<BuiltSpec> BuildSandboxSpec(const CreateRequest& request, const ImageStore& images);
+
+// Docker's rules for names: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters.
+Status CheckContainerName(const std::string& name);
+
+}  // namespace slipway::daemon
