@@ -97,15 +97,21 @@ Result<ImageRecord> ImageStore::Resolve(const std::string& ref) const {
     SLIPWAY_ASSIGN_OR_RETURN(Digest id, Digest::Parse(ref));
     return metadata_->GetImage(id);
   }
-  if (auto name = NormalizeName(ref); name.ok()) {
+  auto name = NormalizeName(ref);
+  if (name.ok()) {
     SLIPWAY_ASSIGN_OR_RETURN(std::optional<Digest> id, metadata_->LookupTag(*name));
     if (id) return metadata_->GetImage(*id);
   }
-  if (ref.size() >= 4 && ref.size() <= 64) {
+  bool id_prefix = ref.size() >= 4 && ref.size() <= 64 &&
+                   ref.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (id_prefix) {
     SLIPWAY_ASSIGN_OR_RETURN(std::vector<Digest> ids, metadata_->FindByIdPrefix(ref));
     if (ids.size() == 1) return metadata_->GetImage(ids[0]);
     if (ids.size() > 1) return InvalidArgument("image id prefix " + ref + " is ambiguous");
   }
+  // A malformed reference names nothing that could ever exist: the caller's
+  // mistake, not a missing image.
+  if (!name.ok() && !id_prefix) return name.status().Wrap("image " + ref);
   return NotFound("no such image: " + ref);
 }
 

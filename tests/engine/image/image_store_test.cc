@@ -287,13 +287,19 @@ TEST_F(ImageStoreTest, ResolveOfAnAmbiguousPrefixIsAnError) {
 TEST_F(ImageStoreTest, ResolveOfUnknownReferencesIsNotFound) {
   ImportBusybox();
   for (const std::string& ref : std::vector<std::string>{"nothing:here", "sha256:" + std::string(64, '0'),
-                                                        "0000000000", "UPPER/case"}) {
+                                                        "0000000000"}) {
     auto r = store_->Resolve(ref);
     ASSERT_FALSE(r.ok()) << ref;
     EXPECT_EQ(r.status().code(), Code::kNotFound) << ref << ": " << r.status().message();
   }
   // A malformed id is an error too, not an image.
   EXPECT_FALSE(store_->Resolve("sha256:xyz").ok());
+  // So is a reference that could never name one.
+  for (const std::string& ref : std::vector<std::string>{"UPPER/case", "a:b:c", "Bad Ref"}) {
+    auto r = store_->Resolve(ref);
+    ASSERT_FALSE(r.ok()) << ref;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << ref << ": " << r.status().message();
+  }
 }
 
 // --- Tag and remove -------------------------------------------------------------
