@@ -180,6 +180,9 @@ void ContainerRoutes::StreamAttached(const Container& c, const std::shared_ptr<E
   });
   // kNotFound: an auto_remove container ended and went while being followed.
   bool complete = st.ok() || st.code() == Code::kNotFound;
+  // The end frame goes once the container is settled (with auto_remove:
+  // removed), so a client that runs the next step on it finds the name free.
+  if (complete && end->fired()) end->AwaitSettled();
   if (complete && end->fired()) {
     reply->Write(Frame(kEndFrame, EndedJson(*end)));
   } else if (!st.ok()) {
@@ -259,8 +262,8 @@ void ContainerRoutes::Stats(const Request& r, ReplyPtr reply) {
 }
 
 void ContainerRoutes::Kill(const Request& r, ReplyPtr reply) {
-  std::string text = r.Query("signal");
-  auto signal = ParseSignal(text.empty() ? "KILL" : text);
+  // Absent means KILL, as docker kill; present but empty is a mistake.
+  auto signal = ParseSignal(r.query.count("signal") ? r.Query("signal") : "KILL");
   if (!signal.ok()) return reply->Error(signal.status());
   if (Status st = c_.containers.Kill(r.Param("id"), *signal); !st.ok()) return reply->Error(st);
   reply->NoContent();

@@ -21,6 +21,8 @@ using json = nlohmann::json;
 // How often a watcher looks up from waiting for its monitor, to notice that
 // slipwayd gives up on it at shutdown.
 constexpr std::chrono::milliseconds kWatchSlice{500};
+// In pending_signals_: stop through the monitor rather than signal the init.
+constexpr int kStopNow = 0;
 // How long a forced removal waits for a killed sandbox to be recorded.
 constexpr std::chrono::milliseconds kForceRemoveWait{10000};
 
@@ -58,6 +60,17 @@ void EndSignal::Fire(const Container& c) {
 bool EndSignal::fired() {
   std::lock_guard lock(mu);
   return final.has_value();
+}
+
+void EndSignal::Settle() {
+  std::lock_guard lock(mu);
+  settled = true;
+  settled_cv.notify_all();
+}
+
+void EndSignal::AwaitSettled() {
+  std::unique_lock lock(mu);
+  settled_cv.wait(lock, [&] { return settled; });
 }
 
 std::string ContainerStats::ToJson() const {
@@ -120,9 +133,15 @@ Result<Container> ContainerService::Create(const CreateRequest& request) {
   if (c.spec.network == NetworkMode::kContainer) {
     auto peer = store_.Find(c.spec.network_peer);
     if (!peer.ok()) return peer.status().Wrap("network container:" + c.spec.network_peer);
+    if (IsFinal(peer->state))
+      return FailedPrecondition("network container:" + c.spec.network_peer + ": that container is " +
+                                ContainerStateName(peer->state) + ", not running");
     c.spec.network_peer = peer->id;
   }
-  SLIPWAY_RETURN_IF_ERROR(ValidateSpec(c.spec));
+  // A missing bind source is a bad request, not a missing API object.
+  if (Status st = ValidateSpec(c.spec); !st.ok()) {
+    return st.code() == Code::kNotFound ? InvalidArgument(st.message()) : st;
+  }
   c.created_unix_ms = NowMs();
   {
     std::lock_guard lock(mu_);
@@ -196,7 +215,8 @@ Result<Container> ContainerService::Launch(const std::string& id) {
     c.state = ContainerState::kStarting;
     SLIPWAY_RETURN_IF_ERROR(store_.Update(c));
   }
-  Result<StartedSandbox> sandbox = StartMonitored(MonitorOptionsFor(), c.spec);
+  Result<StartedSandbox> sandbox = CheckNetworkPeer(c);
+  if (sandbox.ok()) sandbox = StartMonitored(MonitorOptionsFor(), c.spec);
   if (!sandbox.ok()) {
     c.state = ContainerState::kFailed;
     c.error = sandbox.status().message();
@@ -206,7 +226,7 @@ Result<Container> ContainerService::Launch(const std::string& id) {
     Finish(c);
     return sandbox.status();
   }
-  bool stop_now = false;
+  std::optional<int> pending;
   {
     std::lock_guard lock(mu_);
     c.state = ContainerState::kRunning;
@@ -215,14 +235,33 @@ Result<Container> ContainerService::Launch(const std::string& id) {
     c.started_unix_ms = NowMs();
     Status st = store_.Update(c);
     if (!st.ok()) log_.Error("store.update", {{"id", c.id}, {"error", st.message()}});
-    stop_now = stop_requested_.erase(c.id) > 0;
+    if (auto it = pending_signals_.find(c.id); it != pending_signals_.end()) {
+      pending = it->second;
+      pending_signals_.erase(it);
+    }
     sandbox_ids_[c.id] = c.sandbox_id;
   }
   started_cv_.notify_all();
   metrics_.sandboxes_started.Inc();
   log_.Info("container.started", {{"id", c.id}, {"sandbox", c.sandbox_id}, {"pid", c.pid}});
-  if (stop_now) (void)StopMonitored(options_.runtime.state_dir, c.sandbox_id);
+  // A kill or stop that came while it was starting.
+  if (pending && *pending == kStopNow) (void)StopMonitored(options_.runtime.state_dir, c.sandbox_id);
+  if (pending && *pending != kStopNow) (void)SignalMonitoredInit(options_.runtime.state_dir, c.sandbox_id, *pending);
   return c;
+}
+
+// The sandbox whose network namespace `c` joins must run; the runtime would
+// say so too, but only by the peer's sandbox id.
+Result<StartedSandbox> ContainerService::CheckNetworkPeer(const Container& c) {
+  if (c.spec.network != NetworkMode::kContainer) return StartedSandbox{};
+  auto peer = store_.Get(c.spec.network_peer);
+  std::string name = c.request.network.substr(std::string("container:").size());
+  if (!peer.ok()) return FailedPrecondition("network container:" + name + ": that container was removed");
+  if (peer->state != ContainerState::kRunning) {
+    return FailedPrecondition("network container:" + name + ": that container is " +
+                              ContainerStateName(peer->state) + ", not running");
+  }
+  return StartedSandbox{};
 }
 
 // ---------------------------------------------------------------------------
@@ -281,9 +320,17 @@ void ContainerService::Finish(Container c) {
   signal->Fire(c);
   started_cv_.notify_all();
   if (c.request.auto_remove) {
+    // Its readers first take the rest of its log, then it goes.
+    AwaitReaders(c.id, kForceRemoveWait);
     Status st = RemoveEnded(c);
     if (!st.ok()) log_.Warn("container.remove", {{"id", c.id}, {"error", st.message()}});
   }
+  signal->Settle();
+}
+
+void ContainerService::AwaitReaders(const std::string& id, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return !readers_.count(id); });
 }
 
 std::shared_ptr<EndSignal> ContainerService::SignalForLocked(const std::string& id) {
@@ -296,7 +343,10 @@ Result<std::shared_ptr<EndSignal>> ContainerService::EndSignalOf(const std::stri
   std::lock_guard lock(mu_);
   SLIPWAY_ASSIGN_OR_RETURN(Container c, store_.Find(id_or_name));
   std::shared_ptr<EndSignal> signal = SignalForLocked(c.id);
-  if (IsFinal(c.state)) signal->Fire(c);
+  if (IsFinal(c.state) && !signal->fired()) {
+    signal->Fire(c);
+    signal->Settle();
+  }
   return signal;
 }
 
@@ -371,6 +421,21 @@ Status ContainerService::StreamLogs(const std::string& id_or_name, bool follow,
                                     const std::function<bool(Stream, std::string_view)>& chunk) {
   SLIPWAY_ASSIGN_OR_RETURN(Container c, store_.Find(id_or_name));
   SLIPWAY_ASSIGN_OR_RETURN(std::shared_ptr<EndSignal> end, EndSignalOf(c.id));
+  // Counted, so that an auto_remove container's log outlives its end until
+  // every reader has it all.
+  {
+    std::lock_guard lock(mu_);
+    ++readers_[c.id];
+  }
+  struct Done {
+    ContainerService* self;
+    std::string id;
+    ~Done() {
+      std::lock_guard lock(self->mu_);
+      if (--self->readers_[id] == 0) self->readers_.erase(id);
+      self->cv_.notify_all();
+    }
+  } done{this, c.id};
   std::string sandbox = c.sandbox_id;
   if (sandbox.empty() && follow) sandbox = AwaitSandbox(c.id, *end);
   if (sandbox.empty()) {
@@ -425,15 +490,28 @@ Status ContainerService::Follow(const std::string& dir, bool follow, EndSignal& 
 
 Status ContainerService::Kill(const std::string& id_or_name, int signal) {
   SLIPWAY_ASSIGN_OR_RETURN(Container c, store_.Find(id_or_name));
-  if (c.state != ContainerState::kRunning)
+  if (IsFinal(c.state) || c.state == ContainerState::kCreated)
     return FailedPrecondition("container " + id_or_name + " is " + ContainerStateName(c.state) + ", not running");
   log_.Info("container.kill", {{"id", c.id}, {"signal", signal}});
+  // Asked to run but not running yet: `run -d` then `kill` must not race the
+  // queue. A container that never ran ends as if the signal had killed it.
+  if (CancelUnstarted(c.id, signal)) return Status::Ok();
+  {
+    std::lock_guard lock(mu_);
+    auto row = store_.Get(c.id);
+    if (row.ok() && row->state == ContainerState::kStarting) {
+      pending_signals_[c.id] = signal;  // Launch() delivers it once it runs
+      return Status::Ok();
+    }
+    if (row.ok()) c = *row;
+  }
+  if (c.state != ContainerState::kRunning) return Status::Ok();  // ended meanwhile
   return SignalMonitoredInit(options_.runtime.state_dir, c.sandbox_id, signal);
 }
 
 // Takes a container that never ran out of the queue and records it as
-// cancelled. False if it is no longer created or queued.
-bool ContainerService::CancelUnstarted(const std::string& id) {
+// cancelled by `signal`. False if it is no longer created or queued.
+bool ContainerService::CancelUnstarted(const std::string& id, int signal) {
   Container c;
   {
     std::lock_guard lock(mu_);
@@ -447,8 +525,8 @@ bool ContainerService::CancelUnstarted(const std::string& id) {
   c.state = ContainerState::kExited;
   c.result = SandboxResult{};
   c.result->cancelled = true;
-  c.result->signal = SIGTERM;
-  c.result->exit_code = 128 + SIGTERM;
+  c.result->signal = signal;
+  c.result->exit_code = 128 + signal;
   c.finished_unix_ms = NowMs();
   Finish(c);
   return true;
@@ -457,12 +535,12 @@ bool ContainerService::CancelUnstarted(const std::string& id) {
 Status ContainerService::Stop(const std::string& id_or_name, std::chrono::milliseconds grace) {
   SLIPWAY_ASSIGN_OR_RETURN(Container c, store_.Find(id_or_name));
   if (IsFinal(c.state)) return Status::Ok();
-  if (CancelUnstarted(c.id)) return Status::Ok();
+  if (CancelUnstarted(c.id, SIGTERM)) return Status::Ok();
   {
     std::lock_guard lock(mu_);
     auto row = store_.Get(c.id);
     if (row.ok() && row->state == ContainerState::kStarting) {
-      stop_requested_.insert(c.id);  // Launch() stops it once it runs
+      pending_signals_[c.id] = kStopNow;  // Launch() stops it once it runs
       return Status::Ok();
     }
     if (row.ok()) c = *row;
@@ -488,6 +566,11 @@ Status ContainerService::Stop(const std::string& id_or_name, std::chrono::millis
 
 Status ContainerService::Remove(const std::string& id_or_name, bool force) {
   SLIPWAY_ASSIGN_OR_RETURN(Container c, store_.Find(id_or_name));
+  // Never asked to run: nothing to stop (docker rm takes it without -f).
+  if (c.state == ContainerState::kCreated && CancelUnstarted(c.id, SIGKILL)) {
+    if (c.request.auto_remove) return Status::Ok();  // Finish() removed it
+    SLIPWAY_ASSIGN_OR_RETURN(c, store_.Get(c.id));
+  }
   if (!IsFinal(c.state)) {
     if (!force) {
       return FailedPrecondition("container " + id_or_name + " is " + ContainerStateName(c.state) +
@@ -497,6 +580,10 @@ Status ContainerService::Remove(const std::string& id_or_name, bool force) {
     SLIPWAY_ASSIGN_OR_RETURN(std::shared_ptr<EndSignal> end, EndSignalOf(c.id));
     if (!WaitReadable(end->fd, kForceRemoveWait))
       return Status(Code::kDeadlineExceeded, "container " + id_or_name + " did not stop in time");
+    if (c.request.auto_remove) {
+      end->AwaitSettled();  // Finish() removes it
+      return Status::Ok();
+    }
     SLIPWAY_ASSIGN_OR_RETURN(c, store_.Get(c.id));
   }
   if (c.request.auto_remove) return Status::Ok();  // Finish() removed it already

@@ -66,15 +66,21 @@ struct ReconcileReport {
 };
 
 // Shared by everyone waiting for one container to end: `fd` (an eventfd)
-// becomes readable, and stays so, once `final` is set.
+// becomes readable, and stays so, once `final` is set. The container is
+// "settled" once whatever follows its end is done too (with auto_remove:
+// its removal, which waits for its log readers to finish).
 struct EndSignal {
   EndSignal();
   ~EndSignal();
   int fd = -1;
   std::mutex mu;
+  std::condition_variable settled_cv;
   std::optional<Container> final;  // the container as it ended
+  bool settled = false;
   void Fire(const Container& c);
   bool fired();
+  void Settle();
+  void AwaitSettled();
 };
 
 class ContainerService {
@@ -111,15 +117,17 @@ class ContainerService {
   // The signal that fires when the container ends (already fired if it has).
   Result<std::shared_ptr<EndSignal>> EndSignalOf(const std::string& id_or_name);
 
-  // Sends `signal` to the sandbox's init. kFailedPrecondition unless running.
+  // Sends `signal` to the sandbox's init. A queued container ends at once
+  // as if killed by it; a starting one gets it once it runs.
+  // kFailedPrecondition if it is created (never asked to run) or has ended.
   Status Kill(const std::string& id_or_name, int signal);
   // Docker's stop: SIGTERM to the init, SIGKILL after `grace`. A queued or
   // created container is marked exited (cancelled) without running. Returns
   // at once; wait on the EndSignal.
   Status Stop(const std::string& id_or_name, std::chrono::milliseconds grace);
-  // Deletes the record and the sandbox's state (logs). A container that has
-  // not ended is refused (kFailedPrecondition) unless `force`: then it is
-  // killed first.
+  // Deletes the record and the sandbox's state (logs). A container that is
+  // queued, starting or running is refused (kFailedPrecondition) unless
+  // `force`: then it is killed first.
   Status Remove(const std::string& id_or_name, bool force);
 
   Result<ContainerStats> Stats(const std::string& id_or_name) const;
@@ -156,13 +164,16 @@ class ContainerService {
   // The life of one sandbox on its own thread: Launch, then Watch.
   void StartAndWatch(const std::string& id);
   Result<Container> Launch(const std::string& id);
+  Result<StartedSandbox> CheckNetworkPeer(const Container& c);
   void Watch(Container c);
   void RecordEnd(Container c, const Result<SandboxStatus>& status);
   void ReleaseSlot();
   // Records a final state, fires the end signal, removes if auto_remove.
   void Finish(Container c);
+  // Waits until no StreamLogs() of container `id` is in progress.
+  void AwaitReaders(const std::string& id, std::chrono::milliseconds timeout);
   Status RemoveEnded(const Container& c);
-  bool CancelUnstarted(const std::string& id);
+  bool CancelUnstarted(const std::string& id, int signal);
   std::string AwaitSandbox(const std::string& id, EndSignal& end);
   Status Follow(const std::string& dir, bool follow, EndSignal& end,
                 const std::function<bool(Stream, std::string_view)>& chunk);
@@ -187,7 +198,8 @@ class ContainerService {
   int threads_ = 0;                     // detached threads still working for us
   bool stopping_ = false;               // no more creates and starts
   bool abandon_ = false;                // watchers leave their sandboxes to the next slipwayd
-  std::set<std::string> stop_requested_;                        // stop asked while starting
+  std::map<std::string, int> pending_signals_;                  // kill or stop asked while starting
+  std::map<std::string, int> readers_;                          // StreamLogs() calls in progress
   std::map<std::string, std::string> sandbox_ids_;              // running: container -> sandbox
   std::map<std::string, std::shared_ptr<EndSignal>> signals_;   // containers not removed
   std::thread scheduler_;

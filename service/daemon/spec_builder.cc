@@ -83,8 +83,7 @@ Status ApplyRoot(const CreateRequest& r, const ImageStore& images, BuiltSpec* ou
   }
   if (r.image.empty()) return InvalidArgument("give an image or a rootfs");
   auto image = images.Resolve(r.image);
-  if (!image.ok() && image.status().code() == Code::kNotFound)
-    return NotFound("no such image: " + r.image);
+  if (!image.ok() && image.status().code() == Code::kNotFound) return NotFound("no such image: " + r.image);
   if (!image.ok()) return image.status();
   out->image_id = image->id.str();
   SLIPWAY_ASSIGN_OR_RETURN(spec.lower_dirs, images.LowerDirs(*image));
