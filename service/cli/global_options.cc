@@ -1,43 +1,59 @@
 #include "service/cli/global_options.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
-
-#include "engine/registry/client.h"
+#include <filesystem>
 
 namespace slipway::cli {
 
-void AddGlobalOptions(CLI::App& app, GlobalOptions& o) {
-  if (const char* v = std::getenv("SLIPWAY_STATE_DIR")) o.state_dir = v;
-  if (const char* v = std::getenv("SLIPWAY_CGROUP_PARENT")) o.cgroup_parent = v;
-  if (const char* v = std::getenv("SLIPWAY_DATA_DIR")) o.data_dir = v;
-  if (const char* v = std::getenv("SLIPWAY_REGISTRY_AUTH")) {
-    o.registry_auth = v;
-  } else if (const char* home = std::getenv("HOME")) {
-    o.registry_auth = std::string(home) + "/.docker/config.json";
-  }
-  app.add_option("--state-dir", o.state_dir, "Runtime state directory (env SLIPWAY_STATE_DIR)");
-  app.add_option("--cgroup-parent", o.cgroup_parent, "Parent cgroup name (env SLIPWAY_CGROUP_PARENT)");
-  app.add_option("--data-dir", o.data_dir, "Image store directory (env SLIPWAY_DATA_DIR)");
-  app.add_option("--registry-auth", o.registry_auth,
-                 "Registry credentials, Docker's config.json format (env SLIPWAY_REGISTRY_AUTH)");
-  app.add_option("--insecure-registry", o.insecure_registries,
-                 "A registry (host:port) that may be reached over plain http")
-      ->allow_extra_args(false);
-}
-
-RegistryOptions RegistryOptionsFor(const GlobalOptions& g) {
-  RegistryOptions o;
-  o.insecure_registries = g.insecure_registries;
-  if (::access(g.registry_auth.c_str(), R_OK) == 0) o.credentials_file = g.registry_auth;
-  return o;
+void AddGlobalOptions(CLI::App& app, DaemonEndpoint& e) {
+  if (const char* v = std::getenv("SLIPWAY_HOST"); v && *v) e.host = v;
+  if (const char* v = std::getenv("SLIPWAY_TOKEN_FILE"); v && *v) e.token_file = v;
+  app.add_option("-H,--host", e.host, "slipwayd's address (env SLIPWAY_HOST)")
+      ->default_str(kDefaultHost)
+      ->type_name("URL");
+  app.add_option("--token-file", e.token_file, "slipwayd's control token (env SLIPWAY_TOKEN_FILE)")
+      ->default_str(kDefaultTokenFile)
+      ->type_name("FILE");
 }
 
 int Fail(const std::string& message) {
+  std::fflush(stdout);  // what was printed before the error comes first
   std::fprintf(stderr, "slipway: %s\n", message.c_str());
   return 125;
+}
+
+int Fail(const Status& status) {
+  return Fail(status.message());
+}
+
+std::string AbsolutePath(const std::string& path) {
+  if (path.empty()) return path;
+  std::filesystem::path p(path);
+  if (p.is_relative()) {
+    std::error_code ec;
+    std::filesystem::path cwd = std::filesystem::current_path(ec);
+    if (ec) return path;  // the daemon will say what is wrong with it
+    p = cwd / p;
+  }
+  std::string clean = p.lexically_normal().string();
+  if (clean.size() > 1 && clean.back() == '/') clean.pop_back();
+  return clean;
+}
+
+int ForEachName(const std::vector<std::string>& names,
+                const std::function<Status(const std::string&)>& each) {
+  int rc = 0;
+  for (const std::string& name : names) {
+    Status st = each(name);
+    if (st.ok()) continue;
+    Code c = st.code();
+    if (c == Code::kUnavailable || c == Code::kUnauthenticated || c == Code::kPermissionDenied)
+      return Fail(st);
+    Fail(st);
+    rc = 1;
+  }
+  return rc;
 }
 
 }  // namespace slipway::cli

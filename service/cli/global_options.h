@@ -1,30 +1,40 @@
-// Options every slipway verb shares, with their environment variables.
+// What every verb shares: the daemon's address and token (flags, environment
+// variables, defaults), how a verb is registered, and how errors end slipway.
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
-namespace slipway {
-struct RegistryOptions;
-}
+#include "engine/base/status.h"
+#include "service/cli/client.h"
 
 namespace slipway::cli {
 
-struct GlobalOptions {
-  std::string state_dir = "/run/slipway";     // SLIPWAY_STATE_DIR: running sandboxes
-  std::string cgroup_parent = "slipway";      // SLIPWAY_CGROUP_PARENT
-  std::string data_dir = "/var/lib/slipway";  // SLIPWAY_DATA_DIR: images
-  std::string registry_auth;                  // SLIPWAY_REGISTRY_AUTH, default ~/.docker/config.json
-  std::vector<std::string> insecure_registries;
+// --host URL (SLIPWAY_HOST) and --token-file FILE (SLIPWAY_TOKEN_FILE); a
+// flag wins over its variable, which wins over the default.
+void AddGlobalOptions(CLI::App& app, DaemonEndpoint& endpoint);
+
+// A verb: its subcommand, and what it does once its flags are parsed.
+struct Verb {
+  CLI::App* command;
+  std::function<int(DaemonClient& client)> run;
 };
-
-void AddGlobalOptions(CLI::App& app, GlobalOptions& options);
-
-// How to reach registries: insecure ones, and the credentials file if it exists.
-::slipway::RegistryOptions RegistryOptionsFor(const GlobalOptions& options);
+using Verbs = std::vector<Verb>;
 
 // "slipway: <message>" on stderr; returns 125, Slipway's own error code.
 int Fail(const std::string& message);
+int Fail(const Status& status);
+
+// `path` made absolute against the current directory, and lexically clean
+// ("a/../b/" -> "/cwd/b"): the daemon resolves paths from its own directory,
+// and wants them clean.
+std::string AbsolutePath(const std::string& path);
+
+// Docker's way with `rm A B C`: each name is tried, each failure reported,
+// and the exit code is 1 if any failed. When the daemon cannot be reached
+// (or the token read), nothing else can work: it stops at once with 125.
+int ForEachName(const std::vector<std::string>& names, const std::function<Status(const std::string&)>& each);
 
 }  // namespace slipway::cli

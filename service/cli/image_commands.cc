@@ -3,224 +3,238 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <ctime>
+#include <memory>
 #include <set>
 
-#include "engine/distribution/distribution.h"
-#include "engine/image/image_store.h"
-#include "engine/image/layer_writer.h"
-#include "engine/image/oci_archive.h"
-#include "engine/registry/reference.h"
-#include "engine/runtime/sandbox.h"
+#include "service/cli/format.h"
 #include "service/cli/progress.h"
+#include "service/cli/stream.h"
 
 namespace slipway::cli {
 
 namespace {
 
-std::string ShortId(const Digest& id) {
-  return id.hex().substr(0, 12);
-}
-
-std::string HumanSize(int64_t n) {
-  char buf[32];
-  if (n >= (int64_t{1} << 30))
-    std::snprintf(buf, sizeof buf, "%.2fGB", static_cast<double>(n) / (1 << 30));
-  else if (n >= (1 << 20))
-    std::snprintf(buf, sizeof buf, "%.1fMB", static_cast<double>(n) / (1 << 20));
-  else
-    std::snprintf(buf, sizeof buf, "%.1fkB", static_cast<double>(n) / 1024);
-  return buf;
-}
-
-std::string Created(int64_t unix_ms) {
-  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::localtime(&t));
-  return buf;
-}
-
-int Images(ImageStore& store, const ImageOptions& o) {
-  auto images = store.metadata().ListImages();
-  if (!images.ok()) return Fail(images.status().message());
-  if (!o.quiet)
-    std::printf("%-40s %-12s %-12s %-19s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
-  for (const ImageRecord& image : *images) {
-    if (o.quiet) {
-      std::printf("%s\n", ShortId(image.id).c_str());
-      continue;
-    }
-    std::vector<std::string> names = image.tags;
-    if (names.empty()) names.push_back("");
-    for (const std::string& name : names) {
-      std::string repo = "<none>", tag = "<none>";
-      if (auto r = ParseReference(name); r.ok()) {
-        // As Docker shows it: "busybox", not "docker.io/library/busybox".
-        Reference untagged = *r;
-        untagged.tag.clear();
-        untagged.digest.reset();
-        repo = untagged.Familiar();
-        if (!r->tag.empty()) tag = r->tag;
-      }
-      std::printf("%-40s %-12s %-12s %-19s %s\n", repo.c_str(), tag.c_str(), ShortId(image.id).c_str(),
-                  Created(image.created_unix_ms).c_str(), HumanSize(image.Size()).c_str());
-    }
-  }
-  return 0;
-}
-
-// Layer directories that running sandboxes stand on.
-std::set<std::string> LayersInUse(const GlobalOptions& g) {
-  std::set<std::string> out;
-  auto runtime = Runtime::Open({g.state_dir, g.cgroup_parent});
-  if (!runtime.ok()) return out;
-  auto list = (*runtime)->List();
-  if (!list.ok()) return out;
-  for (const SandboxInfo& s : *list) {
-    if (s.running) out.insert(s.lower_dirs.begin(), s.lower_dirs.end());
-  }
-  return out;
-}
-
-int Prune(ImageStore& store, const GlobalOptions& g, bool quiet) {
-  auto report = store.Prune(LayersInUse(g));
-  if (!report.ok()) return Fail(report.status().message());
-  for (const Digest& d : report->images) std::printf("Deleted: %s\n", d.str().c_str());
-  if (!quiet) {
-    std::printf("Removed %zu images, %zu blobs, %zu layers\n", report->images.size(), report->blobs.size(),
-                report->snapshots.size());
-  }
-  return 0;
-}
-
-// Docker refuses to remove an image a running container uses.
-Status CheckNotInUse(ImageStore& store, const GlobalOptions& g, const std::string& name) {
-  SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, store.Resolve(name));
-  SLIPWAY_ASSIGN_OR_RETURN(std::vector<std::string> dirs, store.LowerDirs(image));
-  std::set<std::string> in_use = LayersInUse(g);
-  for (const auto& d : dirs) {
-    if (in_use.count(d) && image.tags.size() <= 1) {
-      return FailedPrecondition("image " + name + " is used by a running sandbox; stop it first, or force");
-    }
-  }
-  return Status::Ok();
-}
-
-int Rmi(ImageStore& store, const GlobalOptions& g, const ImageOptions& o) {
-  int rc = 0;
-  for (const std::string& name : o.names) {
-    if (!o.force) {
-      if (Status st = CheckNotInUse(store, g, name); !st.ok()) {
-        rc = Fail(st.message());
-        continue;
-      }
-    }
-    auto removed = store.Remove(name, o.force);
-    if (!removed.ok()) {
-      rc = Fail(removed.status().message());
-      continue;
-    }
-    std::printf("Untagged: %s\n", name.c_str());
-    for (const Digest& d : *removed) std::printf("Deleted: %s\n", d.str().c_str());
-  }
-  // As Docker does, an image's layers go with it: collect what nothing uses.
-  if (rc == 0) return Prune(store, g, /*quiet=*/true);
-  return rc;
-}
-
-int PullOrPush(ImageStore& store, const GlobalOptions& g, const ImageOptions& o, bool pull) {
-  if (o.names.size() != 1) return Fail(std::string(pull ? "pull" : "push") + " takes exactly one image name");
-  RegistryClient client(RegistryOptionsFor(g));
+// Reads a pull or push progress stream (NDJSON): blob events are drawn on
+// stderr, and the last line, the outcome, is returned if it reports
+// `done_status`.
+Result<Json> Transfer(DaemonClient& client, const std::string& path, const Json& body,
+                      const std::string& done_status) {
   ProgressPrinter printer(STDERR_FILENO);
-  TransferOptions options;
-  options.progress = printer.Callback();
-  auto bytes = printer.Callback();
-  client.set_progress([bytes, pull](const Digest& d, int64_t done, int64_t total) {
-    bytes(d, pull ? "downloading" : "uploading", done, total);
+  Json last;
+  Status malformed;
+  LineSplitter lines([&](std::string_view line) {
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
+    Json event = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!event.is_object()) {
+      malformed = Internal("slipwayd sent a malformed progress line: " + std::string(line.substr(0, 200)));
+    } else if (event.contains("blob")) {
+      printer.Update(StringField(event, "blob"), StringField(event, "phase"), IntField(event, "done"),
+                     IntField(event, "total"));
+    } else {
+      last = std::move(event);
+    }
   });
-  if (pull) {
-    auto image = Pull(store, client, o.names[0], options);
-    if (!image.ok()) return Fail(image.status().message());
-    std::printf("%s: pulled %s\n", o.names[0].c_str(), image->id.str().c_str());
-    return 0;
+  SLIPWAY_RETURN_IF_ERROR(client.Stream("POST", path, body, [&](std::string_view data) {
+    lines.Feed(data);
+    return malformed.ok();
+  }));
+  lines.Finish();
+  SLIPWAY_RETURN_IF_ERROR(malformed);
+  if (last.contains("error")) {
+    Status st = StatusFromApiError(last["error"]);
+    return st.ok() ? Internal("the transfer failed, and slipwayd did not say why") : st;
   }
-  auto digest = Push(store, client, o.names[0], "", options);
-  if (!digest.ok()) return Fail(digest.status().message());
-  std::printf("%s: pushed, digest: %s\n", o.names[0].c_str(), digest->str().c_str());
-  return 0;
+  if (StringField(last, "status") != done_status) {
+    return Status(Code::kUnavailable, "the progress stream ended before the transfer did");
+  }
+  return last;
 }
 
-int RunVerb(const std::string& verb, ImageStore& store, const GlobalOptions& g, const ImageOptions& o) {
-  if (verb == "images") return Images(store, o);
-  if (verb == "prune") return Prune(store, g, false);
-  if (verb == "rmi") return Rmi(store, g, o);
-  if (verb == "pull") return PullOrPush(store, g, o, true);
-  if (verb == "push") return PullOrPush(store, g, o, false);
-  if (verb == "tag") {
-    if (o.names.size() != 2) return Fail("tag takes SOURCE and TARGET");
-    Status st = store.Tag(o.names[0], o.names[1]);
-    return st.ok() ? 0 : Fail(st.message());
+// "docker.io/library/busybox:latest" -> {"busybox", "latest"}, as Docker
+// shows names; a digest reference has no tag.
+std::pair<std::string, std::string> RepositoryAndTag(const std::string& name) {
+  std::string repo = name, tag = "<none>";
+  if (size_t at = name.find('@'); at != std::string::npos) {
+    repo = name.substr(0, at);
+  } else if (size_t colon = name.rfind(':');
+             colon != std::string::npos && name.find('/', colon) == std::string::npos) {
+    repo = name.substr(0, colon);
+    tag = name.substr(colon + 1);
   }
-  if (verb == "import") {
-    if (o.names.empty() || o.names.size() > 2) return Fail("import takes FILE [NAME]");
-    auto image = ImportRootfsTar(store, o.names[0], o.names.size() == 2 ? o.names[1] : "");
-    if (!image.ok()) return Fail(image.status().message());
-    std::printf("%s\n", image->id.str().c_str());
-    return 0;
+  for (const char* prefix : {"docker.io/library/", "docker.io/"}) {
+    if (repo.starts_with(prefix)) {
+      repo = repo.substr(std::string_view(prefix).size());
+      break;
+    }
   }
-  if (verb == "save") {
-    if (o.output.empty()) return Fail("save needs -o FILE");
-    if (o.names.empty()) return Fail("save needs at least one image");
-    Status st = SaveOciArchive(store, o.names, o.output);
-    return st.ok() ? 0 : Fail(st.message());
-  }
-  if (verb == "load") {
-    if (o.input.empty()) return Fail("load needs -i FILE");
-    auto images = LoadOciArchive(store, o.input);
-    if (!images.ok()) return Fail(images.status().message());
-    for (const ImageRecord& image : *images) {
-      if (image.tags.empty()) std::printf("Loaded image ID: %s\n", image.id.str().c_str());
-      for (const auto& tag : image.tags) std::printf("Loaded image: %s\n", tag.c_str());
+  return {repo, tag};
+}
+
+std::string Ago(const Json& object, const char* key) {
+  int64_t t = ParseTimestamp(StringField(object, key));
+  return t ? HumanDuration(NowUnixMs() - t) + " ago" : "N/A";
+}
+
+int Images(DaemonClient& client, bool quiet) {
+  auto answer = client.Get("/images");
+  if (!answer.ok()) return Fail(answer.status());
+  const Json& images = Field(*answer, "images");
+  if (quiet) {
+    std::set<std::string> seen;
+    for (const Json& image : images) {
+      std::string id = ShortId(StringField(image, "id"));
+      if (seen.insert(id).second) std::printf("%s\n", id.c_str());
     }
     return 0;
   }
-  return -1;
+  Table table({"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"});
+  for (const Json& image : images) {
+    std::vector<std::string> tags = StringsField(image, "tags");
+    if (tags.empty()) tags.push_back("");
+    for (const std::string& t : tags) {
+      auto [repo, tag] =
+          t.empty() ? std::pair<std::string, std::string>{"<none>", "<none>"} : RepositoryAndTag(t);
+      table.Add({repo, tag, ShortId(StringField(image, "id")), Ago(image, "created_at"),
+                 HumanSize(IntField(image, "size"))});
+    }
+  }
+  table.Print();
+  return 0;
 }
+
+int Pull(DaemonClient& client, const std::string& ref) {
+  auto pulled = PullWithProgress(client, ref);
+  if (!pulled.ok()) return Fail(pulled.status());
+  std::printf("%s: pulled %s\n", ref.c_str(), StringField(*pulled, "id").c_str());
+  return 0;
+}
+
+int Push(DaemonClient& client, const std::string& ref, const std::string& target) {
+  Json body = {{"ref", ref}};
+  if (!target.empty()) body["target"] = target;
+  auto pushed = Transfer(client, "/images/push", body, "pushed");
+  if (!pushed.ok()) return Fail(pushed.status());
+  std::printf("%s: pushed, digest: %s\n",
+              StringField(*pushed, "target", target.empty() ? ref : target).c_str(),
+              StringField(*pushed, "digest").c_str());
+  return 0;
+}
+
+int Tag(DaemonClient& client, const std::string& source, const std::string& target) {
+  auto tagged = client.Post("/images/tag", {{"source", source}, {"target", target}});
+  return tagged.ok() ? 0 : Fail(tagged.status());
+}
+
+bool LooksLikeId(const std::string& name) {
+  return name.starts_with("sha256:") || name.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+int Rmi(DaemonClient& client, const std::vector<std::string>& names, bool force) {
+  return ForEachName(names, [&](const std::string& name) -> Status {
+    auto removed = client.Delete("/images?ref=" + Escape(name) + "&force=" + (force ? "true" : "false"),
+                                 DaemonClient::kNoTimeout);
+    if (!removed.ok()) return removed.status();
+    if (!LooksLikeId(name)) std::printf("Untagged: %s\n", name.c_str());
+    for (const std::string& id : StringsField(*removed, "removed")) std::printf("Deleted: %s\n", id.c_str());
+    return Status::Ok();
+  });
+}
+
+int Prune(DaemonClient& client) {
+  auto report = client.Post("/images/prune", nullptr, DaemonClient::kNoTimeout);
+  if (!report.ok()) return Fail(report.status());
+  auto count = [&](const char* key) {
+    return Field(*report, key).is_array() ? Field(*report, key).size() : 0;
+  };
+  for (const std::string& id : StringsField(*report, "images")) std::printf("Deleted: %s\n", id.c_str());
+  std::printf("Removed %zu images, %zu blobs, %zu layers\n", count("images"), count("blobs"),
+              count("snapshots"));
+  return 0;
+}
+
+int Import(DaemonClient& client, const std::string& file, const std::string& name) {
+  Json body = {{"path", AbsolutePath(file)}};
+  if (!name.empty()) body["name"] = name;
+  auto image = client.Post("/images/import", body, DaemonClient::kNoTimeout);
+  if (!image.ok()) return Fail(image.status());
+  std::printf("%s\n", StringField(*image, "id").c_str());
+  return 0;
+}
+
+int Save(DaemonClient& client, const std::string& output, const std::vector<std::string>& refs) {
+  auto saved =
+      client.Post("/images/save", {{"refs", refs}, {"path", AbsolutePath(output)}}, DaemonClient::kNoTimeout);
+  return saved.ok() ? 0 : Fail(saved.status());
+}
+
+int Load(DaemonClient& client, const std::string& input) {
+  auto loaded = client.Post("/images/load", {{"path", AbsolutePath(input)}}, DaemonClient::kNoTimeout);
+  if (!loaded.ok()) return Fail(loaded.status());
+  for (const Json& image : Field(*loaded, "images")) {
+    std::vector<std::string> tags = StringsField(image, "tags");
+    if (tags.empty()) std::printf("Loaded image ID: %s\n", StringField(image, "id").c_str());
+    for (const auto& tag : tags) std::printf("Loaded image: %s\n", tag.c_str());
+  }
+  return 0;
+}
+
+struct ImageOptions {
+  std::string ref, target;         // pull IMAGE, push IMAGE [TARGET], tag SOURCE TARGET, import FILE [NAME]
+  std::vector<std::string> names;  // rmi IMAGE..., save IMAGE...
+  std::string path;                // save -o FILE, load -i FILE
+  bool force = false;              // rmi -f, image prune -f
+  bool quiet = false;              // images -q
+  bool all = false;                // image prune -a: accepted for Docker's sake (prune is always "all")
+};
 
 }  // namespace
 
-void AddImageCommands(CLI::App& app, ImageOptions& o) {
-  auto names = [&](CLI::App* cmd, const char* what) { cmd->add_option("names", o.names, what); };
-  names(app.add_subcommand("pull", "Pull an image from a registry"), "IMAGE");
-  names(app.add_subcommand("push", "Push an image to its registry"), "IMAGE");
-  names(app.add_subcommand("tag", "Name an image"), "SOURCE TARGET");
-  CLI::App* images = app.add_subcommand("images", "List images");
-  images->add_flag("-q,--quiet", o.quiet, "Only ids");
-  CLI::App* rmi = app.add_subcommand("rmi", "Remove images");
-  rmi->add_flag("-f,--force", o.force, "Remove an image even if several names point at it");
-  names(rmi, "IMAGE...");
-  names(app.add_subcommand("import", "Make a one-layer image from a root filesystem tar"), "FILE [NAME]");
-  CLI::App* save = app.add_subcommand("save", "Write images to an OCI layout tar");
-  save->add_option("-o,--output", o.output, "The tar file to write")->required();
-  names(save, "IMAGE...");
-  CLI::App* load = app.add_subcommand("load", "Read images from an OCI layout tar");
-  load->add_option("-i,--input", o.input, "The tar file to read")->required();
-  CLI::App* image = app.add_subcommand("image", "Manage images");
-  CLI::App* prune = image->add_subcommand("prune", "Remove untagged images and unused blobs and layers");
-  prune->add_flag("-a,--all", o.all, "Accepted for Docker's sake: prune always removes everything unused");
-  image->require_subcommand(1);
+Result<Json> PullWithProgress(DaemonClient& client, const std::string& ref) {
+  return Transfer(client, "/images/pull", {{"ref", ref}}, "pulled");
 }
 
-int RunImageCommand(CLI::App& app, const GlobalOptions& g, const ImageOptions& o) {
-  std::string verb;
-  for (const char* v : {"pull", "push", "tag", "images", "rmi", "import", "save", "load"}) {
-    if (app.got_subcommand(v)) verb = v;
-  }
-  if (app.got_subcommand("image")) verb = "prune";
-  if (verb.empty()) return -1;
-  auto store = ImageStore::Open(g.data_dir);
-  if (!store.ok()) return Fail(store.status().message());
-  return RunVerb(verb, **store, g, o);
+void AddImageCommands(CLI::App& app, Verbs& verbs) {
+  auto o = std::make_shared<ImageOptions>();
+  auto add = [&](const char* name, const char* help, std::function<int(DaemonClient&)> run) {
+    CLI::App* cmd = app.add_subcommand(name, help);
+    verbs.push_back({cmd, std::move(run)});
+    return cmd;
+  };
+  add("pull", "Pull an image from a registry", [o](DaemonClient& c) { return Pull(c, o->ref); })
+      ->add_option("IMAGE", o->ref, "A reference: busybox, localhost:5000/team/app:1")
+      ->required();
+  CLI::App* push = add("push", "Push an image to its registry, or to TARGET",
+                       [o](DaemonClient& c) { return Push(c, o->ref, o->target); });
+  push->add_option("IMAGE", o->ref, "The image to push")->required();
+  push->add_option("TARGET", o->target, "Where to push it (default: IMAGE)");
+  CLI::App* tag =
+      add("tag", "Give an image another name", [o](DaemonClient& c) { return Tag(c, o->ref, o->target); });
+  tag->add_option("SOURCE", o->ref, "An image")->required();
+  tag->add_option("TARGET", o->target, "Its new name")->required();
+  add("images", "List images", [o](DaemonClient& c) {
+    return Images(c, o->quiet);
+  })->add_flag("-q,--quiet", o->quiet, "Only ids");
+  CLI::App* rmi = add("rmi", "Remove images", [o](DaemonClient& c) { return Rmi(c, o->names, o->force); });
+  rmi->add_flag("-f,--force", o->force, "Remove the image even if several names point at it");
+  rmi->add_option("IMAGE", o->names, "Names or ids")->required();
+  CLI::App* import = add("import", "Make a one-layer image of a root filesystem tar",
+                         [o](DaemonClient& c) { return Import(c, o->ref, o->target); });
+  import->add_option("FILE", o->ref, "The tar, on slipwayd's host")->required();
+  import->add_option("NAME", o->target, "Name the image (e.g. busybox)");
+  CLI::App* save = add("save", "Write images to an OCI image archive",
+                       [o](DaemonClient& c) { return Save(c, o->path, o->names); });
+  save->add_option("-o,--output", o->path, "The tar file to write, on slipwayd's host")->required();
+  save->add_option("IMAGE", o->names, "Names or ids")->required();
+  add("load", "Read images from an OCI image archive", [o](DaemonClient& c) { return Load(c, o->path); })
+      ->add_option("-i,--input", o->path, "The tar file to read, on slipwayd's host")
+      ->required();
+
+  CLI::App* image = app.add_subcommand("image", "Manage images (image prune)");
+  image->require_subcommand(1);
+  CLI::App* prune = image->add_subcommand("prune", "Remove untagged images and unused blobs and layers");
+  prune->add_flag("-a,--all", o->all, "Accepted for Docker's sake: prune always removes everything unused");
+  prune->add_flag("-f,--force", o->force, "Accepted for Docker's sake: prune never asks");
+  verbs.push_back({prune, [](DaemonClient& c) { return Prune(c); }});
 }
 
 }  // namespace slipway::cli

@@ -1,15 +1,20 @@
-// slipway: the command-line client.
+// slipway: the command-line client of slipwayd. Every verb is a request (or
+// a few) to the daemon's REST API; see docs/cli.md.
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "service/cli/container_commands.h"
 #include "service/cli/global_options.h"
 #include "service/cli/image_commands.h"
 #include "service/cli/run_command.h"
-#include "service/cli/sandbox_commands.h"
+#include "service/cli/system_commands.h"
 
 namespace {
+
+using namespace slipway::cli;
 
 // `slipway run [OPTIONS] -- CMD...`: CLI11's prefix mode does not take "--"
 // well, so everything after the first "--" is cut off here and appended to
@@ -25,21 +30,50 @@ std::vector<std::string> SplitAtDoubleDash(int* argc, char** argv) {
   return tail;
 }
 
+// The first argument that is neither a global option nor its value: the verb.
+std::string FirstPositional(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-H" || arg == "--host" || arg == "--token-file") {
+      ++i;
+    } else if (arg.empty() || arg[0] != '-') {
+      return arg;
+    }
+  }
+  return "";
+}
+
+// CLI11's message, and where to look for the right usage.
+std::string UsageError(const CLI::App& app, int argc, char** argv, const CLI::ParseError& e) {
+  std::vector<const CLI::App*> chosen;
+  for (const CLI::App* a = &app; !a->get_subcommands().empty();)
+    chosen.push_back(a = a->get_subcommands()[0]);
+  std::string verb = FirstPositional(argc, argv);
+  if (chosen.empty() && !verb.empty()) return "unknown command \"" + verb + "\" (see \"slipway --help\")";
+  std::string help = "slipway";
+  for (const CLI::App* a : chosen) help += " " + a->get_name();
+  return std::string(e.what()) + " (see \"" + help + " --help\")";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace slipway::cli;
   std::vector<std::string> tail = SplitAtDoubleDash(&argc, argv);
-  CLI::App app{"slipway: self-hosted CI sandboxes"};
+  CLI::App app{"slipway: run commands in sandboxes, through slipwayd"};
+  app.name("slipway");
   app.require_subcommand(1);
-  GlobalOptions global;
-  AddGlobalOptions(app, global);
-  RunOptions run;
-  CLI::App* run_cmd = AddRunCommand(app, run);
-  SandboxOptions sandbox;
-  AddSandboxCommands(app, sandbox);
-  ImageOptions image;
-  AddImageCommands(app, image);
+  DaemonEndpoint endpoint;
+  AddGlobalOptions(app, endpoint);
+  Verbs verbs;
+  AddRunCommands(app, verbs, tail);
+  AddContainerCommands(app, verbs);
+  AddImageCommands(app, verbs);
+  AddSystemCommands(app, verbs);
+  app.footer("Run \"slipway VERB --help\" for a verb's options.");  // after the verbs: they would inherit it
+  if (argc == 1) {  // as Docker: a bare `slipway` shows what it can do
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -47,15 +81,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return Fail(std::string(e.what()) + " (see \"slipway --help\")");
+    return Fail(UsageError(app, argc, argv, e));
   }
-  if (!tail.empty() && !app.got_subcommand("run")) return Fail("\"--\" is only for \"slipway run\"");
-  if (app.got_subcommand("run")) {
-    run.args = run_cmd->remaining();
-    run.args.insert(run.args.end(), tail.begin(), tail.end());
-    return RunCommand(global, run);
+  bool takes_tail = app.got_subcommand("run") || app.got_subcommand("create");
+  if (!tail.empty() && !takes_tail) return Fail("\"--\" is only for \"slipway run\" and \"slipway create\"");
+  for (const Verb& verb : verbs) {
+    if (!verb.command->parsed()) continue;
+    auto client = DaemonClient::Create(endpoint);
+    if (!client.ok()) return Fail(client.status());
+    return verb.run(**client);
   }
-  if (int rc = RunSandboxCommand(app, global, sandbox); rc >= 0) return rc;
-  if (int rc = RunImageCommand(app, global, image); rc >= 0) return rc;
-  return Fail("unknown command");
+  return Fail("no command given (see \"slipway --help\")");
 }

@@ -4,11 +4,14 @@
 
 #include <cstdio>
 
+#include "service/cli/format.h"
+#include "service/cli/stream.h"
+
 namespace slipway::cli {
 
 namespace {
 
-std::string HumanBytes(int64_t n) {
+std::string Bytes(int64_t n) {
   char buf[32];
   if (n >= (1 << 20)) {
     std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(n) / (1 << 20));
@@ -20,37 +23,21 @@ std::string HumanBytes(int64_t n) {
   return buf;
 }
 
-void WriteAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
-
 }  // namespace
 
 ProgressPrinter::ProgressPrinter(int fd) : fd_(fd), tty_(::isatty(fd) == 1) {}
 
-TransferProgress ProgressPrinter::Callback() {
-  return [this](const Digest& blob, const std::string& phase, int64_t done, int64_t total) {
-    Update(blob, phase, done, total);
-  };
-}
-
 std::string ProgressPrinter::Format(const Line& l) const {
-  std::string s = l.blob.hex().substr(0, 12) + ": " + l.phase;
+  std::string s = ShortId(l.blob) + ": " + l.phase;
   if (l.phase == "downloading" || l.phase == "uploading") {
-    s += " " + HumanBytes(l.done) + " / " + HumanBytes(l.total);
+    s += " " + Bytes(l.done) + " / " + Bytes(l.total);
   } else if (l.total > 0) {
-    s += " (" + HumanBytes(l.total) + ")";
+    s += " (" + Bytes(l.total) + ")";
   }
   return s;
 }
 
-void ProgressPrinter::Update(const Digest& blob, const std::string& phase, int64_t done, int64_t total) {
-  std::lock_guard<std::mutex> lock(mu_);
+void ProgressPrinter::Update(const std::string& blob, const std::string& phase, int64_t done, int64_t total) {
   Line* line = nullptr;
   for (auto& l : lines_) {
     if (l.blob == blob) line = &l;

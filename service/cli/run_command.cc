@@ -1,20 +1,15 @@
 #include "service/cli/run_command.h"
 
-#include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 
-#include "engine/base/fd.h"
 #include "engine/base/units.h"
-#include "engine/distribution/distribution.h"
-#include "engine/image/image_store.h"
-#include "engine/runtime/sandbox.h"
-#include "engine/runtime/user.h"
-#include "service/cli/progress.h"
+#include "engine/runtime/capabilities.h"
+#include "service/cli/image_commands.h"
+#include "service/cli/interrupt.h"
+#include "service/cli/stream.h"
 
 namespace slipway::cli {
 
@@ -22,10 +17,7 @@ namespace {
 
 constexpr int kOwnError = 125;
 constexpr int kTimeoutExit = 124;  // as timeout(1)
-
-int Fail(const Status& st) {
-  return cli::Fail(st.message());
-}
+constexpr int kStdout = 1, kStderr = 2, kResult = 3;
 
 // Docker's -e: "K=V" sets, a bare "K" copies the caller's value if it has one.
 std::vector<std::string> ExpandEnv(const std::vector<std::string>& entries) {
@@ -40,221 +32,284 @@ std::vector<std::string> ExpandEnv(const std::vector<std::string>& entries) {
   return out;
 }
 
-Status ApplyLimits(const RunOptions& o, SandboxSpec* spec) {
+Status AddLimits(const RunOptions& o, Json& r) {
   if (!o.memory.empty()) {
-    SLIPWAY_ASSIGN_OR_RETURN(spec->limits.memory_bytes, ParseBytes(o.memory));
+    SLIPWAY_ASSIGN_OR_RETURN(r["memory_bytes"], ParseBytes(o.memory));
   }
   if (o.memory_swap == "-1") {
-    spec->limits.memory_swap_bytes = -1;
+    r["memory_swap_bytes"] = -1;
   } else if (!o.memory_swap.empty()) {
-    SLIPWAY_ASSIGN_OR_RETURN(spec->limits.memory_swap_bytes, ParseBytes(o.memory_swap));
+    SLIPWAY_ASSIGN_OR_RETURN(r["memory_swap_bytes"], ParseBytes(o.memory_swap));
   }
   if (!o.cpus.empty()) {
-    SLIPWAY_ASSIGN_OR_RETURN(spec->limits.cpu_millis, ParseCpus(o.cpus));
+    SLIPWAY_ASSIGN_OR_RETURN(r["cpu_millis"], ParseCpus(o.cpus));
   }
   if (o.pids_limit < 0) return InvalidArgument("--pids-limit must be positive");
-  spec->limits.pids_max = o.pids_limit;
+  if (o.pids_limit > 0) r["pids_limit"] = o.pids_limit;
   if (!o.storage_size.empty()) {
-    SLIPWAY_ASSIGN_OR_RETURN(spec->storage_bytes, ParseBytes(o.storage_size));
+    SLIPWAY_ASSIGN_OR_RETURN(r["storage_bytes"], ParseBytes(o.storage_size));
   }
   if (!o.timeout.empty()) {
-    SLIPWAY_ASSIGN_OR_RETURN(spec->timeout, ParseDuration(o.timeout));
+    SLIPWAY_ASSIGN_OR_RETURN(std::chrono::milliseconds timeout, ParseDuration(o.timeout));
+    r["timeout_ms"] = timeout.count();
   }
   return Status::Ok();
 }
 
-Status ApplyCapabilities(const RunOptions& o, SandboxSpec* spec) {
-  for (const auto& name : o.cap_add) {
-    SLIPWAY_ASSIGN_OR_RETURN(CapabilityMask bit, ParseCapability(name));
-    spec->capabilities |= bit;
+// Names are checked here so that a typo fails before an image is pulled;
+// the daemon gets them as written.
+Status AddCapabilities(const RunOptions& o, Json& r) {
+  for (const auto* list : {&o.cap_add, &o.cap_drop}) {
+    for (const auto& name : *list) SLIPWAY_RETURN_IF_ERROR(ParseCapability(name).status());
   }
-  for (const auto& name : o.cap_drop) {
-    SLIPWAY_ASSIGN_OR_RETURN(CapabilityMask bit, ParseCapability(name));
-    spec->capabilities &= ~bit;
-  }
+  if (!o.cap_add.empty()) r["cap_add"] = o.cap_add;
+  if (!o.cap_drop.empty()) r["cap_drop"] = o.cap_drop;
   return Status::Ok();
 }
 
-// Image variables first; the caller's -e wins for the same name.
-std::vector<std::string> MergeEnv(const std::vector<std::string>& image,
-                                  const std::vector<std::string>& user) {
+// "HOST:CTR[:ro]" with HOST made absolute: the daemon does not share our
+// working directory.
+std::vector<std::string> AbsoluteBinds(const std::vector<std::string>& volumes) {
   std::vector<std::string> out;
-  auto key = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
-  for (const auto& kv : image) {
-    bool overridden = false;
-    for (const auto& u : user) overridden |= key(u) == key(kv);
-    if (!overridden) out.push_back(kv);
+  for (const auto& v : volumes) {
+    size_t colon = v.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      out.push_back(v);  // malformed: the daemon explains what it wants
+    } else {
+      out.push_back(AbsolutePath(v.substr(0, colon)) + v.substr(colon));
+    }
   }
-  out.insert(out.end(), user.begin(), user.end());
   return out;
 }
 
-// The image named `ref`, pulled first if the store lacks it (as docker run).
-Result<ImageRecord> FindOrPull(ImageStore& store, const GlobalOptions& g, const std::string& ref) {
-  auto image = store.Resolve(ref);
-  if (image.ok() || image.status().code() != Code::kNotFound) return image;
-  std::fprintf(stderr, "slipway: unable to find image '%s' locally; pulling it\n", ref.c_str());
-  RegistryClient client(RegistryOptionsFor(g));
-  ProgressPrinter printer(STDERR_FILENO);
-  TransferOptions options;
-  options.progress = printer.Callback();
-  return Pull(store, client, ref, options);
-}
-
-// Fills the root filesystem, command and image defaults: from --rootfs DIR
-// (args is the command) or from an image (args is IMAGE [COMMAND...]).
-Status ApplyRoot(const GlobalOptions& g, const RunOptions& o, SandboxSpec* spec, std::string* user) {
-  const std::vector<std::string>& args = o.args;
-  *user = o.user;
+// The root filesystem and the command: --rootfs DIR (args are the command)
+// or an image (args are IMAGE [COMMAND...]).
+Status AddRootAndCommand(const RunOptions& o, Json& r) {
+  std::vector<std::string> command = o.args;
   if (!o.rootfs.empty()) {
-    if (args.empty()) return InvalidArgument("\"slipway run\" requires a command to run");
-    char resolved[PATH_MAX];
-    if (!::realpath(o.rootfs.c_str(), resolved)) return Status::FromErrno(errno, "--rootfs " + o.rootfs);
-    spec->lower_dirs = {resolved};
-    spec->argv = args;
-    return Status::Ok();
+    if (command.empty())
+      return InvalidArgument("\"slipway " + o.verb + " --rootfs DIR\" requires a command to run");
+    r["rootfs"] = AbsolutePath(o.rootfs);
+  } else {
+    if (command.empty())
+      return InvalidArgument("\"slipway " + o.verb + "\" requires an image or --rootfs DIR");
+    r["image"] = command.front();
+    command.erase(command.begin());
   }
-  if (args.empty()) return InvalidArgument("\"slipway run\" requires an image or --rootfs DIR");
-  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<ImageStore> store, ImageStore::Open(g.data_dir));
-  SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, FindOrPull(*store, g, args[0]));
-  SLIPWAY_ASSIGN_OR_RETURN(spec->lower_dirs, store->LowerDirs(image));
-  SLIPWAY_ASSIGN_OR_RETURN(ImageConfig config, store->Config(image));
-  spec->argv = config.Command({args.begin() + 1, args.end()});
-  if (spec->argv.empty())
-    return InvalidArgument("image " + args[0] + " has no command: give one after the image");
-  spec->env = MergeEnv(config.env, spec->env);
-  if (o.workdir.empty() && !config.working_dir.empty()) spec->workdir = config.working_dir;
-  if (user->empty()) *user = config.user;
+  if (o.entrypoint) {  // Docker's: one string; "" clears the image's
+    r["entrypoint"] = o.entrypoint->empty() ? std::vector<std::string>{} : std::vector{*o.entrypoint};
+  }
+  if (!command.empty()) r["command"] = command;
   return Status::Ok();
 }
 
-Result<SandboxSpec> BuildSpec(const GlobalOptions& g, const RunOptions& o) {
-  // prefix_command() hands an unknown option on as if it began the command
-  // (`run --frobnicate --rootfs R ls` would exec "--frobnicate"): no image
-  // or command starts with "-", so it is a mistyped flag.
-  if (!o.args.empty() && o.args[0].size() > 1 && o.args[0][0] == '-')
-    return InvalidArgument("unknown flag: " + o.args[0] + " (see \"slipway run --help\")");
-  // Every flag is checked before anything is pulled or created.
-  SandboxSpec spec;
-  spec.name = o.name;
-  spec.hostname = o.hostname;
-  spec.interactive = o.interactive;
-  spec.kill_on_parent_death = true;
-  if (!o.workdir.empty()) spec.workdir = o.workdir;
-  spec.env = ExpandEnv(o.env);
-  SLIPWAY_RETURN_IF_ERROR(ApplyLimits(o, &spec));
-  SLIPWAY_RETURN_IF_ERROR(ApplyCapabilities(o, &spec));
-  if (o.network == "none") {
-    spec.network = NetworkMode::kPrivate;
-  } else if (o.network.starts_with("container:")) {
-    spec.network = NetworkMode::kContainer;
-    spec.network_peer = o.network.substr(10);
-  } else {
-    return InvalidArgument("unsupported --network \"" + o.network + "\": use none or container:NAME");
-  }
-  for (const auto& v : o.volumes) {
-    SLIPWAY_ASSIGN_OR_RETURN(BindMount b, ParseBindMount(v));
-    spec.binds.push_back(b);
-  }
-  if (!spec.name.empty() && !IsValidName(spec.name)) return ValidateSpec(spec);
-  std::string user_spec;
-  SLIPWAY_RETURN_IF_ERROR(ApplyRoot(g, o, &spec, &user_spec));
-  SLIPWAY_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(spec.lower_dirs, user_spec));
-  spec.uid = user.uid;
-  spec.gid = user.gid;
-  spec.additional_gids = user.additional_gids;
-  bool has_home = false;
-  for (const auto& e : spec.env) has_home |= e.starts_with("HOME=");
-  if (!has_home && !user.home.empty()) spec.env.push_back("HOME=" + user.home);
-  SLIPWAY_RETURN_IF_ERROR(ValidateSpec(spec));
-  return spec;
+void AddContainerFlags(CLI::App* cmd, RunOptions& o) {
+  // Everything from the first positional argument on (the image, or with
+  // --rootfs the command) belongs to the command: see remaining().
+  cmd->prefix_command();
+  cmd->set_help_flag("--help", "Print this help");  // -h is --hostname, as in Docker
+  cmd->add_flag("--rm", o.remove, "Remove the container once it has ended");
+  cmd->add_flag("-i,--interactive", o.interactive, "Not supported: sandboxes run with stdin on /dev/null");
+  cmd->add_flag("-t,--tty", o.tty, "Not supported: sandboxes have no terminal");
+  cmd->add_option("--name", o.name, "Name the container");
+  cmd->add_option("-m,--memory", o.memory, "Memory limit (e.g. 64m)");
+  cmd->add_option("--memory-swap", o.memory_swap, "Memory plus swap (-1: unlimited swap); default: no swap");
+  cmd->add_option("--cpus", o.cpus, "Number of CPUs (e.g. 0.5)");
+  cmd->add_option("--pids-limit", o.pids_limit, "Maximum number of processes");
+  cmd->add_option("--storage-size", o.storage_size, "Size of the writable layer (e.g. 100m)");
+  cmd->add_option("--timeout", o.timeout, "Kill the sandbox after this long (e.g. 30s)");
+  cmd->add_option("--network", o.network, "none (default) or container:NAME");
+  cmd->add_option("-h,--hostname", o.hostname, "Hostname inside the sandbox");
+  cmd->add_option("-e,--env", o.env, "Set an environment variable (K=V, or K to copy it)")
+      ->allow_extra_args(false);
+  cmd->add_option("-w,--workdir", o.workdir, "Working directory inside the sandbox");
+  cmd->add_option("-u,--user", o.user, "USER[:GROUP], names or numeric ids");
+  cmd->add_option("-v,--volume", o.volumes, "Bind mount HOST:CONTAINER[:ro]")->allow_extra_args(false);
+  cmd->add_option("--cap-add", o.cap_add, "Add a capability")->allow_extra_args(false);
+  cmd->add_option("--cap-drop", o.cap_drop, "Drop a capability")->allow_extra_args(false);
+  cmd->add_option_function<std::string>(
+         "--entrypoint", [&o](const std::string& v) { o.entrypoint = v; },
+         "Run this instead of the image's Entrypoint (\"\": none)")
+      ->type_name("CMD");
+  cmd->add_option("--rootfs", o.rootfs, "Run on this root filesystem directory (never modified)");
 }
 
-// SIGINT, SIGTERM and SIGHUP end the sandbox (and then this process) instead
-// of leaving it behind.
-UniqueFd BlockTerminationSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  return UniqueFd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+// Docker pulls a missing image on run and create. A 404 from create may
+// also name something else (a network peer), so the image is checked.
+bool ImageIsMissing(DaemonClient& client, const Json& request, const Status& create_error) {
+  if (create_error.code() != Code::kNotFound || !request.contains("image")) return false;
+  auto image = client.Get("/images/inspect?ref=" + Escape(request["image"].get<std::string>()));
+  return !image.ok() && image.status().code() == Code::kNotFound;
 }
 
-// Which termination signal ended the run, read from the (still pending)
-// signalfd; 0 if none.
-int ReceivedSignal(int signal_fd) {
-  signalfd_siginfo info;
-  if (::read(signal_fd, &info, sizeof info) != static_cast<ssize_t>(sizeof info)) return 0;
-  return static_cast<int>(info.ssi_signo);
+// POST /containers, pulling the image first if the daemon lacks it. With a
+// guard, a signal during the pull aborts it.
+Result<std::string> Create(DaemonClient& client, const Json& request, SandboxGuard* guard) {
+  auto created = client.Post("/containers", request);
+  if (!created.ok() && ImageIsMissing(client, request, created.status())) {
+    const std::string image = request["image"].get<std::string>();
+    std::fprintf(stderr, "slipway: unable to find image '%s' locally; pulling it\n", image.c_str());
+    std::unique_ptr<DaemonClient> puller = client.Clone();  // an aborted client stays aborted
+    if (guard && guard->AbortOnSignal(puller.get())) return Status(Code::kDeadlineExceeded, "interrupted");
+    auto pulled = PullWithProgress(*puller, image);
+    if (guard) guard->AbortOnSignal(nullptr);
+    if (!pulled.ok()) return pulled.status();
+    created = client.Post("/containers", request);
+  }
+  if (!created.ok()) return created.status();
+  return StringField(*created, "id");
 }
 
-int ReportEnd(const SandboxResult& r, const SandboxSpec& spec, int signal_fd) {
-  if (r.cancelled) {
-    int sig = ReceivedSignal(signal_fd);
-    std::fprintf(stderr, "slipway: received %s; the sandbox was killed\n",
-                 sig ? sigabbrev_np(sig) : "a signal");
-    if (sig) return 128 + sig;  // as if slipway itself had been ended by it
+// The frames of an attach stream: output to our stdout and stderr as it
+// comes, the final container object kept.
+struct AttachSink {
+  Json final;
+  FrameDecoder decoder{[this](int stream, std::string_view data) {
+    if (stream == kStdout) WriteAll(STDOUT_FILENO, data);
+    if (stream == kStderr) WriteAll(STDERR_FILENO, data);
+    if (stream == kResult) final = Json::parse(data, nullptr, /*allow_exceptions=*/false);
+  }};
+};
+
+int Attach(DaemonClient& client, SandboxGuard& guard, const std::string& id) {
+  AttachSink sink;
+  Status st =
+      client.Stream("POST", "/containers/" + Escape(id) + "/attach", nullptr, [&](std::string_view data) {
+        sink.decoder.Feed(data);
+        return true;
+      });
+  if (int sig = guard.signal()) return ReportSignal(sig, "the sandbox was killed");
+  if (!st.ok()) return Fail(st);
+  if (!sink.final.is_object()) {
+    // The stream ended without its last frame (slipwayd restarted?): ask.
+    auto c = client.Post("/containers/" + Escape(id) + "/wait", nullptr, DaemonClient::kNoTimeout);
+    if (!c.ok()) return Fail("the output stream ended early, and then: " + c.status().message());
+    sink.final = std::move(*c);
   }
-  if (r.timed_out) {
-    std::fprintf(stderr, "slipway: sandbox timed out after %lld ms and was killed\n",
-                 static_cast<long long>(spec.timeout.count()));
-    return kTimeoutExit;
+  std::string message;
+  int code = ExitCodeOf(sink.final, &message);
+  if (!message.empty()) std::fprintf(stderr, "slipway: %s\n", message.c_str());
+  return code;
+}
+
+int Run(DaemonClient& client, const RunOptions& o) {
+  auto request = BuildCreateRequest(o);
+  if (!request.ok()) return Fail(request.status());
+  SandboxGuard guard(client);
+  auto id = Create(client, *request, &guard);
+  if (int sig = guard.signal(); sig && !id.ok()) return ReportSignal(sig, "nothing was started");
+  if (!id.ok()) return Fail(id.status());
+  if (int sig = guard.Watch(*id)) {
+    (void)client.Delete("/containers/" + Escape(*id) + "?force=true");
+    return ReportSignal(sig, "the sandbox was removed");
   }
-  if (r.oom_killed) {
-    std::fprintf(stderr, "slipway: sandbox ran out of memory (limit %lld bytes); the kernel killed it\n",
-                 static_cast<long long>(spec.limits.memory_bytes));
-  }
-  return r.exit_code;
+  if (!o.detach) return Attach(client, guard, *id);
+  auto started = client.Post("/containers/" + Escape(*id) + "/start");
+  if (int sig = guard.signal()) return ReportSignal(sig, "the sandbox was stopped");
+  if (!started.ok()) return Fail(started.status());
+  std::printf("%s\n", id->c_str());
+  return 0;
+}
+
+int CreateOnly(DaemonClient& client, const RunOptions& o) {
+  auto request = BuildCreateRequest(o);
+  if (!request.ok()) return Fail(request.status());
+  auto id = Create(client, *request, nullptr);
+  if (!id.ok()) return Fail(id.status());
+  std::printf("%s\n", id->c_str());
+  return 0;
 }
 
 }  // namespace
 
-CLI::App* AddRunCommand(CLI::App& app, RunOptions& o) {
-  CLI::App* run = app.add_subcommand("run", "Run a command in a new sandbox");
-  run->set_help_flag("--help", "Print this help");
-  // Everything from the first positional argument on (the image, or with
-  // --rootfs the command) belongs to the command: see remaining().
-  run->prefix_command();
-  run->add_flag("--rm", o.remove, "Remove the sandbox's state when it exits");
-  run->add_flag("-i,--interactive", o.interactive, "Keep stdin attached");
-  run->add_option("--name", o.name, "Name the sandbox");
-  run->add_option("-m,--memory", o.memory, "Memory limit (e.g. 64m)");
-  run->add_option("--memory-swap", o.memory_swap, "Memory plus swap (-1: unlimited swap); default: no swap");
-  run->add_option("--cpus", o.cpus, "Number of CPUs (e.g. 0.5)");
-  run->add_option("--pids-limit", o.pids_limit, "Maximum number of processes");
-  run->add_option("--storage-size", o.storage_size, "Size of the writable layer (e.g. 100m)");
-  run->add_option("--timeout", o.timeout, "Kill the sandbox after this long (e.g. 30s)");
-  run->add_option("--network", o.network, "none (default) or container:NAME");
-  run->add_option("-h,--hostname", o.hostname, "Hostname inside the sandbox");
-  run->add_option("-e,--env", o.env, "Set an environment variable (K=V, or K to copy it)")
-      ->allow_extra_args(false);
-  run->add_option("-w,--workdir", o.workdir, "Working directory inside the sandbox");
-  run->add_option("-u,--user", o.user, "USER[:GROUP], names or numeric ids");
-  run->add_option("-v,--volume", o.volumes, "Bind mount HOST:CONTAINER[:ro]")->allow_extra_args(false);
-  run->add_option("--cap-add", o.cap_add, "Add a capability")->allow_extra_args(false);
-  run->add_option("--cap-drop", o.cap_drop, "Drop a capability")->allow_extra_args(false);
-  run->add_option("--rootfs", o.rootfs, "Run on this root filesystem directory (never modified)");
-  run->footer("Usage: slipway run [OPTIONS] (--rootfs DIR | IMAGE) COMMAND [ARG...]");
-  return run;
+Result<Json> BuildCreateRequest(const RunOptions& o) {
+  // prefix_command() hands an unknown option on as if it began the command
+  // (`run --frobnicate --rootfs R ls` would run "--frobnicate"): no image
+  // or command starts with "-", so it is a mistyped flag.
+  if (!o.args.empty() && o.args[0].size() > 1 && o.args[0][0] == '-')
+    return InvalidArgument("unknown flag: " + o.args[0] + " (see \"slipway " + o.verb + " --help\")");
+  if (o.interactive || o.tty) {
+    return InvalidArgument(std::string(o.interactive ? "-i/--interactive" : "-t/--tty") +
+                           " is not supported: sandboxes run under slipwayd, with stdin on /dev/null "
+                           "and no terminal");
+  }
+  Json r = Json::object();
+  SLIPWAY_RETURN_IF_ERROR(AddRootAndCommand(o, r));
+  if (!o.name.empty()) r["name"] = o.name;
+  if (std::vector<std::string> env = ExpandEnv(o.env); !env.empty()) r["env"] = env;
+  if (!o.workdir.empty()) r["workdir"] = o.workdir;
+  if (!o.user.empty()) r["user"] = o.user;
+  if (!o.hostname.empty()) r["hostname"] = o.hostname;
+  SLIPWAY_RETURN_IF_ERROR(AddLimits(o, r));
+  if (o.network != "none" && !o.network.starts_with("container:"))
+    return InvalidArgument("unsupported --network \"" + o.network + "\": use none or container:NAME");
+  if (o.network != "none") r["network"] = o.network;
+  if (!o.volumes.empty()) r["binds"] = AbsoluteBinds(o.volumes);
+  SLIPWAY_RETURN_IF_ERROR(AddCapabilities(o, r));
+  if (o.remove) r["auto_remove"] = true;
+  return r;
 }
 
-int RunCommand(const GlobalOptions& global, const RunOptions& o) {
-  auto spec = BuildSpec(global, o);
-  if (!spec.ok()) return Fail(spec.status());
-  auto runtime = Runtime::Open({global.state_dir, global.cgroup_parent});
-  if (!runtime.ok()) return Fail(runtime.status());
-  (void)(*runtime)->CollectGarbage();
-  UniqueFd signals = BlockTerminationSignals();
-  auto sandbox = (*runtime)->Start(*spec);
-  if (!sandbox.ok()) return Fail(sandbox.status());
-  FdSink sink(STDOUT_FILENO, STDERR_FILENO);
-  auto result = (*sandbox)->Wait(&sink, signals.get());
-  if (!result.ok()) return Fail(result.status());
-  if (o.remove) {
-    Status st = (*sandbox)->Remove();
-    if (!st.ok()) return Fail(st);
+int ExitCodeOf(const Json& c, std::string* message) {
+  const std::string state = StringField(c, "state");
+  const std::string error = StringField(c, "error");
+  if (state == "failed") {
+    *message = "the sandbox could not be started: " + (error.empty() ? "no reason given" : error);
+    return kOwnError;
   }
-  return ReportEnd(*result, *spec, signals.get());
+  if (state == "lost") {
+    *message = "slipwayd lost track of the sandbox" + (error.empty() ? "" : ": " + error);
+    return kOwnError;
+  }
+  const Json& r = Field(c, "result");
+  if (state != "exited" || !r.is_object()) {
+    *message = "the sandbox has not ended (state \"" + state + "\")";
+    return kOwnError;
+  }
+  const Json& request = Field(c, "request");
+  if (BoolField(r, "timed_out")) {
+    *message =
+        "sandbox timed out after " + std::to_string(IntField(request, "timeout_ms")) + " ms and was killed";
+    return kTimeoutExit;
+  }
+  if (BoolField(r, "oom_killed")) {
+    *message = "sandbox ran out of memory (limit " + std::to_string(IntField(request, "memory_bytes")) +
+               " bytes); the kernel killed it";
+  }
+  return static_cast<int>(IntField(r, "exit_code", kOwnError));
+}
+
+int AttachAndWait(DaemonClient& client, const std::string& id) {
+  SandboxGuard guard(client);
+  if (int sig = guard.Watch(id)) {  // in the instant since the guard started
+    KillContainer(client, id);
+    return ReportSignal(sig, "the sandbox was killed");
+  }
+  return Attach(client, guard, id);
+}
+
+void AddRunCommands(CLI::App& app, Verbs& verbs, const std::vector<std::string>& tail) {
+  auto run_options = std::make_shared<RunOptions>();
+  CLI::App* run = app.add_subcommand("run", "Run a command in a new sandbox");
+  AddContainerFlags(run, *run_options);
+  run->add_flag("-d,--detach", run_options->detach, "Start it in the background and print its id");
+  run->footer("Usage: slipway run [OPTIONS] (IMAGE | --rootfs DIR) [COMMAND [ARG...]]");
+  verbs.push_back({run, [run, run_options, &tail](DaemonClient& client) {
+                     run_options->args = run->remaining();
+                     run_options->args.insert(run_options->args.end(), tail.begin(), tail.end());
+                     return Run(client, *run_options);
+                   }});
+
+  auto create_options = std::make_shared<RunOptions>();
+  create_options->verb = "create";
+  CLI::App* create = app.add_subcommand("create", "Create a sandbox without starting it; print its id");
+  AddContainerFlags(create, *create_options);
+  create->footer("Usage: slipway create [OPTIONS] (IMAGE | --rootfs DIR) [COMMAND [ARG...]]");
+  verbs.push_back({create, [create, create_options, &tail](DaemonClient& client) {
+                     create_options->args = create->remaining();
+                     create_options->args.insert(create_options->args.end(), tail.begin(), tail.end());
+                     return CreateOnly(client, *create_options);
+                   }});
 }
 
 }  // namespace slipway::cli

@@ -1,28 +1,46 @@
-// `slipway run`: flags as Docker names them, turned into a SandboxSpec.
+// `slipway run` and `slipway create`: Docker's flags turned into a create
+// request (docs/api.md), and the attached run: output copied as it comes,
+// the sandbox's exit code returned.
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "service/cli/client.h"
 #include "service/cli/global_options.h"
 
 namespace slipway::cli {
 
 struct RunOptions {
-  bool remove = false;
-  bool interactive = false;
+  std::string verb = "run";  // or "create": for messages
+  bool remove = false, detach = false, interactive = false, tty = false;
   std::string name, memory, memory_swap, cpus, storage_size, timeout, network = "none", hostname, workdir,
                                                                       user, rootfs;
+  std::optional<std::string> entrypoint;
   int64_t pids_limit = 0;
   std::vector<std::string> env, volumes, cap_add, cap_drop;
-  std::vector<std::string> args;  // [IMAGE] CMD [ARG...]
+  std::vector<std::string> args;  // [IMAGE] [COMMAND [ARG...]]
 };
 
-// Registers `run`; after parsing, options.args must be set from the returned
-// subcommand's remaining() (the image and command, untouched by flag parsing).
-CLI::App* AddRunCommand(CLI::App& app, RunOptions& options);
-// Runs the sandbox; returns the process exit code (the command's, or 125).
-int RunCommand(const GlobalOptions& global, const RunOptions& options);
+// Registers `run` and `create`. Their image and command are what the
+// subcommand leaves unparsed, followed by `tail` (what came after "--",
+// which main cuts off before parsing).
+void AddRunCommands(CLI::App& app, Verbs& verbs, const std::vector<std::string>& tail);
+
+// The create request for these flags; every flag is checked here, before
+// anything is sent.
+Result<Json> BuildCreateRequest(const RunOptions& options);
+
+// Attaches to container `id` (starting it if it is created), copies its
+// output to stdout and stderr until it ends, and returns what `slipway run`
+// exits with. SIGINT, SIGTERM and SIGHUP kill the sandbox meanwhile.
+int AttachAndWait(DaemonClient& client, const std::string& id);
+
+// What `slipway run` exits with for a container that has ended (its exit
+// code; 124 if it timed out; 125 if it failed to start or was lost), and in
+// `message` what to say about it on stderr (empty: nothing).
+int ExitCodeOf(const Json& container, std::string* message);
 
 }  // namespace slipway::cli

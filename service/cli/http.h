@@ -1,0 +1,72 @@
+// The CLI's HTTP transport: cpp-httplib's client, one request per
+// connection, the response body handed over as it arrives (chunked or not),
+// and an Abort() another thread can call (for Ctrl-C during a stream).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/base/status.h"
+
+namespace httplib {
+class Client;
+}
+
+namespace slipway::cli {
+
+struct HttpEndpoint {
+  std::string host;  // a name or an address; IPv6 without brackets
+  int port = 0;
+};
+
+// "http://HOST[:PORT][/]", "tcp://HOST:PORT" or "HOST:PORT"; the port
+// defaults to `default_port`. https is refused: slipwayd does not speak it.
+Result<HttpEndpoint> ParseHttpUrl(std::string_view url, int default_port);
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", "DELETE"
+  std::string target;  // "/api/v1/containers?all=true", already percent-encoded
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  int read_timeout_ms = -1;  // for each read of the response; -1: wait forever
+};
+
+// Gets the response's status with each piece of its body, in order; an empty
+// body yields no call. Returns false to stop reading.
+using HttpBodyReceiver = std::function<bool(int status, std::string_view data)>;
+
+class HttpClient {
+ public:
+  HttpClient(HttpEndpoint endpoint, int connect_timeout_ms);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Sends `request` on a new connection and returns the response's status
+  // once its body has been read (or the receiver stopped). Errors: connecting
+  // failed -> kUnavailable; the connection broke later, a read timed out, or
+  // the response is not HTTP -> kInternal; Abort() -> kDeadlineExceeded.
+  Result<int> Send(const HttpRequest& request, const HttpBodyReceiver& receiver);
+
+  // From another thread: makes the Send() in progress, and every later one,
+  // fail at once (the socket is shut down, so a blocked read returns).
+  void Abort();
+
+ private:
+  HttpEndpoint endpoint_;
+  int connect_timeout_ms_;
+  std::mutex mu_;                             // guards the two below against Abort()
+  std::shared_ptr<httplib::Client> in_flight_;  // the client of the Send() in progress
+  bool aborted_ = false;
+};
+
+// RFC 3986 percent-encoding of everything but unreserved characters: for a
+// path segment or a query value.
+std::string PercentEncode(std::string_view text);
+
+}  // namespace slipway::cli
