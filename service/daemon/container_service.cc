@@ -40,6 +40,34 @@ bool WaitReadable(int fd, std::chrono::milliseconds timeout) {
   }
 }
 
+// Closing an inotify fd waits for an SRCU grace period in the kernel
+// (fsnotify_destroy_group), several milliseconds. A log follower that ends
+// hands its fd here instead, so that the end of `slipway run` does not wait.
+void CloseLater(UniqueFd fd) {
+  struct Closer {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<UniqueFd> fds;
+    Closer() {
+      std::thread([this] {
+        for (;;) {
+          std::vector<UniqueFd> batch;
+          {
+            std::unique_lock lock(mu);
+            cv.wait(lock, [&] { return !fds.empty(); });
+            batch.swap(fds);
+          }
+          batch.clear();  // the slow closes, off every caller's path
+        }
+      }).detach();
+    }
+  };
+  static Closer* closer = new Closer;  // lives as long as the process
+  std::lock_guard lock(closer->mu);
+  closer->fds.push_back(std::move(fd));
+  closer->cv.notify_one();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -466,6 +494,10 @@ Status ContainerService::Follow(const std::string& dir, bool follow, EndSignal& 
   // the sandbox has ended (its log is complete by then).
   UniqueFd inotify(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
   if (!inotify) return ErrnoStatus("inotify_init1");
+  struct Release {
+    UniqueFd& fd;
+    ~Release() { CloseLater(std::move(fd)); }
+  } release{inotify};
   if (::inotify_add_watch(inotify.get(), dir.c_str(), IN_MODIFY | IN_CREATE | IN_CLOSE_WRITE) < 0 &&
       errno != ENOENT) {
     return ErrnoStatus("inotify_add_watch " + dir);

@@ -212,6 +212,7 @@ Status ContainerStore::Update(const Container& c) {
         "result_json = ?, error = ? WHERE id = ?");
     BindFields(q, 1, c, request_json, spec_json);
     q.bind(13, c.id);
+    final_cache_.erase(c.id);
     if (q.exec() == 0) return NotFound("no such container: " + c.id);
     return Status::Ok();
   } catch (const SQLite::Exception& e) {
@@ -227,6 +228,7 @@ Status ContainerStore::Delete(const std::string& id) {
   try {
     SQLite::Statement q(*db_, "DELETE FROM containers WHERE id = ?");
     q.bind(1, id);
+    final_cache_.erase(id);
     q.exec();
     return Status::Ok();
   } catch (const std::exception& e) {
@@ -284,7 +286,22 @@ Result<std::vector<Container>> ContainerStore::List(bool all) const {
   std::lock_guard<std::mutex> lock(mu_);
   try {
     SQLite::Statement q(*db_, sql);
-    return ReadRows(q);
+    std::vector<Container> out;
+    while (q.executeStep()) {
+      // Decoding a row's JSON is most of a listing's cost, and a container in
+      // a final state never changes again: decode it once.
+      auto state = ParseContainerState(q.getColumn(2).getString());
+      std::string id = q.getColumn(0).getString();
+      auto cached = final_cache_.find(id);
+      if (state.ok() && IsFinal(*state) && cached != final_cache_.end()) {
+        out.push_back(cached->second);
+        continue;
+      }
+      SLIPWAY_ASSIGN_OR_RETURN(Container c, RowToContainer(q));
+      if (IsFinal(c.state)) final_cache_[id] = c;
+      out.push_back(std::move(c));
+    }
+    return out;
   } catch (const std::exception& e) {
     return DbError(e, "list");
   }

@@ -4,6 +4,7 @@
 // several threads.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,7 +40,9 @@ class ContainerStore {
  private:
   explicit ContainerStore(std::unique_ptr<SQLite::Database> db);
   std::unique_ptr<SQLite::Database> db_;
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // guards db_ and final_cache_
+  // Decoded rows in a final state, which never change (List() only).
+  mutable std::map<std::string, Container> final_cache_;
 };
 
 }  // namespace slipway::daemon

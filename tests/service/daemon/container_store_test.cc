@@ -373,3 +373,34 @@ TEST_F(ContainerStoreTest, ConcurrentUseFromThreads) {
 
 }  // namespace
 }  // namespace slipway::daemon
+
+namespace slipway::daemon {
+namespace {
+
+// List() keeps ended containers decoded; what it returns must still follow
+// every update and removal.
+TEST_F(ContainerStoreTest, ListFollowsUpdatesOfEndedContainers) {
+  Container c = MakeContainer(Id("abc1"), "done", 1000);
+  c.state = ContainerState::kExited;
+  c.error = "first";
+  Insert(c);
+  auto listed = store_->List(/*all=*/true);
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].error, "first");
+
+  c.error = "second";
+  ASSERT_TRUE(store_->Update(c).ok());
+  listed = store_->List(/*all=*/true);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].error, "second");
+
+  ASSERT_TRUE(store_->Delete(c.id).ok());
+  listed = store_->List(/*all=*/true);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty());
+}
+
+}  // namespace
+}  // namespace slipway::daemon
