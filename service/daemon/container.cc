@@ -10,6 +10,8 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/base/time.h"
+
 namespace slipway::daemon {
 
 namespace {
@@ -207,23 +209,10 @@ ordered_json ResultToJson(const SandboxResult& r) {
   return j;
 }
 
-// RFC 3339 in UTC with milliseconds, "2026-11-29T08:55:01.123Z"; null for 0
-// (the event has not happened).
+// RFC 3339 in UTC with milliseconds; null for 0 (the event has not happened).
 ordered_json Timestamp(int64_t unix_ms) {
   if (unix_ms == 0) return nullptr;
-  int64_t ms = unix_ms % 1000;
-  int64_t secs = unix_ms / 1000;
-  if (ms < 0) {  // floor, not truncation, before 1970
-    ms += 1000;
-    secs -= 1;
-  }
-  time_t t = static_cast<time_t>(secs);
-  struct tm tm {};
-  if (!::gmtime_r(&t, &tm)) return nullptr;
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  return FormatRfc3339Millis(unix_ms);
 }
 
 // dump() throws on ill-formed UTF-8 (a path or argument from an image may

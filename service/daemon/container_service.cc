@@ -9,13 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/base/fs.h"
+#include "engine/base/time.h"
 #include "service/daemon/spec_builder.h"
 
 namespace slipway::daemon {
 
 namespace {
 
-using Clock = std::chrono::system_clock;
 using json = nlohmann::json;
 
 // How often a watcher looks up from waiting for its monitor, to notice that
@@ -25,10 +25,6 @@ constexpr std::chrono::milliseconds kWatchSlice{500};
 constexpr int kStopNow = 0;
 // How long a forced removal waits for a killed sandbox to be recorded.
 constexpr std::chrono::milliseconds kForceRemoveWait{10000};
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
-}
 
 // Waits until `fd` is readable or `timeout` passes; true if readable.
 bool WaitReadable(int fd, std::chrono::milliseconds timeout) {
@@ -117,8 +113,7 @@ std::string ReconcileReport::ToJson() const {
 // Opening, creating, starting
 
 ContainerService::ContainerService(const ContainerServiceOptions& options, std::unique_ptr<Runtime> runtime,
-                                   ContainerStore& store, ImageStore& images, Metrics& metrics,
-                                   EventLog& log)
+                                   ContainerStore& store, ImageStore& images, Metrics& metrics, EventLog& log)
     : options_(options),
       runtime_(std::move(runtime)),
       store_(store),
@@ -170,7 +165,7 @@ Result<Container> ContainerService::Create(const CreateRequest& request) {
   if (Status st = ValidateSpec(c.spec); !st.ok()) {
     return st.code() == Code::kNotFound ? InvalidArgument(st.message()) : st;
   }
-  c.created_unix_ms = NowMs();
+  c.created_unix_ms = NowUnixMs();
   {
     std::lock_guard lock(mu_);
     if (stopping_) return Status(Code::kUnavailable, "slipwayd is shutting down");
@@ -189,8 +184,8 @@ Status ContainerService::Start(const std::string& id_or_name) {
                               ", not created");
   }
   if (static_cast<int>(queue_.size()) >= options_.max_queued) {
-    return Status(Code::kResourceExhausted, "the start queue is full (" +
-                                                std::to_string(options_.max_queued) + " containers)");
+    return Status(Code::kResourceExhausted,
+                  "the start queue is full (" + std::to_string(options_.max_queued) + " containers)");
   }
   c.state = ContainerState::kQueued;
   SLIPWAY_RETURN_IF_ERROR(store_.Update(c));
@@ -248,7 +243,7 @@ Result<Container> ContainerService::Launch(const std::string& id) {
   if (!sandbox.ok()) {
     c.state = ContainerState::kFailed;
     c.error = sandbox.status().message();
-    c.finished_unix_ms = NowMs();
+    c.finished_unix_ms = NowUnixMs();
     metrics_.sandboxes_failed.Inc();
     log_.Warn("container.failed", {{"id", c.id}, {"error", c.error}});
     Finish(c);
@@ -260,7 +255,7 @@ Result<Container> ContainerService::Launch(const std::string& id) {
     c.state = ContainerState::kRunning;
     c.sandbox_id = sandbox->id;
     c.pid = sandbox->init_pid;
-    c.started_unix_ms = NowMs();
+    c.started_unix_ms = NowUnixMs();
     Status st = store_.Update(c);
     if (!st.ok()) log_.Error("store.update", {{"id", c.id}, {"error", st.message()}});
     if (auto it = pending_signals_.find(c.id); it != pending_signals_.end()) {
@@ -274,7 +269,8 @@ Result<Container> ContainerService::Launch(const std::string& id) {
   log_.Info("container.started", {{"id", c.id}, {"sandbox", c.sandbox_id}, {"pid", c.pid}});
   // A kill or stop that came while it was starting.
   if (pending && *pending == kStopNow) (void)StopMonitored(options_.runtime.state_dir, c.sandbox_id);
-  if (pending && *pending != kStopNow) (void)SignalMonitoredInit(options_.runtime.state_dir, c.sandbox_id, *pending);
+  if (pending && *pending != kStopNow)
+    (void)SignalMonitoredInit(options_.runtime.state_dir, c.sandbox_id, *pending);
   return c;
 }
 
@@ -311,7 +307,7 @@ void ContainerService::Watch(Container c) {
 
 void ContainerService::RecordEnd(Container c, const Result<SandboxStatus>& status) {
   c.pid = 0;
-  c.finished_unix_ms = NowMs();
+  c.finished_unix_ms = NowUnixMs();
   if (status.ok() && status->phase == SandboxPhase::kEnded) {
     c.state = ContainerState::kExited;
     c.result = status->result;
@@ -523,7 +519,8 @@ Status ContainerService::Follow(const std::string& dir, bool follow, EndSignal& 
 Status ContainerService::Kill(const std::string& id_or_name, int signal) {
   SLIPWAY_ASSIGN_OR_RETURN(Container c, store_.Find(id_or_name));
   if (IsFinal(c.state) || c.state == ContainerState::kCreated)
-    return FailedPrecondition("container " + id_or_name + " is " + ContainerStateName(c.state) + ", not running");
+    return FailedPrecondition("container " + id_or_name + " is " + ContainerStateName(c.state) +
+                              ", not running");
   log_.Info("container.kill", {{"id", c.id}, {"signal", signal}});
   // Asked to run but not running yet: `run -d` then `kill` must not race the
   // queue. A container that never ran ends as if the signal had killed it.
@@ -559,7 +556,7 @@ bool ContainerService::CancelUnstarted(const std::string& id, int signal) {
   c.result->cancelled = true;
   c.result->signal = signal;
   c.result->exit_code = 128 + signal;
-  c.finished_unix_ms = NowMs();
+  c.finished_unix_ms = NowUnixMs();
   Finish(c);
   return true;
 }
@@ -644,7 +641,8 @@ Result<ReconcileReport> ContainerService::Reconcile() {
   std::set<std::string> claimed;  // container ids whose sandbox was found
   for (const SandboxStatus& s : sandboxes) {
     auto row = store_.Get(s.name);
-    bool active = row.ok() && (row->state == ContainerState::kStarting || row->state == ContainerState::kRunning);
+    bool active =
+        row.ok() && (row->state == ContainerState::kStarting || row->state == ContainerState::kRunning);
     bool kept_for_logs = row.ok() && IsFinal(row->state) && row->sandbox_id == s.id;
     if (kept_for_logs) continue;
     if (!active) {
@@ -665,7 +663,7 @@ Result<ReconcileReport> ContainerService::Reconcile() {
                !claimed.count(c.id)) {
       c.state = ContainerState::kLost;
       c.pid = 0;
-      c.finished_unix_ms = NowMs();
+      c.finished_unix_ms = NowUnixMs();
       c.error = "slipwayd stopped while it was starting; it never ran";
       if (!c.sandbox_id.empty()) c.error = "its sandbox disappeared while slipwayd was down";
       Finish(c);

@@ -7,21 +7,11 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "engine/base/time.h"
+
 namespace slipway::daemon {
 
 namespace {
-
-// "2026-11-29T08:55:01.123Z", now.
-std::string NowRfc3339() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm {};
-  ::gmtime_r(&ts.tv_sec, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ts.tv_nsec / 1'000'000));
-  return buf;
-}
 
 bool Reserved(const std::string& key) {
   return key == "time" || key == "level" || key == "event";
@@ -74,7 +64,7 @@ Status EventLog::Reopen() {
 void EventLog::Log(LogLevel level, std::string_view event, const nlohmann::ordered_json& fields) {
   if (!Enabled(level)) return;
   nlohmann::ordered_json line;
-  line["time"] = NowRfc3339();
+  line["time"] = FormatRfc3339Millis(NowUnixMs());
   line["level"] = LogLevelName(level);
   line["event"] = event;
   if (fields.is_object()) {

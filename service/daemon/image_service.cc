@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "engine/base/time.h"
 #include "engine/image/layer_writer.h"
 #include "engine/image/oci_archive.h"
 #include "engine/registry/reference.h"
@@ -73,18 +74,7 @@ void WireProgress(RegistryClient& client, ByteMeter& meter, const TransferProgre
 
 ordered_json Rfc3339Millis(int64_t unix_ms) {
   if (unix_ms == 0) return nullptr;
-  int64_t ms = unix_ms % 1000, secs = unix_ms / 1000;
-  if (ms < 0) {  // floor, not truncation, before 1970
-    ms += 1000;
-    secs -= 1;
-  }
-  time_t t = static_cast<time_t>(secs);
-  struct tm tm {};
-  if (!::gmtime_r(&t, &tm)) return nullptr;
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  return FormatRfc3339Millis(unix_ms);
 }
 
 ordered_json ImageJson(const ImageRecord& image) {

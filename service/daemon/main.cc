@@ -106,8 +106,8 @@ class Daemon {
                                   {"pid", ::getpid()},
                                   {"data_dir", config_.data_dir}});
     int sig = AwaitTermination(signal_fd, *log_);
-    log_->Info("slipwayd.stopping", {{"signal", sigabbrev_np(sig)},
-                                     {"deadline_ms", config_.shutdown_timeout.count()}});
+    log_->Info("slipwayd.stopping",
+               {{"signal", sigabbrev_np(sig)}, {"deadline_ms", config_.shutdown_timeout.count()}});
     api_->SetDraining();
     containers_->Shutdown(config_.shutdown_timeout);
     api_->Shutdown();

@@ -84,7 +84,8 @@ TEST_F(SpecBuilderTest, RequestEnvOverridesTheImagesByName) {
   r.user = "1000:1001";
   auto built = BuildSandboxSpec(r, *store_);
   ASSERT_TRUE(built.ok()) << built.status().ToString();
-  EXPECT_EQ(built->spec.env, (std::vector<std::string>{"PATH=/bin", "MODE=request", "EXTRA=1", "HOME=/home/tester"}));
+  EXPECT_EQ(built->spec.env,
+            (std::vector<std::string>{"PATH=/bin", "MODE=request", "EXTRA=1", "HOME=/home/tester"}));
   EXPECT_EQ(built->spec.workdir, "/tmp");
   EXPECT_EQ(built->spec.uid, 1000u);
   EXPECT_EQ(built->spec.gid, 1001u);
