@@ -9,7 +9,8 @@
 //   args = ["$(location //service/daemon:slipwayd)",
 //           "$(location //engine/runtime:slipway-monitor)",
 //           "$(location //service/cli:slipway)"]
-// and main() calls InitDaemonBinaries(argc, argv) after InitGoogleTest.
+// and the test links //tests/testing:daemon_test_main, whose main() calls
+// InitDaemonBinaries(argc, argv) after InitGoogleTest.
 //
 // The destructor force-removes every container through the API, stops the
 // daemon, kills whatever a test left running (monitors and sandbox processes,

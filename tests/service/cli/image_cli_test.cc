@@ -451,9 +451,3 @@ TEST_F(ImageCliTest, ImageWithoutACommandNeedsOne) {
 
 }  // namespace
 }  // namespace slipway::testing
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (!slipway::testing::InitDaemonBinaries(argc, argv)) return 2;
-  return RUN_ALL_TESTS();
-}

@@ -397,9 +397,3 @@ TEST_F(ApiErrorsTest, ImageRequestsWithBadFields) {
 
 }  // namespace
 }  // namespace slipway::testing
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (!slipway::testing::InitDaemonBinaries(argc, argv)) return 2;
-  return RUN_ALL_TESTS();
-}

@@ -261,9 +261,3 @@ TEST_F(CrashTest, SigtermLeavesWhatOutlastsTheShutdownTimeoutToTheNextDaemon) {
 
 }  // namespace
 }  // namespace slipway::testing
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (!slipway::testing::InitDaemonBinaries(argc, argv)) return 2;
-  return RUN_ALL_TESTS();
-}
