@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Sandbox start-up benchmark: slipway vs runc (vs docker), side by side.
+"""Sandbox start-up benchmark: slipway's runtime vs runc (vs docker), side by side.
 
-Driven by bench/runtime_start.sh, which builds slipway, the rootfs and (when it
-can) a private dockerd. Two sub-commands:
+Driven by bench/runtime_start.sh, which builds bench/runtime/sandbox_run (the
+runtime alone, no daemon: "slipway" below), the rootfs and (when it can) a
+private dockerd. Two sub-commands:
 
   bundle  write a runc bundle (config.json) that matches slipway's sandbox
   run     time start-to-exit of /bin/true under every tool, interleaved
@@ -32,9 +33,12 @@ DOCKER_CAPS = [
     "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 ]
 
-# The limits every tool is given: --memory 64m --cpus 1 --pids-limit 64.
-MEMORY_BYTES = 64 * 1024 * 1024
-CPU_PERIOD_US = 100000
+# The limits every tool is given: --memory 64m --cpus 1 --pids-limit 64
+# (docker), the same in the runc bundle and on sandbox_run's command line.
+MEMORY_BYTES = 64 * 1024 * 1024  # and no swap
+CPU_PERIOD_US = 100000  # sandbox_run's (the runtime's) period too
+CPU_QUOTA_US = CPU_PERIOD_US  # one CPU
+CPU_MILLIS = 1000 * CPU_QUOTA_US // CPU_PERIOD_US
 PIDS_LIMIT = 64
 
 
@@ -95,7 +99,7 @@ def cmd_bundle(args):
     linux["resources"] = {
         "devices": [{"allow": False, "access": "rwm"}],  # runc then adds the default devices
         "memory": {"limit": MEMORY_BYTES, "swap": MEMORY_BYTES},  # no swap, as slipway
-        "cpu": {"quota": CPU_PERIOD_US, "period": CPU_PERIOD_US},  # one CPU
+        "cpu": {"quota": CPU_QUOTA_US, "period": CPU_PERIOD_US},  # one CPU
         "pids": {"limit": PIDS_LIMIT},
     }
     linux["seccomp"] = seccomp_profile(args.seccomp_source)
@@ -162,30 +166,42 @@ def version(argv):
         return "?"
 
 
+def sandbox_run_argv(binary, args):
+    """bench/runtime/sandbox_run: start, wait and remove one sandbox."""
+    return [binary, "--state-dir", args.slipway_state_dir, "--cgroup-parent", args.slipway_cgroup_parent,
+            "--rootfs", args.rootfs, "--memory", str(MEMORY_BYTES), "--cpus-millis", str(CPU_MILLIS),
+            "--pids", str(PIDS_LIMIT), "--", "/bin/true"]
+
+
+def old_cli_argv(binary, args):
+    """A one-shot `slipway` CLI from before it became slipwayd's client (state
+    dir and cgroup parent from SLIPWAY_STATE_DIR and SLIPWAY_CGROUP_PARENT)."""
+    return [binary, "run", "--rm", "--memory", "64m", "--cpus", "1", "--pids-limit", "64",
+            "--rootfs", args.rootfs, "/bin/true"]
+
+
 def cmd_run(args):
     runs = args.runs
     tag = f"slipway-bench-{os.getpid()}"
-    slipway_env = dict(os.environ,
-                       SLIPWAY_STATE_DIR=args.slipway_state_dir,
-                       SLIPWAY_CGROUP_PARENT=args.slipway_cgroup_parent)
     tools = [
         # The floor: the same busybox exec'd with no sandbox at all, so the
         # driver's own fork/exec/wait cost is visible.
         Tool("no sandbox (exec only)",
              lambda n: [os.path.join(args.rootfs, "bin/busybox"), "true"], runs),
-        Tool("slipway",
-             lambda n: [args.slipway, "run", "--rm", "--memory", "64m", "--cpus", "1",
-                        "--pids-limit", "64", "--rootfs", args.rootfs, "/bin/true"],
-             runs, env=slipway_env),
+        Tool("slipway", lambda n: sandbox_run_argv(args.slipway, args), runs),
     ]
-    # Other slipway builds to compare against (e.g. an older commit), same flags.
+    # Other builds to compare against (e.g. an older commit), the same
+    # sandbox: another sandbox_run, or an old one-shot CLI.
+    old_cli_env = dict(os.environ,
+                       SLIPWAY_STATE_DIR=args.slipway_state_dir,
+                       SLIPWAY_CGROUP_PARENT=args.slipway_cgroup_parent)
     for alt in args.slipway_alt:
         label, _, path = alt.partition("=")
-        tools.append(Tool(
-            f"slipway ({label})",
-            lambda n, path=path: [path, "run", "--rm", "--memory", "64m", "--cpus", "1",
-                                  "--pids-limit", "64", "--rootfs", args.rootfs, "/bin/true"],
-            runs, env=slipway_env))
+        if os.path.basename(path) == "sandbox_run":
+            tools.append(Tool(f"slipway ({label})", lambda n, path=path: sandbox_run_argv(path, args), runs))
+        else:
+            tools.append(Tool(f"slipway ({label})", lambda n, path=path: old_cli_argv(path, args), runs,
+                              env=old_cli_env))
     tools += [
         # `runc run` deletes the container when it exits (unless --keep), so
         # deletion is inside the timing, as slipway's --rm teardown is.
@@ -230,7 +246,8 @@ def cmd_run(args):
                      "spread evenly over the iterations")
     else:
         lines.append(f"docker: skipped ({args.docker_skip_reason or 'no engine'})")
-    lines.append("Times: wall ms from fork to exit of the whole CLI, teardown and deletion included")
+    lines.append("Times: wall ms from fork to exit of the whole CLI, teardown and deletion included; "
+                 "slipway is the runtime alone (bench/runtime/sandbox_run), no daemon")
     # The figures only mean something on an otherwise idle machine: a build
     # running alongside doubles them. The load average says whether it was.
     lines.append(f"Load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
@@ -268,12 +285,13 @@ def main():
     r = sub.add_parser("run", help="time the tools")
     r.add_argument("--runs", type=int, default=200)
     r.add_argument("--warmup", type=int, default=5)
-    r.add_argument("--slipway-state-dir", required=True, help="SLIPWAY_STATE_DIR for the runs")
+    r.add_argument("--slipway-state-dir", required=True, help="the runtime's state directory")
     r.add_argument("--rootfs", required=True)
-    r.add_argument("--slipway", required=True)
+    r.add_argument("--slipway", required=True, help="bench/runtime/sandbox_run")
     r.add_argument("--slipway-cgroup-parent", required=True)
     r.add_argument("--slipway-alt", action="append", default=[], metavar="LABEL=PATH",
-                   help="another slipway binary to time alongside (repeatable)")
+                   help="another sandbox_run (by file name) or old one-shot slipway CLI to time "
+                        "alongside (repeatable)")
     r.add_argument("--runc-bundle", required=True)
     r.add_argument("--runc-root", required=True)
     r.add_argument("--docker-host", help="unix://... of the private dockerd; omit to skip docker")

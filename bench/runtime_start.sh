@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
 # Usage: bench/runtime_start.sh [RUNS]     (default 200; needs root)
-#   SLIPWAY_ALT=LABEL=PATH  also time another slipway binary (e.g. an older
-#                           build) in the same interleaved run
+#   SLIPWAY_ALT=LABEL=PATH  also time another binary in the same interleaved
+#                           run: a sandbox_run built elsewhere (e.g. from
+#                           another commit; told apart by its file name,
+#                           sandbox_run), or an old one-shot `slipway` CLI,
+#                           one that still has `run --rootfs` (before the CLI
+#                           became slipwayd's client), run as
+#                           `slipway run --rm --memory 64m --cpus 1
+#                           --pids-limit 64 --rootfs ROOTFS /bin/true`
 #   BENCH_JSON=FILE         also write every sample to FILE
 #
-# Sandbox start-up: wall time from launch to exit of `/bin/true` in a fully
-# isolated sandbox (pid/mount/uts/ipc/net/cgroup namespaces, 64 MiB memory,
-# 1 CPU, 64 pids, seccomp, Docker's capabilities) under slipway, runc and,
-# when a Docker engine can be started here, docker. All three run the same
-# busybox rootfs, interleaved in one run (bench/runtime_start.py times them).
+# Sandbox start-up at the engine level: wall time from launch to exit of
+# `/bin/true` in a fully isolated sandbox (pid/mount/uts/ipc/net/cgroup
+# namespaces, 64 MiB memory without swap, 1 CPU, 64 pids, seccomp, Docker's
+# capabilities) under slipway's runtime, runc and, when a Docker engine can be
+# started here, docker. All three run the same busybox rootfs, interleaved in
+# one run (bench/runtime_start.py times them).
+#
+# slipway here is bench/runtime/sandbox_run (built -c opt): one process that
+# opens the runtime, starts the sandbox, waits for it and removes it, as the
+# `slipway run --rm --rootfs` CLI did before it became a client of slipwayd.
+# No daemon, no monitor, no image store: the runtime against runc. The path
+# through slipwayd (`slipway run --rm IMAGE`) is bench/daemon_start.sh's.
 #
 # Everything lives in a temp dir and in cgroups named slipway-bench-<pid>*:
 # a private dockerd (own socket, data and exec roots; no iptables, no bridge),
@@ -25,6 +38,7 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "runtime_start.sh: needs root (namespaces, mounts, cgroups)" >&2
   exit 1
 fi
+bash "$repo/bench/install-peers.sh"  # the peers and tools, if missing (apt-get)
 for tool in runc python3 bazel; do
   command -v "$tool" >/dev/null || { echo "runtime_start.sh: $tool not found" >&2; exit 1; }
 done
@@ -32,7 +46,7 @@ done
 # A short path: dockerd's unix sockets live below it (108-byte limit).
 work=$(mktemp -d /tmp/slipway-bench.XXXXXX)
 tag="slipway-bench-$$"
-dockerd_pid=""
+. "$repo/bench/lib/dockerd.sh"  # dockerd_start, dockerd_stop
 # Runtime state (slipway's, runc's, dockerd's exec root) on a tmpfs of our
 # own, as /run is on a usual host. On this kind of VM / is ext4 mounted with
 # `discard`, where every removed directory costs a synchronous discard
@@ -41,12 +55,7 @@ run="$work/run"
 
 cleanup() {
   local rc=$?
-  if [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; then
-    # SIGTERM lets dockerd stop its own containerd and unmount its layers.
-    kill -TERM "$dockerd_pid" 2>/dev/null || true
-    for _ in $(seq 1 150); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$dockerd_pid" 2>/dev/null || true
-  fi
+  dockerd_stop 15  # bench/lib/dockerd.sh: only the dockerd started here, by pid
   # Anything still mounted below the temp dir (a dockerd that died hard):
   # unmount, deepest first, so rm never crosses into a mounted filesystem.
   awk -v w="$work" '$2 == w || index($2, w "/") == 1 { print $2 }' /proc/self/mounts | sort -r |
@@ -66,10 +75,12 @@ trap 'exit 130' INT TERM
 mkdir -p "$run"
 mount -t tmpfs -o mode=0700,size=256m slipway-bench "$run"
 
-echo "== building slipway" >&2
-bazel build //service/cli:slipway >&2
-# `bazel info`, not ./bazel-bin: that symlink follows whichever -c mode ran last.
-slipway="$(bazel info bazel-bin 2>/dev/null)/service/cli/slipway"
+echo "== building sandbox_run (-c opt)" >&2
+# --symlink_prefix=/: the work tree's bazel-* symlinks are left alone (other
+# people may be using them; -c opt would repoint bazel-bin), so the binary's
+# path comes from `bazel info`.
+bazel build -c opt --symlink_prefix=/ //bench/runtime:sandbox_run >&2
+slipway="$(bazel info -c opt bazel-bin 2>/dev/null)/bench/runtime/sandbox_run"
 
 echo "== rootfs and runc bundle in $work" >&2
 rootfs="$work/rootfs"
@@ -81,39 +92,13 @@ python3 bench/runtime_start.py bundle --bundle "$work/bundle" --rootfs "$rootfs"
 
 # Docker, if an engine can be started here. A failure only skips docker.
 docker_args=()
-docker_skip=""
 start_dockerd() {
-  if ! command -v dockerd >/dev/null; then
-    docker_skip="dockerd not installed (apt-get install -y docker.io)"
-    return 1
-  fi
-  # Prefer Debian's client, the same release as Debian's dockerd.
-  docker_bin=/usr/bin/docker
-  [ -x "$docker_bin" ] || docker_bin=$(command -v docker) || {
-    docker_skip="docker client not installed"
-    return 1
-  }
   # Images and layers on disk as usual (/var/lib/docker); sockets, pid file
   # and container state on the tmpfs (/run/docker).
-  local d="$work/docker"
-  mkdir -p "$d/data" "$run/docker"
-  docker_host="unix://$run/docker/docker.sock"
-  dockerd --iptables=false --ip-masq=false --bridge=none \
-    --data-root "$d/data" --exec-root "$run/docker/exec" --pidfile "$run/docker/docker.pid" \
-    -H "$docker_host" --cgroup-parent "/$tag-docker" >"$d/dockerd.log" 2>&1 &
-  dockerd_pid=$!
-  for _ in $(seq 1 300); do
-    "$docker_bin" -H "$docker_host" version >/dev/null 2>&1 && break
-    kill -0 "$dockerd_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if ! "$docker_bin" -H "$docker_host" version >/dev/null 2>&1; then
-    docker_skip="dockerd did not start: $(tail -n 3 "$d/dockerd.log" | tr '\n' ' ')"
-    return 1
-  fi
+  dockerd_start "$work/docker/data" "$run/docker" --cgroup-parent "/$tag-docker" || return 1
   # The same rootfs, as a single-layer image.
-  if ! tar -C "$rootfs" -c . | "$docker_bin" -H "$docker_host" import - "$tag:latest" >/dev/null 2>"$d/import.err"; then
-    docker_skip="docker import failed: $(cat "$d/import.err")"
+  if ! tar -C "$rootfs" -c . | "$docker_bin" -H "$docker_host" import - "$tag:latest" >/dev/null 2>"$work/docker/import.err"; then
+    docker_skip="docker import failed: $(cat "$work/docker/import.err")"
     return 1
   fi
   docker_args=(--docker-host "$docker_host" --docker-bin "$docker_bin" --docker-image "$tag:latest"

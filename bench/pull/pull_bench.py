@@ -6,7 +6,9 @@ the registry and (when it can) a private dockerd, and pushes the image.
 
 Each timed sample is the wall time of whole CLI invocations, from before fork
 to after exit, into an empty store: what a CI job waits for on a fresh runner.
-  slipway        `slipway --data-dir NEW pull IMAGE`
+  slipway        `slipway pull IMAGE`, through a private slipwayd started
+                 (untimed) on an empty data dir for that sample alone, and
+                 stopped (untimed) after it (bench/pull/slipwayd_ctl.sh)
   skopeo+umoci   `skopeo copy docker://IMAGE oci:NEW:tag` + `umoci unpack`
   docker         `docker pull IMAGE`, after rmi + image prune -af
 The tools run round-robin within each iteration, and the order rotates every
@@ -156,14 +158,39 @@ class Bound:
 # ---- the tools ----
 
 class Slipway:
+    """`slipway pull` through slipwayd. Every sample gets a slipwayd of its
+    own on an empty data dir (the store), started in prepare() and stopped
+    in clean(), so only the pull itself is timed; the registry is on
+    loopback, which slipwayd pulls from over plain http."""
     name = "slipway"
 
     def __init__(self, args, layers):
         self.bin, self.image, self.layers = args.slipway, args.image, layers
+        self.state_root, self.cgroup_parent = args.slipway_state_root, args.slipway_cgroup_parent
         self.phases = []  # per sample: {layer name: (download start, unpack start, done)}, offsets
+        self.samples = 0
+        self.env = None
+        # Starts and stops slipwayd through bench/lib/slipwayd.sh, on request;
+        # stops it too if this process dies (its stdin then closes).
+        self.ctl = subprocess.Popen(
+            ["bash", os.path.join(os.path.dirname(os.path.abspath(__file__)), "slipwayd_ctl.sh"),
+             args.slipwayd, args.slipway, args.slipway_monitor],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def _ctl(self, request):
+        self.ctl.stdin.write(request + "\n")
+        self.ctl.stdin.flush()
+        answer = self.ctl.stdout.readline().split()
+        if not answer or answer[0] != "ok":
+            sys.exit(f"slipwayd_ctl.sh {request}: {' '.join(answer) or 'no answer'}")
+        return answer[1:]
 
     def prepare(self, d):
-        self.dir = os.path.join(d, "slipway")
+        self.dir = os.path.join(d, "slipway")  # the data dir: images, snapshots, database
+        self.samples += 1
+        self.state = os.path.join(self.state_root, str(self.samples))
+        host, token_file = self._ctl(f"start {self.dir} {self.state} {self.cgroup_parent}")
+        self.env = dict(os.environ, SLIPWAY_HOST=host, SLIPWAY_TOKEN_FILE=token_file)
 
     def run(self):
         # stderr is not a tty, so slipway prints one line per phase change of
@@ -173,7 +200,7 @@ class Slipway:
         by_prefix = {l["digest"].split(":")[1][:12]: l["name"] for l in self.layers}
         stamps = {}
         t0 = time.monotonic()
-        p = subprocess.Popen([self.bin, "--data-dir", self.dir, "pull", self.image],
+        p = subprocess.Popen([self.bin, "pull", self.image], env=self.env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         err = []
         for line in p.stderr:
@@ -196,7 +223,13 @@ class Slipway:
         return t, {}
 
     def clean(self):
+        self._ctl("stop")
         remove(self.dir)
+        remove(self.state)
+
+    def close(self):
+        self.ctl.stdin.close()
+        self.ctl.wait()
 
 
 class SkopeoUmoci:
@@ -300,7 +333,12 @@ def main():
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--image", required=True)
     ap.add_argument("--layout", required=True)
-    ap.add_argument("--slipway", required=True)
+    ap.add_argument("--slipway", required=True, help="the slipway CLI")
+    ap.add_argument("--slipwayd", required=True)
+    ap.add_argument("--slipway-monitor", required=True)
+    ap.add_argument("--slipway-state-root", required=True,
+                    help="each sample's slipwayd gets a new state dir below it")
+    ap.add_argument("--slipway-cgroup-parent", required=True)
     ap.add_argument("--docker-host")
     ap.add_argument("--docker-bin", default="docker")
     ap.add_argument("--docker-root")
@@ -345,6 +383,7 @@ def main():
             remove(d)
         print(f"   iteration {it + 1}/{args.runs}: " +
               ", ".join(f"{n} {samples[n][-1]:.2f}s" for n in samples), file=sys.stderr)
+    tools[0].close()  # the slipwayd_ctl.sh helper (no slipwayd is running by now)
 
     uname = platform.uname()
     print(f"\nPull + unpack of {args.image}: {len(layers)} gzip layers, {mb:.1f} MB compressed, "

@@ -4,7 +4,13 @@
 # Pull + unpack of a five-layer, ~68 MB (compressed) image from a local
 # registry into a cold (empty) store, timed side by side in one run,
 # interleaved round-robin per iteration:
-#   slipway         `slipway --data-dir FRESH pull` (download + unpack to snapshots)
+#   slipway         `slipway pull` through a private slipwayd (download + unpack
+#                   to snapshots); every sample gets a new slipwayd on a new,
+#                   empty data dir (bench/lib/slipwayd.sh, driven per sample
+#                   by bench/pull/slipwayd_ctl.sh). Starting and stopping
+#                   slipwayd is not timed, only the `slipway pull` command.
+#                   The registry is on loopback, which slipwayd pulls from
+#                   over plain http without further settings.
 #   skopeo+umoci    `skopeo copy docker://... oci:FRESH:tag` then
 #                   `umoci unpack --image FRESH:tag BUNDLE`; the sum is timed
 #   docker          `docker pull` on a private dockerd whose image and layers
@@ -12,7 +18,7 @@
 # plus the machine's single-core `gzip -dc` speed over the same layers, the
 # usual bound for unpacking one layer (bench/pull/pull_bench.py times it all).
 #
-# Every store (slipway's data dirs, skopeo's OCI dirs and umoci's bundles,
+# Every store (slipwayd's data dirs, skopeo's OCI dirs and umoci's bundles,
 # dockerd's data root) lives on a dedicated ext4 filesystem, made for this run
 # on a loop device (a preallocated image file in the temp dir, direct I/O so
 # the guest page cache is not doubled and syncs reach the disk). Why not /tmp
@@ -26,9 +32,11 @@
 # anyway.
 #
 # Everything else lives in a temp dir too: Debian's docker-registry
-# (filesystem storage, plain http on a free 127.0.0.1 port) and the private
-# dockerd (own socket and exec root; no iptables, no bridge). It is all
-# removed at exit; only processes this script started are stopped, by pid.
+# (filesystem storage, plain http on a free 127.0.0.1 port), slipwayd's state
+# dirs (its cgroup parent is slipway-bench-<pid>-slipway, a free 127.0.0.1
+# port each time) and the private dockerd (own socket and exec root; no
+# iptables, no bridge). It is all removed at exit; only processes this script
+# started are stopped, by pid.
 # The image's OCI layout is built once and cached in /tmp (see make_image.py).
 #
 # Environment: BENCH_JSON=FILE also writes the raw timings as JSON;
@@ -45,26 +53,20 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# The peers and the registry are Debian packages; install what is missing
-# (the machine may be new). busybox-static makes the image's base layer.
-need=()
-command -v skopeo >/dev/null || need+=(skopeo)
-command -v umoci >/dev/null || need+=(umoci)
-command -v docker-registry >/dev/null || need+=(docker-registry)
-[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "== apt-get install ${need[*]}" >&2
-  apt-get install -y "${need[@]}" >&2 || { apt-get update >&2 && apt-get install -y "${need[@]}" >&2; }
-fi
+# The peers and the registry are Debian packages (the machine may be new);
+# busybox-static makes the image's base layer.
+bash "$repo/bench/install-peers.sh"  # the peers and tools, if missing (apt-get)
 for tool in python3 bazel gzip curl skopeo umoci docker-registry; do
   command -v "$tool" >/dev/null || { echo "pull_bench.sh: $tool not found" >&2; exit 1; }
 done
 
 # A short path: dockerd's unix sockets live below it (108-byte limit).
 work=$(mktemp -d /tmp/slipway-pull.XXXXXX)
+cgtag="slipway-bench-$$"
 registry_pid=""
-dockerd_pid=""
 loopdev=""
+. "$repo/bench/lib/dockerd.sh"   # dockerd_start, dockerd_stop
+. "$repo/bench/lib/slipwayd.sh"  # slipwayd_build, slipwayd_kill_strays (pull_bench.py starts slipwayd)
 
 stop_pid() {  # PID [SECONDS]: SIGTERM, wait, then SIGKILL
   local pid=$1 tries=$(( ${2:-15} * 10 ))
@@ -76,24 +78,29 @@ stop_pid() {  # PID [SECONDS]: SIGTERM, wait, then SIGKILL
 
 cleanup() {
   local rc=$?
-  # SIGTERM lets dockerd stop its own containerd and unmount its layers.
-  stop_pid "$dockerd_pid" 15
+  dockerd_stop 15  # bench/lib/dockerd.sh: only the dockerd started here, by pid
   stop_pid "$registry_pid" 5
+  # pull_bench.py's slipwayd_ctl.sh stops each slipwayd by pid, also when the
+  # driver dies; should one have outlived it, its command line names $work.
+  slipwayd_kill_strays "$work" "$cgtag"
   # Anything still mounted below the temp dir (a dockerd that died hard):
   # unmount, deepest first, so rm never crosses into a mounted filesystem.
   awk -v w="$work" '$2 == w || index($2, w "/") == 1 { print $2 }' /proc/self/mounts | sort -r |
     while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
   [ -z "$loopdev" ] || losetup -d "$loopdev" 2>/dev/null || true
   rm -rf --one-file-system "$work"
+  # slipwayd's cgroup parent in every hierarchy, deepest first.
+  find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -depth -type d -name "${cgtag}*" 2>/dev/null |
+    while read -r d; do
+      find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "== building slipway (-c opt)" >&2
-bazel build -c opt //service/cli:slipway >&2
-# `bazel info -c opt`, not ./bazel-bin: that symlink follows whichever mode ran last.
-slipway="$(bazel info -c opt bazel-bin 2>/dev/null)/service/cli/slipway"
+echo "== building slipwayd, slipway, slipway-monitor (-c opt)" >&2
+slipwayd_build -c opt  # bench/lib/slipwayd.sh; leaves the tree's bazel-* symlinks alone
 
 # The image, cached across runs of this script: keyed by the builder's code,
 # so editing make_image.py or make_rootfs.sh builds a new one.
@@ -170,36 +177,12 @@ skopeo copy --quiet --dest-tls-verify=false "oci:$layout:$tag" "docker://$image"
 
 # Docker, if an engine can be started here. A failure only skips docker.
 docker_args=()
-docker_skip=""
 start_dockerd() {
-  if ! command -v dockerd >/dev/null; then
-    docker_skip="dockerd not installed (apt-get install -y docker.io)"
-    return 1
-  fi
-  # Prefer Debian's client, the same release as Debian's dockerd.
-  docker_bin=/usr/bin/docker
-  [ -x "$docker_bin" ] || docker_bin=$(command -v docker) || {
-    docker_skip="docker client not installed"
-    return 1
-  }
-  local d="$work/docker"
+  # The data root on the stores' filesystem, like every other tool's store.
   local root="$stores/../docker-root"
-  mkdir -p "$root" "$d/exec"
+  mkdir -p "$root"
   root=$(cd "$root" && pwd)
-  docker_host="unix://$d/docker.sock"
-  dockerd --iptables=false --ip-masq=false --bridge=none \
-    --data-root "$root" --exec-root "$d/exec" --pidfile "$d/docker.pid" \
-    -H "$docker_host" --insecure-registry "$registry" >"$d/dockerd.log" 2>&1 &
-  dockerd_pid=$!
-  for _ in $(seq 1 300); do
-    "$docker_bin" -H "$docker_host" version >/dev/null 2>&1 && break
-    kill -0 "$dockerd_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if ! "$docker_bin" -H "$docker_host" version >/dev/null 2>&1; then
-    docker_skip="dockerd did not start: $(tail -n 3 "$d/dockerd.log" | tr '\n' ' ')"
-    return 1
-  fi
+  dockerd_start "$root" "$work/docker" --insecure-registry "$registry" || return 1
   docker_args=(--docker-host "$docker_host" --docker-bin "$docker_bin" --docker-root "$root")
 }
 echo "== starting a private dockerd" >&2
@@ -209,5 +192,8 @@ if ! start_dockerd; then
 fi
 
 echo "== timing $runs iterations" >&2
-python3 "$here/pull_bench.py" --runs "$runs" --workdir "$stores" --image "$image" \
-  --layout "$layout" --slipway "$slipway" "${docker_args[@]}" ${BENCH_JSON:+--json "$BENCH_JSON"}
+mkdir -p "$work/slipway-state"
+python3 "$here/pull_bench.py" --runs "$runs" --workdir "$stores" --image "$image" --layout "$layout" \
+  --slipway "$slipway_bin" --slipwayd "$slipwayd_bin" --slipway-monitor "$monitor_bin" \
+  --slipway-state-root "$work/slipway-state" --slipway-cgroup-parent "$cgtag-slipway" \
+  "${docker_args[@]}" ${BENCH_JSON:+--json "$BENCH_JSON"}

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Usage: bench/daemon_start.sh            (needs root)
+#   ITER=N          timed rounds (default 200; every tool once a round)
+#   WARMUP=N        untimed runs per tool first (default 5)
+#   BENCH_JSON=FILE also write every sample to FILE
+#   BAZEL_FLAGS=... how to build slipway (default "-c opt")
+#   KEEP_DAEMON=S   after the timing, leave slipwayd running for S seconds (and
+#                   print how to reach it), e.g. to trace it
+#
+# Container start-up through the daemons: the wall time, from fork to exit,
+# of one whole
+#   slipway run --rm busybox true                         (through slipwayd)
+#   docker run --rm --network none busybox true           (through dockerd)
+#   podman --runtime runc run --rm --network none \
+#     --ulimit nproc=1024:1024 --ulimit nofile=1024:1024 busybox true
+# side by side, interleaved in one run (bench/daemon_start.py times them),
+# all three on the same busybox rootfs (bench/make_rootfs.sh) imported as a
+# one-layer image.
+#
+# Everything is private and lives in a temp dir: a slipwayd (own data and
+# state dirs, cgroup parent slipway-bench-<pid>-slipway, a free 127.0.0.1
+# port), a dockerd (bench/lib/dockerd.sh: own data root, exec root, socket;
+# no iptables, no bridge; cgroup parent slipway-bench-<pid>-docker) and a
+# podman store (own --root/--runroot/--tmpdir and containers.conf /
+# storage.conf; cgroupfs, file locks, file event log; cgroup parent
+# slipway-bench-<pid>-podman). Run-time state (slipwayd's state dir,
+# dockerd's exec root, podman's runroot and tmpdir) is on a tmpfs of our own,
+# as /run is on a usual host; data (images, databases, container records) is
+# on /tmp's disk, as /var/lib is. A peer that cannot be set up is skipped and
+# the reason printed. At exit everything started here is stopped by pid and
+# everything created is removed.
+set -euo pipefail
+
+iter=${ITER:-200}
+warmup=${WARMUP:-5}
+read -r -a bazel_flags <<<"${BAZEL_FLAGS:--c opt}"
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "daemon_start.sh: needs root (namespaces, mounts, cgroups)" >&2
+  exit 1
+fi
+bash "$repo/bench/install-peers.sh"  # the peers and tools, if missing (apt-get)
+for tool in python3 bazel curl; do
+  command -v "$tool" >/dev/null || { echo "daemon_start.sh: $tool not found" >&2; exit 1; }
+done
+
+# A short path: dockerd's unix sockets live below it (108-byte limit).
+work=$(mktemp -d /tmp/slipway-dstart.XXXXXX)
+tag="slipway-bench-$$"
+run="$work/run"  # the tmpfs
+. "$repo/bench/lib/dockerd.sh"    # dockerd_start, dockerd_stop
+. "$repo/bench/lib/slipwayd.sh"   # slipwayd_build, slipwayd_start, slipwayd_stop
+
+# Directories under /run that podman, runc and containerd's shims create at
+# fixed paths whatever their options say: removed at exit if they did not
+# exist before and are empty.
+fixed_dirs=(/run/containers/networks /run/containers /run/runc /run/containerd/s /run/containerd
+            /run/docker/plugins /run/docker)
+absent_before=()
+for d in "${fixed_dirs[@]}"; do [ -e "$d" ] || absent_before+=("$d"); done
+
+cleanup() {
+  local rc=$? d
+  slipwayd_stop 15  # bench/lib/slipwayd.sh: containers removed, then SIGTERM by pid
+  dockerd_stop 15   # bench/lib/dockerd.sh: SIGTERM by pid
+  slipwayd_kill_strays "$work" "$tag"  # monitors left behind, anything still in our cgroups
+  # Anything still mounted below the temp dir (overlays of a tool that died
+  # hard, the tmpfs): unmount, deepest first, so rm never crosses into one.
+  awk -v w="$work" '$2 == w || index($2, w "/") == 1 { print $2 }' /proc/self/mounts | sort -r |
+    while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  rm -rf --one-file-system "$work"
+  # Our cgroups in every hierarchy, deepest first.
+  find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -depth -type d -name "${tag}*" 2>/dev/null |
+    while read -r d; do
+      find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
+  for d in "${absent_before[@]}"; do rmdir "$d" 2>/dev/null || true; done
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$run"
+mount -t tmpfs -o mode=0700,size=512m slipway-bench "$run"
+
+echo "== building slipwayd, slipway, slipway-monitor (${bazel_flags[*]})" >&2
+slipwayd_build "${bazel_flags[@]}"
+slipway=$slipway_bin
+
+echo "== busybox rootfs and its tar in $work" >&2
+rootfs="$work/rootfs"
+bash bench/make_rootfs.sh "$rootfs" >&2
+tar -C "$rootfs" -cf "$work/busybox.tar" .
+
+# --- slipwayd -------------------------------------------------------------
+echo "== starting a private slipwayd" >&2
+slipwayd_start "$work/slipway-data" "$run/slipway-state" "$tag-slipway" || exit 1
+echo "   on $SLIPWAY_HOST, log $slipwayd_log" >&2
+"$slipway" import "$work/busybox.tar" busybox >&2
+"$slipway" run --rm busybox true || { echo "daemon_start.sh: slipway run failed" >&2; exit 1; }
+
+# --- docker ---------------------------------------------------------------
+docker_args=()
+start_docker() {
+  dockerd_start "$work/docker-data" "$run/docker" --cgroup-parent "/$tag-docker" || return 1
+  if ! "$docker_bin" -H "$docker_host" import "$work/busybox.tar" busybox:latest >/dev/null 2>"$work/docker-import.err"; then
+    docker_skip="docker import failed: $(cat "$work/docker-import.err")"
+    return 1
+  fi
+  docker_args=(--docker-host "$docker_host" --docker-bin "$docker_bin" --docker-image busybox:latest)
+}
+echo "== starting a private dockerd" >&2
+if ! start_docker; then
+  echo "docker skipped: $docker_skip" >&2
+  docker_args=(--docker-skip-reason "$docker_skip")
+fi
+
+# --- podman ---------------------------------------------------------------
+# podman has no daemon: each `podman run` opens its store, starts conmon,
+# which runs runc. Its own configuration files, so nothing of the machine's
+# (containers.conf, storage.conf, /var/lib/containers) is read or written:
+# cgroupfs (no systemd here), file locks instead of /dev/shm/libpod_lock,
+# events to a file instead of journald.
+podman_args=()
+podman_skip=""
+setup_podman() {
+  if ! command -v podman >/dev/null; then
+    podman_skip="podman not installed (apt-get install -y podman)"
+    return 1
+  fi
+  local p="$work/podman" r="$run/podman"
+  mkdir -p "$p/root" "$p/net" "$p/tmp" "$r/runroot" "$r/tmp"
+  cat >"$p/containers.conf" <<EOF
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$r/events.log"
+lock_type = "file"
+tmp_dir = "$r/tmp"
+runtime = "runc"
+[network]
+network_config_dir = "$p/net"
+EOF
+  cat >"$p/storage.conf" <<EOF
+[storage]
+driver = "overlay"
+graphroot = "$p/root"
+runroot = "$r/runroot"
+EOF
+  podman_env=$(printf '{"CONTAINERS_CONF": "%s", "CONTAINERS_STORAGE_CONF": "%s", "TMPDIR": "%s"}' \
+    "$p/containers.conf" "$p/storage.conf" "$p/tmp")
+  podman_cmd=(podman --root "$p/root" --runroot "$r/runroot" --tmpdir "$r/tmp"
+              --cgroup-manager cgroupfs --events-backend file --runtime runc)
+  # `podman import` records the blob in containers/image's blob-info cache,
+  # /var/lib/containers/cache for root, whatever --root says: the import runs
+  # in a mount namespace of its own where that directory is an empty tmpfs.
+  local cache=/var/lib/containers/cache
+  [ -d "$cache" ] || cache=/var/lib/containers
+  [ -d "$cache" ] || cache=/var/lib
+  if ! CONTAINERS_CONF="$p/containers.conf" CONTAINERS_STORAGE_CONF="$p/storage.conf" TMPDIR="$p/tmp" \
+       unshare --mount --propagation private sh -c 'mount -t tmpfs slipway-bench "$1" && shift && exec "$@"' \
+       sh "$cache" "${podman_cmd[@]}" import "$work/busybox.tar" localhost/busybox:latest \
+       >/dev/null 2>"$work/podman-import.err"; then
+    podman_skip="podman import failed: $(tail -n 3 "$work/podman-import.err" | tr '\n' ' ')"
+    return 1
+  fi
+  if ! CONTAINERS_CONF="$p/containers.conf" CONTAINERS_STORAGE_CONF="$p/storage.conf" TMPDIR="$p/tmp" \
+       "${podman_cmd[@]}" run --cgroup-parent "/$tag-podman" --rm --network none \
+       --ulimit nproc=1024:1024 --ulimit nofile=1024:1024 localhost/busybox:latest true \
+       >/dev/null 2>"$work/podman-run.err"; then
+    podman_skip="podman run failed: $(tail -n 3 "$work/podman-run.err" | tr '\n' ' ')"
+    return 1
+  fi
+  podman_args=(--podman "$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${podman_cmd[@]}")"
+               --podman-env "$podman_env"
+               --podman-run-args "[\"--cgroup-parent\", \"/$tag-podman\"]"
+               --podman-image localhost/busybox:latest)
+}
+echo "== setting up a private podman store" >&2
+if ! setup_podman; then
+  echo "podman skipped: $podman_skip" >&2
+  podman_args=(--podman-skip-reason "$podman_skip")
+fi
+
+echo "== timing $iter rounds" >&2
+python3 bench/daemon_start.py --iter "$iter" --warmup "$warmup" --rootfs "$rootfs" \
+  --slipway "$slipway" --slipway-host "$SLIPWAY_HOST" --slipway-token-file "$SLIPWAY_TOKEN_FILE" \
+  "${docker_args[@]}" "${podman_args[@]}" ${BENCH_JSON:+--json "$BENCH_JSON"}
+
+if [ -n "${KEEP_DAEMON:-}" ]; then
+  echo "slipwayd (pid $slipwayd_pid) stays up for $KEEP_DAEMON s:" \
+    "SLIPWAY_HOST=$SLIPWAY_HOST SLIPWAY_TOKEN_FILE=$SLIPWAY_TOKEN_FILE $slipway ..." >&2
+  sleep "$KEEP_DAEMON"
+fi
