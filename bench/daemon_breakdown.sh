@@ -22,38 +22,16 @@ read -r -a bazel_flags <<<"${BAZEL_FLAGS:--c opt}"
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "daemon_breakdown.sh: needs root (slipwayd, system-wide perf)" >&2
-  exit 1
-fi
-bash "$repo/bench/install-peers.sh"  # the peers and tools, if missing (apt-get)
-for tool in python3 bazel curl perf; do
-  command -v "$tool" >/dev/null || { echo "daemon_breakdown.sh: $tool not found" >&2; exit 1; }
-done
-
-work=$(mktemp -d /tmp/slipway-breakdown.XXXXXX)
-tag="slipway-bench-$$"
-run="$work/run"
+. "$repo/bench/lib/common.sh"    # bench_init, bench_workdir, bench_cleanup_dirs
+bench_init daemon_breakdown.sh "slipwayd, system-wide perf" python3 bazel curl perf
 . "$repo/bench/lib/slipwayd.sh"  # slipwayd_build, slipwayd_start, slipwayd_stop
 
 cleanup() {
-  local rc=$? d
   slipwayd_stop 15
   slipwayd_kill_strays "$work" "$tag"  # monitors left behind, anything still in our cgroups
-  awk -v w="$work" '$2 == w || index($2, w "/") == 1 { print $2 }' /proc/self/mounts | sort -r |
-    while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
-  rm -rf --one-file-system "$work"
-  find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -depth -type d -name "${tag}*" 2>/dev/null |
-    while read -r d; do
-      find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-    done
-  exit "$rc"
+  bench_cleanup_dirs  # unmount below $work, remove it, remove the $tag* cgroups
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-mkdir -p "$run"
-mount -t tmpfs -o mode=0700,size=256m slipway-bench "$run"
+bench_workdir slipway-breakdown 256m  # $work, $tag, and a tmpfs for the run-time state, $run
 
 echo "== building slipwayd, slipway, slipway-monitor (${bazel_flags[*]})" >&2
 slipwayd_build "${bazel_flags[@]}"

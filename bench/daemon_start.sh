@@ -37,19 +37,8 @@ read -r -a bazel_flags <<<"${BAZEL_FLAGS:--c opt}"
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "daemon_start.sh: needs root (namespaces, mounts, cgroups)" >&2
-  exit 1
-fi
-bash "$repo/bench/install-peers.sh"  # the peers and tools, if missing (apt-get)
-for tool in python3 bazel curl; do
-  command -v "$tool" >/dev/null || { echo "daemon_start.sh: $tool not found" >&2; exit 1; }
-done
-
-# A short path: dockerd's unix sockets live below it (108-byte limit).
-work=$(mktemp -d /tmp/slipway-dstart.XXXXXX)
-tag="slipway-bench-$$"
-run="$work/run"  # the tmpfs
+. "$repo/bench/lib/common.sh"    # bench_init, bench_workdir, bench_cleanup_dirs
+bench_init daemon_start.sh "namespaces, mounts, cgroups" python3 bazel curl
 . "$repo/bench/lib/dockerd.sh"    # dockerd_start, dockerd_stop
 . "$repo/bench/lib/slipwayd.sh"   # slipwayd_build, slipwayd_start, slipwayd_stop
 
@@ -62,28 +51,16 @@ absent_before=()
 for d in "${fixed_dirs[@]}"; do [ -e "$d" ] || absent_before+=("$d"); done
 
 cleanup() {
-  local rc=$? d
+  local d
   slipwayd_stop 15  # bench/lib/slipwayd.sh: containers removed, then SIGTERM by pid
   dockerd_stop 15   # bench/lib/dockerd.sh: SIGTERM by pid
   slipwayd_kill_strays "$work" "$tag"  # monitors left behind, anything still in our cgroups
-  # Anything still mounted below the temp dir (overlays of a tool that died
-  # hard, the tmpfs): unmount, deepest first, so rm never crosses into one.
-  awk -v w="$work" '$2 == w || index($2, w "/") == 1 { print $2 }' /proc/self/mounts | sort -r |
-    while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
-  rm -rf --one-file-system "$work"
-  # Our cgroups in every hierarchy, deepest first.
-  find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -depth -type d -name "${tag}*" 2>/dev/null |
-    while read -r d; do
-      find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-    done
+  bench_cleanup_dirs  # unmount below $work, remove it, remove the $tag* cgroups
   for d in "${absent_before[@]}"; do rmdir "$d" 2>/dev/null || true; done
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-mkdir -p "$run"
-mount -t tmpfs -o mode=0700,size=512m slipway-bench "$run"
+# $work (a short path: dockerd's unix sockets live below it), $tag, and the
+# run-time state on a tmpfs, $run.
+bench_workdir slipway-dstart 512m
 
 echo "== building slipwayd, slipway, slipway-monitor (${bazel_flags[*]})" >&2
 slipwayd_build "${bazel_flags[@]}"

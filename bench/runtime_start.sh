@@ -34,46 +34,17 @@ docker_runs=$(( runs < 50 ? runs : 50 ))  # docker is ~10x slower: fewer runs
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "runtime_start.sh: needs root (namespaces, mounts, cgroups)" >&2
-  exit 1
-fi
-bash "$repo/bench/install-peers.sh"  # the peers and tools, if missing (apt-get)
-for tool in runc python3 bazel; do
-  command -v "$tool" >/dev/null || { echo "runtime_start.sh: $tool not found" >&2; exit 1; }
-done
-
-# A short path: dockerd's unix sockets live below it (108-byte limit).
-work=$(mktemp -d /tmp/slipway-bench.XXXXXX)
-tag="slipway-bench-$$"
-. "$repo/bench/lib/dockerd.sh"  # dockerd_start, dockerd_stop
-# Runtime state (slipway's, runc's, dockerd's exec root) on a tmpfs of our
-# own, as /run is on a usual host. On this kind of VM / is ext4 mounted with
-# `discard`, where every removed directory costs a synchronous discard
-# request (~0.3 ms each): that would time the disk, not the runtimes.
-run="$work/run"
+. "$repo/bench/lib/common.sh"    # bench_init, bench_workdir, bench_cleanup_dirs
+bench_init runtime_start.sh "namespaces, mounts, cgroups" runc python3 bazel
+. "$repo/bench/lib/dockerd.sh"   # dockerd_start, dockerd_stop
 
 cleanup() {
-  local rc=$?
   dockerd_stop 15  # bench/lib/dockerd.sh: only the dockerd started here, by pid
-  # Anything still mounted below the temp dir (a dockerd that died hard):
-  # unmount, deepest first, so rm never crosses into a mounted filesystem.
-  awk -v w="$work" '$2 == w || index($2, w "/") == 1 { print $2 }' /proc/self/mounts | sort -r |
-    while read -r m; do umount -l "$m" 2>/dev/null || true; done
-  rm -rf --one-file-system "$work"
-  # Our cgroups in every hierarchy (slipway and runc remove their leaves;
-  # the parents, and docker's, are ours to remove). Deepest first.
-  find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -depth -type d -name "${tag}*" 2>/dev/null |
-    while read -r d; do
-      find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-    done
-  exit "$rc"
+  bench_cleanup_dirs  # unmount below $work, remove it, remove the $tag* cgroups
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-mkdir -p "$run"
-mount -t tmpfs -o mode=0700,size=256m slipway-bench "$run"
+# $work (a short path: dockerd's unix sockets live below it), $tag, and the
+# runtime state (slipway's, runc's, dockerd's exec root) on a tmpfs, $run.
+bench_workdir slipway-bench 256m
 
 echo "== building sandbox_run (-c opt)" >&2
 # --symlink_prefix=/: the work tree's bazel-* symlinks are left alone (other

@@ -48,21 +48,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cd "$repo"
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "pull_bench.sh: needs root (chown of layer files, dockerd)" >&2
-  exit 1
-fi
-
 # The peers and the registry are Debian packages (the machine may be new);
 # busybox-static makes the image's base layer.
-bash "$repo/bench/install-peers.sh"  # the peers and tools, if missing (apt-get)
-for tool in python3 bazel gzip curl skopeo umoci docker-registry; do
-  command -v "$tool" >/dev/null || { echo "pull_bench.sh: $tool not found" >&2; exit 1; }
-done
-
-# A short path: dockerd's unix sockets live below it (108-byte limit).
-work=$(mktemp -d /tmp/slipway-pull.XXXXXX)
-cgtag="slipway-bench-$$"
+. "$repo/bench/lib/common.sh"    # bench_init, bench_workdir, bench_cleanup_dirs
+bench_init pull_bench.sh "chown of layer files, dockerd" python3 bazel gzip curl skopeo umoci docker-registry
 registry_pid=""
 loopdev=""
 . "$repo/bench/lib/dockerd.sh"   # dockerd_start, dockerd_stop
@@ -77,27 +66,20 @@ stop_pid() {  # PID [SECONDS]: SIGTERM, wait, then SIGKILL
 }
 
 cleanup() {
-  local rc=$?
   dockerd_stop 15  # bench/lib/dockerd.sh: only the dockerd started here, by pid
   stop_pid "$registry_pid" 5
   # pull_bench.py's slipwayd_ctl.sh stops each slipwayd by pid, also when the
   # driver dies; should one have outlived it, its command line names $work.
-  slipwayd_kill_strays "$work" "$cgtag"
-  # Anything still mounted below the temp dir (a dockerd that died hard):
-  # unmount, deepest first, so rm never crosses into a mounted filesystem.
-  awk -v w="$work" '$2 == w || index($2, w "/") == 1 { print $2 }' /proc/self/mounts | sort -r |
-    while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  slipwayd_kill_strays "$work" "$tag"
+  # Everything below $work unmounted (the loop filesystem too), its device
+  # detached, and only then $work and the $tag* cgroups (slipwayd's cgroup
+  # parent) removed.
+  bench_unmount_work
   [ -z "$loopdev" ] || losetup -d "$loopdev" 2>/dev/null || true
-  rm -rf --one-file-system "$work"
-  # slipwayd's cgroup parent in every hierarchy, deepest first.
-  find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -depth -type d -name "${cgtag}*" 2>/dev/null |
-    while read -r d; do
-      find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-    done
-  exit "$rc"
+  bench_cleanup_dirs
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# $work (a short path: dockerd's unix sockets live below it) and $tag.
+bench_workdir slipway-pull
 
 echo "== building slipwayd, slipway, slipway-monitor (-c opt)" >&2
 slipwayd_build -c opt  # bench/lib/slipwayd.sh; leaves the tree's bazel-* symlinks alone
@@ -106,12 +88,12 @@ slipwayd_build -c opt  # bench/lib/slipwayd.sh; leaves the tree's bazel-* symlin
 # so editing make_image.py or make_rootfs.sh builds a new one.
 key=$(cat "$here/make_image.py" bench/make_rootfs.sh | sha256sum | cut -c1-16)
 layout="/tmp/slipway-pull-bench-image-$key"
-tag=1
+image_tag=1
 if [ ! -f "$layout/index.json" ]; then
   echo "== building the image's OCI layout in $layout" >&2
   rm -rf "$layout.tmp"
   bash bench/make_rootfs.sh "$work/base-rootfs" >&2
-  python3 "$here/make_image.py" "$layout.tmp" "$tag" "$work/base-rootfs" >"$work/layers.json"
+  python3 "$here/make_image.py" "$layout.tmp" "$image_tag" "$work/base-rootfs" >"$work/layers.json"
   cp "$work/layers.json" "$layout.tmp/bench-layers.json"
   mv "$layout.tmp" "$layout"  # only a complete layout takes the cache's name
 else
@@ -173,7 +155,7 @@ curl -fsS "http://$registry/v2/" >/dev/null || {
 
 image="$registry/bench/multilayer:1"
 echo "== pushing $image" >&2
-skopeo copy --quiet --dest-tls-verify=false "oci:$layout:$tag" "docker://$image" >&2
+skopeo copy --quiet --dest-tls-verify=false "oci:$layout:$image_tag" "docker://$image" >&2
 
 # Docker, if an engine can be started here. A failure only skips docker.
 docker_args=()
@@ -195,5 +177,5 @@ echo "== timing $runs iterations" >&2
 mkdir -p "$work/slipway-state"
 python3 "$here/pull_bench.py" --runs "$runs" --workdir "$stores" --image "$image" --layout "$layout" \
   --slipway "$slipway_bin" --slipwayd "$slipwayd_bin" --slipway-monitor "$monitor_bin" \
-  --slipway-state-root "$work/slipway-state" --slipway-cgroup-parent "$cgtag-slipway" \
+  --slipway-state-root "$work/slipway-state" --slipway-cgroup-parent "$tag-slipway" \
   "${docker_args[@]}" ${BENCH_JSON:+--json "$BENCH_JSON"}
