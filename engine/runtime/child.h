@@ -39,13 +39,17 @@ struct ChildPlan {
   bool kill_on_parent_death;
 
   // Root filesystem.
-  const char* rw_dir;         // the writable layer's tmpfs is mounted here
-  const char* tmpfs_options;  // "mode=0755,size=..."
-  const char* upper_dir;      // <rw_dir>/upper
-  const char* work_dir;       // <rw_dir>/work
-  const char* staging_dir;    // <rw_dir>/files
-  const char* rootfs_dir;     // the overlay is mounted here and becomes /
+  const char* rw_dir;             // the writable layer's tmpfs is mounted here
+  const char* tmpfs_options;      // "mode=0755,size=..."
+  const char* const* rw_subdirs;  // made on the tmpfs; nullptr-terminated
+  const char* upper_dir;          // <rw_dir>/upper, or <SandboxSpec::upper_dir>/upper
+  const char* staging_dir;        // <rw_dir>/files
+  const char* rootfs_dir;         // the overlay is mounted here and becomes /
   const char* overlay_options;
+  // With SandboxSpec::upper_dir: an overlay of the lower dirs with the upper
+  // <rw_dir>/stubs, in which the mount points are made first; that upper is
+  // then the topmost lower dir of the real overlay. nullptr otherwise.
+  const char* stub_overlay_options;
   const ChildFile* files;  // /etc/hostname, /etc/hosts, /etc/resolv.conf
   int file_count;
   const ChildBind* binds;

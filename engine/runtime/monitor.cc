@@ -160,6 +160,7 @@ std::string SpecToJson(const SandboxSpec& spec) {
       {"hostname", spec.hostname},
       {"limits", LimitsToJson(spec.limits)},
       {"storage_bytes", spec.storage_bytes},
+      {"upper_dir", spec.upper_dir},
       {"timeout_ms", spec.timeout.count()},
       {"network", NetworkName(spec.network)},
       {"network_peer", spec.network_peer},
@@ -176,8 +177,8 @@ Result<SandboxSpec> SpecFromJson(const std::string& text) {
     json j = json::parse(text);
     CheckKeys(j,
               {"name", "lower_dirs", "argv", "env", "workdir", "uid", "gid", "additional_gids", "hostname",
-               "limits", "storage_bytes", "timeout_ms", "network", "network_peer", "binds", "capabilities",
-               "interactive", "kill_on_parent_death"},
+               "limits", "storage_bytes", "upper_dir", "timeout_ms", "network", "network_peer", "binds",
+               "capabilities", "interactive", "kill_on_parent_death"},
               "spec");
     SandboxSpec spec;
     Read(j, "name", &spec.name);
@@ -191,6 +192,7 @@ Result<SandboxSpec> SpecFromJson(const std::string& text) {
     Read(j, "hostname", &spec.hostname);
     if (j.contains("limits")) spec.limits = LimitsFromJson(j["limits"]);
     Read(j, "storage_bytes", &spec.storage_bytes);
+    Read(j, "upper_dir", &spec.upper_dir);
     int64_t timeout_ms = spec.timeout.count();
     Read(j, "timeout_ms", &timeout_ms);
     spec.timeout = std::chrono::milliseconds(timeout_ms);

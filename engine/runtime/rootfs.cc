@@ -138,6 +138,44 @@ bool WriteFile(int dirfd, const char* name, const char* content, mode_t mode) {
   return ok;
 }
 
+// The mount points of /proc, /sys and /dev, as SetUpRootfs() mounts them.
+const char* const kFilesystemMountPoints[] = {"/proc", "/sys", "/dev"};
+
+bool MakeMountPoint(int rootfd, const char* path, bool file, RootfsError* error) {
+  Fd fd(OpenInRoot(rootfd, path, file));
+  if (fd.fd < 0) return Failed(error, "open mount point", path);
+  return true;
+}
+
+// For an upper directory that outlives the sandbox: makes every mount point
+// SetUpRootfs() will need in a throwaway overlay (upper on the tmpfs), then
+// unmounts it. Its upper becomes the real overlay's topmost lower dir, so
+// the mount points the image lacks (and the copied-up directories holding
+// them) never reach the upper the caller turns into an image layer, as
+// Docker's "-init" layer keeps them out of a container's diff.
+bool MakeMountPointStubs(const ChildPlan& plan, RootfsError* error) {
+  if (::mount("overlay", plan.rootfs_dir, "overlay", 0, plan.stub_overlay_options) != 0)
+    return Failed(error, "mount mount-point overlay on", plan.rootfs_dir);
+  {
+    Fd root(::open(plan.rootfs_dir, O_DIRECTORY | O_CLOEXEC));
+    if (root.fd < 0) return Failed(error, "open", plan.rootfs_dir);
+    for (const char* path : kFilesystemMountPoints) {
+      if (!MakeMountPoint(root.fd, path, false, error)) return false;
+    }
+    for (int i = 0; i < plan.file_count; ++i) {
+      if (!MakeMountPoint(root.fd, plan.files[i].path, true, error)) return false;
+    }
+    for (int i = 0; i < plan.bind_count; ++i) {
+      if (!MakeMountPoint(root.fd, plan.binds[i].target, plan.binds[i].is_file, error)) return false;
+    }
+  }
+  // Not detached: a lazily unmounted overlay could still use stubs/ as its
+  // upper once it is the real overlay's lower.
+  if (::umount2(plan.rootfs_dir, 0) != 0)
+    return Failed(error, "unmount mount-point overlay from", plan.rootfs_dir);
+  return true;
+}
+
 bool SetUpWritableLayer(const ChildPlan& plan, RootfsError* error) {
   // Nothing mounted from here on may propagate back to the host.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
@@ -145,8 +183,8 @@ bool SetUpWritableLayer(const ChildPlan& plan, RootfsError* error) {
   if (::mount("tmpfs", plan.rw_dir, "tmpfs", MS_NOSUID | MS_NODEV, plan.tmpfs_options) != 0) {
     return Failed(error, "mount writable layer tmpfs on", plan.rw_dir);
   }
-  for (const char* dir : {plan.upper_dir, plan.work_dir, plan.staging_dir}) {
-    if (::mkdir(dir, 0755) != 0) return Failed(error, "mkdir", dir);
+  for (const char* const* dir = plan.rw_subdirs; *dir; ++dir) {
+    if (::mkdir(*dir, 0755) != 0) return Failed(error, "mkdir", *dir);
   }
   Fd staging(::open(plan.staging_dir, O_DIRECTORY | O_CLOEXEC));
   if (staging.fd < 0) return Failed(error, "open", plan.staging_dir);
@@ -155,9 +193,15 @@ bool SetUpWritableLayer(const ChildPlan& plan, RootfsError* error) {
       return Failed(error, "write", plan.files[i].staging);
     }
   }
-  if (::mount("overlay", plan.rootfs_dir, "overlay", 0, plan.overlay_options) != 0) {
-    return Failed(error, "mount overlay root on", plan.rootfs_dir);
+  if (plan.stub_overlay_options == nullptr) {
+    if (::mount("overlay", plan.rootfs_dir, "overlay", 0, plan.overlay_options) != 0)
+      return Failed(error, "mount overlay root on", plan.rootfs_dir);
+    return true;
   }
+  if (!MakeMountPointStubs(plan, error)) return false;
+  // The caller's upper directory is the likelier culprit (its filesystem).
+  if (::mount("overlay", plan.rootfs_dir, "overlay", 0, plan.overlay_options) != 0)
+    return Failed(error, "mount overlay root with upper directory", plan.upper_dir);
   return true;
 }
 

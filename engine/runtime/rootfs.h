@@ -1,7 +1,8 @@
 // The sandbox's root filesystem, set up inside its own mount namespace:
-// a tmpfs for the writable layer, the overlay root, /proc, /sys, /dev, the
-// generated /etc files, bind mounts, pivot_root, then masked and read-only
-// paths as Docker sets them.
+// a tmpfs for the writable layer (or, with a persistent upper directory, for
+// a layer of mount points below it), the overlay root, /proc, /sys, /dev,
+// the generated /etc files, bind mounts, pivot_root, then masked and
+// read-only paths as Docker sets them.
 //
 // Targets inside the root are resolved with openat2(RESOLVE_IN_ROOT), so a
 // symlink in an image (say /proc -> /host/proc) can never send a mount out of

@@ -68,8 +68,9 @@ bool HasEnv(const std::vector<std::string>& env, const std::string& key) {
 
 // Everything the child reads, kept alive (and unmoved) until clone returns.
 struct PlanStorage {
-  std::string hostname, rw_dir, tmpfs_options, upper, work, staging, rootfs, overlay_options, workdir,
-      path_env;
+  std::string hostname, rw_dir, tmpfs_options, upper, work, staging, stubs, stubs_work, rootfs,
+      overlay_options, stub_overlay_options, workdir, path_env;
+  std::vector<const char*> rw_subdirs;
   std::string hosts, hostname_file, resolv;
   std::vector<ChildFile> files;
   std::vector<std::string> bind_sources, bind_targets;
@@ -88,24 +89,59 @@ std::string OverlayEscape(const std::string& path) {
   return out;
 }
 
+std::string OverlayOptions(const std::string& lower, const std::string& upper, const std::string& work,
+                           const char* extra) {
+  return "lowerdir=" + lower + ",upperdir=" + OverlayEscape(upper) + ",workdir=" + OverlayEscape(work) +
+         extra;
+}
+
+// An upper directory that outlives the sandbox becomes an image layer, and a
+// layer can only say "this entry is new or changed", "deleted" (whiteout) and
+// "replaced" (opaque directory). So the features that record anything else
+// are off explicitly, whatever this kernel's defaults (module parameters and
+// build options): redirect_dir=off (renaming a lower directory fails with
+// EXDEV and mv falls back to copying, instead of a redirect xattr),
+// metacopy=off (chown or chmod copy a file up whole, instead of a
+// metadata-only inode whose data stays in the lower layer), index=off (no
+// index tying the upper to these exact lower inodes).
+constexpr const char* kPersistentUpperOptions = ",index=off,redirect_dir=off,metacopy=off";
+
+// The writable layer: the tmpfs's subdirectories and the overlay options.
+Status PlanLayers(const SandboxSpec& spec, PlanStorage* s) {
+  std::string lower;
+  for (const auto& l : spec.lower_dirs) lower += (lower.empty() ? "" : ":") + OverlayEscape(l);
+  s->staging = s->rw_dir + "/files";
+  if (spec.upper_dir.empty()) {
+    s->upper = s->rw_dir + "/upper";
+    s->work = s->rw_dir + "/work";
+    s->rw_subdirs = {s->upper.c_str(), s->work.c_str(), s->staging.c_str(), nullptr};
+    s->overlay_options = OverlayOptions(lower, s->upper, s->work, ",index=off");
+  } else {
+    // Made by Runtime::Start() before the clone.
+    s->upper = spec.upper_dir + "/upper";
+    s->work = spec.upper_dir + "/work";
+    s->stubs = s->rw_dir + "/stubs";
+    s->stubs_work = s->rw_dir + "/stubs-work";
+    s->rw_subdirs = {s->staging.c_str(), s->stubs.c_str(), s->stubs_work.c_str(), nullptr};
+    s->stub_overlay_options = OverlayOptions(lower, s->stubs, s->stubs_work, kPersistentUpperOptions);
+    s->overlay_options =
+        OverlayOptions(OverlayEscape(s->stubs) + ":" + lower, s->upper, s->work, kPersistentUpperOptions);
+  }
+  if (s->overlay_options.size() >= 4000) {
+    return InvalidArgument("too many layers: overlay options exceed one page (" +
+                           std::to_string(s->overlay_options.size()) + " bytes)");
+  }
+  return Status::Ok();
+}
+
 Status BuildPlan(const SandboxSpec& spec, const std::string& dir, const std::string& hostname,
                  const std::string& resolv, PlanStorage* s) {
   s->hostname = hostname;
   s->rw_dir = dir + "/rw";
   s->tmpfs_options = "mode=0755";
   if (spec.storage_bytes > 0) s->tmpfs_options += ",size=" + std::to_string(spec.storage_bytes);
-  s->upper = s->rw_dir + "/upper";
-  s->work = s->rw_dir + "/work";
-  s->staging = s->rw_dir + "/files";
   s->rootfs = dir + "/rootfs";
-  std::string lower;
-  for (const auto& l : spec.lower_dirs) lower += (lower.empty() ? "" : ":") + OverlayEscape(l);
-  s->overlay_options = "lowerdir=" + lower + ",upperdir=" + OverlayEscape(s->upper) +
-                       ",workdir=" + OverlayEscape(s->work) + ",index=off";
-  if (s->overlay_options.size() >= 4000) {
-    return InvalidArgument("too many layers: overlay options exceed one page (" +
-                           std::to_string(s->overlay_options.size()) + " bytes)");
-  }
+  SLIPWAY_RETURN_IF_ERROR(PlanLayers(spec, s));
   s->hostname_file = hostname + "\n";
   s->hosts = "127.0.0.1\tlocalhost " + hostname +
              "\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
@@ -144,11 +180,12 @@ Status BuildPlan(const SandboxSpec& spec, const std::string& dir, const std::str
   p.hostname = s->hostname.c_str();
   p.rw_dir = s->rw_dir.c_str();
   p.tmpfs_options = s->tmpfs_options.c_str();
+  p.rw_subdirs = s->rw_subdirs.data();
   p.upper_dir = s->upper.c_str();
-  p.work_dir = s->work.c_str();
   p.staging_dir = s->staging.c_str();
   p.rootfs_dir = s->rootfs.c_str();
   p.overlay_options = s->overlay_options.c_str();
+  p.stub_overlay_options = spec.upper_dir.empty() ? nullptr : s->stub_overlay_options.c_str();
   p.files = s->files.data();
   p.file_count = static_cast<int>(s->files.size());
   p.binds = s->binds.data();
@@ -324,6 +361,7 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
   for (const char* sub : {"/rootfs", "/rw"}) {
     if (::mkdir((sb->dir_ + sub).c_str(), 0700) != 0) return ErrnoStatus("mkdir " + sb->dir_ + sub);
   }
+  if (!spec.upper_dir.empty()) SLIPWAY_RETURN_IF_ERROR(sb->MakeOverlayDirs(spec.upper_dir));
   SLIPWAY_ASSIGN_OR_RETURN(sb->cgroup_, cgroups_.Create(sb->id_, spec.limits));
 
   PlanStorage storage;
@@ -369,6 +407,7 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
   auto init = ProcessRef::Of(sb->pid_);
   if (init.ok()) state.init = *init;
   SLIPWAY_RETURN_IF_ERROR(WriteSandboxState(sb->dir_, state));
+  sb->start_done_ = true;
   return sb;
 }
 
@@ -470,6 +509,21 @@ Sandbox::~Sandbox() {
   }
   (void)TearDown();
   if (!waited_) (void)Remove();
+  // A failed Start() leaves the caller's upper directory as empty as it was.
+  if (!start_done_ && !overlay_upper_.empty()) (void)RemoveTree(overlay_upper_);
+}
+
+Status Sandbox::MakeOverlayDirs(const std::string& dir) {
+  // Relative to a descriptor of `dir` itself, never through a symlink.
+  UniqueFd parent(::open(dir.c_str(), O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!parent) return ErrnoStatus("open upper directory " + dir);
+  if (::mkdirat(parent.get(), "upper", 0755) != 0) return ErrnoStatus("mkdir " + dir + "/upper");
+  overlay_upper_ = dir + "/upper";
+  // The upper's mode becomes the mode of the sandbox's "/", whatever our umask.
+  if (::fchmodat(parent.get(), "upper", 0755, 0) != 0) return ErrnoStatus("chmod " + overlay_upper_);
+  if (::mkdirat(parent.get(), "work", 0700) != 0) return ErrnoStatus("mkdir " + dir + "/work");
+  overlay_work_ = dir + "/work";
+  return Status::Ok();
 }
 
 Status Sandbox::Kill(int signal) {
@@ -484,8 +538,15 @@ Status Sandbox::TearDown() {
   stdout_.reset();
   stderr_.reset();
   pidfd_.reset();
-  if (cgroup_) return cgroup_->Destroy();
-  return Status::Ok();
+  Status st = cgroup_ ? cgroup_->Destroy() : Status::Ok();
+  // Only overlay's scratch space (its work/work is mode 000), and no longer
+  // in use: the init has been reaped, and with it every process of the pid
+  // namespace, so the mount namespace holding the overlay is gone.
+  if (!overlay_work_.empty()) {
+    Status removed = RemoveTree(overlay_work_);
+    if (st.ok()) st = removed;
+  }
+  return st;
 }
 
 Status Sandbox::Remove() {

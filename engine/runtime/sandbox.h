@@ -122,6 +122,8 @@ class Sandbox {
   friend class Runtime;
   Sandbox() = default;
   Status TearDown();
+  // Makes <dir>/upper and <dir>/work for SandboxSpec::upper_dir.
+  Status MakeOverlayDirs(const std::string& dir);
   // Reads what is ready on `fd`; false at EOF.
   bool Pump(UniqueFd& fd, Stream stream, LogWriter& log, OutputSink* sink);
 
@@ -134,6 +136,10 @@ class Sandbox {
   std::chrono::milliseconds timeout_{0};
   std::string exec_error_;
   int exec_exit_code_ = 0;
+  // With SandboxSpec::upper_dir, once made: work/ is removed at tear-down,
+  // upper/ only when Start() fails (it is the caller's result otherwise).
+  std::string overlay_upper_, overlay_work_;
+  bool start_done_ = false;  // Start() returned it
   bool owns_dir_ = false;
   bool waited_ = false;  // Wait() was called
   bool reaped_ = false;  // the init has exited and was reaped

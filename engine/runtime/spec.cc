@@ -1,8 +1,14 @@
 #include "engine/runtime/spec.h"
 
+#include <dirent.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 
 namespace slipway {
 
@@ -65,6 +71,55 @@ static Status ValidateLimits(const SandboxSpec& spec) {
   return Status::Ok();
 }
 
+// Whether `dir` has no entries besides "." and "..".
+static Result<bool> IsEmptyDir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return Status::FromErrno(errno, "opendir " + dir);
+  bool empty = true;
+  errno = 0;
+  while (dirent* e = ::readdir(d)) {
+    if (::strcmp(e->d_name, ".") != 0 && ::strcmp(e->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  }
+  int err = errno;
+  ::closedir(d);
+  if (empty && err != 0) return Status::FromErrno(err, "readdir " + dir);
+  return empty;
+}
+
+// SandboxSpec::upper_dir: checked here as far as it can be without writing.
+static Status ValidateUpperDir(const SandboxSpec& spec) {
+  const std::string& dir = spec.upper_dir;
+  if (dir.empty()) return Status::Ok();
+  if (!IsCleanAbsolute(dir))
+    return InvalidArgument("upper directory \"" + dir + "\" must be an absolute path");
+  if (spec.storage_bytes != 0) {
+    return InvalidArgument("--storage-size cannot be combined with an upper directory (" + dir +
+                           "): the writable layer is then on its filesystem, with no tmpfs to size");
+  }
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0) return Status::FromErrno(errno, "lstat upper directory " + dir);
+  if (!S_ISDIR(st.st_mode)) return InvalidArgument("upper directory " + dir + " is not a directory");
+  // Whoever can write to it could put a symlink where upper/ is about to be
+  // created, and have the sandbox write wherever it points.
+  if (st.st_uid != ::geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return InvalidArgument("upper directory " + dir + " must be owned by uid " + std::to_string(::geteuid()) +
+                           " and writable by nobody else (mode 0700)");
+  }
+  struct statfs fs;
+  if (::statfs(dir.c_str(), &fs) != 0) return Status::FromErrno(errno, "statfs upper directory " + dir);
+  if (fs.f_type == OVERLAYFS_SUPER_MAGIC) {
+    return InvalidArgument("upper directory " + dir +
+                           " is on an overlay filesystem, which cannot hold an overlay's upper directory: "
+                           "use a directory on ext4, xfs, btrfs or tmpfs");
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(bool empty, IsEmptyDir(dir));
+  if (!empty) return InvalidArgument("upper directory " + dir + " is not empty");
+  return Status::Ok();
+}
+
 Status ValidateSpec(const SandboxSpec& spec) {
   if (!spec.name.empty() && !IsValidName(spec.name)) {
     return InvalidArgument("invalid name \"" + spec.name +
@@ -101,6 +156,7 @@ Status ValidateSpec(const SandboxSpec& spec) {
     if (!IsCleanAbsolute(b.target) || b.target == "/")
       return InvalidArgument("invalid volume target \"" + b.target + "\"");
   }
+  SLIPWAY_RETURN_IF_ERROR(ValidateUpperDir(spec));
   return ValidateLimits(spec);
 }
 

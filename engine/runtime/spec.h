@@ -44,6 +44,34 @@ struct SandboxSpec {
   CgroupLimits limits;
   int64_t storage_bytes = 0;             // size of the writable layer; 0: the tmpfs default
   std::chrono::milliseconds timeout{0};  // 0: none
+  // A writable layer that outlives the sandbox, for image builds. Empty (the
+  // default): the overlay's upper and work directories are on a tmpfs in the
+  // sandbox's mount namespace and vanish with it. Otherwise a directory D:
+  // - D must be an absolute path to an existing, empty directory (not a
+  //   symlink), owned by the runtime's user (root) and writable by nobody
+  //   else (0700 is best: whoever can write to D could swap D/upper for a
+  //   symlink before the overlay is mounted), and not on an overlay
+  //   filesystem (it cannot hold another overlay's upper).
+  // - The runtime creates D/upper (0755: its mode is the mode of the
+  //   sandbox's "/") and D/work, mounts the overlay with them (still only in
+  //   the sandbox's mount namespace: nothing is ever mounted on the host),
+  //   and removes D/work when the sandbox is torn down.
+  // - After the sandbox has ended, D/upper holds exactly what the command
+  //   changed, as overlayfs records it: a deleted lower entry is a whiteout
+  //   (a character device 0/0), a directory that replaced a lower one has
+  //   trusted.overlay.opaque="y", a modified lower entry is copied up whole.
+  //   Never redirect or metacopy xattrs (mounted with redirect_dir=off,
+  //   metacopy=off); other trusted.overlay.* xattrs (origin, impure) only
+  //   carry inode bookkeeping. The mount points the runtime needs and the
+  //   root lacks (/etc/hosts, /proc, volume targets, ...) are created in a
+  //   throwaway layer below the upper, so they are not among the changes; a
+  //   missing `workdir` is (it is created by mkdir -p, as Docker's is).
+  // - If Start() fails, D is left empty. Otherwise D/upper, D itself, and a
+  //   D/work left behind by a sandbox whose owner died before tearing it
+  //   down (a lost one), are the caller's to remove.
+  // - storage_bytes must be 0: the writable layer is then on D's filesystem,
+  //   with no tmpfs to size (use that filesystem's quotas).
+  std::string upper_dir;
 
   NetworkMode network = NetworkMode::kPrivate;
   std::string network_peer;  // name or id, for NetworkMode::kContainer

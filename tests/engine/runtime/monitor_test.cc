@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -157,6 +158,7 @@ TEST(MonitorSpecJson, EveryFieldRoundTrips) {
   in.hostname = "host-1";
   in.limits = {64 << 20, -1, 1500, 50000, 77, false};
   in.storage_bytes = int64_t{5} << 30;
+  in.upper_dir = "/var/lib/slipway/build/step-1";
   in.timeout = milliseconds(90061);
   in.network = NetworkMode::kContainer;
   in.network_peer = "service";
@@ -183,6 +185,7 @@ TEST(MonitorSpecJson, EveryFieldRoundTrips) {
   EXPECT_EQ(out->limits.pids_max, in.limits.pids_max);
   EXPECT_EQ(out->limits.restrict_devices, in.limits.restrict_devices);
   EXPECT_EQ(out->storage_bytes, in.storage_bytes);
+  EXPECT_EQ(out->upper_dir, in.upper_dir);
   EXPECT_EQ(out->timeout, in.timeout);
   EXPECT_EQ(out->network, in.network);
   EXPECT_EQ(out->network_peer, in.network_peer);
@@ -220,6 +223,8 @@ TEST(MonitorSpecJson, DecodingIsStrict) {
            R"({"binds": [{"source": "/a", "target": "/b", "ro": true}]})",
            R"({"additional_gids": [-5]})",
            R"({"capabilities": -1})",
+           R"({"upper_dir": 5})",
+           R"({"upperdir": "/x"})",
            R"(["not", "an", "object"])",
            R"({"argv": ["tr)",
        }) {
@@ -266,6 +271,27 @@ TEST_F(MonitorTest, RecordsOutputAndExitCode) {
   EXPECT_TRUE(CgroupsGone(sb.id));
   ASSERT_TRUE(runtime_->Remove(sb.id, false).ok());
   EXPECT_EQ(Take(), before);
+}
+
+TEST_F(MonitorTest, UpperDirCrossesTheSpecFile) {
+  std::string upper = MakeTempDir("slipway-upper");
+  Snapshot before = Take();
+  SandboxSpec spec = Spec({"sh", "-c", "echo hi > /new && rm /bin/ls"});
+  spec.upper_dir = upper;
+  StartedSandbox sb = MustStart(spec);
+  SandboxStatus s = MustEnd(sb.id);
+  ASSERT_TRUE(s.result.has_value());
+  EXPECT_EQ(s.result->exit_code, 0) << Output(sb.id);
+  ASSERT_TRUE(runtime_->Remove(sb.id, false).ok());
+  EXPECT_EQ(Take(), before);
+  EXPECT_EQ(ListDir(upper), std::vector<std::string>{"upper"}) << "the monitor removes work/";
+  auto text = ReadFile(upper + "/upper/new");
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_EQ(*text, "hi\n");
+  struct stat st;
+  ASSERT_EQ(::lstat((upper + "/upper/bin/ls").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == 0) << "a whiteout";
+  ASSERT_TRUE(RemoveTree(upper).ok());
 }
 
 TEST_F(MonitorTest, MonitorIsItsOwnSessionAndNotOurChild) {
