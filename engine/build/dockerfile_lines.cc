@@ -1,0 +1,157 @@
+#include "engine/build/dockerfile_lines.h"
+
+#include <cctype>
+#include <optional>
+#include <set>
+
+namespace slipway {
+namespace {
+
+bool IsBlank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+bool IsAsciiAlpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool IsAsciiAlnum(char c) {
+  return IsAsciiAlpha(c) || (c >= '0' && c <= '9');
+}
+
+std::string_view TrimLeft(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && IsBlank(s[i])) ++i;
+  return s.substr(i);
+}
+
+std::string_view TrimRight(std::string_view s) {
+  size_t n = s.size();
+  while (n > 0 && IsBlank(s[n - 1])) --n;
+  return s.substr(0, n);
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::vector<std::string_view> PhysicalLines(std::string_view text) {
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (text.substr(0, kBom.size()) == kBom) text.remove_prefix(kBom.size());
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back(line);
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return lines;
+}
+
+struct Directive {
+  std::string name;  // lower case
+  std::string value;
+};
+
+// `# name = value`, as Docker's reDirectives matches the left-trimmed line.
+std::optional<Directive> MatchDirective(std::string_view line) {
+  line = TrimLeft(line);
+  if (line.empty() || line[0] != '#') return std::nullopt;
+  std::string_view rest = TrimLeft(line.substr(1));
+  size_t n = 0;
+  if (rest.empty() || !IsAsciiAlpha(rest[0])) return std::nullopt;
+  while (n < rest.size() && IsAsciiAlnum(rest[n])) ++n;
+  std::string_view name = rest.substr(0, n);
+  rest = TrimLeft(rest.substr(n));
+  if (rest.empty() || rest[0] != '=') return std::nullopt;
+  std::string_view value = TrimRight(TrimLeft(rest.substr(1)));
+  if (value.empty()) return std::nullopt;
+  return Directive{Lower(name), std::string(value)};
+}
+
+class LineSplitter {
+ public:
+  LineSplitter(std::string_view text, const std::string& filename)
+      : lines_(PhysicalLines(text)), filename_(filename) {}
+
+  Result<DockerfileLines> Run();
+
+ private:
+  Status Error(int line, const std::string& message) const {
+    return InvalidArgument(filename_ + ":" + std::to_string(line) + ": " + message);
+  }
+  // Handles the line as a parser directive while they are still allowed.
+  Status MaybeDirective(std::string_view line, int number);
+  // Removes a trailing escape (and blanks after it); true if it was there.
+  bool TrimContinuation(std::string& text) const;
+
+  std::vector<std::string_view> lines_;
+  const std::string& filename_;
+  DockerfileLines out_;
+  bool directives_done_ = false;
+  std::set<std::string> seen_;
+};
+
+Status LineSplitter::MaybeDirective(std::string_view line, int number) {
+  if (directives_done_) return Status::Ok();
+  std::optional<Directive> d = MatchDirective(line);
+  if (!d || (d->name != "escape" && d->name != "syntax" && d->name != "check")) {
+    directives_done_ = true;
+    return Status::Ok();
+  }
+  if (!seen_.insert(d->name).second) {
+    return Error(number, "only one " + d->name + " parser directive can be used");
+  }
+  if (d->name == "escape") {
+    if (d->value != "\\" && d->value != "`") {
+      return Error(number, "invalid escape token '" + d->value + "' does not match ` or \\");
+    }
+    out_.escape = d->value[0];
+  } else if (d->name == "syntax") {
+    out_.syntax = d->value;
+  }
+  return Status::Ok();
+}
+
+bool LineSplitter::TrimContinuation(std::string& text) const {
+  size_t n = text.size();
+  while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t')) --n;
+  if (n == 0 || text[n - 1] != out_.escape) return false;
+  text.resize(n - 1);
+  return true;
+}
+
+Result<DockerfileLines> LineSplitter::Run() {
+  size_t i = 0;
+  while (i < lines_.size()) {
+    int first = static_cast<int>(i) + 1;
+    std::string_view raw = lines_[i++];
+    SLIPWAY_RETURN_IF_ERROR(MaybeDirective(raw, first));
+    std::string_view trimmed = TrimLeft(raw);
+    if (!trimmed.empty() && trimmed[0] == '#') continue;
+    std::string text(trimmed);
+    bool continues = TrimContinuation(text);
+    if (!continues && text.empty()) continue;
+    while (continues && i < lines_.size()) {
+      std::string_view next = lines_[i++];
+      std::string_view next_trimmed = TrimLeft(next);
+      if (next_trimmed.empty() || next_trimmed[0] == '#') continue;
+      std::string part(next);
+      continues = TrimContinuation(part);
+      text += part;
+    }
+    if (TrimRight(text).empty()) continue;
+    out_.lines.push_back(LogicalLine{first, static_cast<int>(i), std::move(text)});
+  }
+  return std::move(out_);
+}
+
+}  // namespace
+
+Result<DockerfileLines> SplitDockerfileLines(std::string_view text, const std::string& filename) {
+  return LineSplitter(text, filename).Run();
+}
+
+}  // namespace slipway
