@@ -1,0 +1,674 @@
+#include "engine/build/builder.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/base/fd.h"
+#include "engine/base/fs.h"
+#include "engine/base/time.h"
+#include "engine/build/build_cache.h"
+#include "engine/build/build_vars.h"
+#include "engine/build/dockerignore.h"
+#include "engine/build/expand.h"
+#include "engine/build/layer_diff.h"
+#include "engine/build/layer_tree.h"
+#include "engine/image/layer_writer.h"
+#include "engine/registry/manifest.h"
+#include "engine/runtime/user.h"
+
+namespace slipway {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One layer of a stage: where the runtime finds it and what the image records.
+struct Layer {
+  std::string dir;  // the lower dir (a snapshot, an upper dir or a staging dir)
+  // Built layers are written to the store only when the image is committed,
+  // so that a failed build leaves no blob behind: nullopt until then.
+  std::optional<LayerRecord> record;
+  LayerSource source = LayerSource::kPlainDir;
+};
+
+// What a stage has built so far.
+struct StageState {
+  ImageConfig config;
+  std::vector<Layer> layers;  // bottom first
+  bool cmd_from_base = true;  // ENTRYPOINT resets a CMD inherited from the base
+  Digest key;                 // the cache key of the filesystem so far
+
+  // Lower dirs for the runtime, topmost first.
+  std::vector<std::string> LowerDirs() const {
+    std::vector<std::string> out;
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it) out.push_back(it->dir);
+    return out;
+  }
+};
+
+std::string Quote(const std::string& s) {
+  return "\"" + s + "\"";
+}
+
+// Forwards a RUN's output to the reporter.
+class ReporterSink : public OutputSink {
+ public:
+  explicit ReporterSink(BuildReporter& reporter) : reporter_(reporter) {}
+  void Write(Stream stream, std::string_view data) override { reporter_.Output(stream, data); }
+
+ private:
+  BuildReporter& reporter_;
+};
+
+// A file at the top of the context, never through a symlink (a context may
+// come from someone else: its links must not read the host's files), or
+// nullopt if there is none.
+Result<std::optional<std::string>> ReadContextFile(const std::string& context, const std::string& name) {
+  LayerTree tree({context});
+  SLIPWAY_ASSIGN_OR_RETURN(std::optional<LayerTree::Entry> entry, tree.Find(name));
+  if (!entry) return std::optional<std::string>();
+  if (!S_ISREG(entry->st.st_mode))
+    return InvalidArgument(name + " in the build context is not a regular file");
+  std::string text;
+  SLIPWAY_RETURN_IF_ERROR(LayerTree::ReadContent(*entry, [&](std::string_view chunk) {
+    text.append(chunk);
+    return text.size() > (4 << 20) ? InvalidArgument(name + " is larger than 4 MiB") : Status::Ok();
+  }));
+  return std::optional<std::string>(std::move(text));
+}
+
+// Refuses what this executor cannot do yet, before anything runs.
+Status CheckSupported(const Dockerfile& df, int last_stage) {
+  for (int i = 0; i <= last_stage; ++i) {
+    for (const Instruction& inst : df.stages[i].instructions) {
+      switch (inst.command) {
+        case Command::kShell:
+        case Command::kHealthcheck:
+        case Command::kVolume:
+        case Command::kStopSignal:
+        case Command::kOnbuild:
+          return ErrorAt(df.filename, inst.line, InvalidArgument(inst.keyword + " is not supported yet"));
+        case Command::kRun: {
+          auto network = inst.Flag("network");
+          if (network && *network == "host")
+            return ErrorAt(
+                df.filename, inst.line,
+                InvalidArgument("RUN --network=host is not supported: build steps have no network"));
+          break;
+        }
+        default: break;
+      }
+      for (const char* flag : {"chmod", "link"})
+        if (inst.Flag(flag))
+          return ErrorAt(df.filename, inst.line,
+                         InvalidArgument(inst.keyword + " --" + flag + " is not supported yet"));
+    }
+  }
+  return Status::Ok();
+}
+
+bool LooksLikeArchive(const std::string& head) {
+  auto starts = [&](std::string_view magic) { return head.compare(0, magic.size(), magic) == 0; };
+  return starts("\x1f\x8b") || starts("BZh") ||
+         starts(std::string_view("\xfd"
+                                 "7zXZ\0",
+                                 6)) ||
+         starts("\x28\xb5\x2f\xfd") || (head.size() >= 262 && head.compare(257, 5, "ustar") == 0);
+}
+
+// What a COPY or ADD reads, and where it writes.
+struct CopyPlan {
+  std::vector<std::string> roots;  // the source tree: the context, or a stage's layers
+  DockerIgnore ignore;             // context sources only
+  CopyOwner owner{0, 0};
+  std::vector<std::string> sources;  // relative to the tree, globs expanded
+  std::string dest_rel;              // relative to the image's root
+  bool into_dir = false;             // sources go into dest_rel, not onto it
+  bool dest_exists = false;          // dest_rel is a directory in the stage
+
+  bool Skip(const std::string& path, bool is_dir) const {
+    return ignore.Excluded(path) && !(is_dir && ignore.MayReinclude(path));
+  }
+  CopySkip SkipFn() const {
+    return [this](const std::string& path, bool is_dir) { return Skip(path, is_dir); };
+  }
+};
+
+class Executor {
+ public:
+  Executor(ImageStore& store, const BuildOptions& options, BuildReporter& reporter, const Dockerfile& df,
+           std::string temp_dir)
+      : store_(store),
+        options_(options),
+        reporter_(reporter),
+        df_(df),
+        temp_dir_(std::move(temp_dir)),
+        vars_(options.build_args),
+        cache_(options.work_dir + "/cache") {}
+
+  Result<ImageRecord> Run(int last_stage);
+
+ private:
+  Status BuildStage(int index);
+  Status BeginStage(const Stage& stage, StageState& state);
+  Status Execute(const Instruction& inst, StageState& state);
+  Status ExecuteRun(const Instruction& inst, StageState& state);
+  Status ExecuteCopy(const Instruction& inst, StageState& state, int stage_index);
+  Result<CopyPlan> PlanCopy(const Instruction& inst, const StageState& state, int stage_index);
+  Status PlanCopySources(const Instruction& inst, const StageState& state, int stage_index, CopyPlan& plan);
+  Status ApplyConfig(const Instruction& inst, StageState& state);
+  // Adds a history entry, and the layer whose tree is `dir` if it is not
+  // empty; the result is cached under `key`.
+  Status AddLayer(StageState& state, const std::string& dir, LayerSource source,
+                  const std::string& created_by, const Digest& key);
+  // A cache hit for `key`: applied to `state`, and true.
+  bool UseCache(StageState& state, const Digest& key, const std::string& created_by);
+  void ApplyLayer(StageState& state, const BuildCache::Entry& entry, const std::string& created_by,
+                  const Digest& key);
+  void AddHistory(StageState& state, const std::string& created_by, bool empty_layer);
+  Result<std::string> ExpandWord(const std::string& word) { return Expand(word, vars_.Lookup(), df_.escape); }
+  std::string NewDir(const std::string& what);
+  Result<Runtime*> GetRuntime();
+  Result<ImageRecord> Commit(const StageState& state);
+
+  ImageStore& store_;
+  const BuildOptions& options_;
+  BuildReporter& reporter_;
+  const Dockerfile& df_;
+  std::string temp_dir_;
+  BuildVars vars_;
+  BuildCache cache_;
+  bool cached_ = false;  // the current step was a cache hit
+  std::unique_ptr<Runtime> runtime_;
+  std::vector<StageState> stages_;
+  int step_ = 0, total_ = 0, dirs_ = 0;
+};
+
+std::string Executor::NewDir(const std::string& what) {
+  return temp_dir_ + "/" + std::to_string(++dirs_) + "-" + what;
+}
+
+Result<Runtime*> Executor::GetRuntime() {
+  if (!runtime_) {
+    SLIPWAY_ASSIGN_OR_RETURN(runtime_, Runtime::Open(options_.runtime));
+  }
+  return runtime_.get();
+}
+
+Result<ImageRecord> Executor::Run(int last_stage) {
+  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd cache_lock, cache_.Use());
+  for (int i = 0; i <= last_stage; ++i) total_ += 1 + static_cast<int>(df_.stages[i].instructions.size());
+  for (const Instruction& arg : df_.global_args)
+    SLIPWAY_RETURN_IF_ERROR(vars_.DeclareGlobalArgs(arg, df_.escape));
+  for (int i = 0; i <= last_stage; ++i) SLIPWAY_RETURN_IF_ERROR(BuildStage(i));
+  return Commit(stages_[last_stage]);
+}
+
+Status Executor::BuildStage(int index) {
+  const Stage& stage = df_.stages[index];
+  StageState state;
+  SLIPWAY_RETURN_IF_ERROR(BeginStage(stage, state));
+  for (const Instruction& inst : stage.instructions) {
+    reporter_.Step(++step_, total_, inst);
+    auto start = Clock::now();
+    cached_ = false;
+    Status status = Execute(inst, state);
+    if (!status.ok())
+      return status.message().rfind(df_.filename + ":", 0) == 0 ? status
+                                                                : ErrorAt(df_.filename, inst.line, status);
+    reporter_.StepDone(cached_, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start));
+  }
+  stages_.push_back(std::move(state));
+  return Status::Ok();
+}
+
+Status Executor::BeginStage(const Stage& stage, StageState& state) {
+  reporter_.Step(++step_, total_, stage.from);
+  auto start = Clock::now();
+  auto at = [&](const Status& s) { return ErrorAt(df_.filename, stage.from.line, s); };
+  auto base = Expand(stage.base, vars_.GlobalLookup(), df_.escape);
+  if (!base.ok()) return at(base.status());
+  StageRef ref = ResolveFromBase(df_, stage.index, *base);
+  if (ref.kind == StageRef::Kind::kStage) {
+    state = stages_[ref.stage];
+    state.cmd_from_base = true;
+  } else if (ref.kind == StageRef::Kind::kImage) {
+    auto image = store_.Resolve(ref.image);
+    if (!image.ok() && image.status().code() == Code::kNotFound) {
+      if (!options_.pull) return at(NotFound("image " + ref.image + " not found; pull it first"));
+      image = options_.pull(ref.image);
+    }
+    if (!image.ok()) return at(image.status());
+    auto config = store_.Config(*image);
+    if (!config.ok()) return at(config.status());
+    auto lowers = store_.LowerDirs(*image);
+    if (!lowers.ok()) return at(lowers.status());
+    state.config = std::move(config).value();
+    state.key = ChainKey(Digest::Of(""), {"FROM", image->id.str()});
+    // LowerDirs is topmost first; an image without layers has one empty dir.
+    for (size_t i = 0; i < image->layers.size(); ++i)
+      state.layers.push_back({(*lowers)[image->layers.size() - 1 - i], image->layers[i], {}});
+  }
+  if (ref.kind == StageRef::Kind::kScratch) state.key = ChainKey(Digest::Of(""), {"FROM scratch"});
+  state.config.created.clear();
+  vars_.BeginStage(state.config.env);
+  reporter_.StepDone(false, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start));
+  return Status::Ok();
+}
+
+Status Executor::Execute(const Instruction& inst, StageState& state) {
+  switch (inst.command) {
+    case Command::kRun: return ExecuteRun(inst, state);
+    case Command::kCopy:
+    case Command::kAdd: return ExecuteCopy(inst, state, static_cast<int>(stages_.size()));
+    default: return ApplyConfig(inst, state);
+  }
+}
+
+void Executor::AddHistory(StageState& state, const std::string& created_by, bool empty_layer) {
+  HistoryEntry entry;
+  entry.created = FormatRfc3339Millis(NowUnixMs());
+  entry.created_by = created_by;
+  entry.comment = "buildkit.dockerfile.v0";
+  entry.empty_layer = empty_layer;
+  state.config.history.push_back(entry);
+}
+
+Status Executor::AddLayer(StageState& state, const std::string& dir, LayerSource source,
+                          const std::string& created_by, const Digest& key) {
+  std::string layer_dir = dir;
+  if (ListDir(dir).empty()) {
+    // Nothing changed: no layer, as Docker does.
+    SLIPWAY_RETURN_IF_ERROR(RemoveTree(dir));
+    layer_dir.clear();
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(BuildCache::Entry entry, cache_.Store(key, layer_dir, source));
+  ApplyLayer(state, entry, created_by, key);
+  return Status::Ok();
+}
+
+bool Executor::UseCache(StageState& state, const Digest& key, const std::string& created_by) {
+  if (options_.no_cache) return false;
+  std::optional<BuildCache::Entry> entry = cache_.Lookup(key);
+  if (!entry) return false;
+  ApplyLayer(state, *entry, created_by, key);
+  cached_ = true;
+  return true;
+}
+
+void Executor::ApplyLayer(StageState& state, const BuildCache::Entry& entry, const std::string& created_by,
+                          const Digest& key) {
+  if (!entry.empty) state.layers.push_back({entry.layer_dir, std::nullopt, entry.source});
+  AddHistory(state, created_by, entry.empty);
+  state.key = key;
+}
+
+// The RUN's cache key: what the command sees besides the filesystem.
+Digest RunKey(const Digest& parent, const SandboxSpec& spec) {
+  std::vector<std::string> parts = {"RUN", spec.workdir, std::to_string(spec.uid), std::to_string(spec.gid)};
+  for (gid_t gid : spec.additional_gids) parts.push_back("gid " + std::to_string(gid));
+  for (const std::string& arg : spec.argv) parts.push_back("arg " + arg);
+  for (const std::string& env : spec.env) parts.push_back("env " + env);
+  return ChainKey(parent, parts);
+}
+
+Status Executor::ExecuteRun(const Instruction& inst, StageState& state) {
+  auto network = inst.Flag("network");
+  if (network && !network->empty() && *network != "none" && *network != "default")
+    return InvalidArgument("RUN --network=" + *network + " is not supported: build steps have no network");
+  SandboxSpec spec;
+  spec.argv = inst.json_form ? inst.args : std::vector<std::string>{"/bin/sh", "-c", inst.args.at(0)};
+  spec.lower_dirs = state.LowerDirs();
+  if (spec.lower_dirs.empty()) return InvalidArgument("RUN needs a base image with a shell (FROM scratch)");
+  spec.env = vars_.RunEnv();
+  spec.workdir = state.config.working_dir.empty() ? "/" : state.config.working_dir;
+  SLIPWAY_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(spec.lower_dirs, state.config.user));
+  spec.uid = user.uid;
+  spec.gid = user.gid;
+  spec.additional_gids = user.additional_gids;
+  // Docker sets HOME from the image's passwd when nothing else does.
+  bool has_home = std::any_of(spec.env.begin(), spec.env.end(),
+                              [](const std::string& e) { return e.rfind("HOME=", 0) == 0; });
+  if (!has_home) spec.env.push_back("HOME=" + (user.home.empty() ? std::string("/") : user.home));
+  std::string shown = inst.json_form ? inst.original.substr(inst.keyword.size() + 1) : inst.args[0];
+  std::string created_by = "RUN " + (inst.json_form ? shown : "/bin/sh -c " + inst.args[0]) + " # buildkit";
+  Digest key = RunKey(state.key, spec);
+  if (UseCache(state, key, created_by)) return Status::Ok();
+
+  std::string dir = NewDir("run");
+  if (::mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + dir);
+  spec.upper_dir = dir;
+  SLIPWAY_ASSIGN_OR_RETURN(Runtime * runtime, GetRuntime());
+  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<Sandbox> sandbox, runtime->Start(spec));
+  ReporterSink sink(reporter_);
+  auto result = sandbox->Wait(&sink, options_.cancel_fd);
+  (void)sandbox->Remove();
+  if (!result.ok()) return result.status();
+  if (result->cancelled) return FailedPrecondition("RUN " + shown + ": cancelled");
+  if (result->exit_code != 0) {
+    std::string why = "RUN " + shown + ": exited with code " + std::to_string(result->exit_code);
+    if (!sandbox->exec_error().empty()) why += " (" + sandbox->exec_error() + ")";
+    return FailedPrecondition(why);
+  }
+  return AddLayer(state, dir + "/upper", LayerSource::kOverlayUpper, created_by, key);
+}
+
+// Makes the parents of `path` (relative to `staging`) in the staging dir,
+// with the metadata they have in the stage (root 0755 for new ones), so the
+// layer does not change them.
+Status MakeParents(const LayerTree& below, const std::string& staging, const std::string& path) {
+  size_t slash = 0;
+  while ((slash = path.find('/', slash + 1)) != std::string::npos) {
+    std::string rel = path.substr(0, slash);
+    std::string host = staging + "/" + rel;
+    if (PathExists(host)) continue;
+    mode_t mode = 0755;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    auto existing = below.Find(rel);
+    if (existing.ok() && *existing && S_ISDIR((*existing)->st.st_mode)) {
+      mode = (*existing)->st.st_mode & 07777;
+      uid = (*existing)->st.st_uid;
+      gid = (*existing)->st.st_gid;
+    }
+    if (::mkdir(host.c_str(), mode) != 0) return ErrnoStatus("mkdir " + host);
+    if (::chown(host.c_str(), uid, gid) != 0 || ::chmod(host.c_str(), mode) != 0)
+      return ErrnoStatus("chown " + host);
+  }
+  return Status::Ok();
+}
+
+Status Executor::PlanCopySources(const Instruction& inst, const StageState& state, int stage_index,
+                                 CopyPlan& plan) {
+  plan.roots = {options_.context_dir};
+  if (auto from = inst.Flag("from")) {
+    SLIPWAY_ASSIGN_OR_RETURN(std::string name, ExpandWord(*from));
+    SLIPWAY_ASSIGN_OR_RETURN(StageRef ref, ResolveCopyFrom(df_, stage_index, name));
+    if (ref.kind == StageRef::Kind::kImage) return InvalidArgument("COPY --from=IMAGE is not supported yet");
+    plan.roots =
+        ref.kind == StageRef::Kind::kStage ? stages_[ref.stage].LowerDirs() : std::vector<std::string>{};
+  } else {
+    SLIPWAY_ASSIGN_OR_RETURN(std::optional<std::string> text,
+                             ReadContextFile(options_.context_dir, ".dockerignore"));
+    if (text) {
+      SLIPWAY_ASSIGN_OR_RETURN(plan.ignore, DockerIgnore::Parse(*text));
+    }
+  }
+  if (auto chown = inst.Flag("chown")) {
+    SLIPWAY_ASSIGN_OR_RETURN(std::string spec, ExpandWord(*chown));
+    SLIPWAY_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(state.LowerDirs(), spec));
+    // Docker: a user without a group gets the user's number as the gid too.
+    plan.owner = CopyOwner{user.uid, spec.find(':') == std::string::npos ? user.uid : user.gid};
+  }
+  return Status::Ok();
+}
+
+// Expands the arguments, the sources' globs, and Docker's destination rules:
+// a trailing `/`, several sources or an existing directory copy into it; a
+// relative destination is relative to WORKDIR.
+Result<CopyPlan> Executor::PlanCopy(const Instruction& inst, const StageState& state, int stage_index) {
+  std::vector<std::string> words;
+  for (const std::string& arg : inst.args) {
+    SLIPWAY_ASSIGN_OR_RETURN(std::string word, ExpandWord(arg));
+    words.push_back(word);
+  }
+  if (words.size() < 2) return InvalidArgument(inst.keyword + " requires at least two arguments");
+  std::string dest = words.back();
+  words.pop_back();
+  if (dest.empty()) return InvalidArgument(inst.keyword + ": empty destination");
+  CopyPlan plan;
+  SLIPWAY_RETURN_IF_ERROR(PlanCopySources(inst, state, stage_index, plan));
+
+  LayerTree tree(plan.roots);
+  for (const std::string& word : words) {
+    if (inst.command == Command::kAdd && (word.rfind("http://", 0) == 0 || word.rfind("https://", 0) == 0))
+      return InvalidArgument("ADD of URLs is not supported yet");
+    SLIPWAY_ASSIGN_OR_RETURN(std::vector<std::string> matches, tree.Glob(word));
+    if (matches.empty()) return NotFound(inst.keyword + " failed: " + word + ": no such file or directory");
+    for (const std::string& m : matches)
+      if (m.empty() || !plan.Skip(m, false)) plan.sources.push_back(m);
+  }
+  if (plan.sources.empty()) return NotFound(inst.keyword + " failed: no source files were specified");
+
+  std::string workdir = state.config.working_dir.empty() ? "/" : state.config.working_dir;
+  plan.into_dir = dest.back() == '/' || dest == "." || plan.sources.size() > 1 ||
+                  (dest.size() > 1 && dest.substr(dest.size() - 2) == "/.");
+  if (dest[0] != '/') dest = workdir + "/" + dest;
+  SLIPWAY_ASSIGN_OR_RETURN(plan.dest_rel, CleanRelativePath(dest));
+  SLIPWAY_ASSIGN_OR_RETURN(std::optional<LayerTree::Entry> existing,
+                           LayerTree(state.LowerDirs()).Find(plan.dest_rel));
+  plan.dest_exists = existing && S_ISDIR(existing->st.st_mode);
+  plan.into_dir = plan.into_dir || plan.dest_exists;
+  return plan;
+}
+
+// The first bytes of a file in the tree (ADD's archive check).
+Result<std::string> ReadHead(const LayerTree::Entry& entry, size_t size) {
+  std::string head;
+  Status status = LayerTree::ReadContent(entry, [&](std::string_view chunk) {
+    head.append(chunk.substr(0, size - head.size()));
+    return head.size() < size ? Status::Ok() : Status(Code::kResourceExhausted, "enough");
+  });
+  if (!status.ok() && status.code() != Code::kResourceExhausted) return status;
+  return head;
+}
+
+// Copies the directory `source`'s contents into dest_rel of the staging dir.
+Status CopyDirContents(const CopyPlan& plan, const LayerTree& tree, const LayerTree& below,
+                       const std::string& source, const std::string& staging) {
+  // The destination keeps its metadata if the stage has it; a new one
+  // belongs to the copy's owner.
+  std::string target = plan.dest_rel.empty() ? staging : staging + "/" + plan.dest_rel;
+  bool is_new = !PathExists(target) && !plan.dest_exists;
+  SLIPWAY_RETURN_IF_ERROR(MakeParents(below, staging, plan.dest_rel + "/"));
+  if (is_new && !plan.dest_rel.empty() && ::chown(target.c_str(), *plan.owner.uid, *plan.owner.gid) != 0)
+    return ErrnoStatus("chown " + target);
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<std::string> names, tree.List(source));
+  for (const std::string& name : names) {
+    std::string child = source.empty() ? name : source + "/" + name;
+    SLIPWAY_ASSIGN_OR_RETURN(std::optional<LayerTree::Entry> e, tree.Find(child));
+    if (!e || plan.Skip(child, S_ISDIR(e->st.st_mode))) continue;
+    std::string out = target + "/" + name;
+    if (PathExists(out)) SLIPWAY_RETURN_IF_ERROR(RemoveTree(out));
+    SLIPWAY_RETURN_IF_ERROR(CopyOut(tree, child, out, plan.owner, plan.SkipFn()));
+  }
+  return Status::Ok();
+}
+
+// Fills the staging dir with what the plan copies, laid out as in the image.
+Status FillStaging(const CopyPlan& plan, bool is_add, const LayerTree& below, const std::string& staging) {
+  LayerTree tree(plan.roots);
+  for (const std::string& source : plan.sources) {
+    SLIPWAY_ASSIGN_OR_RETURN(std::optional<LayerTree::Entry> entry, tree.Find(source));
+    if (!entry) return NotFound(source + ": not found");
+    if (is_add && S_ISREG(entry->st.st_mode)) {
+      SLIPWAY_ASSIGN_OR_RETURN(std::string head, ReadHead(*entry, 512));
+      if (LooksLikeArchive(head)) return InvalidArgument("ADD of archives is not supported yet");
+    }
+    if (S_ISDIR(entry->st.st_mode)) {
+      // A directory's contents are copied, not the directory itself.
+      SLIPWAY_RETURN_IF_ERROR(CopyDirContents(plan, tree, below, source, staging));
+      continue;
+    }
+    std::string name = source.substr(source.rfind('/') + 1);
+    std::string rel =
+        plan.into_dir ? (plan.dest_rel.empty() ? name : plan.dest_rel + "/" + name) : plan.dest_rel;
+    if (rel.empty()) return InvalidArgument("cannot copy a file onto /");
+    SLIPWAY_RETURN_IF_ERROR(MakeParents(below, staging, rel));
+    std::string out = staging + "/" + rel;
+    if (PathExists(out)) SLIPWAY_RETURN_IF_ERROR(RemoveTree(out));
+    SLIPWAY_RETURN_IF_ERROR(CopyOut(tree, source, out, plan.owner, plan.SkipFn()));
+  }
+  return Status::Ok();
+}
+
+// The COPY's cache key: where and how it copies, and what the sources hold.
+Result<Digest> CopyKey(const Digest& parent, const Instruction& inst, const CopyPlan& plan) {
+  SLIPWAY_ASSIGN_OR_RETURN(Digest sources, HashSources(LayerTree(plan.roots), plan.sources, plan.SkipFn()));
+  std::vector<std::string> parts = {inst.keyword, plan.dest_rel, plan.into_dir ? "into" : "onto",
+                                    std::to_string(*plan.owner.uid) + ":" + std::to_string(*plan.owner.gid),
+                                    sources.str()};
+  parts.insert(parts.end(), plan.sources.begin(), plan.sources.end());
+  return ChainKey(parent, parts);
+}
+
+Status Executor::ExecuteCopy(const Instruction& inst, StageState& state, int stage_index) {
+  SLIPWAY_ASSIGN_OR_RETURN(CopyPlan plan, PlanCopy(inst, state, stage_index));
+  std::string created_by = inst.original + " # buildkit";
+  SLIPWAY_ASSIGN_OR_RETURN(Digest key, CopyKey(state.key, inst, plan));
+  if (UseCache(state, key, created_by)) return Status::Ok();
+
+  std::string staging = NewDir("copy");
+  if (::mkdir(staging.c_str(), 0755) != 0) return ErrnoStatus("mkdir " + staging);
+  SLIPWAY_RETURN_IF_ERROR(
+      FillStaging(plan, inst.command == Command::kAdd, LayerTree(state.LowerDirs()), staging));
+  return AddLayer(state, staging, LayerSource::kPlainDir, created_by, key);
+}
+
+// An instruction that only changes the config.
+Status Executor::ApplyConfig(const Instruction& inst, StageState& state) {
+  ImageConfig& config = state.config;
+  switch (inst.command) {
+    case Command::kEnv:
+      SLIPWAY_RETURN_IF_ERROR(vars_.ApplyEnv(inst, df_.escape));
+      config.env = vars_.Env();
+      break;
+    case Command::kArg: SLIPWAY_RETURN_IF_ERROR(vars_.DeclareArgs(inst, df_.escape)); break;
+    case Command::kLabel:
+      for (const KeyValue& pair : inst.pairs) {
+        SLIPWAY_ASSIGN_OR_RETURN(std::string key, ExpandWord(pair.key));
+        SLIPWAY_ASSIGN_OR_RETURN(std::string value, ExpandWord(pair.value.value_or("")));
+        config.labels[key] = value;
+      }
+      break;
+    case Command::kWorkdir: {
+      SLIPWAY_ASSIGN_OR_RETURN(std::string dir, ExpandWord(inst.args.at(0)));
+      if (dir.empty() || dir[0] != '/')
+        dir = (config.working_dir.empty() ? "/" : config.working_dir) + "/" + dir;
+      SLIPWAY_ASSIGN_OR_RETURN(std::string clean, CleanRelativePath(dir));
+      config.working_dir = "/" + clean;
+      break;
+    }
+    case Command::kUser: {
+      SLIPWAY_ASSIGN_OR_RETURN(config.user, ExpandWord(inst.args.at(0)));
+      break;
+    }
+    case Command::kExpose: {
+      std::string text;
+      for (const std::string& arg : inst.args) text += arg + " ";
+      SLIPWAY_ASSIGN_OR_RETURN(std::vector<std::string> ports, ExpandWords(text, vars_.Lookup(), df_.escape));
+      for (std::string port : ports) {
+        SLIPWAY_RETURN_IF_ERROR(ValidatePortSpec(port));
+        if (port.find('/') == std::string::npos) port += "/tcp";
+        if (std::find(config.exposed_ports.begin(), config.exposed_ports.end(), port) ==
+            config.exposed_ports.end())
+          config.exposed_ports.push_back(port);
+      }
+      break;
+    }
+    case Command::kCmd:
+    case Command::kEntrypoint: {
+      std::vector<std::string> argv =
+          inst.json_form ? inst.args : std::vector<std::string>{"/bin/sh", "-c", inst.args.at(0)};
+      if (inst.command == Command::kCmd) {
+        config.cmd = argv;
+        state.cmd_from_base = false;
+      } else {
+        config.entrypoint = argv;
+        if (state.cmd_from_base) config.cmd.clear();
+      }
+      break;
+    }
+    case Command::kMaintainer: break;  // ImageConfig has no author field yet; kept in the history only
+    default: return InvalidArgument(inst.keyword + " is not supported yet");
+  }
+  AddHistory(state, inst.original, true);
+  return Status::Ok();
+}
+
+Result<LayerRecord> WriteLayer(ContentStore& content, const Layer& layer) {
+  if (layer.record) return *layer.record;
+  auto committed = layer.source == LayerSource::kOverlayUpper ? WriteLayerFromUpper(content, layer.dir, {})
+                                                              : WriteLayerFromDir(content, layer.dir, {});
+  if (!committed.ok()) return committed.status();
+  LayerRecord record;
+  record.blob = committed->blob;
+  record.media_type = media_type::kOciLayerTarGzip;
+  record.size = committed->size;
+  record.diff_id = committed->diff_id;
+  return record;
+}
+
+Result<ImageRecord> Executor::Commit(const StageState& state) {
+  ImageConfig config = state.config;
+  config.created = FormatRfc3339Millis(NowUnixMs());
+  config.os = "linux";
+  config.architecture = "amd64";
+  config.diff_ids.clear();
+  Manifest manifest;
+  manifest.media_type = media_type::kOciManifest;
+  for (const Layer& layer : state.layers) {
+    SLIPWAY_ASSIGN_OR_RETURN(LayerRecord record, WriteLayer(store_.content(), layer));
+    config.diff_ids.push_back(record.diff_id);
+    Descriptor d;
+    // Docker's gzip layers are the same bytes as OCI's.
+    d.media_type =
+        record.media_type == media_type::kDockerLayerGzip ? media_type::kOciLayerTarGzip : record.media_type;
+    d.digest = record.blob;
+    d.size = record.size;
+    manifest.layers.push_back(d);
+  }
+  std::string config_json = config.ToJson();
+  SLIPWAY_RETURN_IF_ERROR(store_.content().Put(config_json).status());
+  manifest.config = DescribeContent(media_type::kOciConfig, config_json);
+  std::string body = SerializeManifest(manifest);
+  SLIPWAY_ASSIGN_OR_RETURN(Digest manifest_digest, store_.content().Put(body));
+  return store_.Commit(manifest_digest, options_.tag);
+}
+
+// Which stage the build ends with.
+Result<int> TargetStage(const Dockerfile& df, const std::string& target) {
+  if (target.empty()) return static_cast<int>(df.stages.size()) - 1;
+  const Stage* stage = df.FindStage(target);
+  if (!stage) return InvalidArgument("target stage " + Quote(target) + " could not be found");
+  return stage->index;
+}
+
+}  // namespace
+
+Result<ImageRecord> Build(ImageStore& store, const BuildOptions& options, BuildReporter& reporter) {
+  std::string text;
+  if (options.dockerfile.empty()) {
+    SLIPWAY_ASSIGN_OR_RETURN(std::optional<std::string> found,
+                             ReadContextFile(options.context_dir, "Dockerfile"));
+    if (!found) return NotFound("no Dockerfile in " + options.context_dir);
+    text = std::move(*found);
+  } else {
+    SLIPWAY_ASSIGN_OR_RETURN(text, ReadFile(options.dockerfile));  // the caller's own path
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(Dockerfile df, ParseDockerfile(text, "Dockerfile"));
+  SLIPWAY_ASSIGN_OR_RETURN(int last, TargetStage(df, options.target));
+  SLIPWAY_RETURN_IF_ERROR(CheckSupported(df, last));
+
+  // Held for the whole build: it keeps garbage collection from removing the
+  // base images' snapshots under running steps, and the blobs written at the
+  // end until the image refers to them.
+  SLIPWAY_ASSIGN_OR_RETURN(WriteLease lease, store.Lease());
+  SLIPWAY_RETURN_IF_ERROR(MakeDirs(options.work_dir, 0700));
+  std::string temp = options.work_dir + "/build-" + RandomHex(8);
+  if (::mkdir(temp.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + temp);
+  Result<ImageRecord> result = [&]() -> Result<ImageRecord> {
+    Executor executor(store, options, reporter, df, temp);
+    return executor.Run(last);
+  }();
+  Status removed = RemoveTree(temp);
+  if (result.ok() && !removed.ok()) return removed;
+  return result;
+}
+
+}  // namespace slipway
