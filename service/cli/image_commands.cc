@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <set>
 
@@ -149,6 +150,7 @@ int Prune(DaemonClient& client) {
   for (const std::string& id : StringsField(*report, "images")) std::printf("Deleted: %s\n", id.c_str());
   std::printf("Removed %zu images, %zu blobs, %zu layers\n", count("images"), count("blobs"),
               count("snapshots"));
+  if (BoolField(*report, "build_cache")) std::printf("Emptied the build cache\n");
   return 0;
 }
 
@@ -176,6 +178,113 @@ int Load(DaemonClient& client, const std::string& input) {
     for (const auto& tag : tags) std::printf("Loaded image: %s\n", tag.c_str());
   }
   return 0;
+}
+
+// Draws a build's NDJSON events as `docker build` does without BuildKit;
+// returns the last line.
+class BuildPrinter {
+ public:
+  void Line(const Json& event) {
+    if (event.contains("instruction")) {
+      Print(STDOUT_FILENO, "Step " + std::to_string(IntField(event, "step")) + "/" +
+                               std::to_string(IntField(event, "total")) + " : " +
+                               StringField(event, "instruction") + "\n");
+    } else if (event.contains("stream")) {
+      // RUN output as is; the step lines around it are written whole.
+      WriteAll(StringField(event, "stream") == "stderr" ? STDERR_FILENO : STDOUT_FILENO,
+               StringField(event, "data"));
+    } else if (event.contains("cached")) {
+      if (BoolField(event, "cached")) Print(STDOUT_FILENO, " ---> Using cache\n");
+      char timing[64];
+      std::snprintf(timing, sizeof timing, " ---> %.1fs\n", IntField(event, "ms") / 1000.0);
+      Print(STDOUT_FILENO, timing);
+    } else {
+      last_ = event;
+    }
+  }
+  const Json& last() const { return last_; }
+
+ private:
+  static void Print(int fd, std::string_view text) { WriteAll(fd, text); }
+  Json last_;
+};
+
+struct BuildFlags {
+  std::string context, dockerfile, tag, target;
+  std::vector<std::string> build_args;  // K=V, or K: the caller's value
+  bool no_cache = false;
+};
+
+Result<Json> BuildBody(const BuildFlags& flags) {
+  Json args = Json::object();
+  for (const std::string& arg : flags.build_args) {
+    size_t eq = arg.find('=');
+    if (eq == 0) return InvalidArgument("--build-arg " + arg + ": no name");
+    if (eq != std::string::npos) {
+      args[arg.substr(0, eq)] = arg.substr(eq + 1);
+    } else if (const char* value = std::getenv(arg.c_str())) {  // as Docker: `--build-arg K`
+      args[arg] = value;
+    }
+  }
+  Json body = {{"context", AbsolutePath(flags.context)}, {"build_args", args}, {"no_cache", flags.no_cache}};
+  if (!flags.dockerfile.empty())
+    body["dockerfile"] = AbsolutePath(flags.dockerfile);  // from the cwd, as Docker
+  if (!flags.tag.empty()) body["tag"] = flags.tag;
+  if (!flags.target.empty()) body["target"] = flags.target;
+  return body;
+}
+
+// Exit codes: 125 when slipwayd refuses the request (or cannot be reached),
+// 1 when the build itself fails, as `docker build`.
+int Build(DaemonClient& client, const BuildFlags& flags) {
+  auto body = BuildBody(flags);
+  if (!body.ok()) return Fail(body.status());
+  BuildPrinter printer;
+  Status malformed;
+  LineSplitter lines([&](std::string_view line) {
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
+    Json event = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!event.is_object()) {
+      malformed = Internal("slipwayd sent a malformed build line: " + std::string(line.substr(0, 200)));
+      return;
+    }
+    printer.Line(event);
+  });
+  Status sent = client.Stream("POST", "/images/build", *body, [&](std::string_view data) {
+    lines.Feed(data);
+    return malformed.ok();
+  });
+  if (!sent.ok()) return Fail(sent);
+  lines.Finish();
+  if (!malformed.ok()) return Fail(malformed);
+  const Json& last = printer.last();
+  if (last.contains("error")) {
+    Status st = StatusFromApiError(last["error"]);
+    Fail(st.ok() ? Internal("the build failed, and slipwayd did not say why") : st);
+    return 1;
+  }
+  if (StringField(last, "status") != "built") {
+    Fail("the build stream ended before the build did");
+    return 1;
+  }
+  std::printf("Successfully built %s\n", ShortId(StringField(last, "id")).c_str());
+  if (!flags.tag.empty()) std::printf("Successfully tagged %s\n", flags.tag.c_str());
+  return 0;
+}
+
+void AddBuildCommand(CLI::App& app, Verbs& verbs) {
+  auto flags = std::make_shared<BuildFlags>();
+  CLI::App* build = app.add_subcommand("build", "Build an image from a Dockerfile");
+  verbs.push_back({build, [flags](DaemonClient& c) { return Build(c, *flags); }});
+  build->add_option("-t,--tag", flags->tag, "Name the image NAME:TAG");
+  build->add_option("-f,--file", flags->dockerfile, "The Dockerfile (default: DIR/Dockerfile)");
+  build
+      ->add_option("--build-arg", flags->build_args,
+                   "Set a build-time variable: K=V (K alone: from the environment)")
+      ->allow_extra_args(false);
+  build->add_option("--target", flags->target, "Build up to this stage");
+  build->add_flag("--no-cache", flags->no_cache, "Run every step again instead of using the layer cache");
+  build->add_option("DIR", flags->context, "The build context, a directory on slipwayd's host")->required();
 }
 
 struct ImageOptions {
@@ -228,6 +337,7 @@ void AddImageCommands(CLI::App& app, Verbs& verbs) {
   add("load", "Read images from an OCI image archive", [o](DaemonClient& c) { return Load(c, o->path); })
       ->add_option("-i,--input", o->path, "The tar file to read, on slipwayd's host")
       ->required();
+  AddBuildCommand(app, verbs);
 
   CLI::App* image = app.add_subcommand("image", "Manage images (image prune)");
   image->require_subcommand(1);

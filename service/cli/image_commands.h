@@ -1,4 +1,4 @@
-// Image verbs: pull, push, tag, images, rmi, image prune, import, save, load.
+// Image verbs: pull, push, tag, images, rmi, image prune, import, save, load, build.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -267,6 +267,33 @@ Status Fields::Strings(const std::string& key, std::vector<std::string>* out, bo
   return Status::Ok();
 }
 
+Status Fields::Bool(const std::string& key, bool* out) {
+  Status status;
+  const json* value = Get(key, false, &status);
+  if (!value) return status;
+  if (!value->is_boolean()) return InvalidArgument("field \"" + key + "\" must be true or false");
+  *out = value->get<bool>();
+  return Status::Ok();
+}
+
+Status Fields::StringMap(const std::string& key, std::map<std::string, std::string>* out) {
+  Status status;
+  const json* value = Get(key, false, &status);
+  if (!value) return status;
+  const Status wrong = InvalidArgument("field \"" + key + "\" must be an object of strings");
+  if (!value->is_object()) return wrong;
+  std::map<std::string, std::string> strings;
+  for (auto it = value->begin(); it != value->end(); ++it) {
+    if (!it->is_string()) return wrong;
+    const std::string& s = it->get_ref<const std::string&>();
+    if (HasControl(it.key()) || HasControl(s))
+      return InvalidArgument("field \"" + key + "\" holds a control character");
+    strings[it.key()] = s;
+  }
+  *out = std::move(strings);
+  return Status::Ok();
+}
+
 Status Fields::Finish() const {
   for (auto it = object_.begin(); it != object_.end(); ++it) {
     if (!known_.count(it.key())) return InvalidArgument("unknown field \"" + it.key() + "\"");

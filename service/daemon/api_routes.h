@@ -170,6 +170,9 @@ class Fields {
   explicit Fields(const json& object) : object_(object) {}
   Status String(const std::string& key, std::string* out, bool required);
   Status Strings(const std::string& key, std::vector<std::string>* out, bool required);
+  Status Bool(const std::string& key, bool* out);  // optional
+  // An object of strings ({"K": "V"}); optional.
+  Status StringMap(const std::string& key, std::map<std::string, std::string>* out);
   Status Finish() const;
 
  private:

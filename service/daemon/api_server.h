@@ -3,7 +3,7 @@
 // Pistache's reactor threads parse requests and run the quick handlers
 // (create, start, inspect, list: SQLite and a few files) inline. Everything
 // that may take long (wait, stop, attach, logs, pull, push, load, save,
-// import, prune, forced removal) runs on a thread of its own and answers
+// import, prune, build, forced removal) runs on a thread of its own and answers
 // through the connection when done, so a slow request never holds up the
 // others sharing its reactor.
 //

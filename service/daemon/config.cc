@@ -326,6 +326,10 @@ std::string DatabasePath(const DaemonConfig& c) {
   return c.data_dir + "/slipway.db";
 }
 
+std::string BuildDir(const DaemonConfig& c) {
+  return c.data_dir + "/build";
+}
+
 std::string MonitorBinaryPath(const DaemonConfig& c, const std::string& self_exe) {
   if (!c.monitor_binary.empty()) return c.monitor_binary;
   size_t slash = self_exe.rfind('/');

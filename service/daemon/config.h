@@ -74,6 +74,9 @@ DaemonArgs ParseDaemonArgs(int argc, const char* const* argv);
 // Paths that default to something derived from other values.
 std::string TokenPath(const DaemonConfig& config);     // token_file, or <data_dir>/control.token
 std::string DatabasePath(const DaemonConfig& config);  // <data_dir>/slipway.db
+// Scratch space and the layer cache of image builds: <data_dir>/build (on the
+// data directory's filesystem, which can hold overlay upper dirs).
+std::string BuildDir(const DaemonConfig& config);
 // monitor_binary, or slipway-monitor in the directory of `self_exe` (the path
 // of slipwayd itself, from readlink /proc/self/exe).
 std::string MonitorBinaryPath(const DaemonConfig& config, const std::string& self_exe);

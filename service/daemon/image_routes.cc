@@ -1,10 +1,16 @@
 // /api/v1/images: docs/api.md, "Images". Image references hold "/", so
 // they travel in bodies and the `ref` query parameter, never in the path.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <utility>
 
+#include "engine/base/fd.h"
 #include "service/daemon/api_routes.h"
 #include "service/daemon/image_service.h"
 
@@ -14,6 +20,8 @@ namespace {
 
 // Byte counts of one blob go out at most this often; phase changes always.
 constexpr auto kProgressInterval = std::chrono::milliseconds(200);
+// How often a build checks whether its client is still there.
+constexpr auto kGonePollInterval = std::chrono::milliseconds(200);
 
 json ImageList(const std::vector<ImageRecord>& images) {
   json list = json::array();
@@ -64,6 +72,77 @@ TransferProgress ProgressTo(const ReplyPtr& reply) {
   };
 }
 
+// A build's progress as JSON lines (docs/api.md, "build").
+class BuildLines : public BuildReporter {
+ public:
+  explicit BuildLines(ReplyPtr reply) : reply_(std::move(reply)) {}
+
+  void Step(int n, int total, const Instruction& instruction) override {
+    std::lock_guard lock(mu_);
+    step_ = n;
+    Emit({{"step", n}, {"total", total}, {"instruction", instruction.original}});
+  }
+  void Output(Stream stream, std::string_view data) override {
+    std::lock_guard lock(mu_);
+    Emit({{"stream", stream == Stream::kStderr ? "stderr" : "stdout"}, {"data", std::string(data)}});
+  }
+  void StepDone(bool cached, std::chrono::milliseconds elapsed) override {
+    std::lock_guard lock(mu_);
+    Emit({{"step", step_}, {"cached", cached}, {"ms", elapsed.count()}});
+  }
+
+ private:
+  void Emit(const json& line) { reply_->Write(Dump(line) + "\n"); }
+
+  const ReplyPtr reply_;
+  std::mutex mu_;  // RUN output may come from another thread than the steps
+  int step_ = 0;
+};
+
+// BuildOptions::cancel_fd for a build streamed to a client: readable once
+// the client has gone away or slipwayd stops, so that a RUN nobody waits
+// for is killed. Pistache has no disconnect callback we could use here:
+// Reply::Gone() is polled.
+class CancelWhenGone {
+ public:
+  CancelWhenGone(ReplyPtr reply, const std::atomic<bool>& stopping)
+      : reply_(std::move(reply)), stopping_(stopping) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return;  // no cancelling then: the build still works
+    read_ = UniqueFd(fds[0]);
+    write_ = UniqueFd(fds[1]);
+    thread_ = std::thread([this] { Watch(); });
+  }
+  ~CancelWhenGone() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  int fd() const { return read_ ? read_.get() : -1; }
+
+ private:
+  void Watch() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, kGonePollInterval, [this] { return done_; })) {
+      if (reply_->Gone() || stopping_.load()) {
+        (void)!::write(write_.get(), "x", 1);
+        return;
+      }
+    }
+  }
+
+  const ReplyPtr reply_;
+  const std::atomic<bool>& stopping_;
+  UniqueFd read_, write_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 class ImageRoutes {
  public:
   explicit ImageRoutes(Context& c) : c_(c) {}
@@ -78,6 +157,7 @@ class ImageRoutes {
   void Import(const Request& r, ReplyPtr reply);
   void Load(const Request& r, ReplyPtr reply);
   void Save(const Request& r, ReplyPtr reply);
+  void Build(const Request& r, ReplyPtr reply);
 
  private:
   void Spawn(const ReplyPtr& reply, std::function<void()> work) {
@@ -184,10 +264,15 @@ void ImageRoutes::Prune(const Request&, ReplyPtr reply) {
   Spawn(reply, [this, reply] {
     auto report = c_.images.Prune();
     if (!report.ok()) return reply->Error(report.status());
+    // The images are gone already: a build cache that cannot be removed
+    // is reported as not pruned rather than failing the whole request.
+    auto cache = c_.images.PruneBuildCache();
+    if (!cache.ok()) c_.log.Warn("image.build_cache_prune_failed", {{"error", cache.status().ToString()}});
     json body;
     body["images"] = DigestList(report->images);
     body["blobs"] = DigestList(report->blobs);
     body["snapshots"] = DigestList(report->snapshots);
+    body["build_cache"] = cache.ok() && *cache;
     reply->Json(200, body);
   });
 }
@@ -235,6 +320,32 @@ void ImageRoutes::Save(const Request& r, ReplyPtr reply) {
   });
 }
 
+void ImageRoutes::Build(const Request& r, ReplyPtr reply) {
+  Fields f(r.object);
+  BuildRequest request;
+  for (Status st :
+       {f.String("context", &request.context, true), f.String("dockerfile", &request.dockerfile, false),
+        f.String("tag", &request.tag, false), f.StringMap("build_args", &request.build_args),
+        f.String("target", &request.target, false), f.Bool("no_cache", &request.no_cache), f.Finish()}) {
+    if (!st.ok()) return reply->Error(st);
+  }
+  // Reads and parses the Dockerfile: small, so done here, and a syntax
+  // error is a 400 rather than a stream.
+  if (Status st = ImageService::CheckBuild(request); !st.ok()) return reply->Error(st);
+  Spawn(reply, [this, request, reply] {
+    if (!reply->Begin(200, kNdjson)) return;
+    CancelWhenGone cancel(reply, c_.stopping);
+    BuildLines lines(reply);
+    auto image = c_.images.Build(request, lines, cancel.fd());
+    if (!image.ok()) return Finish(reply, ErrorJson(image.status()));
+    json last;
+    last["status"] = "built";
+    last["id"] = image->id.str();
+    last["tags"] = image->tags;
+    Finish(reply, last);
+  });
+}
+
 }  // namespace
 
 void AddImageRoutes(Router& router, Context& context) {
@@ -253,6 +364,7 @@ void AddImageRoutes(Router& router, Context& context) {
   router.Add("POST", base + "/import", kMutating | kJsonBody, {}, bind(&ImageRoutes::Import));
   router.Add("POST", base + "/load", kMutating | kJsonBody, {}, bind(&ImageRoutes::Load));
   router.Add("POST", base + "/save", kMutating | kJsonBody, {}, bind(&ImageRoutes::Save));
+  router.Add("POST", base + "/build", kMutating | kJsonBody, {}, bind(&ImageRoutes::Build));
 }
 
 }  // namespace slipway::daemon::api

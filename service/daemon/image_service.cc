@@ -1,5 +1,6 @@
 #include "service/daemon/image_service.h"
 
+#include <sys/stat.h>
 #include <time.h>
 
 #include <algorithm>
@@ -7,7 +8,10 @@
 #include <cstdio>
 #include <utility>
 
+#include "engine/base/fs.h"
 #include "engine/base/time.h"
+#include "engine/build/build_cache.h"
+#include "engine/build/dockerfile.h"
 #include "engine/image/layer_writer.h"
 #include "engine/image/oci_archive.h"
 #include "engine/registry/reference.h"
@@ -68,6 +72,21 @@ void WireProgress(RegistryClient& client, ByteMeter& meter, const TransferProgre
     meter.Sync();
     if (progress) progress(blob, phase, done, total);
   });
+}
+
+// Parses the Dockerfile if it is a plain file, so that a syntax error is a
+// 400 rather than the last line of a stream. Symlinks and other oddities
+// are left to Build(), which refuses them with its own message.
+Status PreParseDockerfile(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (4 << 20)) return Status::Ok();
+  auto text = ReadFile(path);
+  if (!text.ok()) return Status::Ok();
+  return ParseDockerfile(*text, "Dockerfile").status();
+}
+
+std::string BuildCacheDir(const ImageServiceOptions& options) {
+  return options.build_dir + "/cache";  // where Build() keeps it (builder.h)
 }
 
 }  // namespace
@@ -223,6 +242,59 @@ Status ImageService::Save(const std::vector<std::string>& refs, const std::strin
   SLIPWAY_RETURN_IF_ERROR(SaveOciArchive(store_, refs, path));
   log_.Info("image.saved", {{"path", path}, {"refs", refs}});
   return Status::Ok();
+}
+
+Status ImageService::CheckBuild(const BuildRequest& request) {
+  SLIPWAY_RETURN_IF_ERROR(RequireAbsolute(request.context, "context"));
+  struct stat st;
+  if (::stat(request.context.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return InvalidArgument("context " + request.context + " is not a directory");
+  if (!request.dockerfile.empty()) SLIPWAY_RETURN_IF_ERROR(RequireAbsolute(request.dockerfile, "dockerfile"));
+  if (!request.tag.empty()) SLIPWAY_RETURN_IF_ERROR(ImageStore::NormalizeName(request.tag).status());
+  for (const auto& [key, value] : request.build_args) {
+    if (key.empty()) return InvalidArgument("build arg with an empty name");
+  }
+  return PreParseDockerfile(request.dockerfile.empty() ? request.context + "/Dockerfile"
+                                                       : request.dockerfile);
+}
+
+Result<ImageRecord> ImageService::Build(const BuildRequest& request, BuildReporter& reporter, int cancel_fd) {
+  SLIPWAY_RETURN_IF_ERROR(CheckBuild(request));
+  BuildOptions options;
+  options.context_dir = request.context;
+  options.dockerfile = request.dockerfile;
+  options.tag = request.tag;
+  options.build_args = request.build_args;
+  options.target = request.target;
+  options.work_dir = options_.build_dir;
+  options.runtime = options_.runtime;
+  options.no_cache = request.no_cache;
+  options.cancel_fd = cancel_fd;
+  options.pull = [this](const std::string& ref) { return Pull(ref); };
+  // One at a time: each RUN holds a sandbox outside max_running, and steps
+  // of two builds would only compete for the same disk.
+  std::lock_guard lock(build_mu_);
+  log_.Info("image.build", {{"context", request.context}, {"tag", request.tag}});
+  auto image = slipway::Build(store_, options, reporter);
+  if (!image.ok()) {
+    log_.Warn("image.build_failed", {{"context", request.context}, {"error", image.status().ToString()}});
+    return image.status();
+  }
+  log_.Info("image.built", {{"tag", request.tag}, {"id", image->id.str()}});
+  return image;
+}
+
+Result<bool> ImageService::PruneBuildCache() {
+  std::unique_lock lock(build_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return false;
+  const std::string dir = BuildCacheDir(options_);
+  if (!PathExists(dir)) return false;
+  Status st = slipway::PruneBuildCache(dir);
+  // Another process building on the same cache: skipped, as while ours run.
+  if (st.code() == Code::kFailedPrecondition) return false;
+  SLIPWAY_RETURN_IF_ERROR(st);
+  log_.Info("image.build_cache_pruned", {{"dir", dir}});
+  return true;
 }
 
 }  // namespace slipway::daemon

@@ -1,6 +1,6 @@
 // ImageService: what slipwayd does with images, for the REST API and anyone
 // else in the daemon. It wraps the image store and the engine's pull, push,
-// import, save and load, and adds what only the daemon knows:
+// import, save, load and build, and adds what only the daemon knows:
 //
 // - registry options (insecure registries, the credentials file), fixed at
 //   construction;
@@ -15,11 +15,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "engine/base/status.h"
+#include "engine/build/builder.h"
 #include "engine/distribution/distribution.h"
 #include "engine/image/image_config.h"
 #include "engine/image/image_store.h"
@@ -36,6 +39,21 @@ struct ImageServiceOptions {
   // edited while slipwayd runs is read again on the next transfer).
   RegistryOptions registry;
   int parallelism = 3;  // blobs in flight at once per pull or push
+  // Builds: scratch space and layer cache (<data_dir>/build, BuildDir()),
+  // and where their RUN sandboxes live (the daemon's state dir and cgroup
+  // parent).
+  std::string build_dir;
+  RuntimeOptions runtime;
+};
+
+// What POST /api/v1/images/build asks for (docs/api.md).
+struct BuildRequest {
+  std::string context;     // absolute directory on this host
+  std::string dockerfile;  // absolute path; empty: <context>/Dockerfile
+  std::string tag;         // empty: untagged
+  std::map<std::string, std::string> build_args;
+  std::string target;
+  bool no_cache = false;
 };
 
 class ImageService {
@@ -84,12 +102,26 @@ class ImageService {
   // Writes the images named by `refs` to `path` (absolute) as an OCI archive.
   Status Save(const std::vector<std::string>& refs, const std::string& path);
 
+  // What can be refused before a build starts reporting: the context is an
+  // absolute directory, the Dockerfile an absolute path, the tag a name,
+  // and the Dockerfile parses (when it is a regular file; Build() reports
+  // the rest).
+  static Status CheckBuild(const BuildRequest& request);
+  // Builds the image (engine Build()); a FROM of an image not in the store
+  // pulls it. Builds run one at a time: a second one waits for the first.
+  // `cancel_fd`: see BuildOptions::cancel_fd.
+  Result<ImageRecord> Build(const BuildRequest& request, BuildReporter& reporter, int cancel_fd = -1);
+  // Empties the build cache. False (nothing done) while a build runs or
+  // when there is no cache.
+  Result<bool> PruneBuildCache();
+
  private:
   ImageStore& store_;
   ContainerService& containers_;
   Metrics& metrics_;
   EventLog& log_;
   const ImageServiceOptions options_;
+  std::mutex build_mu_;  // held by the one build running
 };
 
 // The API's image object (docs/api.md, "Images"): id, tags,

@@ -95,6 +95,9 @@ class Daemon {
     ImageServiceOptions image_options;
     image_options.registry.insecure_registries = config_.insecure_registries;
     image_options.registry.credentials_file = RegistryAuthPath(config_);
+    image_options.build_dir = BuildDir(config_);
+    image_options.runtime.state_dir = config_.state_dir;
+    image_options.runtime.cgroup_parent = config_.cgroup_parent;
     image_service_ = std::make_unique<ImageService>(*images_, *containers_, metrics_, log, image_options);
     return StartApi();
   }
