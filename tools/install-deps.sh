@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev busybox-static iproute2 python3
   # Registry client tests: a real registry, skopeo to cross-check, htpasswd -B, openssl for token certs
   docker-registry skopeo apache2-utils openssl
+  # Build compatibility tests and benchmarks: the reference builder
+  buildah
 )
 
 missing=()

@@ -359,17 +359,19 @@ Status Executor::ExecuteRun(const Instruction& inst, StageState& state) {
 }
 
 // Makes the parents of `path` (relative to `staging`) in the staging dir,
-// with the metadata they have in the stage (root 0755 for new ones), so the
-// layer does not change them.
-Status MakeParents(const LayerTree& below, const std::string& staging, const std::string& path) {
+// with the metadata they have in the stage, so the layer does not change
+// them. New ones are 0755 and belong to --chown's owner (root without it), as
+// with BuildKit and buildah.
+Status MakeParents(const LayerTree& below, const std::string& staging, const std::string& path,
+                   const CopyOwner& owner) {
   size_t slash = 0;
   while ((slash = path.find('/', slash + 1)) != std::string::npos) {
     std::string rel = path.substr(0, slash);
     std::string host = staging + "/" + rel;
     if (PathExists(host)) continue;
     mode_t mode = 0755;
-    uid_t uid = 0;
-    gid_t gid = 0;
+    uid_t uid = owner.uid.value_or(0);
+    gid_t gid = owner.gid.value_or(0);
     auto existing = below.Find(rel);
     if (existing.ok() && *existing && S_ISDIR((*existing)->st.st_mode)) {
       mode = (*existing)->st.st_mode & 07777;
@@ -392,6 +394,7 @@ Status Executor::PlanCopySources(const Instruction& inst, const StageState& stat
     if (ref.kind == StageRef::Kind::kImage) return InvalidArgument("COPY --from=IMAGE is not supported yet");
     plan.roots =
         ref.kind == StageRef::Kind::kStage ? stages_[ref.stage].LowerDirs() : std::vector<std::string>{};
+    plan.owner = CopyOwner{};  // files from a stage keep their owners, as in Docker
   } else {
     SLIPWAY_ASSIGN_OR_RETURN(std::optional<std::string> text,
                              ReadContextFile(options_.context_dir, ".dockerignore"));
@@ -465,9 +468,14 @@ Status CopyDirContents(const CopyPlan& plan, const LayerTree& tree, const LayerT
   // belongs to the copy's owner.
   std::string target = plan.dest_rel.empty() ? staging : staging + "/" + plan.dest_rel;
   bool is_new = !PathExists(target) && !plan.dest_exists;
-  SLIPWAY_RETURN_IF_ERROR(MakeParents(below, staging, plan.dest_rel + "/"));
-  if (is_new && !plan.dest_rel.empty() && ::chown(target.c_str(), *plan.owner.uid, *plan.owner.gid) != 0)
-    return ErrnoStatus("chown " + target);
+  SLIPWAY_RETURN_IF_ERROR(MakeParents(below, staging, plan.dest_rel + "/", plan.owner));
+  if (is_new && !plan.dest_rel.empty()) {
+    // Without an owner to set (COPY --from), the source directory's.
+    SLIPWAY_ASSIGN_OR_RETURN(std::optional<LayerTree::Entry> dir, tree.Find(source));
+    uid_t uid = plan.owner.uid.value_or(dir ? dir->st.st_uid : 0);
+    gid_t gid = plan.owner.gid.value_or(dir ? dir->st.st_gid : 0);
+    if (::chown(target.c_str(), uid, gid) != 0) return ErrnoStatus("chown " + target);
+  }
   SLIPWAY_ASSIGN_OR_RETURN(std::vector<std::string> names, tree.List(source));
   for (const std::string& name : names) {
     std::string child = source.empty() ? name : source + "/" + name;
@@ -499,7 +507,7 @@ Status FillStaging(const CopyPlan& plan, bool is_add, const LayerTree& below, co
     std::string rel =
         plan.into_dir ? (plan.dest_rel.empty() ? name : plan.dest_rel + "/" + name) : plan.dest_rel;
     if (rel.empty()) return InvalidArgument("cannot copy a file onto /");
-    SLIPWAY_RETURN_IF_ERROR(MakeParents(below, staging, rel));
+    SLIPWAY_RETURN_IF_ERROR(MakeParents(below, staging, rel, plan.owner));
     std::string out = staging + "/" + rel;
     if (PathExists(out)) SLIPWAY_RETURN_IF_ERROR(RemoveTree(out));
     SLIPWAY_RETURN_IF_ERROR(CopyOut(tree, source, out, plan.owner, plan.SkipFn()));
@@ -511,7 +519,9 @@ Status FillStaging(const CopyPlan& plan, bool is_add, const LayerTree& below, co
 Result<Digest> CopyKey(const Digest& parent, const Instruction& inst, const CopyPlan& plan) {
   SLIPWAY_ASSIGN_OR_RETURN(Digest sources, HashSources(LayerTree(plan.roots), plan.sources, plan.SkipFn()));
   std::vector<std::string> parts = {inst.keyword, plan.dest_rel, plan.into_dir ? "into" : "onto",
-                                    std::to_string(*plan.owner.uid) + ":" + std::to_string(*plan.owner.gid),
+                                    plan.owner.uid ? std::to_string(*plan.owner.uid) + ":" +
+                                                         std::to_string(*plan.owner.gid)
+                                                   : "keep",
                                     sources.str()};
   parts.insert(parts.end(), plan.sources.begin(), plan.sources.end());
   return ChainKey(parent, parts);
