@@ -4,6 +4,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <sstream>
+
 #include "engine/base/fs.h"
 
 namespace slipway {
@@ -83,13 +85,37 @@ Result<Digest> HashSources(const LayerTree& tree, const std::vector<std::string>
   return hash.Finish();
 }
 
+// "<blob> <size> <diff id> <media type>", as RememberBlob writes it.
+std::optional<LayerRecord> ReadBlobRecord(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return std::nullopt;
+  std::istringstream in(*text);
+  std::string blob, diff_id;
+  LayerRecord record;
+  if (!(in >> blob >> record.size >> diff_id >> record.media_type)) return std::nullopt;
+  auto b = Digest::Parse(blob);
+  auto d = Digest::Parse(diff_id);
+  if (!b.ok() || !d.ok()) return std::nullopt;
+  record.blob = *b;
+  record.diff_id = *d;
+  return record;
+}
+
 std::optional<BuildCache::Entry> BuildCache::Lookup(const Digest& key) const {
   std::string dir = dir_ + "/" + key.hex();
-  if (PathExists(dir + "/empty")) return Entry{true, "", LayerSource::kPlainDir};
+  if (PathExists(dir + "/empty")) return Entry{true, "", LayerSource::kPlainDir, std::nullopt};
   auto source = ReadFile(dir + "/source");
   if (!source.ok() || !PathExists(dir + "/layer")) return std::nullopt;
   return Entry{false, dir + "/layer",
-               *source == "upper" ? LayerSource::kOverlayUpper : LayerSource::kPlainDir};
+               *source == "upper" ? LayerSource::kOverlayUpper : LayerSource::kPlainDir,
+               ReadBlobRecord(dir + "/blob")};
+}
+
+void BuildCache::RememberBlob(const std::string& layer_dir, const LayerRecord& record) {
+  std::string entry = layer_dir.substr(0, layer_dir.rfind('/'));
+  std::string text = record.blob.str() + " " + std::to_string(record.size) + " " + record.diff_id.str() +
+                     " " + record.media_type + "\n";
+  (void)WriteFileAtomic(entry + "/blob", text, 0600, false);
 }
 
 Result<BuildCache::Entry> BuildCache::Store(const Digest& key, const std::string& layer_dir,

@@ -7,7 +7,9 @@
 //   mode, owner, symlink targets; not mtimes, as in Docker).
 // - Entries live in <dir>/<key hex>/: `layer/` (the upper or staging dir,
 //   moved there, never modified after) and `source` ("upper" or "dir"), or
-//   only `empty` for a step that changed nothing. An entry appears by one
+//   only `empty` for a step that changed nothing. Once an image used the
+//   layer, `blob` records the layer blob it became, so that a rebuild from
+//   cache does not tar and compress it again. An entry appears by one
 //   rename, so concurrent builds see whole entries only; when two store the
 //   same key, the first wins and the second uses it.
 // - Nothing is evicted yet: the cache grows until PruneBuildCache removes it
@@ -24,6 +26,7 @@
 #include "engine/build/layer_diff.h"
 #include "engine/build/layer_tree.h"
 #include "engine/image/digest.h"
+#include "engine/image/metadata.h"
 
 namespace slipway {
 
@@ -42,6 +45,7 @@ class BuildCache {
     bool empty = false;     // the step changed nothing: no layer
     std::string layer_dir;  // else the layer's directory
     LayerSource source = LayerSource::kPlainDir;
+    std::optional<LayerRecord> record;  // the blob it became, once committed
   };
 
   explicit BuildCache(std::string dir) : dir_(std::move(dir)) {}
@@ -52,6 +56,9 @@ class BuildCache {
   // Moves `layer_dir` into the cache (empty: a step without changes) and
   // returns the entry to use, which may be another build's for the same key.
   Result<Entry> Store(const Digest& key, const std::string& layer_dir, LayerSource source);
+  // Records the blob the entry whose layer dir is `layer_dir` became (best
+  // effort: without it the next commit writes the blob again).
+  static void RememberBlob(const std::string& layer_dir, const LayerRecord& record);
 
  private:
   std::string dir_;

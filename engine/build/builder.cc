@@ -34,6 +34,7 @@ struct Layer {
   // so that a failed build leaves no blob behind: nullopt until then.
   std::optional<LayerRecord> record;
   LayerSource source = LayerSource::kPlainDir;
+  bool in_build_cache = false;  // `dir` is a build cache entry's layer dir
 };
 
 // What a stage has built so far.
@@ -303,7 +304,7 @@ bool Executor::UseCache(StageState& state, const Digest& key, const std::string&
 
 void Executor::ApplyLayer(StageState& state, const BuildCache::Entry& entry, const std::string& created_by,
                           const Digest& key) {
-  if (!entry.empty) state.layers.push_back({entry.layer_dir, std::nullopt, entry.source});
+  if (!entry.empty) state.layers.push_back({entry.layer_dir, entry.record, entry.source, true});
   AddHistory(state, created_by, entry.empty);
   state.key = key;
 }
@@ -518,11 +519,10 @@ Status FillStaging(const CopyPlan& plan, bool is_add, const LayerTree& below, co
 // The COPY's cache key: where and how it copies, and what the sources hold.
 Result<Digest> CopyKey(const Digest& parent, const Instruction& inst, const CopyPlan& plan) {
   SLIPWAY_ASSIGN_OR_RETURN(Digest sources, HashSources(LayerTree(plan.roots), plan.sources, plan.SkipFn()));
-  std::vector<std::string> parts = {inst.keyword, plan.dest_rel, plan.into_dir ? "into" : "onto",
-                                    plan.owner.uid ? std::to_string(*plan.owner.uid) + ":" +
-                                                         std::to_string(*plan.owner.gid)
-                                                   : "keep",
-                                    sources.str()};
+  std::vector<std::string> parts = {
+      inst.keyword, plan.dest_rel, plan.into_dir ? "into" : "onto",
+      plan.owner.uid ? std::to_string(*plan.owner.uid) + ":" + std::to_string(*plan.owner.gid) : "keep",
+      sources.str()};
   parts.insert(parts.end(), plan.sources.begin(), plan.sources.end());
   return ChainKey(parent, parts);
 }
@@ -601,8 +601,10 @@ Status Executor::ApplyConfig(const Instruction& inst, StageState& state) {
   return Status::Ok();
 }
 
+// The layer's blob: known (a base image's, or one a cached step became
+// before and the store still has), or written now and remembered.
 Result<LayerRecord> WriteLayer(ContentStore& content, const Layer& layer) {
-  if (layer.record) return *layer.record;
+  if (layer.record && content.Has(layer.record->blob)) return *layer.record;
   auto committed = layer.source == LayerSource::kOverlayUpper ? WriteLayerFromUpper(content, layer.dir, {})
                                                               : WriteLayerFromDir(content, layer.dir, {});
   if (!committed.ok()) return committed.status();
@@ -611,6 +613,7 @@ Result<LayerRecord> WriteLayer(ContentStore& content, const Layer& layer) {
   record.media_type = media_type::kOciLayerTarGzip;
   record.size = committed->size;
   record.diff_id = committed->diff_id;
+  if (layer.in_build_cache) BuildCache::RememberBlob(layer.dir, record);
   return record;
 }
 

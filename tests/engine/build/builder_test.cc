@@ -194,6 +194,16 @@ TEST_F(BuilderTest, CachedStepsAreReused) {
   auto first = Build(dockerfile);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(recorder_.cached_steps, 0);
+  // Each cached layer remembers the blob it became, so a rebuild from the
+  // cache does not tar and compress it again.
+  int layers = 0;
+  for (const std::string& entry : ListDir(options_.work_dir + "/cache")) {
+    std::string dir = options_.work_dir + "/cache/" + entry;
+    if (!PathExists(dir + "/layer")) continue;
+    ++layers;
+    EXPECT_TRUE(PathExists(dir + "/blob")) << entry;
+  }
+  EXPECT_EQ(layers, 2);  // COPY and the first RUN; `RUN true` changed nothing
 
   recorder_ = Recorder();
   auto second = Build(dockerfile);
