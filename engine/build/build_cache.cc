@@ -142,4 +142,17 @@ Result<BuildCache::Entry> BuildCache::Store(const Digest& key, const std::string
   return *entry;
 }
 
+std::optional<Digest> BuildCache::LookupImage(const Digest& key) const {
+  auto text = ReadFile(dir_ + "/image-" + key.hex());
+  if (!text.ok()) return std::nullopt;
+  auto manifest = Digest::Parse(*text);
+  if (!manifest.ok()) return std::nullopt;
+  return *manifest;
+}
+
+void BuildCache::RememberImage(const Digest& key, const Digest& manifest) {
+  if (!MakeDirs(dir_, 0700).ok()) return;
+  (void)WriteFileAtomic(dir_ + "/image-" + key.hex(), manifest.str(), 0600, false);
+}
+
 }  // namespace slipway

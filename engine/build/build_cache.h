@@ -9,7 +9,8 @@
 //   moved there, never modified after) and `source` ("upper" or "dir"), or
 //   only `empty` for a step that changed nothing. Once an image used the
 //   layer, `blob` records the layer blob it became, so that a rebuild from
-//   cache does not tar and compress it again. An entry appears by one
+//   cache does not tar and compress it again. `image-<key hex>` names the
+//   manifest a build committed for an image's content (LookupImage). An entry appears by one
 //   rename, so concurrent builds see whole entries only; when two store the
 //   same key, the first wins and the second uses it.
 // - Nothing is evicted yet: the cache grows until PruneBuildCache removes it
@@ -59,6 +60,12 @@ class BuildCache {
   // Records the blob the entry whose layer dir is `layer_dir` became (best
   // effort: without it the next commit writes the blob again).
   static void RememberBlob(const std::string& layer_dir, const LayerRecord& record);
+
+  // The image (its manifest) a build committed for `key` (the image's
+  // content without timestamps), so that a rebuild with the same content
+  // makes the very same image instead of one differing only in its times.
+  std::optional<Digest> LookupImage(const Digest& key) const;
+  void RememberImage(const Digest& key, const Digest& manifest);  // best effort
 
  private:
   std::string dir_;

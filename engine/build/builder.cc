@@ -617,6 +617,16 @@ Result<LayerRecord> WriteLayer(ContentStore& content, const Layer& layer) {
   return record;
 }
 
+// What makes an image this image, times aside: its config with the image's
+// and the history's creation times cleared (the diff ids are in it).
+Digest ImageContentKey(ImageConfig config) {
+  config.created.clear();
+  for (HistoryEntry& h : config.history) h.created.clear();
+  Sha256 hash;
+  hash.Update(config.ToJson());
+  return hash.Finish();
+}
+
 Result<ImageRecord> Executor::Commit(const StageState& state) {
   ImageConfig config = state.config;
   config.created = FormatRfc3339Millis(NowUnixMs());
@@ -636,12 +646,22 @@ Result<ImageRecord> Executor::Commit(const StageState& state) {
     d.size = record.size;
     manifest.layers.push_back(d);
   }
+  // A rebuild that changes nothing makes the image it made before, to the
+  // byte (the same id), and only tags it, as docker build does.
+  Digest content_key = ImageContentKey(config);
+  if (std::optional<Digest> before = cache_.LookupImage(content_key);
+      before && store_.content().Has(*before)) {
+    auto image = store_.Commit(*before, options_.tag);
+    if (image.ok()) return image;  // else (blobs pruned since) commit anew
+  }
   std::string config_json = config.ToJson();
   SLIPWAY_RETURN_IF_ERROR(store_.content().Put(config_json).status());
   manifest.config = DescribeContent(media_type::kOciConfig, config_json);
   std::string body = SerializeManifest(manifest);
   SLIPWAY_ASSIGN_OR_RETURN(Digest manifest_digest, store_.content().Put(body));
-  return store_.Commit(manifest_digest, options_.tag);
+  SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, store_.Commit(manifest_digest, options_.tag));
+  cache_.RememberImage(content_key, manifest_digest);
+  return image;
 }
 
 // Which stage the build ends with.

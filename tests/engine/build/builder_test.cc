@@ -212,6 +212,7 @@ TEST_F(BuilderTest, CachedStepsAreReused) {
   auto c1 = store_->Config(*first), c2 = store_->Config(*second);
   ASSERT_TRUE(c1.ok() && c2.ok());
   EXPECT_EQ(c1->diff_ids, c2->diff_ids);  // the same layers, /stamp included
+  EXPECT_EQ(first->id, second->id);       // nothing changed: the very same image
   EXPECT_EQ(c2->history.back().empty_layer, true);
 
   recorder_ = Recorder();
