@@ -7,6 +7,7 @@
 #include <chrono>
 #include <utility>
 
+#include "engine/base/units.h"
 #include "service/daemon/api_routes.h"
 #include "service/daemon/container_service.h"
 
@@ -37,49 +38,6 @@ Ending AwaitEnd(EndSignal& end, const Reply& reply, const std::atomic<bool>& sto
 std::string EndedJson(EndSignal& end) {
   std::lock_guard lock(end.mu);
   return end.final ? end.final->ToJson() : "null";
-}
-
-std::optional<int64_t> ParseInt(std::string_view text) {
-  int64_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
-  return value;
-}
-
-// "KILL", "SIGKILL", "sigterm", "9", "RTMIN+3": as `docker kill --signal` takes them.
-Result<int> ParseSignal(const std::string& text) {
-  static const std::pair<const char*, int> kNames[] = {
-      {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT},     {"ILL", SIGILL},   {"TRAP", SIGTRAP},
-      {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},       {"FPE", SIGFPE},   {"KILL", SIGKILL},
-      {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},     {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
-      {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},     {"CLD", SIGCHLD},  {"CONT", SIGCONT},
-      {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU}, {"URG", SIGURG},
-      {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
-      {"IO", SIGIO},     {"POLL", SIGPOLL},     {"PWR", SIGPWR},       {"SYS", SIGSYS},
-  };
-  const Status bad =
-      InvalidArgument("invalid signal \"" + text + "\": a name such as TERM or SIGTERM, or 1 to 64");
-  if (auto number = ParseInt(text)) {
-    if (*number < 1 || *number > 64) return bad;
-    return static_cast<int>(*number);
-  }
-  std::string name;
-  for (char c : text) name.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  if (name.starts_with("SIG")) name.erase(0, 3);
-  for (const auto& [n, number] : kNames) {
-    if (name == n) return number;
-  }
-  int base = name.starts_with("RTMIN") ? SIGRTMIN : name.starts_with("RTMAX") ? SIGRTMAX : 0;
-  if (base == 0) return bad;
-  std::string_view rest = std::string_view(name).substr(5);
-  if (rest.empty()) return base;
-  auto offset = ParseInt(rest.substr(1));
-  if (!offset || *offset < 0) return bad;
-  int signal = rest[0] == '+'   ? base + static_cast<int>(*offset)
-               : rest[0] == '-' ? base - static_cast<int>(*offset)
-                                : 0;
-  if (signal < SIGRTMIN || signal > SIGRTMAX) return bad;
-  return signal;
 }
 
 class ContainerRoutes {

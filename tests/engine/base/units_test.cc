@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 namespace slipway {
 namespace {
 
@@ -34,6 +36,23 @@ TEST(UnitsTest, CpusAsMillis) {
   EXPECT_EQ(*ParseCpus("0.5"), 500);
   EXPECT_EQ(*ParseCpus("2"), 2000);
   for (const char* bad : {"", "abc", "0", "-1", "0.001", "1.5x"}) EXPECT_FALSE(ParseCpus(bad).ok()) << bad;
+}
+
+TEST(UnitsTest, SignalsAsDockerNamesThem) {
+  EXPECT_EQ(*ParseSignal("TERM"), SIGTERM);
+  EXPECT_EQ(*ParseSignal("SIGQUIT"), SIGQUIT);
+  EXPECT_EQ(*ParseSignal("sigkill"), SIGKILL);
+  EXPECT_EQ(*ParseSignal("9"), 9);
+  EXPECT_EQ(*ParseSignal("RTMIN+3"), SIGRTMIN + 3);
+  EXPECT_EQ(*ParseSignal("SIGRTMAX-1"), SIGRTMAX - 1);
+  for (const char* bad : {"", "0", "65", "-1", "SIGFOO", "RTMIN+99", "TERM "})
+    EXPECT_FALSE(ParseSignal(bad).ok()) << bad;
+}
+
+TEST(UnitsTest, IntsWholeOnly) {
+  EXPECT_EQ(*ParseInt("42"), 42);
+  EXPECT_EQ(*ParseInt("-7"), -7);
+  for (const char* bad : {"", "4x", " 4", "4.0"}) EXPECT_FALSE(ParseInt(bad).has_value()) << bad;
 }
 
 }  // namespace
