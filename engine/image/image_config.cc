@@ -31,6 +31,34 @@ void ParseRuntimeConfig(const json& c, ImageConfig* out) {
   if (c.contains("ExposedPorts") && c["ExposedPorts"].is_object()) {
     for (const auto& [k, v] : c["ExposedPorts"].items()) out->exposed_ports.push_back(k);
   }
+  if (c.contains("Volumes") && c["Volumes"].is_object()) {
+    for (const auto& [k, v] : c["Volumes"].items()) out->volumes.push_back(k);
+  }
+  out->stop_signal = String(c, "StopSignal");
+  out->shell = StringList(c, "Shell");
+  out->on_build = StringList(c, "OnBuild");
+  if (c.contains("Healthcheck") && c["Healthcheck"].is_object()) {
+    const json& h = c["Healthcheck"];
+    Healthcheck check;
+    check.test = StringList(h, "Test");
+    check.interval_ns = h.value("Interval", int64_t{0});
+    check.timeout_ns = h.value("Timeout", int64_t{0});
+    check.start_period_ns = h.value("StartPeriod", int64_t{0});
+    check.start_interval_ns = h.value("StartInterval", int64_t{0});
+    check.retries = h.value("Retries", 0);
+    out->healthcheck = check;
+  }
+}
+
+json HealthcheckJson(const Healthcheck& h) {
+  json j = json::object();
+  if (!h.test.empty()) j["Test"] = h.test;
+  if (h.interval_ns != 0) j["Interval"] = h.interval_ns;
+  if (h.timeout_ns != 0) j["Timeout"] = h.timeout_ns;
+  if (h.start_period_ns != 0) j["StartPeriod"] = h.start_period_ns;
+  if (h.start_interval_ns != 0) j["StartInterval"] = h.start_interval_ns;
+  if (h.retries != 0) j["Retries"] = h.retries;
+  return j;
 }
 
 }  // namespace
@@ -76,6 +104,15 @@ std::string ImageConfig::ToJson() const {
     for (const auto& p : exposed_ports) ports[p] = json::object();
     config["ExposedPorts"] = ports;
   }
+  if (!volumes.empty()) {
+    json set = json::object();
+    for (const auto& v : volumes) set[v] = json::object();
+    config["Volumes"] = set;
+  }
+  if (!stop_signal.empty()) config["StopSignal"] = stop_signal;
+  if (!shell.empty()) config["Shell"] = shell;
+  if (!on_build.empty()) config["OnBuild"] = on_build;
+  if (healthcheck) config["Healthcheck"] = HealthcheckJson(*healthcheck);
   json diff = json::array();
   for (const auto& d : diff_ids) diff.push_back(d.str());
   json j = {{"architecture", architecture},

@@ -1,10 +1,13 @@
 // The OCI image configuration: what `slipway run IMAGE` honours (Entrypoint,
-// Cmd, Env, WorkingDir, User) and the layer diff_ids that identify the
-// image's filesystem.
+// Cmd, Env, WorkingDir, User, StopSignal) and the layer diff_ids that
+// identify the image's filesystem. The fields Docker adds to the OCI ones
+// (Healthcheck, OnBuild, Shell) are kept too, so that an image built FROM
+// another keeps them and ONBUILD triggers run, as with docker build.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +23,18 @@ struct HistoryEntry {
   bool empty_layer = false;
 };
 
+// Docker's HEALTHCHECK: durations in nanoseconds, 0 meaning "inherit".
+struct Healthcheck {
+  std::vector<std::string> test;  // {"NONE"}, {"CMD", argv...} or {"CMD-SHELL", line}
+  int64_t interval_ns = 0;
+  int64_t timeout_ns = 0;
+  int64_t start_period_ns = 0;
+  int64_t start_interval_ns = 0;
+  int retries = 0;
+
+  bool operator==(const Healthcheck&) const = default;
+};
+
 struct ImageConfig {
   std::string architecture = "amd64";
   std::string os = "linux";
@@ -31,6 +46,11 @@ struct ImageConfig {
   std::string working_dir;
   std::map<std::string, std::string> labels;
   std::vector<std::string> exposed_ports;  // "8080/tcp"
+  std::vector<std::string> volumes;        // "/data"; a set (written sorted)
+  std::string stop_signal;                 // "SIGQUIT", "9", ...; empty: SIGTERM
+  std::vector<std::string> shell;          // SHELL; empty: {"/bin/sh", "-c"}
+  std::vector<std::string> on_build;       // ONBUILD triggers, as written
+  std::optional<Healthcheck> healthcheck;
   std::vector<Digest> diff_ids;
   std::vector<HistoryEntry> history;
 
