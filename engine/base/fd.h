@@ -1,9 +1,12 @@
-// UniqueFd: owns one file descriptor and closes it exactly once.
+// UniqueFd: owns one file descriptor and closes it exactly once. Pipe: both
+// ends of a pipe, owned the same way.
 #pragma once
 
 #include <unistd.h>
 
 #include <utility>
+
+#include "engine/base/status.h"
 
 namespace slipway {
 
@@ -32,5 +35,14 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+struct Pipe {
+  UniqueFd read, write;
+};
+
+// pipe2(O_CLOEXEC): neither end leaks into a program we exec. A child that
+// needs one end as its stdio gets it by dup2, which clears the flag on the
+// copy.
+Result<Pipe> MakePipe();
 
 }  // namespace slipway

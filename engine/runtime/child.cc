@@ -90,6 +90,8 @@ void SetUpNetwork(const ChildPlan& plan) {
     if (::setns(plan.netns_fd, CLONE_NEWNET) != 0) Fail(plan, "join network namespace");
     return;
   }
+  // The host's namespace: its loopback is the host's to configure, not ours.
+  if (!plan.new_netns) return;
   int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) Fail(plan, "socket for loopback");
   ifreq ifr;

@@ -34,7 +34,11 @@ struct ChildPlan {
   // Namespaces and cgroups.
   const int* cgroup_procs_fds;
   int cgroup_procs_count;
-  int netns_fd;  // -1: bring up loopback in the new namespace
+  // netns_fd >= 0: join that namespace (--network container:NAME). Else
+  // new_netns: cloned with CLONE_NEWNET, bring its loopback up. Else the
+  // host's namespace, left as it is (--network host).
+  int netns_fd;
+  bool new_netns;
   const char* hostname;
   bool kill_on_parent_death;
 

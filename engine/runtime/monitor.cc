@@ -38,12 +38,19 @@ struct SpecError : std::runtime_error {
 };
 
 const char* NetworkName(NetworkMode mode) {
-  return mode == NetworkMode::kContainer ? "container" : "private";
+  switch (mode) {
+    case NetworkMode::kPrivate: return "private";
+    case NetworkMode::kContainer: return "container";
+    case NetworkMode::kHost: return "host";
+  }
+  // Only a value outside the enum gets here; it must not decode as anything.
+  return "unknown";
 }
 
 NetworkMode NetworkFromName(const std::string& name) {
   if (name == "private") return NetworkMode::kPrivate;
   if (name == "container") return NetworkMode::kContainer;
+  if (name == "host") return NetworkMode::kHost;
   throw SpecError("network: unknown mode \"" + name + "\"");
 }
 
@@ -358,16 +365,6 @@ std::string DescribeWaitStatus(int status) {
   if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return std::string("killed by signal ") + ::strsignal(WTERMSIG(status));
   return "wait status " + std::to_string(status);
-}
-
-struct Pipe {
-  UniqueFd read, write;
-};
-
-Result<Pipe> MakePipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("pipe2");
-  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 // posix_spawn (CLONE_VM | CLONE_VFORK in glibc) rather than fork: the

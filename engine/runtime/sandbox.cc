@@ -15,6 +15,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "engine/base/fd.h"
 #include "engine/base/fs.h"
 #include "engine/runtime/child.h"
 #include "engine/runtime/seccomp.h"
@@ -40,8 +41,9 @@ int PidfdSendSignal(int pidfd, int sig) {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
-// /etc/resolv.conf for a sandbox: the host's, minus loopback name servers,
-// which cannot be reached from the sandbox's own network namespace.
+// /etc/resolv.conf for a sandbox in a network namespace of its own (or of
+// its peer's): the host's, minus loopback name servers, which cannot be
+// reached from there.
 std::string SandboxResolvConf() {
   auto host = ReadFile("/etc/resolv.conf");
   std::string out;
@@ -57,6 +59,49 @@ std::string SandboxResolvConf() {
     if (!loopback) out += line + "\n";
   }
   return out;
+}
+
+// /etc/hosts for a sandbox in a network namespace of its own (or of its
+// peer's), as Docker writes it: loopback names and the hostname.
+std::string SandboxHosts(const std::string& hostname) {
+  return "127.0.0.1\tlocalhost " + hostname +
+         "\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
+         "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+}
+
+// The host's `path`, or "" if the host has none (as the host itself then
+// resolves without one).
+Result<std::string> HostFileOrEmpty(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok() && text.status().code() == Code::kNotFound) return std::string();
+  return text;
+}
+
+struct NetworkFiles {
+  std::string hosts, resolv;
+};
+
+// /etc/hosts and /etc/resolv.conf for a sandbox on `mode`'s network. In the
+// host's namespace the host's files describe that very network, loopback name
+// servers included, so they are copied as they are (Docker does the same);
+// the hostname is the sandbox's own and not in them.
+Result<NetworkFiles> NetworkFilesFor(NetworkMode mode, const std::string& hostname) {
+  if (mode != NetworkMode::kHost) return NetworkFiles{SandboxHosts(hostname), SandboxResolvConf()};
+  NetworkFiles files;
+  SLIPWAY_ASSIGN_OR_RETURN(files.hosts, HostFileOrEmpty("/etc/hosts"));
+  SLIPWAY_ASSIGN_OR_RETURN(files.resolv, HostFileOrEmpty("/etc/resolv.conf"));
+  return files;
+}
+
+// Only kPrivate gets a network namespace of its own: kContainer joins its
+// peer's (setns in the child), kHost stays in ours.
+bool NeedsNewNetns(NetworkMode mode) {
+  switch (mode) {
+    case NetworkMode::kPrivate: return true;
+    case NetworkMode::kContainer: return false;
+    case NetworkMode::kHost: return false;
+  }
+  return true;  // not a mode at all: the isolated choice
 }
 
 bool HasEnv(const std::vector<std::string>& env, const std::string& key) {
@@ -135,7 +180,7 @@ Status PlanLayers(const SandboxSpec& spec, PlanStorage* s) {
 }
 
 Status BuildPlan(const SandboxSpec& spec, const std::string& dir, const std::string& hostname,
-                 const std::string& resolv, PlanStorage* s) {
+                 NetworkFiles network_files, PlanStorage* s) {
   s->hostname = hostname;
   s->rw_dir = dir + "/rw";
   s->tmpfs_options = "mode=0755";
@@ -143,10 +188,8 @@ Status BuildPlan(const SandboxSpec& spec, const std::string& dir, const std::str
   s->rootfs = dir + "/rootfs";
   SLIPWAY_RETURN_IF_ERROR(PlanLayers(spec, s));
   s->hostname_file = hostname + "\n";
-  s->hosts = "127.0.0.1\tlocalhost " + hostname +
-             "\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
-             "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
-  s->resolv = resolv;
+  s->hosts = std::move(network_files.hosts);
+  s->resolv = std::move(network_files.resolv);
   s->files = {{"/etc/hostname", "hostname", s->hostname_file.c_str()},
               {"/etc/hosts", "hosts", s->hosts.c_str()},
               {"/etc/resolv.conf", "resolv.conf", s->resolv.c_str()}};
@@ -178,6 +221,7 @@ Status BuildPlan(const SandboxSpec& spec, const std::string& dir, const std::str
 
   ChildPlan& p = s->plan;
   p.hostname = s->hostname.c_str();
+  p.new_netns = NeedsNewNetns(spec.network);
   p.rw_dir = s->rw_dir.c_str();
   p.tmpfs_options = s->tmpfs_options.c_str();
   p.rw_subdirs = s->rw_subdirs.data();
@@ -203,25 +247,15 @@ Status BuildPlan(const SandboxSpec& spec, const std::string& dir, const std::str
   return Status::Ok();
 }
 
-struct Pipe {
-  UniqueFd read, write;
-};
-
-Result<Pipe> MakePipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("pipe2");
-  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
 // Clones the child as posix_spawn does (CLONE_VM | CLONE_VFORK): no page
 // tables are copied, and this thread resumes once the child has exec'd or
 // exited. Signals stay blocked meanwhile so no handler of ours runs in it.
-Result<UniqueFd> CloneChild(ChildPlan* plan, bool new_netns, pid_t* pid) {
+Result<UniqueFd> CloneChild(ChildPlan* plan, pid_t* pid) {
   void* stack = ::mmap(nullptr, kChildStackSize, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) return ErrnoStatus("mmap child stack");
   int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
-  if (new_netns) flags |= CLONE_NEWNET;
+  if (plan->new_netns) flags |= CLONE_NEWNET;
   sigset_t all, saved;
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &saved);
@@ -241,11 +275,11 @@ Result<UniqueFd> CloneChild(ChildPlan* plan, bool new_netns, pid_t* pid) {
 // takes it only for reading. glibc has no clone3 wrapper that runs a function
 // on a new stack, so this path forks (no CLONE_VM): the child works on its
 // own copy of memory under the same rules (it allocates nothing).
-Result<UniqueFd> CloneIntoCgroup(ChildPlan* plan, bool new_netns, int cgroup_fd, pid_t* pid) {
+Result<UniqueFd> CloneIntoCgroup(ChildPlan* plan, int cgroup_fd, pid_t* pid) {
   clone_args args{};
   args.flags = CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS |
                CLONE_NEWIPC;
-  if (new_netns) args.flags |= CLONE_NEWNET;
+  if (plan->new_netns) args.flags |= CLONE_NEWNET;
   int pidfd = -1;
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
@@ -325,7 +359,8 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
   SLIPWAY_RETURN_IF_ERROR(ValidateSpec(spec));
   SLIPWAY_ASSIGN_OR_RETURN(const SeccompProgram* seccomp, DefaultSeccompProgram());
 
-  // Join a peer's network namespace: resolved before anything is created.
+  // Join a peer's network namespace (kContainer only): resolved before
+  // anything is created. kPrivate gets a new one at clone, kHost keeps ours.
   UniqueFd netns;
   if (spec.network == NetworkMode::kContainer) {
     SLIPWAY_ASSIGN_OR_RETURN(std::string peer, ResolveId(spec.network_peer));
@@ -366,7 +401,8 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
 
   PlanStorage storage;
   std::string hostname = spec.hostname.empty() ? sb->id_.substr(0, 12) : spec.hostname;
-  SLIPWAY_RETURN_IF_ERROR(BuildPlan(spec, sb->dir_, hostname, SandboxResolvConf(), &storage));
+  SLIPWAY_ASSIGN_OR_RETURN(NetworkFiles network_files, NetworkFilesFor(spec.network, hostname));
+  SLIPWAY_RETURN_IF_ERROR(BuildPlan(spec, sb->dir_, hostname, std::move(network_files), &storage));
   SLIPWAY_ASSIGN_OR_RETURN(Pipe out, MakePipe());
   SLIPWAY_ASSIGN_OR_RETURN(Pipe err, MakePipe());
   SLIPWAY_ASSIGN_OR_RETURN(Pipe report, MakePipe());
@@ -386,10 +422,9 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
   bool pure_v2 = cgroups_.layout() == CgroupLayout::kV2;
   if ((pure_v2 || options_.force_clone_into_cgroup) && sb->cgroup_->unified_dir_fd() >= 0) {
     if (pure_v2) plan.cgroup_procs_count = 0;  // born a member; v1 hierarchies still need the writes
-    SLIPWAY_ASSIGN_OR_RETURN(sb->pidfd_,
-                             CloneIntoCgroup(&plan, !netns, sb->cgroup_->unified_dir_fd(), &sb->pid_));
+    SLIPWAY_ASSIGN_OR_RETURN(sb->pidfd_, CloneIntoCgroup(&plan, sb->cgroup_->unified_dir_fd(), &sb->pid_));
   } else {
-    SLIPWAY_ASSIGN_OR_RETURN(sb->pidfd_, CloneChild(&plan, !netns, &sb->pid_));
+    SLIPWAY_ASSIGN_OR_RETURN(sb->pidfd_, CloneChild(&plan, &sb->pid_));
   }
   report.write.reset();
   sb->stdout_ = std::move(out.read);

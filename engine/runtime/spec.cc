@@ -150,6 +150,12 @@ Status ValidateSpec(const SandboxSpec& spec) {
   if (spec.network == NetworkMode::kContainer && spec.network_peer.empty()) {
     return InvalidArgument("--network container: needs a sandbox name or id");
   }
+  // A peer with any other mode is a caller's mistake (a half-built container:
+  // spec?); ignoring it would run the sandbox on a network nobody asked for.
+  if (spec.network != NetworkMode::kContainer && !spec.network_peer.empty()) {
+    return InvalidArgument("network peer \"" + spec.network_peer +
+                           "\" given without --network container:NAME: a peer is only for that mode");
+  }
   for (const BindMount& b : spec.binds) {
     struct stat st;
     if (::stat(b.source.c_str(), &st) != 0) return Status::FromErrno(errno, "volume source " + b.source);

@@ -27,6 +27,21 @@ Result<BindMount> ParseBindMount(const std::string& text);
 enum class NetworkMode {
   kPrivate,    // a new network namespace with only loopback, up (--network none)
   kContainer,  // the network namespace of another running sandbox (--network container:NAME)
+  // The host's own network namespace, as Docker's --network host: the
+  // sandbox sees and uses the host's interfaces, addresses, routes and ports.
+  // /etc/hosts and /etc/resolv.conf are the host's, unchanged (loopback name
+  // servers are reachable from here). Every other namespace is still the
+  // sandbox's own (pid, mount, uts, so its own hostname, ipc, cgroup), and so
+  // are seccomp and capabilities; /proc/sys stays read-only, so it cannot
+  // change the host's network sysctls, and without CAP_NET_ADMIN (not in the
+  // default set) it cannot reconfigure interfaces or routes.
+  // Security: there is no network isolation at all. The sandbox can reach
+  // every service listening on the host's loopback (databases, metadata
+  // proxies, local APIs, slipwayd itself if it listens there), bind the
+  // host's ports, and with CAP_NET_RAW (in the default set) see and send raw
+  // packets on the host's interfaces. Callers must only use it when a user
+  // asked for it explicitly, never as a default or a fallback.
+  kHost,
 };
 
 struct SandboxSpec {
@@ -74,7 +89,7 @@ struct SandboxSpec {
   std::string upper_dir;
 
   NetworkMode network = NetworkMode::kPrivate;
-  std::string network_peer;  // name or id, for NetworkMode::kContainer
+  std::string network_peer;  // name or id, for NetworkMode::kContainer only (empty otherwise)
 
   std::vector<BindMount> binds;
   CapabilityMask capabilities = DefaultCapabilities();

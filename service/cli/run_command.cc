@@ -118,7 +118,9 @@ void AddContainerFlags(CLI::App* cmd, RunOptions& o) {
   cmd->add_option("--pids-limit", o.pids_limit, "Maximum number of processes");
   cmd->add_option("--storage-size", o.storage_size, "Size of the writable layer (e.g. 100m)");
   cmd->add_option("--timeout", o.timeout, "Kill the sandbox after this long (e.g. 30s)");
-  cmd->add_option("--network", o.network, "none (default) or container:NAME");
+  cmd->add_option(
+      "--network", o.network,
+      "none (default: loopback only), host (the host's network, not isolated), or container:NAME");
   cmd->add_option("-h,--hostname", o.hostname, "Hostname inside the sandbox");
   cmd->add_option("-e,--env", o.env, "Set an environment variable (K=V, or K to copy it)")
       ->allow_extra_args(false);
@@ -241,8 +243,8 @@ Result<Json> BuildCreateRequest(const RunOptions& o) {
   if (!o.user.empty()) r["user"] = o.user;
   if (!o.hostname.empty()) r["hostname"] = o.hostname;
   SLIPWAY_RETURN_IF_ERROR(AddLimits(o, r));
-  if (o.network != "none" && !o.network.starts_with("container:"))
-    return InvalidArgument("unsupported --network \"" + o.network + "\": use none or container:NAME");
+  if (o.network != "none" && o.network != "host" && !o.network.starts_with("container:"))
+    return InvalidArgument("unsupported --network \"" + o.network + "\": use none, host or container:NAME");
   if (o.network != "none") r["network"] = o.network;
   if (!o.volumes.empty()) r["binds"] = AbsoluteBinds(o.volumes);
   SLIPWAY_RETURN_IF_ERROR(AddCapabilities(o, r));

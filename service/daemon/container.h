@@ -50,7 +50,7 @@ struct CreateRequest {
   CgroupLimits limits;  // memory_bytes, memory_swap_bytes, cpu_millis, pids_limit
   int64_t storage_bytes = 0;
   int64_t timeout_ms = 0;
-  std::string network = "none";     // "none" or "container:NAME"
+  std::string network = "none";     // "none", "host" or "container:NAME"
   std::vector<std::string> binds;   // "HOST:CTR[:ro|rw]"
   std::vector<std::string> cap_add, cap_drop;
   bool auto_remove = false;         // remove once ended (Docker's --rm)

@@ -51,12 +51,18 @@ Status ApplyNetwork(const CreateRequest& r, SandboxSpec* spec) {
     spec->network = NetworkMode::kPrivate;
     return Status::Ok();
   }
+  // No network isolation at all (see NetworkMode::kHost): only ever because
+  // the request says so, word for word.
+  if (r.network == "host") {
+    spec->network = NetworkMode::kHost;
+    return Status::Ok();
+  }
   if (r.network.starts_with("container:") && r.network.size() > 10) {
     spec->network = NetworkMode::kContainer;
     spec->network_peer = r.network.substr(10);
     return Status::Ok();
   }
-  return InvalidArgument("unsupported network \"" + r.network + "\": use none or container:NAME");
+  return InvalidArgument("unsupported network \"" + r.network + "\": use none, host or container:NAME");
 }
 
 // Docker's rule: an entrypoint given by the request drops the image's Cmd too.

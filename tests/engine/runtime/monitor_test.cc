@@ -20,6 +20,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <utility>
 
 #include "engine/base/fs.h"
 #include "engine/runtime/log.h"
@@ -201,6 +202,25 @@ TEST(MonitorSpecJson, EveryFieldRoundTrips) {
   EXPECT_EQ(SpecToJson(*out), SpecToJson(in));
 }
 
+// The spec file names the mode: a mode the monitor read back as another
+// would run the sandbox on the wrong network (kHost as kPrivate, or worse).
+TEST(MonitorSpecJson, EveryNetworkModeRoundTripsByName) {
+  for (auto [mode, name] :
+       {std::pair{NetworkMode::kPrivate, "private"}, std::pair{NetworkMode::kContainer, "container"},
+        std::pair{NetworkMode::kHost, "host"}}) {
+    SandboxSpec in;
+    in.argv = {"true"};
+    in.network = mode;
+    if (mode == NetworkMode::kContainer) in.network_peer = "db";
+    std::string text = SpecToJson(in);
+    EXPECT_EQ(nlohmann::json::parse(text)["network"], name) << text;
+    auto out = SpecFromJson(text);
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_EQ(out->network, mode) << name;
+    EXPECT_EQ(out->network_peer, in.network_peer) << name;
+  }
+}
+
 TEST(MonitorSpecJson, MissingKeysKeepDefaults) {
   auto spec = SpecFromJson(R"({"argv": ["true"]})");
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
@@ -219,7 +239,8 @@ TEST(MonitorSpecJson, DecodingIsStrict) {
            R"({"uid": 1.5})",                           // not an integer
            R"({"timeout_ms": "10s"})",                  // wrong type
            R"({"interactive": 1})",                     // not a boolean
-           R"({"network": "host"})",                    // unknown mode
+           R"({"network": "bridge"})",                  // unknown mode
+           R"({"network": "Host"})",                    // modes are lowercase
            R"({"binds": [{"source": "/a", "target": "/b", "ro": true}]})",
            R"({"additional_gids": [-5]})",
            R"({"capabilities": -1})",
@@ -292,6 +313,19 @@ TEST_F(MonitorTest, UpperDirCrossesTheSpecFile) {
   ASSERT_EQ(::lstat((upper + "/upper/bin/ls").c_str(), &st), 0);
   EXPECT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == 0) << "a whiteout";
   ASSERT_TRUE(RemoveTree(upper).ok());
+}
+
+TEST_F(MonitorTest, HostNetworkCrossesTheSpecFile) {
+  char own_netns[256] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/net", own_netns, sizeof own_netns - 1), 0);
+  SandboxSpec spec = Spec({"sh", "-c", "readlink /proc/self/ns/net; echo $$"});
+  spec.network = NetworkMode::kHost;
+  StartedSandbox sb = MustStart(spec);
+  SandboxStatus s = MustEnd(sb.id);
+  ASSERT_TRUE(s.result.has_value());
+  EXPECT_EQ(s.result->exit_code, 0) << Output(sb.id);
+  EXPECT_EQ(Output(sb.id), std::string(own_netns) + "\n1\n");
+  ASSERT_TRUE(runtime_->Remove(sb.id, false).ok());
 }
 
 TEST_F(MonitorTest, MonitorIsItsOwnSessionAndNotOurChild) {

@@ -266,7 +266,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadRun{"TimeoutUnknownUnit",
                {"--rootfs", "ROOTFS", "--timeout", "5parsecs", "true"},
                {"invalid duration \"5parsecs\""}},
-        BadRun{"NetworkBridge", {"--rootfs", "ROOTFS", "--network", "bridge", "true"}, {"bridge"}},
+        BadRun{"NetworkBridge",
+               {"--rootfs", "ROOTFS", "--network", "bridge", "true"},
+               {"bridge", "use none, host or container:NAME"}},
+        BadRun{"NetworkHostWithAName", {"--rootfs", "ROOTFS", "--network", "host:x", "true"}, {"host:x"}},
         BadRun{"NetworkContainerWithoutName",
                {"--rootfs", "ROOTFS", "--network", "container:", "true"},
                {"container:"}},
@@ -391,6 +394,22 @@ TEST_F(RunCliTest, NetworkContainerReachesANamedSandboxOverLoopback) {
   EXPECT_EQ(client.out, "hi\n") << client;
   Outcome server = Finish(svc, seconds(20));
   EXPECT_EQ(server.code, 0) << server;
+}
+
+// --network host: the sandbox is in the host's (and so slipwayd's) network
+// namespace and sees its interfaces, but still has its own pid namespace.
+TEST_F(RunCliTest, NetworkHostSeesTheHostsInterfaces) {
+  Outcome o =
+      Run({"--network", "host", "sh", "-c", "readlink /proc/self/ns/net; echo $$; ls /sys/class/net"});
+  ASSERT_EQ(o.code, 0) << o;
+  std::vector<std::string> host;
+  for (const auto& e : fs::directory_iterator("/sys/class/net")) host.push_back(e.path().filename());
+  std::sort(host.begin(), host.end());
+  std::string want = ReadLink("/proc/self/ns/net") + "\n1\n";
+  for (const std::string& name : host) want += name + "\n";
+  EXPECT_EQ(o.out, want) << o;
+  EXPECT_TRUE(std::any_of(host.begin(), host.end(), [](const std::string& n) { return n != "lo"; }))
+      << "this host has only lo: the test cannot tell its network from a private one";
 }
 
 TEST_F(RunCliTest, NameInUseIsRefused) {
@@ -530,6 +549,8 @@ TEST_F(RunCliTest, RunHelpListsTheFlags) {
   for (const char* flag : {"--memory", "--cpus", "--timeout", "--network", "--rootfs", "--volume", "--rm"}) {
     EXPECT_TRUE(Contains(o.out, flag)) << flag << "\n" << o;
   }
+  EXPECT_TRUE(Contains(o.out, "container:NAME")) << o;
+  EXPECT_TRUE(Contains(o.out, "host (the host's network, not isolated)")) << o;
 }
 
 }  // namespace

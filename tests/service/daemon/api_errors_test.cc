@@ -203,6 +203,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadBody{"WorkdirRelative", With("workdir", "relative"), "relative"},
         BadBody{"BindRelative", With("binds", {"relative:/x"}), "relative:/x"},
         BadBody{"NetworkBridge", With("network", "bridge"), "bridge"},
+        BadBody{"NetworkListsTheAcceptedForms", With("network", "hostnet"),
+                "use none, host or container:NAME"},
         BadBody{"UnknownCapability", With("cap_add", {"NOT_A_CAP"}), "NOT_A_CAP"}),
     [](const ::testing::TestParamInfo<BadBody>& info) { return info.param.name; });
 

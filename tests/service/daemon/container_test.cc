@@ -121,6 +121,16 @@ TEST(CreateRequestTest, FullRequestRoundTrips) {
   ExpectSameRequest(want, *got);
 }
 
+// The decoder keeps the network as given; BuildSandboxSpec() checks it.
+TEST(CreateRequestTest, EveryNetworkFormRoundTrips) {
+  for (const char* network : {"none", "host", "container:db"}) {
+    auto got = CreateRequest::FromJson(With("network", json(network).dump()));
+    ASSERT_TRUE(got.ok()) << network << ": " << got.status().message();
+    EXPECT_EQ(got->network, network);
+    EXPECT_EQ(json::parse(got->ToJson())["network"], network);
+  }
+}
+
 TEST(CreateRequestTest, RootfsRequestRoundTrips) {
   CreateRequest want;
   want.rootfs = "/var/lib/rootfs/busybox";

@@ -227,6 +227,18 @@ TEST_F(DaemonCliTest, CreateThenStartThenWait) {
   EXPECT_FALSE(again.err.empty()) << again;
 }
 
+TEST_F(DaemonCliTest, CreateWithNetworkHostRunsInTheHostsNetworkNamespace) {
+  Outcome created = Cli({"create", "--network", "host", "busybox", "readlink", "/proc/self/ns/net"});
+  ASSERT_EQ(created.code, 0) << created;
+  std::string id = Trim(created.out);
+  EXPECT_EQ(daemon().Inspect(id)["request"].value("network", ""), "host");
+  Outcome o = Cli({"start", "-a", id});
+  EXPECT_EQ(o.code, 0) << o;
+  char own[256] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/net", own, sizeof own - 1), 0);
+  EXPECT_EQ(o.out, std::string(own) + "\n") << o;
+}
+
 TEST_F(DaemonCliTest, StartAttachedRunsLikeRun) {
   std::string id = Trim(Cli({"create", "busybox", "sh", "-c", "echo attached; exit 4"}).out);
   Outcome o = Cli({"start", "-a", id});

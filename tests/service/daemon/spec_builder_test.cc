@@ -114,6 +114,37 @@ TEST_F(SpecBuilderTest, MapsLimitsNetworkBindsAndCapabilities) {
   EXPECT_NE(built->spec.capabilities, DefaultCapabilities());
 }
 
+TEST_F(SpecBuilderTest, MapsEachNetwork) {
+  struct Case {
+    std::string network;
+    NetworkMode mode;
+    std::string peer;
+  };
+  for (const Case& c :
+       {Case{"", NetworkMode::kPrivate, ""}, Case{"none", NetworkMode::kPrivate, ""},
+        Case{"host", NetworkMode::kHost, ""}, Case{"container:db", NetworkMode::kContainer, "db"}}) {
+    CreateRequest r = Request();
+    r.network = c.network;
+    auto built = BuildSandboxSpec(r, *store_);
+    ASSERT_TRUE(built.ok()) << c.network << ": " << built.status().ToString();
+    EXPECT_EQ(built->spec.network, c.mode) << c.network;
+    EXPECT_EQ(built->spec.network_peer, c.peer) << c.network;
+  }
+}
+
+TEST_F(SpecBuilderTest, UnsupportedNetworksNameTheAcceptedForms) {
+  // Only the exact words: a near miss must not fall back to some mode.
+  for (const char* network : {"bridge", "Host", "host:", "host:db", " host", "container:", "container"}) {
+    CreateRequest r = Request();
+    r.network = network;
+    auto built = BuildSandboxSpec(r, *store_);
+    ASSERT_FALSE(built.ok()) << network;
+    EXPECT_EQ(built.status().code(), Code::kInvalidArgument) << network;
+    EXPECT_EQ(built.status().message(),
+              "unsupported network \"" + std::string(network) + "\": use none, host or container:NAME");
+  }
+}
+
 TEST_F(SpecBuilderTest, MissingImageIsNotFound) {
   CreateRequest r = Request();
   r.image = "nowhere:1";
@@ -147,8 +178,8 @@ TEST_F(SpecBuilderTest, RefusesBadRequests) {
     expect_invalid(r, "name " + name);
   }
   CreateRequest network = Request();
-  network.network = "host";
-  expect_invalid(network, "host network");
+  network.network = "bridge";
+  expect_invalid(network, "bridge network");
   CreateRequest env = Request();
   env.env = {"=x"};
   expect_invalid(env, "env without a key");
