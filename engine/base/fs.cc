@@ -121,6 +121,29 @@ std::vector<std::string> ListDir(const std::string& dir) {
   return names;
 }
 
+Result<std::vector<std::string>> ListDirAt(int fd, const std::string& path) {
+  // fdopendir takes over the fd it is given: hand it a duplicate.
+  int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return ErrnoStatus("fcntl F_DUPFD_CLOEXEC " + path);
+  DIR* d = ::fdopendir(dup);
+  if (!d) {
+    ::close(dup);
+    return ErrnoStatus("fdopendir " + path);
+  }
+  std::vector<std::string> names;
+  for (;;) {
+    errno = 0;
+    dirent* de = ::readdir(d);
+    if (!de) break;
+    std::string_view name = de->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  int err = errno;
+  ::closedir(d);
+  if (err != 0) return Status::FromErrno(err, "readdir " + path);
+  return names;
+}
+
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;

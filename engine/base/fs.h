@@ -37,6 +37,10 @@ bool PathExists(const std::string& path);
 // The names in `dir`, without "." and "..", in no particular order; empty if
 // it cannot be read.
 std::vector<std::string> ListDir(const std::string& dir);
+// The names in the directory open at `fd` (which stays the caller's), without
+// "." and "..", in no particular order; `path` only names it in errors.
+// For walks that must not resolve paths again (dirfd-relative code).
+Result<std::vector<std::string>> ListDirAt(int fd, const std::string& path);
 // A random lowercase hex string of `bytes` * 2 characters, from getrandom(2).
 std::string RandomHex(size_t bytes);
 

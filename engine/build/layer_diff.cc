@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "engine/base/fd.h"
+#include "engine/base/fs.h"
 
 namespace slipway {
 namespace {
@@ -223,26 +224,7 @@ Result<XattrSet> ReadXattrs(int fd, const std::string& path, bool overlay) {
 
 // The names in the directory `fd`, sorted bytewise.
 Result<std::vector<std::string>> SortedNames(int fd, const std::string& path) {
-  // fdopendir takes over the fd it is given: hand it a duplicate.
-  int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return ErrnoStatus("fcntl F_DUPFD_CLOEXEC " + path);
-  DIR* d = ::fdopendir(dup);
-  if (!d) {
-    ::close(dup);
-    return ErrnoStatus("fdopendir " + path);
-  }
-  std::unique_ptr<DIR, int (*)(DIR*)> closer(d, ::closedir);
-  std::vector<std::string> names;
-  for (;;) {
-    errno = 0;
-    dirent* de = ::readdir(d);
-    if (!de) {
-      if (errno != 0) return ErrnoStatus("readdir " + path);
-      break;
-    }
-    std::string_view name = de->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-  }
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirAt(fd, path));
   std::sort(names.begin(), names.end());
   return names;
 }

@@ -1,10 +1,12 @@
 #include "engine/base/fs.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -27,6 +29,24 @@ TEST(FsTest, AtomicWriteThenRead) {
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 1);
   EXPECT_EQ(ReadFile(dir + "/missing").status().code(), Code::kNotFound);
   EXPECT_TRUE(RemoveTree(dir).ok());
+}
+
+TEST(FsTest, ListDirAtReadsTheOpenDirectoryAndKeepsTheFd) {
+  std::string dir = TempDir();
+  ASSERT_TRUE(WriteFileAtomic(dir + "/a", "").ok());
+  ASSERT_TRUE(MakeDirs(dir + "/b").ok());
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  // Renamed after opening: the fd's directory is listed, not the path's.
+  ASSERT_EQ(::rename(dir.c_str(), (dir + "-moved").c_str()), 0);
+  auto names = ListDirAt(fd, dir);
+  ASSERT_TRUE(names.ok()) << names.status().ToString();
+  std::sort(names->begin(), names->end());
+  EXPECT_EQ(*names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(ListDirAt(fd, dir).ok());  // still open: listed again
+  ::close(fd);
+  EXPECT_FALSE(ListDirAt(fd, dir).ok());
+  EXPECT_TRUE(RemoveTree(dir + "-moved").ok());
 }
 
 TEST(FsTest, MakeDirsAndRemoveTree) {
