@@ -12,6 +12,8 @@
 #include "engine/base/fd.h"
 #include "engine/base/fs.h"
 #include "engine/base/time.h"
+#include "engine/base/units.h"
+#include "engine/build/add_archive.h"
 #include "engine/build/build_cache.h"
 #include "engine/build/build_vars.h"
 #include "engine/build/dockerignore.h"
@@ -83,34 +85,41 @@ Result<std::optional<std::string>> ReadContextFile(const std::string& context, c
   return std::optional<std::string>(std::move(text));
 }
 
-// Refuses what this executor cannot do yet, before anything runs.
-Status CheckSupported(const Dockerfile& df, int last_stage) {
+// RUN --network=host reaches every service on the host's loopback, so a
+// Dockerfile (which may come from any push) gets it only when the caller
+// allows it, as BuildKit's network.host entitlement. Checked before anything
+// runs; ONBUILD triggers are checked when they run.
+Status CheckNetwork(const Instruction& inst, bool allow_host_network) {
+  auto network = inst.Flag("network");
+  if (inst.command != Command::kRun || !network || *network != "host" || allow_host_network)
+    return Status::Ok();
+  return Status(Code::kPermissionDenied,
+                "RUN --network=host needs the network.host entitlement: slipway build --allow network.host, "
+                "on a daemon started with build_allow_host_network");
+}
+
+Status CheckEntitlements(const Dockerfile& df, int last_stage, bool allow_host_network) {
   for (int i = 0; i <= last_stage; ++i) {
     for (const Instruction& inst : df.stages[i].instructions) {
-      switch (inst.command) {
-        case Command::kShell:
-        case Command::kHealthcheck:
-        case Command::kVolume:
-        case Command::kStopSignal:
-        case Command::kOnbuild:
-          return ErrorAt(df.filename, inst.line, InvalidArgument(inst.keyword + " is not supported yet"));
-        case Command::kRun: {
-          auto network = inst.Flag("network");
-          if (network && *network == "host")
-            return ErrorAt(
-                df.filename, inst.line,
-                InvalidArgument("RUN --network=host is not supported: build steps have no network"));
-          break;
-        }
-        default: break;
-      }
-      for (const char* flag : {"chmod", "link"})
-        if (inst.Flag(flag))
-          return ErrorAt(df.filename, inst.line,
-                         InvalidArgument(inst.keyword + " --" + flag + " is not supported yet"));
+      Status status = CheckNetwork(inst, allow_host_network);
+      if (!status.ok()) return ErrorAt(df.filename, inst.line, status);
     }
   }
   return Status::Ok();
+}
+
+// The shell for shell-form RUN, CMD and ENTRYPOINT (SHELL sets it).
+std::vector<std::string> ShellCommand(const ImageConfig& config, const std::string& line) {
+  std::vector<std::string> argv =
+      config.shell.empty() ? std::vector<std::string>{"/bin/sh", "-c"} : config.shell;
+  argv.push_back(line);
+  return argv;
+}
+
+std::string JoinWords(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
 }
 
 bool LooksLikeArchive(const std::string& head) {
@@ -122,11 +131,22 @@ bool LooksLikeArchive(const std::string& head) {
          starts("\x28\xb5\x2f\xfd") || (head.size() >= 262 && head.compare(257, 5, "ustar") == 0);
 }
 
+// COPY --chmod: octal permission bits ("755", "0644"), as BuildKit takes them.
+Result<mode_t> ParseFileMode(const std::string& text) {
+  bool octal = !text.empty() && text.size() <= 5 &&
+               std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '7'; });
+  mode_t mode = octal ? static_cast<mode_t>(std::stoul(text, nullptr, 8)) : 0;
+  if (!octal || mode > 07777)
+    return InvalidArgument("invalid --chmod \"" + text + "\": want octal bits such as 0755");
+  return mode;
+}
+
 // What a COPY or ADD reads, and where it writes.
 struct CopyPlan {
   std::vector<std::string> roots;  // the source tree: the context, or a stage's layers
   DockerIgnore ignore;             // context sources only
-  CopyOwner owner{0, 0};
+  CopyAttrs attrs{0, 0, std::nullopt};
+  bool chown = false;                // --chown given
   std::vector<std::string> sources;  // relative to the tree, globs expanded
   std::string dest_rel;              // relative to the image's root
   bool into_dir = false;             // sources go into dest_rel, not onto it
@@ -157,6 +177,11 @@ class Executor {
  private:
   Status BuildStage(int index);
   Status BeginStage(const Stage& stage, StageState& state);
+  // The base's ONBUILD triggers, parsed, taken out of the stage's config.
+  Result<std::vector<Instruction>> TakeTriggers(const Stage& stage, StageState& state);
+  Status RunStep(const Instruction& inst, StageState& state, bool trigger);
+  // An image from the store, pulled if missing and options_.pull allows.
+  Result<ImageRecord> ResolveImage(const std::string& ref);
   Status Execute(const Instruction& inst, StageState& state);
   Status ExecuteRun(const Instruction& inst, StageState& state);
   Status ExecuteCopy(const Instruction& inst, StageState& state, int stage_index);
@@ -214,18 +239,49 @@ Status Executor::BuildStage(int index) {
   const Stage& stage = df_.stages[index];
   StageState state;
   SLIPWAY_RETURN_IF_ERROR(BeginStage(stage, state));
-  for (const Instruction& inst : stage.instructions) {
-    reporter_.Step(++step_, total_, inst);
-    auto start = Clock::now();
-    cached_ = false;
-    Status status = Execute(inst, state);
-    if (!status.ok())
-      return status.message().rfind(df_.filename + ":", 0) == 0 ? status
-                                                                : ErrorAt(df_.filename, inst.line, status);
-    reporter_.StepDone(cached_, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start));
-  }
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<Instruction> triggers, TakeTriggers(stage, state));
+  total_ += static_cast<int>(triggers.size());
+  for (const Instruction& inst : triggers) SLIPWAY_RETURN_IF_ERROR(RunStep(inst, state, true));
+  for (const Instruction& inst : stage.instructions) SLIPWAY_RETURN_IF_ERROR(RunStep(inst, state, false));
   stages_.push_back(std::move(state));
   return Status::Ok();
+}
+
+Result<std::vector<Instruction>> Executor::TakeTriggers(const Stage& stage, StageState& state) {
+  std::vector<Instruction> triggers;
+  for (const std::string& text : state.config.on_build) {
+    auto inst = ParseTrigger(text, df_.escape);
+    if (!inst.ok())
+      return ErrorAt(df_.filename, stage.from.line, inst.status().Wrap("the base image's ONBUILD trigger"));
+    inst->line = inst->end_line = stage.from.line;
+    triggers.push_back(std::move(inst).value());
+  }
+  // Triggers run once, in the image built directly on the base.
+  state.config.on_build.clear();
+  return triggers;
+}
+
+Status Executor::RunStep(const Instruction& inst, StageState& state, bool trigger) {
+  reporter_.Step(++step_, total_, inst);
+  auto start = Clock::now();
+  cached_ = false;
+  Status status = Execute(inst, state);
+  if (!status.ok()) {
+    if (trigger) status = status.Wrap("the base image's ONBUILD trigger");
+    return status.message().rfind(df_.filename + ":", 0) == 0 ? status
+                                                              : ErrorAt(df_.filename, inst.line, status);
+  }
+  reporter_.StepDone(cached_, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start));
+  return Status::Ok();
+}
+
+Result<ImageRecord> Executor::ResolveImage(const std::string& ref) {
+  auto image = store_.Resolve(ref);
+  if (!image.ok() && image.status().code() == Code::kNotFound) {
+    if (!options_.pull) return NotFound("image " + ref + " not found; pull it first");
+    image = options_.pull(ref);
+  }
+  return image;
 }
 
 Status Executor::BeginStage(const Stage& stage, StageState& state) {
@@ -239,11 +295,7 @@ Status Executor::BeginStage(const Stage& stage, StageState& state) {
     state = stages_[ref.stage];
     state.cmd_from_base = true;
   } else if (ref.kind == StageRef::Kind::kImage) {
-    auto image = store_.Resolve(ref.image);
-    if (!image.ok() && image.status().code() == Code::kNotFound) {
-      if (!options_.pull) return at(NotFound("image " + ref.image + " not found; pull it first"));
-      image = options_.pull(ref.image);
-    }
+    auto image = ResolveImage(ref.image);
     if (!image.ok()) return at(image.status());
     auto config = store_.Config(*image);
     if (!config.ok()) return at(config.status());
@@ -315,15 +367,16 @@ Digest RunKey(const Digest& parent, const SandboxSpec& spec) {
   for (gid_t gid : spec.additional_gids) parts.push_back("gid " + std::to_string(gid));
   for (const std::string& arg : spec.argv) parts.push_back("arg " + arg);
   for (const std::string& env : spec.env) parts.push_back("env " + env);
+  if (spec.network == NetworkMode::kHost) parts.push_back("network host");
   return ChainKey(parent, parts);
 }
 
 Status Executor::ExecuteRun(const Instruction& inst, StageState& state) {
-  auto network = inst.Flag("network");
-  if (network && !network->empty() && *network != "none" && *network != "default")
-    return InvalidArgument("RUN --network=" + *network + " is not supported: build steps have no network");
+  SLIPWAY_RETURN_IF_ERROR(CheckNetwork(inst, options_.allow_host_network));
   SandboxSpec spec;
-  spec.argv = inst.json_form ? inst.args : std::vector<std::string>{"/bin/sh", "-c", inst.args.at(0)};
+  // "default" is the engine's default: no network.
+  if (inst.Flag("network") == "host") spec.network = NetworkMode::kHost;
+  spec.argv = inst.json_form ? inst.args : ShellCommand(state.config, inst.args.at(0));
   spec.lower_dirs = state.LowerDirs();
   if (spec.lower_dirs.empty()) return InvalidArgument("RUN needs a base image with a shell (FROM scratch)");
   spec.env = vars_.RunEnv();
@@ -337,7 +390,7 @@ Status Executor::ExecuteRun(const Instruction& inst, StageState& state) {
                               [](const std::string& e) { return e.rfind("HOME=", 0) == 0; });
   if (!has_home) spec.env.push_back("HOME=" + (user.home.empty() ? std::string("/") : user.home));
   std::string shown = inst.json_form ? inst.original.substr(inst.keyword.size() + 1) : inst.args[0];
-  std::string created_by = "RUN " + (inst.json_form ? shown : "/bin/sh -c " + inst.args[0]) + " # buildkit";
+  std::string created_by = "RUN " + (inst.json_form ? shown : JoinWords(spec.argv)) + " # buildkit";
   Digest key = RunKey(state.key, spec);
   if (UseCache(state, key, created_by)) return Status::Ok();
 
@@ -364,7 +417,7 @@ Status Executor::ExecuteRun(const Instruction& inst, StageState& state) {
 // them. New ones are 0755 and belong to --chown's owner (root without it), as
 // with BuildKit and buildah.
 Status MakeParents(const LayerTree& below, const std::string& staging, const std::string& path,
-                   const CopyOwner& owner) {
+                   const CopyAttrs& owner) {
   size_t slash = 0;
   while ((slash = path.find('/', slash + 1)) != std::string::npos) {
     std::string rel = path.substr(0, slash);
@@ -392,10 +445,14 @@ Status Executor::PlanCopySources(const Instruction& inst, const StageState& stat
   if (auto from = inst.Flag("from")) {
     SLIPWAY_ASSIGN_OR_RETURN(std::string name, ExpandWord(*from));
     SLIPWAY_ASSIGN_OR_RETURN(StageRef ref, ResolveCopyFrom(df_, stage_index, name));
-    if (ref.kind == StageRef::Kind::kImage) return InvalidArgument("COPY --from=IMAGE is not supported yet");
-    plan.roots =
-        ref.kind == StageRef::Kind::kStage ? stages_[ref.stage].LowerDirs() : std::vector<std::string>{};
-    plan.owner = CopyOwner{};  // files from a stage keep their owners, as in Docker
+    if (ref.kind == StageRef::Kind::kImage) {
+      SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, ResolveImage(ref.image));
+      SLIPWAY_ASSIGN_OR_RETURN(plan.roots, store_.LowerDirs(image));
+    } else {
+      plan.roots =
+          ref.kind == StageRef::Kind::kStage ? stages_[ref.stage].LowerDirs() : std::vector<std::string>{};
+    }
+    plan.attrs = CopyAttrs{};  // files from a stage or an image keep their owners, as in Docker
   } else {
     SLIPWAY_ASSIGN_OR_RETURN(std::optional<std::string> text,
                              ReadContextFile(options_.context_dir, ".dockerignore"));
@@ -407,7 +464,13 @@ Status Executor::PlanCopySources(const Instruction& inst, const StageState& stat
     SLIPWAY_ASSIGN_OR_RETURN(std::string spec, ExpandWord(*chown));
     SLIPWAY_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(state.LowerDirs(), spec));
     // Docker: a user without a group gets the user's number as the gid too.
-    plan.owner = CopyOwner{user.uid, spec.find(':') == std::string::npos ? user.uid : user.gid};
+    plan.chown = true;
+    plan.attrs.uid = user.uid;
+    plan.attrs.gid = spec.find(':') == std::string::npos ? user.uid : user.gid;
+  }
+  if (auto chmod = inst.Flag("chmod")) {
+    SLIPWAY_ASSIGN_OR_RETURN(std::string mode, ExpandWord(*chmod));
+    SLIPWAY_ASSIGN_OR_RETURN(plan.attrs.mode, ParseFileMode(mode));
   }
   return Status::Ok();
 }
@@ -469,12 +532,12 @@ Status CopyDirContents(const CopyPlan& plan, const LayerTree& tree, const LayerT
   // belongs to the copy's owner.
   std::string target = plan.dest_rel.empty() ? staging : staging + "/" + plan.dest_rel;
   bool is_new = !PathExists(target) && !plan.dest_exists;
-  SLIPWAY_RETURN_IF_ERROR(MakeParents(below, staging, plan.dest_rel + "/", plan.owner));
+  SLIPWAY_RETURN_IF_ERROR(MakeParents(below, staging, plan.dest_rel + "/", plan.attrs));
   if (is_new && !plan.dest_rel.empty()) {
     // Without an owner to set (COPY --from), the source directory's.
     SLIPWAY_ASSIGN_OR_RETURN(std::optional<LayerTree::Entry> dir, tree.Find(source));
-    uid_t uid = plan.owner.uid.value_or(dir ? dir->st.st_uid : 0);
-    gid_t gid = plan.owner.gid.value_or(dir ? dir->st.st_gid : 0);
+    uid_t uid = plan.attrs.uid.value_or(dir ? dir->st.st_uid : 0);
+    gid_t gid = plan.attrs.gid.value_or(dir ? dir->st.st_gid : 0);
     if (::chown(target.c_str(), uid, gid) != 0) return ErrnoStatus("chown " + target);
   }
   SLIPWAY_ASSIGN_OR_RETURN(std::vector<std::string> names, tree.List(source));
@@ -484,20 +547,52 @@ Status CopyDirContents(const CopyPlan& plan, const LayerTree& tree, const LayerT
     if (!e || plan.Skip(child, S_ISDIR(e->st.st_mode))) continue;
     std::string out = target + "/" + name;
     if (PathExists(out)) SLIPWAY_RETURN_IF_ERROR(RemoveTree(out));
-    SLIPWAY_RETURN_IF_ERROR(CopyOut(tree, child, out, plan.owner, plan.SkipFn()));
+    SLIPWAY_RETURN_IF_ERROR(CopyOut(tree, child, out, plan.attrs, plan.SkipFn()));
   }
   return Status::Ok();
 }
 
+// ADD of a local tar archive: its entries go into the destination, which is
+// a directory however it is spelt, as with Docker. False (nothing done) if
+// `entry` is not an archive. `scratch` is a path to use and remove.
+Result<bool> AddArchive(const CopyPlan& plan, const LayerTree::Entry& entry, const LayerTree& below,
+                        const std::string& staging, const std::string& scratch) {
+  SLIPWAY_ASSIGN_OR_RETURN(std::string head, ReadHead(entry, 512));
+  if (!LooksLikeArchive(head)) return false;
+  // A private copy first: the archive is read twice and must not change
+  // (or become a symlink) in between.
+  if (::mkdir(scratch.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + scratch);
+  std::string copy = scratch + "/archive", tree_dir = scratch + "/tree";
+  Result<bool> added = [&]() -> Result<bool> {
+    SLIPWAY_RETURN_IF_ERROR(CopyOut(LayerTree({entry.root}), entry.path, copy, CopyAttrs{}, nullptr));
+    SLIPWAY_ASSIGN_OR_RETURN(bool is_tar, IsTarArchive(copy));
+    if (!is_tar) return false;
+    if (::mkdir(tree_dir.c_str(), 0755) != 0) return ErrnoStatus("mkdir " + tree_dir);
+    SLIPWAY_RETURN_IF_ERROR(UnpackArchive(copy, tree_dir).Wrap("ADD " + entry.path));
+    CopyPlan unpacked;  // .dockerignore is about the context, not the archive's entries
+    unpacked.roots = {tree_dir};
+    // The archive's owners, unless --chown says otherwise.
+    unpacked.attrs = plan.chown ? plan.attrs : CopyAttrs{std::nullopt, std::nullopt, plan.attrs.mode};
+    unpacked.dest_rel = plan.dest_rel;
+    unpacked.dest_exists = plan.dest_exists;
+    SLIPWAY_RETURN_IF_ERROR(CopyDirContents(unpacked, LayerTree({tree_dir}), below, "", staging));
+    return true;
+  }();
+  Status removed = RemoveTree(scratch);
+  if (added.ok() && !removed.ok()) return removed;
+  return added;
+}
+
 // Fills the staging dir with what the plan copies, laid out as in the image.
-Status FillStaging(const CopyPlan& plan, bool is_add, const LayerTree& below, const std::string& staging) {
+Status FillStaging(const CopyPlan& plan, bool is_add, const LayerTree& below, const std::string& staging,
+                   const std::string& scratch) {
   LayerTree tree(plan.roots);
   for (const std::string& source : plan.sources) {
     SLIPWAY_ASSIGN_OR_RETURN(std::optional<LayerTree::Entry> entry, tree.Find(source));
     if (!entry) return NotFound(source + ": not found");
     if (is_add && S_ISREG(entry->st.st_mode)) {
-      SLIPWAY_ASSIGN_OR_RETURN(std::string head, ReadHead(*entry, 512));
-      if (LooksLikeArchive(head)) return InvalidArgument("ADD of archives is not supported yet");
+      SLIPWAY_ASSIGN_OR_RETURN(bool unpacked, AddArchive(plan, *entry, below, staging, scratch));
+      if (unpacked) continue;
     }
     if (S_ISDIR(entry->st.st_mode)) {
       // A directory's contents are copied, not the directory itself.
@@ -508,10 +603,10 @@ Status FillStaging(const CopyPlan& plan, bool is_add, const LayerTree& below, co
     std::string rel =
         plan.into_dir ? (plan.dest_rel.empty() ? name : plan.dest_rel + "/" + name) : plan.dest_rel;
     if (rel.empty()) return InvalidArgument("cannot copy a file onto /");
-    SLIPWAY_RETURN_IF_ERROR(MakeParents(below, staging, rel, plan.owner));
+    SLIPWAY_RETURN_IF_ERROR(MakeParents(below, staging, rel, plan.attrs));
     std::string out = staging + "/" + rel;
     if (PathExists(out)) SLIPWAY_RETURN_IF_ERROR(RemoveTree(out));
-    SLIPWAY_RETURN_IF_ERROR(CopyOut(tree, source, out, plan.owner, plan.SkipFn()));
+    SLIPWAY_RETURN_IF_ERROR(CopyOut(tree, source, out, plan.attrs, plan.SkipFn()));
   }
   return Status::Ok();
 }
@@ -521,8 +616,9 @@ Result<Digest> CopyKey(const Digest& parent, const Instruction& inst, const Copy
   SLIPWAY_ASSIGN_OR_RETURN(Digest sources, HashSources(LayerTree(plan.roots), plan.sources, plan.SkipFn()));
   std::vector<std::string> parts = {
       inst.keyword, plan.dest_rel, plan.into_dir ? "into" : "onto",
-      plan.owner.uid ? std::to_string(*plan.owner.uid) + ":" + std::to_string(*plan.owner.gid) : "keep",
+      plan.attrs.uid ? std::to_string(*plan.attrs.uid) + ":" + std::to_string(*plan.attrs.gid) : "keep",
       sources.str()};
+  if (plan.attrs.mode) parts.push_back("mode " + std::to_string(*plan.attrs.mode));
   parts.insert(parts.end(), plan.sources.begin(), plan.sources.end());
   return ChainKey(parent, parts);
 }
@@ -535,9 +631,30 @@ Status Executor::ExecuteCopy(const Instruction& inst, StageState& state, int sta
 
   std::string staging = NewDir("copy");
   if (::mkdir(staging.c_str(), 0755) != 0) return ErrnoStatus("mkdir " + staging);
-  SLIPWAY_RETURN_IF_ERROR(
-      FillStaging(plan, inst.command == Command::kAdd, LayerTree(state.LowerDirs()), staging));
+  SLIPWAY_RETURN_IF_ERROR(FillStaging(plan, inst.command == Command::kAdd, LayerTree(state.LowerDirs()),
+                                      staging, NewDir("unpack")));
   return AddLayer(state, staging, LayerSource::kPlainDir, created_by, key);
+}
+
+// Nanoseconds of a HEALTHCHECK duration flag; absent or 0 inherits (0).
+Result<int64_t> HealthcheckDuration(const Instruction& inst, const char* flag) {
+  std::optional<std::string> value = inst.Flag(flag);
+  if (!value || *value == "0" || *value == "0s") return int64_t{0};
+  SLIPWAY_ASSIGN_OR_RETURN(std::chrono::milliseconds ms, ParseDuration(*value));
+  return static_cast<int64_t>(ms.count()) * 1000000;
+}
+
+// HEALTHCHECK as the image config stores it (the parser checked the flags).
+Result<Healthcheck> HealthcheckOf(const Instruction& inst) {
+  Healthcheck check;
+  check.test = inst.args;
+  if (check.test.at(0) == "NONE") return check;
+  SLIPWAY_ASSIGN_OR_RETURN(check.interval_ns, HealthcheckDuration(inst, "interval"));
+  SLIPWAY_ASSIGN_OR_RETURN(check.timeout_ns, HealthcheckDuration(inst, "timeout"));
+  SLIPWAY_ASSIGN_OR_RETURN(check.start_period_ns, HealthcheckDuration(inst, "start-period"));
+  SLIPWAY_ASSIGN_OR_RETURN(check.start_interval_ns, HealthcheckDuration(inst, "start-interval"));
+  if (auto retries = inst.Flag("retries")) check.retries = static_cast<int>(ParseInt(*retries).value_or(0));
+  return check;
 }
 
 // An instruction that only changes the config.
@@ -583,8 +700,7 @@ Status Executor::ApplyConfig(const Instruction& inst, StageState& state) {
     }
     case Command::kCmd:
     case Command::kEntrypoint: {
-      std::vector<std::string> argv =
-          inst.json_form ? inst.args : std::vector<std::string>{"/bin/sh", "-c", inst.args.at(0)};
+      std::vector<std::string> argv = inst.json_form ? inst.args : ShellCommand(config, inst.args.at(0));
       if (inst.command == Command::kCmd) {
         config.cmd = argv;
         state.cmd_from_base = false;
@@ -594,8 +710,28 @@ Status Executor::ApplyConfig(const Instruction& inst, StageState& state) {
       }
       break;
     }
+    case Command::kShell: config.shell = inst.args; break;
+    case Command::kStopSignal: {
+      SLIPWAY_ASSIGN_OR_RETURN(std::string signal, ExpandWord(inst.args.at(0)));
+      SLIPWAY_RETURN_IF_ERROR(ParseSignal(signal).status());
+      config.stop_signal = signal;
+      break;
+    }
+    case Command::kVolume:
+      for (const std::string& arg : inst.args) {
+        SLIPWAY_ASSIGN_OR_RETURN(std::string volume, ExpandWord(arg));
+        if (volume.empty()) return InvalidArgument("VOLUME specified can not be an empty string");
+        if (std::find(config.volumes.begin(), config.volumes.end(), volume) == config.volumes.end())
+          config.volumes.push_back(volume);
+      }
+      break;
+    case Command::kHealthcheck: {
+      SLIPWAY_ASSIGN_OR_RETURN(config.healthcheck, HealthcheckOf(inst));
+      break;
+    }
+    case Command::kOnbuild: config.on_build.push_back(inst.args.at(0)); break;
     case Command::kMaintainer: break;  // ImageConfig has no author field yet; kept in the history only
-    default: return InvalidArgument(inst.keyword + " is not supported yet");
+    default: return Internal(inst.keyword + " reached ApplyConfig");
   }
   AddHistory(state, inst.original, true);
   return Status::Ok();
@@ -686,7 +822,7 @@ Result<ImageRecord> Build(ImageStore& store, const BuildOptions& options, BuildR
   }
   SLIPWAY_ASSIGN_OR_RETURN(Dockerfile df, ParseDockerfile(text, "Dockerfile"));
   SLIPWAY_ASSIGN_OR_RETURN(int last, TargetStage(df, options.target));
-  SLIPWAY_RETURN_IF_ERROR(CheckSupported(df, last));
+  SLIPWAY_RETURN_IF_ERROR(CheckEntitlements(df, last, options.allow_host_network));
 
   // Held for the whole build: it keeps garbage collection from removing the
   // base images' snapshots under running steps, and the blobs written at the

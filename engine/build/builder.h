@@ -2,25 +2,35 @@
 // an OCI image in the image store.
 //
 // Contract:
-// - The Dockerfile is parsed, and instructions this executor does not support
-//   yet (SHELL, HEALTHCHECK, VOLUME, STOPSIGNAL, ONBUILD, RUN --network=host)
-//   are refused, before anything runs: no sandbox, no blob, no directory.
+// - The Dockerfile is parsed and checked before anything runs (no sandbox,
+//   no blob, no directory): syntax, and RUN --network=host without
+//   `allow_host_network` (kPermissionDenied).
 // - Stages are built in order up to `target` (default: the last one). Each
 //   instruction that changes the filesystem (RUN with changes, COPY, ADD)
 //   becomes one gzip layer (layer_diff.h); the others only change the config
 //   and add a history entry with empty_layer.
 // - FROM takes an image from the store (or `pull`), `scratch`, or an earlier
-//   stage; FROM --platform is ignored (images are linux/amd64).
-// - RUN runs in a sandbox with the engine's isolation, network off, on the
-//   stage's layers, with the ENV and the ARGs in effect, WORKDIR and USER
-//   (resolved in the image's passwd/group; HOME from passwd); its overlay
+//   stage; FROM --platform is ignored (images are linux/amd64). The base's
+//   ONBUILD triggers run right after FROM (reported as steps of their own)
+//   and are not passed on.
+// - RUN runs in a sandbox with the engine's isolation, on the stage's
+//   layers, with the ENV and the ARGs in effect, WORKDIR and USER (resolved
+//   in the image's passwd/group; HOME from passwd); shell form through SHELL
+//   (default /bin/sh -c). Network off, unless --network=host and
+//   `allow_host_network`: then the host's network namespace. Its overlay
 //   upper dir becomes the layer and the next lower dir. A RUN that exits
 //   non-zero fails the build with "Dockerfile:N: RUN ...: exited with code X".
 // - COPY/ADD read local sources from the context (honouring .dockerignore)
-//   or, with --from, from an earlier stage's layers (a merged view that
-//   honours whiteouts; see layer_tree.h). Symlinks are copied as symlinks,
-//   never followed; a source path through a symlink or outside the root is
-//   refused. ADD of URLs and archives is refused ("not supported yet").
+//   or, with --from, from an earlier stage's or an image's layers (a merged
+//   view that honours whiteouts; see layer_tree.h). Symlinks are copied as
+//   symlinks, never followed; a source path through a symlink or outside the
+//   root is refused. --chown and --chmod (octal) set owners and permission
+//   bits; --link is accepted and changes nothing (the layer is the same).
+//   ADD unpacks a local tar archive (add_archive.h) into the destination,
+//   keeping the archive's owners unless --chown; ADD of URLs is refused.
+// - Config instructions: ENV, ARG, LABEL, WORKDIR, USER, EXPOSE, CMD,
+//   ENTRYPOINT, SHELL, STOPSIGNAL (checked to be a signal), VOLUME,
+//   HEALTHCHECK and ONBUILD are recorded in the image config as Docker does.
 // - Only the target stage is committed: its layers' blobs, the config
 //   (history, diff_ids) and an OCI manifest, then ImageStore::Commit tagging
 //   `tag` (if not empty). An image store lease is held for the whole build.
@@ -28,11 +38,12 @@
 //   dir under `work_dir` is removed whether it succeeds or not; the cache
 //   (below) is kept.
 // - Layer cache (build_cache.h, in <work_dir>/cache): a RUN, COPY or ADD whose
-//   key (parent, expanded instruction, RUN env/user/workdir, COPY sources'
-//   content and metadata) was built before reuses that layer directory and
-//   is reported as cached. Every step's layer dir is moved into the cache,
-//   also in builds that fail later. `no_cache` skips lookups (results are
-//   still stored). Entries are never evicted yet: the cache grows.
+//   key (parent, expanded instruction, RUN env/user/workdir/network, COPY
+//   sources' content and metadata) was built before reuses that layer
+//   directory and is reported as cached. Every step's layer dir is moved into
+//   the cache, also in builds that fail later. `no_cache` skips lookups
+//   (results are still stored). The caller bounds the cache's size
+//   (EvictBuildCache).
 #pragma once
 
 #include <chrono>
@@ -61,6 +72,9 @@ struct BuildOptions {
   std::string work_dir;
   RuntimeOptions runtime;
   bool no_cache = false;
+  // RUN --network=host may use the host's network namespace (BuildKit's
+  // network.host entitlement). Off: such a Dockerfile is refused up front.
+  bool allow_host_network = false;
   // If >= 0: a RUN in progress is killed when this fd becomes readable, and
   // the build fails ("cancelled").
   int cancel_fd = -1;

@@ -373,15 +373,18 @@ Status ParseHealthcheck(Instruction& inst, std::string_view rest, char escape) {
 
 Result<Instruction> ParseInstruction(std::string_view text, char escape);
 
-Status ParseOnbuild(Instruction& inst, std::string_view rest, char escape) {
-  if (rest.empty()) return Requires(inst, "at least one argument");
-  std::string trigger = Upper(SplitFirstWord(rest).first);
+Result<Instruction> ParseTriggerText(std::string_view text, char escape) {
+  std::string trigger = Upper(SplitFirstWord(Trim(text)).first);
   if (trigger == "ONBUILD") return InvalidArgument("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
   if (trigger == "FROM" || trigger == "MAINTAINER") {
     return InvalidArgument(trigger + " isn't allowed as an ONBUILD trigger");
   }
-  Result<Instruction> parsed = ParseInstruction(rest, escape);
-  if (!parsed.ok()) return parsed.status();
+  return ParseInstruction(text, escape);
+}
+
+Status ParseOnbuild(Instruction& inst, std::string_view rest, char escape) {
+  if (rest.empty()) return Requires(inst, "at least one argument");
+  SLIPWAY_RETURN_IF_ERROR(ParseTriggerText(rest, escape).status());
   inst.args = {std::string(rest)};
   return Status::Ok();
 }
@@ -530,6 +533,11 @@ Result<Dockerfile> ParseDockerfile(std::string_view text, const std::string& fil
   if (df.stages.empty()) return InvalidArgument(filename + ": no FROM instruction: nothing to build");
   SLIPWAY_RETURN_IF_ERROR(CheckCopyFrom(df));
   return df;
+}
+
+Result<Instruction> ParseTrigger(std::string_view text, char escape) {
+  if (Trim(text).empty()) return InvalidArgument("empty ONBUILD trigger");
+  return ParseTriggerText(text, escape);
 }
 
 StageRef ResolveFromBase(const Dockerfile& dockerfile, int stage_index, std::string_view base) {

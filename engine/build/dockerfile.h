@@ -138,6 +138,11 @@ struct Dockerfile {
 // Parses a whole Dockerfile. `filename` only names it in errors.
 Result<Dockerfile> ParseDockerfile(std::string_view text, const std::string& filename);
 
+// An ONBUILD trigger a base image carries (its config's OnBuild), parsed as
+// the instruction it runs, with ONBUILD's own rules (no FROM, MAINTAINER or
+// ONBUILD). Errors have no file:line prefix; the caller names the FROM.
+Result<Instruction> ParseTrigger(std::string_view text, char escape);
+
 // What a FROM base or a COPY --from value names, once expanded.
 struct StageRef {
   enum class Kind { kImage, kScratch, kStage };

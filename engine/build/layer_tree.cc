@@ -111,14 +111,14 @@ Result<Probe> ProbeRoot(const std::string& root, const std::string& path) {
   return probe;
 }
 
-Status CopyFile(const LayerTree::Entry& e, const std::string& dest, uid_t uid, gid_t gid) {
+Status CopyFile(const LayerTree::Entry& e, const std::string& dest, uid_t uid, gid_t gid, mode_t mode) {
   UniqueFd out(::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!out) return ErrnoStatus("create " + dest);
   SLIPWAY_RETURN_IF_ERROR(
       LayerTree::ReadContent(e, [&](std::string_view chunk) { return WriteAll(out.get(), chunk, dest); }));
   if (::fchown(out.get(), uid, gid) != 0) return ErrnoStatus("chown " + dest);
   // After chown, which clears setuid/setgid bits.
-  if (::fchmod(out.get(), e.st.st_mode & 07777) != 0) return ErrnoStatus("chmod " + dest);
+  if (::fchmod(out.get(), mode) != 0) return ErrnoStatus("chmod " + dest);
   struct timespec times[2] = {e.st.st_atim, e.st.st_mtim};
   if (::futimens(out.get(), times) != 0) return ErrnoStatus("utimens " + dest);
   return Status::Ok();
@@ -135,11 +135,12 @@ Status CopySymlink(const LayerTree::Entry& e, const std::string& dest, uid_t uid
 }
 
 Status CopyEntry(const LayerTree& tree, const LayerTree::Entry& e, const std::string& dest,
-                 const CopyOwner& owner, const CopySkip& skip) {
-  uid_t uid = owner.uid.value_or(e.st.st_uid);
-  gid_t gid = owner.gid.value_or(e.st.st_gid);
+                 const CopyAttrs& attrs, const CopySkip& skip) {
+  uid_t uid = attrs.uid.value_or(e.st.st_uid);
+  gid_t gid = attrs.gid.value_or(e.st.st_gid);
+  mode_t mode = attrs.mode.value_or(e.st.st_mode & 07777);
   mode_t type = e.st.st_mode & S_IFMT;
-  if (type == S_IFREG) return CopyFile(e, dest, uid, gid);
+  if (type == S_IFREG) return CopyFile(e, dest, uid, gid, mode);
   if (type == S_IFLNK) return CopySymlink(e, dest, uid, gid);
   if (type != S_IFDIR) return InvalidArgument(e.path + ": cannot copy a device, socket or fifo");
   if (::mkdir(dest.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + dest);
@@ -149,10 +150,10 @@ Status CopyEntry(const LayerTree& tree, const LayerTree::Entry& e, const std::st
     SLIPWAY_ASSIGN_OR_RETURN(std::optional<LayerTree::Entry> entry, tree.Find(child));
     if (!entry) continue;
     if (skip && skip(child, S_ISDIR(entry->st.st_mode))) continue;
-    SLIPWAY_RETURN_IF_ERROR(CopyEntry(tree, *entry, dest + "/" + name, owner, skip));
+    SLIPWAY_RETURN_IF_ERROR(CopyEntry(tree, *entry, dest + "/" + name, attrs, skip));
   }
   if (::lchown(dest.c_str(), uid, gid) != 0) return ErrnoStatus("chown " + dest);
-  if (::chmod(dest.c_str(), e.st.st_mode & 07777) != 0) return ErrnoStatus("chmod " + dest);
+  if (::chmod(dest.c_str(), mode) != 0) return ErrnoStatus("chmod " + dest);
   struct timespec times[2] = {e.st.st_atim, e.st.st_mtim};
   if (::utimensat(AT_FDCWD, dest.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
     return ErrnoStatus("utimens " + dest);
@@ -262,10 +263,10 @@ Result<std::vector<std::string>> LayerTree::Glob(const std::string& pattern) con
 }
 
 Status CopyOut(const LayerTree& tree, const std::string& path, const std::string& dest,
-               const CopyOwner& owner, const CopySkip& skip) {
+               const CopyAttrs& attrs, const CopySkip& skip) {
   SLIPWAY_ASSIGN_OR_RETURN(std::optional<LayerTree::Entry> entry, tree.Find(path));
   if (!entry) return NotFound(path + ": not found");
-  return CopyEntry(tree, *entry, dest, owner, skip);
+  return CopyEntry(tree, *entry, dest, attrs, skip);
 }
 
 }  // namespace slipway

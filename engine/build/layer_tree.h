@@ -53,17 +53,19 @@ class LayerTree {
   std::vector<std::string> roots_;
 };
 
-struct CopyOwner {
+// What a copy sets on every entry it writes instead of the source's.
+struct CopyAttrs {
   std::optional<uid_t> uid;  // nullopt: keep the source's (COPY --from); COPY sets 0
   std::optional<gid_t> gid;
+  std::optional<mode_t> mode;  // --chmod: permission bits of files and directories, not symlinks
 };
 
 // Copies `path` of `tree` (a file, symlink or whole directory) to the host
 // path `dest` (which must not exist; its parent must). Modes and mtimes are
-// kept; owners from `owner`. `skip(relative path, is_dir)` drops an entry and
+// kept unless `attrs` says otherwise. `skip(relative path, is_dir)` drops an entry and
 // its subtree (.dockerignore); `path` itself is never asked about.
 using CopySkip = std::function<bool(const std::string& path, bool is_dir)>;
 Status CopyOut(const LayerTree& tree, const std::string& path, const std::string& dest,
-               const CopyOwner& owner, const CopySkip& skip);
+               const CopyAttrs& attrs, const CopySkip& skip);
 
 }  // namespace slipway

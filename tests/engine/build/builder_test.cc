@@ -15,6 +15,7 @@
 #include "engine/image/image_store.h"
 #include "engine/image/oci_archive.h"
 #include "tests/engine/distribution/image_test_util.h"
+#include "tests/engine/image/test_layers.h"
 #include "tests/testing/fixtures.h"
 
 namespace slipway::testing {
@@ -361,11 +362,12 @@ TEST_F(BuilderTest, ScratchStageAndTarget) {
 
   options_.target = "";
   WriteBytes(context_ + "/a.tar.gz", Gzip("x"));
+  // Gzip'd, but not a tar: copied as it is, as with Docker.
   auto archive = Build("FROM scratch\nADD a.tar.gz /\n", "s:1");
-  ASSERT_FALSE(archive.ok());
-  EXPECT_NE(archive.status().message().find("Dockerfile:2: ADD of archives is not supported yet"),
-            std::string::npos)
-      << archive.status().ToString();
+  ASSERT_TRUE(archive.ok()) << archive.status().ToString();
+  auto archive_lowers = store_->LowerDirs(*archive);
+  ASSERT_TRUE(archive_lowers.ok());
+  EXPECT_EQ(ReadTestFile(archive_lowers->at(0) + "/a.tar.gz"), Gzip("x"));
   auto run_on_scratch = Build("FROM scratch\nRUN true\n", "s:2");
   ASSERT_FALSE(run_on_scratch.ok());
   EXPECT_NE(run_on_scratch.status().message().find("Dockerfile:2:"), std::string::npos);
@@ -424,11 +426,149 @@ TEST_F(BuilderTest, UnknownInstructionFailsBeforeAnythingRuns) {
   EXPECT_TRUE(CgroupTree(cgroup_parent_).empty());
   EXPECT_FALSE(PathExists(options_.work_dir));
 
-  auto shell = Build("FROM busybox\nRUN echo no\nSHELL [\"/bin/bash\", \"-c\"]\n");
-  ASSERT_FALSE(shell.ok());
-  EXPECT_NE(shell.status().message().find("Dockerfile:3: SHELL is not supported yet"), std::string::npos)
-      << shell.status().ToString();
+  // The network.host entitlement is checked up front too.
+  auto host = Build("FROM busybox\nRUN echo no\nRUN --network=host true\n");
+  ASSERT_FALSE(host.ok());
+  EXPECT_EQ(host.status().code(), Code::kPermissionDenied);
+  EXPECT_NE(
+      host.status().message().find("Dockerfile:3: RUN --network=host needs the network.host entitlement"),
+      std::string::npos)
+      << host.status().ToString();
   EXPECT_TRUE(recorder_.steps.empty());
+}
+
+TEST_F(BuilderTest, HostNetworkOnlyWithTheEntitlement) {
+  options_.allow_host_network = true;
+  auto image = Build(
+      "FROM busybox\n"
+      "RUN --network=host tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort > /host-net\n"
+      "RUN --network=none tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort > /none-net\n"
+      "RUN tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort > /default-net\n");
+  ASSERT_TRUE(image.ok()) << image.status().ToString() << "\n" << recorder_.output;
+  std::vector<std::string> names = ListDir("/sys/class/net");
+  std::sort(names.begin(), names.end());
+  std::string host_ifaces;
+  for (const std::string& name : names) host_ifaces += name + "\n";
+  EXPECT_EQ(RunIn(*image, "cat /host-net").out, host_ifaces);
+  EXPECT_EQ(RunIn(*image, "cat /none-net").out, "lo\n");
+  EXPECT_EQ(RunIn(*image, "cat /default-net").out, "lo\n");
+}
+
+TEST_F(BuilderTest, ConfigInstructionsAsDocker) {
+  auto image = Build(
+      "FROM busybox\n"
+      "SHELL [\"/bin/sh\", \"-c\", \"echo \\\"shell:$1\\\" > /shell-used\", \"sh\"]\n"
+      "RUN anything at all\n"
+      "CMD the command\n"
+      "ARG SIG=SIGQUIT\n"
+      "STOPSIGNAL $SIG\n"
+      "ARG V=/cache\n"
+      "VOLUME [\"/data\"]\n"
+      "VOLUME $V /data\n"
+      "HEALTHCHECK --interval=5s --timeout=2s --retries=3 CMD [\"true\"]\n"
+      "ONBUILD RUN echo triggered\n");
+  ASSERT_TRUE(image.ok()) << image.status().ToString() << "\n" << recorder_.output;
+  EXPECT_EQ(RunIn(*image, "cat /shell-used").out, "shell:anything at all\n");
+  auto config = store_->Config(*image);
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->shell,
+            (std::vector<std::string>{"/bin/sh", "-c", "echo \"shell:$1\" > /shell-used", "sh"}));
+  EXPECT_EQ(config->cmd, (std::vector<std::string>{"/bin/sh", "-c", "echo \"shell:$1\" > /shell-used", "sh",
+                                                   "the command"}));
+  EXPECT_EQ(config->stop_signal, "SIGQUIT");
+  EXPECT_EQ(config->volumes, (std::vector<std::string>{"/cache", "/data"}));
+  ASSERT_TRUE(config->healthcheck.has_value());
+  EXPECT_EQ(config->healthcheck->test, (std::vector<std::string>{"CMD", "true"}));
+  EXPECT_EQ(config->healthcheck->interval_ns, 5'000'000'000);
+  EXPECT_EQ(config->healthcheck->timeout_ns, 2'000'000'000);
+  EXPECT_EQ(config->healthcheck->retries, 3);
+  EXPECT_EQ(config->on_build, (std::vector<std::string>{"RUN echo triggered"}));
+
+  auto bad = Build("FROM busybox\nSTOPSIGNAL SIGNOPE\n", "bad:1");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("Dockerfile:2: invalid signal \"SIGNOPE\""), std::string::npos)
+      << bad.status().ToString();
+}
+
+TEST_F(BuilderTest, OnbuildTriggersRunOnceInTheChild) {
+  Write("marker.txt", "from the child's context\n");
+  auto parent =
+      Build("FROM busybox\nONBUILD COPY marker.txt /marker\nONBUILD RUN echo ran >> /log\n", "parent:1");
+  ASSERT_TRUE(parent.ok()) << parent.status().ToString();
+  EXPECT_EQ(RunIn(*parent, "test -e /marker || echo absent").out, "absent\n");  // not run in the parent
+
+  recorder_ = Recorder();
+  auto child = Build("FROM parent:1\nRUN echo child >> /log\n", "child:1");
+  ASSERT_TRUE(child.ok()) << child.status().ToString() << "\n" << recorder_.output;
+  EXPECT_EQ(recorder_.steps.size(), 4u);  // FROM, two triggers, RUN
+  EXPECT_EQ(RunIn(*child, "cat /marker /log").out, "from the child's context\nran\nchild\n");
+  auto config = store_->Config(*child);
+  ASSERT_TRUE(config.ok());
+  EXPECT_TRUE(config->on_build.empty());  // not passed on to grandchildren
+
+  auto grandchild = Build("FROM child:1\nRUN cat /log\n", "grandchild:1");
+  ASSERT_TRUE(grandchild.ok()) << grandchild.status().ToString();
+  EXPECT_EQ(RunIn(*grandchild, "cat /log").out, "ran\nchild\n");
+
+  // A failing trigger names the FROM line and says where it came from.
+  auto failing = Build("FROM busybox\nONBUILD RUN exit 3\n", "failing:1");
+  ASSERT_TRUE(failing.ok());
+  auto failed = Build("ARG X=1\nFROM failing:1\nRUN true\n", "failed:1");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("Dockerfile:2: the base image's ONBUILD trigger: RUN exit 3"),
+            std::string::npos)
+      << failed.status().ToString();
+}
+
+TEST_F(BuilderTest, AddUnpacksLocalArchives) {
+  TarEntry tool = File("bin/tool", "tool\n", 0750);
+  tool.uid = 1234;
+  tool.gid = 5678;
+  WriteBytes(context_ + "/tools.tar.gz", Compress(MakeTar({Dir("bin"), tool}), Compression::kGzip));
+  WriteBytes(context_ + "/plain.tar", MakeTar({File("etc/motd", "hello\n")}));
+  WriteBytes(context_ + "/notes.gz", Compress("not a tar\n", Compression::kGzip));
+  auto image = Build(
+      "FROM busybox\n"
+      "ADD tools.tar.gz /opt\n"
+      "ADD --chown=7:8 plain.tar /srv/\n"
+      "ADD notes.gz /notes.gz\n"
+      "COPY tools.tar.gz /copied.tar.gz\n");
+  ASSERT_TRUE(image.ok()) << image.status().ToString() << "\n" << recorder_.output;
+  EXPECT_EQ(RunIn(*image, "stat -c '%a %u:%g' /opt/bin/tool; cat /opt/bin/tool").out,
+            "750 1234:5678\ntool\n");
+  EXPECT_EQ(RunIn(*image, "stat -c '%u:%g' /srv/etc/motd; cat /srv/etc/motd").out, "7:8\nhello\n");
+  EXPECT_EQ(RunIn(*image, "gunzip -c /notes.gz").out, "not a tar\n");
+  EXPECT_EQ(RunIn(*image, "test -f /copied.tar.gz && echo kept").out, "kept\n");  // COPY never unpacks
+
+  WriteBytes(context_ + "/wh.tar", MakeTar({File(".wh.bin", "")}));
+  auto whiteout = Build("FROM busybox\nADD wh.tar /\n", "wh:1");
+  ASSERT_FALSE(whiteout.ok());
+  EXPECT_NE(whiteout.status().message().find("reserved for layer whiteouts"), std::string::npos)
+      << whiteout.status().ToString();
+  EXPECT_TRUE(RunIn(*image, "test -d /bin && echo ok").out == "ok\n");
+  EXPECT_TRUE(WorkDirLeftovers().empty());
+}
+
+TEST_F(BuilderTest, CopyChmodAndFromAnImage) {
+  Write("f.txt", "f\n");
+  Write("d/inner.txt", "inner\n");
+  auto image = Build(
+      "FROM busybox\n"
+      "COPY --chmod=640 f.txt /f.txt\n"
+      "COPY --chmod=0700 --link d /d\n"
+      "COPY --from=busybox /bin/busybox /copied-busybox\n");
+  ASSERT_TRUE(image.ok()) << image.status().ToString() << "\n" << recorder_.output;
+  EXPECT_EQ(RunIn(*image, "stat -c %a /f.txt /d/inner.txt").out, "640\n700\n");
+  EXPECT_EQ(RunIn(*image, "cmp /bin/busybox /copied-busybox && echo same").out, "same\n");
+
+  auto bad = Build("FROM busybox\nCOPY --chmod=u+x f.txt /\n", "bad:1");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("Dockerfile:2: invalid --chmod \"u+x\""), std::string::npos)
+      << bad.status().ToString();
+  auto missing = Build("FROM busybox\nCOPY --from=nosuch:1 /x /x\n", "bad:2");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("image nosuch:1 not found"), std::string::npos)
+      << missing.status().ToString();
 }
 
 TEST_F(BuilderTest, MissingBaseImageNeedsPull) {

@@ -70,7 +70,7 @@ TEST_F(LayerTreeTest, NeverFollowsSymlinksOrLeavesTheRoot) {
   EXPECT_EQ(*CleanRelativePath("."), "");
 
   std::string out = root_ + "/out";
-  ASSERT_TRUE(CopyOut(tree, "", out, CopyOwner{0, 0}, nullptr).ok());
+  ASSERT_TRUE(CopyOut(tree, "", out, CopyAttrs{0, 0}, nullptr).ok());
   std::vector<std::string> copied;
   for (const std::string& path : ListTree(out)) copied.push_back(path.substr(out.size() + 1));
   EXPECT_EQ(copied, (std::vector<std::string>{"d", "d/c", "kept", "link"}));
