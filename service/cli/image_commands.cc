@@ -212,6 +212,7 @@ class BuildPrinter {
 struct BuildFlags {
   std::string context, dockerfile, tag, target;
   std::vector<std::string> build_args;  // K=V, or K: the caller's value
+  std::vector<std::string> allow;       // entitlements: network.host
   bool no_cache = false;
 };
 
@@ -231,6 +232,7 @@ Result<Json> BuildBody(const BuildFlags& flags) {
     body["dockerfile"] = AbsolutePath(flags.dockerfile);  // from the cwd, as Docker
   if (!flags.tag.empty()) body["tag"] = flags.tag;
   if (!flags.target.empty()) body["target"] = flags.target;
+  if (!flags.allow.empty()) body["allow"] = flags.allow;
   return body;
 }
 
@@ -284,6 +286,11 @@ void AddBuildCommand(CLI::App& app, Verbs& verbs) {
       ->allow_extra_args(false);
   build->add_option("--target", flags->target, "Build up to this stage");
   build->add_flag("--no-cache", flags->no_cache, "Run every step again instead of using the layer cache");
+  build
+      ->add_option("--allow", flags->allow,
+                   "Grant an entitlement: network.host lets RUN --network=host use the host's network "
+                   "(the daemon must allow it too)")
+      ->allow_extra_args(false);
   build->add_option("DIR", flags->context, "The build context, a directory on slipwayd's host")->required();
 }
 

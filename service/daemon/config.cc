@@ -86,14 +86,24 @@ Status SetLogLevel(DaemonConfig& c, const std::string& v) {
   return Status::Ok();
 }
 
-Status SetMaxBody(DaemonConfig& c, const std::string& v) {
-  SLIPWAY_ASSIGN_OR_RETURN(c.max_body_bytes, ParseBytes(v));
+// `zero_is_no_limit`: "0" is accepted and means no limit (ParseBytes wants
+// a positive size).
+template <int64_t DaemonConfig::*M, bool zero_is_no_limit>
+Status SetBytes(DaemonConfig& c, const std::string& v) {
+  if (zero_is_no_limit && v == "0") {
+    c.*M = 0;
+    return Status::Ok();
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(c.*M, ParseBytes(v));
   return Status::Ok();
 }
 
 // "1m" rather than "1048576" in --help, in the unit a user would write.
-std::string GetMaxBody(const DaemonConfig& c) {
-  int64_t b = c.max_body_bytes;
+template <int64_t DaemonConfig::*M>
+std::string GetBytes(const DaemonConfig& c) {
+  int64_t b = c.*M;
+  if (b == 0) return "0";
+  if (b % (int64_t{1} << 30) == 0) return std::to_string(b >> 30) + "g";
   if (b % (1 << 20) == 0) return std::to_string(b >> 20) + "m";
   if (b % (1 << 10) == 0) return std::to_string(b >> 10) + "k";
   return std::to_string(b);
@@ -109,6 +119,18 @@ std::string GetShutdownTimeout(const DaemonConfig& c) {
   return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
 }
 
+template <bool DaemonConfig::*M>
+Status SetBool(DaemonConfig& c, const std::string& v) {
+  if (v != "true" && v != "false") return InvalidArgument("want true or false, not \"" + v + "\"");
+  c.*M = v == "true";
+  return Status::Ok();
+}
+
+template <bool DaemonConfig::*M>
+std::string GetBool(const DaemonConfig& c) {
+  return c.*M ? "true" : "false";
+}
+
 Status AddInsecureRegistry(DaemonConfig& c, const std::string& v) {
   if (v.empty()) return InvalidArgument("a registry must not be empty");
   c.insecure_registries.push_back(v);
@@ -122,7 +144,7 @@ std::string GetNothing(const DaemonConfig&) {
 constexpr int kIntMax = std::numeric_limits<int>::max();
 using C = DaemonConfig;
 
-const std::array<Field, 15> kFields = {{
+const std::array<Field, 17> kFields = {{
     {"listen", "--listen", "ADDR:PORT", "Address and port of the REST API", SetListen, GetString<&C::listen>},
     {"data_dir", "--data-dir", "DIR", "Images, the database and the control token", SetNonEmpty<&C::data_dir>,
      GetString<&C::data_dir>},
@@ -142,7 +164,8 @@ const std::array<Field, 15> kFields = {{
      SetInt<&C::max_queued, 0, kIntMax>, GetInt<&C::max_queued>},
     {"api_threads", "--api-threads", "N", "Threads serving the REST API (1 to 64)",
      SetInt<&C::api_threads, 1, 64>, GetInt<&C::api_threads>},
-    {"max_body_bytes", "--max-body-size", "SIZE", "Largest request body (e.g. 1m)", SetMaxBody, GetMaxBody},
+    {"max_body_bytes", "--max-body-size", "SIZE", "Largest request body (e.g. 1m)",
+     SetBytes<&C::max_body_bytes, false>, GetBytes<&C::max_body_bytes>},
     {"shutdown_timeout", "--shutdown-timeout", "DURATION",
      "How long shutdown waits for running sandboxes (e.g. 10s)", SetShutdownTimeout, GetShutdownTimeout},
     {"monitor_binary", "--monitor-binary", "FILE", "slipway-monitor (default: next to slipwayd)",
@@ -153,6 +176,12 @@ const std::array<Field, 15> kFields = {{
     {"insecure_registries", "--insecure-registry", "HOST:PORT",
      "A registry reached over plain http; repeat for more (replaces the file's list)", AddInsecureRegistry,
      GetNothing, /*list=*/true},
+    {"build_cache_max_bytes", "--build-cache-max-bytes", "SIZE",
+     "Size the build cache is trimmed to after each build, least recently used first (0: no limit)",
+     SetBytes<&C::build_cache_max_bytes, true>, GetBytes<&C::build_cache_max_bytes>},
+    {"build_allow_host_network", "--build-allow-host-network", "true|false",
+     "Whether builds may ask for RUN --network=host (slipway build --allow network.host)",
+     SetBool<&C::build_allow_host_network>, GetBool<&C::build_allow_host_network>},
 }};
 
 const Field* FindField(const std::string& key) {

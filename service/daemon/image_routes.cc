@@ -326,12 +326,14 @@ void ImageRoutes::Build(const Request& r, ReplyPtr reply) {
   for (Status st :
        {f.String("context", &request.context, true), f.String("dockerfile", &request.dockerfile, false),
         f.String("tag", &request.tag, false), f.StringMap("build_args", &request.build_args),
-        f.String("target", &request.target, false), f.Bool("no_cache", &request.no_cache), f.Finish()}) {
+        f.String("target", &request.target, false), f.Bool("no_cache", &request.no_cache),
+        f.Strings("allow", &request.allow, false), f.Finish()}) {
     if (!st.ok()) return reply->Error(st);
   }
   // Reads and parses the Dockerfile: small, so done here, and a syntax
   // error is a 400 rather than a stream.
   if (Status st = ImageService::CheckBuild(request); !st.ok()) return reply->Error(st);
+  if (Status st = c_.images.CheckEntitlements(request); !st.ok()) return reply->Error(st);
   Spawn(reply, [this, request, reply] {
     if (!reply->Begin(200, kNdjson)) return;
     CancelWhenGone cancel(reply, c_.stopping);

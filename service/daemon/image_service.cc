@@ -254,12 +254,25 @@ Status ImageService::CheckBuild(const BuildRequest& request) {
   for (const auto& [key, value] : request.build_args) {
     if (key.empty()) return InvalidArgument("build arg with an empty name");
   }
+  for (const std::string& entitlement : request.allow) {
+    if (entitlement != "network.host")
+      return InvalidArgument("unknown entitlement \"" + entitlement + "\": the only one is network.host");
+  }
   return PreParseDockerfile(request.dockerfile.empty() ? request.context + "/Dockerfile"
                                                        : request.dockerfile);
 }
 
+Status ImageService::CheckEntitlements(const BuildRequest& request) const {
+  bool host = std::find(request.allow.begin(), request.allow.end(), "network.host") != request.allow.end();
+  if (host && !options_.build_allow_host_network)
+    return Status(Code::kPermissionDenied,
+                  "this daemon does not grant network.host (start it with build_allow_host_network: true)");
+  return Status::Ok();
+}
+
 Result<ImageRecord> ImageService::Build(const BuildRequest& request, BuildReporter& reporter, int cancel_fd) {
   SLIPWAY_RETURN_IF_ERROR(CheckBuild(request));
+  SLIPWAY_RETURN_IF_ERROR(CheckEntitlements(request));
   BuildOptions options;
   options.context_dir = request.context;
   options.dockerfile = request.dockerfile;
@@ -269,6 +282,7 @@ Result<ImageRecord> ImageService::Build(const BuildRequest& request, BuildReport
   options.work_dir = options_.build_dir;
   options.runtime = options_.runtime;
   options.no_cache = request.no_cache;
+  options.allow_host_network = !request.allow.empty();  // CheckBuild: only network.host exists
   options.cancel_fd = cancel_fd;
   options.pull = [this](const std::string& ref) { return Pull(ref); };
   // One at a time: each RUN holds a sandbox outside max_running, and steps
@@ -276,12 +290,29 @@ Result<ImageRecord> ImageService::Build(const BuildRequest& request, BuildReport
   std::lock_guard lock(build_mu_);
   log_.Info("image.build", {{"context", request.context}, {"tag", request.tag}});
   auto image = slipway::Build(store_, options, reporter);
+  TrimBuildCache();
   if (!image.ok()) {
     log_.Warn("image.build_failed", {{"context", request.context}, {"error", image.status().ToString()}});
     return image.status();
   }
   log_.Info("image.built", {{"tag", request.tag}, {"id", image->id.str()}});
   return image;
+}
+
+void ImageService::TrimBuildCache() {
+  const std::string dir = BuildCacheDir(options_);
+  if (options_.build_cache_max_bytes <= 0 || !PathExists(dir)) return;
+  auto evicted = EvictBuildCache(dir, options_.build_cache_max_bytes);
+  // In use by another process's build: the next build trims it.
+  if (!evicted.ok()) {
+    if (evicted.status().code() != Code::kFailedPrecondition)
+      log_.Warn("image.build_cache_trim_failed", {{"error", evicted.status().ToString()}});
+    return;
+  }
+  if (evicted->entries_removed > 0)
+    log_.Info("image.build_cache_trimmed", {{"entries", evicted->entries_removed},
+                                            {"bytes_removed", evicted->bytes_removed},
+                                            {"bytes_kept", evicted->bytes_kept}});
 }
 
 Result<bool> ImageService::PruneBuildCache() {

@@ -44,6 +44,8 @@ struct ImageServiceOptions {
   // parent).
   std::string build_dir;
   RuntimeOptions runtime;
+  int64_t build_cache_max_bytes = 0;      // the cache is trimmed to this after each build; 0: no limit
+  bool build_allow_host_network = false;  // builds may be granted network.host
 };
 
 // What POST /api/v1/images/build asks for (docs/api.md).
@@ -54,6 +56,9 @@ struct BuildRequest {
   std::map<std::string, std::string> build_args;
   std::string target;
   bool no_cache = false;
+  // Entitlements, as BuildKit's --allow: only "network.host" (RUN
+  // --network=host), and only on a daemon that allows it.
+  std::vector<std::string> allow;
 };
 
 class ImageService {
@@ -107,6 +112,9 @@ class ImageService {
   // and the Dockerfile parses (when it is a regular file; Build() reports
   // the rest).
   static Status CheckBuild(const BuildRequest& request);
+  // kPermissionDenied if the request asks for an entitlement this daemon
+  // does not grant (build_allow_host_network).
+  Status CheckEntitlements(const BuildRequest& request) const;
   // Builds the image (engine Build()); a FROM of an image not in the store
   // pulls it. Builds run one at a time: a second one waits for the first.
   // `cancel_fd`: see BuildOptions::cancel_fd.
@@ -116,6 +124,10 @@ class ImageService {
   Result<bool> PruneBuildCache();
 
  private:
+  // Evicts least recently used build cache entries down to
+  // build_cache_max_bytes (after each build, with build_mu_ held).
+  void TrimBuildCache();
+
   ImageStore& store_;
   ContainerService& containers_;
   Metrics& metrics_;

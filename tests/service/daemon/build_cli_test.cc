@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -287,10 +288,72 @@ TEST_F(BuildCliTest, AClientThatGoesAwayCancelsItsBuild) {
   EXPECT_FALSE(Has(Cli({"images"}).out, "slow")) << "a cancelled build tags nothing";
 }
 
+// Entries of the daemon's build cache that hold a layer.
+int CachedLayers(const DaemonUnderTest& d) {
+  int layers = 0;
+  std::string cache = d.data_dir() + "/build/cache";
+  for (const std::string& entry : ListTree(cache))
+    if (entry.size() > 6 && entry.substr(entry.size() - 6) == "/layer") ++layers;
+  return layers;
+}
+
+TEST_F(BuildCliTest, HostNetworkNeedsTheDaemonAndTheBuildToAllowIt) {
+  std::string ctx = MakeContext(
+      "FROM busybox\n"
+      "RUN --network=host tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort > /net\n");
+  // This daemon does not grant it: refused before anything runs.
+  Outcome asked = Cli({"build", "--allow", "network.host", "-t", "net:1", ctx});
+  EXPECT_EQ(asked.code, 125) << asked;
+  EXPECT_TRUE(Has(asked.err, "does not grant network.host")) << asked;
+  EXPECT_FALSE(Has(asked.out, "Step ")) << asked;
+  Outcome bad = Cli({"build", "--allow", "network.everything", "-t", "net:1", ctx});
+  EXPECT_EQ(bad.code, 125) << bad;
+  EXPECT_TRUE(Has(bad.err, "unknown entitlement")) << bad;
+
+  // A daemon that grants it, to builds that ask.
+  DaemonUnderTest open({"--build-allow-host-network", "true"});
+  ASSERT_TRUE(open.Start());
+  ASSERT_FALSE(open.ImportBusybox("busybox").empty());
+  Outcome unasked = open.Cli({"build", "-t", "net:1", ctx}, {}, std::chrono::seconds(120));
+  EXPECT_NE(unasked.code, 0) << unasked;
+  EXPECT_TRUE(Has(unasked.err, "needs the network.host entitlement")) << unasked;
+  Outcome built =
+      open.Cli({"build", "--allow", "network.host", "-t", "net:1", ctx}, {}, std::chrono::seconds(120));
+  ASSERT_EQ(built.code, 0) << built;
+  std::set<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/class/net"))
+    names.insert(entry.path().filename());
+  std::string host_ifaces;
+  for (const std::string& name : names) host_ifaces += name + "\n";
+  Outcome seen = open.Cli({"run", "--rm", "net:1", "cat", "/net"});
+  EXPECT_EQ(seen.out, host_ifaces) << seen;
+  open.RemoveAll();
+  EXPECT_EQ(open.LeftoversAfter(), "");
+}
+
+TEST_F(BuildCliTest, TheBuildCacheIsTrimmedToItsCap) {
+  // A cap below any layer: after each build, every layer entry goes.
+  DaemonUnderTest small({"--build-cache-max-bytes", "1k"});
+  ASSERT_TRUE(small.Start());
+  ASSERT_FALSE(small.ImportBusybox("busybox").empty());
+  std::string ctx = MakeContext(kDockerfile);
+  Outcome first = small.Cli({"build", "-t", "t:cap", ctx}, {}, std::chrono::seconds(120));
+  ASSERT_EQ(first.code, 0) << first;
+  EXPECT_EQ(CachedLayers(small), 0);
+  Outcome second = small.Cli({"build", "-t", "t:cap", ctx}, {}, std::chrono::seconds(120));
+  ASSERT_EQ(second.code, 0) << second;
+  EXPECT_FALSE(Has(Section(second.out, "RUN"), "Using cache")) << second;
+  EXPECT_TRUE(Has(small.Log(), "image.build_cache_trimmed")) << small.Log();
+
+  // The suite's daemon keeps its default 10g: the same build is cached there.
+  ASSERT_EQ(Cli({"build", "-t", "t:cap", ctx}).code, 0);
+  EXPECT_GT(CachedLayers(daemon()), 0);
+}
+
 TEST_F(BuildCliTest, HelpDescribesTheFlags) {
   Outcome h = Cli({"build", "--help"});
   EXPECT_EQ(h.code, 0) << h;
-  for (const char* flag : {"--tag", "--file", "--build-arg", "--target", "--no-cache", "DIR"})
+  for (const char* flag : {"--tag", "--file", "--build-arg", "--target", "--no-cache", "--allow", "DIR"})
     EXPECT_TRUE(Has(h.out, flag)) << flag << "\n" << h;
 }
 

@@ -108,7 +108,9 @@ TEST(DaemonConfigTest, ReadsEveryKind) {
       "api_threads: 64\n"
       "max_body_bytes: 2m\n"
       "shutdown_timeout: 1m30s\n"
-      "insecure_registries: [localhost:5000, \"10.0.0.1:5000\"]\n");
+      "insecure_registries: [localhost:5000, \"10.0.0.1:5000\"]\n"
+      "build_cache_max_bytes: 0\n"
+      "build_allow_host_network: true\n");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->listen, "[::1]:9000");
   EXPECT_EQ(r->data_dir, "/srv/slipway");
@@ -120,6 +122,8 @@ TEST(DaemonConfigTest, ReadsEveryKind) {
   EXPECT_EQ(r->max_body_bytes, 2 << 20);
   EXPECT_EQ(r->shutdown_timeout, 90s);
   EXPECT_EQ(r->insecure_registries, (std::vector<std::string>{"localhost:5000", "10.0.0.1:5000"}));
+  EXPECT_EQ(r->build_cache_max_bytes, 0);  // no limit
+  EXPECT_TRUE(r->build_allow_host_network);
   EXPECT_EQ(r->state_dir, "/run/slipway");  // untouched keys keep their defaults
   EXPECT_EQ(TokenPath(*r), "/srv/slipway/control.token");
   EXPECT_EQ(DatabasePath(*r), "/srv/slipway/slipway.db");
@@ -133,6 +137,9 @@ TEST(DaemonConfigTest, SizesAndDurations) {
   EXPECT_EQ(Parse("shutdown_timeout: 2m")->shutdown_timeout, 120s);
   EXPECT_NE(ErrorOf("max_body_bytes: 1x").find("max_body_bytes"), std::string::npos);
   EXPECT_NE(ErrorOf("max_body_bytes: 0").find("max_body_bytes"), std::string::npos);
+  EXPECT_EQ(Parse("build_cache_max_bytes: 2g")->build_cache_max_bytes, int64_t{2} << 30);
+  EXPECT_NE(ErrorOf("build_cache_max_bytes: -1").find("build_cache_max_bytes"), std::string::npos);
+  EXPECT_NE(ErrorOf("build_allow_host_network: yes").find("build_allow_host_network"), std::string::npos);
   // A bare number is not a duration: seconds or milliseconds would be a guess.
   EXPECT_NE(ErrorOf("shutdown_timeout: 10").find("shutdown_timeout"), std::string::npos);
   EXPECT_NE(ErrorOf("shutdown_timeout: soon").find("shutdown_timeout"), std::string::npos);
@@ -242,7 +249,8 @@ TEST(DaemonArgsTest, EveryFlagSetsItsValue) {
       Args({"--listen=0.0.0.0:9000", "--data-dir=/d", "--state-dir=/s", "--cgroup-parent=ci",
             "--token-file=/t", "--log-file=/l", "--log-level=warn", "--max-running=3", "--max-queued=7",
             "--api-threads=2", "--max-body-size=64k", "--shutdown-timeout=3s", "--monitor-binary=/m",
-            "--registry-auth=/r", "--insecure-registry=a:1", "--insecure-registry=b:2"});
+            "--registry-auth=/r", "--insecure-registry=a:1", "--insecure-registry=b:2",
+            "--build-cache-max-bytes=1g", "--build-allow-host-network=true"});
   ASSERT_FALSE(a.exit_code.has_value()) << a.output;
   DaemonConfig want;
   want.listen = "0.0.0.0:9000";
@@ -260,6 +268,8 @@ TEST(DaemonArgsTest, EveryFlagSetsItsValue) {
   want.monitor_binary = "/m";
   want.registry_auth = "/r";
   want.insecure_registries = {"a:1", "b:2"};
+  want.build_cache_max_bytes = int64_t{1} << 30;
+  want.build_allow_host_network = true;
   EXPECT_TRUE(a.config == want);
 }
 
