@@ -146,7 +146,6 @@ struct CopyPlan {
   std::vector<std::string> roots;  // the source tree: the context, or a stage's layers
   DockerIgnore ignore;             // context sources only
   CopyAttrs attrs{0, 0, std::nullopt};
-  bool chown = false;                // --chown given
   std::vector<std::string> sources;  // relative to the tree, globs expanded
   std::string dest_rel;              // relative to the image's root
   bool into_dir = false;             // sources go into dest_rel, not onto it
@@ -464,7 +463,6 @@ Status Executor::PlanCopySources(const Instruction& inst, const StageState& stat
     SLIPWAY_ASSIGN_OR_RETURN(std::string spec, ExpandWord(*chown));
     SLIPWAY_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(state.LowerDirs(), spec));
     // Docker: a user without a group gets the user's number as the gid too.
-    plan.chown = true;
     plan.attrs.uid = user.uid;
     plan.attrs.gid = spec.find(':') == std::string::npos ? user.uid : user.gid;
   }
@@ -571,8 +569,11 @@ Result<bool> AddArchive(const CopyPlan& plan, const LayerTree::Entry& entry, con
     SLIPWAY_RETURN_IF_ERROR(UnpackArchive(copy, tree_dir).Wrap("ADD " + entry.path));
     CopyPlan unpacked;  // .dockerignore is about the context, not the archive's entries
     unpacked.roots = {tree_dir};
-    // The archive's owners, unless --chown says otherwise.
-    unpacked.attrs = plan.chown ? plan.attrs : CopyAttrs{std::nullopt, std::nullopt, plan.attrs.mode};
+    // Entries keep the archive's owners and modes, even with --chown or
+    // --chmod, as with buildah and Docker's classic builder; directories the
+    // ADD creates for the destination belong to --chown's owner.
+    unpacked.attrs = CopyAttrs{};
+    SLIPWAY_RETURN_IF_ERROR(MakeParents(below, staging, plan.dest_rel + "/", plan.attrs));
     unpacked.dest_rel = plan.dest_rel;
     unpacked.dest_exists = plan.dest_exists;
     SLIPWAY_RETURN_IF_ERROR(CopyDirContents(unpacked, LayerTree({tree_dir}), below, "", staging));

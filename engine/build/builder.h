@@ -26,8 +26,10 @@
 //   symlinks, never followed; a source path through a symlink or outside the
 //   root is refused. --chown and --chmod (octal) set owners and permission
 //   bits; --link is accepted and changes nothing (the layer is the same).
-//   ADD unpacks a local tar archive (add_archive.h) into the destination,
-//   keeping the archive's owners unless --chown; ADD of URLs is refused.
+//   ADD unpacks a local tar archive (add_archive.h) into the destination;
+//   its entries keep the archive's owners and modes whatever --chown and
+//   --chmod say (as buildah and Docker's classic builder do). ADD of URLs
+//   is refused.
 // - Config instructions: ENV, ARG, LABEL, WORKDIR, USER, EXPOSE, CMD,
 //   ENTRYPOINT, SHELL, STOPSIGNAL (checked to be a signal), VOLUME,
 //   HEALTHCHECK and ONBUILD are recorded in the image config as Docker does.

@@ -97,11 +97,10 @@ std::map<std::string, std::string> TreeManifest(const std::string& dir) {
       e << "symlink " << mode << " " << st.st_uid << ":" << st.st_gid << " -> "
         << fs::read_symlink(it->path()).string();
     } else if (S_ISREG(st.st_mode)) {
-      e << "file " << mode << " " << st.st_uid << ":" << st.st_gid << " " << st.st_size << " "
-        << sums[rel];
+      e << "file " << mode << " " << st.st_uid << ":" << st.st_gid << " " << st.st_size << " " << sums[rel];
     } else {
-      e << "other(" << std::oct << (st.st_mode & S_IFMT) << std::dec << ") " << mode << " "
-        << st.st_uid << ":" << st.st_gid << " rdev " << st.st_rdev;
+      e << "other(" << std::oct << (st.st_mode & S_IFMT) << std::dec << ") " << mode << " " << st.st_uid
+        << ":" << st.st_gid << " rdev " << st.st_rdev;
     }
     manifest[rel] = e.str();
   }
@@ -186,8 +185,8 @@ class BuildCompatTest : public ::testing::Test {
 
   // `buildah ARGS...` on the private store.
   static Outcome Buildah(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {*buildah_,          "--root", *scratch_ + "/root", "--runroot",
-                                     *scratch_ + "/run", "--storage-driver", "vfs"};
+    std::vector<std::string> argv = {
+        *buildah_, "--root", *scratch_ + "/root", "--runroot", *scratch_ + "/run", "--storage-driver", "vfs"};
     argv.insert(argv.end(), args.begin(), args.end());
     return Execute(argv, {}, std::chrono::seconds(180));
   }
@@ -315,6 +314,32 @@ TEST_F(BuildCompatTest, EnvArgAndWorkdir) {
             "RUN env | grep -E '^(APP|NAME)=' | sort > env.txt\n");
   WriteText(ctx + "/f.txt", "f\n");
   ExpectSameTree(ctx, "compat-env");
+  fs::remove_all(ctx);
+}
+
+TEST_F(BuildCompatTest, AddArchivesChmodAndShell) {
+  std::string ctx = MakeTempDir("compat-add");
+  WriteText(ctx + "/src/bin/tool", "#!/bin/sh\necho tool\n");
+  WriteText(ctx + "/src/etc/conf", "c\n");
+  fs::permissions(ctx + "/src/bin/tool", fs::perms(0750));
+  fs::create_symlink("../etc/conf", ctx + "/src/bin/conf-link");
+  // Archives made by GNU tar, as a user would: owners kept by ADD.
+  std::string tar = "tar --owner=1234 --group=5678 --mtime=@1600000000 -C " + ctx + "/src";
+  std::string out;
+  ASSERT_EQ(RunShell(tar + " -czf " + ctx + "/tools.tar.gz bin etc", &out), 0) << out;
+  ASSERT_EQ(RunShell(tar + " -cJf " + ctx + "/tools.tar.xz bin", &out), 0) << out;
+  ASSERT_EQ(RunShell("echo not a tar | gzip > " + ctx + "/notes.gz", &out), 0) << out;
+  WriteText(ctx + "/f.txt", "f\n");
+  WriteText(ctx + "/Dockerfile",
+            "FROM busybox\n"
+            "ADD tools.tar.gz /opt/\n"
+            "ADD --chown=7:8 tools.tar.xz /srv/x\n"
+            "ADD --chmod=700 tools.tar.xz /srv/y\n"
+            "ADD notes.gz /notes.gz\n"
+            "COPY --chmod=600 f.txt /etc/f600\n"
+            "SHELL [\"/bin/sh\", \"-ec\"]\n"
+            "RUN echo via-shell > /shell.txt\n");
+  ExpectSameTree(ctx, "compat-add");
   fs::remove_all(ctx);
 }
 
