@@ -122,6 +122,8 @@ void AddContainerFlags(CLI::App* cmd, RunOptions& o) {
       "--network", o.network,
       "none (default: loopback only), host (the host's network, not isolated), or container:NAME");
   cmd->add_option("-h,--hostname", o.hostname, "Hostname inside the sandbox");
+  cmd->add_option("--stop-signal", o.stop_signal,
+                  "Signal `stop` sends first (default: the image's, else TERM)");
   cmd->add_option("-e,--env", o.env, "Set an environment variable (K=V, or K to copy it)")
       ->allow_extra_args(false);
   cmd->add_option("-w,--workdir", o.workdir, "Working directory inside the sandbox");
@@ -249,6 +251,7 @@ Result<Json> BuildCreateRequest(const RunOptions& o) {
   if (!o.volumes.empty()) r["binds"] = AbsoluteBinds(o.volumes);
   SLIPWAY_RETURN_IF_ERROR(AddCapabilities(o, r));
   if (o.remove) r["auto_remove"] = true;
+  if (!o.stop_signal.empty()) r["stop_signal"] = o.stop_signal;
   return r;
 }
 

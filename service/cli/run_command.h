@@ -17,7 +17,7 @@ struct RunOptions {
   std::string verb = "run";  // or "create": for messages
   bool remove = false, detach = false, interactive = false, tty = false;
   std::string name, memory, memory_swap, cpus, storage_size, timeout, network = "none", hostname, workdir,
-                                                                      user, rootfs;
+                                                                      stop_signal, user, rootfs;
   std::optional<std::string> entrypoint;
   int64_t pids_limit = 0;
   std::vector<std::string> env, volumes, cap_add, cap_drop;

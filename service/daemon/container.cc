@@ -135,6 +135,8 @@ const Field kFields[] = {
     {"cap_drop", [](const json& v, std::string_view f, CreateRequest& r) { r.cap_drop = ReadStrings(v, f); }},
     {"auto_remove",
      [](const json& v, std::string_view f, CreateRequest& r) { r.auto_remove = ReadBool(v, f); }},
+    {"stop_signal",
+     [](const json& v, std::string_view f, CreateRequest& r) { r.stop_signal = ReadPlainString(v, f); }},
 };
 
 const Field* FindField(std::string_view name) {
@@ -193,6 +195,7 @@ ordered_json RequestToJson(const CreateRequest& r) {
   j["cap_add"] = r.cap_add;
   j["cap_drop"] = r.cap_drop;
   j["auto_remove"] = r.auto_remove;
+  j["stop_signal"] = r.stop_signal;
   return j;
 }
 

@@ -54,6 +54,9 @@ struct CreateRequest {
   std::vector<std::string> binds;   // "HOST:CTR[:ro|rw]"
   std::vector<std::string> cap_add, cap_drop;
   bool auto_remove = false;         // remove once ended (Docker's --rm)
+  // What `stop` sends first ("SIGQUIT", "9"...). Empty in a request: the
+  // image's StopSignal, else SIGTERM; Create() stores what it resolved to.
+  std::string stop_signal;
 
   std::string ToJson() const;
   static Result<CreateRequest> FromJson(const std::string& text);

@@ -10,6 +10,7 @@
 
 #include "engine/base/fs.h"
 #include "engine/base/time.h"
+#include "engine/base/units.h"
 #include "service/daemon/spec_builder.h"
 
 namespace slipway::daemon {
@@ -149,6 +150,7 @@ Result<Container> ContainerService::Create(const CreateRequest& request) {
   c.name = request.name;
   c.request = request;
   c.image_id = built.image_id;
+  c.request.stop_signal = built.stop_signal;
   c.spec = std::move(built.spec);
   // The sandbox is named after the container: after a crash, Reconcile()
   // matches sandboxes to rows by it.
@@ -575,8 +577,10 @@ Status ContainerService::Stop(const std::string& id_or_name, std::chrono::millis
     if (row.ok()) c = *row;
   }
   if (c.state != ContainerState::kRunning) return Status::Ok();
-  log_.Info("container.stop", {{"id", c.id}, {"grace_ms", grace.count()}});
-  (void)SignalMonitoredInit(options_.runtime.state_dir, c.sandbox_id, SIGTERM);
+  auto parsed = ParseSignal(c.request.stop_signal);
+  int signal = parsed.ok() ? *parsed : SIGTERM;  // rows made before stop_signal existed hold ""
+  log_.Info("container.stop", {{"id", c.id}, {"grace_ms", grace.count()}, {"signal", signal}});
+  (void)SignalMonitoredInit(options_.runtime.state_dir, c.sandbox_id, signal);
   SLIPWAY_ASSIGN_OR_RETURN(std::shared_ptr<EndSignal> end, EndSignalOf(c.id));
   std::string state_dir = options_.runtime.state_dir, sandbox = c.sandbox_id;
   // The grace period runs on a thread of its own; the caller waits on `end`.

@@ -3,6 +3,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "engine/base/units.h"
 #include "engine/runtime/user.h"
 
 namespace slipway::daemon {
@@ -99,6 +100,7 @@ Status ApplyRoot(const CreateRequest& r, const ImageStore& images, BuiltSpec* ou
   spec.env = MergeEnv(config.env, spec.env);
   if (r.workdir.empty() && !config.working_dir.empty()) spec.workdir = config.working_dir;
   if (user->empty()) *user = config.user;
+  if (out->stop_signal.empty()) out->stop_signal = config.stop_signal;
   return Status::Ok();
 }
 
@@ -143,9 +145,12 @@ Result<BuiltSpec> BuildSandboxSpec(const CreateRequest& r, const ImageStore& ima
     SLIPWAY_ASSIGN_OR_RETURN(BindMount b, ParseBindMount(text));
     spec.binds.push_back(b);
   }
+  out.stop_signal = r.stop_signal;
   std::string user;
   SLIPWAY_RETURN_IF_ERROR(ApplyRoot(r, images, &out, &user));
   SLIPWAY_RETURN_IF_ERROR(ApplyUser(user, &spec));
+  if (out.stop_signal.empty()) out.stop_signal = "SIGTERM";
+  SLIPWAY_RETURN_IF_ERROR(ParseSignal(out.stop_signal).status().Wrap("stop signal"));
   return out;
 }
 

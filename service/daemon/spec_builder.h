@@ -14,7 +14,8 @@ namespace slipway::daemon {
 
 struct BuiltSpec {
   SandboxSpec spec;
-  std::string image_id;  // empty for a rootfs directory
+  std::string image_id;     // empty for a rootfs directory
+  std::string stop_signal;  // the request's, else the image's StopSignal, else "SIGTERM"
 };
 
 // `request.network` "container:NAME" is not resolved here (the caller knows

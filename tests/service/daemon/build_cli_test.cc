@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/testing/daemon_fixture.h"
@@ -348,6 +349,42 @@ TEST_F(BuildCliTest, TheBuildCacheIsTrimmedToItsCap) {
   // The suite's daemon keeps its default 10g: the same build is cached there.
   ASSERT_EQ(Cli({"build", "-t", "t:cap", ctx}).code, 0);
   EXPECT_GT(CachedLayers(daemon()), 0);
+}
+
+// `slipway stop` sends the image's STOPSIGNAL, or --stop-signal's, first.
+TEST_F(BuildCliTest, StopSendsTheImagesStopSignal) {
+  std::string ctx = MakeContext(
+      "FROM busybox\n"
+      "STOPSIGNAL SIGUSR1\n"
+      "CMD [\"sh\", \"-c\", \"trap 'echo got-usr1; exit 7' USR1; trap 'echo got-usr2; exit 8' USR2; "
+      "echo ready; while :; do sleep 0.1; done\"]\n");
+  ASSERT_EQ(Cli({"build", "-t", "t:stopsig", ctx}).code, 0);
+  struct Case {
+    std::vector<std::string> flags;
+    std::string signal, said;
+    int code;
+  };
+  for (const Case& c :
+       {Case{{}, "SIGUSR1", "got-usr1", 7}, Case{{"--stop-signal", "USR2"}, "USR2", "got-usr2", 8}}) {
+    std::vector<std::string> run = {"run", "-d"};
+    run.insert(run.end(), c.flags.begin(), c.flags.end());
+    run.push_back("t:stopsig");
+    Outcome started = Cli(run);
+    ASSERT_EQ(started.code, 0) << started;
+    std::string id = started.out.substr(0, started.out.find('\n'));
+    json inspect = daemon().Inspect(id);
+    EXPECT_EQ(inspect["request"].value("stop_signal", ""), c.signal) << inspect;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!Has(Cli({"logs", id}).out, "ready") && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_EQ(Cli({"stop", id}).code, 0);
+    Outcome waited = Cli({"wait", id});
+    EXPECT_EQ(waited.out, std::to_string(c.code) + "\n") << waited;
+    EXPECT_TRUE(Has(Cli({"logs", id}).out, c.said));
+  }
+  Outcome bad = Cli({"run", "-d", "--stop-signal", "SIGNOPE", "t:stopsig"});
+  EXPECT_EQ(bad.code, 125) << bad;
+  EXPECT_TRUE(Has(bad.err, "invalid signal")) << bad;
 }
 
 TEST_F(BuildCliTest, HelpDescribesTheFlags) {

@@ -38,6 +38,7 @@ CreateRequest FullRequest() {
   r.cap_add = {"NET_ADMIN"};
   r.cap_drop = {"CHOWN", "SETUID"};
   r.auto_remove = true;
+  r.stop_signal = "SIGQUIT";
   return r;
 }
 
@@ -62,6 +63,7 @@ void ExpectSameRequest(const CreateRequest& want, const CreateRequest& got) {
   EXPECT_EQ(got.cap_add, want.cap_add);
   EXPECT_EQ(got.cap_drop, want.cap_drop);
   EXPECT_EQ(got.auto_remove, want.auto_remove);
+  EXPECT_EQ(got.stop_signal, want.stop_signal);
 }
 
 // FromJson must fail with kInvalidArgument and exactly `message`.
@@ -145,11 +147,11 @@ TEST(CreateRequestTest, ToJsonUsesTheApiFieldNames) {
   std::vector<std::string> keys;
   for (const auto& [key, value] : j.items()) keys.push_back(key);
   std::sort(keys.begin(), keys.end());
-  std::vector<std::string> want = {"auto_remove",   "binds",      "cap_add",      "cap_drop",
-                                   "command",       "cpu_millis", "entrypoint",   "env",
-                                   "hostname",      "image",      "memory_bytes", "memory_swap_bytes",
-                                   "name",          "network",    "pids_limit",   "rootfs",
-                                   "storage_bytes", "timeout_ms", "user",         "workdir"};
+  std::vector<std::string> want = {
+      "auto_remove", "binds",   "cap_add",    "cap_drop", "command",       "cpu_millis",
+      "entrypoint",  "env",     "hostname",   "image",    "memory_bytes",  "memory_swap_bytes",
+      "name",        "network", "pids_limit", "rootfs",   "storage_bytes", "timeout_ms",
+      "user",        "workdir", "stop_signal"};
   std::sort(want.begin(), want.end());
   EXPECT_EQ(keys, want);
   EXPECT_EQ(j["pids_limit"], 64);
