@@ -416,15 +416,15 @@ Status Executor::ExecuteRun(const Instruction& inst, StageState& state) {
 // them. New ones are 0755 and belong to --chown's owner (root without it), as
 // with BuildKit and buildah.
 Status MakeParents(const LayerTree& below, const std::string& staging, const std::string& path,
-                   const CopyAttrs& owner) {
+                   const CopyAttrs& attrs) {
   size_t slash = 0;
   while ((slash = path.find('/', slash + 1)) != std::string::npos) {
     std::string rel = path.substr(0, slash);
     std::string host = staging + "/" + rel;
     if (PathExists(host)) continue;
     mode_t mode = 0755;
-    uid_t uid = owner.uid.value_or(0);
-    gid_t gid = owner.gid.value_or(0);
+    uid_t uid = attrs.uid.value_or(0);
+    gid_t gid = attrs.gid.value_or(0);
     auto existing = below.Find(rel);
     if (existing.ok() && *existing && S_ISDIR((*existing)->st.st_mode)) {
       mode = (*existing)->st.st_mode & 07777;

@@ -299,9 +299,21 @@ Result<ImageRecord> ImageService::Build(const BuildRequest& request, BuildReport
   return image;
 }
 
+// The cache directory's mtime: it changes when a build stores an entry (a
+// rename into it) and not when a build only uses entries.
+std::optional<std::pair<int64_t, int64_t>> DirMtime(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return std::nullopt;
+  return std::make_pair(static_cast<int64_t>(st.st_mtim.tv_sec), static_cast<int64_t>(st.st_mtim.tv_nsec));
+}
+
 void ImageService::TrimBuildCache() {
   const std::string dir = BuildCacheDir(options_);
-  if (options_.build_cache_max_bytes <= 0 || !PathExists(dir)) return;
+  if (options_.build_cache_max_bytes <= 0) return;
+  // A fully cached build added nothing: skip the walk over every entry
+  // (about 16 us each; bench/build/build_cache_bench).
+  auto before = DirMtime(dir);
+  if (!before || before == trimmed_mtime_) return;
   auto evicted = EvictBuildCache(dir, options_.build_cache_max_bytes);
   // In use by another process's build: the next build trims it.
   if (!evicted.ok()) {
@@ -309,6 +321,7 @@ void ImageService::TrimBuildCache() {
       log_.Warn("image.build_cache_trim_failed", {{"error", evicted.status().ToString()}});
     return;
   }
+  trimmed_mtime_ = DirMtime(dir);
   if (evicted->entries_removed > 0)
     log_.Info("image.build_cache_trimmed", {{"entries", evicted->entries_removed},
                                             {"bytes_removed", evicted->bytes_removed},

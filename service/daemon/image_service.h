@@ -18,7 +18,9 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/base/status.h"
@@ -134,6 +136,8 @@ class ImageService {
   EventLog& log_;
   const ImageServiceOptions options_;
   std::mutex build_mu_;  // held by the one build running
+  // The build cache dir's mtime after the last trim (under build_mu_).
+  std::optional<std::pair<int64_t, int64_t>> trimmed_mtime_;
 };
 
 // The API's image object (docs/api.md, "Images"): id, tags,
