@@ -16,6 +16,7 @@
 #include "engine/build/add_archive.h"
 #include "engine/build/build_cache.h"
 #include "engine/build/build_vars.h"
+#include "engine/build/dockerfile_words.h"
 #include "engine/build/dockerignore.h"
 #include "engine/build/expand.h"
 #include "engine/build/layer_diff.h"
@@ -147,9 +148,11 @@ struct CopyPlan {
   DockerIgnore ignore;             // context sources only
   CopyAttrs attrs{0, 0, std::nullopt};
   std::vector<std::string> sources;  // relative to the tree, globs expanded
-  std::string dest_rel;              // relative to the image's root
-  bool into_dir = false;             // sources go into dest_rel, not onto it
-  bool dest_exists = false;          // dest_rel is a directory in the stage
+  // Heredoc sources (COPY <<EOF): file name and content, expanded.
+  std::vector<std::pair<std::string, std::string>> inline_files;
+  std::string dest_rel;      // relative to the image's root
+  bool into_dir = false;     // sources go into dest_rel, not onto it
+  bool dest_exists = false;  // dest_rel is a directory in the stage
 
   bool Skip(const std::string& path, bool is_dir) const {
     return ignore.Excluded(path) && !(is_dir && ignore.MayReinclude(path));
@@ -360,13 +363,41 @@ void Executor::ApplyLayer(StageState& state, const BuildCache::Entry& entry, con
   state.key = key;
 }
 
+// What a RUN runs. A heredoc that starts with "#!" is a script of its own:
+// written to a file bound read-only at /dev/pipes/NAME and run as argv[0].
+struct RunCommand {
+  std::vector<std::string> argv;
+  std::string script_name, script;  // empty unless a script
+};
+
+// BuildKit's rules: `RUN <<EOF` alone runs the heredoc with the shell (or as
+// a script, with a shebang); a line with more than the marker goes to the
+// shell whole, each heredoc appended with its terminator, so that the shell
+// reads them as it would in a script.
+RunCommand RunCommandOf(const Instruction& inst, const ImageConfig& config, char escape) {
+  if (inst.json_form) return {inst.args, "", ""};
+  const std::string& line = inst.args.at(0);
+  if (inst.heredocs.empty()) return {ShellCommand(config, line), "", ""};
+  std::vector<std::string> words = SplitRawWords(line, escape);
+  const Heredoc& first = inst.heredocs[0];
+  if (words.size() == 1 && inst.heredocs.size() == 1) {
+    if (first.content.rfind("#!", 0) == 0)
+      return {{"/dev/pipes/" + first.marker.name}, first.marker.name, first.content};
+    return {ShellCommand(config, first.content), "", ""};
+  }
+  std::string full = line;
+  for (const Heredoc& doc : inst.heredocs) full += "\n" + doc.content + doc.marker.name;
+  return {ShellCommand(config, full), "", ""};
+}
+
 // The RUN's cache key: what the command sees besides the filesystem.
-Digest RunKey(const Digest& parent, const SandboxSpec& spec) {
+Digest RunKey(const Digest& parent, const SandboxSpec& spec, const std::string& script) {
   std::vector<std::string> parts = {"RUN", spec.workdir, std::to_string(spec.uid), std::to_string(spec.gid)};
   for (gid_t gid : spec.additional_gids) parts.push_back("gid " + std::to_string(gid));
   for (const std::string& arg : spec.argv) parts.push_back("arg " + arg);
   for (const std::string& env : spec.env) parts.push_back("env " + env);
   if (spec.network == NetworkMode::kHost) parts.push_back("network host");
+  if (!script.empty()) parts.push_back("script " + script);
   return ChainKey(parent, parts);
 }
 
@@ -375,7 +406,8 @@ Status Executor::ExecuteRun(const Instruction& inst, StageState& state) {
   SandboxSpec spec;
   // "default" is the engine's default: no network.
   if (inst.Flag("network") == "host") spec.network = NetworkMode::kHost;
-  spec.argv = inst.json_form ? inst.args : ShellCommand(state.config, inst.args.at(0));
+  RunCommand command = RunCommandOf(inst, state.config, df_.escape);
+  spec.argv = command.argv;
   spec.lower_dirs = state.LowerDirs();
   if (spec.lower_dirs.empty()) return InvalidArgument("RUN needs a base image with a shell (FROM scratch)");
   spec.env = vars_.RunEnv();
@@ -390,9 +422,14 @@ Status Executor::ExecuteRun(const Instruction& inst, StageState& state) {
   if (!has_home) spec.env.push_back("HOME=" + (user.home.empty() ? std::string("/") : user.home));
   std::string shown = inst.json_form ? inst.original.substr(inst.keyword.size() + 1) : inst.args[0];
   std::string created_by = "RUN " + (inst.json_form ? shown : JoinWords(spec.argv)) + " # buildkit";
-  Digest key = RunKey(state.key, spec);
+  Digest key = RunKey(state.key, spec, command.script);
   if (UseCache(state, key, created_by)) return Status::Ok();
 
+  if (!command.script_name.empty()) {
+    std::string script = NewDir("script");
+    SLIPWAY_RETURN_IF_ERROR(WriteFileAtomic(script, command.script, 0755));
+    spec.binds.push_back(BindMount{script, "/dev/pipes/" + command.script_name, true});
+  }
   std::string dir = NewDir("run");
   if (::mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + dir);
   spec.upper_dir = dir;
@@ -477,18 +514,29 @@ Status Executor::PlanCopySources(const Instruction& inst, const StageState& stat
 // a trailing `/`, several sources or an existing directory copy into it; a
 // relative destination is relative to WORKDIR.
 Result<CopyPlan> Executor::PlanCopy(const Instruction& inst, const StageState& state, int stage_index) {
-  std::vector<std::string> words;
-  for (const std::string& arg : inst.args) {
-    SLIPWAY_ASSIGN_OR_RETURN(std::string word, ExpandWord(arg));
-    words.push_back(word);
-  }
-  if (words.size() < 2) return InvalidArgument(inst.keyword + " requires at least two arguments");
-  std::string dest = words.back();
-  words.pop_back();
+  if (inst.args.size() < 2) return InvalidArgument(inst.keyword + " requires at least two arguments");
+  SLIPWAY_ASSIGN_OR_RETURN(std::string dest, ExpandWord(inst.args.back()));
   if (dest.empty()) return InvalidArgument(inst.keyword + ": empty destination");
   CopyPlan plan;
   SLIPWAY_RETURN_IF_ERROR(PlanCopySources(inst, state, stage_index, plan));
 
+  // Heredoc markers are recognised before expansion (<<"EOF" would lose its
+  // quotes); their heredocs come in the markers' order.
+  std::vector<std::string> words;
+  size_t heredocs = 0;
+  for (size_t i = 0; i + 1 < inst.args.size(); ++i) {
+    if (!inst.json_form && ParseHeredocMarker(inst.args[i])) {
+      const Heredoc& doc = inst.heredocs.at(heredocs++);
+      std::string content = doc.content;
+      if (doc.marker.expand) {
+        SLIPWAY_ASSIGN_OR_RETURN(content, ExpandHeredoc(doc.content, vars_.Lookup(), df_.escape));
+      }
+      plan.inline_files.emplace_back(doc.marker.name, std::move(content));
+      continue;
+    }
+    SLIPWAY_ASSIGN_OR_RETURN(std::string word, ExpandWord(inst.args[i]));
+    words.push_back(word);
+  }
   LayerTree tree(plan.roots);
   for (const std::string& word : words) {
     if (inst.command == Command::kAdd && (word.rfind("http://", 0) == 0 || word.rfind("https://", 0) == 0))
@@ -498,10 +546,11 @@ Result<CopyPlan> Executor::PlanCopy(const Instruction& inst, const StageState& s
     for (const std::string& m : matches)
       if (m.empty() || !plan.Skip(m, false)) plan.sources.push_back(m);
   }
-  if (plan.sources.empty()) return NotFound(inst.keyword + " failed: no source files were specified");
+  if (plan.sources.empty() && plan.inline_files.empty())
+    return NotFound(inst.keyword + " failed: no source files were specified");
 
   std::string workdir = state.config.working_dir.empty() ? "/" : state.config.working_dir;
-  plan.into_dir = dest.back() == '/' || dest == "." || plan.sources.size() > 1 ||
+  plan.into_dir = dest.back() == '/' || dest == "." || plan.sources.size() + plan.inline_files.size() > 1 ||
                   (dest.size() > 1 && dest.substr(dest.size() - 2) == "/.");
   if (dest[0] != '/') dest = workdir + "/" + dest;
   SLIPWAY_ASSIGN_OR_RETURN(plan.dest_rel, CleanRelativePath(dest));
@@ -584,6 +633,34 @@ Result<bool> AddArchive(const CopyPlan& plan, const LayerTree::Entry& entry, con
   return added;
 }
 
+// Where the file `source` (a path in the tree, or a heredoc's name) goes in
+// the staging dir; its parents made, anything there before removed.
+Result<std::string> PrepareFileTarget(const CopyPlan& plan, const LayerTree& below,
+                                      const std::string& staging, const std::string& source) {
+  std::string name = source.substr(source.rfind('/') + 1);
+  std::string rel =
+      plan.into_dir ? (plan.dest_rel.empty() ? name : plan.dest_rel + "/" + name) : plan.dest_rel;
+  if (rel.empty()) return InvalidArgument("cannot copy a file onto /");
+  SLIPWAY_RETURN_IF_ERROR(MakeParents(below, staging, rel, plan.attrs));
+  std::string out = staging + "/" + rel;
+  if (PathExists(out)) SLIPWAY_RETURN_IF_ERROR(RemoveTree(out));
+  return out;
+}
+
+// A heredoc source: mode 0664 as BuildKit makes them (or --chmod), the
+// copy's owner, and mtime 0 so that the same text gives the same layer.
+Status WriteInlineFile(const CopyPlan& plan, const std::string& path, const std::string& content) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return ErrnoStatus("create " + path);
+  SLIPWAY_RETURN_IF_ERROR(WriteAll(fd.get(), content, path));
+  if (::fchown(fd.get(), plan.attrs.uid.value_or(0), plan.attrs.gid.value_or(0)) != 0)
+    return ErrnoStatus("chown " + path);
+  if (::fchmod(fd.get(), plan.attrs.mode.value_or(0664)) != 0) return ErrnoStatus("chmod " + path);
+  const struct timespec times[2] = {{0, 0}, {0, 0}};
+  if (::futimens(fd.get(), times) != 0) return ErrnoStatus("utimens " + path);
+  return Status::Ok();
+}
+
 // Fills the staging dir with what the plan copies, laid out as in the image.
 Status FillStaging(const CopyPlan& plan, bool is_add, const LayerTree& below, const std::string& staging,
                    const std::string& scratch) {
@@ -600,14 +677,12 @@ Status FillStaging(const CopyPlan& plan, bool is_add, const LayerTree& below, co
       SLIPWAY_RETURN_IF_ERROR(CopyDirContents(plan, tree, below, source, staging));
       continue;
     }
-    std::string name = source.substr(source.rfind('/') + 1);
-    std::string rel =
-        plan.into_dir ? (plan.dest_rel.empty() ? name : plan.dest_rel + "/" + name) : plan.dest_rel;
-    if (rel.empty()) return InvalidArgument("cannot copy a file onto /");
-    SLIPWAY_RETURN_IF_ERROR(MakeParents(below, staging, rel, plan.attrs));
-    std::string out = staging + "/" + rel;
-    if (PathExists(out)) SLIPWAY_RETURN_IF_ERROR(RemoveTree(out));
+    SLIPWAY_ASSIGN_OR_RETURN(std::string out, PrepareFileTarget(plan, below, staging, source));
     SLIPWAY_RETURN_IF_ERROR(CopyOut(tree, source, out, plan.attrs, plan.SkipFn()));
+  }
+  for (const auto& [name, content] : plan.inline_files) {
+    SLIPWAY_ASSIGN_OR_RETURN(std::string out, PrepareFileTarget(plan, below, staging, name));
+    SLIPWAY_RETURN_IF_ERROR(WriteInlineFile(plan, out, content));
   }
   return Status::Ok();
 }
@@ -621,6 +696,11 @@ Result<Digest> CopyKey(const Digest& parent, const Instruction& inst, const Copy
       sources.str()};
   if (plan.attrs.mode) parts.push_back("mode " + std::to_string(*plan.attrs.mode));
   parts.insert(parts.end(), plan.sources.begin(), plan.sources.end());
+  for (const auto& [name, content] : plan.inline_files) {
+    Sha256 hash;
+    hash.Update(content);
+    parts.push_back("inline " + name + " " + hash.Finish().str());
+  }
   return ChainKey(parent, parts);
 }
 

@@ -189,28 +189,19 @@ Status ParseFlags(Instruction& inst, const std::vector<std::string>& words) {
 
 // ---- arguments ---------------------------------------------------------------
 
-// `<<EOF`, `<<-EOF`, `<<"EOF"`, `2<<EOF`: a BuildKit heredoc marker.
-bool IsHeredocMarker(std::string_view w) {
-  size_t i = 0;
-  while (i < w.size() && std::isdigit(static_cast<unsigned char>(w[i]))) ++i;
-  if (w.substr(i, 2) != "<<") return false;
-  i += 2;
-  if (i < w.size() && w[i] == '-') ++i;
-  char quote = (i < w.size() && (w[i] == '"' || w[i] == '\'')) ? w[i++] : 0;
-  size_t start = i;
-  while (i < w.size() && (std::isalnum(static_cast<unsigned char>(w[i])) || w[i] == '_')) ++i;
-  if (i == start) return false;
-  if (quote != 0 && (i == w.size() || w[i++] != quote)) return false;
-  return i == w.size();
-}
-
-// Heredocs would make the lines after the instruction its content; without
-// this check they would fail as unknown instructions, far from the cause.
-Status RejectHeredocs(const std::vector<std::string>& words) {
+// The line splitter read one heredoc per marker of a RUN, COPY or ADD line;
+// markers without one are in a trigger (ONBUILD RUN <<EOF), where BuildKit
+// does not read heredocs either.
+Status CheckHeredocs(const Instruction& inst, const std::vector<std::string>& words) {
+  size_t markers = 0;
+  std::string first;
   for (const std::string& word : words) {
-    if (IsHeredocMarker(word)) return InvalidArgument("heredocs (" + word + ") are not supported");
+    if (!ParseHeredocMarker(word)) continue;
+    if (markers++ == 0) first = word;
   }
-  return Status::Ok();
+  if (markers == inst.heredocs.size()) return Status::Ok();
+  return InvalidArgument("heredoc " + first + " has no content: heredocs work in RUN, COPY and ADD lines, " +
+                         "not in ONBUILD triggers");
 }
 
 // JSON exec form or shell form; `rest` never empty here.
@@ -243,7 +234,8 @@ Status ParseCommandLine(Instruction& inst, std::string_view rest, char escape) {
   bool may_be_empty =
       inst.json_form && (inst.command == Command::kCmd || inst.command == Command::kEntrypoint);
   if (inst.args.empty() && !may_be_empty) return Requires(inst, "at least one argument");
-  if (inst.command == Command::kRun && !inst.json_form) return RejectHeredocs(SplitRawWords(rest, escape));
+  if (inst.command == Command::kRun && !inst.json_form)
+    return CheckHeredocs(inst, SplitRawWords(rest, escape));
   return Status::Ok();
 }
 
@@ -262,7 +254,10 @@ Status ParseList(Instruction& inst, std::string_view rest, char escape) {
                     "at least two arguments, but only one was provided. Destination could not be determined");
   }
   if (inst.args.empty()) return Requires(inst, "at least two arguments");
-  return inst.json_form ? Status::Ok() : RejectHeredocs(inst.args);
+  if (inst.json_form) return Status::Ok();
+  if (ParseHeredocMarker(inst.args.back()))
+    return InvalidArgument(inst.keyword + ": the destination cannot be a heredoc");
+  return CheckHeredocs(inst, inst.args);
 }
 
 Status ParseFrom(Instruction& inst, std::string_view rest, char escape) {
@@ -371,7 +366,7 @@ Status ParseHealthcheck(Instruction& inst, std::string_view rest, char escape) {
   return CheckHealthcheckFlags(inst);
 }
 
-Result<Instruction> ParseInstruction(std::string_view text, char escape);
+Result<Instruction> ParseInstruction(std::string_view text, char escape, std::vector<Heredoc> heredocs = {});
 
 Result<Instruction> ParseTriggerText(std::string_view text, char escape) {
   std::string trigger = Upper(SplitFirstWord(Trim(text)).first);
@@ -414,7 +409,7 @@ Status ParseArgs(Instruction& inst, std::string_view rest, char escape) {
 }
 
 // One instruction from its logical line; errors without the file:line prefix.
-Result<Instruction> ParseInstruction(std::string_view text, char escape) {
+Result<Instruction> ParseInstruction(std::string_view text, char escape, std::vector<Heredoc> heredocs) {
   text = Trim(text);
   auto [word, after] = SplitFirstWord(text);
   std::string keyword = Upper(word);
@@ -424,6 +419,7 @@ Result<Instruction> ParseInstruction(std::string_view text, char escape) {
   inst.command = *command;
   inst.keyword = keyword;
   inst.original = std::string(text);
+  inst.heredocs = std::move(heredocs);
   FlagWords flags = ExtractFlags(after);
   SLIPWAY_RETURN_IF_ERROR(ParseFlags(inst, flags.flags));
   SLIPWAY_RETURN_IF_ERROR(ParseArgs(inst, Trim(flags.rest), escape));
@@ -524,7 +520,7 @@ Result<Dockerfile> ParseDockerfile(std::string_view text, const std::string& fil
   df.escape = lines.escape;
   df.syntax = std::move(lines.syntax);
   for (const LogicalLine& line : lines.lines) {
-    Result<Instruction> inst = ParseInstruction(line.text, df.escape);
+    Result<Instruction> inst = ParseInstruction(line.text, df.escape, line.heredocs);
     if (!inst.ok()) return ErrorAt(filename, line.line, inst.status());
     inst->line = line.line;
     inst->end_line = line.end_line;

@@ -37,6 +37,11 @@
 //   ENV LABEL ARG
 //                none: see Instruction::pairs
 //
+// Heredocs (dockerfile_lines.h): the markers of a shell-form RUN, a COPY or
+// an ADD stay in `args` (RUN's command line, COPY's sources) and their
+// contents are Instruction::heredocs, in order. A COPY/ADD destination
+// cannot be one; ONBUILD triggers have none.
+//
 // Errors (kInvalidArgument) name the file and the instruction's first line,
 // "Dockerfile:12: unknown instruction: FOO", and are all found before
 // anything runs. File-level errors have no line ("Dockerfile: file with no
@@ -50,6 +55,7 @@
 #include <vector>
 
 #include "engine/base/status.h"
+#include "engine/build/dockerfile_lines.h"
 
 namespace slipway {
 
@@ -108,6 +114,9 @@ struct Instruction {
   std::vector<std::string> args;
   std::vector<KeyValue> pairs;  // ENV, LABEL, ARG
   bool json_form = false;
+  // RUN (shell form), COPY, ADD: the heredocs of the markers among the
+  // words, in order (dockerfile_lines.h); the markers stay in `args`.
+  std::vector<Heredoc> heredocs;
 
   // The flag's value, or nullopt if the flag is not given.
   std::optional<std::string> Flag(std::string_view name) const;

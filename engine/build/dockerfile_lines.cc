@@ -71,6 +71,33 @@ std::optional<Directive> MatchDirective(std::string_view line) {
   return Directive{Lower(name), std::string(value)};
 }
 
+// The words of an instruction line, split at blanks (quotes are not
+// special: a quoted `"<<EOF"` starts with a quote and is no marker).
+std::vector<std::string_view> BlankWords(std::string_view text) {
+  std::vector<std::string_view> words;
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && IsBlank(text[i])) ++i;
+    size_t start = i;
+    while (i < text.size() && !IsBlank(text[i])) ++i;
+    if (i > start) words.push_back(text.substr(start, i - start));
+  }
+  return words;
+}
+
+bool TakesHeredocs(std::string_view text) {
+  std::vector<std::string_view> words = BlankWords(text);
+  if (words.empty()) return false;
+  std::string keyword = Lower(words[0]);
+  return keyword == "run" || keyword == "copy" || keyword == "add";
+}
+
+std::string StripLeadingTabs(std::string_view line) {
+  size_t i = 0;
+  while (i < line.size() && line[i] == '\t') ++i;
+  return std::string(line.substr(i));
+}
+
 class LineSplitter {
  public:
   LineSplitter(std::string_view text, const std::string& filename)
@@ -86,6 +113,8 @@ class LineSplitter {
   Status MaybeDirective(std::string_view line, int number);
   // Removes a trailing escape (and blanks after it); true if it was there.
   bool TrimContinuation(std::string& text) const;
+  // The heredocs `line`'s markers announce, read from lines_[*i] on.
+  Status ReadHeredocs(LogicalLine& line, size_t* i);
 
   std::vector<std::string_view> lines_;
   const std::string& filename_;
@@ -143,12 +172,54 @@ Result<DockerfileLines> LineSplitter::Run() {
       text += part;
     }
     if (TrimRight(text).empty()) continue;
-    out_.lines.push_back(LogicalLine{first, static_cast<int>(i), std::move(text)});
+    LogicalLine line{first, static_cast<int>(i), std::move(text), {}};
+    if (TakesHeredocs(line.text)) SLIPWAY_RETURN_IF_ERROR(ReadHeredocs(line, &i));
+    out_.lines.push_back(std::move(line));
   }
   return std::move(out_);
 }
 
+Status LineSplitter::ReadHeredocs(LogicalLine& line, size_t* i) {
+  for (std::string_view word : BlankWords(line.text)) {
+    std::optional<HeredocMarker> marker = ParseHeredocMarker(word);
+    if (!marker) continue;
+    Heredoc doc{*marker, ""};
+    for (;;) {
+      if (*i == lines_.size())
+        return Error(line.line,
+                     "unterminated heredoc " + marker->name + ": no line \"" + marker->name + "\" ends it");
+      std::string body = marker->strip_tabs ? StripLeadingTabs(lines_[(*i)++]) : std::string(lines_[(*i)++]);
+      if (body == marker->name) break;
+      doc.content += body + "\n";
+    }
+    line.heredocs.push_back(std::move(doc));
+  }
+  line.end_line = static_cast<int>(*i);
+  return Status::Ok();
+}
+
 }  // namespace
+
+std::optional<HeredocMarker> ParseHeredocMarker(std::string_view w) {
+  size_t i = 0;
+  while (i < w.size() && w[i] >= '0' && w[i] <= '9') ++i;
+  if (w.substr(i, 2) != "<<") return std::nullopt;
+  i += 2;
+  HeredocMarker marker;
+  if (i < w.size() && w[i] == '-') {
+    marker.strip_tabs = true;
+    ++i;
+  }
+  char quote = (i < w.size() && (w[i] == '"' || w[i] == '\'')) ? w[i++] : 0;
+  size_t start = i;
+  while (i < w.size() && (IsAsciiAlnum(w[i]) || w[i] == '_')) ++i;
+  if (i == start) return std::nullopt;
+  marker.name = std::string(w.substr(start, i - start));
+  if (quote != 0 && (i == w.size() || w[i++] != quote)) return std::nullopt;
+  if (i != w.size()) return std::nullopt;
+  marker.expand = quote == 0;
+  return marker;
+}
 
 Result<DockerfileLines> SplitDockerfileLines(std::string_view text, const std::string& filename) {
   return LineSplitter(text, filename).Run();

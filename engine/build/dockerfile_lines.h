@@ -15,8 +15,15 @@
 //   and the next line is appended as is (its leading whitespace kept, no
 //   separator). Comment lines and blank lines inside a continuation are
 //   skipped. A continuation still open at the end of the file ends there.
+// - Heredocs (BuildKit's): a RUN, COPY or ADD line whose words include
+//   markers (`<<EOF`, `<<-EOF`, `<<"EOF"`, `2<<EOF`) takes, for each marker
+//   in order, the physical lines after it up to one that is exactly the
+//   name (for `<<-`, once leading tabs are removed). Those lines are the
+//   heredoc's content, taken as they are: no comments, no continuations.
+//   A heredoc with no terminating line is an error.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,10 +32,25 @@
 
 namespace slipway {
 
+struct HeredocMarker {
+  std::string name;         // EOF
+  bool strip_tabs = false;  // <<-EOF: leading tabs are removed from every line
+  bool expand = true;       // false for <<"EOF" and <<'EOF'
+};
+// A word of an instruction line as a heredoc marker, or nullopt (`<<<`,
+// `1<<2`, `<<` alone are not markers).
+std::optional<HeredocMarker> ParseHeredocMarker(std::string_view word);
+
+struct Heredoc {
+  HeredocMarker marker;
+  std::string content;  // every line with its "\n" (tabs removed for <<-)
+};
+
 struct LogicalLine {
-  int line = 0;      // first physical line, 1-based
-  int end_line = 0;  // last physical line
-  std::string text;  // leading whitespace of the first line removed
+  int line = 0;                   // first physical line, 1-based
+  int end_line = 0;               // last physical line, heredocs included
+  std::string text;               // leading whitespace of the first line removed
+  std::vector<Heredoc> heredocs;  // in the order of their markers
 };
 
 struct DockerfileLines {

@@ -124,8 +124,8 @@ Status Syntax(std::string message) {
 
 class Lexer {
  public:
-  Lexer(std::string_view text, const VarLookup& lookup, char escape)
-      : text_(text), lookup_(lookup), escape_(static_cast<unsigned char>(escape)) {}
+  Lexer(std::string_view text, const VarLookup& lookup, char escape, bool heredoc = false)
+      : text_(text), lookup_(lookup), escape_(static_cast<unsigned char>(escape)), heredoc_(heredoc) {}
 
   // Reads to the end of the text, or through `stop` (consumed) when stop is
   // not kEnd. raw_escapes keeps escape characters in the result (for
@@ -154,6 +154,7 @@ class Lexer {
   std::string_view text_;
   const VarLookup& lookup_;
   int escape_;
+  bool heredoc_;  // quotes are plain characters; only escape + `$` is an escape
   size_t pos_ = 0;
 };
 
@@ -165,7 +166,13 @@ Result<std::string> Lexer::Process(int stop, bool raw_escapes, WordSplitter* wor
       Next();
       return result;
     }
-    if (c == '$' || c == '\'' || c == '"') {
+    if (heredoc_ && c == escape_) {
+      Next();
+      if (Peek() == '$') c = Next();  // a literal `$`
+      result += static_cast<char>(c);
+      continue;
+    }
+    if (c == '$' || (!heredoc_ && (c == '\'' || c == '"'))) {
       Result<std::string> part = c == '$' ? Dollar() : c == '\'' ? SingleQuoted() : DoubleQuoted(raw_escapes);
       if (!part.ok()) return part.status();
       result += *part;
@@ -323,6 +330,13 @@ Result<std::string> Expand(std::string_view word, const VarLookup& lookup, char 
   Lexer lexer(word, lookup, escape);
   Result<std::string> result = lexer.Process(kEnd, false, nullptr);
   if (!result.ok()) return Failed(word, result.status());
+  return result;
+}
+
+Result<std::string> ExpandHeredoc(std::string_view text, const VarLookup& lookup, char escape) {
+  Lexer lexer(text, lookup, escape, /*heredoc=*/true);
+  Result<std::string> result = lexer.Process(kEnd, false, nullptr);
+  if (!result.ok()) return InvalidArgument("failed to expand the heredoc: " + result.status().message());
   return result;
 }
 

@@ -53,6 +53,11 @@ using VarLookup = std::function<std::optional<std::string>(std::string_view name
 // and destinations, flag values and FROM lines use.
 Result<std::string> Expand(std::string_view word, const VarLookup& lookup, char escape = '\\');
 
+// A heredoc's body (COPY <<EOF without quotes around EOF), as BuildKit
+// expands it: $NAME and ${...} are expanded; quotes are ordinary
+// characters; escape + `$` gives a literal `$`, other escapes stay as they are.
+Result<std::string> ExpandHeredoc(std::string_view text, const VarLookup& lookup, char escape = '\\');
+
 // Expands, then splits into words at whitespace that was neither quoted nor
 // escaped (whitespace inside an expanded value does split, as in a shell).
 // Empty words are dropped. What EXPOSE uses.

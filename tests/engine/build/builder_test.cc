@@ -572,6 +572,70 @@ TEST_F(BuilderTest, CopyChmodAndFromAnImage) {
       << missing.status().ToString();
 }
 
+TEST_F(BuilderTest, RunHeredocs) {
+  auto image = Build(
+      "FROM busybox\n"
+      "RUN <<EOF\n"
+      "echo one > /plain\n"
+      "echo two >> /plain\n"
+      "EOF\n"
+      "RUN <<EOF\n"
+      "#!/bin/sh\n"
+      "echo \"script as $0\" > /script\n"
+      "EOF\n"
+      "RUN cat <<A > /a && cat <<'B' > /b\n"
+      "a $HOME\n"
+      "A\n"
+      "b $HOME\n"
+      "B\n");
+  ASSERT_TRUE(image.ok()) << image.status().ToString() << "\n" << recorder_.output;
+  EXPECT_EQ(RunIn(*image, "cat /plain /script /a /b").out,
+            "one\ntwo\nscript as /dev/pipes/EOF\na /root\nb $HOME\n");
+  // The script's mount point is not part of the image.
+  EXPECT_EQ(RunIn(*image, "test -e /dev/pipes && echo leaked || echo clean").out, "clean\n");
+  auto layers = store_->LowerDirs(*image);
+  ASSERT_TRUE(layers.ok());
+  for (const std::string& layer : *layers) EXPECT_FALSE(PathExists(layer + "/dev/pipes")) << layer;
+
+  // A changed heredoc is a cache miss; the same one a hit.
+  recorder_ = Recorder();
+  ASSERT_TRUE(Build("FROM busybox\nRUN <<EOF\necho one > /plain\necho two >> /plain\nEOF\n", "h:2").ok());
+  EXPECT_EQ(recorder_.cached_steps, 1);
+  recorder_ = Recorder();
+  ASSERT_TRUE(Build("FROM busybox\nRUN <<EOF\necho one > /plain\necho 2 >> /plain\nEOF\n", "h:3").ok());
+  EXPECT_EQ(recorder_.cached_steps, 0);
+}
+
+TEST_F(BuilderTest, CopyHeredocs) {
+  Write("f.txt", "from the context\n");
+  auto image = Build(
+      "FROM busybox\n"
+      "ARG WHO=world\n"
+      "COPY <<EOF /etc/greeting\n"
+      "hello $WHO \"quoted\" \\$literal\n"
+      "EOF\n"
+      "COPY --chmod=600 --chown=1:2 <<'RAW' f.txt /conf/\n"
+      "raw $WHO\n"
+      "RAW\n");
+  ASSERT_TRUE(image.ok()) << image.status().ToString() << "\n" << recorder_.output;
+  EXPECT_EQ(RunIn(*image, "cat /etc/greeting; stat -c '%a %u:%g %Y' /etc/greeting").out,
+            "hello world \"quoted\" $literal\n664 0:0 0\n");
+  EXPECT_EQ(RunIn(*image, "cat /conf/RAW /conf/f.txt; stat -c '%a %u:%g' /conf/RAW").out,
+            "raw $WHO\nfrom the context\n600 1:2\n");
+  // The same text rebuilt without the cache makes the same layer.
+  recorder_ = Recorder();
+  options_.no_cache = true;
+  auto again =
+      Build("FROM busybox\nARG WHO=world\nCOPY <<EOF /etc/greeting\nhello $WHO \"quoted\" \\$literal\nEOF\n",
+            "h:5");
+  ASSERT_TRUE(again.ok());
+  auto first =
+      Build("FROM busybox\nARG WHO=world\nCOPY <<EOF /etc/greeting\nhello $WHO \"quoted\" \\$literal\nEOF\n",
+            "h:6");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(again->layers.back().diff_id.str(), first->layers.back().diff_id.str());
+}
+
 TEST_F(BuilderTest, MissingBaseImageNeedsPull) {
   auto image = Build("FROM nosuchimage:1\nRUN true\n");
   ASSERT_FALSE(image.ok());

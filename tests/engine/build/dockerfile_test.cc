@@ -489,15 +489,62 @@ TEST(DockerfileTest, LiteralCopyFromIsCheckedAtParseTime) {
   EXPECT_EQ(Parse("FROM alpine AS a\nCOPY --from=$SELF x y\n").stages.size(), 1u);
 }
 
-TEST(DockerfileTest, HeredocsAreRejected) {
-  EXPECT_EQ(ParseError("FROM alpine\nRUN <<EOF\necho hi\nEOF\n"),
-            "Dockerfile:2: heredocs (<<EOF) are not supported");
-  EXPECT_EQ(ParseError("FROM alpine\nRUN cat <<-\"END\" > /x\n"),
-            "Dockerfile:2: heredocs (<<-\"END\") are not supported");
-  EXPECT_EQ(ParseError("FROM alpine\nCOPY <<EOF /x\n"), "Dockerfile:2: heredocs (<<EOF) are not supported");
-  // Not heredocs: a here-string, a shift.
+TEST(DockerfileTest, HeredocsAreReadAfterTheirLine) {
+  std::vector<Instruction> body = Body(
+      "FROM alpine\n"
+      "RUN <<EOF\n"
+      "echo one # not a comment\n"
+      "\n"
+      "echo two \\\n"
+      "EOF\n"
+      "COPY <<-\"A\" <<B /etc/\n"
+      "\t\tindented $X\n"
+      "\tA\n"
+      "b $X\n"
+      "B\n"
+      "RUN cat <<EOF > /x\n"
+      "EOFx\n"
+      "EOF\n"
+      "CMD done\n");
+  ASSERT_EQ(body.size(), 4u);
+  EXPECT_EQ(body[0].args, Args{"<<EOF"});
+  ASSERT_EQ(body[0].heredocs.size(), 1u);
+  EXPECT_EQ(body[0].heredocs[0].marker.name, "EOF");
+  EXPECT_EQ(body[0].heredocs[0].content, "echo one # not a comment\n\necho two \\\n");
+  EXPECT_EQ(body[0].line, 2);
+  EXPECT_EQ(body[0].end_line, 6);
+  ASSERT_EQ(body[1].heredocs.size(), 2u);
+  EXPECT_EQ(body[1].heredocs[0].content, "indented $X\n");  // <<- strips leading tabs
+  EXPECT_FALSE(body[1].heredocs[0].marker.expand);          // quoted name
+  EXPECT_EQ(body[1].heredocs[1].content, "b $X\n");
+  EXPECT_TRUE(body[1].heredocs[1].marker.expand);
+  EXPECT_EQ(body[2].heredocs.at(0).content, "EOFx\n");  // only the exact name ends it
+  EXPECT_EQ(body[3].command, Command::kCmd);
+  EXPECT_EQ(body[3].line, 15);
+}
+
+TEST(DockerfileTest, HeredocErrors) {
+  EXPECT_EQ(ParseError("FROM alpine\nRUN <<EOF\necho hi\n"),
+            "Dockerfile:2: unterminated heredoc EOF: no line \"EOF\" ends it");
+  EXPECT_EQ(ParseError("FROM alpine\nCOPY x <<EOF\nhi\nEOF\n"),
+            "Dockerfile:2: COPY: the destination cannot be a heredoc");
+  EXPECT_EQ(ParseError("FROM alpine\nONBUILD RUN <<EOF\n"),
+            "Dockerfile:2: heredoc <<EOF has no content: heredocs work in RUN, COPY and ADD lines, not in "
+            "ONBUILD triggers");
+  // Not heredocs: a here-string, a shift, a quoted marker; JSON form.
   EXPECT_EQ(Only("RUN cat <<< \"x\"").args, Args{"cat <<< \"x\""});
   EXPECT_EQ(Only("RUN echo $((1<<2))").args, Args{"echo $((1<<2))"});
+  EXPECT_TRUE(Only("RUN echo '<<EOF'").heredocs.empty());
+  EXPECT_TRUE(Only("RUN [\"cat\", \"<<EOF\"]").heredocs.empty());
+}
+
+TEST(DockerfileTest, HeredocMarkers) {
+  EXPECT_EQ(ParseHeredocMarker("<<EOF")->name, "EOF");
+  EXPECT_TRUE(ParseHeredocMarker("<<-EOF")->strip_tabs);
+  EXPECT_FALSE(ParseHeredocMarker("<<'EOF'")->expand);
+  EXPECT_EQ(ParseHeredocMarker("2<<ERR")->name, "ERR");
+  for (const char* not_one : {"<<", "<<<x", "<<\"EOF", "<<EOF>", "<EOF", "x<<EOF"})
+    EXPECT_FALSE(ParseHeredocMarker(not_one).has_value()) << not_one;
 }
 
 TEST(DockerfileTest, CommandHelpers) {

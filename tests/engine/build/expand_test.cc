@@ -197,5 +197,18 @@ TEST_F(ExpandTest, Words) {
   EXPECT_FALSE(r.ok());
 }
 
+TEST_F(ExpandTest, HeredocBodiesKeepQuotes) {
+  auto body = [&](std::string_view text) {
+    Result<std::string> r = ExpandHeredoc(text, Lookup());
+    EXPECT_TRUE(r.ok()) << text << ": " << r.status().message();
+    return r.ok() ? *r : "<error>";
+  };
+  EXPECT_EQ(body("a=$A \"q $A\" 'single $A'\n"), "a=alpha \"q alpha\" 'single alpha'\n");
+  EXPECT_EQ(body("${MISSING:-def} ${V%.*}\n"), "def v1.2\n");
+  EXPECT_EQ(body("cost \\$5 and C:\\dir\n"), "cost $5 and C:\\dir\n");
+  EXPECT_EQ(body("unbalanced ' and \"\n"), "unbalanced ' and \"\n");
+  EXPECT_FALSE(ExpandHeredoc("${A", Lookup()).ok());
+}
+
 }  // namespace
 }  // namespace slipway
