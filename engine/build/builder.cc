@@ -540,7 +540,10 @@ Result<CopyPlan> Executor::PlanCopy(const Instruction& inst, const StageState& s
   LayerTree tree(plan.roots);
   for (const std::string& word : words) {
     if (inst.command == Command::kAdd && (word.rfind("http://", 0) == 0 || word.rfind("https://", 0) == 0))
-      return InvalidArgument("ADD of URLs is not supported yet");
+      return Status(Code::kPermissionDenied,
+                    "ADD of URLs is refused: slipwayd would fetch " + word +
+                        " from the host's network, which build steps cannot reach; fetch it in a RUN "
+                        "--network=host step (slipway build --allow network.host) or put it in the context");
     SLIPWAY_ASSIGN_OR_RETURN(std::vector<std::string> matches, tree.Glob(word));
     if (matches.empty()) return NotFound(inst.keyword + " failed: " + word + ": no such file or directory");
     for (const std::string& m : matches)

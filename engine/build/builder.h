@@ -29,7 +29,8 @@
 //   ADD unpacks a local tar archive (add_archive.h) into the destination;
 //   its entries keep the archive's owners and modes whatever --chown and
 //   --chmod say (as buildah and Docker's classic builder do). ADD of URLs
-//   is refused.
+//   is refused (kPermissionDenied): the fetch would come from the host's
+//   network, which build steps cannot reach.
 // - Config instructions: ENV, ARG, LABEL, WORKDIR, USER, EXPOSE, CMD,
 //   ENTRYPOINT, SHELL, STOPSIGNAL (checked to be a signal), VOLUME,
 //   HEALTHCHECK and ONBUILD are recorded in the image config as Docker does.

@@ -548,6 +548,13 @@ TEST_F(BuilderTest, AddUnpacksLocalArchives) {
       << whiteout.status().ToString();
   EXPECT_TRUE(RunIn(*image, "test -d /bin && echo ok").out == "ok\n");
   EXPECT_TRUE(WorkDirLeftovers().empty());
+
+  // URLs would be fetched from the host's network: refused.
+  auto url = Build("FROM busybox\nARG SRC=http://127.0.0.1:7780/api/v1/images\nADD $SRC /x\n", "url:1");
+  ASSERT_FALSE(url.ok());
+  EXPECT_EQ(url.status().code(), Code::kPermissionDenied);
+  EXPECT_NE(url.status().message().find("Dockerfile:3: ADD of URLs is refused"), std::string::npos)
+      << url.status().ToString();
 }
 
 TEST_F(BuilderTest, CopyChmodAndFromAnImage) {
