@@ -408,6 +408,7 @@ Status Executor::ExecuteRun(const Instruction& inst, StageState& state) {
   if (inst.Flag("network") == "host") spec.network = NetworkMode::kHost;
   RunCommand command = RunCommandOf(inst, state.config, df_.escape);
   spec.argv = command.argv;
+  spec.limits = options_.limits;
   spec.lower_dirs = state.LowerDirs();
   if (spec.lower_dirs.empty()) return InvalidArgument("RUN needs a base image with a shell (FROM scratch)");
   spec.env = vars_.RunEnv();

@@ -74,6 +74,9 @@ struct BuildOptions {
   // an overlay upper (not overlayfs), e.g. <data_dir>/build. Created if missing.
   std::string work_dir;
   RuntimeOptions runtime;
+  // Cgroup limits of every RUN step's sandbox. A Dockerfile may come from
+  // any push: without a pids limit, `RUN :(){ :|:& };:` takes the host down.
+  CgroupLimits limits;
   bool no_cache = false;
   // RUN --network=host may use the host's network namespace (BuildKit's
   // network.host entitlement). Off: such a Dockerfile is refused up front.

@@ -144,7 +144,7 @@ std::string GetNothing(const DaemonConfig&) {
 constexpr int kIntMax = std::numeric_limits<int>::max();
 using C = DaemonConfig;
 
-const std::array<Field, 17> kFields = {{
+const std::array<Field, 19> kFields = {{
     {"listen", "--listen", "ADDR:PORT", "Address and port of the REST API", SetListen, GetString<&C::listen>},
     {"data_dir", "--data-dir", "DIR", "Images, the database and the control token", SetNonEmpty<&C::data_dir>,
      GetString<&C::data_dir>},
@@ -182,6 +182,10 @@ const std::array<Field, 17> kFields = {{
     {"build_allow_host_network", "--build-allow-host-network", "true|false",
      "Whether builds may ask for RUN --network=host (slipway build --allow network.host)",
      SetBool<&C::build_allow_host_network>, GetBool<&C::build_allow_host_network>},
+    {"build_memory_bytes", "--build-memory-bytes", "SIZE", "Memory limit of each build step (0: none)",
+     SetBytes<&C::build_memory_bytes, true>, GetBytes<&C::build_memory_bytes>},
+    {"build_pids_limit", "--build-pids-limit", "N", "Processes each build step may have (0: no limit)",
+     SetInt<&C::build_pids_limit, 0, kIntMax>, GetInt<&C::build_pids_limit>},
 }};
 
 const Field* FindField(const std::string& key) {

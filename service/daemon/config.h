@@ -38,6 +38,9 @@ struct DaemonConfig {
   // RUN --network=host reaches the host's loopback services: off unless the
   // operator allows it, and then only for builds that ask (--allow network.host).
   bool build_allow_host_network = false;
+  // Limits of each build step's sandbox (0: none).
+  int64_t build_memory_bytes = 0;
+  int build_pids_limit = 4096;
 
   bool operator==(const DaemonConfig&) const = default;
 };

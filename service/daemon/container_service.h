@@ -21,8 +21,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -191,17 +191,17 @@ class ContainerService {
 
   // Guards everything below, and every read-modify-write of a store row.
   mutable std::mutex mu_;
-  std::condition_variable cv_;          // queue, slots, threads_
-  std::condition_variable started_cv_;  // sandbox_ids_ or an end
-  std::deque<std::string> queue_;       // container ids, oldest first
-  int running_ = 0;                     // slots taken: starting or running
-  int threads_ = 0;                     // detached threads still working for us
-  bool stopping_ = false;               // no more creates and starts
-  bool abandon_ = false;                // watchers leave their sandboxes to the next slipwayd
-  std::map<std::string, int> pending_signals_;                  // kill or stop asked while starting
-  std::map<std::string, int> readers_;                          // StreamLogs() calls in progress
-  std::map<std::string, std::string> sandbox_ids_;              // running: container -> sandbox
-  std::map<std::string, std::shared_ptr<EndSignal>> signals_;   // containers not removed
+  std::condition_variable cv_;                      // queue, slots, threads_
+  std::condition_variable started_cv_;              // sandbox_ids_ or an end
+  std::deque<std::string> queue_;                   // container ids, oldest first
+  int running_ = 0;                                 // slots taken: starting or running
+  int threads_ = 0;                                 // detached threads still working for us
+  bool stopping_ = false;                           // no more creates and starts
+  bool abandon_ = false;                            // watchers leave their sandboxes to the next slipwayd
+  std::map<std::string, int> pending_signals_;      // kill or stop asked while starting
+  std::map<std::string, int> readers_;              // StreamLogs() calls in progress
+  std::map<std::string, std::string> sandbox_ids_;  // running: container -> sandbox
+  std::map<std::string, std::shared_ptr<EndSignal>> signals_;  // containers not removed
   std::thread scheduler_;
 };
 

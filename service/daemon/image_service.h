@@ -48,6 +48,7 @@ struct ImageServiceOptions {
   RuntimeOptions runtime;
   int64_t build_cache_max_bytes = 0;      // the cache is trimmed to this after each build; 0: no limit
   bool build_allow_host_network = false;  // builds may be granted network.host
+  CgroupLimits build_limits;              // of each RUN step
 };
 
 // What POST /api/v1/images/build asks for (docs/api.md).

@@ -98,6 +98,8 @@ class Daemon {
     image_options.build_dir = BuildDir(config_);
     image_options.build_cache_max_bytes = config_.build_cache_max_bytes;
     image_options.build_allow_host_network = config_.build_allow_host_network;
+    image_options.build_limits.memory_bytes = config_.build_memory_bytes;
+    image_options.build_limits.pids_max = config_.build_pids_limit;
     image_options.runtime.state_dir = config_.state_dir;
     image_options.runtime.cgroup_parent = config_.cgroup_parent;
     image_service_ = std::make_unique<ImageService>(*images_, *containers_, metrics_, log, image_options);

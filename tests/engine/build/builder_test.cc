@@ -643,6 +643,26 @@ TEST_F(BuilderTest, CopyHeredocs) {
   EXPECT_EQ(again->layers.back().diff_id.str(), first->layers.back().diff_id.str());
 }
 
+// A Dockerfile comes from whoever pushed it: its RUN steps get the limits.
+TEST_F(BuilderTest, RunStepsAreLimited) {
+  const std::string forks = "FROM busybox\nRUN for i in $(seq 40); do sleep 2 & done; wait\n";
+  auto unlimited = Build(forks, "forks:1");
+  ASSERT_TRUE(unlimited.ok()) << unlimited.status().ToString() << recorder_.output;
+  EXPECT_EQ(recorder_.output.find("can't fork"), std::string::npos) << recorder_.output;
+
+  recorder_ = Recorder();
+  options_.limits.pids_max = 16;
+  options_.no_cache = true;
+  (void)Build(forks, "forks:2");  // whether the shell survives its failed forks is its business
+  EXPECT_NE(recorder_.output.find("can't fork"), std::string::npos) << recorder_.output;
+
+  options_.limits = {};
+  options_.limits.memory_bytes = 32 << 20;
+  auto hog = Build("FROM busybox\nRUN x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo ${#x}\n", "hog:1");
+  ASSERT_FALSE(hog.ok());
+  EXPECT_NE(hog.status().message().find("exited with code 137"), std::string::npos) << hog.status().ToString();
+}
+
 TEST_F(BuilderTest, MissingBaseImageNeedsPull) {
   auto image = Build("FROM nosuchimage:1\nRUN true\n");
   ASSERT_FALSE(image.ok());

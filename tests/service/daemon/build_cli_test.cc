@@ -332,6 +332,21 @@ TEST_F(BuildCliTest, HostNetworkNeedsTheDaemonAndTheBuildToAllowIt) {
   EXPECT_EQ(open.LeftoversAfter(), "");
 }
 
+TEST_F(BuildCliTest, BuildStepsGetTheDaemonsLimits) {
+  DaemonUnderTest limited({"--build-pids-limit", "16"});
+  ASSERT_TRUE(limited.Start());
+  ASSERT_FALSE(limited.ImportBusybox("busybox").empty());
+  std::string ctx = MakeContext("FROM busybox\nRUN for i in $(seq 40); do sleep 2 & done; wait\n");
+  Outcome b = limited.Cli({"build", "-t", "forks:1", ctx}, {}, std::chrono::seconds(120));
+  EXPECT_TRUE(Has(b.err + b.out, "can't fork")) << b;
+  // The suite's daemon has the default limit (4096): the same build forks freely.
+  Outcome free = Cli({"build", "-t", "forks:1", ctx});
+  EXPECT_EQ(free.code, 0) << free;
+  EXPECT_FALSE(Has(free.err + free.out, "can't fork")) << free;
+  limited.RemoveAll();
+  EXPECT_EQ(limited.LeftoversAfter(), "");
+}
+
 TEST_F(BuildCliTest, TheBuildCacheIsTrimmedToItsCap) {
   // A cap below any layer: after each build, every layer entry goes.
   DaemonUnderTest small({"--build-cache-max-bytes", "1k"});

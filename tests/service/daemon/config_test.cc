@@ -245,12 +245,26 @@ TEST(DaemonArgsTest, NoArgumentsMeansDefaults) {
 
 TEST(DaemonArgsTest, EveryFlagSetsItsValue) {
   // The "--flag=value" spelling; other tests use "--flag value".
-  DaemonArgs a =
-      Args({"--listen=0.0.0.0:9000", "--data-dir=/d", "--state-dir=/s", "--cgroup-parent=ci",
-            "--token-file=/t", "--log-file=/l", "--log-level=warn", "--max-running=3", "--max-queued=7",
-            "--api-threads=2", "--max-body-size=64k", "--shutdown-timeout=3s", "--monitor-binary=/m",
-            "--registry-auth=/r", "--insecure-registry=a:1", "--insecure-registry=b:2",
-            "--build-cache-max-bytes=1g", "--build-allow-host-network=true"});
+  DaemonArgs a = Args({"--listen=0.0.0.0:9000",
+                       "--data-dir=/d",
+                       "--state-dir=/s",
+                       "--cgroup-parent=ci",
+                       "--token-file=/t",
+                       "--log-file=/l",
+                       "--log-level=warn",
+                       "--max-running=3",
+                       "--max-queued=7",
+                       "--api-threads=2",
+                       "--max-body-size=64k",
+                       "--shutdown-timeout=3s",
+                       "--monitor-binary=/m",
+                       "--registry-auth=/r",
+                       "--insecure-registry=a:1",
+                       "--insecure-registry=b:2",
+                       "--build-cache-max-bytes=1g",
+                       "--build-allow-host-network=true",
+                       "--build-memory-bytes=512m",
+                       "--build-pids-limit=100"});
   ASSERT_FALSE(a.exit_code.has_value()) << a.output;
   DaemonConfig want;
   want.listen = "0.0.0.0:9000";
@@ -270,6 +284,8 @@ TEST(DaemonArgsTest, EveryFlagSetsItsValue) {
   want.insecure_registries = {"a:1", "b:2"};
   want.build_cache_max_bytes = int64_t{1} << 30;
   want.build_allow_host_network = true;
+  want.build_memory_bytes = 512 << 20;
+  want.build_pids_limit = 100;
   EXPECT_TRUE(a.config == want);
 }
 
