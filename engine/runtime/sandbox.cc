@@ -83,12 +83,15 @@ struct NetworkFiles {
 
 // /etc/hosts and /etc/resolv.conf for a sandbox on `mode`'s network. In the
 // host's namespace the host's files describe that very network, loopback name
-// servers included, so they are copied as they are (Docker does the same);
-// the hostname is the sandbox's own and not in them.
+// servers included, so they are copied as they are (Docker does the same).
+// The hostname is the sandbox's own (Docker's would be the host's), so one
+// line maps it to loopback: programs that resolve their own name work.
 Result<NetworkFiles> NetworkFilesFor(NetworkMode mode, const std::string& hostname) {
   if (mode != NetworkMode::kHost) return NetworkFiles{SandboxHosts(hostname), SandboxResolvConf()};
   NetworkFiles files;
   SLIPWAY_ASSIGN_OR_RETURN(files.hosts, HostFileOrEmpty("/etc/hosts"));
+  if (!files.hosts.empty() && files.hosts.back() != '\n') files.hosts += '\n';
+  files.hosts += "127.0.1.1\t" + hostname + "\n";
   SLIPWAY_ASSIGN_OR_RETURN(files.resolv, HostFileOrEmpty("/etc/resolv.conf"));
   return files;
 }

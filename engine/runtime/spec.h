@@ -29,8 +29,9 @@ enum class NetworkMode {
   kContainer,  // the network namespace of another running sandbox (--network container:NAME)
   // The host's own network namespace, as Docker's --network host: the
   // sandbox sees and uses the host's interfaces, addresses, routes and ports.
-  // /etc/hosts and /etc/resolv.conf are the host's, unchanged (loopback name
-  // servers are reachable from here). Every other namespace is still the
+  // /etc/resolv.conf is the host's, unchanged (loopback name servers are
+  // reachable from here); /etc/hosts is the host's plus "127.0.1.1 HOSTNAME"
+  // for the sandbox's own hostname. Every other namespace is still the
   // sandbox's own (pid, mount, uts, so its own hostname, ipc, cgroup), and so
   // are seccomp and capabilities; /proc/sys stays read-only, so it cannot
   // change the host's network sysctls, and without CAP_NET_ADMIN (not in the

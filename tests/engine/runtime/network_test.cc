@@ -177,13 +177,18 @@ TEST_F(NetworkTest, HostKeepsEveryOtherNamespaceItsOwn) {
   EXPECT_STRNE(host, "on-host-net");
 }
 
-TEST_F(NetworkTest, HostGetsTheHostsResolvConfAndHostsUnchanged) {
-  Outcome o = Run(
-      OnNetwork(Spec({"sh", "-c", "cat /etc/resolv.conf; echo ---; cat /etc/hosts"}), NetworkMode::kHost));
+// The host's files, and one line more for the sandbox's own hostname.
+TEST_F(NetworkTest, HostGetsTheHostsResolvConfAndHosts) {
+  SandboxSpec spec = Spec({"sh", "-c",
+                           "cat /etc/resolv.conf; echo ---; cat /etc/hosts; ping -c1 -W1 $(hostname) "
+                           ">/dev/null && echo resolved"});
+  spec.hostname = "own-name";
+  Outcome o = Run(OnNetwork(spec, NetworkMode::kHost));
   ASSERT_EQ(o.result.exit_code, 0) << o.err;
   auto resolv = ReadFile("/etc/resolv.conf");
-  auto hosts = ReadFile("/etc/hosts");
-  EXPECT_EQ(o.out, (resolv.ok() ? *resolv : "") + "---\n" + (hosts.ok() ? *hosts : ""));
+  std::string hosts = ReadFile("/etc/hosts").ok() ? *ReadFile("/etc/hosts") : "";
+  if (!hosts.empty() && hosts.back() != '\n') hosts += '\n';
+  EXPECT_EQ(o.out, (resolv.ok() ? *resolv : "") + "---\n" + hosts + "127.0.1.1\town-name\nresolved\n");
 }
 
 // With a host whose resolver is on loopback (systemd-resolved's 127.0.0.53):
@@ -222,7 +227,7 @@ TEST_F(NetworkTest, OnlyHostKeepsLoopbackNameServers) {
       if (sink.out != want) report += "want:\n" + want + "got:\n" + sink.out + sink.err;
       (void)(*sb)->Remove();
     };
-    run(NetworkMode::kHost, resolv + "---\n" + hosts);
+    run(NetworkMode::kHost, resolv + "---\n" + hosts + "127.0.1.1\tsbx\n");
     run(NetworkMode::kPrivate,
         "# test\nnameserver 192.0.2.1\noptions edns0\n---\n127.0.0.1\tlocalhost sbx\n"
         "::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
