@@ -47,7 +47,7 @@ Result<bool> IsTarArchive(const std::string& path) {
   return rc == ARCHIVE_OK || rc == ARCHIVE_WARN;
 }
 
-Status UnpackArchive(const std::string& path, const std::string& dest_dir) {
+Status UnpackArchive(const std::string& path, const std::string& dest_dir, int64_t max_bytes) {
   // The whiteout check reads the archive once more before anything is
   // written: layer_unpack would otherwise turn such names into deletions.
   {
@@ -69,7 +69,7 @@ Status UnpackArchive(const std::string& path, const std::string& dest_dir) {
                                ": names starting with .wh. are reserved for layer whiteouts");
     }
   }
-  return UnpackLayer(path, dest_dir).status();
+  return UnpackLayer(path, dest_dir, max_bytes).status();
 }
 
 }  // namespace slipway

@@ -23,7 +23,8 @@ namespace slipway {
 Result<bool> IsTarArchive(const std::string& path);
 
 // Unpacks the archive at `path` into `dest_dir`, an existing empty directory.
-// Entries keep the archive's modes, owners and mtimes.
-Status UnpackArchive(const std::string& path, const std::string& dest_dir);
+// Entries keep the archive's modes, owners and mtimes. `max_bytes` caps the
+// uncompressed size as for layers (kResourceExhausted past it; 0: no cap).
+Status UnpackArchive(const std::string& path, const std::string& dest_dir, int64_t max_bytes);
 
 }  // namespace slipway

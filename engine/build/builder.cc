@@ -607,7 +607,7 @@ Status CopyDirContents(const CopyPlan& plan, const LayerTree& tree, const LayerT
 // a directory however it is spelt, as with Docker. False (nothing done) if
 // `entry` is not an archive. `scratch` is a path to use and remove.
 Result<bool> AddArchive(const CopyPlan& plan, const LayerTree::Entry& entry, const LayerTree& below,
-                        const std::string& staging, const std::string& scratch) {
+                        const std::string& staging, const std::string& scratch, int64_t max_bytes) {
   SLIPWAY_ASSIGN_OR_RETURN(std::string head, ReadHead(entry, 512));
   if (!LooksLikeArchive(head)) return false;
   // A private copy first: the archive is read twice and must not change
@@ -619,7 +619,7 @@ Result<bool> AddArchive(const CopyPlan& plan, const LayerTree::Entry& entry, con
     SLIPWAY_ASSIGN_OR_RETURN(bool is_tar, IsTarArchive(copy));
     if (!is_tar) return false;
     if (::mkdir(tree_dir.c_str(), 0755) != 0) return ErrnoStatus("mkdir " + tree_dir);
-    SLIPWAY_RETURN_IF_ERROR(UnpackArchive(copy, tree_dir).Wrap("ADD " + entry.path));
+    SLIPWAY_RETURN_IF_ERROR(UnpackArchive(copy, tree_dir, max_bytes).Wrap("ADD " + entry.path));
     CopyPlan unpacked;  // .dockerignore is about the context, not the archive's entries
     unpacked.roots = {tree_dir};
     // Entries keep the archive's owners and modes, even with --chown or
@@ -667,13 +667,14 @@ Status WriteInlineFile(const CopyPlan& plan, const std::string& path, const std:
 
 // Fills the staging dir with what the plan copies, laid out as in the image.
 Status FillStaging(const CopyPlan& plan, bool is_add, const LayerTree& below, const std::string& staging,
-                   const std::string& scratch) {
+                   const std::string& scratch, int64_t max_unpack_bytes) {
   LayerTree tree(plan.roots);
   for (const std::string& source : plan.sources) {
     SLIPWAY_ASSIGN_OR_RETURN(std::optional<LayerTree::Entry> entry, tree.Find(source));
     if (!entry) return NotFound(source + ": not found");
     if (is_add && S_ISREG(entry->st.st_mode)) {
-      SLIPWAY_ASSIGN_OR_RETURN(bool unpacked, AddArchive(plan, *entry, below, staging, scratch));
+      SLIPWAY_ASSIGN_OR_RETURN(bool unpacked,
+                               AddArchive(plan, *entry, below, staging, scratch, max_unpack_bytes));
       if (unpacked) continue;
     }
     if (S_ISDIR(entry->st.st_mode)) {
@@ -717,7 +718,7 @@ Status Executor::ExecuteCopy(const Instruction& inst, StageState& state, int sta
   std::string staging = NewDir("copy");
   if (::mkdir(staging.c_str(), 0755) != 0) return ErrnoStatus("mkdir " + staging);
   SLIPWAY_RETURN_IF_ERROR(FillStaging(plan, inst.command == Command::kAdd, LayerTree(state.LowerDirs()),
-                                      staging, NewDir("unpack")));
+                                      staging, NewDir("unpack"), store_.max_layer_bytes()));
   return AddLayer(state, staging, LayerSource::kPlainDir, created_by, key);
 }
 

@@ -6,7 +6,10 @@ namespace slipway {
 
 Result<Digest> Digest::Parse(std::string_view text) {
   constexpr std::string_view kPrefix = "sha256:";
-  auto bad = [&] { return InvalidArgument("invalid digest \"" + std::string(text.substr(0, 100)) + "\": want sha256:<64 hex digits>"); };
+  auto bad = [&] {
+    return InvalidArgument("invalid digest \"" + std::string(text.substr(0, 100)) +
+                           "\": want sha256:<64 hex digits>");
+  };
   if (!text.starts_with(kPrefix)) return bad();
   std::string_view hex = text.substr(kPrefix.size());
   if (hex.size() != 64) return bad();
@@ -22,9 +25,13 @@ Digest Digest::Of(std::string_view data) {
   return h.Finish();
 }
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr); }
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr);
+}
 
-void Sha256::Update(std::string_view data) { EVP_DigestUpdate(ctx_.get(), data.data(), data.size()); }
+void Sha256::Update(std::string_view data) {
+  EVP_DigestUpdate(ctx_.get(), data.data(), data.size());
+}
 
 Digest Sha256::Finish() {
   unsigned char md[SHA256_DIGEST_LENGTH];

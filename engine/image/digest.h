@@ -37,7 +37,9 @@ class Sha256 {
  public:
   Sha256();
   void Update(std::string_view data);
-  void Update(const void* data, size_t size) { Update(std::string_view(static_cast<const char*>(data), size)); }
+  void Update(const void* data, size_t size) {
+    Update(std::string_view(static_cast<const char*>(data), size));
+  }
   // The digest of everything so far; the hasher may not be used afterwards.
   Digest Finish();
 

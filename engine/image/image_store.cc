@@ -35,12 +35,13 @@ Result<UniqueFd> LockFile(const std::string& path, int operation) {
 
 }  // namespace
 
-Result<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root) {
+Result<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root, int64_t max_layer_bytes) {
   std::unique_ptr<ImageStore> s(new ImageStore());
   s->root_ = root;
+  s->max_layer_bytes_ = max_layer_bytes;
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(root, 0700));
   SLIPWAY_ASSIGN_OR_RETURN(s->content_, ContentStore::Open(root + "/content"));
-  SLIPWAY_ASSIGN_OR_RETURN(s->snapshots_, SnapshotStore::Open(root + "/snapshots"));
+  SLIPWAY_ASSIGN_OR_RETURN(s->snapshots_, SnapshotStore::Open(root + "/snapshots", max_layer_bytes));
   SLIPWAY_ASSIGN_OR_RETURN(s->metadata_, Metadata::Open(root + "/slipway.db"));
   s->empty_layer_dir_ = root + "/empty";
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(s->empty_layer_dir_, 0755));
@@ -102,8 +103,8 @@ Result<ImageRecord> ImageStore::Resolve(const std::string& ref) const {
     SLIPWAY_ASSIGN_OR_RETURN(std::optional<Digest> id, metadata_->LookupTag(*name));
     if (id) return metadata_->GetImage(*id);
   }
-  bool id_prefix = ref.size() >= 4 && ref.size() <= 64 &&
-                   ref.find_first_not_of("0123456789abcdef") == std::string::npos;
+  bool id_prefix =
+      ref.size() >= 4 && ref.size() <= 64 && ref.find_first_not_of("0123456789abcdef") == std::string::npos;
   if (id_prefix) {
     SLIPWAY_ASSIGN_OR_RETURN(std::vector<Digest> ids, metadata_->FindByIdPrefix(ref));
     if (ids.size() == 1) return metadata_->GetImage(ids[0]);

@@ -38,7 +38,11 @@ class WriteLease {
 
 class ImageStore {
  public:
-  static Result<std::unique_ptr<ImageStore>> Open(const std::string& root);
+  // `max_layer_bytes` caps each layer's uncompressed size (0: no cap), for
+  // pulled, loaded and imported layers alike.
+  static Result<std::unique_ptr<ImageStore>> Open(const std::string& root,
+                                                  int64_t max_layer_bytes = kDefaultMaxLayerBytes);
+  int64_t max_layer_bytes() const { return max_layer_bytes_; }
 
   ContentStore& content() { return *content_; }
   SnapshotStore& snapshots() { return *snapshots_; }
@@ -80,6 +84,7 @@ class ImageStore {
   std::unique_ptr<SnapshotStore> snapshots_;
   std::unique_ptr<Metadata> metadata_;
   std::string empty_layer_dir_;  // the lower dir of an image without layers
+  int64_t max_layer_bytes_ = kDefaultMaxLayerBytes;
 };
 
 }  // namespace slipway

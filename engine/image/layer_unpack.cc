@@ -84,7 +84,8 @@ Result<std::vector<std::string>> SplitPath(std::string_view path, const char* wh
 // the trailing padding it does not read, goes through Next() exactly once.
 class DecompressedStream {
  public:
-  DecompressedStream(archive* outer, bool empty) : outer_(outer), eof_(empty) {}
+  DecompressedStream(archive* outer, bool empty, int64_t max_bytes)
+      : outer_(outer), eof_(empty), max_bytes_(max_bytes) {}
 
   static la_ssize_t ReadCallback(archive*, void* self, const void** buf) {
     return static_cast<DecompressedStream*>(self)->Next(buf);
@@ -125,11 +126,22 @@ class DecompressedStream {
     }
     hash_.Update(*buf, size);
     bytes_ += static_cast<int64_t>(size);
+    if (max_bytes_ > 0 && bytes_ > max_bytes_) {
+      error_ = "the layer expands to more than " + std::to_string(max_bytes_) + " bytes (max_layer_bytes)";
+      too_large_ = true;
+      return -1;
+    }
     return static_cast<la_ssize_t>(size);
   }
 
+ public:
+  bool too_large() const { return too_large_; }
+
+ private:
   archive* outer_;
   bool eof_;
+  int64_t max_bytes_;
+  bool too_large_ = false;
   Sha256 hash_;
   int64_t bytes_ = 0;
   std::string error_;
@@ -580,14 +592,20 @@ void SupportLayerFilters(archive* a) {
   archive_read_support_filter_bzip2(a);
 }
 
-Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir) {
+Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir,
+                                int64_t max_bytes) {
   UniqueFd blob(::open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!blob) return ErrnoStatus("open " + blob_path);
   UniqueFd root(::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return ErrnoStatus("open " + dest_dir);
   bool empty = false;
   SLIPWAY_ASSIGN_OR_RETURN(ArchivePtr outer, OpenOuter(blob.get(), blob_path, &empty));
-  DecompressedStream stream(outer.get(), empty);
+  DecompressedStream stream(outer.get(), empty, max_bytes);
+  // Past the cap, whichever call noticed first fails: say why, with its code.
+  auto failed = [&](Status status) -> Status {
+    if (!stream.too_large()) return status;
+    return Status(Code::kResourceExhausted, "unpack layer " + blob_path + ": " + stream.error());
+  };
 
   ArchivePtr inner(archive_read_new());
   if (!inner) return Internal("archive_read_new failed");
@@ -596,7 +614,7 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
   if (archive_read_open(inner.get(), &stream, nullptr, DecompressedStream::ReadCallback, nullptr) !=
       ARCHIVE_OK) {
     std::string why = stream.error().empty() ? ArchiveError(inner.get()) : stream.error();
-    return Internal("read layer " + blob_path + ": " + why);
+    return failed(Internal("read layer " + blob_path + ": " + why));
   }
 
   UnpackStats stats;
@@ -610,14 +628,14 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
     // want for file names.
     if (rc < ARCHIVE_WARN) {
       std::string why = stream.error().empty() ? ArchiveError(inner.get()) : stream.error();
-      return Internal("read layer " + blob_path + " after " + std::to_string(stats.entries) +
-                      " entries: " + why);
+      return failed(Internal("read layer " + blob_path + " after " + std::to_string(stats.entries) +
+                             " entries: " + why));
     }
     stats.entries++;
     Status st = extractor.Extract(inner.get(), entry);
-    if (!st.ok()) return st.Wrap("unpack layer " + blob_path);
+    if (!st.ok()) return failed(st.Wrap("unpack layer " + blob_path));
   }
-  SLIPWAY_RETURN_IF_ERROR(stream.Drain().Wrap("read layer " + blob_path));
+  SLIPWAY_RETURN_IF_ERROR(failed(stream.Drain().Wrap("read layer " + blob_path)));
   SLIPWAY_RETURN_IF_ERROR(extractor.Finish().Wrap("unpack layer " + blob_path));
   stats.uncompressed_bytes = stream.bytes();
   stats.diff_id = stream.Finish();

@@ -27,6 +27,9 @@
 //   existing directory only updates its metadata.
 // - Hard links keep the metadata of the inode they link to.
 // - aufs metadata (.wh..wh.* other than .wh..wh..opq) is skipped.
+// - Size: a small blob can expand to any size (a decompression bomb), so the
+//   uncompressed stream is capped (`max_bytes`); past it the unpack fails
+//   with kResourceExhausted and the caller removes the partial tree.
 #pragma once
 
 #include <cstdint>
@@ -47,12 +50,18 @@ struct UnpackStats {
   int skipped_xattrs = 0;          // xattrs outside the allow-list, not written
 };
 
+// The default cap on a layer's uncompressed size: above the largest layers
+// real images ship (CUDA, toolchains: a few GiB), far below a disk.
+constexpr int64_t kDefaultMaxLayerBytes = int64_t{16} << 30;
+
 // Unpacks an OCI/Docker layer (gzip, zstd, xz, bzip2 or uncompressed tar;
 // detected from content) into dest_dir (an existing empty dir), computing the
 // diff_id (sha256 of the uncompressed tar stream) in the same pass. Errors
 // name the entry and the failed call; on error dest_dir holds a partial tree
-// that the caller removes.
-Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir);
+// that the caller removes. `max_bytes` caps the uncompressed stream (0: no
+// cap).
+Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir,
+                                int64_t max_bytes = kDefaultMaxLayerBytes);
 
 // Enables on `a` the decompression filters layers and archives may use:
 // gzip, zstd, xz, bzip2. Never archive_read_support_filter_all, which would

@@ -36,7 +36,7 @@ Status RemoveAfterError(const std::string& path, Status st) {
 
 }  // namespace
 
-Result<std::unique_ptr<SnapshotStore>> SnapshotStore::Open(const std::string& root) {
+Result<std::unique_ptr<SnapshotStore>> SnapshotStore::Open(const std::string& root, int64_t max_layer_bytes) {
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(root, 0700));
   if (::chmod(root.c_str(), 0700) != 0) return ErrnoStatus("chmod " + root);
   for (const std::string& name : ListDir(root)) {
@@ -47,7 +47,7 @@ Result<std::unique_ptr<SnapshotStore>> SnapshotStore::Open(const std::string& ro
     // Not lockable as a directory (a stray file) or ours now: either way stale.
     SLIPWAY_RETURN_IF_ERROR(RemoveTree(path).Wrap("remove stale snapshot dir"));
   }
-  return std::unique_ptr<SnapshotStore>(new SnapshotStore(root));
+  return std::unique_ptr<SnapshotStore>(new SnapshotStore(root, max_layer_bytes));
 }
 
 bool SnapshotStore::Has(const Digest& chain_id) const {
@@ -65,7 +65,7 @@ Result<UnpackStats> SnapshotStore::Create(const Digest& chain_id, const std::str
   auto lock = LockDir(tmp, /*wait=*/true);
   if (!lock.ok()) return RemoveAfterError(tmp, lock.status().Wrap(what));
 
-  Result<UnpackStats> stats = UnpackLayer(blob_path, tmp);
+  Result<UnpackStats> stats = UnpackLayer(blob_path, tmp, max_layer_bytes_);
   if (!stats.ok()) return RemoveAfterError(tmp, stats.status().Wrap(what));
   if (stats->diff_id != expected_diff_id) {
     return RemoveAfterError(

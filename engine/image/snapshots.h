@@ -27,7 +27,9 @@ class SnapshotStore {
  public:
   // Creates <root> (0700) as needed and removes stale tmp-* dirs (those no
   // live Create or Remove holds locked).
-  static Result<std::unique_ptr<SnapshotStore>> Open(const std::string& root);
+  // `max_layer_bytes` caps each layer's uncompressed size (UnpackLayer).
+  static Result<std::unique_ptr<SnapshotStore>> Open(const std::string& root,
+                                                     int64_t max_layer_bytes = kDefaultMaxLayerBytes);
 
   bool Has(const Digest& chain_id) const;
   std::string Path(const Digest& chain_id) const { return root_ + "/" + chain_id.hex(); }
@@ -44,8 +46,10 @@ class SnapshotStore {
   std::vector<Digest> List() const;
 
  private:
-  explicit SnapshotStore(std::string root) : root_(std::move(root)) {}
+  SnapshotStore(std::string root, int64_t max_layer_bytes)
+      : root_(std::move(root)), max_layer_bytes_(max_layer_bytes) {}
   std::string root_;
+  int64_t max_layer_bytes_;
 };
 
 }  // namespace slipway

@@ -144,7 +144,7 @@ std::string GetNothing(const DaemonConfig&) {
 constexpr int kIntMax = std::numeric_limits<int>::max();
 using C = DaemonConfig;
 
-const std::array<Field, 19> kFields = {{
+const std::array<Field, 20> kFields = {{
     {"listen", "--listen", "ADDR:PORT", "Address and port of the REST API", SetListen, GetString<&C::listen>},
     {"data_dir", "--data-dir", "DIR", "Images, the database and the control token", SetNonEmpty<&C::data_dir>,
      GetString<&C::data_dir>},
@@ -176,6 +176,9 @@ const std::array<Field, 19> kFields = {{
     {"insecure_registries", "--insecure-registry", "HOST:PORT",
      "A registry reached over plain http; repeat for more (replaces the file's list)", AddInsecureRegistry,
      GetNothing, /*list=*/true},
+    {"max_layer_bytes", "--max-layer-bytes", "SIZE",
+     "Largest uncompressed size of a layer or an ADDed archive (0: no cap)",
+     SetBytes<&C::max_layer_bytes, true>, GetBytes<&C::max_layer_bytes>},
     {"build_cache_max_bytes", "--build-cache-max-bytes", "SIZE",
      "Size the build cache is trimmed to after each build, least recently used first (0: no limit)",
      SetBytes<&C::build_cache_max_bytes, true>, GetBytes<&C::build_cache_max_bytes>},

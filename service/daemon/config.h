@@ -33,7 +33,10 @@ struct DaemonConfig {
   std::chrono::milliseconds shutdown_timeout{10'000};
   std::string monitor_binary;  // empty: slipway-monitor next to slipwayd (MonitorBinaryPath)
   std::string registry_auth;   // empty: ~/.docker/config.json if it exists (RegistryAuthPath)
-  std::vector<std::string> insecure_registries;       // host:port reached over plain http
+  std::vector<std::string> insecure_registries;  // host:port reached over plain http
+  // A layer (or an ADDed archive) that expands beyond this is refused: a
+  // small blob can be a decompression bomb. 0: no cap.
+  int64_t max_layer_bytes = int64_t{16} << 30;
   int64_t build_cache_max_bytes = int64_t{10} << 30;  // 0: no limit
   // RUN --network=host reaches the host's loopback services: off unless the
   // operator allows it, and then only for builds that ask (--allow network.host).

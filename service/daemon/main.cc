@@ -87,7 +87,7 @@ class Daemon {
     SLIPWAY_ASSIGN_OR_RETURN(data_lock_, LockDir(config_.data_dir));
     SLIPWAY_ASSIGN_OR_RETURN(state_lock_, LockDir(config_.state_dir));
     SLIPWAY_ASSIGN_OR_RETURN(token_, LoadOrCreateToken(TokenPath(config_)));
-    SLIPWAY_ASSIGN_OR_RETURN(images_, ImageStore::Open(config_.data_dir));
+    SLIPWAY_ASSIGN_OR_RETURN(images_, ImageStore::Open(config_.data_dir, config_.max_layer_bytes));
     SLIPWAY_ASSIGN_OR_RETURN(store_, ContainerStore::Open(DatabasePath(config_)));
     SLIPWAY_RETURN_IF_ERROR(OpenContainers());
     SLIPWAY_ASSIGN_OR_RETURN(ReconcileReport report, containers_->Reconcile());

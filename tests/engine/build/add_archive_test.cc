@@ -47,7 +47,7 @@ TEST_F(AddArchiveTest, UnpacksWithTheArchivesOwnersAndModes) {
   std::string archive =
       Put("a.tgz", Compress(MakeTar({Dir("app"), Dir("app/bin"), file}), Compression::kGzip));
   std::string dest = NewDir("out");
-  ASSERT_TRUE(UnpackArchive(archive, dest).ok());
+  ASSERT_TRUE(UnpackArchive(archive, dest, 0).ok());
   struct stat st;
   ASSERT_EQ(::stat((dest + "/app/bin/tool").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0750u);
@@ -60,7 +60,7 @@ TEST_F(AddArchiveTest, HostileEntriesStayInside) {
   std::string archive = Put("evil.tar", MakeTar({File("../escaped", "x"), File("/abs", "y"),
                                                  Symlink("link", "/"), File("link/through", "z")}));
   std::string dest = NewDir("out");
-  (void)UnpackArchive(archive, dest);  // refused or contained, never outside
+  (void)UnpackArchive(archive, dest, 0);  // refused or contained, never outside
   EXPECT_FALSE(PathExists(dir_ + "/escaped"));
   EXPECT_FALSE(PathExists("/through"));
   auto abs = ReadFile("/abs");
@@ -70,10 +70,24 @@ TEST_F(AddArchiveTest, HostileEntriesStayInside) {
 TEST_F(AddArchiveTest, WhiteoutNamesAreRefused) {
   std::string archive = Put("wh.tar", MakeTar({File("d/.wh.gone", "")}));
   std::string dest = NewDir("out");
-  Status status = UnpackArchive(archive, dest);
+  Status status = UnpackArchive(archive, dest, 0);
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.message().find(".wh."), std::string::npos) << status.ToString();
   EXPECT_TRUE(ListDir(dest).empty());
+}
+
+// A small archive that expands far beyond the cap (a decompression bomb)
+// stops at the cap, however small it looks.
+TEST_F(AddArchiveTest, ExpansionIsCapped) {
+  std::string bomb = Compress(MakeTar({File("zeros", std::string(16 << 20, '\0'))}), Compression::kGzip);
+  ASSERT_LT(bomb.size(), 100u << 10);
+  std::string archive = Put("bomb.tgz", bomb);
+  Status capped = UnpackArchive(archive, NewDir("capped"), 1 << 20);
+  ASSERT_FALSE(capped.ok());
+  EXPECT_EQ(capped.code(), Code::kResourceExhausted) << capped.ToString();
+  EXPECT_NE(capped.message().find("expands to more than 1048576 bytes"), std::string::npos)
+      << capped.ToString();
+  EXPECT_TRUE(UnpackArchive(archive, NewDir("uncapped"), 32 << 20).ok());
 }
 
 }  // namespace

@@ -103,7 +103,8 @@ class ImageStoreTest : public ::testing::Test {
   }
   std::vector<std::string> IngestEntries() {
     std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(root_ + "/content/ingest")) out.push_back(e.path().filename());
+    for (const auto& e : fs::directory_iterator(root_ + "/content/ingest"))
+      out.push_back(e.path().filename());
     return out;
   }
 
@@ -224,6 +225,23 @@ TEST_F(ImageStoreTest, ImportOfAMissingFileIsNotFound) {
 
 // --- Resolve --------------------------------------------------------------------
 
+// The store's cap on a layer's uncompressed size holds for every image it
+// commits (pulled, loaded or imported): past it nothing is recorded or left.
+TEST_F(ImageStoreTest, LayersLargerThanTheCapAreRefused) {
+  store_.reset();
+  auto capped = ImageStore::Open(root_, 1 << 20);
+  ASSERT_TRUE(capped.ok()) << capped.status().ToString();
+  store_ = std::move(capped).value();
+  std::string big = testing::MakeTar({testing::File("zeros", std::string(4 << 20, '\0'))});
+  auto image = store_->Commit(PutImageBlobs({big}), "big:1");
+  ASSERT_FALSE(image.ok());
+  EXPECT_EQ(image.status().code(), Code::kResourceExhausted) << image.status().ToString();
+  EXPECT_TRUE(Images().empty());
+  EXPECT_TRUE(SnapshotRootEntries().empty());
+  std::string small = testing::MakeTar({testing::File("f", "small")});
+  EXPECT_TRUE(store_->Commit(PutImageBlobs({small}), "small:1").ok());
+}
+
 TEST_F(ImageStoreTest, NormalizeNameAsDocker) {
   EXPECT_EQ(*ImageStore::NormalizeName("busybox"), "docker.io/library/busybox:latest");
   EXPECT_EQ(*ImageStore::NormalizeName("busybox:x"), "docker.io/library/busybox:x");
@@ -286,8 +304,8 @@ TEST_F(ImageStoreTest, ResolveOfAnAmbiguousPrefixIsAnError) {
 
 TEST_F(ImageStoreTest, ResolveOfUnknownReferencesIsNotFound) {
   ImportBusybox();
-  for (const std::string& ref : std::vector<std::string>{"nothing:here", "sha256:" + std::string(64, '0'),
-                                                        "0000000000"}) {
+  for (const std::string& ref :
+       std::vector<std::string>{"nothing:here", "sha256:" + std::string(64, '0'), "0000000000"}) {
     auto r = store_->Resolve(ref);
     ASSERT_FALSE(r.ok()) << ref;
     EXPECT_EQ(r.status().code(), Code::kNotFound) << ref << ": " << r.status().message();
@@ -310,8 +328,7 @@ TEST_F(ImageStoreTest, TagAddsANameForTheSameImage) {
   auto r = store_->Resolve("localhost:5000/team/app:2");
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->id, image.id);
-  EXPECT_EQ(r->tags,
-            (std::vector<std::string>{"docker.io/library/busybox:x", "localhost:5000/team/app:2"}));
+  EXPECT_EQ(r->tags, (std::vector<std::string>{"docker.io/library/busybox:x", "localhost:5000/team/app:2"}));
   EXPECT_EQ(Images().size(), 1u);
 }
 
@@ -337,7 +354,8 @@ TEST_F(ImageStoreTest, TagErrorsChangeNothing) {
   EXPECT_EQ(unknown.code(), Code::kNotFound) << unknown.message();
   Status invalid = store_->Tag("busybox:x", "Bad/Name");
   EXPECT_FALSE(invalid.ok());
-  EXPECT_EQ(store_->metadata().GetImage(image.id)->tags, std::vector<std::string>{"docker.io/library/busybox:x"});
+  EXPECT_EQ(store_->metadata().GetImage(image.id)->tags,
+            std::vector<std::string>{"docker.io/library/busybox:x"});
 }
 
 TEST_F(ImageStoreTest, RemoveOfOneTagKeepsTheImageWhileAnotherRemains) {
@@ -555,7 +573,8 @@ TEST_F(ImageStoreTest, AnImportedImageRunsInASandbox) {
   ASSERT_TRUE(dirs.ok()) << dirs.status().message();
   testing::TestRuntime runtime;
   ASSERT_TRUE(runtime.ok()) << runtime.open_error();
-  auto run = runtime.Run(*dirs, {"sh", "-c", "echo from-image; head -1 /etc/passwd; echo scribble > /bin/new"});
+  auto run =
+      runtime.Run(*dirs, {"sh", "-c", "echo from-image; head -1 /etc/passwd; echo scribble > /bin/new"});
   ASSERT_TRUE(run.error.empty()) << run.error;
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.out, "from-image\nroot:x:0:0:root:/root:/bin/sh\n");

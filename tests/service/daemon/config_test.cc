@@ -261,6 +261,7 @@ TEST(DaemonArgsTest, EveryFlagSetsItsValue) {
                        "--registry-auth=/r",
                        "--insecure-registry=a:1",
                        "--insecure-registry=b:2",
+                       "--max-layer-bytes=2g",
                        "--build-cache-max-bytes=1g",
                        "--build-allow-host-network=true",
                        "--build-memory-bytes=512m",
@@ -282,6 +283,7 @@ TEST(DaemonArgsTest, EveryFlagSetsItsValue) {
   want.monitor_binary = "/m";
   want.registry_auth = "/r";
   want.insecure_registries = {"a:1", "b:2"};
+  want.max_layer_bytes = int64_t{2} << 30;
   want.build_cache_max_bytes = int64_t{1} << 30;
   want.build_allow_host_network = true;
   want.build_memory_bytes = 512 << 20;
