@@ -9,7 +9,8 @@
 //   no entry can write outside the directory (`..`, absolute names, links
 //   out), and device nodes and trusted.* xattrs are never created. OCI
 //   whiteout names (.wh.*) have no meaning in an ADDed archive: they are
-//   refused rather than turned into deletions.
+//   refused rather than turned into deletions. On error `dest_dir` holds
+//   a partial tree that the caller removes.
 #pragma once
 
 #include <string>

@@ -176,7 +176,8 @@ bool XattrAllowed(std::string_view name) {
 // a parent directory fd that was resolved inside the root.
 class Extractor {
  public:
-  Extractor(int root_fd, UnpackStats* stats) : root_(root_fd), stats_(stats) {}
+  Extractor(int root_fd, UnpackStats* stats, bool whiteouts)
+      : root_(root_fd), stats_(stats), whiteouts_(whiteouts) {}
 
   Status Extract(archive* a, archive_entry* e);
   // Directory times, deepest first: creating children changed them.
@@ -207,6 +208,7 @@ class Extractor {
 
   int root_;
   UnpackStats* stats_;
+  bool whiteouts_;  // .wh. names are whiteouts (a layer), else refused (an archive)
   std::vector<DirTimes> dir_times_;
 };
 
@@ -219,6 +221,11 @@ Status Extractor::Extract(archive* a, archive_entry* e) {
 }
 
 Status Extractor::ExtractAt(archive* a, archive_entry* e, const std::vector<std::string>& parts) {
+  if (!whiteouts_) {
+    for (const std::string& part : parts)
+      if (part.starts_with(".wh."))
+        return InvalidArgument("names starting with .wh. are reserved for layer whiteouts");
+  }
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     if (parts[i].starts_with(".wh..wh.")) return Status::Ok();  // aufs metadata (.wh..wh.plnk/...)
     if (parts[i].starts_with(".wh.")) {
@@ -593,14 +600,14 @@ void SupportLayerFilters(archive* a) {
 }
 
 Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir,
-                                int64_t max_bytes) {
+                                const UnpackOptions& options) {
   UniqueFd blob(::open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!blob) return ErrnoStatus("open " + blob_path);
   UniqueFd root(::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return ErrnoStatus("open " + dest_dir);
   bool empty = false;
   SLIPWAY_ASSIGN_OR_RETURN(ArchivePtr outer, OpenOuter(blob.get(), blob_path, &empty));
-  DecompressedStream stream(outer.get(), empty, max_bytes);
+  DecompressedStream stream(outer.get(), empty, options.max_bytes);
   // Past the cap, whichever call noticed first fails: say why, with its code.
   auto failed = [&](Status status) -> Status {
     if (!stream.too_large()) return status;
@@ -618,7 +625,7 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
   }
 
   UnpackStats stats;
-  Extractor extractor(root.get(), &stats);
+  Extractor extractor(root.get(), &stats, options.whiteouts);
   for (;;) {
     archive_entry* entry;
     int rc = archive_read_next_header(inner.get(), &entry);

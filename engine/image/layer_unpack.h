@@ -58,10 +58,15 @@ constexpr int64_t kDefaultMaxLayerBytes = int64_t{16} << 30;
 // detected from content) into dest_dir (an existing empty dir), computing the
 // diff_id (sha256 of the uncompressed tar stream) in the same pass. Errors
 // name the entry and the failed call; on error dest_dir holds a partial tree
-// that the caller removes. `max_bytes` caps the uncompressed stream (0: no
-// cap).
+// that the caller removes.
+struct UnpackOptions {
+  int64_t max_bytes = kDefaultMaxLayerBytes;  // cap on the uncompressed stream; 0: no cap
+  // false for a plain archive rather than a layer (Dockerfile ADD): a name
+  // starting with .wh. is then an error, never a deletion.
+  bool whiteouts = true;
+};
 Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir,
-                                int64_t max_bytes = kDefaultMaxLayerBytes);
+                                const UnpackOptions& options = {});
 
 // Enables on `a` the decompression filters layers and archives may use:
 // gzip, zstd, xz, bzip2. Never archive_read_support_filter_all, which would

@@ -65,7 +65,7 @@ Result<UnpackStats> SnapshotStore::Create(const Digest& chain_id, const std::str
   auto lock = LockDir(tmp, /*wait=*/true);
   if (!lock.ok()) return RemoveAfterError(tmp, lock.status().Wrap(what));
 
-  Result<UnpackStats> stats = UnpackLayer(blob_path, tmp, max_layer_bytes_);
+  Result<UnpackStats> stats = UnpackLayer(blob_path, tmp, {max_layer_bytes_});
   if (!stats.ok()) return RemoveAfterError(tmp, stats.status().Wrap(what));
   if (stats->diff_id != expected_diff_id) {
     return RemoveAfterError(

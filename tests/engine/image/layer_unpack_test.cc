@@ -273,17 +273,17 @@ TEST_F(LayerUnpackTest, ExpansionIsCapped) {
       testing::MakeTar({File("small", "x"), File("zeros", std::string(32 << 20, '\0'))}), Compression::kGzip);
   ASSERT_LT(gz.size(), 100u << 10);
   testing::WriteTestFile(layer_, gz);
-  auto capped = UnpackLayer(layer_, dest_, 4 << 20);
+  auto capped = UnpackLayer(layer_, dest_, {4 << 20});
   ASSERT_FALSE(capped.ok());
   EXPECT_EQ(capped.status().code(), Code::kResourceExhausted) << capped.status().ToString();
   EXPECT_NE(capped.status().message().find("max_layer_bytes"), std::string::npos)
       << capped.status().ToString();
   ASSERT_TRUE(RemoveTree(dest_).ok() && MakeDirs(dest_).ok());
-  auto fits = UnpackLayer(layer_, dest_, 64 << 20);
+  auto fits = UnpackLayer(layer_, dest_, {64 << 20});
   ASSERT_TRUE(fits.ok()) << fits.status().ToString();
   EXPECT_GT(fits->uncompressed_bytes, 32 << 20);
   ASSERT_TRUE(RemoveTree(dest_).ok() && MakeDirs(dest_).ok());
-  EXPECT_TRUE(UnpackLayer(layer_, dest_, 0).ok());  // 0: no cap
+  EXPECT_TRUE(UnpackLayer(layer_, dest_, {0}).ok());  // 0: no cap
 }
 
 TEST_F(LayerUnpackTest, CorruptInputFails) {
