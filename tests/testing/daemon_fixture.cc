@@ -44,21 +44,6 @@ std::string ReadAll(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-int FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  if (fd >= 0) ::close(fd);
-  return port;
-}
-
 std::string RandomHex(int digits) {
   std::random_device rd;
   std::string out;
@@ -710,6 +695,17 @@ void DaemonUnderTest::KillWhatIsLeft() {
   for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
     ::rmdir((h.path() / cgroup_parent_).c_str());
   }
+}
+
+std::unique_ptr<DaemonUnderTest> StartDaemonWithBusybox(std::vector<std::string> args) {
+  auto daemon = std::make_unique<DaemonUnderTest>(std::move(args));
+  auto started = daemon->Start();
+  if (!started) {
+    ADD_FAILURE() << started.message();
+    return nullptr;
+  }
+  if (daemon->ImportBusybox("busybox").empty()) return nullptr;
+  return daemon;
 }
 
 }  // namespace slipway::testing

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
@@ -191,6 +192,11 @@ bool ProcessAlive(pid_t pid, uint64_t start_time);
 
 // Lines in `after` but not in `before`.
 std::vector<std::string> Added(std::vector<std::string> before, std::vector<std::string> after);
+
+// A started slipwayd (with `args` added) that has BusyboxRootfs() as image
+// `busybox`, for a whole suite or a single test; nullptr, with a test
+// failure saying why, if either step failed.
+std::unique_ptr<DaemonUnderTest> StartDaemonWithBusybox(std::vector<std::string> args = {});
 
 // Docker's multiplexed stream decoded: stdout and stderr apart. False if it
 // is not made of whole frames of streams 1, 2 (and 3, skipped).

@@ -1,6 +1,9 @@
 #include "tests/testing/fixtures.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -130,6 +133,21 @@ std::string BinaryUnderTest(int argc, char** argv, const std::string& runfiles_p
   char resolved[PATH_MAX];
   if (path.empty() || !::realpath(path.c_str(), resolved)) return "";
   return resolved;
+}
+
+int FreeLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("find a free port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
 }
 
 }  // namespace slipway::testing

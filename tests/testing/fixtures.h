@@ -30,6 +30,10 @@ std::vector<std::string> TreeFingerprint(const std::string& dir);
 // if neither exists.
 std::string BinaryUnderTest(int argc, char** argv, const std::string& runfiles_path);
 
+// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick),
+// for a server a test starts; throws if none can be found.
+int FreeLoopbackPort();
+
 // Runs `command` with /bin/sh, returns its exit status and fills `output` with
 // stdout and stderr.
 int RunShell(const std::string& command, std::string* output);

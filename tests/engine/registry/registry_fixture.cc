@@ -51,20 +51,6 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
-int FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    throw std::runtime_error("find a free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::string Base64Url(std::string_view data) {
   std::string out = Base64Encode(data);
   while (!out.empty() && out.back() == '=') out.pop_back();

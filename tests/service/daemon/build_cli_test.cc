@@ -66,16 +66,7 @@ bool Has(const std::string& text, const std::string& part) {
 
 class BuildCliTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    auto daemon = std::make_unique<DaemonUnderTest>();
-    auto started = daemon->Start();
-    if (!started) {
-      ADD_FAILURE() << started.message();
-      return;
-    }
-    if (daemon->ImportBusybox("busybox").empty()) return;
-    shared_ = daemon.release();
-  }
+  static void SetUpTestSuite() { shared_ = StartDaemonWithBusybox().release(); }
   static void TearDownTestSuite() {
     delete shared_;
     shared_ = nullptr;
@@ -312,54 +303,51 @@ TEST_F(BuildCliTest, HostNetworkNeedsTheDaemonAndTheBuildToAllowIt) {
   EXPECT_TRUE(Has(bad.err, "unknown entitlement")) << bad;
 
   // A daemon that grants it, to builds that ask.
-  DaemonUnderTest open({"--build-allow-host-network", "true"});
-  ASSERT_TRUE(open.Start());
-  ASSERT_FALSE(open.ImportBusybox("busybox").empty());
-  Outcome unasked = open.Cli({"build", "-t", "net:1", ctx}, {}, std::chrono::seconds(120));
+  auto open = StartDaemonWithBusybox({"--build-allow-host-network", "true"});
+  ASSERT_NE(open, nullptr);
+  Outcome unasked = open->Cli({"build", "-t", "net:1", ctx}, {}, std::chrono::seconds(120));
   EXPECT_NE(unasked.code, 0) << unasked;
   EXPECT_TRUE(Has(unasked.err, "needs the network.host entitlement")) << unasked;
   Outcome built =
-      open.Cli({"build", "--allow", "network.host", "-t", "net:1", ctx}, {}, std::chrono::seconds(120));
+      open->Cli({"build", "--allow", "network.host", "-t", "net:1", ctx}, {}, std::chrono::seconds(120));
   ASSERT_EQ(built.code, 0) << built;
   std::set<std::string> names;
   for (const auto& entry : std::filesystem::directory_iterator("/sys/class/net"))
     names.insert(entry.path().filename());
   std::string host_ifaces;
   for (const std::string& name : names) host_ifaces += name + "\n";
-  Outcome seen = open.Cli({"run", "--rm", "net:1", "cat", "/net"});
+  Outcome seen = open->Cli({"run", "--rm", "net:1", "cat", "/net"});
   EXPECT_EQ(seen.out, host_ifaces) << seen;
-  open.RemoveAll();
-  EXPECT_EQ(open.LeftoversAfter(), "");
+  open->RemoveAll();
+  EXPECT_EQ(open->LeftoversAfter(), "");
 }
 
 TEST_F(BuildCliTest, BuildStepsGetTheDaemonsLimits) {
-  DaemonUnderTest limited({"--build-pids-limit", "16"});
-  ASSERT_TRUE(limited.Start());
-  ASSERT_FALSE(limited.ImportBusybox("busybox").empty());
+  auto limited = StartDaemonWithBusybox({"--build-pids-limit", "16"});
+  ASSERT_NE(limited, nullptr);
   std::string ctx = MakeContext("FROM busybox\nRUN for i in $(seq 40); do sleep 2 & done; wait\n");
-  Outcome b = limited.Cli({"build", "-t", "forks:1", ctx}, {}, std::chrono::seconds(120));
+  Outcome b = limited->Cli({"build", "-t", "forks:1", ctx}, {}, std::chrono::seconds(120));
   EXPECT_TRUE(Has(b.err + b.out, "can't fork")) << b;
   // The suite's daemon has the default limit (4096): the same build forks freely.
   Outcome free = Cli({"build", "-t", "forks:1", ctx});
   EXPECT_EQ(free.code, 0) << free;
   EXPECT_FALSE(Has(free.err + free.out, "can't fork")) << free;
-  limited.RemoveAll();
-  EXPECT_EQ(limited.LeftoversAfter(), "");
+  limited->RemoveAll();
+  EXPECT_EQ(limited->LeftoversAfter(), "");
 }
 
 TEST_F(BuildCliTest, TheBuildCacheIsTrimmedToItsCap) {
   // A cap below any layer: after each build, every layer entry goes.
-  DaemonUnderTest small({"--build-cache-max-bytes", "1k"});
-  ASSERT_TRUE(small.Start());
-  ASSERT_FALSE(small.ImportBusybox("busybox").empty());
+  auto small = StartDaemonWithBusybox({"--build-cache-max-bytes", "1k"});
+  ASSERT_NE(small, nullptr);
   std::string ctx = MakeContext(kDockerfile);
-  Outcome first = small.Cli({"build", "-t", "t:cap", ctx}, {}, std::chrono::seconds(120));
+  Outcome first = small->Cli({"build", "-t", "t:cap", ctx}, {}, std::chrono::seconds(120));
   ASSERT_EQ(first.code, 0) << first;
-  EXPECT_EQ(CachedLayers(small), 0);
-  Outcome second = small.Cli({"build", "-t", "t:cap", ctx}, {}, std::chrono::seconds(120));
+  EXPECT_EQ(CachedLayers(*small), 0);
+  Outcome second = small->Cli({"build", "-t", "t:cap", ctx}, {}, std::chrono::seconds(120));
   ASSERT_EQ(second.code, 0) << second;
   EXPECT_FALSE(Has(Section(second.out, "RUN"), "Using cache")) << second;
-  EXPECT_TRUE(Has(small.Log(), "image.build_cache_trimmed")) << small.Log();
+  EXPECT_TRUE(Has(small->Log(), "image.build_cache_trimmed")) << small->Log();
 
   // The suite's daemon keeps its default 10g: the same build is cached there.
   ASSERT_EQ(Cli({"build", "-t", "t:cap", ctx}).code, 0);

@@ -130,13 +130,8 @@ class BuildCompatTest : public ::testing::Test {
   static void SetUpTestSuite() {
     buildah_ = new std::string(BuildahPath());
     if (buildah_->empty()) return;
-    auto daemon = std::make_unique<DaemonUnderTest>();
-    auto started = daemon->Start();
-    if (!started) {
-      ADD_FAILURE() << started.message();
-      return;
-    }
-    if (daemon->ImportBusybox("busybox").empty()) return;
+    auto daemon = StartDaemonWithBusybox();
+    if (!daemon) return;
     scratch_ = new std::string(MakeTempDir("build-compat"));
     std::string base = *scratch_ + "/busybox.oci.tar";
     Outcome saved = daemon->Cli({"save", "-o", base, "busybox"});

@@ -63,18 +63,6 @@ std::string ReadUntil(int fd, const std::string& text, milliseconds deadline) {
   return got;
 }
 
-// A daemon with the busybox image, for a whole suite or a single test.
-std::unique_ptr<DaemonUnderTest> StartDaemonWithBusybox(std::vector<std::string> args = {}) {
-  auto daemon = std::make_unique<DaemonUnderTest>(std::move(args));
-  auto started = daemon->Start();
-  if (!started) {
-    ADD_FAILURE() << started.message();
-    return nullptr;
-  }
-  if (daemon->ImportBusybox("busybox").empty()) return nullptr;
-  return daemon;
-}
-
 class DaemonCliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { shared_ = StartDaemonWithBusybox().release(); }
