@@ -28,198 +28,6 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 // ---------------------------------------------------------------------------
-// SandboxSpec <-> JSON
-
-namespace {
-
-// Thrown while decoding, caught in SpecFromJson: exceptions stay in this file.
-struct SpecError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-const char* NetworkName(NetworkMode mode) {
-  switch (mode) {
-    case NetworkMode::kPrivate: return "private";
-    case NetworkMode::kContainer: return "container";
-    case NetworkMode::kHost: return "host";
-  }
-  // Only a value outside the enum gets here; it must not decode as anything.
-  return "unknown";
-}
-
-NetworkMode NetworkFromName(const std::string& name) {
-  if (name == "private") return NetworkMode::kPrivate;
-  if (name == "container") return NetworkMode::kContainer;
-  if (name == "host") return NetworkMode::kHost;
-  throw SpecError("network: unknown mode \"" + name + "\"");
-}
-
-// Rejects keys this decoder does not know: a field renamed on one side only
-// would otherwise fall back to its default without a word.
-void CheckKeys(const json& object, std::initializer_list<const char*> known, const std::string& where) {
-  if (!object.is_object()) throw SpecError(where + ": not an object");
-  for (const auto& [key, value] : object.items()) {
-    bool ok = std::any_of(known.begin(), known.end(), [&](const char* k) { return key == k; });
-    if (!ok) throw SpecError(where + ": unknown key \"" + key + "\"");
-  }
-}
-
-// An integer of type T, refusing floats and values T cannot hold (a uid of -1
-// must not become 4294967295).
-template <typename T>
-T ToInt(const json& value, const std::string& key) {
-  if (!value.is_number_integer()) throw SpecError(key + ": not an integer");
-  if (value.is_number_unsigned()) {
-    auto u = value.get<uint64_t>();
-    if (!std::in_range<T>(u)) throw SpecError(key + ": out of range");
-    return static_cast<T>(u);
-  }
-  auto s = value.get<int64_t>();
-  if (!std::in_range<T>(s)) throw SpecError(key + ": out of range");
-  return static_cast<T>(s);
-}
-
-// Sets *out from object[key] if present; a missing key keeps the default.
-template <typename T>
-void Read(const json& object, const char* key, T* out) {
-  auto it = object.find(key);
-  if (it == object.end()) return;
-  if constexpr (std::is_same_v<T, bool>) {
-    if (!it->is_boolean()) throw SpecError(std::string(key) + ": not a boolean");
-    *out = it->template get<bool>();
-  } else if constexpr (std::is_integral_v<T>) {
-    *out = ToInt<T>(*it, key);
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    if (!it->is_string()) throw SpecError(std::string(key) + ": not a string");
-    *out = it->template get<std::string>();
-  } else {
-    static_assert(std::is_same_v<T, std::vector<std::string>>);
-    if (!it->is_array()) throw SpecError(std::string(key) + ": not an array");
-    out->clear();
-    for (const json& s : *it) {
-      if (!s.is_string()) throw SpecError(std::string(key) + ": not an array of strings");
-      out->push_back(s.get<std::string>());
-    }
-  }
-}
-
-json LimitsToJson(const CgroupLimits& l) {
-  return {{"memory_bytes", l.memory_bytes}, {"memory_swap_bytes", l.memory_swap_bytes},
-          {"cpu_millis", l.cpu_millis},     {"cpu_period_us", l.cpu_period_us},
-          {"pids_max", l.pids_max},         {"restrict_devices", l.restrict_devices}};
-}
-
-CgroupLimits LimitsFromJson(const json& j) {
-  CheckKeys(
-      j, {"memory_bytes", "memory_swap_bytes", "cpu_millis", "cpu_period_us", "pids_max", "restrict_devices"},
-      "limits");
-  CgroupLimits l;
-  Read(j, "memory_bytes", &l.memory_bytes);
-  Read(j, "memory_swap_bytes", &l.memory_swap_bytes);
-  Read(j, "cpu_millis", &l.cpu_millis);
-  Read(j, "cpu_period_us", &l.cpu_period_us);
-  Read(j, "pids_max", &l.pids_max);
-  Read(j, "restrict_devices", &l.restrict_devices);
-  return l;
-}
-
-json BindsToJson(const std::vector<BindMount>& binds) {
-  json out = json::array();
-  for (const BindMount& b : binds) {
-    out.push_back({{"source", b.source}, {"target", b.target}, {"read_only", b.read_only}});
-  }
-  return out;
-}
-
-std::vector<BindMount> BindsFromJson(const json& j) {
-  if (!j.is_array()) throw SpecError("binds: not an array");
-  std::vector<BindMount> out;
-  for (const json& item : j) {
-    CheckKeys(item, {"source", "target", "read_only"}, "binds");
-    BindMount b;
-    Read(item, "source", &b.source);
-    Read(item, "target", &b.target);
-    Read(item, "read_only", &b.read_only);
-    out.push_back(std::move(b));
-  }
-  return out;
-}
-
-std::vector<gid_t> GidsFromJson(const json& j) {
-  if (!j.is_array()) throw SpecError("additional_gids: not an array");
-  std::vector<gid_t> out;
-  for (const json& g : j) out.push_back(ToInt<gid_t>(g, "additional_gids"));
-  return out;
-}
-
-}  // namespace
-
-std::string SpecToJson(const SandboxSpec& spec) {
-  json j = {
-      {"name", spec.name},
-      {"lower_dirs", spec.lower_dirs},
-      {"argv", spec.argv},
-      {"env", spec.env},
-      {"workdir", spec.workdir},
-      {"uid", spec.uid},
-      {"gid", spec.gid},
-      {"additional_gids", spec.additional_gids},
-      {"hostname", spec.hostname},
-      {"limits", LimitsToJson(spec.limits)},
-      {"storage_bytes", spec.storage_bytes},
-      {"upper_dir", spec.upper_dir},
-      {"timeout_ms", spec.timeout.count()},
-      {"network", NetworkName(spec.network)},
-      {"network_peer", spec.network_peer},
-      {"binds", BindsToJson(spec.binds)},
-      {"capabilities", spec.capabilities},
-      {"interactive", spec.interactive},
-      {"kill_on_parent_death", spec.kill_on_parent_death},
-  };
-  return j.dump();
-}
-
-Result<SandboxSpec> SpecFromJson(const std::string& text) {
-  try {
-    json j = json::parse(text);
-    CheckKeys(j,
-              {"name", "lower_dirs", "argv", "env", "workdir", "uid", "gid", "additional_gids", "hostname",
-               "limits", "storage_bytes", "upper_dir", "timeout_ms", "network", "network_peer", "binds",
-               "capabilities", "interactive", "kill_on_parent_death"},
-              "spec");
-    SandboxSpec spec;
-    Read(j, "name", &spec.name);
-    Read(j, "lower_dirs", &spec.lower_dirs);
-    Read(j, "argv", &spec.argv);
-    Read(j, "env", &spec.env);
-    Read(j, "workdir", &spec.workdir);
-    Read(j, "uid", &spec.uid);
-    Read(j, "gid", &spec.gid);
-    if (j.contains("additional_gids")) spec.additional_gids = GidsFromJson(j["additional_gids"]);
-    Read(j, "hostname", &spec.hostname);
-    if (j.contains("limits")) spec.limits = LimitsFromJson(j["limits"]);
-    Read(j, "storage_bytes", &spec.storage_bytes);
-    Read(j, "upper_dir", &spec.upper_dir);
-    int64_t timeout_ms = spec.timeout.count();
-    Read(j, "timeout_ms", &timeout_ms);
-    spec.timeout = std::chrono::milliseconds(timeout_ms);
-    std::string network = NetworkName(spec.network);
-    Read(j, "network", &network);
-    spec.network = NetworkFromName(network);
-    Read(j, "network_peer", &spec.network_peer);
-    if (j.contains("binds")) spec.binds = BindsFromJson(j["binds"]);
-    Read(j, "capabilities", &spec.capabilities);
-    Read(j, "interactive", &spec.interactive);
-    Read(j, "kill_on_parent_death", &spec.kill_on_parent_death);
-    return spec;
-  } catch (const json::exception& e) {
-    return InvalidArgument(std::string("malformed sandbox spec: ") + e.what());
-  } catch (const SpecError& e) {
-    return InvalidArgument(std::string("malformed sandbox spec: ") + e.what());
-  }
-}
-
-// ---------------------------------------------------------------------------
 // The ready line
 
 namespace {
@@ -299,16 +107,8 @@ constexpr int kMonitorReadyFd = 3;
 // A ready line longer than this is not one.
 constexpr size_t kMaxReadyLine = 64 * 1024;
 
-int PidfdOpen(pid_t pid) {
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-}
-
-int PidfdSendSignal(int pidfd, int sig) {
-  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
-}
-
 // A file removed when this object goes: the spec file, whichever way
-// StartMonitored() ends (the monitor removes it too, once read).
+// MonitorClient::Start() ends (the monitor removes it too, once read).
 class TempFile {
  public:
   explicit TempFile(std::string path) : path_(std::move(path)) {}
@@ -325,9 +125,9 @@ class TempFile {
 
 // The spec may hold secrets in its environment: the file is 0600 (mkstemp)
 // in the state directory, which is 0700.
-Result<TempFile> WriteSpecFile(const std::string& state_dir, const SandboxSpec& spec) {
-  SLIPWAY_RETURN_IF_ERROR(MakeDirs(state_dir, 0700));
-  std::string path = state_dir + "/.monitor-spec-XXXXXX";
+Result<TempFile> WriteSpecFile(const StateDir& state_dir, const SandboxSpec& spec) {
+  SLIPWAY_RETURN_IF_ERROR(MakeDirs(state_dir.root(), 0700));
+  std::string path = state_dir.SpecFileTemplate();
   UniqueFd fd(::mkostemp(path.data(), O_CLOEXEC));
   if (!fd) return ErrnoStatus("mkstemp " + path);
   TempFile file(path);
@@ -372,11 +172,11 @@ std::string DescribeWaitStatus(int status) {
 // default and unblocked, stdio on /dev/null (so not even a usage message
 // reaches the starter's terminal), and the ready pipe as fd 3: dup2 clears
 // close-on-exec, also when the pipe already is fd 3 (glibc >= 2.29).
-Result<pid_t> SpawnLauncher(const MonitorOptions& options, const std::string& spec_path, int ready_fd) {
-  std::vector<std::string> args = {
-      options.monitor_binary,         "--state-dir", options.state_dir, "--cgroup-parent",
-      options.cgroup_parent,          "--spec",      spec_path,         "--ready-fd",
-      std::to_string(kMonitorReadyFd)};
+Result<pid_t> SpawnLauncher(const std::string& binary, const RuntimeOptions& runtime,
+                            const std::string& spec_path, int ready_fd) {
+  std::vector<std::string> args = {binary,      "--state-dir", runtime.state_dir, "--cgroup-parent",
+                                   runtime.cgroup_parent, "--spec", spec_path, "--ready-fd",
+                                   std::to_string(kMonitorReadyFd)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -397,10 +197,10 @@ Result<pid_t> SpawnLauncher(const MonitorOptions& options, const std::string& sp
   ::posix_spawnattr_setsigdefault(&attr, &all);
   ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, options.monitor_binary.c_str(), &actions, &attr, argv.data(), environ);
+  int rc = ::posix_spawn(&pid, binary.c_str(), &actions, &attr, argv.data(), environ);
   ::posix_spawnattr_destroy(&attr);
   ::posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return Status::FromErrno(rc, "posix_spawn " + options.monitor_binary);
+  if (rc != 0) return Status::FromErrno(rc, "posix_spawn " + binary);
   return pid;
 }
 
@@ -431,21 +231,23 @@ Result<std::string> ReadReadyLine(int fd, std::chrono::milliseconds timeout) {
   }
 }
 
-std::string SandboxDirOf(const std::string& state_dir, const std::string& id) {
-  return state_dir + "/sandboxes/" + id;
-}
-
 }  // namespace
 
-Result<StartedSandbox> StartMonitored(const MonitorOptions& options, const SandboxSpec& spec) {
-  SLIPWAY_ASSIGN_OR_RETURN(TempFile spec_file, WriteSpecFile(options.state_dir, spec));
+MonitorClient::MonitorClient(Runtime& runtime, std::string monitor_binary,
+                             std::chrono::milliseconds ready_timeout)
+    : runtime_(runtime), binary_(std::move(monitor_binary)), ready_timeout_(ready_timeout) {}
+
+Result<StartedSandbox> MonitorClient::Start(const SandboxSpec& spec) const {
+  const StateDir& state_dir = runtime_.state_dir();
+  SLIPWAY_ASSIGN_OR_RETURN(TempFile spec_file, WriteSpecFile(state_dir, spec));
   SLIPWAY_ASSIGN_OR_RETURN(Pipe ready, MakePipe());
-  SLIPWAY_ASSIGN_OR_RETURN(pid_t launcher_pid, SpawnLauncher(options, spec_file.path(), ready.write.get()));
+  SLIPWAY_ASSIGN_OR_RETURN(pid_t launcher_pid,
+                           SpawnLauncher(binary_, runtime_.options(), spec_file.path(), ready.write.get()));
   ChildProcess launcher(launcher_pid);
   // Only the monitor holds the write end now: EOF means it is gone.
   ready.write.reset();
 
-  Result<std::string> line = ReadReadyLine(ready.read.get(), options.ready_timeout);
+  Result<std::string> line = ReadReadyLine(ready.read.get(), ready_timeout_);
   // On a timeout the launcher may be what hangs; the monitor, if it exists,
   // finds the pipe closed when it reports and removes its sandbox.
   if (!line.ok()) launcher.Kill();
@@ -457,7 +259,7 @@ Result<StartedSandbox> StartMonitored(const MonitorOptions& options, const Sandb
   }
   SLIPWAY_ASSIGN_OR_RETURN(ReadyReport report, ParseReadyLine(*line));
   // The monitor is the owner Runtime::Start() recorded.
-  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, ReadSandboxState(SandboxDirOf(options.state_dir, report.id)));
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, state_dir.ReadState(report.id));
   return StartedSandbox{report.id, report.init_pid, state.owner.pid};
 }
 
@@ -473,19 +275,16 @@ const char* SandboxPhaseName(SandboxPhase phase) {
   return "unknown";
 }
 
-Result<SandboxStatus> SurveyOne(const std::string& state_dir, const std::string& id) {
-  std::string dir = SandboxDirOf(state_dir, id);
-  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, ReadSandboxState(dir));
+Result<SandboxStatus> MonitorClient::SurveyOne(const std::string& id) const {
+  const StateDir& state_dir = runtime_.state_dir();
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, state_dir.ReadState(id));
   // The owner first, the result second: the monitor writes result.json before
   // it exits, so an owner seen dead here has written whatever it ever will.
   // (The other order could see "no result yet", then "owner dead": lost.)
   bool owner_alive = state.owner.Alive();
   SandboxStatus status{id, state.name, SandboxPhase::kLost, std::nullopt, state.owner, state.created_unix_ms};
-  if (PathExists(dir + "/result.json")) {
-    SLIPWAY_ASSIGN_OR_RETURN(std::string text, ReadFile(dir + "/result.json"));
-    auto result = SandboxResult::FromJson(text);
-    if (!result.ok()) return result.status().Wrap(dir);
-    status.result = *result;
+  if (state_dir.HasResult(id)) {
+    SLIPWAY_ASSIGN_OR_RETURN(status.result, state_dir.ReadResult(id));
     status.phase = SandboxPhase::kEnded;
   } else if (owner_alive) {
     status.phase = SandboxPhase::kRunning;
@@ -493,10 +292,10 @@ Result<SandboxStatus> SurveyOne(const std::string& state_dir, const std::string&
   return status;
 }
 
-Result<std::vector<SandboxStatus>> Survey(const std::string& state_dir) {
+Result<std::vector<SandboxStatus>> MonitorClient::Survey() const {
   std::vector<SandboxStatus> out;
-  for (const std::string& id : ListDir(state_dir + "/sandboxes")) {
-    auto status = SurveyOne(state_dir, id);
+  for (const std::string& id : runtime_.state_dir().SandboxIds()) {
+    auto status = SurveyOne(id);
     // No state file: a Start() is creating it right now, or a Remove() is
     // deleting it; Runtime::CollectGarbage() deals with old debris.
     if (!status.ok() && status.status().code() == Code::kNotFound) continue;
@@ -509,24 +308,9 @@ Result<std::vector<SandboxStatus>> Survey(const std::string& state_dir) {
   return out;
 }
 
-namespace {
-
-// A pidfd for `process` if it is still the process that was recorded. The
-// check comes after the open: a process alive with the recorded start time
-// after the open was also the one the open found.
-Result<UniqueFd> OpenIfAlive(const ProcessRef& process) {
-  UniqueFd pidfd(PidfdOpen(process.pid));
-  if (!pidfd && errno != ESRCH) return ErrnoStatus("pidfd_open " + std::to_string(process.pid));
-  if (!pidfd || !process.Alive()) return UniqueFd();
-  return pidfd;
-}
-
-}  // namespace
-
-Result<SandboxStatus> WaitForMonitor(const std::string& state_dir, const std::string& id,
-                                     std::chrono::milliseconds timeout) {
-  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, ReadSandboxState(SandboxDirOf(state_dir, id)));
-  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd pidfd, OpenIfAlive(state.owner));
+Result<SandboxStatus> MonitorClient::Wait(const std::string& id, std::chrono::milliseconds timeout) const {
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, runtime_.state_dir().ReadState(id));
+  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd pidfd, state.owner.OpenIfAlive());
   if (pidfd) {
     // A pidfd polls readable once its process has exited, child of ours or not.
     auto deadline = Clock::now() + timeout;
@@ -541,29 +325,29 @@ Result<SandboxStatus> WaitForMonitor(const std::string& state_dir, const std::st
                                                  std::to_string(timeout.count()) + " ms");
     }
   }
-  return SurveyOne(state_dir, id);
+  return SurveyOne(id);
 }
 
-Status StopMonitored(const std::string& state_dir, const std::string& id) {
-  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, ReadSandboxState(SandboxDirOf(state_dir, id)));
-  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd pidfd, OpenIfAlive(state.owner));
+Status MonitorClient::Stop(const std::string& id) const {
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, runtime_.state_dir().ReadState(id));
+  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd pidfd, state.owner.OpenIfAlive());
   if (!pidfd) return FailedPrecondition("sandbox " + id + " has no running monitor");
   if (PidfdSendSignal(pidfd.get(), SIGTERM) != 0 && errno != ESRCH)
     return ErrnoStatus("signal the monitor of sandbox " + id);
   return Status::Ok();
 }
 
-Status SignalMonitoredInit(const std::string& state_dir, const std::string& id, int signal) {
-  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, ReadSandboxState(SandboxDirOf(state_dir, id)));
-  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd pidfd, OpenIfAlive(state.init));
+Status MonitorClient::Signal(const std::string& id, int signal) const {
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, runtime_.state_dir().ReadState(id));
+  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd pidfd, state.init.OpenIfAlive());
   if (!pidfd) return FailedPrecondition("sandbox " + id + " is not running");
   if (PidfdSendSignal(pidfd.get(), signal) != 0 && errno != ESRCH)
     return ErrnoStatus("signal the init of sandbox " + id);
   return Status::Ok();
 }
 
-Status CleanUpLost(Runtime& runtime, const std::string& id) {
-  SLIPWAY_ASSIGN_OR_RETURN(SandboxStatus status, SurveyOne(runtime.options().state_dir, id));
+Status MonitorClient::CleanUpLost(const std::string& id) const {
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxStatus status, SurveyOne(id));
   if (status.phase != SandboxPhase::kLost) {
     return FailedPrecondition("sandbox " + id + " is " + SandboxPhaseName(status.phase) + ", not lost");
   }
@@ -571,7 +355,7 @@ Status CleanUpLost(Runtime& runtime, const std::string& id) {
   // SIGKILL the init through a pidfd if it is still the recorded process,
   // kill whatever else is in the cgroups and remove them, then the state
   // directory and the name.
-  return runtime.Remove(id, /*force=*/true);
+  return runtime_.Remove(id, /*force=*/true);
 }
 
 }  // namespace slipway

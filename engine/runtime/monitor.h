@@ -3,14 +3,14 @@
 // asked for it (slipwayd may be killed with -9 and restarted at any time).
 //
 //   starter (slipwayd)           slipway-monitor (one per sandbox)      sandbox init
-//   StartMonitored() --spawn--> launcher --fork--> monitor --clone--> pid 1 of the sandbox
+//   MonitorClient::Start() -spawn-> launcher --fork--> monitor --clone--> pid 1 of the sandbox
 //         ^   reaped at once      exits at once    setsid; Runtime::Start; Wait
 //         +------ ready line ("ok <id> <init pid>" or "error <code> <message>") ---+
 //
 // Process relationships, and why:
 // - The monitor is never the starter's child: the launcher the starter spawns
 //   forks it and exits at once, and the starter reaps the launcher before
-//   StartMonitored() returns. A restarted daemon is never the parent of the
+//   Start() returns. A restarted daemon is never the parent of the
 //   monitors of its predecessor, so there is one model for both: a monitor is
 //   watched through its recorded ProcessRef (pidfd, start time) and its
 //   sandbox's result.json, never through waitpid(). The starter has nothing
@@ -35,9 +35,9 @@
 //   starter died or gave up before reading it) stops and removes its sandbox:
 //   nobody learned its id, so nobody would ever collect it.
 //
-// Crash recovery for a restarted daemon: Survey() the state directory; for
-// each sandbox, kRunning means its monitor still records it (watch it),
-// kEnded carries the result, kLost goes to CleanUpLost(); then
+// Crash recovery for a restarted daemon: MonitorClient::Survey() the state
+// directory; for each sandbox, kRunning means its monitor still records it
+// (watch it), kEnded carries the result, kLost goes to CleanUpLost(); then
 // Runtime::CollectGarbage() removes half-created debris.
 #pragma once
 
@@ -51,15 +51,10 @@
 #include "engine/base/status.h"
 #include "engine/runtime/sandbox.h"
 #include "engine/runtime/spec.h"
+#include "engine/runtime/spec_json.h"
 #include "engine/runtime/state.h"
 
 namespace slipway {
-
-// SandboxSpec as JSON, every field of it. Decoding is strict: an unknown key
-// or a value of the wrong type or range is an error (a misspelt limit must
-// not silently become "no limit"); a missing key keeps SandboxSpec's default.
-std::string SpecToJson(const SandboxSpec& spec);
-Result<SandboxSpec> SpecFromJson(const std::string& text);
 
 // The monitor's one report to its starter, on the ready fd:
 //   "ok <sandbox id> <init pid>\n"  or  "error <code> <message>\n"
@@ -73,29 +68,11 @@ std::string ReadyLine(const Status& error);
 // An "ok" line yields the report, an "error" line the monitor's Status.
 Result<ReadyReport> ParseReadyLine(const std::string& line);
 
-struct MonitorOptions {
-  std::string monitor_binary;  // path of slipway-monitor
-  std::string state_dir = "/run/slipway";
-  std::string cgroup_parent = "slipway";
-  // How long to wait for the ready line. Past it the starter gives up, and
-  // the monitor, finding nobody to report to, removes its sandbox.
-  std::chrono::milliseconds ready_timeout{30000};
-};
-
 struct StartedSandbox {
   std::string id;
   pid_t init_pid = 0;
   pid_t monitor_pid = 0;
 };
-
-// Writes the spec to a private temp file in the state directory, spawns
-// slipway-monitor, and returns once the sandbox's command runs (or failed to
-// start: then the Status carries the monitor's message and code, and nothing
-// is left behind). The monitor records the output and the result in the
-// state directory; watch it with Survey() or WaitForMonitor().
-// Under a monitor, stdin is /dev/null (spec.interactive is refused) and
-// spec.kill_on_parent_death is always on (the monitor is the parent).
-Result<StartedSandbox> StartMonitored(const MonitorOptions& options, const SandboxSpec& spec);
 
 // What the state directory says about one sandbox.
 enum class SandboxPhase {
@@ -113,28 +90,56 @@ struct SandboxStatus {
   int64_t created_unix_ms = 0;
 };
 
-// Every sandbox in `state_dir` that has a state file, newest first.
-Result<std::vector<SandboxStatus>> Survey(const std::string& state_dir);
-// One sandbox; kNotFound if it has no state file.
-Result<SandboxStatus> SurveyOne(const std::string& state_dir, const std::string& id);
+// The starter's side of slipway-monitor: starts monitored sandboxes in the
+// runtime's state directory and cgroup parent, and watches, signals and
+// cleans up after them, whichever process started them.
+class MonitorClient {
+ public:
+  // `runtime` must outlive the client. `ready_timeout`: how long Start()
+  // waits for the ready line; past it the starter gives up, and the
+  // monitor, finding nobody to report to, removes its sandbox.
+  MonitorClient(Runtime& runtime, std::string monitor_binary,
+                std::chrono::milliseconds ready_timeout = std::chrono::milliseconds(30000));
 
-// Blocks until the monitor of sandbox `id` has exited (its sandbox ended and
-// was recorded, or the monitor died), then reports the sandbox's status.
-// kDeadlineExceeded if the monitor still runs after `timeout`.
-Result<SandboxStatus> WaitForMonitor(const std::string& state_dir, const std::string& id,
-                                     std::chrono::milliseconds timeout);
+  // Writes the spec to a private temp file in the state directory, spawns
+  // slipway-monitor, and returns once the sandbox's command runs (or failed
+  // to start: then the Status carries the monitor's message and code, and
+  // nothing is left behind). The monitor records the output and the result
+  // in the state directory; watch it with Wait() or SurveyOne().
+  // Under a monitor, stdin is /dev/null (spec.interactive is refused) and
+  // spec.kill_on_parent_death is always on (the monitor is the parent).
+  Result<StartedSandbox> Start(const SandboxSpec& spec) const;
 
-// Asks the monitor of a running sandbox to stop it (SIGTERM): the sandbox is
-// killed and its result says cancelled.
-Status StopMonitored(const std::string& state_dir, const std::string& id);
+  // Every sandbox that has a state file, newest first.
+  Result<std::vector<SandboxStatus>> Survey() const;
+  // One sandbox; kNotFound if it has no state file.
+  Result<SandboxStatus> SurveyOne(const std::string& id) const;
 
-// Sends `signal` to the init of a running monitored sandbox (docker kill):
-// the monitor records how the init ended. kFailedPrecondition if it has ended.
-Status SignalMonitoredInit(const std::string& state_dir, const std::string& id, int signal);
+  // Blocks until the monitor of sandbox `id` has exited (its sandbox ended
+  // and was recorded, or the monitor died), then reports the sandbox's
+  // status. kDeadlineExceeded if the monitor still runs after `timeout`.
+  Result<SandboxStatus> Wait(const std::string& id, std::chrono::milliseconds timeout) const;
 
-// For a lost sandbox: kills what is left (the init, through a pidfd, if still
-// alive, and anything else in its cgroups), removes its cgroups, its state
-// directory and its name. kFailedPrecondition if the sandbox is not lost.
-Status CleanUpLost(Runtime& runtime, const std::string& id);
+  // Asks the monitor of a running sandbox to stop it (SIGTERM): the sandbox
+  // is killed and its result says cancelled.
+  Status Stop(const std::string& id) const;
+
+  // Sends `signal` to the init of a running monitored sandbox (docker kill):
+  // the monitor records how the init ended. kFailedPrecondition if it has
+  // ended.
+  Status Signal(const std::string& id, int signal) const;
+
+  // For a lost sandbox: kills what is left (the init, through a pidfd, if
+  // still alive, and anything else in its cgroups), removes its cgroups, its
+  // state directory and its name. kFailedPrecondition if it is not lost.
+  Status CleanUpLost(const std::string& id) const;
+
+  Runtime& runtime() const { return runtime_; }
+
+ private:
+  Runtime& runtime_;
+  std::string binary_;
+  std::chrono::milliseconds ready_timeout_;
+};
 
 }  // namespace slipway

@@ -17,6 +17,7 @@
 
 #include "engine/base/fd.h"
 #include "engine/base/fs.h"
+#include "engine/base/time.h"
 #include "engine/runtime/child.h"
 #include "engine/runtime/seccomp.h"
 #include "engine/runtime/state.h"
@@ -28,18 +29,6 @@ namespace {
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr size_t kChildStackSize = 256 * 1024;
 
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int PidfdOpen(pid_t pid) {
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-}
-int PidfdSendSignal(int pidfd, int sig) {
-  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
-}
 
 // /etc/resolv.conf for a sandbox in a network namespace of its own (or of
 // its peer's): the host's, minus loopback name servers, which cannot be
@@ -182,13 +171,13 @@ Status PlanLayers(const SandboxSpec& spec, PlanStorage* s) {
   return Status::Ok();
 }
 
-Status BuildPlan(const SandboxSpec& spec, const std::string& dir, const std::string& hostname,
-                 NetworkFiles network_files, PlanStorage* s) {
+Status BuildPlan(const SandboxSpec& spec, const StateDir& state_dir, const std::string& id,
+                 const std::string& hostname, NetworkFiles network_files, PlanStorage* s) {
   s->hostname = hostname;
-  s->rw_dir = dir + "/rw";
+  s->rw_dir = state_dir.RwDir(id);
   s->tmpfs_options = "mode=0755";
   if (spec.storage_bytes > 0) s->tmpfs_options += ",size=" + std::to_string(spec.storage_bytes);
-  s->rootfs = dir + "/rootfs";
+  s->rootfs = state_dir.RootfsDir(id);
   SLIPWAY_RETURN_IF_ERROR(PlanLayers(spec, s));
   s->hostname_file = hostname + "\n";
   s->hosts = std::move(network_files.hosts);
@@ -301,61 +290,21 @@ Result<UniqueFd> CloneIntoCgroup(ChildPlan* plan, int cgroup_fd, pid_t* pid) {
 
 }  // namespace
 
-std::string SandboxResult::ToJson() const {
-  nlohmann::json j = {{"exit_code", exit_code},   {"signal", signal},
-                      {"oom_killed", oom_killed}, {"timed_out", timed_out},
-                      {"cancelled", cancelled},   {"wall_ms", wall_ms},
-                      {"cpu_ns", cpu_ns},         {"peak_memory_bytes", peak_memory_bytes}};
-  return j.dump();
-}
-
-Result<SandboxResult> SandboxResult::FromJson(const std::string& text) {
-  try {
-    auto j = nlohmann::json::parse(text);
-    SandboxResult r;
-    r.exit_code = j.at("exit_code").get<int>();
-    r.signal = j.value("signal", 0);
-    r.oom_killed = j.value("oom_killed", false);
-    r.timed_out = j.value("timed_out", false);
-    r.cancelled = j.value("cancelled", false);
-    r.wall_ms = j.value("wall_ms", int64_t{0});
-    r.cpu_ns = j.value("cpu_ns", int64_t{0});
-    r.peak_memory_bytes = j.value("peak_memory_bytes", int64_t{0});
-    return r;
-  } catch (const nlohmann::json::exception& e) {
-    return Internal(std::string("malformed sandbox result: ") + e.what());
-  }
-}
-
 Runtime::Runtime(RuntimeOptions options, CgroupDriver cgroups)
-    : options_(std::move(options)), cgroups_(std::move(cgroups)) {}
+    : options_(std::move(options)), state_dir_(options_.state_dir), cgroups_(std::move(cgroups)) {}
 
 Runtime::~Runtime() = default;
 
 Result<std::unique_ptr<Runtime>> Runtime::Open(const RuntimeOptions& options) {
   SLIPWAY_ASSIGN_OR_RETURN(CgroupDriver cgroups, CgroupDriver::Detect(options.cgroup_parent));
-  SLIPWAY_RETURN_IF_ERROR(MakeDirs(options.state_dir + "/sandboxes", 0700));
-  SLIPWAY_RETURN_IF_ERROR(MakeDirs(options.state_dir + "/names", 0700));
+  StateDir state_dir(options.state_dir);
+  SLIPWAY_RETURN_IF_ERROR(state_dir.Create());
   // Load (or compile) the seccomp filter now, once, rather than in the first
   // Start(); the state directory keeps it for the next process.
-  std::string seccomp_cache = options.state_dir + "/seccomp";
+  std::string seccomp_cache = state_dir.SeccompCacheDir();
   SLIPWAY_ASSIGN_OR_RETURN(const SeccompProgram* seccomp, DefaultSeccompProgram(seccomp_cache));
   (void)CacheSeccompProgram(seccomp_cache, *seccomp);  // a cache that cannot be written only costs time
   return std::unique_ptr<Runtime>(new Runtime(options, std::move(cgroups)));
-}
-
-std::string Runtime::SandboxDir(const std::string& id) const {
-  return options_.state_dir + "/sandboxes/" + id;
-}
-
-Result<std::string> Runtime::ResolveId(const std::string& name_or_id) const {
-  if (!IsValidName(name_or_id)) return InvalidArgument("invalid sandbox name \"" + name_or_id + "\"");
-  char target[256];
-  std::string link = options_.state_dir + "/names/" + name_or_id;
-  ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-  std::string id = n > 0 ? std::string(target, static_cast<size_t>(n)) : name_or_id;
-  if (!PathExists(SandboxDir(id) + "/state.json")) return NotFound("no such sandbox: " + name_or_id);
-  return id;
 }
 
 Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
@@ -366,8 +315,8 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
   // anything is created. kPrivate gets a new one at clone, kHost keeps ours.
   UniqueFd netns;
   if (spec.network == NetworkMode::kContainer) {
-    SLIPWAY_ASSIGN_OR_RETURN(std::string peer, ResolveId(spec.network_peer));
-    SLIPWAY_ASSIGN_OR_RETURN(SandboxState peer_state, ReadSandboxState(SandboxDir(peer)));
+    SLIPWAY_ASSIGN_OR_RETURN(std::string peer, state_dir_.Resolve(spec.network_peer));
+    SLIPWAY_ASSIGN_OR_RETURN(SandboxState peer_state, state_dir_.ReadState(peer));
     if (!peer_state.init.Alive())
       return FailedPrecondition("sandbox " + spec.network_peer + " is not running");
     netns.reset(
@@ -380,11 +329,12 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
   auto sb = std::unique_ptr<Sandbox>(new Sandbox());
   sb->id_ = RandomHex(32);
   sb->name_ = spec.name;
-  sb->dir_ = SandboxDir(sb->id_);
+  sb->state_dir_ = state_dir_;
+  sb->dir_ = state_dir_.SandboxDir(sb->id_);
   sb->timeout_ = spec.timeout;
   // From here on, the Sandbox destructor removes whatever was created.
   if (!spec.name.empty()) {
-    std::string link = options_.state_dir + "/names/" + spec.name;
+    std::string link = state_dir_.NameLink(spec.name);
     if (::symlink(sb->id_.c_str(), link.c_str()) != 0) {
       if (errno == EEXIST) return AlreadyExists("the name \"" + spec.name + "\" is already in use");
       return ErrnoStatus("symlink " + link);
@@ -395,9 +345,9 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
   sb->owns_dir_ = true;
   SandboxState state{sb->id_, spec.name, {}, {}, NowUnixMs(), spec.lower_dirs};
   SLIPWAY_ASSIGN_OR_RETURN(state.owner, ProcessRef::Of(::getpid()));
-  SLIPWAY_RETURN_IF_ERROR(WriteSandboxState(sb->dir_, state));
-  for (const char* sub : {"/rootfs", "/rw"}) {
-    if (::mkdir((sb->dir_ + sub).c_str(), 0700) != 0) return ErrnoStatus("mkdir " + sb->dir_ + sub);
+  SLIPWAY_RETURN_IF_ERROR(state_dir_.WriteState(state));
+  for (const std::string& dir : {state_dir_.RootfsDir(sb->id_), state_dir_.RwDir(sb->id_)}) {
+    if (::mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + dir);
   }
   if (!spec.upper_dir.empty()) SLIPWAY_RETURN_IF_ERROR(sb->MakeOverlayDirs(spec.upper_dir));
   SLIPWAY_ASSIGN_OR_RETURN(sb->cgroup_, cgroups_.Create(sb->id_, spec.limits));
@@ -405,7 +355,7 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
   PlanStorage storage;
   std::string hostname = spec.hostname.empty() ? sb->id_.substr(0, 12) : spec.hostname;
   SLIPWAY_ASSIGN_OR_RETURN(NetworkFiles network_files, NetworkFilesFor(spec.network, hostname));
-  SLIPWAY_RETURN_IF_ERROR(BuildPlan(spec, sb->dir_, hostname, std::move(network_files), &storage));
+  SLIPWAY_RETURN_IF_ERROR(BuildPlan(spec, state_dir_, sb->id_, hostname, std::move(network_files), &storage));
   SLIPWAY_ASSIGN_OR_RETURN(Pipe out, MakePipe());
   SLIPWAY_ASSIGN_OR_RETURN(Pipe err, MakePipe());
   SLIPWAY_ASSIGN_OR_RETURN(Pipe report, MakePipe());
@@ -444,21 +394,12 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
   }
   auto init = ProcessRef::Of(sb->pid_);
   if (init.ok()) state.init = *init;
-  SLIPWAY_RETURN_IF_ERROR(WriteSandboxState(sb->dir_, state));
+  SLIPWAY_RETURN_IF_ERROR(state_dir_.WriteState(state));
   sb->start_done_ = true;
   return sb;
 }
 
 namespace {
-
-// Removes names/<name> only if it still points at `id`.
-void UnlinkName(const std::string& state_dir, const std::string& name, const std::string& id) {
-  if (name.empty()) return;
-  std::string link = state_dir + "/names/" + name;
-  char target[256];
-  ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-  if (n > 0 && std::string(target, static_cast<size_t>(n)) == id) ::unlink(link.c_str());
-}
 
 // A sandbox directory without a readable state file is either being created
 // by a Start() in some process right now, or debris of a crash: only old
@@ -473,24 +414,20 @@ bool IsOldDebris(const std::string& dir) {
 
 Status Runtime::CollectGarbage() {
   Status first_error;
-  for (const std::string& id : ListDir(options_.state_dir + "/sandboxes")) {
-    std::string sdir = SandboxDir(id);
-    auto state = ReadSandboxState(sdir);
-    if (PathExists(sdir + "/result.json")) continue;   // finished; kept until removed
+  for (const std::string& id : state_dir_.SandboxIds()) {
+    std::string sdir = state_dir_.SandboxDir(id);
+    auto state = state_dir_.ReadState(id);
+    if (state_dir_.HasResult(id)) continue;            // finished; kept until removed
     if (state.ok() && state->owner.Alive()) continue;  // still owned
     if (!state.ok() && !IsOldDebris(sdir)) continue;
-    if (state.ok() && state->init.Alive()) {
-      UniqueFd pidfd(PidfdOpen(state->init.pid));
-      if (pidfd && state->init.Alive()) PidfdSendSignal(pidfd.get(), SIGKILL);
-    }
-    Status st = cgroups_.Remove(id);
-    if (st.ok()) st = RemoveTree(sdir);
-    if (st.ok() && state.ok()) UnlinkName(options_.state_dir, state->name, id);
+    Status st = state.ok() ? state->init.SignalIfAlive(SIGKILL, "init of sandbox " + id) : Status::Ok();
+    if (st.ok()) st = cgroups_.Remove(id);
+    if (st.ok()) st = state_dir_.RemoveSandbox(id, state.ok() ? state->name : "");
     if (!st.ok() && first_error.ok()) first_error = st;
   }
   // Cgroups whose sandbox directory is gone (Start creates the directory first).
   for (const std::string& name : cgroups_.List()) {
-    if (!PathExists(SandboxDir(name))) {
+    if (!PathExists(state_dir_.SandboxDir(name))) {
       Status st = cgroups_.Remove(name);
       if (!st.ok() && first_error.ok()) first_error = st;
     }
@@ -498,45 +435,25 @@ Status Runtime::CollectGarbage() {
   return first_error;
 }
 
-Result<std::vector<SandboxInfo>> Runtime::List() const {
-  std::vector<SandboxInfo> out;
-  for (const std::string& id : ListDir(options_.state_dir + "/sandboxes")) {
-    auto state = ReadSandboxState(SandboxDir(id));
-    if (!state.ok()) continue;  // being created or removed right now
-    SandboxInfo info{id, state->name, false, std::nullopt, state->created_unix_ms, state->lower_dirs};
-    if (auto text = ReadFile(SandboxDir(id) + "/result.json"); text.ok()) {
-      if (auto r = SandboxResult::FromJson(*text); r.ok()) info.result = *r;
-    }
-    info.running = !info.result && state->init.Alive();
-    out.push_back(std::move(info));
-  }
-  std::sort(out.begin(), out.end(),
-            [](const SandboxInfo& a, const SandboxInfo& b) { return a.created_unix_ms > b.created_unix_ms; });
-  return out;
-}
-
 Status Runtime::Remove(const std::string& name_or_id, bool force) {
-  SLIPWAY_ASSIGN_OR_RETURN(std::string id, ResolveId(name_or_id));
-  std::string dir = SandboxDir(id);
-  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, ReadSandboxState(dir));
-  bool ended = PathExists(dir + "/result.json");
+  SLIPWAY_ASSIGN_OR_RETURN(std::string id, state_dir_.Resolve(name_or_id));
+  std::string dir = state_dir_.SandboxDir(id);
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, state_dir_.ReadState(id));
+  bool ended = state_dir_.HasResult(id);
   if (!ended && state.init.Alive()) {
     if (!force) return FailedPrecondition("sandbox " + name_or_id + " is running; stop it first, or force");
-    UniqueFd pidfd(PidfdOpen(state.init.pid));
-    if (pidfd && state.init.Alive()) PidfdSendSignal(pidfd.get(), SIGKILL);
+    SLIPWAY_RETURN_IF_ERROR(state.init.SignalIfAlive(SIGKILL, "init of sandbox " + id));
     // Its owner tears it down and writes the result; give it the time to.
-    for (int i = 0; i < 1000 && state.owner.Alive() && !PathExists(dir + "/result.json"); ++i)
+    for (int i = 0; i < 1000 && state.owner.Alive() && !state_dir_.HasResult(id); ++i)
       ::usleep(10000);
     if (!PathExists(dir)) return Status::Ok();  // its owner ran with --rm
   }
-  if (!PathExists(dir + "/result.json") && state.owner.Alive()) {
+  if (!state_dir_.HasResult(id) && state.owner.Alive()) {
     return FailedPrecondition("sandbox " + name_or_id + " is still being torn down by process " +
                               std::to_string(state.owner.pid));
   }
   SLIPWAY_RETURN_IF_ERROR(cgroups_.Remove(id));
-  SLIPWAY_RETURN_IF_ERROR(RemoveTree(dir));
-  UnlinkName(options_.state_dir, state.name, id);
-  return Status::Ok();
+  return state_dir_.RemoveSandbox(id, state.name);
 }
 
 Sandbox::~Sandbox() {
@@ -620,7 +537,7 @@ Result<SandboxResult> Sandbox::Wait(OutputSink* sink, int cancel_fd) {
   if (waited_) return FailedPrecondition("sandbox " + id_ + " was already waited for");
   waited_ = true;
   SandboxResult result;
-  SLIPWAY_ASSIGN_OR_RETURN(LogWriter log, LogWriter::Create(dir_ + "/output.log"));
+  SLIPWAY_ASSIGN_OR_RETURN(LogWriter log, LogWriter::Create(state_dir_.LogFile(id_)));
   if (!exec_error_.empty()) {
     std::string line = "slipway: " + exec_error_ + "\n";
     (void)log.Append(Stream::kStderr, line);
@@ -686,7 +603,7 @@ Result<SandboxResult> Sandbox::Wait(OutputSink* sink, int cancel_fd) {
     result.oom_killed = stats->oom_kills > 0;
   }
   Status torn = TearDown();
-  SLIPWAY_RETURN_IF_ERROR(WriteFileAtomic(dir_ + "/result.json", result.ToJson(), 0600, /*durable=*/false));
+  SLIPWAY_RETURN_IF_ERROR(state_dir_.WriteResult(id_, result));
   if (!torn.ok()) return torn.Wrap("tear down sandbox " + id_);
   return result;
 }

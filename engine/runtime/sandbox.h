@@ -22,30 +22,11 @@
 #include "engine/runtime/cgroup.h"
 #include "engine/runtime/log.h"
 #include "engine/runtime/spec.h"
+#include "engine/runtime/state.h"
 
 namespace slipway {
 
-struct SandboxResult {
-  int exit_code = 0;  // as a shell reports it: the code, or 128 + signal
-  int signal = 0;     // the signal that ended the command, or 0
-  bool oom_killed = false;
-  bool timed_out = false;
-  bool cancelled = false;  // ended through Kill() or the cancel fd
-  int64_t wall_ms = 0;
-  int64_t cpu_ns = 0;
-  int64_t peak_memory_bytes = 0;
-  std::string ToJson() const;
-  static Result<SandboxResult> FromJson(const std::string& text);
-};
 
-// What List() reports of one sandbox.
-struct SandboxInfo {
-  std::string id, name;
-  bool running = false;
-  std::optional<SandboxResult> result;  // once it has ended
-  int64_t created_unix_ms = 0;
-  std::vector<std::string> lower_dirs;
-};
 
 struct RuntimeOptions {
   std::string state_dir = "/run/slipway";  // sandboxes/<id>/, names/<name>
@@ -72,8 +53,6 @@ class Runtime {
   // state directories). Live sandboxes of other processes are untouched.
   Status CollectGarbage();
 
-  // Every sandbox in the state directory, newest first.
-  Result<std::vector<SandboxInfo>> List() const;
   // Deletes an ended sandbox's state directory and name. A running one is
   // refused, unless `force`: then it is killed first and removed once its
   // owner has torn it down.
@@ -81,15 +60,12 @@ class Runtime {
 
   const RuntimeOptions& options() const { return options_; }
   const CgroupDriver& cgroups() const { return cgroups_; }
-  // The state directory of sandbox `id`.
-  std::string SandboxDir(const std::string& id) const;
+  const StateDir& state_dir() const { return state_dir_; }
 
  private:
   Runtime(RuntimeOptions options, CgroupDriver cgroups);
-  // The id of the sandbox called `name_or_id`.
-  Result<std::string> ResolveId(const std::string& name_or_id) const;
-
   RuntimeOptions options_;
+  StateDir state_dir_;
   CgroupDriver cgroups_;
 };
 
@@ -127,6 +103,7 @@ class Sandbox {
   // Reads what is ready on `fd`; false at EOF.
   bool Pump(UniqueFd& fd, Stream stream, LogWriter& log, OutputSink* sink);
 
+  StateDir state_dir_{""};
   std::string id_, name_, dir_, name_link_;
   pid_t pid_ = -1;
   UniqueFd pidfd_;

@@ -1,8 +1,12 @@
-// The on-disk record of one sandbox in the runtime's state directory:
-//   <state_dir>/sandboxes/<id>/state.json   who owns it, which process is its init
-//   <state_dir>/sandboxes/<id>/result.json  how it ended (after Wait)
-//   <state_dir>/sandboxes/<id>/output.log   its framed stdout and stderr
-//   <state_dir>/names/<name> -> <id>
+// The runtime's state directory, and the records it keeps of each sandbox.
+// StateDir is the one place that knows the layout:
+//   <root>/sandboxes/<id>/state.json   who owns it, which process is its init
+//   <root>/sandboxes/<id>/result.json  how it ended (after Wait)
+//   <root>/sandboxes/<id>/output.log   its framed stdout and stderr
+//   <root>/sandboxes/<id>/rootfs, rw   empty mount points on the host
+//   <root>/names/<name> -> <id>        names are unique among kept sandboxes
+//   <root>/seccomp/                    the compiled seccomp filter (seccomp.h)
+//   <root>/.monitor-spec-XXXXXX        a spec on its way to slipway-monitor
 // Processes are recorded with their start time so a recycled pid is never
 // mistaken for the one that was recorded.
 #pragma once
@@ -10,9 +14,12 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/base/fd.h"
 #include "engine/base/status.h"
 
 namespace slipway {
@@ -26,7 +33,18 @@ struct ProcessRef {
   // True if `pid` still runs (a zombie does not) and is the same process
   // that was recorded.
   bool Alive() const;
+  // A pidfd for the process if it still is the recorded one, an invalid fd
+  // if it has gone. Signals sent through it can never reach a recycled pid.
+  Result<UniqueFd> OpenIfAlive() const;
+  // Sends `signal` if the process still is the recorded one; a process
+  // already gone is not an error. `what` names it in errors.
+  Status SignalIfAlive(int signal, const std::string& what) const;
 };
+
+// pidfd_open(2) and pidfd_send_signal(2), which glibc 2.36 does not wrap:
+// -1 with errno on failure.
+int PidfdOpen(pid_t pid);
+int PidfdSendSignal(int pidfd, int signal);
 
 struct SandboxState {
   std::string id;
@@ -42,7 +60,58 @@ struct SandboxState {
   static Result<SandboxState> FromJson(const std::string& text);
 };
 
-Result<SandboxState> ReadSandboxState(const std::string& sandbox_dir);
-Status WriteSandboxState(const std::string& sandbox_dir, const SandboxState& state);
+// How a sandbox ended: result.json, and part of a container's API record.
+struct SandboxResult {
+  int exit_code = 0;  // as a shell reports it: the code, or 128 + signal
+  int signal = 0;     // the signal that ended the command, or 0
+  bool oom_killed = false;
+  bool timed_out = false;
+  bool cancelled = false;  // ended through Kill() or the cancel fd
+  int64_t wall_ms = 0;
+  int64_t cpu_ns = 0;
+  int64_t peak_memory_bytes = 0;
+  // One JSON object, every field, in this order (docs/api.md shows it).
+  nlohmann::ordered_json ToJsonValue() const;
+  std::string ToJson() const;
+  static Result<SandboxResult> FromJson(const std::string& text);
+};
+
+class StateDir {
+ public:
+  explicit StateDir(std::string root) : root_(std::move(root)) {}
+
+  const std::string& root() const { return root_; }
+  // Creates sandboxes/ and names/ (mode 0700) if missing.
+  Status Create() const;
+
+  std::string SandboxDir(const std::string& id) const { return root_ + "/sandboxes/" + id; }
+  std::string LogFile(const std::string& id) const { return SandboxDir(id) + "/output.log"; }
+  std::string RootfsDir(const std::string& id) const { return SandboxDir(id) + "/rootfs"; }
+  std::string RwDir(const std::string& id) const { return SandboxDir(id) + "/rw"; }
+  std::string NameLink(const std::string& name) const { return root_ + "/names/" + name; }
+  std::string SeccompCacheDir() const { return root_ + "/seccomp"; }
+  // A mkstemp() template for a spec handed to slipway-monitor.
+  std::string SpecFileTemplate() const { return root_ + "/.monitor-spec-XXXXXX"; }
+
+  // Every sandbox directory's id, in no particular order.
+  std::vector<std::string> SandboxIds() const;
+  // The id that `name_or_id` names (names/<name>, or an id with a state
+  // file). kNotFound if there is none.
+  Result<std::string> Resolve(const std::string& name_or_id) const;
+
+  Result<SandboxState> ReadState(const std::string& id) const;
+  Status WriteState(const SandboxState& state) const;
+  bool HasResult(const std::string& id) const;
+  // The recorded result; kNotFound if the sandbox has not ended.
+  Result<SandboxResult> ReadResult(const std::string& id) const;
+  Status WriteResult(const std::string& id, const SandboxResult& result) const;
+
+  // Deletes the sandbox's directory, and names/<name> if it still points at
+  // `id` (a later sandbox may have taken the name).
+  Status RemoveSandbox(const std::string& id, const std::string& name) const;
+
+ private:
+  std::string root_;
+};
 
 }  // namespace slipway

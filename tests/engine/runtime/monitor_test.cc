@@ -26,11 +26,9 @@
 #include "engine/runtime/log.h"
 #include "engine/runtime/state.h"
 #include "tests/engine/runtime/sandbox_test_util.h"
+#include "tests/testing/monitor_test_main.h"
 
 namespace slipway::testing {
-
-std::string g_monitor;  // absolute path of slipway-monitor, from argv[1]
-
 namespace {
 
 namespace fs = std::filesystem;
@@ -86,28 +84,24 @@ class MonitorTest : public SandboxTest {
     // and the state directory the base fixture removes.
     for (pid_t pid : LiveMonitors()) ::kill(pid, SIGKILL);
     Eventually([&] { return LiveMonitors().empty(); });
-    if (auto all = Survey(state_dir_); all.ok()) {
+    if (auto all = Monitors().Survey(); all.ok()) {
       for (const auto& s : *all) (void)runtime_->Remove(s.id, /*force=*/true);
     }
     SandboxTest::TearDown();
   }
 
-  MonitorOptions Options() const {
-    MonitorOptions o;
-    o.monitor_binary = g_monitor;
-    o.state_dir = state_dir_;
-    o.cgroup_parent = cgroup_parent_;
-    return o;
+  MonitorClient Monitors(milliseconds ready_timeout = milliseconds(30000)) const {
+    return MonitorClient(*runtime_, g_monitor, ready_timeout);
   }
 
   StartedSandbox MustStart(const SandboxSpec& spec) {
-    auto started = StartMonitored(Options(), spec);
+    auto started = Monitors().Start(spec);
     EXPECT_TRUE(started.ok()) << started.status().ToString();
     return started.ok() ? *started : StartedSandbox{};
   }
 
   SandboxStatus MustEnd(const std::string& id) {
-    auto status = WaitForMonitor(state_dir_, id, kEndTimeout);
+    auto status = Monitors().Wait(id, kEndTimeout);
     EXPECT_TRUE(status.ok()) << status.status().ToString();
     return status.ok() ? *status : SandboxStatus{};
   }
@@ -115,7 +109,7 @@ class MonitorTest : public SandboxTest {
   // stdout then stderr of the sandbox's output.log.
   std::string Output(const std::string& id) const {
     std::string out;
-    auto read = ReadLog(runtime_->SandboxDir(id) + "/output.log", 0,
+    auto read = ReadLog(runtime_->state_dir().LogFile(id), 0,
                         [&](Stream, std::string_view data) { out.append(data); });
     EXPECT_TRUE(read.ok()) << read.status().ToString();
     return out;
@@ -338,7 +332,7 @@ TEST_F(MonitorTest, MonitorIsItsOwnSessionAndNotOurChild) {
   EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
   EXPECT_EQ(errno, ECHILD);
   // The monitor is the recorded owner, and the init its child.
-  auto state = ReadSandboxState(runtime_->SandboxDir(sb.id));
+  auto state = runtime_->state_dir().ReadState(sb.id);
   ASSERT_TRUE(state.ok());
   EXPECT_EQ(state->owner.pid, sb.monitor_pid);
   EXPECT_EQ(state->init.pid, sb.init_pid);
@@ -353,7 +347,7 @@ TEST_F(MonitorTest, MonitorIsItsOwnSessionAndNotOurChild) {
     ASSERT_GT(::readlink(link.c_str(), target, sizeof target - 1), 0) << link;
     EXPECT_STREQ(target, "/dev/null") << link;
   }
-  ASSERT_TRUE(StopMonitored(state_dir_, sb.id).ok());
+  ASSERT_TRUE(Monitors().Stop(sb.id).ok());
   MustEnd(sb.id);
 }
 
@@ -364,7 +358,7 @@ TEST_F(MonitorTest, SandboxOutlivesItsStarter) {
   pid_t starter = ::fork();
   ASSERT_GE(starter, 0);
   if (starter == 0) {
-    auto sb = StartMonitored(Options(), Spec({"sh", "-c", "sleep 1; echo done; exit 7"}));
+    auto sb = Monitors().Start(Spec({"sh", "-c", "sleep 1; echo done; exit 7"}));
     std::string id = sb.ok() ? sb->id : "";
     (void)!::write(report[1], id.c_str(), id.size());
     ::close(report[1]);
@@ -375,14 +369,14 @@ TEST_F(MonitorTest, SandboxOutlivesItsStarter) {
   char buf[256] = {};
   ssize_t n = ::read(report[0], buf, sizeof buf - 1);
   ::close(report[0]);
-  ASSERT_EQ(::kill(starter, SIGKILL), 0);  // right after StartMonitored returned
+  ASSERT_EQ(::kill(starter, SIGKILL), 0);  // right after Start() returned
   int status = 0;
   ASSERT_EQ(::waitpid(starter, &status, 0), starter);
   EXPECT_TRUE(WIFSIGNALED(status));
   ASSERT_GT(n, 0) << "the starter failed to start the sandbox";
   std::string id(buf, static_cast<size_t>(n));
 
-  auto running = SurveyOne(state_dir_, id);
+  auto running = Monitors().SurveyOne(id);
   ASSERT_TRUE(running.ok());
   EXPECT_EQ(running->phase, SandboxPhase::kRunning);
   SandboxStatus s = MustEnd(id);
@@ -412,7 +406,7 @@ TEST_F(MonitorTest, SigtermKillsTheSandboxAndRecordsCancelled) {
   StartedSandbox sb = MustStart(Spec({"sh", "-c", "sleep 100 & sleep 100"}));
   auto init = ProcessRef::Of(sb.init_pid);
   ASSERT_TRUE(init.ok());
-  ASSERT_TRUE(StopMonitored(state_dir_, sb.id).ok());
+  ASSERT_TRUE(Monitors().Stop(sb.id).ok());
   SandboxStatus s = MustEnd(sb.id);
   ASSERT_EQ(s.phase, SandboxPhase::kEnded);
   EXPECT_TRUE(s.result->cancelled);
@@ -421,7 +415,7 @@ TEST_F(MonitorTest, SigtermKillsTheSandboxAndRecordsCancelled) {
   EXPECT_FALSE(init->Alive());
   EXPECT_TRUE(CgroupsGone(sb.id));
   // A monitor that is gone cannot be stopped again.
-  EXPECT_EQ(StopMonitored(state_dir_, sb.id).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(Monitors().Stop(sb.id).code(), Code::kFailedPrecondition);
   ASSERT_TRUE(runtime_->Remove(sb.id, false).ok());
   EXPECT_EQ(Take(), before);
 }
@@ -439,7 +433,7 @@ TEST_P(LostMonitorTest, KilledMonitorLeavesALostSandboxThatCleansUp) {
   StartedSandbox sb = MustStart(spec);
   auto init = ProcessRef::Of(sb.init_pid);
   ASSERT_TRUE(init.ok());
-  EXPECT_EQ(CleanUpLost(*runtime_, sb.id).code(), Code::kFailedPrecondition) << "it is still running";
+  EXPECT_EQ(Monitors().CleanUpLost(sb.id).code(), Code::kFailedPrecondition) << "it is still running";
 
   SendSignal(sb.monitor_pid, SIGKILL);
   SandboxStatus s = MustEnd(sb.id);
@@ -448,12 +442,12 @@ TEST_P(LostMonitorTest, KilledMonitorLeavesALostSandboxThatCleansUp) {
   EXPECT_EQ(s.name, "victim");
   EXPECT_TRUE(Eventually([&] { return !init->Alive(); })) << "the init outlived its monitor";
 
-  ASSERT_TRUE(CleanUpLost(*runtime_, sb.id).ok());
+  ASSERT_TRUE(Monitors().CleanUpLost(sb.id).ok());
   EXPECT_FALSE(init->Alive());
   EXPECT_TRUE(CgroupsGone(sb.id));
-  EXPECT_FALSE(PathExists(state_dir_ + "/names/victim"));
+  EXPECT_FALSE(PathExists(runtime_->state_dir().NameLink("victim")));
   EXPECT_EQ(Take(), before);
-  EXPECT_EQ(SurveyOne(state_dir_, sb.id).status().code(), Code::kNotFound);
+  EXPECT_EQ(Monitors().SurveyOne(sb.id).status().code(), Code::kNotFound);
 }
 
 INSTANTIATE_TEST_SUITE_P(RootAndNot, LostMonitorTest, ::testing::Values(uid_t{0}, uid_t{1000}));
@@ -484,10 +478,10 @@ TEST_F(MonitorTest, CleanUpLostKillsAnInitThatOutlivedItsOwner) {
   ASSERT_TRUE(init.ok());
   ASSERT_TRUE(init->Alive());
 
-  auto lost = SurveyOne(state_dir_, id);
+  auto lost = Monitors().SurveyOne(id);
   ASSERT_TRUE(lost.ok()) << lost.status().ToString();
   EXPECT_EQ(lost->phase, SandboxPhase::kLost);
-  ASSERT_TRUE(CleanUpLost(*runtime_, id).ok());
+  ASSERT_TRUE(Monitors().CleanUpLost(id).ok());
   EXPECT_TRUE(Eventually([&] { return !init->Alive(); }));
   EXPECT_TRUE(CgroupsGone(id));
   EXPECT_EQ(Take(), before);
@@ -501,7 +495,7 @@ TEST_F(MonitorTest, SurveyReportsEachPhase) {
   MustEnd(lost.id);
   StartedSandbox running = MustStart(Spec({"sleep", "100"}));
 
-  auto all = Survey(state_dir_);
+  auto all = Monitors().Survey();
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   ASSERT_EQ(all->size(), 3u);
   // Newest first.
@@ -512,8 +506,8 @@ TEST_F(MonitorTest, SurveyReportsEachPhase) {
   EXPECT_EQ((*all)[1].phase, SandboxPhase::kLost);
   EXPECT_EQ((*all)[2].id, ended.id);
   EXPECT_EQ((*all)[2].phase, SandboxPhase::kEnded);
-  EXPECT_EQ(CleanUpLost(*runtime_, ended.id).code(), Code::kFailedPrecondition);
-  ASSERT_TRUE(StopMonitored(state_dir_, running.id).ok());
+  EXPECT_EQ(Monitors().CleanUpLost(ended.id).code(), Code::kFailedPrecondition);
+  ASSERT_TRUE(Monitors().Stop(running.id).ok());
   MustEnd(running.id);
 }
 
@@ -523,7 +517,7 @@ TEST_F(MonitorTest, FailedStartReturnsTheErrorAndLeavesNothing) {
 
   SandboxSpec missing = Spec({"true"});
   missing.lower_dirs = {"/nonexistent/rootfs"};
-  auto r1 = StartMonitored(Options(), missing);
+  auto r1 = Monitors().Start(missing);
   ASSERT_FALSE(r1.ok());
   EXPECT_EQ(r1.status().code(), Code::kNotFound) << r1.status().ToString();
   EXPECT_NE(r1.status().message().find("/nonexistent/rootfs"), std::string::npos) << r1.status().message();
@@ -531,13 +525,13 @@ TEST_F(MonitorTest, FailedStartReturnsTheErrorAndLeavesNothing) {
   // Fails in the child, after the cgroups, the tmpfs and the overlay exist.
   SandboxSpec bad_bind = Spec({"true"});
   bad_bind.binds = {{vol, "/etc/passwd", false}};
-  auto r2 = StartMonitored(Options(), bad_bind);
+  auto r2 = Monitors().Start(bad_bind);
   ASSERT_FALSE(r2.ok());
   EXPECT_NE(r2.status().message().find("/etc/passwd"), std::string::npos) << r2.status().message();
 
   SandboxSpec interactive = Spec({"cat"});
   interactive.interactive = true;
-  auto r3 = StartMonitored(Options(), interactive);
+  auto r3 = Monitors().Start(interactive);
   ASSERT_FALSE(r3.ok());
   EXPECT_EQ(r3.status().code(), Code::kInvalidArgument);
 
@@ -549,9 +543,7 @@ TEST_F(MonitorTest, FailedStartReturnsTheErrorAndLeavesNothing) {
 
 TEST_F(MonitorTest, MissingMonitorBinaryIsNamed) {
   Snapshot before = Take();
-  MonitorOptions o = Options();
-  o.monitor_binary = "/nonexistent/slipway-monitor";
-  auto r = StartMonitored(o, Spec({"true"}));
+  auto r = MonitorClient(*runtime_, "/nonexistent/slipway-monitor").Start(Spec({"true"}));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("/nonexistent/slipway-monitor"), std::string::npos)
       << r.status().message();
@@ -563,9 +555,7 @@ TEST_F(MonitorTest, AStarterThatGivesUpLeavesNothing) {
   // launcher (usually before it has forked the monitor; a monitor that got
   // further finds the ready pipe closed, as in the test below).
   Snapshot before = Take();
-  MonitorOptions o = Options();
-  o.ready_timeout = milliseconds(1);
-  auto r = StartMonitored(o, Spec({"sleep", "100"}));
+  auto r = Monitors(milliseconds(1)).Start(Spec({"sleep", "100"}));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status().ToString();
   EXPECT_TRUE(Eventually([&] { return LiveMonitors().empty(); }));
@@ -610,7 +600,7 @@ TEST_F(MonitorTest, FiftyBackToBack) {
   std::vector<std::string> ids;
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < kCount; ++i) {
-    auto sb = StartMonitored(Options(), Spec({"true"}));
+    auto sb = Monitors().Start(Spec({"true"}));
     ASSERT_TRUE(sb.ok()) << i << ": " << sb.status().ToString();
     ids.push_back(sb->id);
   }
@@ -632,14 +622,3 @@ TEST_F(MonitorTest, FiftyBackToBack) {
 
 }  // namespace
 }  // namespace slipway::testing
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  slipway::testing::g_monitor =
-      slipway::testing::BinaryUnderTest(argc, argv, "engine/runtime/slipway-monitor");
-  if (slipway::testing::g_monitor.empty()) {
-    std::cerr << "slipway-monitor not found (give its path as the first argument)\n";
-    return 1;
-  }
-  return RUN_ALL_TESTS();
-}
