@@ -1,4 +1,4 @@
-#include "service/daemon/event_log.h"
+#include "engine/base/event_log.h"
 
 #include <fcntl.h>
 #include <time.h>
@@ -9,7 +9,7 @@
 
 #include "engine/base/time.h"
 
-namespace slipway::daemon {
+namespace slipway {
 
 namespace {
 
@@ -91,4 +91,4 @@ void EventLog::WriteLine(const std::string& line) {
   }
 }
 
-}  // namespace slipway::daemon
+}  // namespace slipway

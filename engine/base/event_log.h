@@ -23,7 +23,7 @@
 #include "engine/base/fd.h"
 #include "engine/base/status.h"
 
-namespace slipway::daemon {
+namespace slipway {
 
 enum class LogLevel { kDebug = 0, kInfo, kWarn, kError };
 
@@ -75,4 +75,4 @@ class EventLog {
   std::atomic<LogLevel> level_;
 };
 
-}  // namespace slipway::daemon
+}  // namespace slipway

@@ -1,12 +1,16 @@
 #include "engine/build/builder.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "engine/base/fd.h"
@@ -21,6 +25,7 @@
 #include "engine/build/expand.h"
 #include "engine/build/layer_diff.h"
 #include "engine/build/layer_tree.h"
+#include "engine/containers/sandbox_spec.h"
 #include "engine/image/layer_writer.h"
 #include "engine/registry/manifest.h"
 #include "engine/runtime/user.h"
@@ -46,6 +51,7 @@ struct StageState {
   std::vector<Layer> layers;  // bottom first
   bool cmd_from_base = true;  // ENTRYPOINT resets a CMD inherited from the base
   Digest key;                 // the cache key of the filesystem so far
+  std::string base;           // what its FROM names, as `ps` shows a RUN step's image
 
   // Lower dirs for the runtime, topmost first.
   std::vector<std::string> LowerDirs() const {
@@ -58,16 +64,6 @@ struct StageState {
 std::string Quote(const std::string& s) {
   return "\"" + s + "\"";
 }
-
-// Forwards a RUN's output to the reporter.
-class ReporterSink : public OutputSink {
- public:
-  explicit ReporterSink(BuildReporter& reporter) : reporter_(reporter) {}
-  void Write(Stream stream, std::string_view data) override { reporter_.Output(stream, data); }
-
- private:
-  BuildReporter& reporter_;
-};
 
 // A file at the top of the context, never through a symlink (a context may
 // come from someone else: its links must not read the host's files), or
@@ -201,7 +197,9 @@ class Executor {
   void AddHistory(StageState& state, const std::string& created_by, bool empty_layer);
   Result<std::string> ExpandWord(const std::string& word) { return Expand(word, vars_.Lookup(), df_.escape); }
   std::string NewDir(const std::string& what);
-  Result<Runtime*> GetRuntime();
+  // Runs a RUN step's sandbox through the container service, its output
+  // going to the reporter; how it ended.
+  Result<SandboxResult> RunStep(SandboxSpec spec, const StageState& state);
   Result<ImageRecord> Commit(const StageState& state);
 
   ImageStore& store_;
@@ -212,7 +210,6 @@ class Executor {
   BuildVars vars_;
   BuildCache cache_;
   bool cached_ = false;  // the current step was a cache hit
-  std::unique_ptr<Runtime> runtime_;
   std::vector<StageState> stages_;
   int step_ = 0, total_ = 0, dirs_ = 0;
 };
@@ -221,11 +218,55 @@ std::string Executor::NewDir(const std::string& what) {
   return temp_dir_ + "/" + std::to_string(++dirs_) + "-" + what;
 }
 
-Result<Runtime*> Executor::GetRuntime() {
-  if (!runtime_) {
-    SLIPWAY_ASSIGN_OR_RETURN(runtime_, Runtime::Open(options_.runtime));
+Result<SandboxResult> Executor::RunStep(SandboxSpec spec, const StageState& state) {
+  ContainerService* containers = options_.containers;
+  if (!containers) return FailedPrecondition("RUN needs a container service (BuildOptions::containers)");
+  SpecContainer step;
+  step.image = state.base;
+  step.spec = std::move(spec);
+  step.labels = {{"slipway.build", options_.tag.empty() ? "<untagged>" : options_.tag},
+                 {"slipway.build.step", std::to_string(step_)}};
+  SLIPWAY_ASSIGN_OR_RETURN(Container c, containers->CreateFromSpec(std::move(step)));
+  SLIPWAY_ASSIGN_OR_RETURN(std::shared_ptr<EndSignal> end, containers->EndSignalOf(c.id));
+  if (Status st = containers->Start(c.id); !st.ok()) {
+    (void)containers->Remove(c.id, /*force=*/true);
+    return st;
   }
-  return runtime_.get();
+  // A cancel (the client went away) kills the step; the log stream below
+  // then ends with it.
+  std::thread canceller;
+  std::atomic<bool> cancelled{false};
+  if (options_.cancel_fd >= 0) {
+    SLIPWAY_ASSIGN_OR_RETURN(EndWatch ended, EndWatch::Open(end));
+    canceller = std::thread([&, id = c.id, ended = std::move(ended)] {
+      pollfd fds[2] = {{options_.cancel_fd, POLLIN, 0}, {ended.fd(), POLLIN, 0}};
+      while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
+      }
+      if (fds[0].revents && !end->fired()) {
+        cancelled = true;
+        Status st = containers->Kill(id, SIGKILL);
+        if (!st.ok() && st.code() != Code::kFailedPrecondition) reporter_.Output(Stream::kStderr, st.ToString());
+      }
+    });
+  }
+  Status streamed = containers->StreamLogs(c.id, /*follow=*/true, [&](Stream s, std::string_view data) {
+    reporter_.Output(s, data);
+    return true;
+  });
+  // Settled: ended, recorded and (auto_remove) removed, so the build leaves
+  // no container behind.
+  end->AwaitSettled();
+  if (canceller.joinable()) canceller.join();
+  SLIPWAY_RETURN_IF_ERROR(streamed);
+  std::optional<Container> final = end->final();
+  if (!final) return Internal("RUN step " + c.id + " settled without ending");
+  if (final->state == ContainerState::kExited && final->result) {
+    SandboxResult result = *final->result;
+    result.cancelled |= cancelled;
+    return result;
+  }
+  return FailedPrecondition("its container " + std::string(ContainerStateName(final->state)) +
+                            (final->error.empty() ? "" : ": " + final->error));
 }
 
 Result<ImageRecord> Executor::Run(int last_stage) {
@@ -293,9 +334,11 @@ Status Executor::BeginStage(const Stage& stage, StageState& state) {
   auto base = Expand(stage.base, vars_.GlobalLookup(), df_.escape);
   if (!base.ok()) return at(base.status());
   StageRef ref = ResolveFromBase(df_, stage.index, *base);
+  state.base = *base;
   if (ref.kind == StageRef::Kind::kStage) {
     state = stages_[ref.stage];
     state.cmd_from_base = true;
+    state.base = *base;
   } else if (ref.kind == StageRef::Kind::kImage) {
     auto image = ResolveImage(ref.image);
     if (!image.ok()) return at(image.status());
@@ -413,14 +456,7 @@ Status Executor::ExecuteRun(const Instruction& inst, StageState& state) {
   if (spec.lower_dirs.empty()) return InvalidArgument("RUN needs a base image with a shell (FROM scratch)");
   spec.env = vars_.RunEnv();
   spec.workdir = state.config.working_dir.empty() ? "/" : state.config.working_dir;
-  SLIPWAY_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(spec.lower_dirs, state.config.user));
-  spec.uid = user.uid;
-  spec.gid = user.gid;
-  spec.additional_gids = user.additional_gids;
-  // Docker sets HOME from the image's passwd when nothing else does.
-  bool has_home = std::any_of(spec.env.begin(), spec.env.end(),
-                              [](const std::string& e) { return e.rfind("HOME=", 0) == 0; });
-  if (!has_home) spec.env.push_back("HOME=" + (user.home.empty() ? std::string("/") : user.home));
+  SLIPWAY_RETURN_IF_ERROR(ApplyUser(state.config.user, &spec));
   std::string shown = inst.json_form ? inst.original.substr(inst.keyword.size() + 1) : inst.args[0];
   std::string created_by = "RUN " + (inst.json_form ? shown : JoinWords(spec.argv)) + " # buildkit";
   Digest key = RunKey(state.key, spec, command.script);
@@ -434,17 +470,11 @@ Status Executor::ExecuteRun(const Instruction& inst, StageState& state) {
   std::string dir = NewDir("run");
   if (::mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + dir);
   spec.upper_dir = dir;
-  SLIPWAY_ASSIGN_OR_RETURN(Runtime * runtime, GetRuntime());
-  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<Sandbox> sandbox, runtime->Start(spec));
-  ReporterSink sink(reporter_);
-  auto result = sandbox->Wait(&sink, options_.cancel_fd);
-  (void)sandbox->Remove();
-  if (!result.ok()) return result.status();
+  auto result = RunStep(std::move(spec), state);
+  if (!result.ok()) return result.status().Wrap("RUN " + shown);
   if (result->cancelled) return FailedPrecondition("RUN " + shown + ": cancelled");
   if (result->exit_code != 0) {
-    std::string why = "RUN " + shown + ": exited with code " + std::to_string(result->exit_code);
-    if (!sandbox->exec_error().empty()) why += " (" + sandbox->exec_error() + ")";
-    return FailedPrecondition(why);
+    return FailedPrecondition("RUN " + shown + ": exited with code " + std::to_string(result->exit_code));
   }
   return AddLayer(state, dir + "/upper", LayerSource::kOverlayUpper, created_by, key);
 }

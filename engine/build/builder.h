@@ -59,8 +59,8 @@
 #include "engine/build/dockerfile.h"
 #include "engine/image/image_store.h"
 #include "engine/image/metadata.h"
+#include "engine/containers/container_service.h"
 #include "engine/runtime/log.h"
-#include "engine/runtime/sandbox.h"
 
 namespace slipway {
 
@@ -73,7 +73,10 @@ struct BuildOptions {
   // Scratch space for upper and staging dirs, on a filesystem that can hold
   // an overlay upper (not overlayfs), e.g. <data_dir>/build. Created if missing.
   std::string work_dir;
-  RuntimeOptions runtime;
+  // Runs every RUN step, as a container of its own: monitored, counted
+  // against max_running, listed by `ps` (label slipway.build) and recovered
+  // after a crash like any other. Required by Dockerfiles that RUN.
+  ContainerService* containers = nullptr;
   // Cgroup limits of every RUN step's sandbox. A Dockerfile may come from
   // any push: without a pids limit, `RUN :(){ :|:& };:` takes the host down.
   CgroupLimits limits;

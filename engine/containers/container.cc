@@ -1,4 +1,4 @@
-#include "service/daemon/container.h"
+#include "engine/containers/container.h"
 
 #include <time.h>
 
@@ -12,7 +12,7 @@
 
 #include "engine/base/time.h"
 
-namespace slipway::daemon {
+namespace slipway {
 
 namespace {
 
@@ -199,19 +199,6 @@ ordered_json RequestToJson(const CreateRequest& r) {
   return j;
 }
 
-ordered_json ResultToJson(const SandboxResult& r) {
-  ordered_json j;
-  j["exit_code"] = r.exit_code;
-  j["signal"] = r.signal;
-  j["oom_killed"] = r.oom_killed;
-  j["timed_out"] = r.timed_out;
-  j["cancelled"] = r.cancelled;
-  j["wall_ms"] = r.wall_ms;
-  j["cpu_ns"] = r.cpu_ns;
-  j["peak_memory_bytes"] = r.peak_memory_bytes;
-  return j;
-}
-
 // RFC 3339 in UTC with milliseconds; null for 0 (the event has not happened).
 ordered_json Timestamp(int64_t unix_ms) {
   if (unix_ms == 0) return nullptr;
@@ -291,11 +278,12 @@ std::string Container::ToJson() const {
   j["finished_at"] = Timestamp(finished_unix_ms);
   j["pid"] = state == ContainerState::kRunning ? static_cast<int64_t>(pid) : 0;
   j["exit_code"] = result ? ordered_json(result->exit_code) : ordered_json(nullptr);
-  j["result"] = result ? ResultToJson(*result) : ordered_json(nullptr);
+  j["result"] = result ? result->ToJsonValue() : ordered_json(nullptr);
   j["error"] = error;
   j["auto_remove"] = request.auto_remove;
+  j["labels"] = labels;
   j["request"] = RequestToJson(request);
   return Dump(j);
 }
 
-}  // namespace slipway::daemon
+}  // namespace slipway

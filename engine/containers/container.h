@@ -1,6 +1,7 @@
-// A container: slipwayd's record of one sandbox it was asked to run, from
-// creation to removal. Plain data; ContainerStore keeps it in SQLite and
-// ContainerService moves it through its states.
+// A container: the record of one sandbox the engine was asked to run, from
+// creation to removal, whoever asked (an API client, a build's RUN step).
+// Plain data; ContainerStore keeps it in SQLite and ContainerService moves
+// it through its states.
 //
 //   created --start--> queued --slot free--> starting --> running --> exited
 //                        |                      |            |
@@ -19,6 +20,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,7 +30,7 @@
 #include "engine/runtime/sandbox.h"
 #include "engine/runtime/spec.h"
 
-namespace slipway::daemon {
+namespace slipway {
 
 enum class ContainerState { kCreated, kQueued, kStarting, kRunning, kExited, kFailed, kLost };
 
@@ -74,9 +76,16 @@ struct Container {
   int64_t created_unix_ms = 0, started_unix_ms = 0, finished_unix_ms = 0;
   std::optional<SandboxResult> result;  // when exited
   std::string error;                    // why it failed or was lost
+  // Set by the engine's own callers, not by API clients: what made it
+  // ("slipway.build" for a build's RUN step).
+  std::map<std::string, std::string> labels;
+  // Its caller lives inside this process and waits for it (a build step):
+  // after a restart nobody does, so Reconcile() stops and removes it rather
+  // than adopting it.
+  bool ends_with_caller = false;
 
   // The API's JSON form (docs/api.md, "Container object").
   std::string ToJson() const;
 };
 
-}  // namespace slipway::daemon
+}  // namespace slipway

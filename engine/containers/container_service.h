@@ -1,45 +1,51 @@
-// ContainerService: slipwayd's containers, from creation to removal.
+// ContainerService: the one container lifecycle. slipwayd's API, image builds
+// (every RUN step) and pipelines all run sandboxes through it, and nothing
+// else in Slipway starts a sandbox.
 //
-// It wires three things together and owns none of their internals: the
+// It wires together what it does not own the internals of: the
 // ContainerStore (what was asked and what happened, in SQLite), the image
-// store (which layers a container runs on) and the runtime's monitors (one
-// slipway-monitor process per running sandbox, which outlives slipwayd).
+// store (which layers a container runs on) and slipway-monitor (one process
+// per running sandbox, which outlives whoever started it; MonitorClient).
 //
 // Starting never blocks the caller: Start() queues the container and a
 // scheduler thread starts queued containers while fewer than `max_running`
-// run. One watcher thread per running sandbox waits for its monitor to exit
-// and records the result.
+// run (StartQueue). One thread per running sandbox waits for its monitor to
+// exit and records the result.
 //
 // Crash safety: a container's sandbox is named after the container id, so
 // after a restart Reconcile() can match every sandbox in the runtime's state
 // directory with its row (see Reconcile()).
+//
+// The concerns live in their own files: container_service.cc (creating,
+// starting, reading), launch.cc (launch and watch), stop.cc (kill, stop,
+// remove), reconcile.cc (crash recovery, shutdown), with the start queue,
+// end signal, log follower and spec building in files of their own.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "engine/base/event_log.h"
 #include "engine/base/status.h"
+#include "engine/containers/container.h"
+#include "engine/containers/container_store.h"
+#include "engine/containers/end_signal.h"
+#include "engine/containers/log_follower.h"
+#include "engine/containers/observer.h"
+#include "engine/containers/start_queue.h"
 #include "engine/image/image_store.h"
-#include "engine/runtime/cgroup.h"
-#include "engine/runtime/log.h"
 #include "engine/runtime/monitor.h"
 #include "engine/runtime/sandbox.h"
-#include "service/daemon/container.h"
-#include "service/daemon/container_store.h"
-#include "service/daemon/event_log.h"
-#include "service/daemon/metrics.h"
 
-namespace slipway::daemon {
+namespace slipway {
 
 struct ContainerServiceOptions {
   RuntimeOptions runtime;  // state_dir, cgroup_parent
@@ -58,41 +64,38 @@ struct ContainerStats {
 
 // What Reconcile() found and did.
 struct ReconcileReport {
-  int adopted = 0;   // still running under their monitor: watched again
-  int recorded = 0;  // ended while slipwayd was down: result recorded
-  int lost = 0;      // monitor gone without a result: cleaned up, marked lost
-  int orphans = 0;   // sandboxes no container claims: killed and removed
+  int adopted = 0;    // still running under their monitor: watched again
+  int recorded = 0;   // ended while the service was down: result recorded
+  int lost = 0;       // monitor gone without a result: cleaned up, marked lost
+  int orphans = 0;    // sandboxes no container claims: killed and removed
+  int abandoned = 0;  // their caller died with the last process (build steps): stopped and removed
   std::string ToJson() const;
 };
 
-// Shared by everyone waiting for one container to end: `fd` (an eventfd)
-// becomes readable, and stays so, once `final` is set. The container is
-// "settled" once whatever follows its end is done too (with auto_remove:
-// its removal, which waits for its log readers to finish).
-struct EndSignal {
-  EndSignal();
-  ~EndSignal();
-  int fd = -1;
-  std::mutex mu;
-  std::condition_variable settled_cv;
-  std::optional<Container> final;  // the container as it ended
-  bool settled = false;
-  void Fire(const Container& c);
-  bool fired();
-  void Settle();
-  void AwaitSettled();
+// A container whose spec the caller made itself (a build's RUN step, with
+// its own layer stack and a persistent upper dir).
+struct SpecContainer {
+  std::string image;  // what `ps` shows as its image
+  SandboxSpec spec;
+  std::map<std::string, std::string> labels;
+  bool ends_with_caller = true;
+  // Removed once it has ended and its log readers are done: the caller takes
+  // the result from the EndSignal.
+  bool auto_remove = true;
 };
 
 class ContainerService {
  public:
+  // `store`, `images`, `log` and `observer` (may be null) outlive the service.
   static Result<std::unique_ptr<ContainerService>> Open(const ContainerServiceOptions& options,
-                                                        ContainerStore& store, ImageStore& images,
-                                                        Metrics& metrics, EventLog& log);
+                                                        ContainerStore& store, ImageStore& images, EventLog& log,
+                                                        ContainerObserver* observer = nullptr);
   ~ContainerService();  // Shutdown(0) if not done
 
-  // Matches the machine with the database, once, before serving:
+  // Matches the machine with the database, once, before Run():
   // - a sandbox whose container is known and whose monitor still runs is
-  //   adopted (watched again);
+  //   adopted (watched again), unless the container ends with its caller:
+  //   then it is stopped, removed and its container marked lost;
   // - one that ended meanwhile gets its result recorded;
   // - one whose monitor died without a result is cleaned up and its
   //   container marked lost;
@@ -107,13 +110,14 @@ class ContainerService {
   // Resolves the image (kNotFound if the store lacks it: the client pulls),
   // builds and validates the sandbox spec, records the container "created".
   Result<Container> Create(const CreateRequest& request);
+  // Records a container whose spec the caller made (ValidateSpec'd here).
+  Result<Container> CreateFromSpec(SpecContainer request);
   // created -> queued. kFailedPrecondition if it is not "created".
   // kResourceExhausted if the queue is full.
   Status Start(const std::string& id_or_name);
 
   Result<Container> Inspect(const std::string& id_or_name) const;
   Result<std::vector<Container>> List(bool all) const;
-
   // The signal that fires when the container ends (already fired if it has).
   Result<std::shared_ptr<EndSignal>> EndSignalOf(const std::string& id_or_name);
 
@@ -121,9 +125,9 @@ class ContainerService {
   // as if killed by it; a starting one gets it once it runs.
   // kFailedPrecondition if it is created (never asked to run) or has ended.
   Status Kill(const std::string& id_or_name, int signal);
-  // Docker's stop: SIGTERM to the init, SIGKILL after `grace`. A queued or
-  // created container is marked exited (cancelled) without running. Returns
-  // at once; wait on the EndSignal.
+  // Docker's stop: the container's stop signal to the init, SIGKILL after
+  // `grace`. A queued or created container is marked exited (cancelled)
+  // without running. Returns at once; wait on the EndSignal.
   Status Stop(const std::string& id_or_name, std::chrono::milliseconds grace);
   // Deletes the record and the sandbox's state (logs). A container that is
   // queued, starting or running is refused (kFailedPrecondition) unless
@@ -131,14 +135,12 @@ class ContainerService {
   Status Remove(const std::string& id_or_name, bool force);
 
   Result<ContainerStats> Stats(const std::string& id_or_name) const;
-
   // Streams the container's output, in order, to `chunk` (which returns false
   // to stop: the client went away). Without `follow` it returns after what
   // has been written so far; with it, it also waits for more until the
   // container ends (a container not started yet is waited for). Blocking:
   // call it on a thread of its own.
-  Status StreamLogs(const std::string& id_or_name, bool follow,
-                    const std::function<bool(Stream, std::string_view)>& chunk);
+  Status StreamLogs(const std::string& id_or_name, bool follow, const LogChunk& chunk);
 
   // Overlay lower dirs of every container that has not ended (image garbage
   // collection must keep them).
@@ -149,55 +151,58 @@ class ContainerService {
   // Stops starting queued containers (they stay queued in the database) and
   // waits up to `deadline` for running ones to end and be recorded. Those
   // still running afterwards keep running under their monitors; the next
-  // slipwayd adopts them.
+  // service adopts them.
   void Shutdown(std::chrono::milliseconds deadline);
 
-  int running() const;
-  int queued() const;
+  int running() const { return queue_.running(); }
+  int queued() const { return queue_.queued(); }
 
  private:
   ContainerService(const ContainerServiceOptions& options, std::unique_ptr<Runtime> runtime,
-                   ContainerStore& store, ImageStore& images, Metrics& metrics, EventLog& log);
+                   ContainerStore& store, ImageStore& images, EventLog& log, ContainerObserver* observer);
 
-  MonitorOptions MonitorOptionsFor() const;
+  Result<Container> Record(Container c);
   void SchedulerLoop();
   // The life of one sandbox on its own thread: Launch, then Watch.
   void StartAndWatch(const std::string& id);
   Result<Container> Launch(const std::string& id);
-  Result<StartedSandbox> CheckNetworkPeer(const Container& c);
+  // The container whose network namespace a container joins: `peer` is its
+  // name or id, `shown` how the request named it. It must not have ended,
+  // and with `must_run` it must be running.
+  Result<Container> NetworkPeer(const std::string& peer, const std::string& shown, bool must_run) const;
   void Watch(Container c);
   void RecordEnd(Container c, const Result<SandboxStatus>& status);
-  void ReleaseSlot();
   // Records a final state, fires the end signal, removes if auto_remove.
   void Finish(Container c);
   // Waits until no StreamLogs() of container `id` is in progress.
   void AwaitReaders(const std::string& id, std::chrono::milliseconds timeout);
   Status RemoveEnded(const Container& c);
   bool CancelUnstarted(const std::string& id, int signal);
-  std::string AwaitSandbox(const std::string& id, EndSignal& end);
-  Status Follow(const std::string& dir, bool follow, EndSignal& end,
-                const std::function<bool(Stream, std::string_view)>& chunk);
+  std::string AwaitSandbox(const std::string& id, const EndSignal& end);
   Status RemoveOrphan(const SandboxStatus& s);
   Status Resume(Container c, const SandboxStatus& s, ReconcileReport* report);
+  // Runs `work` on a detached thread that Shutdown() waits for.
+  void Spawn(std::function<void()> work);
   std::shared_ptr<EndSignal> SignalForLocked(const std::string& id);
-  void UpdateGaugesLocked();
+  // Logs a failed Status that has no caller to go back to.
+  void LogIfFailed(const Status& st, std::string_view event, const std::string& id);
 
   ContainerServiceOptions options_;
   std::unique_ptr<Runtime> runtime_;
+  MonitorClient monitors_;
   ContainerStore& store_;
   ImageStore& images_;
-  Metrics& metrics_;
   EventLog& log_;
+  ContainerObserver* observer_;  // may be null
+  StartQueue queue_;
 
   // Guards everything below, and every read-modify-write of a store row.
   mutable std::mutex mu_;
-  std::condition_variable cv_;                      // queue, slots, threads_
+  std::condition_variable cv_;                      // threads_, readers_
   std::condition_variable started_cv_;              // sandbox_ids_ or an end
-  std::deque<std::string> queue_;                   // container ids, oldest first
-  int running_ = 0;                                 // slots taken: starting or running
   int threads_ = 0;                                 // detached threads still working for us
   bool stopping_ = false;                           // no more creates and starts
-  bool abandon_ = false;                            // watchers leave their sandboxes to the next slipwayd
+  bool abandon_ = false;                            // watchers leave their sandboxes to the next service
   std::map<std::string, int> pending_signals_;      // kill or stop asked while starting
   std::map<std::string, int> readers_;              // StreamLogs() calls in progress
   std::map<std::string, std::string> sandbox_ids_;  // running: container -> sandbox
@@ -205,4 +210,4 @@ class ContainerService {
   std::thread scheduler_;
 };
 
-}  // namespace slipway::daemon
+}  // namespace slipway

@@ -1,15 +1,16 @@
-#include "service/daemon/container_store.h"
+#include "engine/containers/container_store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <utility>
 
 #include "engine/base/database.h"
-#include "engine/runtime/monitor.h"
+#include "engine/runtime/spec_json.h"
 
-namespace slipway::daemon {
+namespace slipway {
 
 namespace {
 
@@ -37,6 +38,11 @@ const char* const kMigrations[] = {
     );
     CREATE INDEX containers_created ON containers(created_unix_ms);
     )sql",
+    // Containers made by the engine's own callers (build steps).
+    R"sql(
+    ALTER TABLE containers ADD COLUMN labels_json TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE containers ADD COLUMN ends_with_caller INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 // The shortest id prefix Find() accepts: shorter ones match too much by chance.
@@ -44,7 +50,7 @@ constexpr size_t kMinPrefix = 4;
 
 constexpr char kColumns[] =
     "id, name, state, request_json, image_id, spec_json, sandbox_id, pid, created_unix_ms, started_unix_ms, "
-    "finished_unix_ms, result_json, error";
+    "finished_unix_ms, result_json, error, labels_json, ends_with_caller";
 
 Status DbError(const std::exception& e, const std::string& what) {
   return Internal("container store: " + what + ": " + e.what());
@@ -75,6 +81,8 @@ void BindFields(SQLite::Statement& q, int first, const Container& c, const std::
     q.bind(i++);
   }
   q.bind(i++, c.error);
+  q.bind(i++, nlohmann::json(c.labels).dump());
+  q.bind(i++, c.ends_with_caller ? 1 : 0);
 }
 
 // The request and spec as stored, refusing what could not be read back: a
@@ -133,6 +141,12 @@ Result<Container> RowToContainer(SQLite::Statement& q) {
     c.result = *result;
   }
   c.error = q.getColumn(12).getString();
+  try {
+    c.labels = nlohmann::json::parse(q.getColumn(13).getString()).get<std::map<std::string, std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    return corrupt("labels", Internal(e.what()));
+  }
+  c.ends_with_caller = q.getColumn(14).getInt() != 0;
   return c;
 }
 
@@ -187,7 +201,7 @@ Status ContainerStore::Insert(const Container& c) {
   std::lock_guard<std::mutex> lock(mu_);
   try {
     SQLite::Statement q(*db_, std::string("INSERT INTO containers (") + kColumns +
-                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, c.id);
     BindFields(q, 2, c, request_json, spec_json);
     q.exec();
@@ -209,9 +223,9 @@ Status ContainerStore::Update(const Container& c) {
         *db_,
         "UPDATE containers SET name = ?, state = ?, request_json = ?, image_id = ?, spec_json = ?, "
         "sandbox_id = ?, pid = ?, created_unix_ms = ?, started_unix_ms = ?, finished_unix_ms = ?, "
-        "result_json = ?, error = ? WHERE id = ?");
+        "result_json = ?, error = ?, labels_json = ?, ends_with_caller = ? WHERE id = ?");
     BindFields(q, 1, c, request_json, spec_json);
-    q.bind(13, c.id);
+    q.bind(15, c.id);
     final_cache_.erase(c.id);
     if (q.exec() == 0) return NotFound("no such container: " + c.id);
     return Status::Ok();
@@ -307,4 +321,4 @@ Result<std::vector<Container>> ContainerStore::List(bool all) const {
   }
 }
 
-}  // namespace slipway::daemon
+}  // namespace slipway

@@ -11,13 +11,13 @@
 #include <vector>
 
 #include "engine/base/status.h"
-#include "service/daemon/container.h"
+#include "engine/containers/container.h"
 
 namespace SQLite {
 class Database;
 }
 
-namespace slipway::daemon {
+namespace slipway {
 
 class ContainerStore {
  public:
@@ -45,4 +45,4 @@ class ContainerStore {
   mutable std::map<std::string, Container> final_cache_;
 };
 
-}  // namespace slipway::daemon
+}  // namespace slipway

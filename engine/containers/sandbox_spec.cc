@@ -1,4 +1,4 @@
-#include "service/daemon/spec_builder.h"
+#include "engine/containers/sandbox_spec.h"
 
 #include <climits>
 #include <cstdlib>
@@ -6,7 +6,7 @@
 #include "engine/base/units.h"
 #include "engine/runtime/user.h"
 
-namespace slipway::daemon {
+namespace slipway {
 
 namespace {
 
@@ -104,6 +104,8 @@ Status ApplyRoot(const CreateRequest& r, const ImageStore& images, BuiltSpec* ou
   return Status::Ok();
 }
 
+}  // namespace
+
 Status ApplyUser(const std::string& user_spec, SandboxSpec* spec) {
   SLIPWAY_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(spec->lower_dirs, user_spec));
   spec->uid = user.uid;
@@ -114,8 +116,6 @@ Status ApplyUser(const std::string& user_spec, SandboxSpec* spec) {
   if (!has_home && !user.home.empty()) spec->env.push_back("HOME=" + user.home);
   return Status::Ok();
 }
-
-}  // namespace
 
 Status CheckContainerName(const std::string& name) {
   if (name.size() > kMaxNameLength || !IsValidName(name)) {
@@ -154,4 +154,4 @@ Result<BuiltSpec> BuildSandboxSpec(const CreateRequest& r, const ImageStore& ima
   return out;
 }
 
-}  // namespace slipway::daemon
+}  // namespace slipway

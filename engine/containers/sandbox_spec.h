@@ -7,10 +7,10 @@
 
 #include "engine/base/status.h"
 #include "engine/image/image_store.h"
+#include "engine/containers/container.h"
 #include "engine/runtime/spec.h"
-#include "service/daemon/container.h"
 
-namespace slipway::daemon {
+namespace slipway {
 
 struct BuiltSpec {
   SandboxSpec spec;
@@ -23,7 +23,14 @@ struct BuiltSpec {
 // not in the store, kInvalidArgument for anything else wrong.
 Result<BuiltSpec> BuildSandboxSpec(const CreateRequest& request, const ImageStore& images);
 
+// Runs the spec as `user` (Docker's USER[:GROUP], names or ids; empty is
+// root), resolved in the image's own /etc/passwd and /etc/group under
+// spec->lower_dirs, and sets HOME from its passwd entry unless spec->env has
+// one. (Without either, the runtime's default applies: /root for uid 0, else
+// /.) Every container's spec, a build step's too, gets its user here.
+Status ApplyUser(const std::string& user, SandboxSpec* spec);
+
 // Docker's rules for names: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters.
 Status CheckContainerName(const std::string& name);
 
-}  // namespace slipway::daemon
+}  // namespace slipway

@@ -20,7 +20,7 @@
 
 #include "engine/base/status.h"
 #include "service/daemon/api_server.h"
-#include "service/daemon/event_log.h"
+#include "engine/base/event_log.h"
 
 namespace slipway::daemon::api {
 

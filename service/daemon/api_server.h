@@ -23,8 +23,8 @@
 #include <string>
 
 #include "engine/base/status.h"
-#include "service/daemon/container_service.h"
-#include "service/daemon/event_log.h"
+#include "engine/containers/container_service.h"
+#include "engine/base/event_log.h"
 #include "service/daemon/image_service.h"
 #include "service/daemon/metrics.h"
 

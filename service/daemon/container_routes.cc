@@ -9,7 +9,7 @@
 
 #include "engine/base/units.h"
 #include "service/daemon/api_routes.h"
-#include "service/daemon/container_service.h"
+#include "engine/containers/container_service.h"
 
 namespace slipway::daemon::api {
 
@@ -28,16 +28,15 @@ Ending AwaitEnd(EndSignal& end, const Reply& reply, const std::atomic<bool>& sto
     if (end.fired()) return Ending::kEnded;
     if (stopping.load()) return Ending::kStopping;
     if (reply.Gone()) return Ending::kClientGone;
-    pollfd fd{end.fd, POLLIN, 0};
-    (void)::poll(&fd, 1, static_cast<int>(kWaitSlice.count()));
+    (void)end.AwaitFired(kWaitSlice);
   }
 }
 
 // The container as it ended: from the signal, since with auto_remove its
 // row may be gone already.
-std::string EndedJson(EndSignal& end) {
-  std::lock_guard lock(end.mu);
-  return end.final ? end.final->ToJson() : "null";
+std::string EndedJson(const EndSignal& end) {
+  std::optional<Container> final = end.final();
+  return final ? final->ToJson() : "null";
 }
 
 class ContainerRoutes {

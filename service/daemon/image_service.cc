@@ -280,7 +280,7 @@ Result<ImageRecord> ImageService::Build(const BuildRequest& request, BuildReport
   options.build_args = request.build_args;
   options.target = request.target;
   options.work_dir = options_.build_dir;
-  options.runtime = options_.runtime;
+  options.containers = &containers_;
   options.limits = options_.build_limits;
   options.no_cache = request.no_cache;
   options.allow_host_network = !request.allow.empty();  // CheckBuild: only network.host exists

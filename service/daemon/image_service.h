@@ -29,8 +29,8 @@
 #include "engine/image/image_config.h"
 #include "engine/image/image_store.h"
 #include "engine/registry/client.h"
-#include "service/daemon/container_service.h"
-#include "service/daemon/event_log.h"
+#include "engine/containers/container_service.h"
+#include "engine/base/event_log.h"
 #include "service/daemon/metrics.h"
 
 namespace slipway::daemon {
@@ -41,11 +41,9 @@ struct ImageServiceOptions {
   // edited while slipwayd runs is read again on the next transfer).
   RegistryOptions registry;
   int parallelism = 3;  // blobs in flight at once per pull or push
-  // Builds: scratch space and layer cache (<data_dir>/build, BuildDir()),
-  // and where their RUN sandboxes live (the daemon's state dir and cgroup
-  // parent).
+  // Builds: scratch space and layer cache (<data_dir>/build, BuildDir()).
+  // Their RUN steps run as containers of the ContainerService.
   std::string build_dir;
-  RuntimeOptions runtime;
   int64_t build_cache_max_bytes = 0;      // the cache is trimmed to this after each build; 0: no limit
   bool build_allow_host_network = false;  // builds may be granted network.host
   CgroupLimits build_limits;              // of each RUN step

@@ -22,10 +22,11 @@
 #include "engine/runtime/cgroup.h"
 #include "service/daemon/api_server.h"
 #include "service/daemon/config.h"
-#include "service/daemon/container_service.h"
-#include "service/daemon/container_store.h"
-#include "service/daemon/event_log.h"
+#include "engine/containers/container_service.h"
+#include "engine/containers/container_store.h"
+#include "engine/base/event_log.h"
 #include "service/daemon/image_service.h"
+#include "service/daemon/container_metrics.h"
 #include "service/daemon/metrics.h"
 #include "service/daemon/token.h"
 
@@ -100,8 +101,6 @@ class Daemon {
     image_options.build_allow_host_network = config_.build_allow_host_network;
     image_options.build_limits.memory_bytes = config_.build_memory_bytes;
     image_options.build_limits.pids_max = config_.build_pids_limit;
-    image_options.runtime.state_dir = config_.state_dir;
-    image_options.runtime.cgroup_parent = config_.cgroup_parent;
     image_service_ = std::make_unique<ImageService>(*images_, *containers_, metrics_, log, image_options);
     return StartApi();
   }
@@ -132,7 +131,7 @@ class Daemon {
     options.max_running = config_.max_running;
     options.max_queued = config_.max_queued;
     SLIPWAY_ASSIGN_OR_RETURN(containers_,
-                             ContainerService::Open(options, *store_, *images_, metrics_, *log_));
+                             ContainerService::Open(options, *store_, *images_, *log_, &container_metrics_));
     return Status::Ok();
   }
 
@@ -156,6 +155,7 @@ class Daemon {
   UniqueFd data_lock_, state_lock_;
   std::string token_;
   Metrics metrics_;
+  ContainerMetrics container_metrics_{metrics_};
   std::unique_ptr<ImageStore> images_;
   std::unique_ptr<ContainerStore> store_;
   std::unique_ptr<ContainerService> containers_;

@@ -1,4 +1,4 @@
-#include "service/daemon/event_log.h"
+#include "engine/base/event_log.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -15,7 +15,7 @@
 
 #include "tests/testing/fixtures.h"
 
-namespace slipway::daemon {
+namespace slipway {
 namespace {
 
 using nlohmann::json;
@@ -207,4 +207,4 @@ TEST_F(EventLogTest, EmptyPathWritesToStderr) {
 }
 
 }  // namespace
-}  // namespace slipway::daemon
+}  // namespace slipway

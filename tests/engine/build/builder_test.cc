@@ -17,6 +17,7 @@
 #include "tests/engine/distribution/image_test_util.h"
 #include "tests/engine/image/test_layers.h"
 #include "tests/testing/fixtures.h"
+#include "tests/testing/monitor_test_main.h"
 
 namespace slipway::testing {
 namespace {
@@ -61,12 +62,35 @@ class BuilderTest : public ::testing::Test {
     ASSERT_TRUE(MakeDirs(context_).ok());
     options_.context_dir = context_;
     options_.work_dir = root_ + "/work";
-    options_.runtime = {root_ + "/state", cgroup_parent_};
+    // RUN steps run as containers, under slipway-monitor, as in slipwayd.
+    auto container_store = ContainerStore::Open(root_ + "/containers.db");
+    ASSERT_TRUE(container_store.ok()) << container_store.status().ToString();
+    container_store_ = std::move(container_store).value();
+    auto log = EventLog::Open("", LogLevel::kWarn);
+    ASSERT_TRUE(log.ok());
+    log_ = std::move(log).value();
+    ContainerServiceOptions containers;
+    containers.runtime = {root_ + "/state", cgroup_parent_};
+    containers.monitor_binary = g_monitor;
+    auto service = ContainerService::Open(containers, *container_store_, *store_, *log_);
+    ASSERT_TRUE(service.ok()) << service.status().ToString();
+    containers_ = std::move(service).value();
+    ASSERT_TRUE(containers_->Reconcile().ok());
+    containers_->Run();
+    options_.containers = containers_.get();
     mounts_before_ = MountPoints();
   }
 
   void TearDown() override {
     EXPECT_EQ(MountPoints(), mounts_before_);
+    // Every RUN step's container went with its step.
+    if (containers_) {
+      auto left = containers_->List(/*all=*/true);
+      ASSERT_TRUE(left.ok());
+      EXPECT_TRUE(left->empty()) << left->size() << " containers left, first: " << left->front().ToJson();
+    }
+    containers_.reset();
+    container_store_.reset();
     store_.reset();
     (void)RemoveTree(root_);
     RemoveCgroupParent(cgroup_parent_);
@@ -103,6 +127,9 @@ class BuilderTest : public ::testing::Test {
 
   std::string root_, context_, cgroup_parent_;
   std::unique_ptr<ImageStore> store_;
+  std::unique_ptr<ContainerStore> container_store_;
+  std::unique_ptr<EventLog> log_;
+  std::unique_ptr<ContainerService> containers_;
   BuildOptions options_;
   Recorder recorder_;
   TestRuntime runtime_;

@@ -1,7 +1,7 @@
 // ContainerStore: the containers table in slipwayd's SQLite file. Rows round
 // trip, names are unique, lookups by id, name and prefix, listing order,
 // reopening, and sharing the file with the image store.
-#include "service/daemon/container_store.h"
+#include "engine/containers/container_store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
@@ -16,10 +16,10 @@
 #include "engine/base/fs.h"
 #include "engine/image/digest.h"
 #include "engine/image/image_store.h"
-#include "engine/runtime/monitor.h"
+#include "engine/runtime/spec_json.h"
 #include "tests/testing/fixtures.h"
 
-namespace slipway::daemon {
+namespace slipway {
 namespace {
 
 // 32 hex digits: `prefix` then `fill` up to the length.
@@ -58,6 +58,8 @@ void ExpectSameContainer(const Container& want, const Container& got) {
   EXPECT_EQ(got.sandbox_id, want.sandbox_id);
   EXPECT_EQ(got.pid, want.pid);
   EXPECT_EQ(got.created_unix_ms, want.created_unix_ms);
+  EXPECT_EQ(got.labels, want.labels);
+  EXPECT_EQ(got.ends_with_caller, want.ends_with_caller);
   EXPECT_EQ(got.started_unix_ms, want.started_unix_ms);
   EXPECT_EQ(got.finished_unix_ms, want.finished_unix_ms);
   ASSERT_EQ(got.result.has_value(), want.result.has_value());
@@ -302,6 +304,8 @@ TEST_F(ContainerStoreTest, ListBreaksTiesByInsertionOrder) {
 
 TEST_F(ContainerStoreTest, SurvivesReopen) {
   Container c = MakeContainer(Id("abc1"), "kept", 1);
+  c.labels = {{"slipway.build", "app:1"}, {"slipway.build.step", "3"}};
+  c.ends_with_caller = true;
   Insert(c);
   store_.reset();
   store_ = Open();
@@ -310,7 +314,7 @@ TEST_F(ContainerStoreTest, SurvivesReopen) {
   ASSERT_TRUE(got.ok()) << got.status().message();
   ExpectSameContainer(c, *got);
   SQLite::Database raw(path_, SQLite::OPEN_READONLY);
-  EXPECT_EQ(raw.execAndGet("SELECT version FROM schema_versions WHERE component = 'containers'").getInt(), 1);
+  EXPECT_EQ(raw.execAndGet("SELECT version FROM schema_versions WHERE component = 'containers'").getInt(), 2);
 }
 
 TEST_F(ContainerStoreTest, SharesTheFileWithTheImageStore) {
@@ -372,9 +376,9 @@ TEST_F(ContainerStoreTest, ConcurrentUseFromThreads) {
 }
 
 }  // namespace
-}  // namespace slipway::daemon
+}  // namespace slipway
 
-namespace slipway::daemon {
+namespace slipway {
 namespace {
 
 // List() keeps ended containers decoded; what it returns must still follow
@@ -403,4 +407,4 @@ TEST_F(ContainerStoreTest, ListFollowsUpdatesOfEndedContainers) {
 }
 
 }  // namespace
-}  // namespace slipway::daemon
+}  // namespace slipway

@@ -1,7 +1,7 @@
 // Container states, and the JSON of a create request and of a container: the
 // request decoder is strict about every field, the container's form is what
 // the API returns.
-#include "service/daemon/container.h"
+#include "engine/containers/container.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace slipway::daemon {
+namespace slipway {
 namespace {
 
 using json = nlohmann::json;
@@ -334,10 +334,11 @@ TEST(ContainerJsonTest, RunningContainer) {
   ExpectSameRequest(c.request, *request);
   for (const char* key :
        {"id", "name", "state", "image", "image_id", "rootfs", "command", "created_at", "started_at",
-        "finished_at", "pid", "exit_code", "result", "error", "auto_remove", "request"}) {
+        "finished_at", "pid", "exit_code", "result", "error", "auto_remove", "labels", "request"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
-  EXPECT_EQ(j.size(), 16u);
+  EXPECT_EQ(j.size(), 17u);
+  EXPECT_TRUE(j["labels"].is_object() && j["labels"].empty()) << j["labels"];
 }
 
 TEST(ContainerJsonTest, TimestampsAreRfc3339UtcWithMilliseconds) {
@@ -407,4 +408,4 @@ TEST(ContainerJsonTest, IllFormedUtf8DoesNotThrow) {
 }
 
 }  // namespace
-}  // namespace slipway::daemon
+}  // namespace slipway

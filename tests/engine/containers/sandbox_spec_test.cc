@@ -1,6 +1,6 @@
 // BuildSandboxSpec: what a create request becomes, on a real image store
 // holding an image whose config sets Entrypoint, Cmd, Env, WorkingDir, User.
-#include "service/daemon/spec_builder.h"
+#include "engine/containers/sandbox_spec.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include "tests/engine/distribution/image_test_util.h"
 #include "tests/testing/fixtures.h"
 
-namespace slipway::daemon {
+namespace slipway {
 namespace {
 
 using ::slipway::testing::BusyboxTar;
@@ -202,4 +202,4 @@ TEST_F(SpecBuilderTest, RootfsRunsTheGivenCommand) {
 }
 
 }  // namespace
-}  // namespace slipway::daemon
+}  // namespace slipway

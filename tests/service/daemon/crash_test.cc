@@ -193,6 +193,58 @@ TEST_F(CrashTest, KillNineWhileAContainerIsQueuedKeepsItQueued) {
   EXPECT_EQ(daemon_->LeftoversAfter(), "");
 }
 
+// A build's RUN step is a container like any other: listed while it runs,
+// counted against max_running, and after a kill -9 of slipwayd stopped and
+// removed by the next one (nobody waits for what it would make).
+TEST_F(CrashTest, ABuildStepIsAContainerAndAKillNineLeavesNothingOfIt) {
+  StartDaemon({"--max-running", "1"});
+  std::string ctx = MakeTempDir("build-ctx");
+  std::ofstream(ctx + "/Dockerfile") << "FROM busybox\nRUN echo started; sleep 60\n";
+  Child build = daemon_->SpawnCli({"build", "--no-cache", "-t", "slow:1", ctx});
+  std::string got;
+  char buf[4096];
+  auto until = Clock::now() + seconds(30);
+  while (!Contains(got, "started") && Clock::now() < until) {
+    ssize_t n = ::read(build.out, buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ASSERT_TRUE(Contains(got, "started")) << got;
+
+  std::string step;
+  for (const json& c : daemon_->List(/*all=*/true)) {
+    if (c["labels"].value("slipway.build", "") == "slow:1") step = c.value("id", "");
+  }
+  ASSERT_FALSE(step.empty()) << "the RUN step is not listed";
+  json running = daemon_->WaitForState(step, "running");
+  EXPECT_EQ(running.value("state", ""), "running") << running.dump();
+  EXPECT_EQ(running.value("image", ""), "busybox") << running.dump();
+  Outcome ps = daemon_->Cli({"ps"});
+  EXPECT_TRUE(Contains(ps.out, step.substr(0, 12))) << ps;
+  // The step holds the one slot: a container asked to run now waits.
+  std::string waiting = StartSandbox({"echo", "ran-after-the-step"});
+  EXPECT_EQ(daemon_->Inspect(waiting).value("state", ""), "queued");
+  SandboxRecord sandbox = FindSandbox(*daemon_, step);
+  ASSERT_TRUE(sandbox.monitor.Alive());
+
+  daemon_->Kill9();
+  ::kill(build.pid, SIGKILL);  // the CLI we spawned, by pid
+  Finish(build);
+  EXPECT_TRUE(sandbox.init.Alive()) << "the step died with slipwayd: it runs under its monitor";
+  auto restarted = daemon_->Restart();
+  ASSERT_TRUE(restarted) << restarted.message();
+
+  EXPECT_FALSE(sandbox.monitor.Alive()) << "the step's monitor still runs";
+  EXPECT_FALSE(sandbox.init.Alive()) << "the step's sandbox still runs";
+  EXPECT_EQ(daemon_->Api().Get("/api/v1/containers/" + step).status, 404) << "the step was not removed";
+  json ran = daemon_->WaitFor(waiting);
+  EXPECT_EQ(ran.value("exit_code", -1), 0) << ran.dump();
+  EXPECT_EQ(Logs(*daemon_, waiting), "ran-after-the-step\n");
+  EXPECT_FALSE(Contains(daemon_->Cli({"images"}).out, "slow")) << "an interrupted build tags nothing";
+  daemon_->RemoveAll();
+  EXPECT_EQ(daemon_->LeftoversAfter(), "");
+}
+
 TEST_F(CrashTest, SigtermDrainsRunningSandboxesAndKeepsTheQueue) {
   StartDaemon({"--shutdown-timeout", "5s", "--max-running", "1"});
   std::string running = StartSandbox({"sh", "-c", "sleep 1.5; echo drained"});

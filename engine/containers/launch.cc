@@ -1,0 +1,152 @@
+// ContainerService: launching a queued container under its monitor, watching
+// it, and recording how it ended.
+#include <csignal>
+
+#include "engine/base/time.h"
+#include "engine/containers/container_service.h"
+
+namespace slipway {
+
+namespace {
+
+// How often a watcher looks up from waiting for its monitor, to notice that
+// the service gives up on it at shutdown.
+constexpr std::chrono::milliseconds kWatchSlice{500};
+// In pending_signals_: stop through the monitor rather than signal the init.
+constexpr int kStopNow = 0;
+// How long an auto_remove container waits for its log readers.
+constexpr std::chrono::milliseconds kReadersWait{10000};
+
+}  // namespace
+
+void ContainerService::StartAndWatch(const std::string& id) {
+  auto started = Launch(id);
+  if (started.ok()) {
+    Watch(*started);
+  } else {
+    queue_.ReleaseSlot();
+  }
+}
+
+Result<Container> ContainerService::NetworkPeer(const std::string& peer, const std::string& shown,
+                                                bool must_run) const {
+  const std::string what = "network container:" + shown;
+  auto row = store_.Find(peer);
+  if (!row.ok() && row.status().code() == Code::kNotFound) {
+    return must_run ? FailedPrecondition(what + ": that container was removed") : row.status().Wrap(what);
+  }
+  if (!row.ok()) return row.status().Wrap(what);
+  bool usable = must_run ? row->state == ContainerState::kRunning : !IsFinal(row->state);
+  if (!usable) {
+    return FailedPrecondition(what + ": that container is " + ContainerStateName(row->state) + ", not running");
+  }
+  return *row;
+}
+
+Result<Container> ContainerService::Launch(const std::string& id) {
+  Container c;
+  {
+    std::lock_guard lock(mu_);
+    SLIPWAY_ASSIGN_OR_RETURN(c, store_.Get(id));
+    if (c.state != ContainerState::kQueued) return FailedPrecondition("no longer queued");  // stopped
+    c.state = ContainerState::kStarting;
+    SLIPWAY_RETURN_IF_ERROR(store_.Update(c));
+  }
+  // The peer whose network namespace it joins must run by now; the runtime
+  // would say so too, but only by the peer's sandbox id.
+  Result<StartedSandbox> sandbox = StartedSandbox{};
+  if (c.spec.network == NetworkMode::kContainer) {
+    std::string shown = c.request.network.substr(std::string("container:").size());
+    auto peer = NetworkPeer(c.spec.network_peer, shown, /*must_run=*/true);
+    if (!peer.ok()) sandbox = peer.status();
+  }
+  if (sandbox.ok()) sandbox = monitors_.Start(c.spec);
+  if (!sandbox.ok()) {
+    c.state = ContainerState::kFailed;
+    c.error = sandbox.status().message();
+    c.finished_unix_ms = NowUnixMs();
+    if (observer_) observer_->Failed(c);
+    log_.Warn("container.failed", {{"id", c.id}, {"error", c.error}});
+    Finish(c);
+    return sandbox.status();
+  }
+  std::optional<int> pending;
+  {
+    std::lock_guard lock(mu_);
+    c.state = ContainerState::kRunning;
+    c.sandbox_id = sandbox->id;
+    c.pid = sandbox->init_pid;
+    c.started_unix_ms = NowUnixMs();
+    LogIfFailed(store_.Update(c), "store.update", c.id);
+    if (auto it = pending_signals_.find(c.id); it != pending_signals_.end()) {
+      pending = it->second;
+      pending_signals_.erase(it);
+    }
+    sandbox_ids_[c.id] = c.sandbox_id;
+  }
+  started_cv_.notify_all();
+  if (observer_) observer_->Started(c);
+  log_.Info("container.started", {{"id", c.id}, {"sandbox", c.sandbox_id}, {"pid", c.pid}});
+  // A kill or stop that came while it was starting.
+  if (pending && *pending == kStopNow) LogIfFailed(monitors_.Stop(c.sandbox_id), "container.stop", c.id);
+  if (pending && *pending != kStopNow)
+    LogIfFailed(monitors_.Signal(c.sandbox_id, *pending), "container.kill", c.id);
+  return c;
+}
+
+void ContainerService::Watch(Container c) {
+  for (;;) {
+    auto status = monitors_.Wait(c.sandbox_id, kWatchSlice);
+    if (!status.ok() && status.status().code() == Code::kDeadlineExceeded) {
+      std::lock_guard lock(mu_);
+      if (abandon_) return;  // shutting down: the next service adopts it
+      continue;
+    }
+    RecordEnd(c, status);
+    return;
+  }
+}
+
+void ContainerService::RecordEnd(Container c, const Result<SandboxStatus>& status) {
+  c.pid = 0;
+  c.finished_unix_ms = NowUnixMs();
+  if (status.ok() && status->phase == SandboxPhase::kEnded) {
+    c.state = ContainerState::kExited;
+    c.result = status->result;
+    if (observer_) observer_->Exited(c);
+    log_.Info("container.exited", {{"id", c.id}, {"exit_code", c.result->exit_code}});
+  } else {
+    c.state = ContainerState::kLost;
+    c.error = status.ok() ? "its monitor died without recording a result; the sandbox was killed"
+                          : status.status().message();
+    if (status.ok()) LogIfFailed(monitors_.CleanUpLost(c.sandbox_id), "sandbox.cleanup", c.id);
+    log_.Warn("container.lost", {{"id", c.id}, {"error", c.error}});
+  }
+  Finish(c);
+  queue_.ReleaseSlot();
+}
+
+void ContainerService::Finish(Container c) {
+  std::shared_ptr<EndSignal> signal;
+  {
+    std::lock_guard lock(mu_);
+    LogIfFailed(store_.Update(c), "store.update", c.id);
+    signal = SignalForLocked(c.id);
+    sandbox_ids_.erase(c.id);
+  }
+  signal->Fire(c);
+  started_cv_.notify_all();
+  if (c.request.auto_remove) {
+    // Its readers first take the rest of its log, then it goes.
+    AwaitReaders(c.id, kReadersWait);
+    LogIfFailed(RemoveEnded(c), "container.remove", c.id);
+  }
+  signal->Settle();
+}
+
+void ContainerService::AwaitReaders(const std::string& id, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return !readers_.count(id); });
+}
+
+}  // namespace slipway
