@@ -22,7 +22,7 @@
 #include "engine/build/layer_diff.h"
 #include "engine/build/layer_tree.h"
 #include "engine/image/layer_writer.h"
-#include "engine/registry/manifest.h"
+#include "engine/oci/manifest.h"
 #include "engine/runtime/user.h"
 
 namespace slipway {

@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include "engine/registry/manifest.h"
-#include "engine/registry/reference.h"
+#include "engine/oci/manifest.h"
+#include "engine/oci/reference.h"
 
 namespace slipway {
 

@@ -8,8 +8,8 @@
 #include <chrono>
 
 #include "engine/base/fs.h"
-#include "engine/registry/manifest.h"
-#include "engine/registry/reference.h"
+#include "engine/oci/manifest.h"
+#include "engine/oci/reference.h"
 
 namespace slipway {
 

@@ -15,9 +15,9 @@
 #include "engine/base/fd.h"
 #include "engine/base/status.h"
 #include "engine/image/content_store.h"
-#include "engine/image/image_config.h"
 #include "engine/image/metadata.h"
 #include "engine/image/snapshots.h"
+#include "engine/oci/image_config.h"
 
 namespace slipway {
 

@@ -8,7 +8,7 @@
 
 #include "engine/image/image_store.h"
 #include "engine/image/layer_unpack.h"
-#include "engine/registry/manifest.h"
+#include "engine/oci/manifest.h"
 
 namespace slipway {
 

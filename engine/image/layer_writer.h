@@ -10,7 +10,7 @@
 
 #include "engine/base/status.h"
 #include "engine/image/content_store.h"
-#include "engine/image/digest.h"
+#include "engine/oci/digest.h"
 
 namespace slipway {
 

@@ -12,8 +12,8 @@
 #include "engine/base/fd.h"
 #include "engine/base/fs.h"
 #include "engine/image/layer_unpack.h"
-#include "engine/registry/manifest.h"
-#include "engine/registry/reference.h"
+#include "engine/oci/manifest.h"
+#include "engine/oci/reference.h"
 
 namespace slipway {
 

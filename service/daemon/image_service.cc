@@ -14,7 +14,7 @@
 #include "engine/build/dockerfile.h"
 #include "engine/image/layer_writer.h"
 #include "engine/image/oci_archive.h"
-#include "engine/registry/reference.h"
+#include "engine/oci/reference.h"
 
 namespace slipway::daemon {
 

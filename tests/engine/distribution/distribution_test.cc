@@ -22,8 +22,8 @@
 
 #include "engine/base/fs.h"
 #include "engine/image/layer_writer.h"
+#include "engine/oci/manifest.h"
 #include "engine/registry/credentials.h"
-#include "engine/registry/manifest.h"
 #include "tests/engine/distribution/image_test_util.h"
 #include "tests/engine/registry/registry_fixture.h"
 #include "tests/testing/fixtures.h"

@@ -17,7 +17,7 @@
 
 #include "engine/base/fs.h"
 #include "engine/image/layer_writer.h"
-#include "engine/registry/manifest.h"
+#include "engine/oci/manifest.h"
 #include "tests/engine/distribution/image_test_util.h"
 #include "tests/engine/image/test_layers.h"
 #include "tests/testing/fixtures.h"

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "engine/base/fs.h"
-#include "engine/image/digest.h"
 #include "engine/image/image_store.h"
+#include "engine/oci/digest.h"
 #include "engine/runtime/monitor.h"
 #include "tests/testing/fixtures.h"
 
