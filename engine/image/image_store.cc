@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "engine/base/database.h"
 #include "engine/base/fs.h"
 #include "engine/oci/manifest.h"
 #include "engine/oci/reference.h"
@@ -42,7 +43,7 @@ Result<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root, in
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(root, 0700));
   SLIPWAY_ASSIGN_OR_RETURN(s->content_, ContentStore::Open(root + "/content"));
   SLIPWAY_ASSIGN_OR_RETURN(s->snapshots_, SnapshotStore::Open(root + "/snapshots", max_layer_bytes));
-  SLIPWAY_ASSIGN_OR_RETURN(s->metadata_, Metadata::Open(root + "/slipway.db"));
+  SLIPWAY_ASSIGN_OR_RETURN(s->metadata_, Metadata::Open(root + "/" + kDatabaseFileName));
   s->empty_layer_dir_ = root + "/empty";
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(s->empty_layer_dir_, 0755));
   return s;
