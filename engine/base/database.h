@@ -15,6 +15,11 @@ class Database;
 
 namespace slipway {
 
+// The database's file name in slipwayd's data directory, named here once: the
+// image store opens it for image metadata and slipwayd's containers table
+// shares the file.
+inline constexpr char kDatabaseFileName[] = "slipway.db";
+
 // Opens (creating if missing) the database at `path`: WAL journal, a 10 s
 // busy timeout (other slipway processes may hold the write lock briefly),
 // synchronous=NORMAL, foreign keys enforced.

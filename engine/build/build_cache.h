@@ -43,8 +43,8 @@
 #include "engine/base/status.h"
 #include "engine/build/layer_diff.h"
 #include "engine/build/layer_tree.h"
-#include "engine/image/digest.h"
 #include "engine/image/metadata.h"
+#include "engine/oci/digest.h"
 
 namespace slipway {
 

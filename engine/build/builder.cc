@@ -27,7 +27,7 @@
 #include "engine/build/layer_tree.h"
 #include "engine/containers/sandbox_spec.h"
 #include "engine/image/layer_writer.h"
-#include "engine/registry/manifest.h"
+#include "engine/oci/manifest.h"
 #include "engine/runtime/user.h"
 
 namespace slipway {
@@ -855,10 +855,12 @@ Status Executor::ApplyConfig(const Instruction& inst, StageState& state) {
 
 // The layer's blob: known (a base image's, or one a cached step became
 // before and the store still has), or written now and remembered.
-Result<LayerRecord> WriteLayer(ContentStore& content, const Layer& layer) {
-  if (layer.record && content.Has(layer.record->blob)) return *layer.record;
-  auto committed = layer.source == LayerSource::kOverlayUpper ? WriteLayerFromUpper(content, layer.dir, {})
-                                                              : WriteLayerFromDir(content, layer.dir, {});
+Result<LayerRecord> WriteLayer(ImageStore& store, const Layer& layer) {
+  if (layer.record && store.HasBlob(layer.record->blob)) return *layer.record;
+  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> blob, store.NewBlobWriter());
+  auto committed = layer.source == LayerSource::kOverlayUpper
+                       ? WriteLayerFromUpper(std::move(blob), layer.dir, {})
+                       : WriteLayerFromDir(std::move(blob), layer.dir, {});
   if (!committed.ok()) return committed.status();
   LayerRecord record;
   record.blob = committed->blob;
@@ -888,7 +890,7 @@ Result<ImageRecord> Executor::Commit(const StageState& state) {
   Manifest manifest;
   manifest.media_type = media_type::kOciManifest;
   for (const Layer& layer : state.layers) {
-    SLIPWAY_ASSIGN_OR_RETURN(LayerRecord record, WriteLayer(store_.content(), layer));
+    SLIPWAY_ASSIGN_OR_RETURN(LayerRecord record, WriteLayer(store_, layer));
     config.diff_ids.push_back(record.diff_id);
     Descriptor d;
     // Docker's gzip layers are the same bytes as OCI's.
@@ -901,16 +903,15 @@ Result<ImageRecord> Executor::Commit(const StageState& state) {
   // A rebuild that changes nothing makes the image it made before, to the
   // byte (the same id), and only tags it, as docker build does.
   Digest content_key = ImageContentKey(config);
-  if (std::optional<Digest> before = cache_.LookupImage(content_key);
-      before && store_.content().Has(*before)) {
+  if (std::optional<Digest> before = cache_.LookupImage(content_key); before && store_.HasBlob(*before)) {
     auto image = store_.Commit(*before, options_.tag);
     if (image.ok()) return image;  // else (blobs pruned since) commit anew
   }
   std::string config_json = config.ToJson();
-  SLIPWAY_RETURN_IF_ERROR(store_.content().Put(config_json).status());
+  SLIPWAY_RETURN_IF_ERROR(store_.PutBlob(config_json).status());
   manifest.config = DescribeContent(media_type::kOciConfig, config_json);
   std::string body = SerializeManifest(manifest);
-  SLIPWAY_ASSIGN_OR_RETURN(Digest manifest_digest, store_.content().Put(body));
+  SLIPWAY_ASSIGN_OR_RETURN(Digest manifest_digest, store_.PutBlob(body));
   SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, store_.Commit(manifest_digest, options_.tag));
   cache_.RememberImage(content_key, manifest_digest);
   return image;

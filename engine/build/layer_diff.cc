@@ -434,10 +434,10 @@ Status Walker::Hardlink(const std::string& rel, const struct stat& st, const std
   return Write(e.get(), rel);
 }
 
-Result<CommittedLayer> WriteLayer(ContentStore& store, const std::string& dir, LayerSource source,
-                                  const LayerDiffOptions& options) {
+Result<CommittedLayer> WriteLayer(std::unique_ptr<BlobWriter> blob, const std::string& dir,
+                                  LayerSource source, const LayerDiffOptions& options) {
   SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<GzipLayerWriter> writer,
-                           GzipLayerWriter::Create(store, options.gzip_level));
+                           GzipLayerWriter::Create(std::move(blob), options.gzip_level));
   Status st = WriteLayerTar(dir, source, options, [&](std::string_view data) { return writer->Write(data); });
   if (!st.ok()) return st.Wrap("write layer from " + dir);
   return writer->Commit();
@@ -457,14 +457,14 @@ Status WriteLayerTar(const std::string& dir, LayerSource source, const LayerDiff
   return tar.Close();
 }
 
-Result<CommittedLayer> WriteLayerFromUpper(ContentStore& store, const std::string& upper_dir,
+Result<CommittedLayer> WriteLayerFromUpper(std::unique_ptr<BlobWriter> blob, const std::string& upper_dir,
                                            const LayerDiffOptions& options) {
-  return WriteLayer(store, upper_dir, LayerSource::kOverlayUpper, options);
+  return WriteLayer(std::move(blob), upper_dir, LayerSource::kOverlayUpper, options);
 }
 
-Result<CommittedLayer> WriteLayerFromDir(ContentStore& store, const std::string& dir,
+Result<CommittedLayer> WriteLayerFromDir(std::unique_ptr<BlobWriter> blob, const std::string& dir,
                                          const LayerDiffOptions& options) {
-  return WriteLayer(store, dir, LayerSource::kPlainDir, options);
+  return WriteLayer(std::move(blob), dir, LayerSource::kPlainDir, options);
 }
 
 }  // namespace slipway

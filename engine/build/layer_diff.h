@@ -70,6 +70,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,14 +99,15 @@ enum class LayerSource {
 Status WriteLayerTar(const std::string& dir, LayerSource source, const LayerDiffOptions& options,
                      const std::function<Status(std::string_view)>& sink);
 
-// A build step's overlay upper dir as a gzip layer in `store`: blob digest
-// and size, diff id and uncompressed size. The caller holds the image
-// store's write lease until an image refers to the blob.
-Result<CommittedLayer> WriteLayerFromUpper(ContentStore& store, const std::string& upper_dir,
+// A build step's overlay upper dir as a gzip layer committed through `blob`
+// (a new blob writer of the image store): blob digest and size, diff id and
+// uncompressed size. The caller holds the image store's write lease until an
+// image refers to the blob.
+Result<CommittedLayer> WriteLayerFromUpper(std::unique_ptr<BlobWriter> blob, const std::string& upper_dir,
                                            const LayerDiffOptions& options);
 
 // The same for a staging directory (COPY/ADD): no whiteouts.
-Result<CommittedLayer> WriteLayerFromDir(ContentStore& store, const std::string& dir,
+Result<CommittedLayer> WriteLayerFromDir(std::unique_ptr<BlobWriter> blob, const std::string& dir,
                                          const LayerDiffOptions& options);
 
 }  // namespace slipway

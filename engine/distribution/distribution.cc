@@ -8,14 +8,12 @@
 #include <thread>
 #include <vector>
 
-#include "engine/registry/manifest.h"
-#include "engine/registry/reference.h"
+#include "engine/oci/manifest.h"
+#include "engine/oci/reference.h"
 
 namespace slipway {
 
 namespace {
-
-constexpr int64_t kMaxConfigBytes = 16 << 20;
 
 // Lets the registry client stream straight into a content-store writer.
 class WriterSink : public BlobSink {
@@ -59,11 +57,11 @@ Status ForEachParallel(size_t n, int parallelism, const std::function<Status(siz
 
 Status FetchInto(ImageStore& store, RegistryClient& client, const Reference& repo, const Descriptor& d,
                  const TransferOptions& o) {
-  if (store.content().Has(d.digest)) {
+  if (store.HasBlob(d.digest)) {
     Report(o, d.digest, "exists", d.size, d.size);
     return Status::Ok();
   }
-  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> writer, store.content().NewWriter());
+  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> writer, store.NewBlobWriter());
   WriterSink sink(*writer);
   Report(o, d.digest, "downloading", 0, d.size);
   SLIPWAY_RETURN_IF_ERROR(client.FetchBlob(repo, d, sink));
@@ -84,10 +82,9 @@ Status DownloadLayer(ImageStore& store, RegistryClient& client, const Reference&
 
 Status UnpackOne(ImageStore& store, const Descriptor& layer, const Digest& diff_id, const Digest& chain_id,
                  const TransferOptions& o) {
-  if (!store.snapshots().Has(chain_id)) {
+  if (!store.HasSnapshot(chain_id)) {
     Report(o, layer.digest, "unpacking", layer.size, layer.size);
-    auto unpacked = store.snapshots().Create(chain_id, store.content().BlobPath(layer.digest), diff_id);
-    if (!unpacked.ok()) return unpacked.status().Wrap("unpack layer " + layer.digest.str());
+    SLIPWAY_RETURN_IF_ERROR(store.Unpack(chain_id, layer.digest, diff_id));
   }
   Report(o, layer.digest, "done", layer.size, layer.size);
   return Status::Ok();
@@ -158,10 +155,9 @@ Result<ImageRecord> Pull(ImageStore& store, RegistryClient& client, const std::s
   auto fetched = client.GetManifest(ref);
   if (!fetched.ok()) return fetched.status().Wrap("pull " + ref.Familiar());
   SLIPWAY_ASSIGN_OR_RETURN(Manifest manifest, ParseManifest(fetched->body, fetched->media_type));
-  SLIPWAY_RETURN_IF_ERROR(store.content().Put(fetched->body, &fetched->digest).status());
+  SLIPWAY_RETURN_IF_ERROR(store.PutBlob(fetched->body, &fetched->digest).status());
   SLIPWAY_RETURN_IF_ERROR(FetchInto(store, client, ref, manifest.config, o).Wrap("config"));
-  SLIPWAY_ASSIGN_OR_RETURN(std::string config_json,
-                           store.content().Read(manifest.config.digest, kMaxConfigBytes));
+  SLIPWAY_ASSIGN_OR_RETURN(std::string config_json, store.ConfigJson(manifest.config.digest));
   SLIPWAY_ASSIGN_OR_RETURN(ImageConfig config, ImageConfig::Parse(config_json));
   // A plain manifest (no index to choose from) may be for another platform:
   // refuse it as Docker does, before any layer is fetched.
@@ -181,7 +177,7 @@ Result<ImageRecord> Pull(ImageStore& store, RegistryClient& client, const std::s
   UnpackPool unpack(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
                     [&](size_t i) { return UnpackOne(store, layers[i], config.diff_ids[i], chains[i], o); });
   Status st = ForEachParallel(layers.size(), o.parallelism, [&](size_t i) {
-    if (store.snapshots().Has(chains[i]) && store.content().Has(layers[i].digest)) {
+    if (store.HasSnapshot(chains[i]) && store.HasBlob(layers[i].digest)) {
       Report(o, layers[i].digest, "exists", layers[i].size, layers[i].size);
       return Status::Ok();
     }
@@ -225,7 +221,7 @@ Status PushOne(ImageStore& store, RegistryClient& client, const Reference& targe
     }
   }
   Report(o, d.digest, "uploading", 0, d.size);
-  SLIPWAY_RETURN_IF_ERROR(client.PushBlob(target, d, store.content().BlobPath(d.digest)));
+  SLIPWAY_RETURN_IF_ERROR(client.PushBlob(target, d, store.BlobPath(d.digest)));
   Report(o, d.digest, "done", d.size, d.size);
   return Status::Ok();
 }

@@ -21,7 +21,7 @@
 
 #include "engine/base/fd.h"
 #include "engine/base/status.h"
-#include "engine/image/digest.h"
+#include "engine/oci/digest.h"
 
 namespace slipway {
 

@@ -7,9 +7,10 @@
 #include <algorithm>
 #include <chrono>
 
+#include "engine/base/database.h"
 #include "engine/base/fs.h"
-#include "engine/registry/manifest.h"
-#include "engine/registry/reference.h"
+#include "engine/oci/manifest.h"
+#include "engine/oci/reference.h"
 
 namespace slipway {
 
@@ -42,7 +43,7 @@ Result<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root, in
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(root, 0700));
   SLIPWAY_ASSIGN_OR_RETURN(s->content_, ContentStore::Open(root + "/content"));
   SLIPWAY_ASSIGN_OR_RETURN(s->snapshots_, SnapshotStore::Open(root + "/snapshots", max_layer_bytes));
-  SLIPWAY_ASSIGN_OR_RETURN(s->metadata_, Metadata::Open(root + "/slipway.db"));
+  SLIPWAY_ASSIGN_OR_RETURN(s->metadata_, Metadata::Open(root + "/" + kDatabaseFileName));
   s->empty_layer_dir_ = root + "/empty";
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(s->empty_layer_dir_, 0755));
   return s;
@@ -51,6 +52,41 @@ Result<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root, in
 Result<WriteLease> ImageStore::Lease() {
   SLIPWAY_ASSIGN_OR_RETURN(UniqueFd fd, LockFile(root_ + "/gc.lock", LOCK_SH));
   return WriteLease(std::move(fd));
+}
+
+bool ImageStore::HasBlob(const Digest& blob) const {
+  return content_->Has(blob);
+}
+
+Result<int64_t> ImageStore::BlobSize(const Digest& blob) const {
+  return content_->Size(blob);
+}
+
+std::string ImageStore::BlobPath(const Digest& blob) const {
+  return content_->BlobPath(blob);
+}
+
+Result<std::unique_ptr<BlobWriter>> ImageStore::NewBlobWriter() {
+  return content_->NewWriter();
+}
+
+Result<Digest> ImageStore::PutBlob(std::string_view data, const Digest* expected) {
+  return content_->Put(data, expected);
+}
+
+Result<std::string> ImageStore::ConfigJson(const Digest& config) const {
+  return content_->Read(config, kMaxConfigBytes);
+}
+
+bool ImageStore::HasSnapshot(const Digest& chain_id) const {
+  return snapshots_->Has(chain_id);
+}
+
+Status ImageStore::Unpack(const Digest& chain_id, const Digest& blob, const Digest& diff_id) {
+  if (snapshots_->Has(chain_id)) return Status::Ok();
+  auto unpacked = snapshots_->Create(chain_id, content_->BlobPath(blob), diff_id);
+  if (!unpacked.ok()) return unpacked.status().Wrap("unpack layer " + blob.str());
+  return Status::Ok();
 }
 
 Result<std::string> ImageStore::NormalizeName(const std::string& name) {
@@ -65,7 +101,7 @@ Result<ImageRecord> ImageStore::Commit(const Digest& manifest_digest, const std:
   }
   SLIPWAY_ASSIGN_OR_RETURN(std::string body, content_->Read(manifest_digest, kMaxManifestBytes));
   SLIPWAY_ASSIGN_OR_RETURN(Manifest manifest, ParseManifest(body));
-  SLIPWAY_ASSIGN_OR_RETURN(std::string config_json, content_->Read(manifest.config.digest, kMaxConfigBytes));
+  SLIPWAY_ASSIGN_OR_RETURN(std::string config_json, ConfigJson(manifest.config.digest));
   SLIPWAY_ASSIGN_OR_RETURN(ImageConfig config, ImageConfig::Parse(config_json));
   if (config.diff_ids.size() != manifest.layers.size()) {
     return InvalidArgument("image " + manifest_digest.str() + ": the manifest has " +
@@ -82,10 +118,7 @@ Result<ImageRecord> ImageStore::Commit(const Digest& manifest_digest, const std:
     const Descriptor& layer = manifest.layers[i];
     if (!content_->Has(layer.digest))
       return NotFound("layer " + layer.digest.str() + " is not in the content store");
-    if (!snapshots_->Has(chains[i])) {
-      auto unpacked = snapshots_->Create(chains[i], content_->BlobPath(layer.digest), config.diff_ids[i]);
-      if (!unpacked.ok()) return unpacked.status().Wrap("unpack layer " + layer.digest.str());
-    }
+    SLIPWAY_RETURN_IF_ERROR(Unpack(chains[i], layer.digest, config.diff_ids[i]));
     image.layers.push_back({layer.digest, layer.media_type, layer.size, config.diff_ids[i], chains[i]});
   }
   SLIPWAY_RETURN_IF_ERROR(metadata_->PutImage(image));
@@ -121,8 +154,12 @@ Result<std::string> ImageStore::ManifestBody(const ImageRecord& image) const {
 }
 
 Result<ImageConfig> ImageStore::Config(const ImageRecord& image) const {
-  SLIPWAY_ASSIGN_OR_RETURN(std::string json, content_->Read(image.id, kMaxConfigBytes));
+  SLIPWAY_ASSIGN_OR_RETURN(std::string json, ConfigJson(image.id));
   return ImageConfig::Parse(json);
+}
+
+Result<std::vector<ImageRecord>> ImageStore::List() const {
+  return metadata_->ListImages();
 }
 
 Result<std::vector<std::string>> ImageStore::LowerDirs(const ImageRecord& image) const {

@@ -3,21 +3,23 @@
 //
 //   <root>/content/    blobs/sha256/<hex>, ingest/
 //   <root>/snapshots/  <chain id hex>/   one directory per layer, shared
-//   <root>/slipway.db  SQLite: image metadata, and slipwayd's other tables
+//   <root>/slipway.db  SQLite (kDatabaseFileName): image metadata, and
+//                      slipwayd's other tables
 //   <root>/gc.lock     writers hold it shared, garbage collection exclusive
 #pragma once
 
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/base/fd.h"
 #include "engine/base/status.h"
 #include "engine/image/content_store.h"
-#include "engine/image/image_config.h"
 #include "engine/image/metadata.h"
 #include "engine/image/snapshots.h"
+#include "engine/oci/image_config.h"
 
 namespace slipway {
 
@@ -44,11 +46,33 @@ class ImageStore {
                                                   int64_t max_layer_bytes = kDefaultMaxLayerBytes);
   int64_t max_layer_bytes() const { return max_layer_bytes_; }
 
-  ContentStore& content() { return *content_; }
-  SnapshotStore& snapshots() { return *snapshots_; }
-  Metadata& metadata() { return *metadata_; }
+  // The parts (content, snapshots, metadata) are not handed out: callers use
+  // the operations below, named for what they do, and how the parts keep
+  // their data stays this class's business.
 
+  // Held by whoever writes blobs that no image refers to yet (pull, load,
+  // import, build) until Commit has recorded the image.
   Result<WriteLease> Lease();
+
+  // --- Blobs (the content store) ---
+  bool HasBlob(const Digest& blob) const;
+  Result<int64_t> BlobSize(const Digest& blob) const;
+  // The committed blob's file (read-only), for streaming it out: push, save.
+  std::string BlobPath(const Digest& blob) const;
+  // Streaming ingest of one blob (see BlobWriter), checked on Commit.
+  Result<std::unique_ptr<BlobWriter>> NewBlobWriter();
+  // Stores `data` as a blob; kInvalidArgument if `expected` is given and
+  // differs from its digest.
+  Result<Digest> PutBlob(std::string_view data, const Digest* expected = nullptr);
+  // The image config blob `config` as stored (its bytes are what the image
+  // id digests); kResourceExhausted above the config size limit.
+  Result<std::string> ConfigJson(const Digest& config) const;
+
+  // --- Snapshots (unpacked layers, by chain id) ---
+  bool HasSnapshot(const Digest& chain_id) const;
+  // Unpacks layer blob `blob` into snapshot `chain_id` unless that exists,
+  // checking that its uncompressed digest is `diff_id`.
+  Status Unpack(const Digest& chain_id, const Digest& blob, const Digest& diff_id);
 
   // Records the image whose manifest is blob `manifest_digest` (its config and
   // layers must be in the content store too): checks every layer's diff id
@@ -59,6 +83,8 @@ class ImageStore {
   // By name ("busybox", "localhost:5000/x:1"), by id ("sha256:..."), or by a
   // unique id prefix of at least 4 hex digits.
   Result<ImageRecord> Resolve(const std::string& ref) const;
+  // Every image, with its tags.
+  Result<std::vector<ImageRecord>> List() const;
   Result<ImageConfig> Config(const ImageRecord& image) const;
   Result<std::string> ManifestBody(const ImageRecord& image) const;
   // The snapshot directories to stack as overlay lower dirs, topmost first.

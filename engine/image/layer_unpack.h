@@ -36,7 +36,7 @@
 #include <string>
 
 #include "engine/base/status.h"
-#include "engine/image/digest.h"
+#include "engine/oci/digest.h"
 
 struct archive;
 

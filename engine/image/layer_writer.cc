@@ -8,13 +8,14 @@
 
 #include "engine/image/image_store.h"
 #include "engine/image/layer_unpack.h"
-#include "engine/registry/manifest.h"
+#include "engine/oci/manifest.h"
 
 namespace slipway {
 
-Result<std::unique_ptr<GzipLayerWriter>> GzipLayerWriter::Create(ContentStore& store, int level) {
+Result<std::unique_ptr<GzipLayerWriter>> GzipLayerWriter::Create(std::unique_ptr<BlobWriter> blob,
+                                                                 int level) {
   std::unique_ptr<GzipLayerWriter> w(new GzipLayerWriter());
-  SLIPWAY_ASSIGN_OR_RETURN(w->blob_, store.NewWriter());
+  w->blob_ = std::move(blob);
   // windowBits 15 + 16: a gzip header and trailer, as layers use.
   if (deflateInit2(&w->z_, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     return Internal("deflateInit2 failed");
@@ -136,7 +137,8 @@ Status CopyDecompressed(const std::string& path, GzipLayerWriter& writer) {
 
 Result<ImageRecord> ImportRootfsTar(ImageStore& store, const std::string& tar_path, const std::string& name) {
   SLIPWAY_ASSIGN_OR_RETURN(WriteLease lease, store.Lease());
-  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<GzipLayerWriter> writer, GzipLayerWriter::Create(store.content()));
+  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> blob, store.NewBlobWriter());
+  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<GzipLayerWriter> writer, GzipLayerWriter::Create(std::move(blob)));
   SLIPWAY_RETURN_IF_ERROR(CopyDecompressed(tar_path, *writer));
   SLIPWAY_ASSIGN_OR_RETURN(CommittedLayer layer, writer->Commit());
 
@@ -145,14 +147,14 @@ Result<ImageRecord> ImportRootfsTar(ImageStore& store, const std::string& tar_pa
   config.diff_ids = {layer.diff_id};
   config.history = {{config.created, "slipway import " + tar_path, "", false}};
   std::string config_json = config.ToJson();
-  SLIPWAY_ASSIGN_OR_RETURN(Digest config_digest, store.content().Put(config_json));
+  SLIPWAY_ASSIGN_OR_RETURN(Digest config_digest, store.PutBlob(config_json));
 
   Manifest manifest;
   manifest.media_type = media_type::kOciManifest;
   manifest.config = {media_type::kOciConfig, config_digest, static_cast<int64_t>(config_json.size())};
   manifest.layers = {{media_type::kOciLayerTarGzip, layer.blob, layer.size}};
   std::string body = SerializeManifest(manifest);
-  SLIPWAY_ASSIGN_OR_RETURN(Digest manifest_digest, store.content().Put(body));
+  SLIPWAY_ASSIGN_OR_RETURN(Digest manifest_digest, store.PutBlob(body));
   auto image = store.Commit(manifest_digest, name);
   if (!image.ok()) return image.status().Wrap("import " + tar_path);
   return image;

@@ -10,7 +10,7 @@
 
 #include "engine/base/status.h"
 #include "engine/image/content_store.h"
-#include "engine/image/digest.h"
+#include "engine/oci/digest.h"
 
 namespace slipway {
 
@@ -23,7 +23,9 @@ struct CommittedLayer {
 
 class GzipLayerWriter {
  public:
-  static Result<std::unique_ptr<GzipLayerWriter>> Create(ContentStore& store,
+  // Compresses into `blob` (from ImageStore::NewBlobWriter, or a
+  // ContentStore's own), which Commit commits.
+  static Result<std::unique_ptr<GzipLayerWriter>> Create(std::unique_ptr<BlobWriter> blob,
                                                          int level = Z_DEFAULT_COMPRESSION);
   ~GzipLayerWriter();
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/base/status.h"
-#include "engine/image/digest.h"
+#include "engine/oci/digest.h"
 
 namespace SQLite {
 class Database;

@@ -12,8 +12,8 @@
 #include "engine/base/fd.h"
 #include "engine/base/fs.h"
 #include "engine/image/layer_unpack.h"
-#include "engine/registry/manifest.h"
-#include "engine/registry/reference.h"
+#include "engine/oci/manifest.h"
+#include "engine/oci/reference.h"
 
 namespace slipway {
 
@@ -55,8 +55,8 @@ Status AddBytes(archive* a, const std::string& name, std::string_view data) {
   return Status::Ok();
 }
 
-Status AddBlobFile(archive* a, ContentStore& content, const Digest& d) {
-  SLIPWAY_ASSIGN_OR_RETURN(int64_t size, content.Size(d));
+Status AddBlobFile(archive* a, const ImageStore& store, const Digest& d) {
+  SLIPWAY_ASSIGN_OR_RETURN(int64_t size, store.BlobSize(d));
   std::string name = "blobs/sha256/" + d.hex();
   archive_entry* e = archive_entry_new();
   archive_entry_set_pathname(e, name.c_str());
@@ -66,7 +66,7 @@ Status AddBlobFile(archive* a, ContentStore& content, const Digest& d) {
   int rc = archive_write_header(a, e);
   archive_entry_free(e);
   if (rc != ARCHIVE_OK) return ArchiveError(a, "write " + name);
-  UniqueFd fd(::open(content.BlobPath(d).c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(store.BlobPath(d).c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return ErrnoStatus("open blob " + d.str());
   char buf[1 << 16];
   ssize_t n;
@@ -110,7 +110,7 @@ Status SaveOciArchive(ImageStore& store, const std::vector<std::string>& refs, c
   if (archive_write_open_filename(w.a, tmp.c_str()) != ARCHIVE_OK) return ArchiveError(w.a, "create " + tmp);
   Status st = AddBytes(w.a, "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
   if (st.ok()) st = AddBytes(w.a, "index.json", index.dump());
-  for (size_t i = 0; st.ok() && i < blobs.size(); ++i) st = AddBlobFile(w.a, store.content(), blobs[i]);
+  for (size_t i = 0; st.ok() && i < blobs.size(); ++i) st = AddBlobFile(w.a, store, blobs[i]);
   if (st.ok() && archive_write_close(w.a) != ARCHIVE_OK) st = ArchiveError(w.a, "close " + tmp);
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) st = ErrnoStatus("rename " + tmp + " to " + path);
   if (!st.ok()) ::unlink(tmp.c_str());
@@ -131,8 +131,8 @@ Result<std::optional<Digest>> BlobEntry(std::string name) {
   return std::optional<Digest>(d);
 }
 
-Status StoreBlob(archive* a, ContentStore& content, const Digest& d) {
-  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> writer, content.NewWriter());
+Status StoreBlob(archive* a, ImageStore& store, const Digest& d) {
+  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> writer, store.NewBlobWriter());
   char buf[1 << 16];
   for (;;) {
     la_ssize_t n = archive_read_data(a, buf, sizeof buf);
@@ -189,7 +189,7 @@ Result<std::vector<ImageRecord>> LoadOciArchive(ImageStore& store, const std::st
     if (archive_entry_filetype(e) != AE_IFREG) continue;
     SLIPWAY_ASSIGN_OR_RETURN(std::optional<Digest> blob, BlobEntry(name));
     if (blob) {
-      SLIPWAY_RETURN_IF_ERROR(StoreBlob(r.a, store.content(), *blob).Wrap("load " + path));
+      SLIPWAY_RETURN_IF_ERROR(StoreBlob(r.a, store, *blob).Wrap("load " + path));
     } else if (name == "index.json") {
       SLIPWAY_ASSIGN_OR_RETURN(index_text, ReadEntry(r.a, name));
     } else if (name == "oci-layout") {

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "engine/base/status.h"
-#include "engine/image/digest.h"
 #include "engine/image/layer_unpack.h"
+#include "engine/oci/digest.h"
 
 namespace slipway {
 

@@ -21,11 +21,11 @@
 #include <vector>
 
 #include "engine/base/status.h"
-#include "engine/image/digest.h"
+#include "engine/oci/digest.h"
+#include "engine/oci/manifest.h"
+#include "engine/oci/reference.h"
 #include "engine/registry/auth.h"
 #include "engine/registry/credentials.h"
-#include "engine/registry/manifest.h"
-#include "engine/registry/reference.h"
 
 namespace httplib {
 class Client;

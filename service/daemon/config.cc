@@ -12,6 +12,7 @@
 #include <limits>
 #include <set>
 
+#include "engine/base/database.h"
 #include "engine/base/fs.h"
 #include "engine/base/units.h"
 
@@ -359,7 +360,7 @@ std::string TokenPath(const DaemonConfig& c) {
 }
 
 std::string DatabasePath(const DaemonConfig& c) {
-  return c.data_dir + "/slipway.db";
+  return c.data_dir + "/" + kDatabaseFileName;
 }
 
 std::string BuildDir(const DaemonConfig& c) {

@@ -14,15 +14,13 @@
 #include "engine/build/dockerfile.h"
 #include "engine/image/layer_writer.h"
 #include "engine/image/oci_archive.h"
-#include "engine/registry/reference.h"
+#include "engine/oci/reference.h"
 
 namespace slipway::daemon {
 
 namespace {
 
 using ordered_json = nlohmann::ordered_json;
-
-constexpr int64_t kMaxConfigBytes = 16 << 20;
 
 Status RequireAbsolute(const std::string& path, const char* what) {
   if (path.empty() || path[0] != '/') return InvalidArgument(std::string(what) + " must be an absolute path");
@@ -111,7 +109,7 @@ ImageService::ImageService(ImageStore& store, ContainerService& containers, Metr
     : store_(store), containers_(containers), metrics_(metrics), log_(log), options_(std::move(options)) {}
 
 Result<std::vector<ImageRecord>> ImageService::List() const {
-  return store_.metadata().ListImages();
+  return store_.List();
 }
 
 Result<ImageRecord> ImageService::Inspect(const std::string& ref) const {
@@ -120,7 +118,7 @@ Result<ImageRecord> ImageService::Inspect(const std::string& ref) const {
 }
 
 Result<ordered_json> ImageService::ConfigJson(const ImageRecord& image) const {
-  SLIPWAY_ASSIGN_OR_RETURN(std::string text, store_.content().Read(image.id, kMaxConfigBytes));
+  SLIPWAY_ASSIGN_OR_RETURN(std::string text, store_.ConfigJson(image.id));
   ordered_json config = ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (config.is_discarded()) return Internal("config blob " + image.id.str() + " is not valid JSON");
   return config;

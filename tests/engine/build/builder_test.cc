@@ -15,6 +15,7 @@
 #include "engine/image/image_store.h"
 #include "engine/image/oci_archive.h"
 #include "tests/engine/distribution/image_test_util.h"
+#include "tests/engine/image/image_store_parts.h"
 #include "tests/engine/image/test_layers.h"
 #include "tests/testing/fixtures.h"
 #include "tests/testing/monitor_test_main.h"
@@ -277,7 +278,8 @@ TEST_F(BuilderTest, CachedStepsAreReused) {
 }
 
 TEST_F(BuilderTest, FailingRunShowsOutputAndLeavesNothing) {
-  std::vector<Digest> blobs_before = store_->content().List();
+  ImageStoreParts parts = OpenImageStoreParts(root_ + "/store");
+  std::vector<Digest> blobs_before = parts.content->List();
   auto image = Build(
       "FROM busybox\n"
       "RUN echo made > /x\n"
@@ -292,13 +294,13 @@ TEST_F(BuilderTest, FailingRunShowsOutputAndLeavesNothing) {
   EXPECT_NE(image.status().message().find("exited with code 3"), std::string::npos);
   EXPECT_NE(recorder_.output.find("before-failing"), std::string::npos);
   EXPECT_FALSE(store_->Resolve("failed:1").ok());
-  auto images = store_->metadata().ListImages();
+  auto images = store_->List();
   ASSERT_TRUE(images.ok());
   EXPECT_EQ(images->size(), 1u);  // busybox only
   // Not even the successful step's layer was written.
   std::vector<std::string> before, after;
   for (const Digest& d : blobs_before) before.push_back(d.str());
-  for (const Digest& d : store_->content().List()) after.push_back(d.str());
+  for (const Digest& d : parts.content->List()) after.push_back(d.str());
   EXPECT_EQ(after, before);
   EXPECT_TRUE(WorkDirLeftovers().empty());
   EXPECT_TRUE(CgroupTree(cgroup_parent_).empty());

@@ -288,6 +288,13 @@ class LayerDiffTest : public ::testing::TestWithParam<std::string> {
 
   std::string P(const std::string& rel) const { return root_ + "/" + rel; }
 
+  // A new blob writer into the test's content store, for one layer.
+  std::unique_ptr<BlobWriter> Blob() {
+    auto writer = store_->NewWriter();
+    EXPECT_TRUE(writer.ok()) << writer.status().message();
+    return writer.ok() ? std::move(writer).value() : nullptr;
+  }
+
   ::testing::AssertionResult MountOverlay() {
     return mounts_.Mount("overlay", P("merged"),
                          "lowerdir=" + P("lower") + ",upperdir=" + P("upper") + ",workdir=" + P("work"));
@@ -403,7 +410,7 @@ TEST_P(LayerDiffTest, UpperBecomesALayerThatRebuildsTheMergedView) {
   std::vector<std::string> merged_view = View(P("merged"));
   ASSERT_TRUE(mounts_.Unmount(P("merged")));
 
-  auto layer = WriteLayerFromUpper(*store_, P("upper"), {});
+  auto layer = WriteLayerFromUpper(Blob(), P("upper"), {});
   ASSERT_TRUE(layer.ok()) << layer.status().message();
   std::string tar = ReadLayer(*layer);
   std::vector<TarItem> items = ParseTar(tar);
@@ -453,8 +460,8 @@ TEST_P(LayerDiffTest, SourceDateEpochMakesLayersReproducible) {
 
   LayerDiffOptions options;
   options.source_date_epoch = 1600000000;
-  auto first = WriteLayerFromUpper(*store_, P("upper"), options);
-  auto second = WriteLayerFromUpper(*store_, P("upper"), options);
+  auto first = WriteLayerFromUpper(Blob(), P("upper"), options);
+  auto second = WriteLayerFromUpper(Blob(), P("upper"), options);
   ASSERT_TRUE(first.ok()) << first.status().message();
   ASSERT_TRUE(second.ok()) << second.status().message();
   EXPECT_EQ(first->diff_id.hex(), second->diff_id.hex());
@@ -474,7 +481,7 @@ TEST_P(LayerDiffTest, SourceDateEpochMakesLayersReproducible) {
   ASSERT_EQ(testing::RunShell("find " + later + " -newermt @1600000000 -exec touch -h -d @1700000000 {} +",
                               nullptr),
             0);
-  auto again = WriteLayerFromUpper(*store_, later, options);
+  auto again = WriteLayerFromUpper(Blob(), later, options);
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_EQ(again->diff_id.hex(), first->diff_id.hex());
   EXPECT_EQ(again->blob.hex(), first->blob.hex());
@@ -482,7 +489,7 @@ TEST_P(LayerDiffTest, SourceDateEpochMakesLayersReproducible) {
 
   // Older mtimes than the epoch are kept: a clamp, not a reset.
   options.source_date_epoch = 1800000000;
-  auto kept = WriteLayerFromUpper(*store_, later, options);
+  auto kept = WriteLayerFromUpper(Blob(), later, options);
   ASSERT_TRUE(kept.ok()) << kept.status().message();
   for (const TarItem& item : ParseTar(ReadLayer(*kept))) {
     bool copied_up = item.line.starts_with("usr/ ");  // its contents are unchanged
@@ -492,21 +499,21 @@ TEST_P(LayerDiffTest, SourceDateEpochMakesLayersReproducible) {
 
 TEST_P(LayerDiffTest, DeviceNodesAreRefused) {
   ASSERT_EQ(::mknod(P("upper/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0) << Errno("mknod");
-  auto r = WriteLayerFromUpper(*store_, P("upper"), {});
+  auto r = WriteLayerFromUpper(Blob(), P("upper"), {});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find(P("upper/null") + ": character device 1:3"), std::string::npos)
       << r.status().message();
   ASSERT_EQ(::unlink(P("upper/null").c_str()), 0);
 
   ASSERT_EQ(::mknod(P("upper/loop").c_str(), S_IFBLK | 0660, makedev(7, 0)), 0) << Errno("mknod");
-  r = WriteLayerFromUpper(*store_, P("upper"), {});
+  r = WriteLayerFromUpper(Blob(), P("upper"), {});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find(P("upper/loop") + ": block device 7:0"), std::string::npos)
       << r.status().message();
 
   // Outside an overlay upper dir, a 0/0 device is no whiteout but a device.
   ASSERT_EQ(::mknod(P("plain/wh").c_str(), S_IFCHR, makedev(0, 0)), 0) << Errno("mknod");
-  r = WriteLayerFromDir(*store_, P("plain"), {});
+  r = WriteLayerFromDir(Blob(), P("plain"), {});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find(P("plain/wh") + ": character device 0:0"), std::string::npos)
       << r.status().message();
@@ -517,7 +524,7 @@ TEST_P(LayerDiffTest, DeviceNodesAreRefused) {
 TEST_P(LayerDiffTest, RedirectAndMetacopyAreRefusedInUpperDirsOnly) {
   MakeDir(P("upper/moved"), 0755);
   SetXattr(P("upper/moved"), "trusted.overlay.redirect", "/old");
-  auto r = WriteLayerFromUpper(*store_, P("upper"), {});
+  auto r = WriteLayerFromUpper(Blob(), P("upper"), {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
   EXPECT_NE(r.status().message().find(P("upper/moved") + " has trusted.overlay.redirect"), std::string::npos)
@@ -526,13 +533,13 @@ TEST_P(LayerDiffTest, RedirectAndMetacopyAreRefusedInUpperDirsOnly) {
 
   MakeFile(P("upper/meta"), "", 0644);
   SetXattr(P("upper/meta"), "user.overlay.metacopy", "");
-  r = WriteLayerFromUpper(*store_, P("upper"), {});
+  r = WriteLayerFromUpper(Blob(), P("upper"), {});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("user.overlay.metacopy"), std::string::npos) << r.status().message();
   EXPECT_NE(r.status().message().find("metacopy"), std::string::npos) << r.status().message();
 
   // In a plain directory these are just xattrs, and dropped.
-  r = WriteLayerFromDir(*store_, P("upper"), {});
+  r = WriteLayerFromDir(Blob(), P("upper"), {});
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(Lines(ParseTar(ReadLayer(*r))),
             std::vector<std::string>{Describe("meta", 'f', 0644, 0, 0, "\"\"")});
@@ -541,7 +548,7 @@ TEST_P(LayerDiffTest, RedirectAndMetacopyAreRefusedInUpperDirsOnly) {
 TEST_P(LayerDiffTest, NamesReservedForWhiteoutsAreRefused) {
   MakeDir(P("plain/app"), 0755);
   MakeFile(P("plain/app/.wh.evil"), "", 0644);
-  auto r = WriteLayerFromDir(*store_, P("plain"), {});
+  auto r = WriteLayerFromDir(Blob(), P("plain"), {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
   EXPECT_NE(r.status().message().find(P("plain/app/.wh.evil") + ": names starting with \".wh.\""),
@@ -575,7 +582,7 @@ TEST_P(LayerDiffTest, PlainDirKeepsOnlyImageXattrsAndSkipsSockets) {
   MakeFile(d + "/z/one", "1", 0600, 7, 8);
   ASSERT_EQ(::link((d + "/z/one").c_str(), (d + "/bin/also").c_str()), 0) << Errno("link");
 
-  auto r = WriteLayerFromDir(*store_, d, {});
+  auto r = WriteLayerFromDir(Blob(), d, {});
   ASSERT_TRUE(r.ok()) << r.status().message();
   std::string tar = ReadLayer(*r);
   EXPECT_EQ(
@@ -595,7 +602,7 @@ TEST_P(LayerDiffTest, PlainDirKeepsOnlyImageXattrsAndSkipsSockets) {
 }
 
 TEST_P(LayerDiffTest, EmptyUpperIsAnEmptyLayer) {
-  auto r = WriteLayerFromUpper(*store_, P("upper"), {});
+  auto r = WriteLayerFromUpper(Blob(), P("upper"), {});
   ASSERT_TRUE(r.ok()) << r.status().message();
   std::string tar = ReadLayer(*r);
   EXPECT_EQ(tar, std::string(1024, '\0'));  // the end-of-archive marker, no padding
@@ -613,7 +620,7 @@ TEST_P(LayerDiffTest, SinkErrorsComeBackAsTheyAre) {
 }
 
 TEST_P(LayerDiffTest, MissingDirectoryIsNamed) {
-  auto r = WriteLayerFromUpper(*store_, P("nope"), {});
+  auto r = WriteLayerFromUpper(Blob(), P("nope"), {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kNotFound);
   EXPECT_NE(r.status().message().find("open " + P("nope")), std::string::npos) << r.status().message();

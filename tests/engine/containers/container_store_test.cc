@@ -14,9 +14,10 @@
 #include <vector>
 
 #include "engine/base/fs.h"
-#include "engine/image/digest.h"
 #include "engine/image/image_store.h"
+#include "engine/oci/digest.h"
 #include "engine/runtime/spec_json.h"
+#include "tests/engine/image/image_store_parts.h"
 #include "tests/testing/fixtures.h"
 
 namespace slipway {
@@ -331,10 +332,11 @@ TEST_F(ContainerStoreTest, SharesTheFileWithTheImageStore) {
   image.manifest_digest = Digest::Of("manifest");
   image.manifest_media_type = "application/vnd.oci.image.manifest.v1+json";
   image.created_unix_ms = 1;
-  ASSERT_TRUE((*images)->metadata().PutImage(image).ok());
+  testing::ImageStoreParts parts = testing::OpenImageStoreParts(root);
+  ASSERT_TRUE(parts.metadata->PutImage(image).ok());
   Insert(MakeContainer(Id("abc1"), "c", 1));
 
-  auto list = (*images)->metadata().ListImages();
+  auto list = (*images)->List();
   ASSERT_TRUE(list.ok()) << list.status().message();
   EXPECT_EQ(list->size(), 1u);
   EXPECT_EQ(ListIds(true), std::vector<std::string>{Id("abc1")});
@@ -342,12 +344,14 @@ TEST_F(ContainerStoreTest, SharesTheFileWithTheImageStore) {
   // Both again, in the other order, on the existing file.
   store_.reset();
   images->reset();
+  parts = {};
   store_ = Open();
   ASSERT_NE(store_, nullptr);
   auto again = ImageStore::Open(root);
   ASSERT_TRUE(again.ok()) << again.status().message();
-  EXPECT_EQ((*again)->metadata().SchemaVersion(), 1);
-  EXPECT_TRUE((*again)->metadata().GetImage(image.id).ok());
+  SQLite::Database raw(path_, SQLite::OPEN_READONLY);
+  EXPECT_EQ(raw.execAndGet("SELECT version FROM schema_versions WHERE component = 'images'").getInt(), 1);
+  EXPECT_TRUE((*again)->Resolve(image.id.str()).ok());
   EXPECT_TRUE(store_->Get(Id("abc1")).ok());
 }
 

@@ -22,9 +22,10 @@
 
 #include "engine/base/fs.h"
 #include "engine/image/layer_writer.h"
+#include "engine/oci/manifest.h"
 #include "engine/registry/credentials.h"
-#include "engine/registry/manifest.h"
 #include "tests/engine/distribution/image_test_util.h"
+#include "tests/engine/image/image_store_parts.h"
 #include "tests/engine/registry/registry_fixture.h"
 #include "tests/testing/fixtures.h"
 
@@ -84,9 +85,13 @@ class DistributionTest : public ::testing::Test {
     dir_ = testing::MakeTempDir("slipway-distribution");
     store_ = OpenStore("store");
     ASSERT_NE(store_, nullptr);
+    // Opened while the store is empty: opening cleans stale ingests and
+    // tmp dirs, which must not hide what a test leaves behind.
+    parts_ = testing::OpenImageStoreParts(dir_ + "/store");
   }
   void TearDown() override {
     store_.reset();
+    parts_ = {};
     registry_.reset();
     for (const auto& d : scratch_) fs::remove_all(d);
     ASSERT_TRUE(RemoveTree(dir_).ok());
@@ -133,7 +138,7 @@ class DistributionTest : public ::testing::Test {
   // The blobs of `layout` put into `store` and committed as `name`.
   ImageRecord AddToStore(ImageStore& store, const testing::OciLayout& layout, const std::string& name) {
     for (const auto& e : fs::directory_iterator(layout.dir + "/blobs/sha256")) {
-      auto d = store.content().Put(testing::ReadTestFile(e.path()));
+      auto d = store.PutBlob(testing::ReadTestFile(e.path()));
       EXPECT_TRUE(d.ok()) << d.status().message();
     }
     auto image = store.Commit(layout.manifest_digest, name);
@@ -148,7 +153,7 @@ class DistributionTest : public ::testing::Test {
   }
 
   std::vector<ImageRecord> Images(ImageStore& s) {
-    auto list = s.metadata().ListImages();
+    auto list = s.List();
     EXPECT_TRUE(list.ok());
     return list.ok() ? *list : std::vector<ImageRecord>{};
   }
@@ -157,8 +162,8 @@ class DistributionTest : public ::testing::Test {
   // blob it has matches its digest.
   void ExpectNoImageAndConsistent(ImageStore& s) {
     EXPECT_TRUE(Images(s).empty());
-    EXPECT_TRUE(s.snapshots().List().empty());
-    for (const Digest& d : s.content().List()) EXPECT_TRUE(s.content().Verify(d).ok()) << d.str();
+    EXPECT_TRUE(parts_.snapshots->List().empty());
+    for (const Digest& d : parts_.content->List()) EXPECT_TRUE(parts_.content->Verify(d).ok()) << d.str();
     std::vector<std::string> ingest;
     for (const auto& e : fs::directory_iterator(dir_ + "/store/content/ingest")) ingest.push_back(e.path());
     EXPECT_TRUE(ingest.empty()) << ingest.size() << " ingest files left";
@@ -189,6 +194,7 @@ class DistributionTest : public ::testing::Test {
 
   std::string dir_;
   std::unique_ptr<ImageStore> store_;
+  testing::ImageStoreParts parts_;  // store_'s parts, to look behind its methods
   std::unique_ptr<TestRegistry> registry_;
   std::vector<std::string> scratch_;
 };
@@ -207,8 +213,8 @@ TEST_F(DistributionTest, PullRecordsTheImageAndItsBlobs) {
   EXPECT_EQ(image->layers[0].blob, pushed.manifest.layers[0].digest);
   EXPECT_EQ(*store_->ManifestBody(*image), pushed.manifest_json);
   for (const Digest& d : {pushed.manifest_digest, pushed.manifest.config.digest, pushed.manifest.layers[0].digest}) {
-    EXPECT_TRUE(store_->content().Has(d)) << d.str();
-    EXPECT_TRUE(store_->content().Verify(d).ok()) << d.str();
+    EXPECT_TRUE(store_->HasBlob(d)) << d.str();
+    EXPECT_TRUE(parts_.content->Verify(d).ok()) << d.str();
   }
 }
 
@@ -241,7 +247,7 @@ TEST_F(DistributionTest, PullByAWrongDigestFails) {
   ASSERT_FALSE(image.ok());
   EXPECT_EQ(image.status().code(), Code::kNotFound) << image.status().message();
   ExpectNoImageAndConsistent(*store_);
-  EXPECT_TRUE(store_->content().List().empty());
+  EXPECT_TRUE(parts_.content->List().empty());
 }
 
 TEST_F(DistributionTest, PullingAgainIsANoOp) {
@@ -278,7 +284,7 @@ TEST_F(DistributionTest, PullOfAMissingTagIsNotFoundAndStoresNothing) {
   ASSERT_FALSE(image.ok());
   EXPECT_EQ(image.status().code(), Code::kNotFound) << image.status().message();
   EXPECT_TRUE(Contains(image.status().message(), "busybox:nope")) << image.status().message();
-  EXPECT_TRUE(store_->content().List().empty());
+  EXPECT_TRUE(parts_.content->List().empty());
   ExpectNoImageAndConsistent(*store_);
 }
 
@@ -316,7 +322,7 @@ TEST_F(DistributionTest, PullOfAnArm64OnlyIndexFailsNamingThePlatforms) {
   ASSERT_FALSE(image.ok());
   EXPECT_TRUE(Contains(image.status().message(), "linux/arm64")) << image.status().message();
   EXPECT_TRUE(Contains(image.status().message(), "amd64")) << image.status().message();
-  EXPECT_TRUE(store_->content().List().empty());
+  EXPECT_TRUE(parts_.content->List().empty());
   ExpectNoImageAndConsistent(*store_);
 }
 
@@ -331,7 +337,7 @@ TEST_F(DistributionTest, PullOfASingleArm64ManifestFailsNamingThePlatform) {
   EXPECT_TRUE(Contains(image.status().message(), "linux/amd64")) << image.status().message();
   ExpectNoImageAndConsistent(*store_);
   ASSERT_TRUE(store_->Prune().ok());
-  EXPECT_TRUE(store_->content().List().empty());
+  EXPECT_TRUE(parts_.content->List().empty());
 }
 
 TEST_F(DistributionTest, PullOfADockerSchema2ImageKeepsItsManifest) {
@@ -400,8 +406,8 @@ TEST_F(DistributionTest, ConcurrentPullsIntoOneStore) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   }
   ASSERT_EQ(Images(*store_).size(), 1u);
-  EXPECT_EQ(store_->snapshots().List().size(), 2u);
-  for (const Digest& d : store_->content().List()) EXPECT_TRUE(store_->content().Verify(d).ok()) << d.str();
+  EXPECT_EQ(parts_.snapshots->List().size(), 2u);
+  for (const Digest& d : parts_.content->List()) EXPECT_TRUE(parts_.content->Verify(d).ok()) << d.str();
   auto image = store_->Resolve(ref);
   ASSERT_TRUE(image.ok());
   EXPECT_EQ(RunImage(*store_, *image, {"sh", "-c", "wc -c < /data.bin"}), std::to_string(4 << 20) + "\n");
@@ -426,7 +432,7 @@ TEST_F(DistributionTest, PullWithWrongCredentialsIsUnauthenticated) {
   ASSERT_FALSE(image.ok());
   EXPECT_EQ(image.status().code(), Code::kUnauthenticated) << image.status().message();
   EXPECT_FALSE(Contains(image.status().message(), "wrong-password")) << image.status().message();
-  EXPECT_TRUE(store_->content().List().empty());
+  EXPECT_TRUE(parts_.content->List().empty());
   ExpectNoImageAndConsistent(*store_);
 }
 
@@ -537,8 +543,8 @@ TEST_F(DistributionTest, CorruptedBlobInTheRegistryFailsThePullAndRepairedDataWo
   auto image = Pull(*store_, client, Host() + "/test/busybox:1");
   ASSERT_FALSE(image.ok());
   EXPECT_TRUE(Contains(image.status().message(), layer.str())) << image.status().message();
-  EXPECT_FALSE(store_->content().Has(layer));
-  EXPECT_FALSE(store_->content().Has(Digest::Of(corrupted)));
+  EXPECT_FALSE(store_->HasBlob(layer));
+  EXPECT_FALSE(store_->HasBlob(Digest::Of(corrupted)));
   ExpectNoImageAndConsistent(*store_);
 
   testing::WriteBytes(path, original);
@@ -546,7 +552,7 @@ TEST_F(DistributionTest, CorruptedBlobInTheRegistryFailsThePullAndRepairedDataWo
   RegistryClient again(Options());
   auto repaired = Pull(*store_, again, Host() + "/test/busybox:1");
   ASSERT_TRUE(repaired.ok()) << repaired.status().message();
-  EXPECT_TRUE(store_->content().Verify(layer).ok());
+  EXPECT_TRUE(parts_.content->Verify(layer).ok());
   EXPECT_EQ(RunImage(*store_, *repaired, {"echo", "repaired"}), "repaired\n");
 }
 
@@ -566,7 +572,7 @@ TEST_F(DistributionTest, RegistryKilledMidPullRecordsNoImage) {
   ASSERT_FALSE(image.ok());
   EXPECT_EQ(image.status().code(), Code::kUnavailable) << image.status().message();
   EXPECT_TRUE(Contains(image.status().message(), Host())) << image.status().message();
-  EXPECT_FALSE(store_->content().Has(big));
+  EXPECT_FALSE(store_->HasBlob(big));
   ExpectNoImageAndConsistent(*store_);
 
   // Back up: the same store pulls the image whole.
@@ -574,7 +580,7 @@ TEST_F(DistributionTest, RegistryKilledMidPullRecordsNoImage) {
   RegistryClient again(Options());
   auto pulled = Pull(*store_, again, Host() + "/test/big:1");
   ASSERT_TRUE(pulled.ok()) << pulled.status().message();
-  EXPECT_TRUE(store_->content().Verify(big).ok());
+  EXPECT_TRUE(parts_.content->Verify(big).ok());
 }
 
 TEST_F(DistributionTest, RegistryKilledMidPushLeavesNoTag) {
@@ -616,7 +622,7 @@ TEST_F(DistributionTest, PullFromANonListeningPortIsUnavailable) {
   EXPECT_EQ(image.status().code(), Code::kUnavailable) << image.status().message();
   EXPECT_TRUE(Contains(image.status().message(), "127.0.0.1:" + std::to_string(port))) << image.status().message();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
-  EXPECT_TRUE(store_->content().List().empty());
+  EXPECT_TRUE(parts_.content->List().empty());
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/image/digest.h"
+#include "engine/oci/digest.h"
 #include "engine/runtime/sandbox.h"
 
 namespace slipway::testing {

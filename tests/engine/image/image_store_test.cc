@@ -17,8 +17,9 @@
 
 #include "engine/base/fs.h"
 #include "engine/image/layer_writer.h"
-#include "engine/registry/manifest.h"
+#include "engine/oci/manifest.h"
 #include "tests/engine/distribution/image_test_util.h"
+#include "tests/engine/image/image_store_parts.h"
 #include "tests/engine/image/test_layers.h"
 #include "tests/testing/fixtures.h"
 
@@ -41,9 +42,13 @@ class ImageStoreTest : public ::testing::Test {
     auto s = ImageStore::Open(root_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(s).value();
+    // Opened while the store is empty: opening cleans stale ingests and
+    // tmp dirs, which must not hide what a test leaves behind.
+    parts_ = testing::OpenImageStoreParts(root_);
   }
   void TearDown() override {
     store_.reset();
+    parts_ = {};
     ASSERT_TRUE(RemoveTree(dir_).ok());
   }
 
@@ -69,18 +74,18 @@ class ImageStoreTest : public ::testing::Test {
     config.diff_ids = diff_ids;
     if (!cmd.empty()) config.cmd = {cmd};
     std::string config_json = config.ToJson();
-    auto config_digest = store_->content().Put(config_json);
+    auto config_digest = store_->PutBlob(config_json);
     EXPECT_TRUE(config_digest.ok());
     Manifest m;
     m.media_type = media_type::kOciManifest;
     m.config = DescribeContent(media_type::kOciConfig, config_json);
     for (const std::string& tar : layer_tars) {
       std::string gz = testing::Gzip(tar);
-      EXPECT_TRUE(store_->content().Put(gz).ok());
+      EXPECT_TRUE(store_->PutBlob(gz).ok());
       m.layers.push_back(DescribeContent(media_type::kOciLayerTarGzip, gz));
     }
     std::string body = SerializeManifest(m);
-    auto d = store_->content().Put(body);
+    auto d = store_->PutBlob(body);
     EXPECT_TRUE(d.ok());
     return d.ok() ? *d : Digest();
   }
@@ -91,7 +96,7 @@ class ImageStoreTest : public ::testing::Test {
   }
 
   std::vector<ImageRecord> Images() {
-    auto list = store_->metadata().ListImages();
+    auto list = store_->List();
     EXPECT_TRUE(list.ok());
     return list.ok() ? *list : std::vector<ImageRecord>{};
   }
@@ -110,6 +115,7 @@ class ImageStoreTest : public ::testing::Test {
 
   std::string dir_, root_;
   std::unique_ptr<ImageStore> store_;
+  testing::ImageStoreParts parts_;  // the store's parts, to look behind its methods
 };
 
 // --- Import ---------------------------------------------------------------------
@@ -127,7 +133,7 @@ TEST_F(ImageStoreTest, ImportPlainTarMakesAOneLayerImage) {
   EXPECT_EQ(image.layers[0].media_type, media_type::kOciLayerTarGzip);
   EXPECT_EQ(image.manifest_media_type, media_type::kOciManifest);
   // The id is the config blob's digest.
-  auto config_blob = store_->content().Read(image.id, 1 << 20);
+  auto config_blob = store_->ConfigJson(image.id);
   ASSERT_TRUE(config_blob.ok());
   EXPECT_EQ(Digest::Of(*config_blob), image.id);
   EXPECT_EQ(config->architecture, "amd64");
@@ -137,12 +143,12 @@ TEST_F(ImageStoreTest, ImportPlainTarMakesAOneLayerImage) {
 TEST_F(ImageStoreTest, ImportedLayerBlobIsTheGzippedTar) {
   ImageRecord image = ImportBusybox();
   ASSERT_EQ(image.layers.size(), 1u);
-  std::string blob_path = store_->content().BlobPath(image.layers[0].blob);
+  std::string blob_path = store_->BlobPath(image.layers[0].blob);
   std::string out;
   ASSERT_EQ(testing::RunShell("gzip -dc " + blob_path + " | sha256sum", &out), 0) << out;
   EXPECT_EQ(out.substr(0, 64), image.layers[0].diff_id.hex());
   EXPECT_EQ(image.layers[0].size, static_cast<int64_t>(fs::file_size(blob_path)));
-  EXPECT_TRUE(store_->content().Verify(image.layers[0].blob).ok());
+  EXPECT_TRUE(parts_.content->Verify(image.layers[0].blob).ok());
 }
 
 TEST_F(ImageStoreTest, ImportedImageLowerDirIsTheUnpackedRootfs) {
@@ -150,7 +156,7 @@ TEST_F(ImageStoreTest, ImportedImageLowerDirIsTheUnpackedRootfs) {
   auto dirs = store_->LowerDirs(image);
   ASSERT_TRUE(dirs.ok()) << dirs.status().message();
   ASSERT_EQ(dirs->size(), 1u);
-  EXPECT_EQ((*dirs)[0], store_->snapshots().Path(image.layers[0].chain_id));
+  EXPECT_EQ((*dirs)[0], parts_.snapshots->Path(image.layers[0].chain_id));
   struct stat st;
   ASSERT_EQ(::stat(((*dirs)[0] + "/bin/busybox").c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode) && (st.st_mode & 0111));
@@ -168,7 +174,7 @@ TEST_F(ImageStoreTest, ImportGzipTarHasTheDiffIdOfTheUncompressedTar) {
   ImageRecord plain = ImportBusybox("busybox:plain");
   ASSERT_EQ(plain.layers.size(), 1u);
   EXPECT_EQ(plain.layers[0].chain_id, image.layers[0].chain_id);
-  EXPECT_EQ(store_->snapshots().List().size(), 1u);
+  EXPECT_EQ(parts_.snapshots->List().size(), 1u);
 }
 
 TEST_F(ImageStoreTest, ImportWithoutNameLeavesAnUntaggedImage) {
@@ -187,10 +193,10 @@ TEST_F(ImageStoreTest, ImportOfANonTarFailsAndRecordsNoImage) {
   EXPECT_TRUE(Contains(image.status().message(), "not a tar")) << image.status().message();
   EXPECT_TRUE(Images().empty());
   EXPECT_EQ(store_->Resolve("junk:1").status().code(), Code::kNotFound);
-  EXPECT_TRUE(store_->snapshots().List().empty());
+  EXPECT_TRUE(parts_.snapshots->List().empty());
   // Blobs written on the way are garbage: prune leaves the store empty.
   ASSERT_TRUE(store_->Prune().ok());
-  EXPECT_TRUE(store_->content().List().empty());
+  EXPECT_TRUE(parts_.content->List().empty());
   EXPECT_TRUE(SnapshotRootEntries().empty());
   EXPECT_TRUE(IngestEntries().empty());
 }
@@ -204,7 +210,7 @@ TEST_F(ImageStoreTest, ImportOfCompressedNonTarDataFails) {
   EXPECT_TRUE(Contains(image.status().message(), path)) << image.status().message();
   EXPECT_TRUE(Images().empty());
   ASSERT_TRUE(store_->Prune().ok());
-  EXPECT_TRUE(store_->content().List().empty());
+  EXPECT_TRUE(parts_.content->List().empty());
   EXPECT_TRUE(SnapshotRootEntries().empty());
 }
 
@@ -213,7 +219,7 @@ TEST_F(ImageStoreTest, ImportOfAnEmptyTarMakesAnEmptyLayer) {
   ImageRecord image = Import(path, "empty:1");
   ASSERT_EQ(image.layers.size(), 1u);
   EXPECT_EQ(image.layers[0].diff_id.hex(), testing::ExternalSha256(std::string(10240, '\0')));
-  EXPECT_TRUE(store_->snapshots().Has(image.layers[0].chain_id));
+  EXPECT_TRUE(store_->HasSnapshot(image.layers[0].chain_id));
 }
 
 TEST_F(ImageStoreTest, ImportOfAMissingFileIsNotFound) {
@@ -290,8 +296,8 @@ TEST_F(ImageStoreTest, ResolveOfAnAmbiguousPrefixIsAnError) {
   b.id = Digest::FromHex("abcdef2" + Digest::Of("b").hex().substr(7));
   a.manifest_digest = Digest::Of("ma");
   b.manifest_digest = Digest::Of("mb");
-  ASSERT_TRUE(store_->metadata().PutImage(a).ok());
-  ASSERT_TRUE(store_->metadata().PutImage(b).ok());
+  ASSERT_TRUE(parts_.metadata->PutImage(a).ok());
+  ASSERT_TRUE(parts_.metadata->PutImage(b).ok());
   auto r = store_->Resolve("abcdef");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
@@ -345,7 +351,7 @@ TEST_F(ImageStoreTest, TagMovesANameFromAnotherImage) {
   ASSERT_TRUE(second.ok()) << second.status().message();
   ASSERT_TRUE(store_->Tag("app:2", "app:1").ok());
   EXPECT_EQ(store_->Resolve("app:1")->id, second->id);
-  EXPECT_TRUE(store_->metadata().GetImage(first.id)->tags.empty());
+  EXPECT_TRUE(parts_.metadata->GetImage(first.id)->tags.empty());
 }
 
 TEST_F(ImageStoreTest, TagErrorsChangeNothing) {
@@ -354,7 +360,7 @@ TEST_F(ImageStoreTest, TagErrorsChangeNothing) {
   EXPECT_EQ(unknown.code(), Code::kNotFound) << unknown.message();
   Status invalid = store_->Tag("busybox:x", "Bad/Name");
   EXPECT_FALSE(invalid.ok());
-  EXPECT_EQ(store_->metadata().GetImage(image.id)->tags,
+  EXPECT_EQ(parts_.metadata->GetImage(image.id)->tags,
             std::vector<std::string>{"docker.io/library/busybox:x"});
 }
 
@@ -376,10 +382,10 @@ TEST_F(ImageStoreTest, RemoveOfTheLastTagRemovesTheImage) {
   auto removed = store_->Remove("busybox:x", false);
   ASSERT_TRUE(removed.ok()) << removed.status().message();
   EXPECT_EQ(*removed, std::vector<Digest>{image.id});
-  EXPECT_EQ(store_->metadata().GetImage(image.id).status().code(), Code::kNotFound);
+  EXPECT_EQ(parts_.metadata->GetImage(image.id).status().code(), Code::kNotFound);
   // Blobs and layers stay until Prune().
-  EXPECT_TRUE(store_->content().Has(image.layers[0].blob));
-  EXPECT_TRUE(store_->snapshots().Has(image.layers[0].chain_id));
+  EXPECT_TRUE(store_->HasBlob(image.layers[0].blob));
+  EXPECT_TRUE(store_->HasSnapshot(image.layers[0].chain_id));
 }
 
 TEST_F(ImageStoreTest, RemoveByIdOfAnImageTaggedTwiceNeedsForce) {
@@ -388,7 +394,7 @@ TEST_F(ImageStoreTest, RemoveByIdOfAnImageTaggedTwiceNeedsForce) {
   auto refused = store_->Remove(image.id.str(), false);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), Code::kFailedPrecondition) << refused.status().message();
-  EXPECT_EQ(store_->metadata().GetImage(image.id)->tags.size(), 2u);
+  EXPECT_EQ(parts_.metadata->GetImage(image.id)->tags.size(), 2u);
 
   auto forced = store_->Remove(image.id.str(), true);
   ASSERT_TRUE(forced.ok()) << forced.status().message();
@@ -422,7 +428,7 @@ TEST_F(ImageStoreTest, PruneRemovesWhatNoImageUsesAndKeepsTheRest) {
   auto gone = store_->Commit(other, "other:1");
   ASSERT_TRUE(gone.ok()) << gone.status().message();
   ASSERT_TRUE(store_->Remove("other:1", false).ok());
-  auto stray = store_->content().Put("a blob nothing refers to");
+  auto stray = store_->PutBlob("a blob nothing refers to");
   ASSERT_TRUE(stray.ok());
 
   auto report = store_->Prune();
@@ -437,8 +443,8 @@ TEST_F(ImageStoreTest, PruneRemovesWhatNoImageUsesAndKeepsTheRest) {
   // What the remaining image uses is all that is left, and it still works.
   std::vector<Digest> want_left = {kept.id, kept.manifest_digest, kept.layers[0].blob};
   std::sort(want_left.begin(), want_left.end());
-  EXPECT_EQ(store_->content().List(), want_left);
-  EXPECT_EQ(store_->snapshots().List(), std::vector<Digest>{kept.layers[0].chain_id});
+  EXPECT_EQ(parts_.content->List(), want_left);
+  EXPECT_EQ(parts_.snapshots->List(), std::vector<Digest>{kept.layers[0].chain_id});
   auto dirs = store_->LowerDirs(*store_->Resolve("busybox:x"));
   ASSERT_TRUE(dirs.ok()) << dirs.status().message();
   EXPECT_TRUE(PathExists((*dirs)[0] + "/bin/busybox"));
@@ -450,8 +456,8 @@ TEST_F(ImageStoreTest, PruneRemovesUntaggedImages) {
   ASSERT_TRUE(report.ok()) << report.status().message();
   EXPECT_EQ(report->images, std::vector<Digest>{untagged.id});
   EXPECT_TRUE(Images().empty());
-  EXPECT_TRUE(store_->content().List().empty());
-  EXPECT_TRUE(store_->snapshots().List().empty());
+  EXPECT_TRUE(parts_.content->List().empty());
+  EXPECT_TRUE(parts_.snapshots->List().empty());
 }
 
 TEST_F(ImageStoreTest, PruneKeepsALayerSharedWithALiveImage) {
@@ -464,8 +470,8 @@ TEST_F(ImageStoreTest, PruneKeepsALayerSharedWithALiveImage) {
   auto report = store_->Prune();
   ASSERT_TRUE(report.ok()) << report.status().message();
   EXPECT_EQ(report->snapshots, std::vector<Digest>{b->layers[1].chain_id});
-  EXPECT_TRUE(store_->snapshots().Has(a->layers[0].chain_id));
-  EXPECT_TRUE(store_->content().Has(a->layers[0].blob));
+  EXPECT_TRUE(store_->HasSnapshot(a->layers[0].chain_id));
+  EXPECT_TRUE(store_->HasBlob(a->layers[0].blob));
 }
 
 // Prune takes the GC lock exclusively: while an importer holds a write lease,
@@ -473,7 +479,7 @@ TEST_F(ImageStoreTest, PruneKeepsALayerSharedWithALiveImage) {
 TEST_F(ImageStoreTest, PruneWaitsForWriteLeases) {
   auto lease = store_->Lease();
   ASSERT_TRUE(lease.ok());
-  auto blob = store_->content().Put("being imported");
+  auto blob = store_->PutBlob("being imported");
   ASSERT_TRUE(blob.ok());
   std::atomic<bool> done{false};
   std::thread pruner([&] {
@@ -484,11 +490,11 @@ TEST_F(ImageStoreTest, PruneWaitsForWriteLeases) {
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_FALSE(done);
-  EXPECT_TRUE(store_->content().Has(*blob));
+  EXPECT_TRUE(store_->HasBlob(*blob));
   { WriteLease release = std::move(*lease); }
   pruner.join();
   EXPECT_TRUE(done);
-  EXPECT_FALSE(store_->content().Has(*blob));  // nothing recorded it before the lease ended
+  EXPECT_FALSE(store_->HasBlob(*blob));  // nothing recorded it before the lease ended
 }
 
 // --- Commit ---------------------------------------------------------------------
@@ -517,15 +523,15 @@ TEST_F(ImageStoreTest, CommitFailingOnALaterLayerRecordsNothingAndPruneCleansUp)
   for (const std::string& e : SnapshotRootEntries()) EXPECT_FALSE(e.starts_with("tmp-")) << e;
   ASSERT_TRUE(store_->Prune().ok());
   EXPECT_TRUE(SnapshotRootEntries().empty());
-  EXPECT_TRUE(store_->content().List().empty());
+  EXPECT_TRUE(parts_.content->List().empty());
 }
 
 TEST_F(ImageStoreTest, CommitWithAMissingLayerBlobIsNotFound) {
   std::string tar = testing::MakeTar({testing::File("a", "1")});
   Digest manifest = PutImageBlobs({tar});
-  auto m = ParseManifest(*store_->content().Read(manifest, 1 << 20));
+  auto m = ParseManifest(*parts_.content->Read(manifest, 1 << 20));
   ASSERT_TRUE(m.ok());
-  ASSERT_TRUE(store_->content().Delete(m->layers[0].digest).ok());
+  ASSERT_TRUE(parts_.content->Delete(m->layers[0].digest).ok());
   auto image = store_->Commit(manifest, "missing:1");
   ASSERT_FALSE(image.ok());
   EXPECT_EQ(image.status().code(), Code::kNotFound) << image.status().message();
@@ -554,12 +560,12 @@ TEST_F(ImageStoreTest, LowerDirsAreTopmostFirst) {
   ASSERT_EQ(dirs->size(), 2u);
   EXPECT_EQ(testing::ReadTestFile((*dirs)[0] + "/which"), "top");
   EXPECT_EQ(testing::ReadTestFile((*dirs)[1] + "/which"), "base");
-  EXPECT_EQ((*dirs)[0], store_->snapshots().Path(ChainId(Digest::Of(base), Digest::Of(top))));
+  EXPECT_EQ((*dirs)[0], parts_.snapshots->Path(ChainId(Digest::Of(base), Digest::Of(top))));
 }
 
 TEST_F(ImageStoreTest, LowerDirsOfAnImageWhoseSnapshotVanishedIsAnError) {
   ImageRecord image = ImportBusybox();
-  ASSERT_TRUE(store_->snapshots().Remove(image.layers[0].chain_id).ok());
+  ASSERT_TRUE(parts_.snapshots->Remove(image.layers[0].chain_id).ok());
   auto dirs = store_->LowerDirs(image);
   ASSERT_FALSE(dirs.ok());
   EXPECT_EQ(dirs.status().code(), Code::kFailedPrecondition) << dirs.status().message();

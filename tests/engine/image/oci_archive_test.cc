@@ -14,8 +14,9 @@
 
 #include "engine/base/fs.h"
 #include "engine/image/layer_writer.h"
-#include "engine/registry/manifest.h"
+#include "engine/oci/manifest.h"
 #include "tests/engine/distribution/image_test_util.h"
+#include "tests/engine/image/image_store_parts.h"
 #include "tests/engine/image/test_layers.h"
 #include "tests/engine/registry/registry_fixture.h"
 #include "tests/testing/fixtures.h"
@@ -52,6 +53,7 @@ class OciArchiveTest : public ::testing::Test {
   void TearDown() override {
     store_.reset();
     other_.reset();
+    other_parts_ = {};
     ASSERT_TRUE(RemoveTree(dir_).ok());
   }
 
@@ -62,8 +64,18 @@ class OciArchiveTest : public ::testing::Test {
   }
   // A second, empty store to load into.
   ImageStore& Other() {
-    if (!other_) other_ = OpenStore("other");
+    if (!other_) {
+      other_ = OpenStore("other");
+      // Opened while the store is empty: opening cleans stale ingests and
+      // tmp dirs, which must not hide what a test leaves behind.
+      other_parts_ = testing::OpenImageStoreParts(dir_ + "/other");
+    }
     return *other_;
+  }
+  // Its parts, to look behind its methods.
+  testing::ImageStoreParts& OtherParts() {
+    Other();
+    return other_parts_;
   }
 
   ImageRecord ImportBusybox(const std::string& name) {
@@ -75,7 +87,7 @@ class OciArchiveTest : public ::testing::Test {
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
 
   std::vector<ImageRecord> Images(ImageStore& s) {
-    auto list = s.metadata().ListImages();
+    auto list = s.List();
     EXPECT_TRUE(list.ok());
     return list.ok() ? *list : std::vector<ImageRecord>{};
   }
@@ -104,6 +116,7 @@ class OciArchiveTest : public ::testing::Test {
 
   std::string dir_;
   std::unique_ptr<ImageStore> store_, other_;
+  testing::ImageStoreParts other_parts_;
 };
 
 // A one-layer image as archive entries: its blobs and an index pointing at it.
@@ -170,7 +183,8 @@ TEST_F(OciArchiveTest, SaveThenLoadIntoAFreshStoreGivesTheSameImage) {
   EXPECT_EQ(got->layers[0].chain_id, image.layers[0].chain_id);
   EXPECT_EQ(Images(Other()).size(), 1u);
   // Every blob arrived intact, and the layer is unpacked.
-  for (const Digest& d : Other().content().List()) EXPECT_TRUE(Other().content().Verify(d).ok()) << d.str();
+  for (const Digest& d : OtherParts().content->List())
+    EXPECT_TRUE(OtherParts().content->Verify(d).ok()) << d.str();
   auto dirs = Other().LowerDirs(*got);
   ASSERT_TRUE(dirs.ok()) << dirs.status().message();
   EXPECT_TRUE(PathExists((*dirs)[0] + "/bin/busybox"));
@@ -224,7 +238,7 @@ TEST_F(OciArchiveTest, LoadingTwiceIsIdempotent) {
   ASSERT_TRUE(again.ok()) << again.status().message();
   ASSERT_EQ(Images(Other()).size(), 1u);
   EXPECT_EQ(Images(Other())[0].id, image.id);
-  EXPECT_EQ(Other().snapshots().List().size(), 1u);
+  EXPECT_EQ(OtherParts().snapshots->List().size(), 1u);
 }
 
 TEST_F(OciArchiveTest, GzippedArchiveLoads) {
@@ -301,7 +315,7 @@ TEST_F(OciArchiveTest, BlobEntryEscapingBlobsDirIsRefused) {
   EXPECT_EQ(FilesOutsideStores(), std::vector<std::string>{Path("hostile.tar")});
   for (const std::string& p : testing::ListTree(dir_)) EXPECT_NE(fs::path(p).filename(), "x") << p;
   EXPECT_FALSE(PathExists(fs::path(dir_).parent_path() / "x"));
-  EXPECT_FALSE(Other().content().Has(Digest::Of("escaped")));
+  EXPECT_FALSE(Other().HasBlob(Digest::Of("escaped")));
 }
 
 TEST_F(OciArchiveTest, BlobEntryWithANonHexNameIsRefused) {
@@ -313,7 +327,7 @@ TEST_F(OciArchiveTest, BlobEntryWithANonHexNameIsRefused) {
                               testing::File("blobs/sha256/" + name, "data")});
     EXPECT_EQ(st.code(), Code::kInvalidArgument) << st.message();
   }
-  EXPECT_TRUE(Other().content().List().empty());
+  EXPECT_TRUE(OtherParts().content->List().empty());
 }
 
 TEST_F(OciArchiveTest, BlobEntryOfAnotherAlgorithmIsRefused) {
@@ -333,9 +347,9 @@ TEST_F(OciArchiveTest, BlobWhoseContentDoesNotMatchItsNameIsNotStored) {
   Status st = LoadMustFail(entries);
   EXPECT_EQ(st.code(), Code::kInvalidArgument) << st.message();
   EXPECT_TRUE(Contains(st.message(), a.layer_digest.str())) << st.message();
-  EXPECT_FALSE(Other().content().Has(a.layer_digest));
-  for (const Digest& d : Other().content().List()) EXPECT_TRUE(Other().content().Verify(d).ok());
-  EXPECT_TRUE(Other().snapshots().List().empty());
+  EXPECT_FALSE(Other().HasBlob(a.layer_digest));
+  for (const Digest& d : OtherParts().content->List()) EXPECT_TRUE(OtherParts().content->Verify(d).ok());
+  EXPECT_TRUE(OtherParts().snapshots->List().empty());
   EXPECT_TRUE(fs::is_empty(dir_ + "/other/content/ingest"));
 }
 
@@ -356,7 +370,7 @@ TEST_F(OciArchiveTest, IndexPointingAtAMissingBlobRecordsNoImage) {
   EXPECT_EQ(st.code(), Code::kNotFound) << st.message();
   EXPECT_TRUE(Contains(st.message(), a.layer_digest.str())) << st.message();
   EXPECT_EQ(Other().Resolve("x:1").status().code(), Code::kNotFound);
-  EXPECT_TRUE(Other().snapshots().List().empty());
+  EXPECT_TRUE(OtherParts().snapshots->List().empty());
 }
 
 TEST_F(OciArchiveTest, IndexPointingAtAMissingManifestRecordsNoImage) {
@@ -401,7 +415,7 @@ TEST_F(OciArchiveTest, SymlinkBlobEntryIsNotFollowed) {
   testing::WriteTestFile(path, testing::MakeTar(entries));
   auto loaded = LoadOciArchive(Other(), path);
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();  // the image itself is fine
-  EXPECT_FALSE(Other().content().Has(d));
+  EXPECT_FALSE(Other().HasBlob(d));
 }
 
 TEST_F(OciArchiveTest, NonArchiveFileIsAnError) {
@@ -411,7 +425,7 @@ TEST_F(OciArchiveTest, NonArchiveFileIsAnError) {
   ASSERT_FALSE(loaded.ok());
   EXPECT_TRUE(Contains(loaded.status().message(), path)) << loaded.status().message();
   EXPECT_TRUE(Images(Other()).empty());
-  EXPECT_TRUE(Other().content().List().empty());
+  EXPECT_TRUE(OtherParts().content->List().empty());
 }
 
 TEST_F(OciArchiveTest, MalformedIndexJsonIsInvalidArgument) {

@@ -19,9 +19,9 @@
 #include <thread>
 #include <vector>
 
-#include "engine/image/digest.h"
-#include "engine/registry/manifest.h"
-#include "engine/registry/reference.h"
+#include "engine/oci/digest.h"
+#include "engine/oci/manifest.h"
+#include "engine/oci/reference.h"
 
 namespace httplib {
 class Server;

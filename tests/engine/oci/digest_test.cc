@@ -1,4 +1,4 @@
-#include "engine/image/digest.h"
+#include "engine/oci/digest.h"
 
 #include <gtest/gtest.h>
 

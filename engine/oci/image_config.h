@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "engine/base/status.h"
-#include "engine/image/digest.h"
+#include "engine/oci/digest.h"
 
 namespace slipway {
 
@@ -63,8 +63,5 @@ struct ImageConfig {
   // The command to run: Entrypoint + (args if given, else Cmd), as Docker.
   std::vector<std::string> Command(const std::vector<std::string>& args) const;
 };
-
-// The layer stack's chain ids, bottom first.
-std::vector<Digest> ChainIds(const std::vector<Digest>& diff_ids);
 
 }  // namespace slipway

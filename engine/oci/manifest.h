@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "engine/base/status.h"
-#include "engine/image/digest.h"
+#include "engine/oci/digest.h"
 
 namespace slipway {
 

@@ -1,4 +1,4 @@
-#include "engine/registry/manifest.h"
+#include "engine/oci/manifest.h"
 
 #include <gtest/gtest.h>
 

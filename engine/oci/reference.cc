@@ -1,4 +1,4 @@
-#include "engine/registry/reference.h"
+#include "engine/oci/reference.h"
 
 #include <cctype>
 

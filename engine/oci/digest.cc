@@ -1,4 +1,4 @@
-#include "engine/image/digest.h"
+#include "engine/oci/digest.h"
 
 #include <openssl/sha.h>
 
@@ -50,6 +50,16 @@ Digest Sha256::Finish() {
 Digest ChainId(const Digest& parent_chain, const Digest& diff_id) {
   if (parent_chain.empty()) return diff_id;
   return Digest::Of(parent_chain.str() + " " + diff_id.str());
+}
+
+std::vector<Digest> ChainIds(const std::vector<Digest>& diff_ids) {
+  std::vector<Digest> out;
+  Digest parent;
+  for (const auto& d : diff_ids) {
+    parent = ChainId(parent, d);
+    out.push_back(parent);
+  }
+  return out;
 }
 
 }  // namespace slipway

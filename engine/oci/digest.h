@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/base/status.h"
 
@@ -53,5 +54,7 @@ class Sha256 {
 // The chain id of a layer stack, as the OCI image spec defines it:
 // chain(L0) = diff(L0); chain(Ln) = sha256(chain(Ln-1) + " " + diff(Ln)).
 Digest ChainId(const Digest& parent_chain, const Digest& diff_id);
+// The chain ids of a whole layer stack, bottom first.
+std::vector<Digest> ChainIds(const std::vector<Digest>& diff_ids);
 
 }  // namespace slipway

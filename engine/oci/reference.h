@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "engine/base/status.h"
-#include "engine/image/digest.h"
+#include "engine/oci/digest.h"
 
 namespace slipway {
 

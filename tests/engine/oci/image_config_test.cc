@@ -1,6 +1,6 @@
 // The image config's JSON: what Slipway reads from other tools' images and
 // writes into its own.
-#include "engine/image/image_config.h"
+#include "engine/oci/image_config.h"
 
 #include <gtest/gtest.h>
 

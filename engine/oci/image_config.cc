@@ -1,4 +1,4 @@
-#include "engine/image/image_config.h"
+#include "engine/oci/image_config.h"
 
 #include <nlohmann/json.hpp>
 
@@ -139,16 +139,6 @@ std::vector<std::string> ImageConfig::Command(const std::vector<std::string>& ar
   std::vector<std::string> out = entrypoint;
   const auto& tail = args.empty() ? cmd : args;
   out.insert(out.end(), tail.begin(), tail.end());
-  return out;
-}
-
-std::vector<Digest> ChainIds(const std::vector<Digest>& diff_ids) {
-  std::vector<Digest> out;
-  Digest parent;
-  for (const auto& d : diff_ids) {
-    parent = ChainId(parent, d);
-    out.push_back(parent);
-  }
   return out;
 }
 
