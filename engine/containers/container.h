@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "engine/base/status.h"
-#include "engine/runtime/cgroup.h"
+#include "engine/containers/create_request.h"
 #include "engine/runtime/sandbox.h"
 #include "engine/runtime/spec.h"
 
@@ -38,31 +38,6 @@ const char* ContainerStateName(ContainerState state);  // "created", "queued", .
 Result<ContainerState> ParseContainerState(const std::string& name);
 // exited, failed and lost: nothing more will happen to it.
 bool IsFinal(ContainerState state);
-
-// What a client asks for in POST /api/v1/containers (docs/api.md). Decoding
-// is strict: unknown fields, wrong types and out-of-range values are errors.
-struct CreateRequest {
-  std::string name;                                    // optional; unique among containers until removed
-  std::string image;                                   // an image reference or id...
-  std::string rootfs;                                  // ...or an absolute directory on the host; exactly one
-  std::optional<std::vector<std::string>> entrypoint;  // overrides the image's
-  std::vector<std::string> command;                    // overrides the image's Cmd
-  std::vector<std::string> env;                        // KEY=VALUE
-  std::string workdir, user, hostname;
-  CgroupLimits limits;  // memory_bytes, memory_swap_bytes, cpu_millis, pids_limit
-  int64_t storage_bytes = 0;
-  int64_t timeout_ms = 0;
-  std::string network = "none";    // "none", "host" or "container:NAME"
-  std::vector<std::string> binds;  // "HOST:CTR[:ro|rw]"
-  std::vector<std::string> cap_add, cap_drop;
-  bool auto_remove = false;  // remove once ended (Docker's --rm)
-  // What `stop` sends first ("SIGQUIT", "9"...). Empty in a request: the
-  // image's StopSignal, else SIGTERM; Create() stores what it resolved to.
-  std::string stop_signal;
-
-  std::string ToJson() const;
-  static Result<CreateRequest> FromJson(const std::string& text);
-};
 
 struct Container {
   std::string id;    // 32 lowercase hex digits; also the sandbox's name

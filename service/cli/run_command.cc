@@ -32,38 +32,38 @@ std::vector<std::string> ExpandEnv(const std::vector<std::string>& entries) {
   return out;
 }
 
-Status AddLimits(const RunOptions& o, Json& r) {
+Status AddLimits(const RunOptions& o, CreateRequest& r) {
   if (!o.memory.empty()) {
-    SLIPWAY_ASSIGN_OR_RETURN(r["memory_bytes"], ParseBytes(o.memory));
+    SLIPWAY_ASSIGN_OR_RETURN(r.limits.memory_bytes, ParseBytes(o.memory));
   }
   if (o.memory_swap == "-1") {
-    r["memory_swap_bytes"] = -1;
+    r.limits.memory_swap_bytes = -1;
   } else if (!o.memory_swap.empty()) {
-    SLIPWAY_ASSIGN_OR_RETURN(r["memory_swap_bytes"], ParseBytes(o.memory_swap));
+    SLIPWAY_ASSIGN_OR_RETURN(r.limits.memory_swap_bytes, ParseBytes(o.memory_swap));
   }
   if (!o.cpus.empty()) {
-    SLIPWAY_ASSIGN_OR_RETURN(r["cpu_millis"], ParseCpus(o.cpus));
+    SLIPWAY_ASSIGN_OR_RETURN(r.limits.cpu_millis, ParseCpus(o.cpus));
   }
   if (o.pids_limit < 0) return InvalidArgument("--pids-limit must be positive");
-  if (o.pids_limit > 0) r["pids_limit"] = o.pids_limit;
+  r.limits.pids_max = o.pids_limit;
   if (!o.storage_size.empty()) {
-    SLIPWAY_ASSIGN_OR_RETURN(r["storage_bytes"], ParseBytes(o.storage_size));
+    SLIPWAY_ASSIGN_OR_RETURN(r.storage_bytes, ParseBytes(o.storage_size));
   }
   if (!o.timeout.empty()) {
     SLIPWAY_ASSIGN_OR_RETURN(std::chrono::milliseconds timeout, ParseDuration(o.timeout));
-    r["timeout_ms"] = timeout.count();
+    r.timeout_ms = timeout.count();
   }
   return Status::Ok();
 }
 
 // Names are checked here so that a typo fails before an image is pulled;
 // the daemon gets them as written.
-Status AddCapabilities(const RunOptions& o, Json& r) {
+Status AddCapabilities(const RunOptions& o, CreateRequest& r) {
   for (const auto* list : {&o.cap_add, &o.cap_drop}) {
     for (const auto& name : *list) SLIPWAY_RETURN_IF_ERROR(ParseCapability(name).status());
   }
-  if (!o.cap_add.empty()) r["cap_add"] = o.cap_add;
-  if (!o.cap_drop.empty()) r["cap_drop"] = o.cap_drop;
+  r.cap_add = o.cap_add;
+  r.cap_drop = o.cap_drop;
   return Status::Ok();
 }
 
@@ -84,22 +84,22 @@ std::vector<std::string> AbsoluteBinds(const std::vector<std::string>& volumes) 
 
 // The root filesystem and the command: --rootfs DIR (args are the command)
 // or an image (args are IMAGE [COMMAND...]).
-Status AddRootAndCommand(const RunOptions& o, Json& r) {
+Status AddRootAndCommand(const RunOptions& o, CreateRequest& r) {
   std::vector<std::string> command = o.args;
   if (!o.rootfs.empty()) {
     if (command.empty())
       return InvalidArgument("\"slipway " + o.verb + " --rootfs DIR\" requires a command to run");
-    r["rootfs"] = AbsolutePath(o.rootfs);
+    r.rootfs = AbsolutePath(o.rootfs);
   } else {
     if (command.empty())
       return InvalidArgument("\"slipway " + o.verb + "\" requires an image or --rootfs DIR");
-    r["image"] = command.front();
+    r.image = command.front();
     command.erase(command.begin());
   }
   if (o.entrypoint) {  // Docker's: one string; "" clears the image's
-    r["entrypoint"] = o.entrypoint->empty() ? std::vector<std::string>{} : std::vector{*o.entrypoint};
+    r.entrypoint = o.entrypoint->empty() ? std::vector<std::string>{} : std::vector{*o.entrypoint};
   }
-  if (!command.empty()) r["command"] = command;
+  r.command = command;
   return Status::Ok();
 }
 
@@ -140,25 +140,26 @@ void AddContainerFlags(CLI::App* cmd, RunOptions& o) {
 
 // Docker pulls a missing image on run and create. A 404 from create may
 // also name something else (a network peer), so the image is checked.
-bool ImageIsMissing(DaemonClient& client, const Json& request, const Status& create_error) {
-  if (create_error.code() != Code::kNotFound || !request.contains("image")) return false;
-  auto image = client.Get("/images/inspect?ref=" + Escape(request["image"].get<std::string>()));
+bool ImageIsMissing(DaemonClient& client, const CreateRequest& request, const Status& create_error) {
+  if (create_error.code() != Code::kNotFound || request.image.empty()) return false;
+  auto image = client.Get("/images/inspect?ref=" + Escape(request.image));
   return !image.ok() && image.status().code() == Code::kNotFound;
 }
 
 // POST /containers, pulling the image first if the daemon lacks it. With a
 // guard, a signal during the pull aborts it.
-Result<std::string> Create(DaemonClient& client, const Json& request, SandboxGuard* guard) {
-  auto created = client.Post("/containers", request);
+Result<std::string> Create(DaemonClient& client, const CreateRequest& request, SandboxGuard* guard) {
+  const Json body = request.ToJsonValue();
+  auto created = client.Post("/containers", body);
   if (!created.ok() && ImageIsMissing(client, request, created.status())) {
-    const std::string image = request["image"].get<std::string>();
+    const std::string& image = request.image;
     std::fprintf(stderr, "slipway: unable to find image '%s' locally; pulling it\n", image.c_str());
     std::unique_ptr<DaemonClient> puller = client.Clone();  // an aborted client stays aborted
     if (guard && guard->AbortOnSignal(puller.get())) return Status(Code::kDeadlineExceeded, "interrupted");
     auto pulled = PullWithProgress(*puller, image);
     if (guard) guard->AbortOnSignal(nullptr);
     if (!pulled.ok()) return pulled.status();
-    created = client.Post("/containers", request);
+    created = client.Post("/containers", body);
   }
   if (!created.ok()) return created.status();
   return StringField(*created, "id");
@@ -226,7 +227,7 @@ int CreateOnly(DaemonClient& client, const RunOptions& o) {
 
 }  // namespace
 
-Result<Json> BuildCreateRequest(const RunOptions& o) {
+Result<CreateRequest> BuildCreateRequest(const RunOptions& o) {
   // prefix_command() hands an unknown option on as if it began the command
   // (`run --frobnicate --rootfs R ls` would run "--frobnicate"): no image
   // or command starts with "-", so it is a mistyped flag.
@@ -237,21 +238,21 @@ Result<Json> BuildCreateRequest(const RunOptions& o) {
                            " is not supported: sandboxes run under slipwayd, with stdin on /dev/null "
                            "and no terminal");
   }
-  Json r = Json::object();
+  CreateRequest r;
   SLIPWAY_RETURN_IF_ERROR(AddRootAndCommand(o, r));
-  if (!o.name.empty()) r["name"] = o.name;
-  if (std::vector<std::string> env = ExpandEnv(o.env); !env.empty()) r["env"] = env;
-  if (!o.workdir.empty()) r["workdir"] = o.workdir;
-  if (!o.user.empty()) r["user"] = o.user;
-  if (!o.hostname.empty()) r["hostname"] = o.hostname;
+  r.name = o.name;
+  r.env = ExpandEnv(o.env);
+  r.workdir = o.workdir;
+  r.user = o.user;
+  r.hostname = o.hostname;
   SLIPWAY_RETURN_IF_ERROR(AddLimits(o, r));
   if (o.network != "none" && o.network != "host" && !o.network.starts_with("container:"))
     return InvalidArgument("unsupported --network \"" + o.network + "\": use none, host or container:NAME");
-  if (o.network != "none") r["network"] = o.network;
-  if (!o.volumes.empty()) r["binds"] = AbsoluteBinds(o.volumes);
+  r.network = o.network;
+  r.binds = AbsoluteBinds(o.volumes);
   SLIPWAY_RETURN_IF_ERROR(AddCapabilities(o, r));
-  if (o.remove) r["auto_remove"] = true;
-  if (!o.stop_signal.empty()) r["stop_signal"] = o.stop_signal;
+  r.auto_remove = o.remove;
+  r.stop_signal = o.stop_signal;
   return r;
 }
 

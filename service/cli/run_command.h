@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/containers/create_request.h"
 #include "service/cli/client.h"
 #include "service/cli/global_options.h"
 
@@ -31,7 +32,7 @@ void AddRunCommands(CLI::App& app, Verbs& verbs, const std::vector<std::string>&
 
 // The create request for these flags; every flag is checked here, before
 // anything is sent.
-Result<Json> BuildCreateRequest(const RunOptions& options);
+Result<CreateRequest> BuildCreateRequest(const RunOptions& options);
 
 // Attaches to container `id` (starting it if it is created), copies its
 // output to stdout and stderr until it ends, and returns what `slipway run`
