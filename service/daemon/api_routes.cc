@@ -321,20 +321,6 @@ std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_spa
   return out;
 }
 
-std::string Frame(uint8_t stream, std::string_view data) {
-  const uint32_t size = static_cast<uint32_t>(data.size());
-  std::string frame;
-  frame.reserve(8 + data.size());
-  frame.push_back(static_cast<char>(stream));
-  frame.append(3, '\0');
-  frame.push_back(static_cast<char>((size >> 24) & 0xff));
-  frame.push_back(static_cast<char>((size >> 16) & 0xff));
-  frame.push_back(static_cast<char>((size >> 8) & 0xff));
-  frame.push_back(static_cast<char>(size & 0xff));
-  frame.append(data);
-  return frame;
-}
-
 std::string SseEvent(std::string_view name, std::string_view data) {
   std::string event = "event: ";
   event.append(name);

@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/runtime/frame.h"
 #include "tests/testing/fixtures.h"
 
 extern char** environ;
@@ -319,22 +320,11 @@ std::vector<std::string> Added(std::vector<std::string> before, std::vector<std:
 }
 
 bool DecodeFrames(const std::string& data, std::string* out, std::string* err) {
-  size_t pos = 0;
-  while (pos + 8 <= data.size()) {
-    auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(data[pos + i])); };
-    uint32_t size = byte(4) << 24 | byte(5) << 16 | byte(6) << 8 | byte(7);
-    if (pos + 8 + size > data.size()) return false;
-    std::string chunk = data.substr(pos + 8, size);
-    if (byte(0) == 1) {
-      out->append(chunk);
-    } else if (byte(0) == 2) {
-      err->append(chunk);
-    } else if (byte(0) != 3) {
-      return false;
-    }
-    pos += 8 + size;
-  }
-  return pos == data.size();
+  FrameDecoder decoder({.allow_end = true}, [&](Stream stream, std::string_view chunk) {
+    if (stream == Stream::kStdout) out->append(chunk);
+    if (stream == Stream::kStderr) err->append(chunk);
+  });
+  return decoder.Feed(data).ok() && decoder.at_frame_boundary();
 }
 
 // --- DaemonUnderTest ----------------------------------------------------------------
