@@ -181,10 +181,6 @@ class Fields {
   std::set<std::string> known_;
 };
 
-// Decodes %XX escapes (and '+' as a space when `plus_is_space`, as query
-// strings use it). nullopt for a malformed escape.
-std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
-
 // One Server-Sent Event: "event: NAME", a "data:" line per line of `data`,
 // and the blank line that ends it.
 std::string SseEvent(std::string_view name, std::string_view data);

@@ -32,6 +32,7 @@
 #include <thread>
 #include <utility>
 
+#include "engine/base/url.h"
 #include "service/daemon/api_routes.h"
 #include "service/daemon/token.h"
 
