@@ -17,6 +17,7 @@
 
 #include "engine/base/fd.h"
 #include "engine/base/fs.h"
+#include "engine/base/time.h"
 #include "engine/runtime/child.h"
 #include "engine/runtime/seccomp.h"
 #include "engine/runtime/state.h"
@@ -27,12 +28,6 @@ namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr size_t kChildStackSize = 256 * 1024;
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 int PidfdOpen(pid_t pid) {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
