@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/base/ascii.h"
 #include "engine/runtime/frame.h"
 #include "tests/testing/fixtures.h"
 
@@ -233,8 +234,7 @@ HttpReply ApiClient::SendRaw(const std::string& method, const std::string& path,
   auto complete = [&answer]() {
     size_t end = answer.find("\r\n\r\n");
     if (end == std::string::npos) return false;
-    std::string head = answer.substr(0, end);
-    std::transform(head.begin(), head.end(), head.begin(), ::tolower);
+    std::string head = Lower(answer.substr(0, end));
     if (size_t cl = head.find("\r\ncontent-length:"); cl != std::string::npos) {
       return answer.size() - end - 4 >= std::strtoul(head.c_str() + cl + 17, nullptr, 10);
     }
@@ -257,8 +257,7 @@ HttpReply ApiClient::SendRaw(const std::string& method, const std::string& path,
   std::istringstream lines(head);
   for (std::string line; std::getline(lines, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    std::string lower = line;
-    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    std::string lower = Lower(line);
     if (lower.starts_with("content-type:")) reply.content_type = line.substr(line.find(':') + 2);
     if (lower.starts_with("transfer-encoding:") && lower.find("chunked") != std::string::npos) chunked = true;
   }
