@@ -6,21 +6,13 @@
 
 #include <cerrno>
 
+#include "engine/base/fs.h"
+
 namespace slipway {
 
-namespace {
-void WriteFully(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the reader went away; the log file still has it
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-}
-}  // namespace
-
 void FdSink::Write(Stream stream, std::string_view data) {
-  WriteFully(stream == Stream::kStdout ? out_ : err_, data);
+  // A reader that went away loses its copy; the log file still has it.
+  (void)WriteAll(stream == Stream::kStdout ? out_ : err_, data, "output");
 }
 
 Result<LogWriter> LogWriter::Create(const std::string& path) {

@@ -1,8 +1,6 @@
 #include "service/cli/stream.h"
 
-#include <unistd.h>
-
-#include <cerrno>
+#include "engine/base/fs.h"
 
 namespace slipway::cli {
 
@@ -29,12 +27,8 @@ void LineSplitter::Finish() {
 }
 
 void WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // a closed pipe: nothing more can be shown
-    data.remove_prefix(static_cast<size_t>(n));
-  }
+  // A closed pipe ends the write: nothing more can be shown.
+  (void)slipway::WriteAll(fd, data, "output");
 }
 
 }  // namespace slipway::cli
