@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "engine/base/time.h"
 #include "engine/runtime/frame.h"
 #include "service/cli/format.h"
 #include "service/cli/run_command.h"
