@@ -1,11 +1,13 @@
 #include "engine/base/units.h"
 
 #include <cctype>
-#include <csignal>
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <limits>
 #include <string>
+
+#include "engine/base/ascii.h"
 
 namespace slipway {
 
@@ -33,8 +35,7 @@ Result<int64_t> ParseBytes(std::string_view text) {
   };
   if (!SplitNumber(text, &n, &suffix)) return bad();
   double mult;
-  std::string s(suffix);
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string s = Lower(suffix);
   if (s.empty() || s == "b")
     mult = 1;
   else if (s == "k" || s == "kb" || s == "kib")
@@ -116,8 +117,7 @@ Result<int> ParseSignal(std::string_view text) {
     if (*number < 1 || *number > 64) return bad;
     return static_cast<int>(*number);
   }
-  std::string name;
-  for (char c : text) name.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  std::string name = Upper(text);
   if (name.starts_with("SIG")) name.erase(0, 3);
   for (const auto& [n, number] : kNames) {
     if (name == n) return number;

@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 
+#include "engine/base/ascii.h"
 #include "engine/base/units.h"
 #include "engine/build/dockerfile_lines.h"
 #include "engine/build/dockerfile_words.h"
@@ -45,18 +46,6 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
   while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
   return s;
-}
-
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool AllDigits(std::string_view s) {

@@ -1,8 +1,9 @@
 #include "engine/build/dockerfile_lines.h"
 
-#include <cctype>
 #include <optional>
 #include <set>
+
+#include "engine/base/ascii.h"
 
 namespace slipway {
 namespace {
@@ -27,12 +28,6 @@ std::string_view TrimRight(std::string_view s) {
   size_t n = s.size();
   while (n > 0 && IsBlank(s[n - 1])) --n;
   return s.substr(0, n);
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 std::vector<std::string_view> PhysicalLines(std::string_view text) {

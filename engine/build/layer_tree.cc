@@ -4,18 +4,17 @@
 #include <fnmatch.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <set>
 
 #include "engine/base/fd.h"
 #include "engine/base/fs.h"
+#include "engine/base/openat2.h"
 
 namespace slipway {
 namespace {
@@ -29,12 +28,9 @@ std::string Join(const std::string& dir, const std::string& name) {
 int OpenBeneathRaw(const std::string& root, const std::string& path, uint64_t flags) {
   UniqueFd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return -errno;
-  open_how how;
-  std::memset(&how, 0, sizeof how);
-  how.flags = flags | O_CLOEXEC;
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   const char* p = path.empty() ? "." : path.c_str();
-  int fd = static_cast<int>(::syscall(SYS_openat2, dir.get(), p, &how, sizeof how));
+  int fd = Openat2(dir.get(), p, flags | O_CLOEXEC, 0,
+                   RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
   return fd >= 0 ? fd : -errno;
 }
 

@@ -5,10 +5,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <chrono>
 
 #include "engine/base/database.h"
 #include "engine/base/fs.h"
+#include "engine/base/time.h"
 #include "engine/oci/manifest.h"
 #include "engine/oci/reference.h"
 
@@ -18,12 +18,6 @@ namespace {
 
 constexpr int64_t kMaxManifestBytes = 4 << 20;
 constexpr int64_t kMaxConfigBytes = 16 << 20;
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Result<UniqueFd> LockFile(const std::string& path, int operation) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "engine/base/fd.h"
+#include "engine/base/openat2.h"
 
 namespace slipway {
 namespace {
@@ -34,19 +34,6 @@ using ArchivePtr = std::unique_ptr<archive, ArchiveFree>;
 std::string ArchiveError(archive* a) {
   const char* e = archive_error_string(a);
   return e ? e : "unknown libarchive error";
-}
-
-int OpenAt2(int dirfd, const std::string& path, uint64_t flags, uint64_t resolve) {
-  open_how how{};
-  how.flags = flags;
-  how.resolve = resolve;
-  for (;;) {
-    long fd = ::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
-    // EAGAIN: a concurrent rename elsewhere on the system made the kernel
-    // give up on a safe lookup; it is meant to be retried.
-    if (fd < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    return static_cast<int>(fd);
-  }
 }
 
 std::string Join(const std::vector<std::string>& parts, size_t n) {
@@ -264,8 +251,8 @@ Status Extractor::ExtractAt(archive* a, archive_entry* e, const std::vector<std:
 // resolve as if the root were "/"), created if missing.
 Result<UniqueFd> Extractor::OpenParent(const std::vector<std::string>& parts, size_t n) {
   std::string path = Join(parts, n);
-  UniqueFd fd(
-      OpenAt2(root_, path, O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+  UniqueFd fd(Openat2(root_, path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+                      RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
   if (fd) return fd;
   if (errno != ENOENT) return ErrnoStatus("openat2 " + path);
   return MakeParent(parts, n);
@@ -527,8 +514,8 @@ Status Extractor::Hardlink(archive_entry* e, int parent, const std::string& name
   std::string target = Join(tparts);
   // No symlinks at all on the way: the target is the entry's own name for an
   // earlier file of this layer, and a link must not be redirected.
-  UniqueFd tfd(
-      OpenAt2(root_, target, O_PATH | O_NOFOLLOW | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+  UniqueFd tfd(Openat2(root_, target.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
+                       RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
   if (!tfd) return ErrnoStatus("openat2 hard link target " + target);
   struct stat tst, st;
   if (::fstat(tfd.get(), &tst) != 0) return ErrnoStatus("fstat " + target);
@@ -554,8 +541,8 @@ Status Extractor::Finish() {
       if (::futimens(root_, t.times) != 0) return ErrnoStatus("futimens " + path);
       continue;
     }
-    UniqueFd parent(OpenAt2(root_, Join(t.parts, t.parts.size() - 1), O_PATH | O_DIRECTORY | O_CLOEXEC,
-                            RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+    UniqueFd parent(Openat2(root_, Join(t.parts, t.parts.size() - 1).c_str(),
+                            O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
     const char* name = t.parts.back().c_str();
     struct stat st;
     // A later entry may have replaced the directory; its times are not ours.

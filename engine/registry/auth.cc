@@ -2,14 +2,10 @@
 
 #include <cctype>
 
+#include "engine/base/ascii.h"
+
 namespace slipway {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool IsTokenChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) ||

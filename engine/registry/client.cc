@@ -9,11 +9,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "engine/base/ascii.h"
 #include "engine/base/fd.h"
+#include "engine/base/url.h"
 
 namespace slipway {
 
@@ -74,25 +75,6 @@ constexpr size_t kUploadBuffer = 256 << 10;
 
 Status Unavailable(std::string m) {
   return Status(Code::kUnavailable, std::move(m));
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string QueryEscape(std::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(char(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  return out;
 }
 
 std::string AppendQuery(const std::string& target, const std::string& query) {
@@ -621,8 +603,9 @@ Result<RegistryClient::Token> RegistryClient::FetchToken(const std::string& regi
     start = end + 1;
   }
   std::string query;
-  if (!challenge.Param("service").empty()) query = "service=" + QueryEscape(challenge.Param("service"));
-  for (const std::string& scope : all) query += (query.empty() ? "" : "&") + ("scope=" + QueryEscape(scope));
+  if (!challenge.Param("service").empty()) query = "service=" + PercentEncode(challenge.Param("service"));
+  for (const std::string& scope : all)
+    query += (query.empty() ? "" : "&") + ("scope=" + PercentEncode(scope));
   if (!query.empty()) url->target = AppendQuery(url->target, query);
 
   HttpRequest request;
@@ -823,7 +806,7 @@ Result<bool> RegistryClient::MountBlob(const Reference& repo, const Digest& dige
         HttpResponse response;
         SLIPWAY_ASSIGN_OR_RETURN(
             std::string location,
-            StartUpload(repo, scopes, "mount=" + QueryEscape(digest.str()) + "&from=" + QueryEscape(from),
+            StartUpload(repo, scopes, "mount=" + PercentEncode(digest.str()) + "&from=" + PercentEncode(from),
                         &response));
         mounted = response.status == 201;
         if (!mounted) {
@@ -861,7 +844,7 @@ Status RegistryClient::PushBlobOnce(const Reference& repo, const Descriptor& d, 
     };
     return request;
   };
-  std::string finish = AppendQuery(location, "digest=" + QueryEscape(d.digest.str()));
+  std::string finish = AppendQuery(location, "digest=" + PercentEncode(d.digest.str()));
   HttpRequest final_put = body("PUT", finish, 0, 0);
   if (static_cast<size_t>(d.size) <= options_.chunk_size) {
     final_put = body("PUT", finish, 0, d.size);  // monolithic
@@ -880,7 +863,7 @@ Status RegistryClient::PushBlobOnce(const Reference& repo, const Descriptor& d, 
       }
       offset += length;
     }
-    final_put = body("PUT", AppendQuery(location, "digest=" + QueryEscape(d.digest.str())), 0, 0);
+    final_put = body("PUT", AppendQuery(location, "digest=" + PercentEncode(d.digest.str())), 0, 0);
   }
   SLIPWAY_ASSIGN_OR_RETURN(HttpResponse response, Send(repo.registry, std::move(final_put)));
   if (response.status / 100 != 2) return HttpError(repo.registry, response);

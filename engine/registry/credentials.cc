@@ -1,8 +1,8 @@
 #include "engine/registry/credentials.h"
 
-#include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "engine/base/ascii.h"
 #include "engine/base/fs.h"
 
 namespace slipway {
@@ -88,8 +88,7 @@ std::optional<std::string> Base64Decode(std::string_view text) {
 std::string NormalizeRegistryHost(std::string_view key) {
   if (size_t scheme = key.find("://"); scheme != std::string_view::npos) key = key.substr(scheme + 3);
   key = key.substr(0, key.find('/'));
-  std::string host(key);
-  for (char& c : host) c = char(std::tolower(static_cast<unsigned char>(c)));
+  std::string host = Lower(key);
   if (host == "index.docker.io" || host == "registry-1.docker.io" || host == "registry.hub.docker.com") {
     return "docker.io";
   }

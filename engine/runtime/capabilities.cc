@@ -6,8 +6,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <iterator>
+
+#include "engine/base/ascii.h"
 
 namespace slipway {
 namespace {
@@ -99,12 +100,6 @@ CapabilityMask AllCapabilities() {
   return last >= kMaxBit ? ~CapabilityMask{0} : Bit(last + 1) - 1;
 }
 
-std::string ToUpper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
 }  // namespace
 
 CapabilityMask DefaultCapabilities() {
@@ -112,7 +107,7 @@ CapabilityMask DefaultCapabilities() {
 }
 
 Result<CapabilityMask> ParseCapability(std::string_view name) {
-  std::string upper = ToUpper(name);
+  std::string upper = Upper(name);
   std::string_view bare = upper;
   if (bare.substr(0, 4) == "CAP_") bare.remove_prefix(4);
   if (bare == "ALL") return AllCapabilities();

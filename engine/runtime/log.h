@@ -1,9 +1,9 @@
 // Sandbox output: where it streams to while it is written, and the log file
 // that keeps it.
 //
-// The log file uses Docker's attach framing so it can later be served as is:
-// each chunk is an 8-byte header {stream, 0, 0, 0, big-endian uint32 size}
-// followed by the bytes. Order between stdout and stderr is preserved.
+// The log file uses Docker's attach framing (engine/runtime/frame.h) so it can
+// later be served as is: one frame per chunk, stdout and stderr only, in the
+// order they were written.
 #pragma once
 
 #include <cstdint>
@@ -13,10 +13,9 @@
 
 #include "engine/base/fd.h"
 #include "engine/base/status.h"
+#include "engine/runtime/frame.h"
 
 namespace slipway {
-
-enum class Stream : uint8_t { kStdout = 1, kStderr = 2 };
 
 class OutputSink {
  public:
@@ -37,6 +36,8 @@ class FdSink : public OutputSink {
 class LogWriter {
  public:
   static Result<LogWriter> Create(const std::string& path);
+  // One frame of kStdout or kStderr (several if `data` exceeds
+  // kMaxFramePayload, so that every reader accepts the file).
   Status Append(Stream stream, std::string_view data);
 
  private:
@@ -46,7 +47,8 @@ class LogWriter {
 
 // Calls `chunk` for every framed chunk of the log at `path`, from byte
 // `offset`. Returns the offset after the last complete chunk, so a follower
-// can call again when the file grows.
+// can call again when the file grows. Holds one chunk at a time, not the file;
+// a header that is not a log chunk's is kInternal ("corrupt log").
 Result<uint64_t> ReadLog(const std::string& path, uint64_t offset,
                          const std::function<void(Stream, std::string_view)>& chunk);
 

@@ -11,6 +11,8 @@
 
 #include <cerrno>
 
+#include "engine/base/openat2.h"
+
 namespace slipway {
 
 const char* const kMaskedPaths[] = {"/proc/asound",
@@ -64,11 +66,7 @@ struct FdPath {
 };
 
 int OpenResolved(int rootfd, const char* path) {
-  open_how how;
-  ::memset(&how, 0, sizeof how);
-  how.flags = O_PATH | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(::syscall(SYS_openat2, rootfd, path, &how, sizeof how));
+  return Openat2(rootfd, path, O_PATH | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 // Opens `path` below `rootfd` as if `rootfd` were "/", creating missing

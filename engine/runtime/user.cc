@@ -2,14 +2,13 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <charconv>
-#include <cstring>
 #include <sstream>
 
 #include "engine/base/fd.h"
+#include "engine/base/openat2.h"
 
 namespace slipway {
 
@@ -21,11 +20,7 @@ Result<std::string> ReadInRoot(const std::string& root, const char* path, bool* 
   *found = false;
   UniqueFd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return ErrnoStatus("open " + root);
-  open_how how;
-  std::memset(&how, 0, sizeof how);
-  how.flags = O_RDONLY | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, dir.get(), path, &how, sizeof how)));
+  UniqueFd fd(Openat2(dir.get(), path, O_RDONLY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
   if (!fd) {
     if (errno == ENOENT) return std::string();
     return ErrnoStatus(std::string("open ") + root + path);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/base/status.h"
+#include "engine/base/url.h"
 #include "service/cli/http.h"
 
 namespace slipway::cli {

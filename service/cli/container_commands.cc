@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <memory>
 
+#include "engine/base/time.h"
+#include "engine/runtime/frame.h"
 #include "service/cli/format.h"
 #include "service/cli/run_command.h"
 #include "service/cli/stream.h"
@@ -74,15 +76,16 @@ int Ps(DaemonClient& client, const PsOptions& o) {
 }
 
 int Logs(DaemonClient& client, const std::string& id, bool follow) {
-  FrameDecoder decoder([](int stream, std::string_view data) {
-    if (stream == 1) WriteAll(STDOUT_FILENO, data);
-    if (stream == 2) WriteAll(STDERR_FILENO, data);
+  FrameDecoder decoder({.output_in_pieces = true}, [](Stream stream, std::string_view data) {
+    WriteAll(stream == Stream::kStdout ? STDOUT_FILENO : STDERR_FILENO, data);
   });
+  Status framing;
   Status st = client.Stream("GET", ContainerPath(id) + "/logs?follow=" + (follow ? "true" : "false"), nullptr,
                             [&](std::string_view data) {
-                              decoder.Feed(data);
-                              return true;
+                              framing = decoder.Feed(data);
+                              return framing.ok();
                             });
+  if (!framing.ok()) return Fail("the log stream of " + id + " is not framed: " + framing.message());
   return st.ok() ? 0 : Fail(st);
 }
 

@@ -96,12 +96,6 @@ int64_t ParseTimestamp(std::string_view text) {
   return static_cast<int64_t>(::timegm(&tm)) * 1000 + ms;
 }
 
-int64_t NowUnixMs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
-
 std::string ShortId(std::string_view id) {
   if (size_t colon = id.find(':'); colon != std::string_view::npos) id.remove_prefix(colon + 1);
   return std::string(id.substr(0, 12));

@@ -31,7 +31,6 @@ std::string HumanBytes(int64_t bytes);
 // "2026-11-29T08:55:01.123Z" (RFC 3339, UTC, optional fraction) -> Unix ms;
 // 0 if it does not parse.
 int64_t ParseTimestamp(std::string_view text);
-int64_t NowUnixMs();
 
 // "5d0f3b9e6c1a4e2f..." -> "5d0f3b9e6c1a"; "sha256:6f1c..." -> "6f1c...", 12 digits.
 std::string ShortId(std::string_view id);

@@ -2,7 +2,6 @@
 
 #include <httplib.h>
 
-#include <cctype>
 #include <charconv>
 #include <limits>
 
@@ -116,22 +115,6 @@ void HttpClient::Abort() {
   std::lock_guard<std::mutex> lock(mu_);
   aborted_ = true;
   if (in_flight_) in_flight_->stop();
-}
-
-std::string PercentEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    }
-  }
-  return out;
 }
 
 }  // namespace slipway::cli

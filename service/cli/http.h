@@ -65,8 +65,4 @@ class HttpClient {
   bool aborted_ = false;
 };
 
-// RFC 3986 percent-encoding of everything but unreserved characters: for a
-// path segment or a query value.
-std::string PercentEncode(std::string_view text);
-
 }  // namespace slipway::cli

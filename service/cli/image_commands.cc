@@ -7,6 +7,7 @@
 #include <memory>
 #include <set>
 
+#include "engine/base/time.h"
 #include "service/cli/format.h"
 #include "service/cli/progress.h"
 #include "service/cli/stream.h"

@@ -7,6 +7,7 @@
 
 #include "engine/base/units.h"
 #include "engine/runtime/capabilities.h"
+#include "engine/runtime/frame.h"
 #include "service/cli/image_commands.h"
 #include "service/cli/interrupt.h"
 #include "service/cli/stream.h"
@@ -17,7 +18,6 @@ namespace {
 
 constexpr int kOwnError = 125;
 constexpr int kTimeoutExit = 124;  // as timeout(1)
-constexpr int kStdout = 1, kStderr = 2, kResult = 3;
 
 // Docker's -e: "K=V" sets, a bare "K" copies the caller's value if it has one.
 std::vector<std::string> ExpandEnv(const std::vector<std::string>& entries) {
@@ -169,21 +169,25 @@ Result<std::string> Create(DaemonClient& client, const CreateRequest& request, S
 // comes, the final container object kept.
 struct AttachSink {
   Json final;
-  FrameDecoder decoder{[this](int stream, std::string_view data) {
-    if (stream == kStdout) WriteAll(STDOUT_FILENO, data);
-    if (stream == kStderr) WriteAll(STDERR_FILENO, data);
-    if (stream == kResult) final = Json::parse(data, nullptr, /*allow_exceptions=*/false);
-  }};
+  FrameDecoder decoder{{.output_in_pieces = true, .allow_end = true},
+                       [this](Stream stream, std::string_view data) {
+                         if (stream == Stream::kStdout) WriteAll(STDOUT_FILENO, data);
+                         if (stream == Stream::kStderr) WriteAll(STDERR_FILENO, data);
+                         if (stream == Stream::kEnd)
+                           final = Json::parse(data, nullptr, /*allow_exceptions=*/false);
+                       }};
 };
 
 int Attach(DaemonClient& client, SandboxGuard& guard, const std::string& id) {
   AttachSink sink;
+  Status framing;
   Status st =
       client.Stream("POST", "/containers/" + Escape(id) + "/attach", nullptr, [&](std::string_view data) {
-        sink.decoder.Feed(data);
-        return true;
+        framing = sink.decoder.Feed(data);
+        return framing.ok();
       });
   if (int sig = guard.signal()) return ReportSignal(sig, "the sandbox was killed");
+  if (!framing.ok()) return Fail("the output stream of " + id + " is not framed: " + framing.message());
   if (!st.ok()) return Fail(st);
   if (!sink.final.is_object()) {
     // The stream ended without its last frame (slipwayd restarted?): ask.

@@ -28,13 +28,6 @@ bool HasControl(std::string_view s) {
   return false;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 // --- Request, Reply ---
@@ -299,40 +292,6 @@ Status Fields::Finish() const {
     if (!known_.count(it.key())) return InvalidArgument("unknown field \"" + it.key() + "\"");
   }
   return Status::Ok();
-}
-
-std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '+' && plus_is_space) {
-      out.push_back(' ');
-    } else if (c != '%') {
-      out.push_back(c);
-    } else {
-      if (i + 2 >= text.size()) return std::nullopt;
-      int hi = HexValue(text[i + 1]), lo = HexValue(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    }
-  }
-  return out;
-}
-
-std::string Frame(uint8_t stream, std::string_view data) {
-  const uint32_t size = static_cast<uint32_t>(data.size());
-  std::string frame;
-  frame.reserve(8 + data.size());
-  frame.push_back(static_cast<char>(stream));
-  frame.append(3, '\0');
-  frame.push_back(static_cast<char>((size >> 24) & 0xff));
-  frame.push_back(static_cast<char>((size >> 16) & 0xff));
-  frame.push_back(static_cast<char>((size >> 8) & 0xff));
-  frame.push_back(static_cast<char>(size & 0xff));
-  frame.append(data);
-  return frame;
 }
 
 std::string SseEvent(std::string_view name, std::string_view data) {

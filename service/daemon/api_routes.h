@@ -181,13 +181,6 @@ class Fields {
   std::set<std::string> known_;
 };
 
-// Decodes %XX escapes (and '+' as a space when `plus_is_space`, as query
-// strings use it). nullopt for a malformed escape.
-std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
-
-// One frame of Docker's multiplexed stream: {stream, 0, 0, 0, size (big
-// endian)} then the bytes.
-std::string Frame(uint8_t stream, std::string_view data);
 // One Server-Sent Event: "event: NAME", a "data:" line per line of `data`,
 // and the blank line that ends it.
 std::string SseEvent(std::string_view name, std::string_view data);

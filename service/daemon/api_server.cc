@@ -32,6 +32,8 @@
 #include <thread>
 #include <utility>
 
+#include "engine/base/ascii.h"
+#include "engine/base/url.h"
 #include "service/daemon/api_routes.h"
 #include "service/daemon/token.h"
 
@@ -57,20 +59,12 @@ constexpr size_t kMaxWorkers = 1024;
 // Status code recorded for a request whose client went away unanswered.
 constexpr int kClientGone = 499;
 
-std::string Lowercase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 // "application/json; charset=utf-8" -> "application/json".
 std::string MediaTypeOf(std::string_view content_type) {
   std::string_view type = content_type.substr(0, content_type.find(';'));
   while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
   while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
-  return Lowercase(type);
+  return Lower(type);
 }
 
 std::optional<Http::Method> MethodOf(const std::string& name) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "engine/base/units.h"
+#include "engine/runtime/frame.h"
 #include "service/daemon/api_routes.h"
 #include "engine/containers/container_service.h"
 
@@ -19,7 +20,6 @@ namespace {
 constexpr auto kWaitSlice = std::chrono::milliseconds(200);
 constexpr int64_t kDefaultStopSeconds = 10;
 constexpr int64_t kMaxStopSeconds = 24 * 3600;
-constexpr uint8_t kEndFrame = 3;
 
 enum class Ending { kEnded, kStopping, kClientGone };
 
@@ -133,7 +133,7 @@ void ContainerRoutes::StreamAttached(const Container& c, const std::shared_ptr<E
   }
   if (!reply->Begin(200, kMultiplexed)) return;
   Status st = c_.containers.StreamLogs(c.id, /*follow=*/true, [&](Stream s, std::string_view data) {
-    return reply->Write(Frame(static_cast<uint8_t>(s), data));
+    return reply->Write(EncodeFrame(s, data));
   });
   // kNotFound: an auto_remove container ended and went while being followed.
   bool complete = st.ok() || st.code() == Code::kNotFound;
@@ -141,7 +141,7 @@ void ContainerRoutes::StreamAttached(const Container& c, const std::shared_ptr<E
   // removed), so a client that runs the next step on it finds the name free.
   if (complete && end->fired()) end->AwaitSettled();
   if (complete && end->fired()) {
-    reply->Write(Frame(kEndFrame, EndedJson(*end)));
+    reply->Write(EncodeFrame(Stream::kEnd, EndedJson(*end)));
   } else if (!st.ok()) {
     c_.log.Warn("api.attach_ended", {{"id", c.id}, {"error", st.ToString()}});
   }
@@ -194,7 +194,7 @@ void ContainerRoutes::StreamLogs(const std::string& id, LogOptions o, const std:
     bool is_out = s == Stream::kStdout;
     if (is_out ? !o.out : !o.err) return true;
     if (o.sse) return reply->Write(SseEvent(is_out ? "stdout" : "stderr", data));
-    return reply->Write(Frame(static_cast<uint8_t>(s), data));
+    return reply->Write(EncodeFrame(s, data));
   });
   if (!st.ok()) {
     c_.log.Warn("api.logs_ended", {{"id", id}, {"error", st.ToString()}});

@@ -23,6 +23,8 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/base/ascii.h"
+#include "engine/runtime/frame.h"
 #include "tests/testing/fixtures.h"
 
 extern char** environ;
@@ -232,8 +234,7 @@ HttpReply ApiClient::SendRaw(const std::string& method, const std::string& path,
   auto complete = [&answer]() {
     size_t end = answer.find("\r\n\r\n");
     if (end == std::string::npos) return false;
-    std::string head = answer.substr(0, end);
-    std::transform(head.begin(), head.end(), head.begin(), ::tolower);
+    std::string head = Lower(answer.substr(0, end));
     if (size_t cl = head.find("\r\ncontent-length:"); cl != std::string::npos) {
       return answer.size() - end - 4 >= std::strtoul(head.c_str() + cl + 17, nullptr, 10);
     }
@@ -256,8 +257,7 @@ HttpReply ApiClient::SendRaw(const std::string& method, const std::string& path,
   std::istringstream lines(head);
   for (std::string line; std::getline(lines, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    std::string lower = line;
-    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    std::string lower = Lower(line);
     if (lower.starts_with("content-type:")) reply.content_type = line.substr(line.find(':') + 2);
     if (lower.starts_with("transfer-encoding:") && lower.find("chunked") != std::string::npos) chunked = true;
   }
@@ -319,22 +319,11 @@ std::vector<std::string> Added(std::vector<std::string> before, std::vector<std:
 }
 
 bool DecodeFrames(const std::string& data, std::string* out, std::string* err) {
-  size_t pos = 0;
-  while (pos + 8 <= data.size()) {
-    auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(data[pos + i])); };
-    uint32_t size = byte(4) << 24 | byte(5) << 16 | byte(6) << 8 | byte(7);
-    if (pos + 8 + size > data.size()) return false;
-    std::string chunk = data.substr(pos + 8, size);
-    if (byte(0) == 1) {
-      out->append(chunk);
-    } else if (byte(0) == 2) {
-      err->append(chunk);
-    } else if (byte(0) != 3) {
-      return false;
-    }
-    pos += 8 + size;
-  }
-  return pos == data.size();
+  FrameDecoder decoder({.allow_end = true}, [&](Stream stream, std::string_view chunk) {
+    if (stream == Stream::kStdout) out->append(chunk);
+    if (stream == Stream::kStderr) err->append(chunk);
+  });
+  return decoder.Feed(data).ok() && decoder.at_frame_boundary();
 }
 
 // --- DaemonUnderTest ----------------------------------------------------------------

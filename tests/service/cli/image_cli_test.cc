@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/base/ascii.h"
 #include "tests/engine/distribution/image_test_util.h"
 #include "tests/engine/registry/registry_fixture.h"
 #include "tests/testing/daemon_fixture.h"
@@ -294,9 +295,7 @@ TEST_F(ImageCliTest, RunOfAMissingImagePullsItFirst) {
   Outcome run = Slipway({"run", "--rm", name, "echo", "ok"});
   EXPECT_EQ(run.code, 0) << run;
   EXPECT_EQ(run.out, "ok\n") << run;
-  std::string err = run.err;
-  std::transform(err.begin(), err.end(), err.begin(), ::tolower);
-  EXPECT_TRUE(Contains(err, "unable to find image")) << run;
+  EXPECT_TRUE(Contains(Lower(run.err), "unable to find image")) << run;
   EXPECT_EQ(ImageIds(), std::vector<std::string>{image.manifest.config.digest.hex().substr(0, 12)});
 }
 

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/base/ascii.h"
 #include "tests/testing/daemon_fixture.h"
 #include "tests/testing/fixtures.h"
 #include "tests/testing/subprocess.h"
@@ -51,11 +52,6 @@ std::vector<pid_t> ProcessesInPidNamespace(const std::string& ns) {
     if (ReadLink(e.path().string() + "/ns/pid") == ns) pids.push_back(std::stoi(name));
   }
   return pids;
-}
-
-std::string Lowercase(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-  return s;
 }
 
 class RunCliTest : public ::testing::Test {
@@ -419,7 +415,7 @@ TEST_F(RunCliTest, NameInUseIsRefused) {
   Outcome o = Run({"--name", "svc", "true"});
   EXPECT_EQ(o.code, 125) << o;
   EXPECT_TRUE(Contains(o.err, "svc")) << o;
-  EXPECT_TRUE(Contains(Lowercase(o.err), "already")) << o;
+  EXPECT_TRUE(Contains(Lower(o.err), "already")) << o;
   // The refused run must not have taken the name from, or disturbed, svc.
   json now = daemon_->Inspect("svc");
   EXPECT_EQ(now.value("id", ""), running.value("id", ""));
@@ -508,7 +504,7 @@ TEST_F(RunCliTest, PsListsAndRmRemovesEndedContainers) {
   EXPECT_FALSE(Contains(running_only.out, "kept")) << running_only;
   Outcome all = Slipway({"ps", "-a"});
   EXPECT_TRUE(Contains(all.out, "kept")) << all;
-  EXPECT_TRUE(Contains(Lowercase(all.out), "exited (4)")) << all;
+  EXPECT_TRUE(Contains(Lower(all.out), "exited (4)")) << all;
 
   Outcome rm = Slipway({"rm", "kept"});
   EXPECT_EQ(rm.code, 0) << rm;
@@ -516,7 +512,7 @@ TEST_F(RunCliTest, PsListsAndRmRemovesEndedContainers) {
   EXPECT_FALSE(Contains(Slipway({"ps", "-a"}).out, "kept"));
   Outcome again = Slipway({"rm", "kept"});
   EXPECT_NE(again.code, 0) << again;
-  EXPECT_TRUE(Contains(Lowercase(again.err), "no such container")) << again;
+  EXPECT_TRUE(Contains(Lower(again.err), "no such container")) << again;
 }
 
 TEST_F(RunCliTest, RmRefusesARunningContainerUnlessForced) {

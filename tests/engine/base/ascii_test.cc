@@ -1,0 +1,33 @@
+#include "engine/base/ascii.h"
+
+#include <gtest/gtest.h>
+
+#include <clocale>
+#include <string>
+
+namespace slipway {
+namespace {
+
+TEST(AsciiTest, MapsOnlyAsciiLetters) {
+  EXPECT_EQ(Lower("Bearer REALM=X-Y_z09"), "bearer realm=x-y_z09");
+  EXPECT_EQ(Upper("cap_net_Admin"), "CAP_NET_ADMIN");
+  EXPECT_EQ(Lower(""), "");
+  // The characters next to the letter ranges stay: '@' 'A'-1, '[' 'Z'+1,
+  // '`' 'a'-1, '{' 'z'+1.
+  EXPECT_EQ(Lower("@AZ[`az{"), "@az[`az{");
+  EXPECT_EQ(Upper("@AZ[`az{"), "@AZ[`AZ{");
+}
+
+TEST(AsciiTest, LeavesOtherBytesAloneWhateverTheLocale) {
+  // UTF-8 "ÄÖ" and Latin-1 bytes, NUL and DEL: a Dockerfile keyword or an
+  // HTTP scheme must not match because a locale folded them.
+  const std::string odd("\xC3\x84\xC3\x96\xC4\xD6\0\x7f", 8);
+  std::setlocale(LC_ALL, "C.UTF-8");
+  EXPECT_EQ(Lower(odd), odd);
+  EXPECT_EQ(Upper(odd), odd);
+  EXPECT_EQ(Lower("FROM\xC4"), "from\xC4");
+  std::setlocale(LC_ALL, "C");
+}
+
+}  // namespace
+}  // namespace slipway
