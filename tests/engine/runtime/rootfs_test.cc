@@ -1,11 +1,13 @@
 // The sandbox's root filesystem as an attacker inside it finds it: read-only
-// volumes stay read-only below every mount they contain.
+// volumes stay read-only below every mount they contain, and the overlay
+// root's directory entries agree with stat.
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 
 #include "engine/base/fs.h"
 #include "tests/engine/runtime/sandbox_test_util.h"
@@ -14,6 +16,8 @@ namespace slipway::testing {
 namespace {
 
 namespace fs = std::filesystem;
+
+std::string g_inode_check;  // absolute path of inode-check, from argv[1]
 
 using RootfsTest = SandboxTest;
 
@@ -73,5 +77,37 @@ TEST_F(RootfsTest, WritableVolumesKeepTheirSubmountsWritable) {
   (void)RemoveTree(vol);
 }
 
+// d_ino must equal st_ino for / (lower-only, copied-up and new entries),
+// /etc (copied up for the generated files), /bin (lower only) and a
+// directory the command made, with the writable layer on a tmpfs and, as
+// image builds use it, in a directory of the data filesystem.
+TEST_F(RootfsTest, DirectoryEntriesAgreeWithStatOnTheOverlay) {
+  ASSERT_FALSE(g_inode_check.empty());
+  for (bool persistent_upper : {false, true}) {
+    SCOPED_TRACE(persistent_upper ? "upper directory of the caller" : "tmpfs writable layer");
+    std::string upper = persistent_upper ? MakeTempDir("slipway-upper") : "";
+    SandboxSpec spec = Spec({"sh", "-c",
+                             "mkdir /made && touch /made/f /new /etc/changed && "
+                             "/check/inode-check / /etc /bin /made"});
+    spec.upper_dir = upper;
+    spec.binds = {{g_inode_check, "/check/inode-check", true}};
+    Outcome o = Run(spec);
+    EXPECT_EQ(o.result.exit_code, 0) << o.out << o.err;
+    EXPECT_EQ(o.out, "");
+    if (!upper.empty()) (void)RemoveTree(upper);
+  }
+}
+
 }  // namespace
 }  // namespace slipway::testing
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  slipway::testing::g_inode_check =
+      slipway::testing::BinaryUnderTest(argc, argv, "tests/engine/runtime/inode-check");
+  if (slipway::testing::g_inode_check.empty()) {
+    std::cerr << "inode-check not found (give its path as the first argument)\n";
+    return 1;
+  }
+  return RUN_ALL_TESTS();
+}
