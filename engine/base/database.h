@@ -17,7 +17,9 @@ namespace slipway {
 
 // Opens (creating if missing) the database at `path`: WAL journal, a 10 s
 // busy timeout (other slipway processes may hold the write lock briefly),
-// synchronous=NORMAL, foreign keys enforced.
+// synchronous=NORMAL, foreign keys enforced. The file and its -wal and -shm
+// are made mode 0600 (created so, or narrowed if an older slipway left them
+// wider): the database holds secrets.
 Result<std::unique_ptr<SQLite::Database>> OpenDatabase(const std::string& path);
 
 // Brings `component`'s schema up to date: migrations[i] moves it from version
