@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -597,6 +598,18 @@ void SupportLayerFilters(archive* a) {
   archive_read_support_filter_zstd(a);
   archive_read_support_filter_xz(a);
   archive_read_support_filter_bzip2(a);
+}
+
+Result<UniqueFd> OpenCallerArchive(archive* a, const std::string& path) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return InvalidArgument("open " + path + ": " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return InvalidArgument("stat " + path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return InvalidArgument(path + " is not a regular file");
+  if (archive_read_open_fd(a, fd.get(), 1 << 20) != ARCHIVE_OK)
+    return InvalidArgument("read " + path + ": " + ArchiveError(a));
+  return fd;
 }
 
 Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir,

@@ -106,9 +106,7 @@ Status CopyDecompressed(const std::string& path, GzipLayerWriter& writer) {
   ArchiveReader r;
   SupportLayerFilters(r.a);
   archive_read_support_format_raw(r.a);
-  if (archive_read_open_filename(r.a, path.c_str(), 1 << 20) != ARCHIVE_OK) {
-    return InvalidArgument("open " + path + ": " + archive_error_string(r.a));
-  }
+  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd file, OpenCallerArchive(r.a, path));
   archive_entry* entry;
   if (archive_read_next_header(r.a, &entry) != ARCHIVE_OK) {
     return InvalidArgument("read " + path + ": " + archive_error_string(r.a));

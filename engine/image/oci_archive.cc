@@ -177,8 +177,7 @@ Result<std::vector<ImageRecord>> LoadOciArchive(ImageStore& store, const std::st
   SupportLayerFilters(r.a);
   archive_read_support_format_tar(r.a);
   archive_read_support_format_gnutar(r.a);
-  if (archive_read_open_filename(r.a, path.c_str(), 1 << 20) != ARCHIVE_OK)
-    return ArchiveError(r.a, "open " + path);
+  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd file, OpenCallerArchive(r.a, path));
   std::string index_text;
   bool has_layout = false;
   archive_entry* e;
@@ -196,7 +195,13 @@ Result<std::vector<ImageRecord>> LoadOciArchive(ImageStore& store, const std::st
       has_layout = true;
     }
   }
-  if (rc != ARCHIVE_EOF) return ArchiveError(r.a, "read " + path);
+  // Not a tar (plain or compressed), or a truncated or corrupt one: the
+  // caller's file is at fault, not slipwayd.
+  if (rc != ARCHIVE_EOF) {
+    const char* msg = archive_error_string(r.a);
+    return InvalidArgument(path + " is not an OCI image layout archive (a tar, plain or compressed): " +
+                           (msg ? msg : "unreadable"));
+  }
   if (!has_layout || index_text.empty()) {
     return InvalidArgument(path + " is not an OCI image layout archive (no oci-layout or index.json)");
   }

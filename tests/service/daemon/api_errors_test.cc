@@ -9,7 +9,10 @@
 // The binaries are the first arguments (see BUILD.bazel): slipwayd,
 // slipway-monitor, slipway.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -395,6 +398,30 @@ TEST_F(ApiErrorsTest, ImageRequestsWithBadFields) {
                          400, "invalid_argument"));
   EXPECT_TRUE(IsApiError(Api().Post("/api/v1/images/save", {{"refs", "busybox"}, {"path", "/tmp/x.tar"}}),
                          400, "invalid_argument"));
+}
+
+// Import and load read a file on slipwayd's host that the caller names. One
+// that is no archive, a truncated one, a directory, a FIFO nobody writes
+// to, a device that never ends, or nothing at all is the caller's mistake:
+// 400 naming the file, never a 500, a hung worker or a layer written until
+// the disk is full.
+TEST_F(ApiErrorsTest, ImportOrLoadOfAFileThatIsNoArchiveIs400) {
+  std::string dir = MakeTempDir("slipway-not-archives");
+  std::string fifo = dir + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string truncated = dir + "/truncated.tar.gz";
+  std::ofstream(truncated) << std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xed", 11);
+  for (const std::string& path : {std::string("/etc/passwd"), truncated, dir, fifo, std::string("/dev/zero"),
+                                  dir + "/missing.tar"}) {
+    HttpReply load = Api().Post("/api/v1/images/load", {{"path", path}});
+    EXPECT_TRUE(IsApiError(load, 400, "invalid_argument")) << path << ": " << load;
+    EXPECT_TRUE(Contains(load.body, path)) << load;
+    HttpReply import = Api().Post("/api/v1/images/import", {{"path", path}, {"name", "not-an-archive:1"}});
+    EXPECT_TRUE(IsApiError(import, 400, "invalid_argument")) << path << ": " << import;
+    EXPECT_TRUE(Contains(import.body, path)) << import;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace
