@@ -58,10 +58,23 @@ Result<std::string> ImageStore::NormalizeName(const std::string& name) {
   return ref.str();
 }
 
+Result<std::string> ImageStore::NormalizeNewName(const std::string& name) {
+  if (name.starts_with("sha256:")) {
+    return InvalidArgument("image name " + name +
+                           ": refusing a name that starts with the digest algorithm \"sha256:\"; it would be "
+                           "read as an image id and could never name this image");
+  }
+  if (name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string::npos) {
+    return InvalidArgument("image name " + name +
+                           ": refusing a 64-digit hex string as a name; it would be read as an image id");
+  }
+  return NormalizeName(name);
+}
+
 Result<ImageRecord> ImageStore::Commit(const Digest& manifest_digest, const std::string& name) {
   std::string normalized;
   if (!name.empty()) {
-    SLIPWAY_ASSIGN_OR_RETURN(normalized, NormalizeName(name));
+    SLIPWAY_ASSIGN_OR_RETURN(normalized, NormalizeNewName(name));
   }
   SLIPWAY_ASSIGN_OR_RETURN(std::string body, content_->Read(manifest_digest, kMaxManifestBytes));
   SLIPWAY_ASSIGN_OR_RETURN(Manifest manifest, ParseManifest(body));
@@ -140,7 +153,7 @@ Result<std::vector<std::string>> ImageStore::LowerDirs(const ImageRecord& image)
 
 Status ImageStore::Tag(const std::string& source, const std::string& target) {
   SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, Resolve(source));
-  SLIPWAY_ASSIGN_OR_RETURN(std::string name, NormalizeName(target));
+  SLIPWAY_ASSIGN_OR_RETURN(std::string name, NormalizeNewName(target));
   return metadata_->Tag(name, image.id);
 }
 

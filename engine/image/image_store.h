@@ -76,6 +76,11 @@ class ImageStore {
 
   // "busybox" -> "docker.io/library/busybox:latest".
   static Result<std::string> NormalizeName(const std::string& name);
+  // NormalizeName() for a name a new tag is to get (import, load, build,
+  // tag, pull). Refused, as Docker refuses them, are names that lookups
+  // would read as an image id and so could never name the tag: one that
+  // starts with "sha256:" and a bare 64-digit hex string.
+  static Result<std::string> NormalizeNewName(const std::string& name);
 
  private:
   ImageStore() = default;

@@ -378,6 +378,24 @@ TEST_F(ApiErrorsTest, ImageRefThatDoesNotParseIs400) {
                          400, "invalid_argument"));
 }
 
+// A tag named like an image id could never be referred to (lookups read
+// "sha256:..." as an id) and a 64-hex name would shadow the image whose id
+// it is: refused as Docker refuses them, before anything is written.
+TEST_F(ApiErrorsTest, NamesThatLookLikeImageIdsAreRefused) {
+  std::string id = daemon_->Inspect(created_).value("image_id", "");
+  std::string hex(64, 'a');
+  if (id.starts_with("sha256:")) hex = id.substr(7);
+  for (const std::string& name :
+       {"sha256:" + hex, "sha256:" + std::string(64, 'f'), hex, std::string("sha256:1")}) {
+    HttpReply tag = Api().Post("/api/v1/images/tag", {{"source", "busybox"}, {"target", name}});
+    EXPECT_TRUE(IsApiError(tag, 400, "invalid_argument")) << name << ": " << tag;
+    EXPECT_TRUE(Contains(tag.body, name)) << tag;
+    HttpReply import = Api().Post("/api/v1/images/import", {{"path", "/etc/passwd"}, {"name", name}});
+    EXPECT_TRUE(IsApiError(import, 400, "invalid_argument")) << name << ": " << import;
+    EXPECT_TRUE(Contains(import.body, "refusing")) << "refused for the name, before the file is read: " << import;
+  }
+}
+
 TEST_F(ApiErrorsTest, NonexistentImageIs404) {
   EXPECT_TRUE(IsApiError(Api().Get("/api/v1/images/inspect?ref=not-here:1"), 404, "not_found"));
   EXPECT_TRUE(IsApiError(Api().Delete("/api/v1/images?ref=not-here:1"), 404, "not_found"));
