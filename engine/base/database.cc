@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "engine/base/fd.h"
+#include "engine/base/fs.h"
 
 namespace slipway {
 
@@ -77,11 +78,22 @@ Status MakeOwnerOnly(const std::string& path, bool create) {
   return Status::Ok();
 }
 
-Status DbError(const SQLite::Database& db, const std::string& what, const std::exception& e) {
-  return Internal("database " + db.getFilename() + ": " + what + ": " + e.what());
+Status DbError(SQLite::Database& db, const std::string& what, const std::exception& e) {
+  return DatabaseError(db, "database " + db.getFilename() + ": " + what, e);
 }
 
 }  // namespace
+
+Status DatabaseError(SQLite::Database& db, const std::string& what, const std::exception& e) {
+  std::string message = what + ": " + e.what();
+  const auto* sqlite = dynamic_cast<const SQLite::Exception*>(&e);
+  if (sqlite == nullptr) return Internal(message);
+  int code = sqlite->getErrorCode() & 0xff;
+  int sys = ::sqlite3_system_errno(db.getHandle());
+  bool full = code == SQLITE_FULL || (code == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT));
+  if (!full) return Internal(message);
+  return Status(Code::kResourceExhausted, message + FilesystemFullNote(db.getFilename()));
+}
 
 Result<std::unique_ptr<SQLite::Database>> OpenDatabase(const std::string& path) {
   for (const char* suffix : {"", "-wal", "-shm"}) {

@@ -29,6 +29,13 @@ Result<std::unique_ptr<SQLite::Database>> OpenDatabase(const std::string& path);
 // knows (written by a later slipway); nothing is changed then.
 Status Migrate(SQLite::Database& db, const std::string& component, std::span<const char* const> migrations);
 
+// The Status for an exception SQLite (through SQLiteCpp) threw while `what`
+// ran on `db`: "<what>: <SQLite's message>". kResourceExhausted when the
+// disk is full (SQLITE_FULL, or an I/O error whose errno is ENOSPC or
+// EDQUOT), saying which filesystem, as every full disk in slipway is
+// reported (FileErrnoStatus); kInternal otherwise.
+Status DatabaseError(SQLite::Database& db, const std::string& what, const std::exception& e);
+
 // The schema version of `component` (0 if it was never migrated).
 Result<int> SchemaVersion(SQLite::Database& db, const std::string& component);
 

@@ -183,6 +183,26 @@ Result<std::vector<Digest>> ImageStore::Remove(const std::string& ref, bool forc
   return removed;
 }
 
+Status ImageStore::Discard(WriteLease lease, const std::vector<Digest>& blobs,
+                           const std::vector<Digest>& snapshots) {
+  { WriteLease given_up = std::move(lease); }
+  std::string path = root_ + "/gc.lock";
+  auto lock = LockFile(path, LOCK_EX | LOCK_NB);
+  if (!lock.ok()) {
+    return FailedPrecondition("another image write is under way (" + lock.status().message() +
+                              "): what the failed one wrote stays for prune");
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(std::set<Digest> used_blobs, metadata_->ReferencedBlobs());
+  for (const Digest& d : blobs) {
+    if (!used_blobs.count(d) && content_->Has(d)) SLIPWAY_RETURN_IF_ERROR(content_->Delete(d));
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(std::set<Digest> used_snapshots, metadata_->ReferencedSnapshots());
+  for (const Digest& d : snapshots) {
+    if (!used_snapshots.count(d) && snapshots_->Has(d)) SLIPWAY_RETURN_IF_ERROR(snapshots_->Remove(d));
+  }
+  return Status::Ok();
+}
+
 Result<PruneReport> ImageStore::Prune(const std::set<std::string>& in_use) {
   // Exclusive: no pull, load or import is between writing a blob and
   // recording the image that refers to it.

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "engine/base/fd.h"
+#include "engine/base/fs.h"
 
 namespace slipway {
 namespace {
@@ -177,8 +178,8 @@ bool XattrAllowed(std::string_view name) {
 // a parent directory fd that was resolved inside the root.
 class Extractor {
  public:
-  Extractor(int root_fd, UnpackStats* stats, bool whiteouts)
-      : root_(root_fd), stats_(stats), whiteouts_(whiteouts) {}
+  Extractor(int root_fd, std::string root_path, UnpackStats* stats, bool whiteouts)
+      : root_(root_fd), root_path_(std::move(root_path)), stats_(stats), whiteouts_(whiteouts) {}
 
   Status Extract(archive* a, archive_entry* e);
   // Directory times, deepest first: creating children changed them.
@@ -208,6 +209,7 @@ class Extractor {
   void SkipXattrs(archive_entry* e) { stats_->skipped_xattrs += static_cast<int>(Xattrs(e).size()); }
 
   int root_;
+  std::string root_path_;  // names the filesystem when it is full
   UnpackStats* stats_;
   bool whiteouts_;  // .wh. names are whiteouts (a layer), else refused (an archive)
   std::vector<DirTimes> dir_times_;
@@ -435,7 +437,7 @@ Status Extractor::File(archive* a, archive_entry* e, int parent, const std::stri
     while (size > 0) {
       ssize_t n = ::pwrite(fd.get(), p, size, offset);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return ErrnoStatus("write " + path);
+      if (n < 0) return FileErrnoStatus(errno, "write " + path, root_path_);
       p += n;
       size -= static_cast<size_t>(n);
       offset += n;
@@ -638,7 +640,7 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
   }
 
   UnpackStats stats;
-  Extractor extractor(root.get(), &stats, options.whiteouts);
+  Extractor extractor(root.get(), dest_dir, &stats, options.whiteouts);
   for (;;) {
     archive_entry* entry;
     int rc = archive_read_next_header(inner.get(), &entry);

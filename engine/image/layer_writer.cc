@@ -130,13 +130,16 @@ Status CopyDecompressed(const std::string& path, GzipLayerWriter& writer) {
   }
 }
 
-}  // namespace
-
-Result<ImageRecord> ImportRootfsTar(ImageStore& store, const std::string& tar_path, const std::string& name) {
-  SLIPWAY_ASSIGN_OR_RETURN(WriteLease lease, store.Lease());
+// The import proper; every blob it stores is added to `written` and the
+// snapshot it may create to `snapshots`, for the caller to discard if it
+// fails.
+Result<ImageRecord> Import(ImageStore& store, const std::string& tar_path, const std::string& name,
+                           std::vector<Digest>* written, std::vector<Digest>* snapshots) {
   SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<GzipLayerWriter> writer, GzipLayerWriter::Create(store.content()));
   SLIPWAY_RETURN_IF_ERROR(CopyDecompressed(tar_path, *writer));
   SLIPWAY_ASSIGN_OR_RETURN(CommittedLayer layer, writer->Commit());
+  written->push_back(layer.blob);
+  snapshots->push_back(layer.diff_id);  // a single layer's chain id is its diff id
 
   ImageConfig config;
   config.created = Rfc3339Now();
@@ -144,6 +147,7 @@ Result<ImageRecord> ImportRootfsTar(ImageStore& store, const std::string& tar_pa
   config.history = {{config.created, "slipway import " + tar_path, "", false}};
   std::string config_json = config.ToJson();
   SLIPWAY_ASSIGN_OR_RETURN(Digest config_digest, store.content().Put(config_json));
+  written->push_back(config_digest);
 
   Manifest manifest;
   manifest.media_type = media_type::kOciManifest;
@@ -151,8 +155,22 @@ Result<ImageRecord> ImportRootfsTar(ImageStore& store, const std::string& tar_pa
   manifest.layers = {{media_type::kOciLayerTarGzip, layer.blob, layer.size}};
   std::string body = SerializeManifest(manifest);
   SLIPWAY_ASSIGN_OR_RETURN(Digest manifest_digest, store.content().Put(body));
+  written->push_back(manifest_digest);
   auto image = store.Commit(manifest_digest, name);
   if (!image.ok()) return image.status().Wrap("import " + tar_path);
+  return image;
+}
+
+}  // namespace
+
+Result<ImageRecord> ImportRootfsTar(ImageStore& store, const std::string& tar_path, const std::string& name) {
+  SLIPWAY_ASSIGN_OR_RETURN(WriteLease lease, store.Lease());
+  std::vector<Digest> written, snapshots;
+  auto image = Import(store, tar_path, name, &written, &snapshots);
+  // A failed import (a full disk, a bad name) leaves nothing behind, as far
+  // as no concurrent write needs it (Discard); what it cannot remove now,
+  // prune does.
+  if (!image.ok()) (void)store.Discard(std::move(lease), written, snapshots);
   return image;
 }
 

@@ -171,8 +171,12 @@ std::string NameOf(const json& desc) {
 
 }  // namespace
 
-Result<std::vector<ImageRecord>> LoadOciArchive(ImageStore& store, const std::string& path) {
-  SLIPWAY_ASSIGN_OR_RETURN(WriteLease lease, store.Lease());
+namespace {
+
+// The load proper; every blob it stores is added to `written`, for the
+// caller to discard if it fails.
+Result<std::vector<ImageRecord>> Load(ImageStore& store, const std::string& path,
+                                      std::vector<Digest>* written) {
   Reader r;
   SupportLayerFilters(r.a);
   archive_read_support_format_tar(r.a);
@@ -189,6 +193,7 @@ Result<std::vector<ImageRecord>> LoadOciArchive(ImageStore& store, const std::st
     SLIPWAY_ASSIGN_OR_RETURN(std::optional<Digest> blob, BlobEntry(name));
     if (blob) {
       SLIPWAY_RETURN_IF_ERROR(StoreBlob(r.a, store.content(), *blob).Wrap("load " + path));
+      written->push_back(*blob);
     } else if (name == "index.json") {
       SLIPWAY_ASSIGN_OR_RETURN(index_text, ReadEntry(r.a, name));
     } else if (name == "oci-layout") {
@@ -217,6 +222,18 @@ Result<std::vector<ImageRecord>> LoadOciArchive(ImageStore& store, const std::st
   } catch (const json::exception& ex) {
     return InvalidArgument(path + ": malformed index.json: " + ex.what());
   }
+  return loaded;
+}
+
+}  // namespace
+
+Result<std::vector<ImageRecord>> LoadOciArchive(ImageStore& store, const std::string& path) {
+  SLIPWAY_ASSIGN_OR_RETURN(WriteLease lease, store.Lease());
+  std::vector<Digest> written;
+  auto loaded = Load(store, path, &written);
+  // The blobs of a failed load go (as far as no concurrent write needs
+  // them: Discard); images it recorded before failing stay, complete.
+  if (!loaded.ok()) (void)store.Discard(std::move(lease), written, {});
   return loaded;
 }
 

@@ -55,8 +55,8 @@ Result<mode_t> MakePrivateDir(const std::string& dir) {
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat " + dir);
   if (st.st_uid != ::geteuid()) {
-    return FailedPrecondition(dir + " is owned by uid " + std::to_string(st.st_uid) + ", not by slipwayd's (" +
-                              std::to_string(::geteuid()) +
+    return FailedPrecondition(dir + " is owned by uid " + std::to_string(st.st_uid) +
+                              ", not by slipwayd's (" + std::to_string(::geteuid()) +
                               "): its owner could open it to anyone; chown it or choose another directory");
   }
   mode_t mode = st.st_mode & 07777;

@@ -33,14 +33,14 @@ TEST_F(RootfsTest, ReadOnlyVolumesAreReadOnlyBelowEveryMountTheyContain) {
   std::string probe = cgroups + "/slipway-ro-probe-" + std::to_string(::getpid());
   Snapshot before = Take();
 
-  SandboxSpec spec = Spec(
-      {"sh", "-c",
-       "cat /vol/sub/seen; "
-       "touch /vol/x; echo top=$?; "
-       "touch /vol/sub/x; echo tmpfs=$?; "
-       "touch /host" + sub + "/y; echo host_tmpfs=$?; "
-       "mkdir /host" + probe + "; echo cgroup=$?; "
-       "printf probe > /host/proc/self/comm; echo proc=$?"});
+  std::string script =
+      "cat /vol/sub/seen; "
+      "touch /vol/x; echo top=$?; "
+      "touch /vol/sub/x; echo tmpfs=$?; ";
+  script += "touch /host" + sub + "/y; echo host_tmpfs=$?; ";
+  script += "mkdir /host" + probe + "; echo cgroup=$?; ";
+  script += "printf probe > /host/proc/self/comm; echo proc=$?";
+  SandboxSpec spec = Spec({"sh", "-c", script});
   spec.binds = {{vol, "/vol", true}, {"/", "/host", true}};
   Outcome o = Run(spec);
   EXPECT_EQ(o.result.exit_code, 0) << o.err;

@@ -392,7 +392,8 @@ TEST_F(ApiErrorsTest, NamesThatLookLikeImageIdsAreRefused) {
     EXPECT_TRUE(Contains(tag.body, name)) << tag;
     HttpReply import = Api().Post("/api/v1/images/import", {{"path", "/etc/passwd"}, {"name", name}});
     EXPECT_TRUE(IsApiError(import, 400, "invalid_argument")) << name << ": " << import;
-    EXPECT_TRUE(Contains(import.body, "refusing")) << "refused for the name, before the file is read: " << import;
+    EXPECT_TRUE(Contains(import.body, "refusing"))
+        << "refused for the name, before the file is read: " << import;
   }
 }
 
@@ -429,8 +430,8 @@ TEST_F(ApiErrorsTest, ImportOrLoadOfAFileThatIsNoArchiveIs400) {
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   std::string truncated = dir + "/truncated.tar.gz";
   std::ofstream(truncated) << std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xed", 11);
-  for (const std::string& path : {std::string("/etc/passwd"), truncated, dir, fifo, std::string("/dev/zero"),
-                                  dir + "/missing.tar"}) {
+  for (const std::string& path :
+       {std::string("/etc/passwd"), truncated, dir, fifo, std::string("/dev/zero"), dir + "/missing.tar"}) {
     HttpReply load = Api().Post("/api/v1/images/load", {{"path", path}});
     EXPECT_TRUE(IsApiError(load, 400, "invalid_argument")) << path << ": " << load;
     EXPECT_TRUE(Contains(load.body, path)) << load;
