@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <memory>
@@ -44,10 +45,12 @@ std::string SelfExe() {
 // The data directory holds the database (every container's environment),
 // the control token and image layers with setuid binaries; the state
 // directory each sandbox's spec (its environment) and output. Nobody but
-// slipwayd's user may enter either. One created before slipwayd with a
-// wider mode (0777, 0755) is tightened to 0700 and its old mode returned
-// for the log; one owned by another user is refused, as its owner could
-// open it again at any time.
+// slipwayd's user may enter either. One with a wider mode (0777, 0755) is
+// narrowed to 0700, and its old mode returned for the log, if it is
+// slipwayd's own: empty (made for it) or used by it before (it holds
+// slipwayd.lock). Any other is refused rather than narrowed: a mistyped
+// data_dir=/var/lib must not lock every other service out. So is one owned
+// by another user, as its owner could open it again at any time.
 Result<mode_t> MakePrivateDir(const std::string& dir) {
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(dir, 0700));
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -60,7 +63,17 @@ Result<mode_t> MakePrivateDir(const std::string& dir) {
                               "): its owner could open it to anyone; chown it or choose another directory");
   }
   mode_t mode = st.st_mode & 07777;
-  if ((mode & 077) != 0 && ::fchmod(fd.get(), 0700) != 0) return ErrnoStatus("chmod 700 " + dir);
+  if ((mode & 077) == 0) return mode;
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<std::string> entries, ListDirAt(fd.get(), dir));
+  bool ours = entries.empty() || std::find(entries.begin(), entries.end(), "slipwayd.lock") != entries.end();
+  if (!ours) {
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", mode);
+    return FailedPrecondition(dir + " is open to other users (mode " + octal +
+                              ") and holds files slipwayd did not make: give slipwayd a directory of its "
+                              "own, or chmod 700 it yourself");
+  }
+  if (::fchmod(fd.get(), 0700) != 0) return ErrnoStatus("chmod 700 " + dir);
   return mode;
 }
 

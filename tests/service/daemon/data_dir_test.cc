@@ -80,6 +80,16 @@ void OpenTheWayTo(const DaemonUnderTest& d) {
   ASSERT_EQ(::chmod(planted.c_str(), 0644), 0);
   ASSERT_TRUE(NobodyCanRead(Base(d), InData("planted"))) << "this test would prove nothing";
   ASSERT_TRUE(NobodyCanRead(d.state_dir(), "."));
+  // An open directory is narrowed only if it is slipwayd's (empty, or used
+  // by it before): the planted file goes, to come back once it runs.
+  if (!fs::exists(d.data_dir() + "/slipwayd.lock")) fs::remove(planted);
+}
+
+// A file anyone could read were the directory open.
+void Plant(const DaemonUnderTest& d) {
+  std::string planted = d.data_dir() + "/planted";
+  std::ofstream(planted) << "x";
+  ASSERT_EQ(::chmod(planted.c_str(), 0644), 0);
 }
 
 void ExpectPrivate(const DaemonUnderTest& d) {
@@ -101,6 +111,7 @@ TEST(DataDirTest, OpenDirectoriesAreClosedAndTheDatabaseIsOwnerOnly) {
   DaemonUnderTest d;
   OpenTheWayTo(d);
   ASSERT_TRUE(d.Start());
+  Plant(d);
   d.ImportBusybox("busybox");
   std::string id =
       d.Create({{"image", "busybox"}, {"command", {"true"}}, {"env", {"SECRET=issue-11-finding-8"}}});
@@ -127,6 +138,21 @@ TEST(DataDirTest, ADatabaseLeftReadableByAnOlderSlipwaydIsNarrowed) {
   ASSERT_TRUE(NobodyCanRead(Base(d), InData("slipway.db")));
   ASSERT_TRUE(d.Restart());
   ExpectPrivate(d);
+}
+
+// A mistyped data_dir (say /var/lib) must not be closed to everyone else:
+// an open directory holding files slipwayd did not make is refused, as is.
+TEST(DataDirTest, AnOpenDirectoryThatIsNotSlipwaydsIsRefusedNotNarrowed) {
+  DaemonUnderTest d;
+  OpenTheWayTo(d);
+  Plant(d);
+  auto started = d.Start();
+  EXPECT_FALSE(started);
+  EXPECT_NE(d.Log().find("is open to other users (mode 0777) and holds files slipwayd did not make"),
+            std::string::npos)
+      << d.Log();
+  EXPECT_EQ(Mode(d.data_dir()), 0777u);
+  EXPECT_FALSE(fs::exists(d.data_dir() + "/slipway.db"));
 }
 
 TEST(DataDirTest, ADataDirectoryOwnedByAnotherUserIsRefused) {
