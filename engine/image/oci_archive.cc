@@ -169,10 +169,6 @@ std::string NameOf(const json& desc) {
   return "";
 }
 
-}  // namespace
-
-namespace {
-
 // The load proper; every blob it stores is added to `written`, for the
 // caller to discard if it fails.
 Result<std::vector<ImageRecord>> Load(ImageStore& store, const std::string& path,
