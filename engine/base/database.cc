@@ -1,11 +1,17 @@
 #include "engine/base/database.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <stdexcept>
 #include <thread>
+
+#include "engine/base/fd.h"
+#include "engine/base/fs.h"
 
 namespace slipway {
 
@@ -52,13 +58,48 @@ void WriteVersion(SQLite::Database& db, const std::string& component, int versio
   q.exec();
 }
 
-Status DbError(const SQLite::Database& db, const std::string& what, const std::exception& e) {
-  return Internal("database " + db.getFilename() + ": " + what + ": " + e.what());
+// The database holds every container's environment (secrets included):
+// only its owner may read it. SQLite creates a database 0644 (less the
+// umask) and gives its -wal and -shm files the database's mode, so the file
+// is created 0600 before SQLite opens it; a database, -wal or -shm left
+// wider by an older slipway is narrowed. Exactly 0600: nothing in it is
+// executable, and group or others get nothing.
+Status MakeOwnerOnly(const std::string& path, bool create) {
+  int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | (create ? O_CREAT : 0);
+  UniqueFd fd(::open(path.c_str(), flags, 0600));
+  if (!fd) {
+    if (!create && errno == ENOENT) return Status::Ok();
+    return ErrnoStatus("open " + path);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat " + path);
+  if (!S_ISREG(st.st_mode)) return FailedPrecondition(path + " is not a regular file");
+  if ((st.st_mode & 07777) != 0600 && ::fchmod(fd.get(), 0600) != 0) return ErrnoStatus("chmod 600 " + path);
+  return Status::Ok();
+}
+
+Status DbError(SQLite::Database& db, const std::string& what, const std::exception& e) {
+  return DatabaseError(db, "database " + db.getFilename() + ": " + what, e);
 }
 
 }  // namespace
 
+Status DatabaseError(SQLite::Database& db, const std::string& what, const std::exception& e) {
+  std::string message = what + ": " + e.what();
+  const auto* sqlite = dynamic_cast<const SQLite::Exception*>(&e);
+  if (sqlite == nullptr) return Internal(message);
+  int code = sqlite->getErrorCode() & 0xff;
+  int sys = ::sqlite3_system_errno(db.getHandle());
+  bool full = code == SQLITE_FULL || (code == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT));
+  if (!full) return Internal(message);
+  return Status(Code::kResourceExhausted, message + FilesystemFullNote(db.getFilename()));
+}
+
 Result<std::unique_ptr<SQLite::Database>> OpenDatabase(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    Status st = MakeOwnerOnly(path + suffix, /*create=*/*suffix == '\0');
+    if (!st.ok()) return Internal("open database " + path + ": " + st.message());
+  }
   try {
     auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db->setBusyTimeout(kBusyTimeoutMs);

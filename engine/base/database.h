@@ -22,7 +22,9 @@ inline constexpr char kDatabaseFileName[] = "slipway.db";
 
 // Opens (creating if missing) the database at `path`: WAL journal, a 10 s
 // busy timeout (other slipway processes may hold the write lock briefly),
-// synchronous=NORMAL, foreign keys enforced.
+// synchronous=NORMAL, foreign keys enforced. The file and its -wal and -shm
+// are made mode 0600 (created so, or narrowed if an older slipway left them
+// wider): the database holds secrets.
 Result<std::unique_ptr<SQLite::Database>> OpenDatabase(const std::string& path);
 
 // Brings `component`'s schema up to date: migrations[i] moves it from version
@@ -31,6 +33,13 @@ Result<std::unique_ptr<SQLite::Database>> OpenDatabase(const std::string& path);
 // a new one. kFailedPrecondition if the database is newer than `migrations`
 // knows (written by a later slipway); nothing is changed then.
 Status Migrate(SQLite::Database& db, const std::string& component, std::span<const char* const> migrations);
+
+// The Status for an exception SQLite (through SQLiteCpp) threw while `what`
+// ran on `db`: "<what>: <SQLite's message>". kResourceExhausted when the
+// disk is full (SQLITE_FULL, or an I/O error whose errno is ENOSPC or
+// EDQUOT), saying which filesystem, as every full disk in slipway is
+// reported (FileErrnoStatus); kInternal otherwise.
+Status DatabaseError(SQLite::Database& db, const std::string& what, const std::exception& e);
 
 // The schema version of `component` (0 if it was never migrated).
 Result<int> SchemaVersion(SQLite::Database& db, const std::string& component);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "engine/base/fd.h"
@@ -34,10 +35,43 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("write " + path);
+    if (n < 0) return FileErrnoStatus(errno, "write " + path, path);
     data.remove_prefix(static_cast<size_t>(n));
   }
   return Status::Ok();
+}
+
+std::string MountPointOf(const std::string& path) {
+  std::string at = path;
+  struct stat st;
+  while (::stat(at.c_str(), &st) != 0) {  // a file not created yet: its parent
+    size_t slash = at.find_last_of('/');
+    if (slash == std::string::npos || at == "/") return "";
+    at = slash == 0 ? "/" : at.substr(0, slash);
+  }
+  char resolved[PATH_MAX];
+  if (::realpath(at.c_str(), resolved) == nullptr) return "";
+  std::string mount = resolved;
+  dev_t dev = st.st_dev;
+  while (mount != "/") {
+    size_t slash = mount.find_last_of('/');
+    std::string parent = slash == 0 ? "/" : mount.substr(0, slash);
+    struct stat pst;
+    if (::stat(parent.c_str(), &pst) != 0 || pst.st_dev != dev) break;
+    mount = parent;
+  }
+  return mount;
+}
+
+std::string FilesystemFullNote(const std::string& path) {
+  std::string mount = MountPointOf(path);
+  return mount.empty() ? "" : " (the filesystem at " + mount + " is full)";
+}
+
+Status FileErrnoStatus(int err, const std::string& what, const std::string& fs_path) {
+  Status st = Status::FromErrno(err, what);
+  if (err != ENOSPC && err != EDQUOT) return st;
+  return Status(Code::kResourceExhausted, st.message() + FilesystemFullNote(fs_path));
 }
 
 Status FsyncDir(const std::string& dir) {

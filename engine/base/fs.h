@@ -12,8 +12,22 @@
 namespace slipway {
 
 Result<std::string> ReadFile(const std::string& path);
-// write(2) until all of `data` is written; `path` names the file in errors.
+// write(2) until all of `data` is written; `path` names the file in errors
+// (and, on a full disk, its filesystem: see FileErrnoStatus).
 Status WriteAll(int fd, std::string_view data, const std::string& path);
+
+// The mount point of the filesystem holding `path`: its topmost ancestor on
+// the same device (of `path`'s parent if `path` does not exist). "" if
+// neither can be examined.
+std::string MountPointOf(const std::string& path);
+// Status::FromErrno(err, what) for a write into the filesystem holding
+// `fs_path`, except that a full disk (ENOSPC, EDQUOT) is always
+// kResourceExhausted and says which filesystem is full, which the file's
+// own path does not tell an operator ("write /var/lib/slipway/x: No space
+// left on device (the filesystem at /var/lib is full)").
+Status FileErrnoStatus(int err, const std::string& what, const std::string& fs_path);
+// " (the filesystem at M is full)" for `path`, or "" if M cannot be found.
+std::string FilesystemFullNote(const std::string& path);
 // fsync a directory, so that a rename into it survives a crash.
 Status FsyncDir(const std::string& dir);
 // rename(2) that never replaces: kAlreadyExists if `to` exists (a file, or a

@@ -52,8 +52,8 @@ constexpr char kColumns[] =
     "id, name, state, request_json, image_id, spec_json, sandbox_id, pid, created_unix_ms, started_unix_ms, "
     "finished_unix_ms, result_json, error, labels_json, ends_with_caller";
 
-Status DbError(const std::exception& e, const std::string& what) {
-  return Internal("container store: " + what + ": " + e.what());
+Status DbError(SQLite::Database& db, const std::exception& e, const std::string& what) {
+  return DatabaseError(db, "container store: " + what, e);
 }
 
 // Binds every column but id, in kColumns order from index `first` (name
@@ -208,9 +208,9 @@ Status ContainerStore::Insert(const Container& c) {
     return Status::Ok();
   } catch (const SQLite::Exception& e) {
     if (IsConflict(e)) return ConflictError(e, c);
-    return DbError(e, "insert " + c.id);
+    return DbError(*db_, e, "insert " + c.id);
   } catch (const std::exception& e) {
-    return DbError(e, "insert " + c.id);
+    return DbError(*db_, e, "insert " + c.id);
   }
 }
 
@@ -231,9 +231,9 @@ Status ContainerStore::Update(const Container& c) {
     return Status::Ok();
   } catch (const SQLite::Exception& e) {
     if (IsConflict(e)) return ConflictError(e, c);
-    return DbError(e, "update " + c.id);
+    return DbError(*db_, e, "update " + c.id);
   } catch (const std::exception& e) {
-    return DbError(e, "update " + c.id);
+    return DbError(*db_, e, "update " + c.id);
   }
 }
 
@@ -246,7 +246,7 @@ Status ContainerStore::Delete(const std::string& id) {
     q.exec();
     return Status::Ok();
   } catch (const std::exception& e) {
-    return DbError(e, "delete " + id);
+    return DbError(*db_, e, "delete " + id);
   }
 }
 
@@ -257,7 +257,7 @@ Result<Container> ContainerStore::Get(const std::string& id) const {
     if (rows.empty()) return NotFound("no such container: " + id);
     return std::move(rows.front());
   } catch (const std::exception& e) {
-    return DbError(e, "get " + id);
+    return DbError(*db_, e, "get " + id);
   }
 }
 
@@ -287,7 +287,7 @@ Result<Container> ContainerStore::Find(const std::string& id_or_name) const {
     if (rows.empty()) return NotFound("no such container: " + id_or_name);
     return std::move(rows.front());
   } catch (const std::exception& e) {
-    return DbError(e, "find " + id_or_name);
+    return DbError(*db_, e, "find " + id_or_name);
   }
 }
 
@@ -317,7 +317,7 @@ Result<std::vector<Container>> ContainerStore::List(bool all) const {
     }
     return out;
   } catch (const std::exception& e) {
-    return DbError(e, "list");
+    return DbError(*db_, e, "list");
   }
 }
 

@@ -88,10 +88,23 @@ Result<std::string> ImageStore::NormalizeName(const std::string& name) {
   return ref.str();
 }
 
+Result<std::string> ImageStore::NormalizeNewName(const std::string& name) {
+  if (name.starts_with("sha256:")) {
+    return InvalidArgument("image name " + name +
+                           ": refusing a name that starts with the digest algorithm \"sha256:\"; it would be "
+                           "read as an image id and could never name this image");
+  }
+  if (name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string::npos) {
+    return InvalidArgument("image name " + name +
+                           ": refusing a 64-digit hex string as a name; it would be read as an image id");
+  }
+  return NormalizeName(name);
+}
+
 Result<ImageRecord> ImageStore::Commit(const Digest& manifest_digest, const std::string& name) {
   std::string normalized;
   if (!name.empty()) {
-    SLIPWAY_ASSIGN_OR_RETURN(normalized, NormalizeName(name));
+    SLIPWAY_ASSIGN_OR_RETURN(normalized, NormalizeNewName(name));
   }
   SLIPWAY_ASSIGN_OR_RETURN(std::string body, content_->Read(manifest_digest, kMaxManifestBytes));
   SLIPWAY_ASSIGN_OR_RETURN(Manifest manifest, ParseManifest(body));
@@ -171,7 +184,7 @@ Result<std::vector<std::string>> ImageStore::LowerDirs(const ImageRecord& image)
 
 Status ImageStore::Tag(const std::string& source, const std::string& target) {
   SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, Resolve(source));
-  SLIPWAY_ASSIGN_OR_RETURN(std::string name, NormalizeName(target));
+  SLIPWAY_ASSIGN_OR_RETURN(std::string name, NormalizeNewName(target));
   return metadata_->Tag(name, image.id);
 }
 
@@ -199,6 +212,26 @@ Result<std::vector<Digest>> ImageStore::Remove(const std::string& ref, bool forc
   SLIPWAY_RETURN_IF_ERROR(metadata_->DeleteImage(image.id));
   removed.push_back(image.id);
   return removed;
+}
+
+Status ImageStore::Discard(WriteLease lease, const std::vector<Digest>& blobs,
+                           const std::vector<Digest>& snapshots) {
+  { WriteLease given_up = std::move(lease); }
+  std::string path = root_ + "/gc.lock";
+  auto lock = LockFile(path, LOCK_EX | LOCK_NB);
+  if (!lock.ok()) {
+    return FailedPrecondition("another image write is under way (" + lock.status().message() +
+                              "): what the failed one wrote stays for prune");
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(std::set<Digest> used_blobs, metadata_->ReferencedBlobs());
+  for (const Digest& d : blobs) {
+    if (!used_blobs.count(d) && content_->Has(d)) SLIPWAY_RETURN_IF_ERROR(content_->Delete(d));
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(std::set<Digest> used_snapshots, metadata_->ReferencedSnapshots());
+  for (const Digest& d : snapshots) {
+    if (!used_snapshots.count(d) && snapshots_->Has(d)) SLIPWAY_RETURN_IF_ERROR(snapshots_->Remove(d));
+  }
+  return Status::Ok();
 }
 
 Result<PruneReport> ImageStore::Prune(const std::set<std::string>& in_use) {

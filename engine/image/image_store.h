@@ -95,6 +95,13 @@ class ImageStore {
   // when given by id (refused if several tags name it, unless `force`).
   // Returns the ids of images removed; blobs and layers go with Prune().
   Result<std::vector<Digest>> Remove(const std::string& ref, bool force);
+  // After a failed import or load (holding `lease`, given up here): deletes
+  // those of `blobs` and `snapshots` (chain ids) that no image refers to,
+  // so that the failure does not leave them until the next prune. Only
+  // when no other write is under way (gc.lock taken exclusively, without
+  // waiting): another writer may be about to record an image over the same
+  // blobs. Otherwise kFailedPrecondition, and they stay for Prune().
+  Status Discard(WriteLease lease, const std::vector<Digest>& blobs, const std::vector<Digest>& snapshots);
   // Removes untagged images, then every blob and snapshot no image uses,
   // except snapshots whose directory is in `in_use` (running sandboxes'
   // lower dirs: their layers stay until they end).
@@ -102,6 +109,11 @@ class ImageStore {
 
   // "busybox" -> "docker.io/library/busybox:latest".
   static Result<std::string> NormalizeName(const std::string& name);
+  // NormalizeName() for a name a new tag is to get (import, load, build,
+  // tag, pull). Refused, as Docker refuses them, are names that lookups
+  // would read as an image id and so could never name the tag: one that
+  // starts with "sha256:" and a bare 64-digit hex string.
+  static Result<std::string> NormalizeNewName(const std::string& name);
 
  private:
   ImageStore() = default;

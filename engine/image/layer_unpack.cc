@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "engine/base/fd.h"
+#include "engine/base/fs.h"
 #include "engine/base/openat2.h"
 
 namespace slipway {
@@ -163,8 +165,8 @@ bool XattrAllowed(std::string_view name) {
 // a parent directory fd that was resolved inside the root.
 class Extractor {
  public:
-  Extractor(int root_fd, UnpackStats* stats, bool whiteouts)
-      : root_(root_fd), stats_(stats), whiteouts_(whiteouts) {}
+  Extractor(int root_fd, std::string root_path, UnpackStats* stats, bool whiteouts)
+      : root_(root_fd), root_path_(std::move(root_path)), stats_(stats), whiteouts_(whiteouts) {}
 
   Status Extract(archive* a, archive_entry* e);
   // Directory times, deepest first: creating children changed them.
@@ -194,6 +196,7 @@ class Extractor {
   void SkipXattrs(archive_entry* e) { stats_->skipped_xattrs += static_cast<int>(Xattrs(e).size()); }
 
   int root_;
+  std::string root_path_;  // names the filesystem when it is full
   UnpackStats* stats_;
   bool whiteouts_;  // .wh. names are whiteouts (a layer), else refused (an archive)
   std::vector<DirTimes> dir_times_;
@@ -421,7 +424,7 @@ Status Extractor::File(archive* a, archive_entry* e, int parent, const std::stri
     while (size > 0) {
       ssize_t n = ::pwrite(fd.get(), p, size, offset);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return ErrnoStatus("write " + path);
+      if (n < 0) return FileErrnoStatus(errno, "write " + path, root_path_);
       p += n;
       size -= static_cast<size_t>(n);
       offset += n;
@@ -586,6 +589,18 @@ void SupportLayerFilters(archive* a) {
   archive_read_support_filter_bzip2(a);
 }
 
+Result<UniqueFd> OpenCallerArchive(archive* a, const std::string& path) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return InvalidArgument("open " + path + ": " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return InvalidArgument("stat " + path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return InvalidArgument(path + " is not a regular file");
+  if (archive_read_open_fd(a, fd.get(), 1 << 20) != ARCHIVE_OK)
+    return InvalidArgument("read " + path + ": " + ArchiveError(a));
+  return fd;
+}
+
 Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir,
                                 const UnpackOptions& options) {
   UniqueFd blob(::open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -612,7 +627,7 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
   }
 
   UnpackStats stats;
-  Extractor extractor(root.get(), &stats, options.whiteouts);
+  Extractor extractor(root.get(), dest_dir, &stats, options.whiteouts);
   for (;;) {
     archive_entry* entry;
     int rc = archive_read_next_header(inner.get(), &entry);

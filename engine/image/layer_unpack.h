@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/base/fd.h"
 #include "engine/base/status.h"
 #include "engine/oci/digest.h"
 
@@ -73,5 +74,12 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
 // also run external programs (lrzip, lzop, grzip) that hostile input could
 // select.
 void SupportLayerFilters(::archive* a);
+
+// Opens `path`, an archive a caller names (import, load), and starts `a`
+// reading it. Only a regular file: a FIFO or a device would block a worker
+// forever or never end. Every failure is kInvalidArgument naming the path
+// (the caller's input is wrong). The fd is returned to be kept open as long
+// as `a` reads.
+Result<UniqueFd> OpenCallerArchive(::archive* a, const std::string& path);
 
 }  // namespace slipway

@@ -107,9 +107,7 @@ Status CopyDecompressed(const std::string& path, GzipLayerWriter& writer) {
   ArchiveReader r;
   SupportLayerFilters(r.a);
   archive_read_support_format_raw(r.a);
-  if (archive_read_open_filename(r.a, path.c_str(), 1 << 20) != ARCHIVE_OK) {
-    return InvalidArgument("open " + path + ": " + archive_error_string(r.a));
-  }
+  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd file, OpenCallerArchive(r.a, path));
   archive_entry* entry;
   if (archive_read_next_header(r.a, &entry) != ARCHIVE_OK) {
     return InvalidArgument("read " + path + ": " + archive_error_string(r.a));
@@ -133,14 +131,17 @@ Status CopyDecompressed(const std::string& path, GzipLayerWriter& writer) {
   }
 }
 
-}  // namespace
-
-Result<ImageRecord> ImportRootfsTar(ImageStore& store, const std::string& tar_path, const std::string& name) {
-  SLIPWAY_ASSIGN_OR_RETURN(WriteLease lease, store.Lease());
+// The import proper; every blob it stores is added to `written` and the
+// snapshot it may create to `snapshots`, for the caller to discard if it
+// fails.
+Result<ImageRecord> Import(ImageStore& store, const std::string& tar_path, const std::string& name,
+                           std::vector<Digest>* written, std::vector<Digest>* snapshots) {
   SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> blob, store.NewBlobWriter());
   SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<GzipLayerWriter> writer, GzipLayerWriter::Create(std::move(blob)));
   SLIPWAY_RETURN_IF_ERROR(CopyDecompressed(tar_path, *writer));
   SLIPWAY_ASSIGN_OR_RETURN(CommittedLayer layer, writer->Commit());
+  written->push_back(layer.blob);
+  snapshots->push_back(layer.diff_id);  // a single layer's chain id is its diff id
 
   ImageConfig config;
   config.created = Rfc3339Now();
@@ -148,6 +149,7 @@ Result<ImageRecord> ImportRootfsTar(ImageStore& store, const std::string& tar_pa
   config.history = {{config.created, "slipway import " + tar_path, "", false}};
   std::string config_json = config.ToJson();
   SLIPWAY_ASSIGN_OR_RETURN(Digest config_digest, store.PutBlob(config_json));
+  written->push_back(config_digest);
 
   Manifest manifest;
   manifest.media_type = media_type::kOciManifest;
@@ -155,8 +157,22 @@ Result<ImageRecord> ImportRootfsTar(ImageStore& store, const std::string& tar_pa
   manifest.layers = {{media_type::kOciLayerTarGzip, layer.blob, layer.size}};
   std::string body = SerializeManifest(manifest);
   SLIPWAY_ASSIGN_OR_RETURN(Digest manifest_digest, store.PutBlob(body));
+  written->push_back(manifest_digest);
   auto image = store.Commit(manifest_digest, name);
   if (!image.ok()) return image.status().Wrap("import " + tar_path);
+  return image;
+}
+
+}  // namespace
+
+Result<ImageRecord> ImportRootfsTar(ImageStore& store, const std::string& tar_path, const std::string& name) {
+  SLIPWAY_ASSIGN_OR_RETURN(WriteLease lease, store.Lease());
+  std::vector<Digest> written, snapshots;
+  auto image = Import(store, tar_path, name, &written, &snapshots);
+  // A failed import (a full disk, a bad name) leaves nothing behind, as far
+  // as no concurrent write needs it (Discard); what it cannot remove now,
+  // prune does.
+  if (!image.ok()) (void)store.Discard(std::move(lease), written, snapshots);
   return image;
 }
 

@@ -43,8 +43,8 @@ const char* const kMigrations[] = {
     )sql",
 };
 
-Status DbError(const std::exception& e, const std::string& what) {
-  return Internal("image metadata: " + what + ": " + e.what());
+Status DbError(SQLite::Database& db, const std::exception& e, const std::string& what) {
+  return DatabaseError(db, "image metadata: " + what, e);
 }
 
 Digest MustDigest(const std::string& text) {
@@ -112,7 +112,7 @@ Status Metadata::PutImage(const ImageRecord& image) {
     tx.commit();
     return Status::Ok();
   } catch (const std::exception& e) {
-    return DbError(e, "put image " + image.id.str());
+    return DbError(*db_, e, "put image " + image.id.str());
   }
 }
 
@@ -141,7 +141,7 @@ Result<ImageRecord> Metadata::GetImage(const Digest& id) const {
     while (tags.executeStep()) r.tags.push_back(tags.getColumn(0).getString());
     return r;
   } catch (const std::exception& e) {
-    return DbError(e, "get image " + id.str());
+    return DbError(*db_, e, "get image " + id.str());
   }
 }
 
@@ -151,7 +151,7 @@ Result<std::vector<ImageRecord>> Metadata::ListImages() const {
     SQLite::Statement q(*db_, "SELECT id FROM images ORDER BY created_unix_ms DESC, id");
     while (q.executeStep()) ids.push_back(MustDigest(q.getColumn(0).getString()));
   } catch (const std::exception& e) {
-    return DbError(e, "list images");
+    return DbError(*db_, e, "list images");
   }
   std::vector<ImageRecord> out;
   for (const auto& id : ids) {
@@ -168,7 +168,7 @@ Status Metadata::DeleteImage(const Digest& id) {
     if (q.exec() == 0) return NotFound("no such image: " + id.str());
     return Status::Ok();
   } catch (const std::exception& e) {
-    return DbError(e, "delete image " + id.str());
+    return DbError(*db_, e, "delete image " + id.str());
   }
 }
 
@@ -184,9 +184,9 @@ Status Metadata::Tag(const std::string& name, const Digest& image_id) {
   } catch (const SQLite::Exception& e) {
     if (e.getExtendedErrorCode() == SQLITE_CONSTRAINT_FOREIGNKEY)
       return NotFound("no such image: " + image_id.str());
-    return DbError(e, "tag " + name);
+    return DbError(*db_, e, "tag " + name);
   } catch (const std::exception& e) {
-    return DbError(e, "tag " + name);
+    return DbError(*db_, e, "tag " + name);
   }
 }
 
@@ -197,7 +197,7 @@ Status Metadata::Untag(const std::string& name) {
     if (q.exec() == 0) return NotFound("no such image: " + name);
     return Status::Ok();
   } catch (const std::exception& e) {
-    return DbError(e, "untag " + name);
+    return DbError(*db_, e, "untag " + name);
   }
 }
 
@@ -208,7 +208,7 @@ Result<std::optional<Digest>> Metadata::LookupTag(const std::string& name) const
     if (!q.executeStep()) return std::optional<Digest>();
     return std::optional<Digest>(MustDigest(q.getColumn(0).getString()));
   } catch (const std::exception& e) {
-    return DbError(e, "look up " + name);
+    return DbError(*db_, e, "look up " + name);
   }
 }
 
@@ -222,7 +222,7 @@ Result<std::vector<Digest>> Metadata::FindByIdPrefix(const std::string& hex_pref
     while (q.executeStep()) out.push_back(MustDigest(q.getColumn(0).getString()));
     return out;
   } catch (const std::exception& e) {
-    return DbError(e, "find image " + hex_prefix);
+    return DbError(*db_, e, "find image " + hex_prefix);
   }
 }
 
@@ -235,7 +235,7 @@ Result<std::set<Digest>> Metadata::ReferencedBlobs() const {
     while (q.executeStep()) out.insert(MustDigest(q.getColumn(0).getString()));
     return out;
   } catch (const std::exception& e) {
-    return DbError(e, "referenced blobs");
+    return DbError(*db_, e, "referenced blobs");
   }
 }
 
@@ -246,7 +246,7 @@ Result<std::set<Digest>> Metadata::ReferencedSnapshots() const {
     while (q.executeStep()) out.insert(MustDigest(q.getColumn(0).getString()));
     return out;
   } catch (const std::exception& e) {
-    return DbError(e, "referenced snapshots");
+    return DbError(*db_, e, "referenced snapshots");
   }
 }
 

@@ -169,16 +169,15 @@ std::string NameOf(const json& desc) {
   return "";
 }
 
-}  // namespace
-
-Result<std::vector<ImageRecord>> LoadOciArchive(ImageStore& store, const std::string& path) {
-  SLIPWAY_ASSIGN_OR_RETURN(WriteLease lease, store.Lease());
+// The load proper; every blob it stores is added to `written`, for the
+// caller to discard if it fails.
+Result<std::vector<ImageRecord>> Load(ImageStore& store, const std::string& path,
+                                      std::vector<Digest>* written) {
   Reader r;
   SupportLayerFilters(r.a);
   archive_read_support_format_tar(r.a);
   archive_read_support_format_gnutar(r.a);
-  if (archive_read_open_filename(r.a, path.c_str(), 1 << 20) != ARCHIVE_OK)
-    return ArchiveError(r.a, "open " + path);
+  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd file, OpenCallerArchive(r.a, path));
   std::string index_text;
   bool has_layout = false;
   archive_entry* e;
@@ -190,13 +189,20 @@ Result<std::vector<ImageRecord>> LoadOciArchive(ImageStore& store, const std::st
     SLIPWAY_ASSIGN_OR_RETURN(std::optional<Digest> blob, BlobEntry(name));
     if (blob) {
       SLIPWAY_RETURN_IF_ERROR(StoreBlob(r.a, store, *blob).Wrap("load " + path));
+      written->push_back(*blob);
     } else if (name == "index.json") {
       SLIPWAY_ASSIGN_OR_RETURN(index_text, ReadEntry(r.a, name));
     } else if (name == "oci-layout") {
       has_layout = true;
     }
   }
-  if (rc != ARCHIVE_EOF) return ArchiveError(r.a, "read " + path);
+  // Not a tar (plain or compressed), or a truncated or corrupt one: the
+  // caller's file is at fault, not slipwayd.
+  if (rc != ARCHIVE_EOF) {
+    const char* msg = archive_error_string(r.a);
+    return InvalidArgument(path + " is not an OCI image layout archive (a tar, plain or compressed): " +
+                           (msg ? msg : "unreadable"));
+  }
   if (!has_layout || index_text.empty()) {
     return InvalidArgument(path + " is not an OCI image layout archive (no oci-layout or index.json)");
   }
@@ -212,6 +218,18 @@ Result<std::vector<ImageRecord>> LoadOciArchive(ImageStore& store, const std::st
   } catch (const json::exception& ex) {
     return InvalidArgument(path + ": malformed index.json: " + ex.what());
   }
+  return loaded;
+}
+
+}  // namespace
+
+Result<std::vector<ImageRecord>> LoadOciArchive(ImageStore& store, const std::string& path) {
+  SLIPWAY_ASSIGN_OR_RETURN(WriteLease lease, store.Lease());
+  std::vector<Digest> written;
+  auto loaded = Load(store, path, &written);
+  // The blobs of a failed load go (as far as no concurrent write needs
+  // them: Discard); images it recorded before failing stay, complete.
+  if (!loaded.ok()) (void)store.Discard(std::move(lease), written, {});
   return loaded;
 }
 

@@ -265,11 +265,20 @@ bool BindInRoot(int rootfd, const char* source, const char* target, bool file, b
     }
   }
   if (!read_only) return true;
-  // Remount through a fresh fd: the old one names what the bind now covers.
+  // Through a fresh fd: the old one names what the bind now covers.
   Fd fd(OpenResolved(rootfd, target));
   if (fd.fd < 0) return Failed(error, "open", target);
-  if (::mount(nullptr, FdPath(fd.fd).c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) {
-    return Failed(error, "remount read-only", target);
+  // Read-only all the way down: MS_REC copied every mount below the source
+  // (with -v /:/host, the host's /proc, /sys, its cgroup hierarchies, any
+  // tmpfs), and a remount with MS_RDONLY would change only the top one.
+  // mount_setattr(AT_RECURSIVE) flips the whole copied tree at once, only in
+  // this namespace. Kernels before 5.12 lack it (ENOSYS): the sandbox is
+  // refused rather than given a ":ro" that is writable below a submount.
+  mount_attr attr;
+  ::memset(&attr, 0, sizeof attr);
+  attr.attr_set = MOUNT_ATTR_RDONLY;
+  if (::mount_setattr(fd.fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) {
+    return Failed(error, "make read-only recursively (mount_setattr, Linux 5.12 or later)", target);
   }
   return true;
 }

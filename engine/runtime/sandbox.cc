@@ -126,10 +126,17 @@ std::string OverlayEscape(const std::string& path) {
   return out;
 }
 
+// xino=on: the upper (a tmpfs, or a build's directory) and the lower layers
+// are on different filesystems, and without xino overlayfs gives readdir's
+// d_ino from the layer but stat's st_ino from its own numbering, so they
+// disagree on every merged directory entry (programs that compare them,
+// CPython's DirEntry.inode() among them, see two files). With xino the
+// layer's number goes into the low bits and the layer's index into the high
+// ones, the same for both.
 std::string OverlayOptions(const std::string& lower, const std::string& upper, const std::string& work,
                            const char* extra) {
   return "lowerdir=" + lower + ",upperdir=" + OverlayEscape(upper) + ",workdir=" + OverlayEscape(work) +
-         extra;
+         ",xino=on" + extra;
 }
 
 // An upper directory that outlives the sandbox becomes an image layer, and a

@@ -219,7 +219,7 @@ Result<PruneReport> ImageService::Prune() {
 
 Result<ImageRecord> ImageService::Import(const std::string& tar_path, const std::string& name) {
   SLIPWAY_RETURN_IF_ERROR(RequireAbsolute(tar_path, "path"));
-  if (!name.empty()) SLIPWAY_RETURN_IF_ERROR(ImageStore::NormalizeName(name).status());
+  if (!name.empty()) SLIPWAY_RETURN_IF_ERROR(ImageStore::NormalizeNewName(name).status());
   SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, ImportRootfsTar(store_, tar_path, name));
   log_.Info("image.imported", {{"path", tar_path}, {"name", name}, {"id", image.id.str()}});
   return image;
@@ -248,7 +248,7 @@ Status ImageService::CheckBuild(const BuildRequest& request) {
   if (::stat(request.context.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return InvalidArgument("context " + request.context + " is not a directory");
   if (!request.dockerfile.empty()) SLIPWAY_RETURN_IF_ERROR(RequireAbsolute(request.dockerfile, "dockerfile"));
-  if (!request.tag.empty()) SLIPWAY_RETURN_IF_ERROR(ImageStore::NormalizeName(request.tag).status());
+  if (!request.tag.empty()) SLIPWAY_RETURN_IF_ERROR(ImageStore::NormalizeNewName(request.tag).status());
   for (const auto& [key, value] : request.build_args) {
     if (key.empty()) return InvalidArgument("build arg with an empty name");
   }

@@ -10,8 +10,10 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <memory>
@@ -41,10 +43,44 @@ std::string SelfExe() {
   return n > 0 ? std::string(buf, n) : std::string();
 }
 
+// The data directory holds the database (every container's environment),
+// the control token and image layers with setuid binaries; the state
+// directory each sandbox's spec (its environment) and output. Nobody but
+// slipwayd's user may enter either. One with a wider mode (0777, 0755) is
+// narrowed to 0700, and its old mode returned for the log, if it is
+// slipwayd's own: empty (made for it) or used by it before (it holds
+// slipwayd.lock). Any other is refused rather than narrowed: a mistyped
+// data_dir=/var/lib must not lock every other service out. So is one owned
+// by another user, as its owner could open it again at any time.
+Result<mode_t> MakePrivateDir(const std::string& dir) {
+  SLIPWAY_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return ErrnoStatus("open " + dir);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat " + dir);
+  if (st.st_uid != ::geteuid()) {
+    return FailedPrecondition(dir + " is owned by uid " + std::to_string(st.st_uid) +
+                              ", not by slipwayd's (" + std::to_string(::geteuid()) +
+                              "): its owner could open it to anyone; chown it or choose another directory");
+  }
+  mode_t mode = st.st_mode & 07777;
+  if ((mode & 077) == 0) return mode;
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<std::string> entries, ListDirAt(fd.get(), dir));
+  bool ours = entries.empty() || std::find(entries.begin(), entries.end(), "slipwayd.lock") != entries.end();
+  if (!ours) {
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", mode);
+    return FailedPrecondition(dir + " is open to other users (mode " + octal +
+                              ") and holds files slipwayd did not make: give slipwayd a directory of its "
+                              "own, or chmod 700 it yourself");
+  }
+  if (::fchmod(fd.get(), 0700) != 0) return ErrnoStatus("chmod 700 " + dir);
+  return mode;
+}
+
 // Two daemons on one data or state directory would each take the other's
 // sandboxes for orphans and kill them: the second one refuses to start.
 Result<UniqueFd> LockDir(const std::string& dir) {
-  SLIPWAY_RETURN_IF_ERROR(MakeDirs(dir, 0700));
   std::string path = dir + "/slipwayd.lock";
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!fd) return ErrnoStatus("open " + path);
@@ -85,8 +121,8 @@ class Daemon {
 
   Status Init(EventLog& log) {
     log_ = &log;
-    SLIPWAY_ASSIGN_OR_RETURN(data_lock_, LockDir(config_.data_dir));
-    SLIPWAY_ASSIGN_OR_RETURN(state_lock_, LockDir(config_.state_dir));
+    SLIPWAY_RETURN_IF_ERROR(PrepareDir(config_.data_dir, &data_lock_));
+    SLIPWAY_RETURN_IF_ERROR(PrepareDir(config_.state_dir, &state_lock_));
     SLIPWAY_ASSIGN_OR_RETURN(token_, LoadOrCreateToken(TokenPath(config_)));
     SLIPWAY_ASSIGN_OR_RETURN(images_, ImageStore::Open(config_.data_dir, config_.max_layer_bytes));
     SLIPWAY_ASSIGN_OR_RETURN(store_, ContainerStore::Open(DatabasePath(config_)));
@@ -121,6 +157,17 @@ class Daemon {
   }
 
  private:
+  Status PrepareDir(const std::string& dir, UniqueFd* lock) {
+    SLIPWAY_ASSIGN_OR_RETURN(mode_t mode, MakePrivateDir(dir));
+    if ((mode & 077) != 0) {
+      char old[8];
+      std::snprintf(old, sizeof old, "%04o", mode);
+      log_->Warn("dir.made_private", {{"dir", dir}, {"old_mode", old}, {"mode", "0700"}});
+    }
+    SLIPWAY_ASSIGN_OR_RETURN(*lock, LockDir(dir));
+    return Status::Ok();
+  }
+
   Status OpenContainers() {
     ContainerServiceOptions options;
     options.runtime.state_dir = config_.state_dir;

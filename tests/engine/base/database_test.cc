@@ -4,6 +4,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <string>
@@ -59,6 +60,29 @@ TEST_F(DatabaseTest, OpenSetsWalForeignKeysAndSynchronous) {
   EXPECT_EQ(Get(*db, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(Get(*db, "PRAGMA foreign_keys"), "1");
   EXPECT_EQ(Get(*db, "PRAGMA synchronous"), "1");  // NORMAL
+}
+
+// The database holds secrets: owner-only whatever the umask, and a file an
+// older slipway left readable is narrowed at the next open.
+TEST_F(DatabaseTest, FileWalAndShmAreOwnerOnly) {
+  mode_t old_umask = ::umask(0);
+  auto db = Open();
+  ::umask(old_umask);
+  ASSERT_NE(db, nullptr);
+  db->exec("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)");
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    struct stat st;
+    ASSERT_EQ(::stat((path_ + suffix).c_str(), &st), 0) << suffix;
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << suffix;
+  }
+  db.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) (void)::chmod((path_ + suffix).c_str(), 0644);
+  db = Open();
+  ASSERT_NE(db, nullptr);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    struct stat st;
+    if (::stat((path_ + suffix).c_str(), &st) == 0) EXPECT_EQ(st.st_mode & 07777, 0600u) << suffix;
+  }
 }
 
 TEST_F(DatabaseTest, OpenFailureIsInternalAndNamesThePath) {

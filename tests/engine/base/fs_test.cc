@@ -80,3 +80,35 @@ TEST(FsTest, RandomHexIsHexAndVaries) {
 
 }  // namespace
 }  // namespace slipway
+
+namespace slipway {
+namespace {
+
+// A full disk names its filesystem: the mount point, not the file.
+TEST(FsTest, WritesToAFullFilesystemSayWhichIsFull) {
+  std::string dir = TempDir();
+  std::string mnt = dir + "/mnt";
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0700), 0);
+  ASSERT_EQ(::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=64k"), 0);
+  ASSERT_EQ(::mkdir((mnt + "/sub").c_str(), 0700), 0);
+  EXPECT_EQ(MountPointOf(mnt + "/sub/not-yet"), std::filesystem::canonical(mnt).string());
+  EXPECT_EQ(MountPointOf(dir), MountPointOf(dir + "/missing"));
+  std::string file = mnt + "/sub/big";
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  Status st = WriteAll(fd, std::string(1 << 20, 'x'), file);
+  ::close(fd);
+  EXPECT_EQ(st.code(), Code::kResourceExhausted);
+  EXPECT_NE(st.message().find("write " + file + ": No space left on device"), std::string::npos)
+      << st.message();
+  EXPECT_NE(st.message().find("(the filesystem at " + std::filesystem::canonical(mnt).string() + " is full)"),
+            std::string::npos)
+      << st.message();
+  // Any other error is reported as before.
+  EXPECT_EQ(FileErrnoStatus(EBADF, "write x", file).message(), "write x: Bad file descriptor");
+  ASSERT_EQ(::umount2(mnt.c_str(), MNT_DETACH), 0);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace slipway

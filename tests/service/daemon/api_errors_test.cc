@@ -9,7 +9,10 @@
 // The binaries are the first arguments (see BUILD.bazel): slipwayd,
 // slipway-monitor, slipway.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -375,6 +378,25 @@ TEST_F(ApiErrorsTest, ImageRefThatDoesNotParseIs400) {
                          400, "invalid_argument"));
 }
 
+// A tag named like an image id could never be referred to (lookups read
+// "sha256:..." as an id) and a 64-hex name would shadow the image whose id
+// it is: refused as Docker refuses them, before anything is written.
+TEST_F(ApiErrorsTest, NamesThatLookLikeImageIdsAreRefused) {
+  std::string id = daemon_->Inspect(created_).value("image_id", "");
+  std::string hex(64, 'a');
+  if (id.starts_with("sha256:")) hex = id.substr(7);
+  for (const std::string& name :
+       {"sha256:" + hex, "sha256:" + std::string(64, 'f'), hex, std::string("sha256:1")}) {
+    HttpReply tag = Api().Post("/api/v1/images/tag", {{"source", "busybox"}, {"target", name}});
+    EXPECT_TRUE(IsApiError(tag, 400, "invalid_argument")) << name << ": " << tag;
+    EXPECT_TRUE(Contains(tag.body, name)) << tag;
+    HttpReply import = Api().Post("/api/v1/images/import", {{"path", "/etc/passwd"}, {"name", name}});
+    EXPECT_TRUE(IsApiError(import, 400, "invalid_argument")) << name << ": " << import;
+    EXPECT_TRUE(Contains(import.body, "refusing"))
+        << "refused for the name, before the file is read: " << import;
+  }
+}
+
 TEST_F(ApiErrorsTest, NonexistentImageIs404) {
   EXPECT_TRUE(IsApiError(Api().Get("/api/v1/images/inspect?ref=not-here:1"), 404, "not_found"));
   EXPECT_TRUE(IsApiError(Api().Delete("/api/v1/images?ref=not-here:1"), 404, "not_found"));
@@ -395,6 +417,30 @@ TEST_F(ApiErrorsTest, ImageRequestsWithBadFields) {
                          400, "invalid_argument"));
   EXPECT_TRUE(IsApiError(Api().Post("/api/v1/images/save", {{"refs", "busybox"}, {"path", "/tmp/x.tar"}}),
                          400, "invalid_argument"));
+}
+
+// Import and load read a file on slipwayd's host that the caller names. One
+// that is no archive, a truncated one, a directory, a FIFO nobody writes
+// to, a device that never ends, or nothing at all is the caller's mistake:
+// 400 naming the file, never a 500, a hung worker or a layer written until
+// the disk is full.
+TEST_F(ApiErrorsTest, ImportOrLoadOfAFileThatIsNoArchiveIs400) {
+  std::string dir = MakeTempDir("slipway-not-archives");
+  std::string fifo = dir + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string truncated = dir + "/truncated.tar.gz";
+  std::ofstream(truncated) << std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xed", 11);
+  for (const std::string& path :
+       {std::string("/etc/passwd"), truncated, dir, fifo, std::string("/dev/zero"), dir + "/missing.tar"}) {
+    HttpReply load = Api().Post("/api/v1/images/load", {{"path", path}});
+    EXPECT_TRUE(IsApiError(load, 400, "invalid_argument")) << path << ": " << load;
+    EXPECT_TRUE(Contains(load.body, path)) << load;
+    HttpReply import = Api().Post("/api/v1/images/import", {{"path", path}, {"name", "not-an-archive:1"}});
+    EXPECT_TRUE(IsApiError(import, 400, "invalid_argument")) << path << ": " << import;
+    EXPECT_TRUE(Contains(import.body, path)) << import;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace
