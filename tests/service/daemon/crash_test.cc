@@ -204,12 +204,13 @@ TEST_F(CrashTest, ABuildStepIsAContainerAndAKillNineLeavesNothingOfIt) {
   std::string got;
   char buf[4096];
   auto until = Clock::now() + seconds(30);
-  while (!Contains(got, "started") && Clock::now() < until) {
+  // The step's own output, not the "Step 2/2 : RUN echo started" line.
+  while (!Contains(got, "\nstarted\n") && Clock::now() < until) {
     ssize_t n = ::read(build.out, buf, sizeof buf);
     if (n <= 0) break;
     got.append(buf, static_cast<size_t>(n));
   }
-  ASSERT_TRUE(Contains(got, "started")) << got;
+  ASSERT_TRUE(Contains(got, "\nstarted\n")) << got;
 
   std::string step;
   for (const json& c : daemon_->List(/*all=*/true)) {
