@@ -31,6 +31,11 @@
 //   (Transport::removePeer); a shutdown(2) of ours is made only under the
 //   connection table's lock, on a connection not yet disconnected, so it
 //   never hits a reused descriptor.
+// - Transport::onReady takes an event that is both readable and writable for
+//   readable only: a write queued for a client that is still sending is not
+//   written until some later event happens to be writable alone. Refusals,
+//   which go out while the client may still be sending its body, are
+//   therefore written directly (Server::Refuse).
 // - Neither the path nor query values are percent-decoded; typed headers are
 //   parsed, and raw copies kept (tryGetRaw).
 #include "service/daemon/api_server.h"
@@ -72,6 +77,9 @@ constexpr auto kLongestRequest = std::chrono::hours(24);
 // unread data sends a reset, which can destroy the answer before the client
 // read it (Apache's and nginx's "lingering close").
 constexpr auto kLinger = std::chrono::seconds(2);
+// Connections the kernel completes before slipwayd accepts them (capped by
+// net.core.somaxconn).
+constexpr int kListenBacklog = 4096;
 // How often timeouts are checked.
 constexpr auto kSweepEvery = std::chrono::milliseconds(100);
 // The key of a connection's record in Pistache's per-peer data.
@@ -266,7 +274,6 @@ class Server {
   void Dispatch(const Http::Request& http, const Router::Match& match, bool admitted, PistacheReply& reply,
                 const ReplyPtr& shared);
   void CloseLocked(const ConnectionPtr& conn, const char* reason);
-  void Lingering(const ConnectionPtr& conn);
   void Sweep();
   bool Authorized(const Http::Request& http) const;
   bool DecodeParams(const Router::Match& match, Request* request, Reply& reply) const;
@@ -711,17 +718,24 @@ Status Server::Start() {
   const size_t max_request = static_cast<size_t>(options_.max_body_bytes + options_.max_head_bytes) + 1024;
   try {
     auto endpoint = std::make_unique<Http::Endpoint>(Address(address));
+    // NoDelay: replies and stream chunks are small writes; with Nagle each
+    // waits for the client's delayed ACK (40 ms).
+    const auto flags = Tcp::Options::ReuseAddr | Tcp::Options::NoDelay;
     endpoint->init(Http::Endpoint::options()
                        .threads(options_.threads)
                        .threadsName("slipway-api")
-                       // NoDelay: replies and stream chunks are small writes; with
-                       // Nagle each waits for the client's delayed ACK (40 ms).
-                       .flags(Tcp::Options::ReuseAddr | Tcp::Options::NoDelay)
-                       .backlog(1024)
+                       .flags(flags)
                        .maxRequestSize(max_request)
                        .headerTimeout(kLongestRequest)
                        .bodyTimeout(kLongestRequest)
                        .keepaliveTimeout(kLongestRequest));
+    // Endpoint::init does not pass Options::backlog on (0.0.5): the listener
+    // is initialised again with it (Listener::init only records its
+    // arguments). With Pistache's 128, a burst of connections overflows the
+    // accept queue while the accept thread waits for a core, and each
+    // dropped SYN costs its client a one-second retransmission.
+    endpoint->initArgs(static_cast<size_t>(options_.threads), Flags<Tcp::Options>(flags),
+                       std::string("slipway-api"), kListenBacklog);
     endpoint->setHandler(Http::make_handler<HttpHandler>(this));
     endpoint->serveThreaded();
     endpoint_ = std::move(endpoint);
@@ -960,52 +974,39 @@ void Server::EndAnswer(const ConnectionPtr& conn) {
 
 void Server::Refuse(const ConnectionPtr& conn, std::string_view method, std::string_view route, int status,
                     std::string_view code, std::string_view message, bool only_reading) {
-  std::shared_ptr<Tcp::Peer> peer;
+  json body;
+  body["error"]["code"] = code;
+  body["error"]["message"] = message;
+  const std::string text = Dump(body);
+  const std::string answer =
+      "HTTP/1.1 " + std::to_string(status) + " " + ReasonPhrase(status) +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(text.size()) +
+      "\r\nConnection: close\r\n\r\n" + text;
   {
     std::lock_guard lock(conns_mu_);
     if (conn->closing || conn->phase == Phase::kLinger) return;
     if (only_reading && conn->phase != Phase::kHead && conn->phase != Phase::kBody) return;
     conn->phase = Phase::kLinger;
-    conn->since = Clock::time_point::max();  // set once the answer is out (Lingering)
+    conn->since = Clock::now() + kLinger;
     // A refused connection is the first to go when room is needed.
     if (conn->quiet) quiet_.splice(quiet_.begin(), quiet_, conn->pos);
-    peer = conn->peer.lock();
+    // Written here rather than through Pistache's write queue: its reactor
+    // handles an event that is both readable and writable as readable only,
+    // so a queued answer to a client still sending its body is never
+    // written (the client waits forever). The answer is small, and nothing
+    // else is being written to a connection whose request is still being
+    // read, so the socket takes it whole. Then nothing more is sent; what
+    // comes is read and dropped until kLinger has passed.
+    if (conn->open) {
+      (void)::send(conn->fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::shutdown(conn->fd, SHUT_WR);
+    }
   }
   const std::string method_label = MethodLabel(method);
   log_.Warn(
       "api.error",
       {{"method", method_label}, {"route", route}, {"status", status}, {"code", code}, {"message", message}});
   metrics_.ObserveRequest(method_label, route, status, 0);
-  if (!peer) return;
-  json body;
-  body["error"]["code"] = code;
-  body["error"]["message"] = message;
-  const std::string text = Dump(body);
-  std::string answer =
-      "HTTP/1.1 " + std::to_string(status) + " " + ReasonPhrase(status) +
-      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(text.size()) +
-      "\r\nConnection: close\r\n\r\n" + text;
-  WriteQueued();
-  auto written = [this, conn] {
-    WriteDone();
-    Lingering(conn);
-  };
-  try {
-    const size_t n = answer.size();
-    peer->send(RawBuffer(std::move(answer), n))
-        .then([written](ssize_t) { written(); }, [written](std::exception_ptr) { written(); });
-  } catch (const std::exception&) {
-    written();
-  }
-}
-
-// The refusal is out: no more is sent, and what comes is read (and dropped)
-// for kLinger, or until the client closes.
-void Server::Lingering(const ConnectionPtr& conn) {
-  std::lock_guard lock(conns_mu_);
-  if (conn->closing) return;
-  if (conn->open) ::shutdown(conn->fd, SHUT_WR);
-  conn->since = Clock::now() + kLinger;
 }
 
 void Server::Sweep() {
