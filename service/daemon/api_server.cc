@@ -653,6 +653,12 @@ bool HttpHandler::Complete(const ConnectionPtr& conn, const std::shared_ptr<Tcp:
   peer->setIdle(false);
   server_->Handle(request, std::move(response), conn);
   parser.reset();
+  // An answer given right away was only queued. Written now, on the
+  // reactor that owns the connection, it does not wait for an event that
+  // is writable alone, which never comes while the client keeps sending
+  // (see the file comment), and it is out before any refusal of what the
+  // client sends next.
+  transport()->flush();
   return true;
 }
 
@@ -993,11 +999,14 @@ void Server::Refuse(const ConnectionPtr& conn, std::string_view method, std::str
     // Written here rather than through Pistache's write queue: its reactor
     // handles an event that is both readable and writable as readable only,
     // so a queued answer to a client still sending its body is never
-    // written (the client waits forever). The answer is small, and nothing
-    // else is being written to a connection whose request is still being
-    // read, so the socket takes it whole. Then nothing more is sent; what
-    // comes is read and dropped until kLinger has passed.
-    if (conn->open) {
+    // written (the client waits forever). The answer is small and the
+    // connection's earlier answers are out (HttpHandler::Complete flushes
+    // them), so the socket takes it whole. Then nothing more is sent; what
+    // comes is read and dropped until kLinger has passed. While an earlier
+    // request is still being answered (a client sending its next request
+    // early), no refusal is written, so as not to cut into that answer: the
+    // connection is closed once kLinger has passed.
+    if (conn->open && conn->answering == 0) {
       (void)::send(conn->fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       ::shutdown(conn->fd, SHUT_WR);
     }
