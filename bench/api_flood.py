@@ -105,13 +105,19 @@ def healthz(port):
     return time.time() - start, ok
 
 
+PS_ERRORS = []
+
+
 def ps(slipway):
     start = time.time()
     try:
-        ok = subprocess.run([slipway, "ps"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            timeout=30).returncode == 0
+        r = subprocess.run([slipway, "ps"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
+        ok = r.returncode == 0
+        if not ok:
+            PS_ERRORS.append(r.stderr.decode(errors="replace").strip()[:300])
     except subprocess.TimeoutExpired:
         ok = False
+        PS_ERRORS.append("timed out after 30 s")
     return time.time() - start, ok
 
 
@@ -191,6 +197,7 @@ def main():
                     "answered_413": stats["answered_413"], "body_bytes_sent": stats["body_bytes_sent"]},
         "healthz": summary(health),
         "slipway_ps": summary(listing),
+        "slipway_ps_errors": PS_ERRORS,
         "slipwayd_cores": {"mean": round((cpu_seconds(a.pid) - cpu_start) / elapsed, 3),
                            "max_1s": round(max(cores), 3) if cores else None},
         "slipwayd_fds_max": max(fds) if fds else None,

@@ -64,7 +64,7 @@ struct ApiServerOptions {
   int64_t max_head_bytes = 64 << 10;  // request line and header fields
   // Lowered to half the soft RLIMIT_NOFILE if that is smaller: accepting
   // into EMFILE would make Pistache's accept loop spin.
-  int max_connections = 1024;
+  int max_connections = 4096;
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds body_timeout{30'000};
   std::chrono::milliseconds idle_timeout{60'000};

@@ -31,7 +31,7 @@ struct DaemonConfig {
   int api_threads = 4;
   int64_t max_body_bytes = 1 << 20;
   // Limits of the API's connections (docs/api.md, "Connections and limits").
-  int api_max_connections = 1024;
+  int api_max_connections = 4096;
   int64_t api_max_head_bytes = 64 << 10;
   std::chrono::milliseconds api_header_timeout{10'000};
   std::chrono::milliseconds api_body_timeout{30'000};

@@ -33,6 +33,8 @@ using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kTenMegabytes = 10'000'000;
+// A cap below the default (4096), so that a flood quick to open exceeds it.
+constexpr int kMaxConnections = 1000;
 // How long an answer may take before the test calls the daemon stalled.
 constexpr milliseconds kLiveness = seconds(5);
 
@@ -185,7 +187,7 @@ size_t OpenDescriptors(pid_t pid) {
 class ApiHardeningTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    daemon_ = new DaemonUnderTest();
+    daemon_ = new DaemonUnderTest({"--api-max-connections", std::to_string(kMaxConnections)});
     ::testing::AssertionResult started = daemon_->Start();
     if (!started) {
       delete daemon_;
@@ -317,14 +319,14 @@ TEST_F(ApiHardeningTest, UnauthenticatedRequestsAreOneRouteInTheMetrics) {
 // bench/api_flood.sh runs the full size (20,000 connections) and measures.
 TEST_F(ApiHardeningTest, FloodOfIdleConnectionsAndLargeBodiesDoesNotLockOutClients) {
   RaiseOpenFileLimit();
-  constexpr int kIdle = 4000;  // above the default api_max_connections (1024)
+  constexpr int kIdle = 4 * kMaxConnections;
   std::vector<Socket> idle;
   idle.reserve(kIdle);
   for (int i = 0; i < kIdle; ++i) {
     Socket s(port());
     if (s.ok()) idle.push_back(std::move(s));
   }
-  EXPECT_GT(idle.size(), 1024u) << "could not even open the flood";
+  EXPECT_GT(idle.size(), size_t{kMaxConnections}) << "could not even open the flood";
 
   std::atomic<bool> stop{false};
   std::atomic<int> refused{0};
@@ -352,8 +354,8 @@ TEST_F(ApiHardeningTest, FloodOfIdleConnectionsAndLargeBodiesDoesNotLockOutClien
     EXPECT_EQ(ps.code, 0) << ps;
     EXPECT_FALSE(ps.hung);
   }
-  // The cap (1024 connections) holds: no descriptor flood inside slipwayd.
-  EXPECT_LT(OpenDescriptors(daemon_->pid()), 1024u + 256u);
+  // The cap holds: no descriptor flood inside slipwayd.
+  EXPECT_LT(OpenDescriptors(daemon_->pid()), size_t{kMaxConnections} + 256u);
   stop = true;
   for (std::thread& t : uploaders) t.join();
   EXPECT_GT(refused.load(), 0);
