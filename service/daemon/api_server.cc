@@ -258,6 +258,8 @@ class Server {
               std::string_view code, std::string_view message, bool only_reading = false);
   // Whether the request may be served: /api/v1/ needs the token.
   bool Admitted(const Http::Request& http) const;
+  // Whether it carries the control token.
+  bool Authorized(const Http::Request& http) const;
 
   const ApiServerOptions& options() const { return options_; }
 
@@ -275,7 +277,6 @@ class Server {
                 const ReplyPtr& shared);
   void CloseLocked(const ConnectionPtr& conn, const char* reason);
   void Sweep();
-  bool Authorized(const Http::Request& http) const;
   bool DecodeParams(const Router::Match& match, Request* request, Reply& reply) const;
   bool DecodeQuery(const Http::Request& http, const Route& route, Request* request, Reply& reply) const;
   bool ReadBody(const Http::Request& http, const Route& route, Request* request, Reply& reply) const;
@@ -574,7 +575,10 @@ void HttpHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<
     if (conn->body_left > 0) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(conn->body_left, pending.size() - at));
       // The parser holds max_head_bytes + max_body_bytes: this cannot overflow it.
-      parser->feed(pending.data() + at, n);
+      if (!parser->feed(pending.data() + at, n)) {
+        return server_->Refuse(conn, Http::methodString(parser->request.method()), "unmatched", 413,
+                               "payload_too_large", "the request does not fit the parser");
+      }
       at += n;
       conn->body_left -= n;
       if (conn->body_left == 0 && !Complete(conn, peer, *parser)) return;
@@ -597,11 +601,17 @@ void HttpHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<
       if (!Complete(conn, peer, *parser)) return;
       continue;
     }
-    // Not even the body of a request without the token is read.
-    if (!server_->Admitted(parser->request)) {
-      return server_->Refuse(conn, Http::methodString(parser->request.method()), "unauthenticated", 401,
-                             "unauthenticated",
-                             "missing or wrong control token (Authorization: Bearer TOKEN)");
+    // Not even the body of a request without the token is read: the routes
+    // that need no token (/healthz, /metrics) take no body, so a client
+    // without the token never makes slipwayd hold more than a head.
+    if (!server_->Authorized(parser->request)) {
+      const std::string method = Http::methodString(parser->request.method());
+      if (!server_->Admitted(parser->request)) {
+        return server_->Refuse(conn, method, "unauthenticated", 401, "unauthenticated",
+                               "missing or wrong control token (Authorization: Bearer TOKEN)");
+      }
+      return server_->Refuse(conn, method, "unmatched", 400, "invalid_argument",
+                             "only requests with the control token may carry a body");
     }
     conn->body_left = head.body_bytes;
     server_->StartBody(conn);

@@ -224,6 +224,27 @@ TEST_F(ApiHardeningTest, OversizedBodyIs413BeforeTheBodyIsSent) {
   }
 }
 
+// Finding 1: without the token, no body is read at all (nor held in
+// memory), whatever the path: /api/v1/ is 401 and the token-less routes,
+// which take no body, 400, both before the body is sent.
+TEST_F(ApiHardeningTest, NoBodyIsReadWithoutTheToken) {
+  for (const char* path : {"/api/v1/containers", "/healthz", "/metrics"}) {
+    SCOPED_TRACE(path);
+    Socket s(port());
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(s.Send(Head("POST", path, {"Content-Type: application/json", "Content-Length: 1000000"})));
+    ASSERT_TRUE(s.Readable(kLiveness)) << "no answer before the body";
+    bool closed = false;
+    Answer a = FirstAnswer(s.ReadToEnd(kLiveness, &closed));
+    if (std::string(path).starts_with("/api/v1/")) {
+      EXPECT_TRUE(IsJsonError(a, 401, "unauthenticated"));
+    } else {
+      EXPECT_TRUE(IsJsonError(a, 400, "invalid_argument"));
+    }
+    EXPECT_TRUE(closed);
+  }
+}
+
 // Finding 1: a body without a length. Chunked is refused from its head; a
 // body sent with no length at all is not taken for one (HTTP: no body) and
 // what follows is cut off at the head limit.
