@@ -663,12 +663,6 @@ bool HttpHandler::Complete(const ConnectionPtr& conn, const std::shared_ptr<Tcp:
   peer->setIdle(false);
   server_->Handle(request, std::move(response), conn);
   parser.reset();
-  // An answer given right away was only queued. Written now, on the
-  // reactor that owns the connection, it does not wait for an event that
-  // is writable alone, which never comes while the client keeps sending
-  // (see the file comment), and it is out before any refusal of what the
-  // client sends next.
-  transport()->flush();
   return true;
 }
 
@@ -1009,9 +1003,13 @@ void Server::Refuse(const ConnectionPtr& conn, std::string_view method, std::str
     // Written here rather than through Pistache's write queue: its reactor
     // handles an event that is both readable and writable as readable only,
     // so a queued answer to a client still sending its body is never
-    // written (the client waits forever). The answer is small and the
-    // connection's earlier answers are out (HttpHandler::Complete flushes
-    // them), so the socket takes it whole. Then nothing more is sent; what
+    // written (the client waits forever). The answer is small, so the
+    // socket takes it whole. An earlier answer still queued for the same
+    // client (one that sent junk after a request without reading) is lost:
+    // that client is being cut off. Transport::flush() would write it
+    // first, but it drains other connections' queues too, and a writable
+    // event for one of those later in the same epoll batch then finds no
+    // data and throws in the reactor. Then nothing more is sent; what
     // comes is read and dropped until kLinger has passed. While an earlier
     // request is still being answered (a client sending its next request
     // early), no refusal is written, so as not to cut into that answer: the
