@@ -14,8 +14,28 @@
 //   calling thread, racing with the reactor that owns it. Streams are
 //   therefore written as raw chunked HTTP through Peer::send(), which only
 //   enqueues (the queue is thread-safe; the reactor writes).
-// - maxRequestSize bounds the whole request (line, headers and body), and
-//   when it is exceeded Pistache answers 413 itself, in plain text.
+// - Its own request reading is not fit to face a network: it reserves
+//   Content-Length bytes before reading any (std::bad_alloc, a plain-text
+//   500), rescans an incomplete request line from its start at every read
+//   (quadratic: a 10 MB body without a line break costs it minutes of CPU),
+//   answers its errors in plain text, and has no limit on connections or
+//   time to an idle one. HttpHandler therefore overrides onConnection and
+//   onInput (virtual in Tcp::Handler, so an override replaces them): it
+//   checks each request's framing first (request_head.h), keeps the
+//   connection table (limits, timeouts), and feeds Pistache's own parser
+//   only a head already whole and a body of a length already accepted.
+// - Accepting fails with EMFILE once the process is out of descriptors, and
+//   Pistache's accept loop then spins on the still-readable listener: the
+//   connection cap stays below the descriptor limit.
+// - A peer's descriptor is closed right after Handler::onDisconnection
+//   (Transport::removePeer); a shutdown(2) of ours is made only under the
+//   connection table's lock, on a connection not yet disconnected, so it
+//   never hits a reused descriptor.
+// - Transport::onReady takes an event that is both readable and writable for
+//   readable only: a write queued for a client that is still sending is not
+//   written until some later event happens to be writable alone. Refusals,
+//   which go out while the client may still be sending its body, are
+//   therefore written directly (Server::Refuse).
 // - Neither the path nor query values are percent-decoded; typed headers are
 //   parsed, and raw copies kept (tryGetRaw).
 #include "service/daemon/api_server.h"
@@ -23,18 +43,24 @@
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
 #include <pistache/peer.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <exception>
+#include <list>
 #include <mutex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "engine/base/ascii.h"
 #include "engine/base/url.h"
 #include "service/daemon/api_routes.h"
+#include "service/daemon/request_head.h"
 #include "service/daemon/token.h"
 
 namespace slipway::daemon::api {
@@ -45,10 +71,21 @@ using namespace Pistache;
 using Clock = std::chrono::steady_clock;
 
 // How long one request may take, streams included (see the file comment).
+// Pistache's own timeouts are set to this; ours (header, body, idle) are
+// kept by the connection table.
 constexpr auto kLongestRequest = std::chrono::hours(24);
-// Request line and headers, on top of max_body_bytes. Bodies up to twice the
-// limit are read and refused with a JSON 413; larger ones get Pistache's.
-constexpr size_t kHeaderAllowance = 64 << 10;
+// How long a refused request's connection is still read (and what comes
+// dropped) after the answer went out, before it is closed: closing with
+// unread data sends a reset, which can destroy the answer before the client
+// read it (Apache's and nginx's "lingering close").
+constexpr auto kLinger = std::chrono::seconds(2);
+// Connections the kernel completes before slipwayd accepts them (capped by
+// net.core.somaxconn).
+constexpr int kListenBacklog = 4096;
+// How often timeouts are checked.
+constexpr auto kSweepEvery = std::chrono::milliseconds(100);
+// The key of a connection's record in Pistache's per-peer data.
+constexpr char kConnectionData[] = "slipway.connection";
 // Unsent stream bytes a writer may have queued before it waits.
 constexpr size_t kMaxUnsent = 1 << 20;
 constexpr auto kUnsentSlice = std::chrono::milliseconds(100);
@@ -93,7 +130,81 @@ std::string HexSize(size_t n) {
   return buf;
 }
 
+// Metric labels come from a small set: an unknown method is "other".
+std::string MethodLabel(std::string_view method) {
+  static const char* const kKnown[] = {"GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"};
+  for (const char* known : kKnown) {
+    if (method == known) return known;
+  }
+  return "other";
+}
+
+const char* ReasonPhrase(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    default: return "Error";
+  }
+}
+
+// The API error code for a status Pistache's parser raised.
+const char* ApiCodeOfStatus(int status) {
+  switch (status) {
+    case 413: return "payload_too_large";
+    case 415: return "unsupported_media_type";
+    case 501: return "not_implemented";
+    default: return "invalid_argument";
+  }
+}
+
+bool NeedsToken(std::string_view path) {
+  return path == "/api/v1" || path.starts_with("/api/v1/");
+}
+
 }  // namespace
+
+// --- Connections ---
+
+// Where a connection's current request is.
+enum class Phase {
+  kHead,       // reading a request line and headers (header_timeout)
+  kBody,       // reading a body (body_timeout)
+  kAnswering,  // a request of it is being answered (no timeout)
+  kIdle,       // kept alive between requests (idle_timeout)
+  kLinger,     // refused: dropping input until closed (kLinger)
+};
+
+// One accepted connection.
+struct Connection {
+  Connection(std::weak_ptr<Tcp::Peer> p, int f, Clock::time_point now)
+      : peer(std::move(p)), fd(f), since(now) {}
+
+  const std::weak_ptr<Tcp::Peer> peer;
+  const int fd;
+
+  // The reactor thread's own (HttpHandler::onInput).
+  std::string head;        // the current request's head, as far as it came
+  size_t scanned = 0;      // how far `head` was searched for its end
+  uint64_t body_left = 0;  // body bytes still to come
+
+  // Guarded by Server::conns_mu_.
+  Phase phase = Phase::kHead;
+  Clock::time_point since;  // when the phase began; kLinger: when it ends
+  bool started = false;     // a byte of the current request arrived
+  int answering = 0;        // replies of it not yet finished
+  bool open = true;         // false once Pistache dropped it (its fd may be reused)
+  bool closing = false;     // shut down by us, or gone
+  bool quiet = false;       // in Server::quiet_ (then `pos` is valid)
+  std::list<std::shared_ptr<Connection>>::iterator pos;
+};
+
+using ConnectionPtr = std::shared_ptr<Connection>;
 
 // What the request log and the metrics say about a request.
 struct RequestInfo {
@@ -117,8 +228,34 @@ class Server {
   void SetDraining() { draining_ = true; }
   void Shutdown();
 
-  // Every request, on a Pistache reactor thread.
-  void Handle(const Http::Request& request, Http::ResponseWriter writer);
+  // Every request, whole, on a Pistache reactor thread.
+  void Handle(const Http::Request& request, Http::ResponseWriter writer, const ConnectionPtr& conn);
+
+  // The connection table; see the file comment of api_server.h.
+  // A new connection: its record, or null if it was refused (shut down)
+  // because max_connections are open and none is quiet.
+  ConnectionPtr Accept(const std::shared_ptr<Tcp::Peer>& peer);
+  // Pistache dropped the connection.
+  void Closed(const ConnectionPtr& conn);
+  // Bytes arrived: false if they are to be dropped (lingering, closing).
+  bool Input(const ConnectionPtr& conn);
+  // The head is in; the body is next.
+  void StartBody(const ConnectionPtr& conn);
+  // A whole request is about to be answered: false if it must not be (the
+  // connection was refused or closed meanwhile).
+  bool BeginAnswer(const ConnectionPtr& conn);
+  // Its reply is done.
+  void EndAnswer(const ConnectionPtr& conn);
+  // Answers with a JSON error and closes the connection (lingering).
+  // `only_reading`: unless a request of it is being answered meanwhile.
+  void Refuse(const ConnectionPtr& conn, std::string_view method, std::string_view route, int status,
+              std::string_view code, std::string_view message, bool only_reading = false);
+  // Whether the request may be served: /api/v1/ needs the token.
+  bool Admitted(const Http::Request& http) const;
+  // Whether it carries the control token.
+  bool Authorized(const Http::Request& http) const;
+
+  const ApiServerOptions& options() const { return options_; }
 
   bool stopping() const { return stopping_.load(); }
   Metrics& metrics() { return metrics_; }
@@ -130,9 +267,10 @@ class Server {
 
  private:
   void AddServiceRoutes();
-  void Dispatch(const Http::Request& http, const Router::Match& match, PistacheReply& reply,
+  void Dispatch(const Http::Request& http, const Router::Match& match, bool admitted, PistacheReply& reply,
                 const ReplyPtr& shared);
-  bool Authorized(const Http::Request& http) const;
+  void CloseLocked(const ConnectionPtr& conn, const char* reason);
+  void Sweep();
   bool DecodeParams(const Router::Match& match, Request* request, Reply& reply) const;
   bool DecodeQuery(const Http::Request& http, const Route& route, Request* request, Reply& reply) const;
   bool ReadBody(const Http::Request& http, const Route& route, Request* request, Reply& reply) const;
@@ -154,6 +292,17 @@ class Server {
   std::mutex lifecycle_mu_;  // Start and Shutdown
   bool shut_down_ = false;
   std::unique_ptr<Http::Endpoint> endpoint_;
+
+  // The connection table.
+  std::mutex conns_mu_;
+  // Connections with no reply in progress, least recently active first:
+  // what timeouts apply to, and what is closed to make room.
+  std::list<ConnectionPtr> quiet_;
+  int open_ = 0;             // accepted, not closing
+  int max_connections_ = 0;  // options_.max_connections, or lower (Start)
+  bool sweeper_stop_ = false;
+  std::condition_variable sweeper_cv_;
+  std::thread sweeper_;
 };
 
 // --- PistacheReply ---
@@ -164,8 +313,12 @@ class Server {
 // client has gone, the reactor drops the peer and writing stops.
 class PistacheReply final : public Reply {
  public:
-  PistacheReply(Http::ResponseWriter writer, RequestInfo info, Server& server)
-      : writer_(std::move(writer)), peer_(writer_.getPeer()), info_(std::move(info)), server_(server) {}
+  PistacheReply(Http::ResponseWriter writer, RequestInfo info, Server& server, ConnectionPtr conn)
+      : writer_(std::move(writer)),
+        peer_(writer_.getPeer()),
+        info_(std::move(info)),
+        server_(server),
+        conn_(std::move(conn)) {}
   ~PistacheReply() override;
 
   void Send(int status, std::string_view content_type, std::string body) override;
@@ -198,6 +351,7 @@ class PistacheReply final : public Reply {
   std::weak_ptr<Tcp::Peer> peer_;
   const RequestInfo info_;
   Server& server_;
+  const ConnectionPtr conn_;
 
   std::mutex mu_;  // one writer at a time: chunks never interleave
   State state_ = State::kNew;
@@ -205,21 +359,24 @@ class PistacheReply final : public Reply {
 };
 
 PistacheReply::~PistacheReply() {
-  std::lock_guard lock(mu_);
-  if (state_ == State::kStreaming) {
-    EndLocked();
-  } else if (state_ == State::kNew) {
-    // A handler that dropped its reply: answer anyway, so the client does not hang.
-    if (Gone()) {
-      state_ = State::kDone;
-      Finish(kClientGone);
-      return;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::kStreaming) {
+      EndLocked();
+    } else if (state_ == State::kNew) {
+      // A handler that dropped its reply: answer anyway, so the client does not hang.
+      if (Gone()) {
+        state_ = State::kDone;
+        Finish(kClientGone);
+      } else {
+        Status status = server_.stopping() ? Status(Code::kUnavailable, "slipwayd is shutting down")
+                                           : Internal("the request ended without an answer");
+        OnError(HttpStatusOf(status.code()), ApiCodeOf(status.code()), status.message());
+        SendLocked(HttpStatusOf(status.code()), kJson, Dump(ErrorJson(status)));
+      }
     }
-    Status status = server_.stopping() ? Status(Code::kUnavailable, "slipwayd is shutting down")
-                                       : Internal("the request ended without an answer");
-    OnError(HttpStatusOf(status.code()), ApiCodeOf(status.code()), status.message());
-    SendLocked(HttpStatusOf(status.code()), kJson, Dump(ErrorJson(status)));
   }
+  server_.EndAnswer(conn_);
 }
 
 void PistacheReply::Send(int status, std::string_view content_type, std::string body) {
@@ -361,19 +518,161 @@ void PistacheReply::Finish(int status) {
 // --- Pistache's handler ---
 
 // Pistache clones its handler for every reactor thread: it holds nothing but
-// the server.
+// the server. It replaces Http::Handler's reading of requests (see the file
+// comment); a connection's input always arrives on the same reactor thread.
 class HttpHandler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(HttpHandler)
   explicit HttpHandler(Server* server) : server_(server) {}
 
-  void onRequest(const Http::Request& request, Http::ResponseWriter response) override {
-    server_->Handle(request, std::move(response));
-  }
+  // Never called: onInput hands whole requests to the server itself.
+  void onRequest(const Http::Request&, Http::ResponseWriter) override {}
+
+  void onConnection(const std::shared_ptr<Tcp::Peer>& peer) override;
+  void onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) override;
+  void onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) override;
 
  private:
+  // The head in conn.head is whole and its framing accepted: Pistache parses
+  // it. False if the request was refused.
+  bool ParseHead(const ConnectionPtr& conn, const RequestHead& head, Http::RequestParser& parser);
+  // Parses what Pistache was fed and answers the request. False if it was
+  // refused.
+  bool Complete(const ConnectionPtr& conn, const std::shared_ptr<Tcp::Peer>& peer,
+                Http::RequestParser& parser);
+  // Pistache's parser threw: a JSON error instead of its plain text.
+  void RefuseParse(const ConnectionPtr& conn, Http::RequestParser& parser, std::exception_ptr error);
+
   Server* server_;
 };
+
+void HttpHandler::onConnection(const std::shared_ptr<Tcp::Peer>& peer) {
+  // What Http::Handler::onConnection does, which this replaces.
+  peer->putData(ParserData, std::make_shared<Http::RequestParser>(getMaxRequestSize()));
+  if (ConnectionPtr conn = server_->Accept(peer)) peer->putData(kConnectionData, conn);
+}
+
+void HttpHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) {
+  if (auto conn = std::static_pointer_cast<Connection>(peer->tryGetData(kConnectionData))) {
+    server_->Closed(conn);
+  }
+}
+
+void HttpHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) {
+  auto conn = std::static_pointer_cast<Connection>(peer->tryGetData(kConnectionData));
+  if (!conn || !server_->Input(conn)) return;  // refused at accept, lingering or closing: dropped
+  std::shared_ptr<Http::RequestParser> parser = getParser(peer);
+  const ApiServerOptions& options = server_->options();
+  std::string pending(buffer, len);
+  size_t at = 0;
+  while (at < pending.size()) {
+    if (conn->body_left > 0) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(conn->body_left, pending.size() - at));
+      // The parser holds max_head_bytes + max_body_bytes: this cannot overflow it.
+      if (!parser->feed(pending.data() + at, n)) {
+        return server_->Refuse(conn, Http::methodString(parser->request.method()), "unmatched", 413,
+                               "payload_too_large", "the request does not fit the parser");
+      }
+      at += n;
+      conn->body_left -= n;
+      if (conn->body_left == 0 && !Complete(conn, peer, *parser)) return;
+      continue;
+    }
+    conn->head.append(pending, at, std::string::npos);
+    RequestHead head =
+        ScanRequestHead(conn->head, &conn->scanned, static_cast<size_t>(options.max_head_bytes),
+                        static_cast<uint64_t>(options.max_body_bytes));
+    if (head.verdict == RequestHead::Verdict::kIncomplete) return;
+    if (head.verdict == RequestHead::Verdict::kRefused) {
+      return server_->Refuse(conn, head.method, "unmatched", head.status, head.code, head.message);
+    }
+    // What came after the head: its body, or the next request.
+    pending = conn->head.substr(head.head_bytes);
+    at = 0;
+    conn->head.resize(head.head_bytes);
+    if (!ParseHead(conn, head, *parser)) return;
+    if (head.body_bytes == 0) {
+      if (!Complete(conn, peer, *parser)) return;
+      continue;
+    }
+    // Not even the body of a request without the token is read: the routes
+    // that need no token (/healthz, /metrics) take no body, so a client
+    // without the token never makes slipwayd hold more than a head.
+    if (!server_->Authorized(parser->request)) {
+      const std::string method = Http::methodString(parser->request.method());
+      if (!server_->Admitted(parser->request)) {
+        return server_->Refuse(conn, method, "unauthenticated", 401, "unauthenticated",
+                               "missing or wrong control token (Authorization: Bearer TOKEN)");
+      }
+      return server_->Refuse(conn, method, "unmatched", 400, "invalid_argument",
+                             "only requests with the control token may carry a body");
+    }
+    conn->body_left = head.body_bytes;
+    server_->StartBody(conn);
+  }
+}
+
+bool HttpHandler::ParseHead(const ConnectionPtr& conn, const RequestHead& head, Http::RequestParser& parser) {
+  std::string bytes = std::move(conn->head);
+  conn->head.clear();
+  conn->scanned = 0;
+  try {
+    parser.feed(bytes.data(), bytes.size());
+    parser.parse();
+  } catch (...) {
+    RefuseParse(conn, parser, std::current_exception());
+    return false;
+  }
+  // Pistache must frame the request as request_head.cc did, or the two
+  // would disagree on where the next request starts.
+  auto length = parser.request.headers().tryGet<Http::Header::ContentLength>();
+  if ((length ? length->value() : 0) != head.body_bytes) {
+    server_->Refuse(conn, head.method, "unmatched", 400, "invalid_argument", "unreadable Content-Length");
+    return false;
+  }
+  return true;
+}
+
+bool HttpHandler::Complete(const ConnectionPtr& conn, const std::shared_ptr<Tcp::Peer>& peer,
+                           Http::RequestParser& parser) {
+  Http::Private::State state;
+  try {
+    state = parser.parse();
+  } catch (...) {
+    RefuseParse(conn, parser, std::current_exception());
+    return false;
+  }
+  const Http::Request& request = parser.request;
+  if (state != Http::Private::State::Done) {
+    server_->Refuse(conn, Http::methodString(request.method()), "unmatched", 400, "invalid_argument",
+                    "malformed request");
+    return false;
+  }
+  if (!server_->BeginAnswer(conn)) return false;
+  // What Http::Handler::onInput does with a whole request.
+  Http::ResponseWriter response(request.version(), transport(), this, peer);
+  auto connection = request.headers().tryGet<Http::Header::Connection>();
+  response.headers().add<Http::Header::Connection>(connection ? connection->control()
+                                                              : Http::ConnectionControl::Close);
+  peer->setIdle(false);
+  server_->Handle(request, std::move(response), conn);
+  parser.reset();
+  return true;
+}
+
+void HttpHandler::RefuseParse(const ConnectionPtr& conn, Http::RequestParser& parser,
+                              std::exception_ptr error) {
+  const std::string method = Http::methodString(parser.request.method());
+  try {
+    std::rethrow_exception(error);
+  } catch (const Http::HttpError& e) {
+    server_->Refuse(conn, method, "unmatched", e.code(), ApiCodeOfStatus(e.code()),
+                    "malformed request: " + e.reason());
+  } catch (const std::exception& e) {
+    server_->Refuse(conn, method, "unmatched", 400, "invalid_argument",
+                    std::string("malformed request: ") + e.what());
+  }
+}
 
 // --- Server ---
 
@@ -403,23 +702,44 @@ Status Server::Start() {
   if (options_.threads < 1 || options_.threads > 64) return InvalidArgument("api threads must be 1 to 64");
   if (options_.max_body_bytes < 1 || options_.max_body_bytes > (int64_t{1} << 40))
     return InvalidArgument("max_body_bytes is out of range");
+  if (options_.max_head_bytes < 1024 || options_.max_head_bytes > (int64_t{1} << 30))
+    return InvalidArgument("api_max_head_bytes must be 1k to 1g");
+  if (options_.max_connections < 1) return InvalidArgument("api_max_connections must be at least 1");
+  if (options_.header_timeout.count() <= 0 || options_.body_timeout.count() <= 0 ||
+      options_.idle_timeout.count() <= 0)
+    return InvalidArgument("api timeouts must be positive");
   if (options_.port < 0 || options_.port > 65535) return InvalidArgument("port must be 0 to 65535");
+  max_connections_ = options_.max_connections;
+  if (rlimit limit{}; getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    // The other half is for the database, images, logs and monitors.
+    max_connections_ =
+        static_cast<int>(std::min<rlim_t>(max_connections_, std::max<rlim_t>(limit.rlim_cur / 2, 1)));
+  }
   const bool ipv6 = options_.host.find(':') != std::string::npos;
   const std::string address =
       (ipv6 ? "[" + options_.host + "]" : options_.host) + ":" + std::to_string(options_.port);
-  const size_t max_request = static_cast<size_t>(options_.max_body_bytes) * 2 + kHeaderAllowance;
+  // HttpHandler feeds Pistache's parser one head and one body at most.
+  const size_t max_request = static_cast<size_t>(options_.max_body_bytes + options_.max_head_bytes) + 1024;
   try {
     auto endpoint = std::make_unique<Http::Endpoint>(Address(address));
+    // NoDelay: replies and stream chunks are small writes; with Nagle each
+    // waits for the client's delayed ACK (40 ms).
+    const auto flags = Tcp::Options::ReuseAddr | Tcp::Options::NoDelay;
     endpoint->init(Http::Endpoint::options()
                        .threads(options_.threads)
                        .threadsName("slipway-api")
-                       // NoDelay: replies and stream chunks are small writes; with
-                       // Nagle each waits for the client's delayed ACK (40 ms).
-                       .flags(Tcp::Options::ReuseAddr | Tcp::Options::NoDelay)
+                       .flags(flags)
                        .maxRequestSize(max_request)
                        .headerTimeout(kLongestRequest)
                        .bodyTimeout(kLongestRequest)
                        .keepaliveTimeout(kLongestRequest));
+    // Endpoint::init does not pass Options::backlog on (0.0.5): the listener
+    // is initialised again with it (Listener::init only records its
+    // arguments). With Pistache's 128, a burst of connections overflows the
+    // accept queue while the accept thread waits for a core, and each
+    // dropped SYN costs its client a one-second retransmission.
+    endpoint->initArgs(static_cast<size_t>(options_.threads), Flags<Tcp::Options>(flags),
+                       std::string("slipway-api"), kListenBacklog);
     endpoint->setHandler(Http::make_handler<HttpHandler>(this));
     endpoint->serveThreaded();
     endpoint_ = std::move(endpoint);
@@ -428,7 +748,20 @@ Status Server::Start() {
   } catch (const std::exception& e) {
     return Status(Code::kUnavailable, "listen on " + address + ": " + e.what());
   }
-  log_.Info("api.listening", {{"address", address}, {"port", port()}, {"threads", options_.threads}});
+  sweeper_ = std::thread([this] {
+    std::unique_lock lock(conns_mu_);
+    while (!sweeper_stop_) {
+      sweeper_cv_.wait_for(lock, kSweepEvery);
+      if (sweeper_stop_) break;
+      lock.unlock();
+      Sweep();
+      lock.lock();
+    }
+  });
+  log_.Info("api.listening", {{"address", address},
+                              {"port", port()},
+                              {"threads", options_.threads},
+                              {"max_connections", max_connections_}});
   return Status::Ok();
 }
 
@@ -453,6 +786,14 @@ void Server::Shutdown() {
   // Writes to clients that went away never complete: the wait is bounded.
   for (auto deadline = Clock::now() + kFlushGrace; unwritten_.load() > 0 && Clock::now() < deadline;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (sweeper_.joinable()) {
+    {
+      std::lock_guard conns_lock(conns_mu_);
+      sweeper_stop_ = true;
+    }
+    sweeper_cv_.notify_all();
+    sweeper_.join();
   }
   if (endpoint_) {
     try {
@@ -485,28 +826,34 @@ void Server::AddServiceRoutes() {
   });
 }
 
-void Server::Handle(const Http::Request& http, Http::ResponseWriter writer) {
+void Server::Handle(const Http::Request& http, Http::ResponseWriter writer, const ConnectionPtr& conn) {
   RequestInfo info;
   info.start = Clock::now();
   info.method = Http::methodString(http.method());
   info.path = http.resource();
   Router::Match match = router_.Find(info.method, info.path);
-  if (!match.pattern.empty()) info.route = match.pattern;
-  auto reply = std::make_shared<PistacheReply>(std::move(writer), std::move(info), *this);
+  // Without the token, not even the metrics tell which routes exist.
+  const bool admitted = Admitted(http);
+  if (!admitted) {
+    info.route = "unauthenticated";
+  } else if (!match.pattern.empty()) {
+    info.route = match.pattern;
+  }
+  auto reply = std::make_shared<PistacheReply>(std::move(writer), std::move(info), *this, conn);
   try {
-    Dispatch(http, match, *reply, reply);
+    Dispatch(http, match, admitted, *reply, reply);
   } catch (const std::exception& e) {
     reply->Error(500, "internal", std::string("unexpected error: ") + e.what());
   }
 }
 
-void Server::Dispatch(const Http::Request& http, const Router::Match& match, PistacheReply& reply,
-                      const ReplyPtr& shared) {
+void Server::Dispatch(const Http::Request& http, const Router::Match& match, bool admitted,
+                      PistacheReply& reply, const ReplyPtr& shared) {
   const std::string& path = http.resource();
   const std::string method = Http::methodString(http.method());
   // The token is checked before routing: without it, not even which routes
   // exist is told.
-  if ((path == "/api/v1" || path.starts_with("/api/v1/")) && !Authorized(http)) {
+  if (!admitted) {
     return reply.Error(401, "unauthenticated",
                        "missing or wrong control token (Authorization: Bearer TOKEN)");
   }
@@ -528,6 +875,191 @@ void Server::Dispatch(const Http::Request& http, const Router::Match& match, Pis
   }
   if (auto accept = http.headers().tryGetRaw("Accept")) request.accept = accept->value();
   route.handler(request, shared);
+}
+
+bool Server::Admitted(const Http::Request& http) const {
+  return !NeedsToken(http.resource()) || Authorized(http);
+}
+
+// --- Server: the connection table ---
+
+ConnectionPtr Server::Accept(const std::shared_ptr<Tcp::Peer>& peer) {
+  std::lock_guard lock(conns_mu_);
+  if (open_ >= max_connections_) {
+    if (quiet_.empty()) {
+      // Every connection is being answered: this one cannot be served.
+      ::shutdown(peer->fd(), SHUT_RDWR);
+      metrics_.api_connections_closed.Inc({"over_limit"});
+      return nullptr;
+    }
+    ConnectionPtr victim = quiet_.front();
+    CloseLocked(victim, "evicted");
+  }
+  auto conn = std::make_shared<Connection>(peer, peer->fd(), Clock::now());
+  conn->pos = quiet_.insert(quiet_.end(), conn);
+  conn->quiet = true;
+  ++open_;
+  metrics_.api_connections.Set(open_);
+  return conn;
+}
+
+void Server::CloseLocked(const ConnectionPtr& conn, const char* reason) {
+  if (conn->closing) return;
+  conn->closing = true;
+  --open_;
+  metrics_.api_connections.Set(open_);
+  if (conn->quiet) {
+    conn->quiet = false;
+    quiet_.erase(conn->pos);
+  }
+  // The reactor sees the end of input and drops the peer.
+  if (conn->open) ::shutdown(conn->fd, SHUT_RDWR);
+  metrics_.api_connections_closed.Inc({reason});
+}
+
+void Server::Closed(const ConnectionPtr& conn) {
+  std::lock_guard lock(conns_mu_);
+  if (!conn->closing) {
+    conn->closing = true;
+    --open_;
+    metrics_.api_connections.Set(open_);
+  }
+  conn->open = false;
+  if (conn->quiet) {
+    conn->quiet = false;
+    quiet_.erase(conn->pos);
+  }
+}
+
+bool Server::Input(const ConnectionPtr& conn) {
+  std::lock_guard lock(conns_mu_);
+  if (conn->closing || conn->phase == Phase::kLinger) return false;
+  if (conn->phase == Phase::kIdle || conn->phase == Phase::kAnswering) {
+    conn->phase = Phase::kHead;  // the first byte of the next request
+    conn->since = Clock::now();
+  }
+  conn->started = true;
+  if (conn->quiet) quiet_.splice(quiet_.end(), quiet_, conn->pos);  // most recently active
+  return true;
+}
+
+void Server::StartBody(const ConnectionPtr& conn) {
+  std::lock_guard lock(conns_mu_);
+  if (conn->phase != Phase::kHead) return;
+  conn->phase = Phase::kBody;
+  conn->since = Clock::now();
+}
+
+bool Server::BeginAnswer(const ConnectionPtr& conn) {
+  std::lock_guard lock(conns_mu_);
+  if (conn->closing || conn->phase == Phase::kLinger) return false;
+  ++conn->answering;
+  conn->phase = Phase::kAnswering;
+  if (conn->quiet) {
+    conn->quiet = false;
+    quiet_.erase(conn->pos);
+  }
+  return true;
+}
+
+void Server::EndAnswer(const ConnectionPtr& conn) {
+  if (!conn) return;
+  std::lock_guard lock(conns_mu_);
+  if (--conn->answering > 0) return;
+  if (conn->phase == Phase::kAnswering) {
+    conn->phase = Phase::kIdle;
+    conn->since = Clock::now();
+  }
+  if (!conn->closing && !conn->quiet) {
+    conn->pos = quiet_.insert(quiet_.end(), conn);
+    conn->quiet = true;
+  }
+}
+
+void Server::Refuse(const ConnectionPtr& conn, std::string_view method, std::string_view route, int status,
+                    std::string_view code, std::string_view message, bool only_reading) {
+  json body;
+  body["error"]["code"] = code;
+  body["error"]["message"] = message;
+  const std::string text = Dump(body);
+  const std::string answer =
+      "HTTP/1.1 " + std::to_string(status) + " " + ReasonPhrase(status) +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(text.size()) +
+      "\r\nConnection: close\r\n\r\n" + text;
+  {
+    std::lock_guard lock(conns_mu_);
+    if (conn->closing || conn->phase == Phase::kLinger) return;
+    if (only_reading && conn->phase != Phase::kHead && conn->phase != Phase::kBody) return;
+    conn->phase = Phase::kLinger;
+    conn->since = Clock::now() + kLinger;
+    // A refused connection is the first to go when room is needed.
+    if (conn->quiet) quiet_.splice(quiet_.begin(), quiet_, conn->pos);
+    // Written here rather than through Pistache's write queue: its reactor
+    // handles an event that is both readable and writable as readable only,
+    // so a queued answer to a client still sending its body is never
+    // written (the client waits forever). The answer is small, so the
+    // socket takes it whole. An earlier answer still queued for the same
+    // client (one that sent junk after a request without reading) is lost:
+    // that client is being cut off. Transport::flush() would write it
+    // first, but it drains other connections' queues too, and a writable
+    // event for one of those later in the same epoll batch then finds no
+    // data and throws in the reactor. Then nothing more is sent; what
+    // comes is read and dropped until kLinger has passed. While an earlier
+    // request is still being answered (a client sending its next request
+    // early), no refusal is written, so as not to cut into that answer: the
+    // connection is closed once kLinger has passed.
+    if (conn->open && conn->answering == 0) {
+      (void)::send(conn->fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::shutdown(conn->fd, SHUT_WR);
+    }
+  }
+  const std::string method_label = MethodLabel(method);
+  log_.Warn(
+      "api.error",
+      {{"method", method_label}, {"route", route}, {"status", status}, {"code", code}, {"message", message}});
+  metrics_.ObserveRequest(method_label, route, status, 0);
+}
+
+void Server::Sweep() {
+  std::vector<ConnectionPtr> late;  // to answer 408
+  {
+    std::lock_guard lock(conns_mu_);
+    const auto now = Clock::now();
+    for (auto it = quiet_.begin(); it != quiet_.end();) {
+      ConnectionPtr conn = *it++;  // CloseLocked erases it
+      switch (conn->phase) {
+        case Phase::kHead:
+          if (now - conn->since < options_.header_timeout) break;
+          // A connection that never said anything is closed without a word.
+          if (conn->started) {
+            late.push_back(conn);
+          } else {
+            CloseLocked(conn, "idle");
+          }
+          break;
+        case Phase::kBody:
+          if (now - conn->since >= options_.body_timeout) late.push_back(conn);
+          break;
+        case Phase::kIdle:
+          if (now - conn->since >= options_.idle_timeout) CloseLocked(conn, "idle");
+          break;
+        case Phase::kLinger:
+          if (now >= conn->since) CloseLocked(conn, "refused");
+          break;
+        case Phase::kAnswering: break;
+      }
+    }
+  }
+  for (const ConnectionPtr& conn : late) {
+    std::string what;
+    {
+      std::lock_guard lock(conns_mu_);
+      what = conn->phase == Phase::kHead ? "the request line and headers" : "the request body";
+    }
+    const auto limit = what == "the request body" ? options_.body_timeout : options_.header_timeout;
+    Refuse(conn, "", "unmatched", 408, "request_timeout",
+           what + " did not arrive within " + std::to_string(limit.count()) + " ms", /*only_reading=*/true);
+  }
 }
 
 bool Server::Authorized(const Http::Request& http) const {

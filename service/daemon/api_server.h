@@ -15,9 +15,26 @@
 //
 // The process must ignore SIGPIPE: a client that closes its connection
 // while Pistache writes to it would otherwise kill slipwayd.
+//
+// Connections and their limits (docs/api.md, "Connections and limits"): no
+// more than max_connections are open at once; when a new one would exceed
+// that, the connection that has been quiet longest among those with no
+// request being answered is closed to make room (as nginx reuses idle
+// keep-alive connections), so that a flood of idle connections cannot lock
+// out a client that sends a request. A request's head must arrive within
+// header_timeout of the connection (or of its first byte, on a kept-alive
+// connection) and its body within body_timeout of the head, or it gets 408;
+// a kept-alive connection is closed after idle_timeout without a request.
+// Framing is checked before Pistache reads anything (request_head.h): a
+// Content-Length over max_body_bytes is 413 before a byte of the body is
+// read, and a request to /api/v1/ without the token is 401 before its body
+// is read. Each refused request's connection is closed once the answer is
+// out (after reading, and dropping, what the client still sends for up to
+// two seconds, so that the answer is not lost to a reset).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -44,6 +61,13 @@ struct ApiServerOptions {
   int port = 7780;                 // 0: any free port (see ApiServer::port())
   int threads = 4;                 // Pistache reactor threads
   int64_t max_body_bytes = 1 << 20;
+  int64_t max_head_bytes = 64 << 10;  // request line and header fields
+  // Lowered to half the soft RLIMIT_NOFILE if that is smaller: accepting
+  // into EMFILE would make Pistache's accept loop spin.
+  int max_connections = 4096;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{60'000};
   std::string token;  // the control token; must not be empty
 };
 

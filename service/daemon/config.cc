@@ -110,13 +110,17 @@ std::string GetBytes(const DaemonConfig& c) {
   return std::to_string(b);
 }
 
-Status SetShutdownTimeout(DaemonConfig& c, const std::string& v) {
-  SLIPWAY_ASSIGN_OR_RETURN(c.shutdown_timeout, ParseDuration(v));
+template <std::chrono::milliseconds DaemonConfig::*M, bool kZeroAllowed>
+Status SetDuration(DaemonConfig& c, const std::string& v) {
+  SLIPWAY_ASSIGN_OR_RETURN(std::chrono::milliseconds d, ParseDuration(v));
+  if (!kZeroAllowed && d.count() <= 0) return InvalidArgument("must be more than 0, not \"" + v + "\"");
+  c.*M = d;
   return Status::Ok();
 }
 
-std::string GetShutdownTimeout(const DaemonConfig& c) {
-  int64_t ms = c.shutdown_timeout.count();
+template <std::chrono::milliseconds DaemonConfig::*M>
+std::string GetDuration(const DaemonConfig& c) {
+  int64_t ms = (c.*M).count();
   return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
 }
 
@@ -145,7 +149,7 @@ std::string GetNothing(const DaemonConfig&) {
 constexpr int kIntMax = std::numeric_limits<int>::max();
 using C = DaemonConfig;
 
-const std::array<Field, 20> kFields = {{
+const std::array<Field, 25> kFields = {{
     {"listen", "--listen", "ADDR:PORT", "Address and port of the REST API", SetListen, GetString<&C::listen>},
     {"data_dir", "--data-dir", "DIR", "Images, the database and the control token", SetNonEmpty<&C::data_dir>,
      GetString<&C::data_dir>},
@@ -167,8 +171,22 @@ const std::array<Field, 20> kFields = {{
      SetInt<&C::api_threads, 1, 64>, GetInt<&C::api_threads>},
     {"max_body_bytes", "--max-body-size", "SIZE", "Largest request body (e.g. 1m)",
      SetBytes<&C::max_body_bytes, false>, GetBytes<&C::max_body_bytes>},
+    {"api_max_connections", "--api-max-connections", "N",
+     "API connections open at once; the longest quiet one is closed to make room",
+     SetInt<&C::api_max_connections, 1, kIntMax>, GetInt<&C::api_max_connections>},
+    {"api_max_head_bytes", "--api-max-head-bytes", "SIZE", "Largest request line and headers (1k to 1g)",
+     SetBytes<&C::api_max_head_bytes, false>, GetBytes<&C::api_max_head_bytes>},
+    {"api_header_timeout", "--api-header-timeout", "DURATION",
+     "Time for a request line and headers to arrive (408 after)", SetDuration<&C::api_header_timeout, false>,
+     GetDuration<&C::api_header_timeout>},
+    {"api_body_timeout", "--api-body-timeout", "DURATION", "Time for a request body to arrive (408 after)",
+     SetDuration<&C::api_body_timeout, false>, GetDuration<&C::api_body_timeout>},
+    {"api_idle_timeout", "--api-idle-timeout", "DURATION",
+     "How long a kept-alive connection may wait for a request", SetDuration<&C::api_idle_timeout, false>,
+     GetDuration<&C::api_idle_timeout>},
     {"shutdown_timeout", "--shutdown-timeout", "DURATION",
-     "How long shutdown waits for running sandboxes (e.g. 10s)", SetShutdownTimeout, GetShutdownTimeout},
+     "How long shutdown waits for running sandboxes (e.g. 10s)", SetDuration<&C::shutdown_timeout, true>,
+     GetDuration<&C::shutdown_timeout>},
     {"monitor_binary", "--monitor-binary", "FILE", "slipway-monitor (default: next to slipwayd)",
      SetString<&C::monitor_binary>, GetString<&C::monitor_binary>},
     {"registry_auth", "--registry-auth", "FILE",

@@ -30,6 +30,12 @@ struct DaemonConfig {
   int max_queued = 10000;          // start requests waiting for a slot
   int api_threads = 4;
   int64_t max_body_bytes = 1 << 20;
+  // Limits of the API's connections (docs/api.md, "Connections and limits").
+  int api_max_connections = 4096;
+  int64_t api_max_head_bytes = 64 << 10;
+  std::chrono::milliseconds api_header_timeout{10'000};
+  std::chrono::milliseconds api_body_timeout{30'000};
+  std::chrono::milliseconds api_idle_timeout{60'000};
   std::chrono::milliseconds shutdown_timeout{10'000};
   std::string monitor_binary;  // empty: slipway-monitor next to slipwayd (MonitorBinaryPath)
   std::string registry_auth;   // empty: ~/.docker/config.json if it exists (RegistryAuthPath)

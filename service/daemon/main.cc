@@ -190,6 +190,11 @@ class Daemon {
     options.port = listen.port;
     options.threads = config_.api_threads;
     options.max_body_bytes = config_.max_body_bytes;
+    options.max_head_bytes = config_.api_max_head_bytes;
+    options.max_connections = config_.api_max_connections;
+    options.header_timeout = config_.api_header_timeout;
+    options.body_timeout = config_.api_body_timeout;
+    options.idle_timeout = config_.api_idle_timeout;
     options.token = token_;
     DaemonInfo info{kVersion, config_.data_dir, config_.state_dir, CgroupLayoutName(cgroups.layout()),
                     config_.max_running};

@@ -188,7 +188,12 @@ Metrics::Metrics()
                    {"method", "route", "code"}),
       api_request_duration("slipway_api_request_duration_seconds",
                            "API request latency in seconds, by method and route template.",
-                           {"method", "route"}, RequestDurationBuckets()) {}
+                           {"method", "route"}, RequestDurationBuckets()),
+      api_connections("slipway_api_connections", "Open connections to the API."),
+      api_connections_closed("slipway_api_connections_closed_total",
+                             "API connections slipwayd closed, by reason: evicted (to make room), idle, "
+                             "refused (after an error answer), over_limit (refused at accept).",
+                             {"reason"}) {}
 
 void Metrics::ObserveRequest(std::string_view method, std::string_view route, int code, double seconds) {
   std::string m(method), r(route);
@@ -198,10 +203,10 @@ void Metrics::ObserveRequest(std::string_view method, std::string_view route, in
 
 std::string Metrics::Render() const {
   std::string out;
-  const Metric* all[] = {&sandboxes_running,    &sandboxes_queued,     &sandboxes_started,
-                         &sandboxes_exited,     &sandboxes_failed,     &sandboxes_oom_killed,
-                         &api_requests,         &api_request_duration, &registry_bytes_pulled,
-                         &registry_bytes_pushed};
+  const Metric* all[] = {&sandboxes_running,     &sandboxes_queued,     &sandboxes_started,
+                         &sandboxes_exited,      &sandboxes_failed,     &sandboxes_oom_killed,
+                         &api_requests,          &api_request_duration, &registry_bytes_pulled,
+                         &registry_bytes_pushed, &api_connections,      &api_connections_closed};
   for (const Metric* m : all) m->AppendTo(&out);
   return out;
 }

@@ -121,9 +121,13 @@ class Metrics {
   Counter registry_bytes_pushed;
   CounterVec api_requests;            // {method, route, code}
   HistogramVec api_request_duration;  // {method, route}, seconds
+  Gauge api_connections;              // open now
+  CounterVec api_connections_closed;  // {reason}: closed by slipwayd
 
   // One finished API request. `route` is the route template that matched
-  // ("/api/v1/containers/:id"), or a fixed word for none (e.g. "unmatched").
+  // ("/api/v1/containers/:id"), or a fixed word for none: "unmatched",
+  // and "unauthenticated" for every request refused for want of the token
+  // (which must not learn which routes exist).
   void ObserveRequest(std::string_view method, std::string_view route, int code, double seconds);
 
   // Every metric, in text format, ending in a newline.

@@ -145,6 +145,29 @@ TEST(DaemonConfigTest, SizesAndDurations) {
   EXPECT_NE(ErrorOf("shutdown_timeout: soon").find("shutdown_timeout"), std::string::npos);
 }
 
+TEST(DaemonConfigTest, ApiConnectionLimits) {
+  DaemonConfig d;
+  EXPECT_EQ(d.api_max_connections, 4096);
+  EXPECT_EQ(d.api_max_head_bytes, 64 << 10);
+  EXPECT_EQ(d.api_header_timeout, 10s);
+  EXPECT_EQ(d.api_body_timeout, 30s);
+  EXPECT_EQ(d.api_idle_timeout, 60s);
+  Result<DaemonConfig> r = Parse(
+      "api_max_connections: 50\napi_max_head_bytes: 16k\napi_header_timeout: 2s\n"
+      "api_body_timeout: 500ms\napi_idle_timeout: 1m\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->api_max_connections, 50);
+  EXPECT_EQ(r->api_max_head_bytes, 16 << 10);
+  EXPECT_EQ(r->api_header_timeout, 2s);
+  EXPECT_EQ(r->api_body_timeout, 500ms);
+  EXPECT_EQ(r->api_idle_timeout, 60s);
+  // A timeout of 0 would close every connection at once; no connections at
+  // all would serve nobody.
+  EXPECT_NE(ErrorOf("api_header_timeout: 0s").find("api_header_timeout"), std::string::npos);
+  EXPECT_NE(ErrorOf("api_idle_timeout: 0ms").find("api_idle_timeout"), std::string::npos);
+  EXPECT_NE(ErrorOf("api_max_connections: 0").find("api_max_connections"), std::string::npos);
+}
+
 TEST(DaemonConfigTest, UnknownKeyIsAnErrorNamingKeyFileAndLine) {
   std::string m = ErrorOf("listen: 127.0.0.1:1\nmax_runing: 3\n");
   EXPECT_NE(m.find("max_runing"), std::string::npos) << m;

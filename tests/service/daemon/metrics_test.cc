@@ -170,6 +170,8 @@ TEST(MetricsTest, EveryFamilyIsRenderedFromTheStart) {
       {"slipway_registry_bytes_pushed_total", "counter"},
       {"slipway_api_requests_total", "counter"},
       {"slipway_api_request_duration_seconds", "histogram"},
+      {"slipway_api_connections", "gauge"},
+      {"slipway_api_connections_closed_total", "counter"},
   };
   ASSERT_EQ(fs.size(), want.size());
   for (const auto& [name, type] : want) {
