@@ -236,11 +236,12 @@ Result<SandboxResult> Executor::RunStep(SandboxSpec spec, const StageState& stat
   // then ends with it.
   std::thread canceller;
   std::atomic<bool> cancelled{false};
+  SLIPWAY_ASSIGN_OR_RETURN(Pipe done, MakePipe());  // closed once this step is over for us
   if (options_.cancel_fd >= 0) {
     SLIPWAY_ASSIGN_OR_RETURN(EndWatch ended, EndWatch::Open(end));
     canceller = std::thread([&, id = c.id, ended = std::move(ended)] {
-      pollfd fds[2] = {{options_.cancel_fd, POLLIN, 0}, {ended.fd(), POLLIN, 0}};
-      while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
+      pollfd fds[3] = {{options_.cancel_fd, POLLIN, 0}, {ended.fd(), POLLIN, 0}, {done.read.get(), POLLIN, 0}};
+      while (::poll(fds, 3, -1) < 0 && errno == EINTR) {
       }
       if (fds[0].revents && !end->fired()) {
         cancelled = true;
@@ -254,10 +255,16 @@ Result<SandboxResult> Executor::RunStep(SandboxSpec spec, const StageState& stat
     return true;
   });
   // Settled: ended, recorded and (auto_remove) removed, so the build leaves
-  // no container behind.
-  end->AwaitSettled();
+  // no container behind. A service shutting down leaves the step to its
+  // monitor, and the next one stops it (ends_with_caller): nothing to wait
+  // for then.
+  bool settled = false;
+  while (!(settled = end->AwaitSettled(std::chrono::milliseconds(500))) && !containers->stopping()) {
+  }
+  done.write.reset();  // wakes the canceller
   if (canceller.joinable()) canceller.join();
   SLIPWAY_RETURN_IF_ERROR(streamed);
+  if (!settled) return Status(Code::kUnavailable, "shutting down while RUN step " + c.id + " ran");
   std::optional<Container> final = end->final();
   if (!final) return Internal("RUN step " + c.id + " settled without ending");
   if (final->state == ContainerState::kExited && final->result) {

@@ -130,6 +130,11 @@ Status ContainerService::Start(const std::string& id_or_name) {
   return Status::Ok();
 }
 
+bool ContainerService::stopping() const {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
+
 void ContainerService::Run() {
   std::lock_guard lock(mu_);
   if (scheduler_.joinable() || stopping_) return;

@@ -154,6 +154,8 @@ class ContainerService {
   // service adopts them.
   void Shutdown(std::chrono::milliseconds deadline);
 
+  // Shutdown() has begun: waits for containers should end.
+  bool stopping() const;
   int running() const { return queue_.running(); }
   int queued() const { return queue_.queued(); }
 

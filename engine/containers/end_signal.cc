@@ -50,6 +50,11 @@ void EndSignal::AwaitSettled() const {
   cv_.wait(lock, [&] { return settled_; });
 }
 
+bool EndSignal::AwaitSettled(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return settled_; });
+}
+
 Result<EndWatch> EndWatch::Open(std::shared_ptr<EndSignal> signal) {
   UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!fd) return ErrnoStatus("eventfd for a container's end");

@@ -35,6 +35,8 @@ class EndSignal {
 
   void Settle();
   void AwaitSettled() const;
+  // Waits up to `timeout`; true once settled.
+  bool AwaitSettled(std::chrono::milliseconds timeout) const;
 
  private:
   friend class EndWatch;
