@@ -229,7 +229,8 @@ Result<SandboxResult> Executor::RunStep(SandboxSpec spec, const StageState& stat
   SLIPWAY_ASSIGN_OR_RETURN(Container c, containers->CreateFromSpec(std::move(step)));
   SLIPWAY_ASSIGN_OR_RETURN(std::shared_ptr<EndSignal> end, containers->EndSignalOf(c.id));
   if (Status st = containers->Start(c.id); !st.ok()) {
-    (void)containers->Remove(c.id, /*force=*/true);
+    Status removed = containers->Remove(c.id, /*force=*/true);
+    if (!removed.ok()) return Status(st.code(), st.message() + "; removing its container: " + removed.message());
     return st;
   }
   // A cancel (the client went away) kills the step; the log stream below
