@@ -1,0 +1,107 @@
+#include "pipelines/git_url.h"
+
+#include <optional>
+
+#include "engine/base/ascii.h"
+#include "engine/base/url.h"
+
+namespace slipway::pipelines {
+
+namespace {
+
+// Everything up to the last '@' of `s`, or npos. Used for display only, so it
+// errs towards removing too much: a password holding an unencoded '/' still
+// disappears.
+size_t LastAt(const std::string& s, size_t from) {
+  size_t at = s.rfind('@');
+  return at == std::string::npos || at < from ? std::string::npos : at;
+}
+
+bool HasControlCharacter(const std::string& s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+Status Invalid(const std::string& url, const std::string& why) {
+  return InvalidArgument("repository URL " + StripUserinfo(url) + ": " + why);
+}
+
+std::optional<std::string> Decode(const std::string& s) {
+  return PercentDecode(s, /*plus_is_space=*/false);
+}
+
+}  // namespace
+
+std::string StripUserinfo(const std::string& url) {
+  size_t sep = url.find("://");
+  size_t start = sep == std::string::npos ? 0 : sep + 3;
+  size_t at = LastAt(url, start);
+  if (at == std::string::npos) return url;
+  return url.substr(0, start) + url.substr(at + 1);
+}
+
+Result<GitUrl> ParseGitUrl(const std::string& url) {
+  if (url.empty()) return InvalidArgument("repository URL is empty");
+  if (HasControlCharacter(url)) return Invalid(url, "control character in the URL");
+  GitUrl out;
+  out.display = StripUserinfo(url);
+  size_t sep = url.find("://");
+  if (sep == std::string::npos) {
+    // scp-like: "[user@]host:path", where the host holds no '/' (else it is
+    // a local path, which git would take literally and we do not accept).
+    size_t colon = url.find(':');
+    size_t slash = url.find('/');
+    if (colon == std::string::npos || colon == 0 || (slash != std::string::npos && slash < colon)) {
+      return Invalid(url, "not a URL (use file:// for a local repository)");
+    }
+    std::string host = url.substr(0, colon);
+    size_t at = host.find('@');
+    if (at != std::string::npos) out.username = host.substr(0, at);
+    if (url.find('@', colon) != std::string::npos) return Invalid(url, "'@' in the path");
+    if (at + 1 == host.size()) return Invalid(url, "no host");
+    out.scheme = "ssh";
+    out.for_libgit2 = url;
+    return out;
+  }
+
+  std::string scheme = Lower(url.substr(0, sep));
+  if (scheme == "git+ssh" || scheme == "ssh+git") scheme = "ssh";
+  if (scheme != "file" && scheme != "git" && scheme != "http" && scheme != "https" && scheme != "ssh") {
+    return Invalid(url, "unsupported scheme \"" + scheme + "\" (file, git, http, https, ssh)");
+  }
+  out.scheme = scheme;
+  size_t start = sep + 3;
+  size_t path = url.find('/', start);
+  std::string authority = url.substr(start, path == std::string::npos ? std::string::npos : path - start);
+  std::string rest = path == std::string::npos ? "" : url.substr(path);
+  // An '@' after the authority is almost always a password with an
+  // unencoded '/': refuse it rather than send half of it as a path.
+  if (rest.find('@') != std::string::npos) return Invalid(url, "'@' in the path");
+
+  size_t at = authority.rfind('@');
+  std::string raw_user;
+  if (at != std::string::npos) {
+    std::string userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    size_t colon = userinfo.find(':');
+    raw_user = userinfo.substr(0, colon);
+    auto user = Decode(raw_user);
+    auto pass = colon == std::string::npos ? std::optional<std::string>("") : Decode(userinfo.substr(colon + 1));
+    if (!user || !pass) return Invalid(url, "bad percent-encoding in the userinfo");
+    out.username = *user;
+    out.password = *pass;
+  }
+  if (scheme == "file") {
+    if (at != std::string::npos) return Invalid(url, "file:// URLs take no user or password");
+    if (!authority.empty() && authority != "localhost") return Invalid(url, "file:// URLs name no host");
+    if (rest.empty()) return Invalid(url, "no path");
+  } else if (authority.empty()) {
+    return Invalid(url, "no host");
+  }
+  out.for_libgit2 = scheme + "://" + (raw_user.empty() ? "" : raw_user + "@") + authority + rest;
+  return out;
+}
+
+}  // namespace slipway::pipelines
