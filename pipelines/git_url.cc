@@ -56,7 +56,11 @@ Result<GitUrl> ParseGitUrl(const std::string& url) {
     if (colon == std::string::npos || colon == 0 || (slash != std::string::npos && slash < colon)) {
       return Invalid(url, "not a URL (use file:// for a local repository)");
     }
+    // "<transport>::<address>" is how git names a remote helper (ext:: runs
+    // a command): never a host.
+    if (url.compare(colon, 2, "::") == 0) return Invalid(url, "remote helpers (<transport>::) are not supported");
     std::string host = url.substr(0, colon);
+    if (host.find(' ') != std::string::npos || host.starts_with("-")) return Invalid(url, "bad host");
     size_t at = host.find('@');
     if (at != std::string::npos) out.username = host.substr(0, at);
     if (url.find('@', colon) != std::string::npos) return Invalid(url, "'@' in the path");
