@@ -1,16 +1,14 @@
 #include "pipelines/git_mirror.h"
 
-#include <openssl/evp.h>
 #include <sys/file.h>
 
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include "engine/base/fd.h"
 #include "engine/base/fs.h"
 #include "pipelines/git_url.h"
+#include "pipelines/known_hosts.h"
 #include "pipelines/libgit2.h"
 
 namespace slipway::pipelines {
@@ -85,37 +83,10 @@ int AcquireCredential(git_credential** out, const char* /*url*/, const char* use
   return GIT_EAUTH;
 }
 
-std::string Base64(const unsigned char* data, size_t size) {
-  std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
-  return out;
-}
-
-// Whether `known_hosts` (OpenSSH format, plain host names; hashed entries are
-// not matched) lists exactly this key for `host`.
-bool KnownHost(const std::string& known_hosts, const std::string& host, const std::string& key_base64) {
-  std::ifstream in(known_hosts);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string hosts, type, key;
-    if (!(fields >> hosts >> type >> key) || hosts.starts_with("#") || hosts.starts_with("@")) continue;
-    if (key != key_base64) continue;
-    std::istringstream names(hosts);
-    std::string name;
-    while (std::getline(names, name, ',')) {
-      // "[host]:port" for a port other than 22.
-      if (name == host || (name.starts_with("[" + host + "]:"))) return true;
-    }
-  }
-  return false;
-}
-
-int CheckCertificate(git_cert* cert, int valid, const char* host, void* payload) {
+int CheckCertificate(git_cert* cert, int /*valid*/, const char* host, void* payload) {
   auto* ctx = static_cast<FetchContext*>(payload);
   if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) {
-    return valid ? 0 : GIT_PASSTHROUGH;  // TLS: OpenSSL's verdict against the system's CAs
+    return GIT_PASSTHROUGH;  // TLS: OpenSSL's verdict against the system's CAs stands
   }
   auto* key = reinterpret_cast<git_cert_hostkey*>(cert);
   const std::string& known_hosts = ctx->creds->ssh_known_hosts;
@@ -124,11 +95,13 @@ int CheckCertificate(git_cert* cert, int valid, const char* host, void* payload)
                           std::string(host) + " cannot be checked";
   } else if (!(key->type & GIT_CERT_SSH_RAW)) {
     ctx->host_key_error = "the ssh host key of " + std::string(host) + " is not available to check";
-  } else if (!KnownHost(known_hosts,
-                        host, Base64(reinterpret_cast<const unsigned char*>(key->hostkey), key->hostkey_len))) {
-    ctx->host_key_error = "the ssh host key of " + std::string(host) + " is not in " + known_hosts;
   } else {
-    return 0;
+    auto listed = KnownHostsLists(known_hosts, ctx->url->host, ctx->url->port,
+                                  std::string_view(key->hostkey, key->hostkey_len));
+    if (listed.ok() && *listed) return 0;
+    ctx->host_key_error = listed.ok() ? "the ssh host key of " + std::string(host) + " is not listed in " +
+                                            known_hosts
+                                      : listed.status().message();
   }
   git_error_set_str(GIT_ERROR_SSH, ctx->host_key_error.c_str());
   return GIT_ECERTIFICATE;

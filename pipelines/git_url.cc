@@ -32,6 +32,32 @@ std::optional<std::string> Decode(const std::string& s) {
   return PercentDecode(s, /*plus_is_space=*/false);
 }
 
+// "host", "host:port", "[v6]" or "[v6]:port".
+Status SplitHostPort(const std::string& url, const std::string& authority, GitUrl* out) {
+  std::string port;
+  if (authority.starts_with("[")) {
+    size_t close = authority.find(']');
+    if (close == std::string::npos) return Invalid(url, "unclosed '[' in the host");
+    out->host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return Invalid(url, "bad host");
+      port = authority.substr(close + 2);
+    }
+  } else {
+    size_t colon = authority.find(':');
+    out->host = authority.substr(0, colon);
+    if (colon != std::string::npos) port = authority.substr(colon + 1);
+  }
+  if (out->host.empty()) return Invalid(url, "no host");
+  if (port.empty()) return Status::Ok();
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+    return Invalid(url, "bad port");
+  }
+  out->port = std::stoi(port);
+  if (out->port < 1 || out->port > 65535) return Invalid(url, "bad port");
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string StripUserinfo(const std::string& url) {
@@ -65,6 +91,7 @@ Result<GitUrl> ParseGitUrl(const std::string& url) {
     if (at != std::string::npos) out.username = host.substr(0, at);
     if (url.find('@', colon) != std::string::npos) return Invalid(url, "'@' in the path");
     if (at + 1 == host.size()) return Invalid(url, "no host");
+    out.host = at == std::string::npos ? host : host.substr(at + 1);
     out.scheme = "ssh";
     out.for_libgit2 = url;
     return out;
@@ -103,6 +130,8 @@ Result<GitUrl> ParseGitUrl(const std::string& url) {
     if (rest.empty()) return Invalid(url, "no path");
   } else if (authority.empty()) {
     return Invalid(url, "no host");
+  } else {
+    SLIPWAY_RETURN_IF_ERROR(SplitHostPort(url, authority, &out));
   }
   out.for_libgit2 = scheme + "://" + (raw_user.empty() ? "" : raw_user + "@") + authority + rest;
   return out;

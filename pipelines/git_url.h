@@ -22,6 +22,10 @@ struct GitUrl {
   // The URL without user name and password: the only form that may appear
   // in a message or a log.
   std::string display;
+  // The host (without brackets for IPv6) and port (0: the scheme's
+  // default); empty host for file://.
+  std::string host;
+  int port = 0;
   // The userinfo, percent-decoded; empty when absent.
   std::string username;
   std::string password;

@@ -3,6 +3,7 @@
 // resolving names, checkouts, failures that leave the mirror as it was, and
 // concurrent fetches.
 #include "pipelines/git_mirror.h"
+#include "pipelines/git_url.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -256,11 +257,12 @@ class GitMirrorFailureTest : public ::testing::Test {
 TEST_F(GitMirrorFailureTest, HostDownIsAnErrorAndLeavesNoMirror) {
   int port = testing::FreeLoopbackPort();  // nothing listens there
   for (std::string url : {"git://127.0.0.1:" + std::to_string(port) + "/repo.git",
-                          "http://127.0.0.1:" + std::to_string(port) + "/repo.git"}) {
+                          "http://127.0.0.1:" + std::to_string(port) + "/repo.git",
+                          "ssh://git@127.0.0.1:" + std::to_string(port) + "/repo.git"}) {
     auto r = GitMirror(mirror()).Fetch(url, {}, "main");
     ASSERT_FALSE(r.ok()) << url;
     EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().ToString();
-    EXPECT_NE(r.status().message().find(url), std::string::npos) << r.status().ToString();
+    EXPECT_NE(r.status().message().find(StripUserinfo(url)), std::string::npos) << r.status().ToString();
     EXPECT_FALSE(fs::exists(mirror()));
     EXPECT_EQ(ListDir(data_ + "/repos"), std::vector<std::string>{"app.git.lock"});
   }

@@ -13,6 +13,28 @@ TEST(GitUrlTest, SplitsThePasswordOff) {
   EXPECT_EQ(u->password, "p@ss/w0rd");
   EXPECT_EQ(u->for_libgit2, "https://ci@git.example.com:8443/team/app.git");
   EXPECT_EQ(u->display, "https://git.example.com:8443/team/app.git");
+  EXPECT_EQ(u->host, "git.example.com");
+  EXPECT_EQ(u->port, 8443);
+}
+
+TEST(GitUrlTest, HostAndPort) {
+  struct Case {
+    std::string url, host;
+    int port;
+  };
+  for (const Case& c : std::vector<Case>{{"ssh://git@[::1]:2222/app.git", "::1", 2222},
+                                         {"ssh://[::1]/app.git", "::1", 0},
+                                         {"git@github.com:team/app.git", "github.com", 0},
+                                         {"git://example.com/app.git", "example.com", 0},
+                                         {"file:///srv/app.git", "", 0}}) {
+    auto u = ParseGitUrl(c.url);
+    ASSERT_TRUE(u.ok()) << c.url << ": " << u.status().ToString();
+    EXPECT_EQ(u->host, c.host) << c.url;
+    EXPECT_EQ(u->port, c.port) << c.url;
+  }
+  for (std::string url : {"https://host:99999/x", "https://host:12a/x", "ssh://[::1/x", "https://:80/x"}) {
+    EXPECT_EQ(ParseGitUrl(url).status().code(), Code::kInvalidArgument) << url;
+  }
 }
 
 TEST(GitUrlTest, AcceptsEveryScheme) {
