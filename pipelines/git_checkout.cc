@@ -86,12 +86,8 @@ class TreeWriter {
         case GIT_FILEMODE_BLOB_EXECUTABLE:
           SLIPWAY_RETURN_IF_ERROR(WriteFile(dir.get(), entry, name, path));
           break;
-        case GIT_FILEMODE_LINK:
-          SLIPWAY_RETURN_IF_ERROR(WriteSymlink(dir.get(), entry, name, path));
-          break;
-        case GIT_FILEMODE_COMMIT:
-          result_.skipped_submodules.push_back(path);
-          break;
+        case GIT_FILEMODE_LINK: SLIPWAY_RETURN_IF_ERROR(WriteSymlink(dir.get(), entry, name, path)); break;
+        case GIT_FILEMODE_COMMIT: result_.skipped_submodules.push_back(path); break;
         default:
           return InvalidArgument("tree entry \"" + path + "\" has an unknown mode " +
                                  std::to_string(git_tree_entry_filemode_raw(entry)));
@@ -101,11 +97,7 @@ class TreeWriter {
   }
 
   Status WriteFile(int dir, const git_tree_entry* entry, const std::string& name, const std::string& path) {
-    git_blob* raw = nullptr;
-    if (git_blob_lookup(&raw, repo_, git_tree_entry_id(entry)) != 0) {
-      return Internal("read blob of \"" + path + "\": " + GitErrorMessage());
-    }
-    GitBlob blob(raw);
+    SLIPWAY_ASSIGN_OR_RETURN(GitBlob blob, LookupBlob(entry, path));
     git_blob_filter_options opts = GIT_BLOB_FILTER_OPTIONS_INIT;
     opts.flags |= GIT_BLOB_FILTER_NO_SYSTEM_ATTRIBUTES | GIT_BLOB_FILTER_ATTRIBUTES_FROM_COMMIT;
     git_oid_cpy(&opts.attr_commit_id, &commit_);
@@ -126,12 +118,9 @@ class TreeWriter {
     return Status::Ok();
   }
 
-  Status WriteSymlink(int dir, const git_tree_entry* entry, const std::string& name, const std::string& path) {
-    git_blob* raw = nullptr;
-    if (git_blob_lookup(&raw, repo_, git_tree_entry_id(entry)) != 0) {
-      return Internal("read blob of \"" + path + "\": " + GitErrorMessage());
-    }
-    GitBlob blob(raw);
+  Status WriteSymlink(int dir, const git_tree_entry* entry, const std::string& name,
+                      const std::string& path) {
+    SLIPWAY_ASSIGN_OR_RETURN(GitBlob blob, LookupBlob(entry, path));
     std::string target(static_cast<const char*>(git_blob_rawcontent(blob.get())),
                        static_cast<size_t>(git_blob_rawsize(blob.get())));
     if (target.empty() || target.find('\0') != std::string::npos) {
@@ -140,6 +129,14 @@ class TreeWriter {
     if (::symlinkat(target.c_str(), dir, name.c_str()) != 0) return Fail("symlink", path);
     ++result_.files;
     return Status::Ok();
+  }
+
+  Result<GitBlob> LookupBlob(const git_tree_entry* entry, const std::string& path) {
+    git_blob* raw = nullptr;
+    if (git_blob_lookup(&raw, repo_, git_tree_entry_id(entry)) != 0) {
+      return Internal("read blob of \"" + path + "\": " + GitErrorMessage());
+    }
+    return GitBlob(raw);
   }
 
   Status Fail(const std::string& call, const std::string& path) {
@@ -156,7 +153,8 @@ class TreeWriter {
 
 }  // namespace
 
-Result<CheckoutResult> CheckoutTree(git_repository* repo, const git_oid& commit, const std::string& workspace) {
+Result<CheckoutResult> CheckoutTree(git_repository* repo, const git_oid& commit,
+                                    const std::string& workspace) {
   const std::string context = "check out " + OidHex(commit) + " into " + workspace;
   struct stat st;
   if (::lstat(workspace.c_str(), &st) == 0) {
@@ -177,7 +175,8 @@ Result<CheckoutResult> CheckoutTree(git_repository* repo, const git_oid& commit,
   auto fail = [&](const Status& s) {
     Status rm = RemoveTree(tmp);
     Status out = s.Wrap(context);
-    if (!rm.ok()) out = Status(out.code(), out.message() + " (and removing " + tmp + ": " + rm.message() + ")");
+    if (!rm.ok())
+      out = Status(out.code(), out.message() + " (and removing " + tmp + ": " + rm.message() + ")");
     return out;
   };
   UniqueFd root(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

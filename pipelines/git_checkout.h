@@ -22,6 +22,7 @@ struct CheckoutResult {
 
 // The tree of `commit` into `workspace` (absent or an empty directory),
 // through <workspace>.tmp-<hex> and a rename.
-Result<CheckoutResult> CheckoutTree(git_repository* repo, const git_oid& commit, const std::string& workspace);
+Result<CheckoutResult> CheckoutTree(git_repository* repo, const git_oid& commit,
+                                    const std::string& workspace);
 
 }  // namespace slipway::pipelines

@@ -56,6 +56,13 @@ struct FetchContext {
 int AcquireCredential(git_credential** out, const char* /*url*/, const char* username_from_url,
                       unsigned int allowed, void* payload) {
   auto* ctx = static_cast<FetchContext*>(payload);
+  const GitCredentials& c = *ctx->creds;
+  std::string user = !c.username.empty() ? c.username : ctx->url->username;
+  if (user.empty() && username_from_url) user = username_from_url;
+  // ssh without a user in the URL: libgit2 first asks for the user name
+  // alone, then for the key. That first question is not an attempt.
+  if (allowed == GIT_CREDENTIAL_USERNAME)
+    return git_credential_username_new(out, user.empty() ? "git" : user.c_str());
   // libgit2 asks again only when the server refused what we gave: giving the
   // same again would loop (and could lock an account).
   if (++ctx->credential_calls > 1) {
@@ -63,12 +70,10 @@ int AcquireCredential(git_credential** out, const char* /*url*/, const char* use
     git_error_set_str(GIT_ERROR_NET, "the server refused the credentials");
     return GIT_EAUTH;
   }
-  const GitCredentials& c = *ctx->creds;
-  std::string user = !c.username.empty() ? c.username : ctx->url->username;
-  if (user.empty() && username_from_url) user = username_from_url;
   std::string password = !c.password.empty() ? c.password : ctx->url->password;
   if ((allowed & GIT_CREDENTIAL_SSH_KEY) && !c.ssh_key_path.empty()) {
-    return git_credential_ssh_key_new(out, user.empty() ? "git" : user.c_str(), nullptr, c.ssh_key_path.c_str(),
+    return git_credential_ssh_key_new(out, user.empty() ? "git" : user.c_str(), nullptr,
+                                      c.ssh_key_path.c_str(),
                                       c.ssh_key_passphrase.empty() ? nullptr : c.ssh_key_passphrase.c_str());
   }
   if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && !password.empty()) {
@@ -99,9 +104,9 @@ int CheckCertificate(git_cert* cert, int /*valid*/, const char* host, void* payl
     auto listed = KnownHostsLists(known_hosts, ctx->url->host, ctx->url->port,
                                   std::string_view(key->hostkey, key->hostkey_len));
     if (listed.ok() && *listed) return 0;
-    ctx->host_key_error = listed.ok() ? "the ssh host key of " + std::string(host) + " is not listed in " +
-                                            known_hosts
-                                      : listed.status().message();
+    ctx->host_key_error =
+        listed.ok() ? "the ssh host key of " + std::string(host) + " is not listed in " + known_hosts
+                    : listed.status().message();
   }
   git_error_set_str(GIT_ERROR_SSH, ctx->host_key_error.c_str());
   return GIT_ECERTIFICATE;
@@ -229,7 +234,8 @@ Result<FetchResult> GitMirror::Fetch(const std::string& url, const GitCredential
     repo.reset();
     if (result.created) {
       Status rm = RemoveTree(dir);
-      if (!rm.ok()) st = Status(st.code(), st.message() + " (and removing " + dir + ": " + rm.message() + ")");
+      if (!rm.ok())
+        st = Status(st.code(), st.message() + " (and removing " + dir + ": " + rm.message() + ")");
     }
     return st;
   };

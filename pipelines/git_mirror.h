@@ -53,8 +53,8 @@ struct GitCredentials {
 };
 
 struct FetchResult {
-  std::string commit;      // what the fetch was asked for, as a 40-hex commit id
-  bool created = false;    // this fetch created the mirror
+  std::string commit;           // what the fetch was asked for, as a 40-hex commit id
+  bool created = false;         // this fetch created the mirror
   size_t received_objects = 0;  // objects transferred by this fetch (0: nothing new)
 };
 

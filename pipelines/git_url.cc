@@ -84,7 +84,8 @@ Result<GitUrl> ParseGitUrl(const std::string& url) {
     }
     // "<transport>::<address>" is how git names a remote helper (ext:: runs
     // a command): never a host.
-    if (url.compare(colon, 2, "::") == 0) return Invalid(url, "remote helpers (<transport>::) are not supported");
+    if (url.compare(colon, 2, "::") == 0)
+      return Invalid(url, "remote helpers (<transport>::) are not supported");
     std::string host = url.substr(0, colon);
     if (host.find(' ') != std::string::npos || host.starts_with("-")) return Invalid(url, "bad host");
     size_t at = host.find('@');
@@ -119,7 +120,8 @@ Result<GitUrl> ParseGitUrl(const std::string& url) {
     size_t colon = userinfo.find(':');
     raw_user = userinfo.substr(0, colon);
     auto user = Decode(raw_user);
-    auto pass = colon == std::string::npos ? std::optional<std::string>("") : Decode(userinfo.substr(colon + 1));
+    auto pass =
+        colon == std::string::npos ? std::optional<std::string>("") : Decode(userinfo.substr(colon + 1));
     if (!user || !pass) return Invalid(url, "bad percent-encoding in the userinfo");
     out.username = *user;
     out.password = *pass;

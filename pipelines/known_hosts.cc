@@ -59,7 +59,8 @@ bool HostsFieldMatches(const std::string& hosts, const std::string& name) {
 
 }  // namespace
 
-Result<bool> KnownHostsLists(const std::string& path, const std::string& host, int port, std::string_view key) {
+Result<bool> KnownHostsLists(const std::string& path, const std::string& host, int port,
+                             std::string_view key) {
   SLIPWAY_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   const std::string name = port == 0 || port == 22 ? host : "[" + host + "]:" + std::to_string(port);
   const std::string key_base64 = Base64Encode(key);

@@ -18,6 +18,7 @@ namespace slipway::pipelines {
 // Whether `path` lists `key` (the raw host key blob the server sent) for
 // `host` on `port` (0 or 22: the default). An unreadable file is an error,
 // not a "no".
-Result<bool> KnownHostsLists(const std::string& path, const std::string& host, int port, std::string_view key);
+Result<bool> KnownHostsLists(const std::string& path, const std::string& host, int port,
+                             std::string_view key);
 
 }  // namespace slipway::pipelines

@@ -60,7 +60,8 @@ class HostileCheckoutTest : public ::testing::Test {
 TEST_F(HostileCheckoutTest, SymlinkThenDirectoryOfTheSameNameIsRefused) {
   // "link" -> the outside dir, then a tree "link" with "pwned" in it: a
   // checkout that followed the symlink would write <outside>/pwned.
-  for (const std::string& target : {outside_, std::string("../../") + fs::path(outside_).filename().string()}) {
+  for (const std::string& target :
+       {outside_, std::string("../../") + fs::path(outside_).filename().string()}) {
     std::string inner = repo_.SubTree("100644 blob " + pwned_ + "\tpwned");
     std::string link = repo_.BlobId(target);
     repo_.RawCommit("120000 blob " + link + "\tlink\n040000 tree " + inner + "\tlink", "attack");

@@ -96,7 +96,9 @@ std::string TestRepo::Commit(const std::map<std::string, std::string>& files, co
   return WorkGit("rev-parse HEAD");
 }
 
-void TestRepo::Push(const std::string& refspec) { WorkGit("push -q origin " + refspec); }
+void TestRepo::Push(const std::string& refspec) {
+  WorkGit("push -q origin " + refspec);
+}
 
 std::string TestRepo::BlobId(const std::string& content) {
   std::string file = dir_ + "/blob";
@@ -110,7 +112,8 @@ std::string TestRepo::SubTree(const std::string& tree_lines) {
   return Git(bare_dir(), "mktree --missing < " + Quote(file));
 }
 
-std::string TestRepo::LiteralTree(const std::string& mode, const std::string& name, const std::string& hex_id) {
+std::string TestRepo::LiteralTree(const std::string& mode, const std::string& name,
+                                  const std::string& hex_id) {
   std::string bytes = mode + " " + name + std::string(1, '\0');
   for (size_t i = 0; i + 1 < hex_id.size(); i += 2) {
     bytes.push_back(static_cast<char>(std::stoi(hex_id.substr(i, 2), nullptr, 16)));
@@ -138,14 +141,15 @@ GitDaemon::GitDaemon(const std::string& base_dir) {
   process_->WaitForPort(port_);
 }
 
-GitHttpServer::GitHttpServer(const std::string& base_dir, const std::string& user, const std::string& password) {
+GitHttpServer::GitHttpServer(const std::string& base_dir, const std::string& user,
+                             const std::string& password) {
   dir_ = MakeTempDir("slipway-githttp");
   fs::create_directories(dir_ + "/git");
   fs::create_symlink("/usr/lib/git-core/git-http-backend", dir_ + "/git/backend");
   std::ofstream(dir_ + "/server.py") << kHttpServer;
   port_ = FreeLoopbackPort();
-  std::vector<std::string> env = {"GIT_PROJECT_ROOT=" + base_dir, "GIT_HTTP_EXPORT_ALL=1", "HOME=" + GitHome(),
-                                  "GIT_CONFIG_NOSYSTEM=1"};
+  std::vector<std::string> env = {"GIT_PROJECT_ROOT=" + base_dir, "GIT_HTTP_EXPORT_ALL=1",
+                                  "HOME=" + GitHome(), "GIT_CONFIG_NOSYSTEM=1"};
   if (!user.empty()) env.push_back("TEST_BASIC_AUTH=" + user + ":" + password);
   process_ = std::make_unique<ServerProcess>(
       std::vector<std::string>{"/usr/bin/python3", dir_ + "/server.py", std::to_string(port_)},

@@ -3,7 +3,6 @@
 // resolving names, checkouts, failures that leave the mirror as it was, and
 // concurrent fetches.
 #include "pipelines/git_mirror.h"
-#include "pipelines/git_url.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "engine/base/fs.h"
+#include "pipelines/git_url.h"
 #include "tests/pipelines/git_fixture.h"
 #include "tests/testing/fixtures.h"
 
@@ -28,13 +28,6 @@ using testing::GitDaemon;
 using testing::GitHttpServer;
 using testing::MakeTempDir;
 using testing::TestRepo;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // `git fsck --full` of the mirror: every object and ref is sound.
 void ExpectFsck(const std::string& mirror) {
@@ -50,7 +43,9 @@ GitCredentials Basic(const std::string& user, const std::string& password) {
   return c;
 }
 
-std::string Refs(const std::string& mirror) { return Git(mirror, "for-each-ref"); }
+std::string Refs(const std::string& mirror) {
+  return Git(mirror, "for-each-ref");
+}
 
 enum class Transport { kFile, kGit, kHttp };
 
@@ -82,7 +77,8 @@ class GitMirrorTest : public ::testing::TestWithParam<Transport> {
 };
 
 TEST_P(GitMirrorTest, FirstFetchCreatesMirrorLaterFetchesGetOnlyNewObjects) {
-  std::string c1 = repo_.Commit({{"README", "hello\n"}, {"src/a.c", "int a;\n"}, {"src/b.c", "int b;\n"}}, "one");
+  std::string c1 =
+      repo_.Commit({{"README", "hello\n"}, {"src/a.c", "int a;\n"}, {"src/b.c", "int b;\n"}}, "one");
   repo_.Push("main");
 
   auto first = Fetch("main");
@@ -114,9 +110,8 @@ TEST_P(GitMirrorTest, FirstFetchCreatesMirrorLaterFetchesGetOnlyNewObjects) {
 }
 
 TEST_P(GitMirrorTest, ChecksOutAnOlderCommitAsAPlainTree) {
-  std::string c1 = repo_.Commit({{"README", "v1\n"}, {"run.sh", "#!/bin/sh\n"}, {"lib/x", "x\n"},
-                                 {"link", "->lib/x"}},
-                                "one");
+  std::string c1 = repo_.Commit(
+      {{"README", "v1\n"}, {"run.sh", "#!/bin/sh\n"}, {"lib/x", "x\n"}, {"link", "->lib/x"}}, "one");
   repo_.WorkGit("update-index --chmod=+x run.sh");
   repo_.WorkGit("commit -q --amend -m one");
   c1 = repo_.WorkGit("rev-parse HEAD");
@@ -128,7 +123,7 @@ TEST_P(GitMirrorTest, ChecksOutAnOlderCommitAsAPlainTree) {
   auto out = GitMirror(mirror_path_).Checkout(c1, ws);
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   EXPECT_EQ(out->files, 4u);
-  EXPECT_EQ(ReadText(ws + "/README"), "v1\n");
+  EXPECT_EQ(ReadFile(ws + "/README").value(), "v1\n");
   EXPECT_FALSE(fs::exists(ws + "/new"));
   EXPECT_FALSE(fs::exists(ws + "/.git"));
   struct stat st;
@@ -149,7 +144,7 @@ TEST_P(GitMirrorTest, ChecksOutAnOlderCommitAsAPlainTree) {
   auto again = GitMirror(mirror_path_).Checkout(c1, ws);
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.status().code(), Code::kFailedPrecondition) << again.status().ToString();
-  EXPECT_EQ(ReadText(ws + "/README"), "v1\n");
+  EXPECT_EQ(ReadFile(ws + "/README").value(), "v1\n");
 }
 
 TEST_P(GitMirrorTest, ResolvesBranchesAndTags) {
@@ -315,7 +310,8 @@ TEST_F(GitMirrorFailureTest, HttpBasicAuthAndNoSecretInMessages) {
   repo_.Push("main");
   GitHttpServer http(repo_.base_dir(), "ci", kGood);
   std::string url = http.url();
-  std::string with_user = "http://ci:" + kBad + "@127.0.0.1:" + std::to_string(http.port()) + "/git/backend/repo.git";
+  std::string with_user =
+      "http://ci:" + kBad + "@127.0.0.1:" + std::to_string(http.port()) + "/git/backend/repo.git";
 
   auto expect_clean = [&](const Status& st) {
     EXPECT_EQ(st.message().find(kGood), std::string::npos) << st.ToString();
@@ -350,7 +346,8 @@ TEST_F(GitMirrorFailureTest, HttpBasicAuthAndNoSecretInMessages) {
   auto good = GitMirror(mirror()).Fetch(url, Basic("ci", kGood), "main");
   ASSERT_TRUE(good.ok()) << good.status().ToString();
   EXPECT_EQ(good->commit, c1);
-  std::string good_in_url = "http://ci:" + kGood + "@127.0.0.1:" + std::to_string(http.port()) + "/git/backend/repo.git";
+  std::string good_in_url =
+      "http://ci:" + kGood + "@127.0.0.1:" + std::to_string(http.port()) + "/git/backend/repo.git";
   auto good_url = GitMirror(mirror()).Fetch(good_in_url, {}, "main");
   ASSERT_TRUE(good_url.ok()) << good_url.status().ToString();
   // Nothing of the credentials is stored in the mirror (an anonymous remote).

@@ -43,12 +43,15 @@ TEST(GitUrlTest, AcceptsEveryScheme) {
   };
   for (const Case& c : std::vector<Case>{
            {"file:///srv/git/app.git", "file", "file:///srv/git/app.git", "file:///srv/git/app.git", ""},
-           {"git://127.0.0.1:9418/app.git", "git", "git://127.0.0.1:9418/app.git", "git://127.0.0.1:9418/app.git", ""},
+           {"git://127.0.0.1:9418/app.git", "git", "git://127.0.0.1:9418/app.git",
+            "git://127.0.0.1:9418/app.git", ""},
            {"http://host/app.git", "http", "http://host/app.git", "http://host/app.git", ""},
            {"ssh://git@host:2222/team/app.git", "ssh", "ssh://git@host:2222/team/app.git",
             "ssh://host:2222/team/app.git", "git"},
-           {"GIT+SSH://deploy@host/app.git", "ssh", "ssh://deploy@host/app.git", "GIT+SSH://host/app.git", "deploy"},
-           {"git@github.com:team/app.git", "ssh", "git@github.com:team/app.git", "github.com:team/app.git", "git"},
+           {"GIT+SSH://deploy@host/app.git", "ssh", "ssh://deploy@host/app.git", "GIT+SSH://host/app.git",
+            "deploy"},
+           {"git@github.com:team/app.git", "ssh", "git@github.com:team/app.git", "github.com:team/app.git",
+            "git"},
            {"host:app.git", "ssh", "host:app.git", "host:app.git", ""},
        }) {
     auto u = ParseGitUrl(c.url);
@@ -63,14 +66,14 @@ TEST(GitUrlTest, AcceptsEveryScheme) {
 
 TEST(GitUrlTest, RefusesWithoutEchoingThePassword) {
   for (std::string url : {
-           "ftp://u:hunter2@host/app.git",         // unsupported scheme
-           "https://u:hunter2/x@host/app.git",     // unencoded '/' in the password
-           "https://u:hunter2@host/app.git\n",     // control character
-           "file://u:hunter2@/srv/app.git",        // file:// with userinfo
-           "https://u:hunter2%zz@host/app.git",    // bad escape
-           "ext::sh -c true",                      // remote helper
-           "/srv/app.git",                         // local path
-           "https://u:hunter2@/app.git",           // no host
+           "ftp://u:hunter2@host/app.git",       // unsupported scheme
+           "https://u:hunter2/x@host/app.git",   // unencoded '/' in the password
+           "https://u:hunter2@host/app.git\n",   // control character
+           "file://u:hunter2@/srv/app.git",      // file:// with userinfo
+           "https://u:hunter2%zz@host/app.git",  // bad escape
+           "ext::sh -c true",                    // remote helper
+           "/srv/app.git",                       // local path
+           "https://u:hunter2@/app.git",         // no host
        }) {
     auto u = ParseGitUrl(url);
     ASSERT_FALSE(u.ok()) << url;

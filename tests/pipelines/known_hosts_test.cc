@@ -8,19 +8,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/base/fs.h"
 #include "tests/testing/fixtures.h"
 
 namespace slipway::pipelines {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 class KnownHostsTest : public ::testing::Test {
  protected:
@@ -38,13 +32,14 @@ class KnownHostsTest : public ::testing::Test {
   Key NewKey(const std::string& name) {
     std::string out, path = dir_ + "/" + name;
     EXPECT_EQ(testing::RunShell("ssh-keygen -q -t ed25519 -N '' -C '' -f " + path, &out), 0) << out;
-    EXPECT_EQ(testing::RunShell("cut -d' ' -f2 " + path + ".pub | base64 -d > " + path + ".raw", &out), 0) << out;
+    EXPECT_EQ(testing::RunShell("cut -d' ' -f2 " + path + ".pub | base64 -d > " + path + ".raw", &out), 0)
+        << out;
     Key k;
-    std::istringstream pub(ReadText(path + ".pub"));
+    std::istringstream pub(ReadFile(path + ".pub").value());
     std::string type, blob;
     pub >> type >> blob;
     k.line_tail = type + " " + blob;
-    k.raw = ReadText(path + ".raw");
+    k.raw = ReadFile(path + ".raw").value();
     return k;
   }
   std::string Write(const std::string& name, const std::string& text) {
@@ -65,10 +60,10 @@ class KnownHostsTest : public ::testing::Test {
 TEST_F(KnownHostsTest, PlainAndHashedNames) {
   std::string plain = Write("plain", "# comment\n\ngit.example.com,10.0.0.1 " + key_.line_tail +
                                          "\n[git.example.com]:2222 " + other_.line_tail + "\n");
-  std::string hashed = Write("hashed", ReadText(plain));
+  std::string hashed = Write("hashed", ReadFile(plain).value());
   std::string out;
   ASSERT_EQ(testing::RunShell("ssh-keygen -H -f " + hashed, &out), 0) << out;
-  ASSERT_EQ(ReadText(hashed).find("git.example.com"), std::string::npos);  // really hashed
+  ASSERT_EQ(ReadFile(hashed).value().find("git.example.com"), std::string::npos);  // really hashed
   for (const std::string& file : {plain, hashed}) {
     EXPECT_TRUE(Lists(file, "git.example.com", 0, key_)) << file;
     EXPECT_TRUE(Lists(file, "git.example.com", 22, key_)) << file;

@@ -75,7 +75,9 @@ ServerProcess::ServerProcess(const std::vector<std::string>& argv, std::string l
   pid_ = pid;
 }
 
-ServerProcess::~ServerProcess() { Stop(); }
+ServerProcess::~ServerProcess() {
+  Stop();
+}
 
 void ServerProcess::WaitForPort(int port) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
