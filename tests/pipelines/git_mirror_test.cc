@@ -137,6 +137,15 @@ TEST_P(GitMirrorTest, ChecksOutAnOlderCommitAsAPlainTree) {
   ASSERT_EQ(::lstat(ws.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0755u);
 
+  // The commit's own .gitattributes apply, as git checkout applies them.
+  std::string crlf = repo_.Commit(
+      {{".gitattributes", "*.txt eol=crlf\n"}, {"a.txt", "a\nb\n"}, {"a.bin", "a\nb\n"}}, "attributes");
+  repo_.Push("main");
+  ASSERT_TRUE(Fetch("main").ok());
+  ASSERT_TRUE(GitMirror(mirror_path_).Checkout(crlf, data_ + "/crlf").ok());
+  EXPECT_EQ(ReadFile(data_ + "/crlf/a.txt").value(), "a\r\nb\r\n");
+  EXPECT_EQ(ReadFile(data_ + "/crlf/a.bin").value(), "a\nb\n");
+
   // An existing empty directory is fine; a non-empty one is refused untouched.
   std::string empty = data_ + "/empty";
   fs::create_directories(empty);
@@ -350,6 +359,10 @@ TEST_F(GitMirrorFailureTest, HttpBasicAuthAndNoSecretInMessages) {
       "http://ci:" + kGood + "@127.0.0.1:" + std::to_string(http.port()) + "/git/backend/repo.git";
   auto good_url = GitMirror(mirror()).Fetch(good_in_url, {}, "main");
   ASSERT_TRUE(good_url.ok()) << good_url.status().ToString();
+  // A token alone (no user name): sent with the user "x-access-token".
+  GitHttpServer token_http(repo_.base_dir(), "x-access-token", kGood);
+  ASSERT_TRUE(GitMirror(mirror()).Fetch(token_http.url(), Basic("", kGood), "main").ok());
+
   // Nothing of the credentials is stored in the mirror (an anonymous remote).
   std::string out;
   testing::RunShell("grep -r -l -e " + kGood + " -e " + kBad + " " + mirror(), &out);
