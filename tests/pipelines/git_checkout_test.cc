@@ -126,5 +126,22 @@ TEST_F(HostileCheckoutTest, SymlinksAreCreatedNeverFollowedAndGitlinksSkipped) {
   EXPECT_EQ(st.st_mode & 07777, 0644u);
 }
 
+// Modes git never writes (setuid, a character device) in a literal tree:
+// libgit2 reads them as plain blobs, and only 0644/0755 files come out.
+TEST_F(HostileCheckoutTest, NoSetuidBitOrDeviceNodeComesFromATree) {
+  std::string suid = repo_.LiteralTree("104755", "suid", pwned_);
+  std::string device = repo_.LiteralTree("20644", "tty", pwned_);
+  repo_.RawCommit("040000 tree " + suid + "\ta\n040000 tree " + device + "\tb", "modes");
+  auto r = FetchAndCheckOut("modes");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  struct stat st;
+  ASSERT_EQ(::lstat((ws() + "/a/suid").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  ASSERT_EQ(::lstat((ws() + "/b/tty").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+}
+
 }  // namespace
 }  // namespace slipway::pipelines
