@@ -180,25 +180,38 @@ Code FetchErrorCode(int rc, const FetchContext& ctx) {
 
 // Removes <path>.tmp-* (mirrors whose creation a crash interrupted). Only
 // under the exclusive lock, when nobody can be creating one.
-Status RemoveLeftovers(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  std::string prefix = path.substr(slash == std::string::npos ? 0 : slash + 1) + kTmpInfix;
-  for (const std::string& name : ListDir(dir)) {
-    if (name.starts_with(prefix)) SLIPWAY_RETURN_IF_ERROR(RemoveTree(dir + "/" + name));
-  }
-  return Status::Ok();
-}
-
 std::string ParentOf(const std::string& path) {
   size_t slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// Removes <path>.tmp-* (mirrors whose creation a crash interrupted). Only
+// under the exclusive lock, when nobody can be creating one.
+Status RemoveLeftovers(const std::string& path) {
+  std::string dir = ParentOf(path);
+  std::string prefix = path.substr(path.find_last_of('/') + 1) + kTmpInfix;  // npos + 1 == 0
+  for (const std::string& name : ListDir(dir)) {
+    if (name.starts_with(prefix)) SLIPWAY_RETURN_IF_ERROR(RemoveTree(dir + "/" + name));
+  }
+  return Status::Ok();
+}
+
+// `what` becomes part of a refspec when it is a ref outside heads and tags:
+// it must be one valid ref name, not a pattern or a "src:dst" pair.
+Status CheckWhat(const std::string& what) {
+  if (what.empty()) return InvalidArgument("empty branch, tag or commit");
+  int valid = 0;
+  if (what.starts_with("refs/") && (git_reference_name_is_valid(&valid, what.c_str()) != 0 || !valid ||
+                                    what.find('*') != std::string::npos)) {
+    return InvalidArgument("\"" + what + "\" is not a valid ref name");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-GitMirror::GitMirror(std::string path) : path_(std::move(path)), lock_path_(path_ + ".lock") {
+GitMirror::GitMirror(std::string path) : path_(std::move(path)) {
   while (path_.size() > 1 && path_.back() == '/') path_.pop_back();
   lock_path_ = path_ + ".lock";
 }
@@ -209,7 +222,7 @@ Result<FetchResult> GitMirror::Fetch(const std::string& url, const GitCredential
   SLIPWAY_ASSIGN_OR_RETURN(GitUrl u, ParseGitUrl(url));
   Redactor redact(u, credentials);
   const std::string context = "fetch " + u.display;
-  if (what.empty()) return InvalidArgument(context + ": empty branch, tag or commit");
+  SLIPWAY_RETURN_IF_ERROR(CheckWhat(what).Wrap(context));
 
   SLIPWAY_RETURN_IF_ERROR(MakeDirs(ParentOf(path_), 0700));
   SLIPWAY_ASSIGN_OR_RETURN(UniqueFd lock, LockFile(lock_path_, LOCK_EX));

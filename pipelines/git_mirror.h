@@ -66,7 +66,9 @@ class GitMirror {
   const std::string& path() const { return path_; }
 
   // Fetches every branch and tag of `url` into the mirror (creating it on
-  // first use), then resolves `what` in it (see Resolve). Errors name the URL
+  // first use), then resolves `what` in it (see Resolve). A `what` that is a
+  // ref outside refs/heads and refs/tags ("refs/pull/1/head") is fetched too;
+  // it must be a valid ref name, not a pattern. Errors name the URL
   // without userinfo and the reason: kUnavailable (host down),
   // kUnauthenticated (credentials missing or refused), kNotFound (no such
   // branch, tag or commit), kInvalidArgument (bad URL).

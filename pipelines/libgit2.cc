@@ -8,6 +8,10 @@ void InitLibgit2() {
   static std::once_flag once;
   std::call_once(once, [] {
     git_libgit2_init();
+    // Objects, packs and refs are fsync'ed as git does with core.fsync: a
+    // mirror renamed into place, or a ref moved, survives a power loss with
+    // what it points to.
+    git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
     for (int level : {GIT_CONFIG_LEVEL_PROGRAMDATA, GIT_CONFIG_LEVEL_SYSTEM, GIT_CONFIG_LEVEL_XDG,
                       GIT_CONFIG_LEVEL_GLOBAL}) {
       git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, "");

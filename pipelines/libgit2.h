@@ -12,7 +12,7 @@ namespace slipway::pipelines {
 // git_libgit2_init once per process, and no global, XDG or system config:
 // what the mirrors do must not depend on a .gitconfig in slipwayd's HOME
 // (url.insteadOf, proxies, credential helpers). Never shut down: other
-// threads may still use it.
+// threads may still use it. Writes into repositories are fsync'ed.
 void InitLibgit2();
 
 template <typename T, void (*Free)(T*)>

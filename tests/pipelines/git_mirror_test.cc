@@ -309,6 +309,23 @@ TEST_F(GitMirrorFailureTest, RejectsUrlsItDoesNotSupport) {
   EXPECT_FALSE(fs::exists(mirror()));
 }
 
+TEST_F(GitMirrorFailureTest, RefusesRefsThatWouldChangeTheRefspec) {
+  repo_.Commit({{"a", "1"}}, "one");
+  repo_.Push("main");
+  for (std::string what : {"", "refs/*", "refs/pull/1/head:refs/heads/main", "refs/heads/a..b"}) {
+    auto r = GitMirror(mirror()).Fetch(repo_.file_url(), {}, what);
+    ASSERT_FALSE(r.ok()) << what;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << r.status().ToString();
+  }
+  // A ref outside heads and tags is fetched by name.
+  std::string c2 = repo_.Commit({{"a", "2"}}, "two");
+  repo_.Push("HEAD:refs/pull/1/head");
+  auto pull = GitMirror(mirror()).Fetch(repo_.file_url(), {}, "refs/pull/1/head");
+  ASSERT_TRUE(pull.ok()) << pull.status().ToString();
+  EXPECT_EQ(pull->commit, c2);
+  EXPECT_EQ(GitMirror(mirror()).Resolve("main").value(), repo_.WorkGit("rev-parse HEAD~1"));
+}
+
 // Basic auth over smart http: the right password works, a wrong or missing
 // one fails as kUnauthenticated, and no password (right or wrong, in the
 // URL or in the credentials) appears in any message.
