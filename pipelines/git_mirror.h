@@ -24,6 +24,11 @@
 //
 // libgit2 reads no global, XDG or system git config here (HOME's .gitconfig
 // could otherwise rewrite URLs or set proxies for slipwayd).
+//
+// Known limit: libgit2 1.5 has no network timeout. A server that accepts the
+// connection and then stalls blocks Fetch (and, through the lock, the next
+// fetches of this mirror) until the kernel drops the TCP connection; a
+// caller that needs a deadline must run the fetch where it can be killed.
 #pragma once
 
 #include <cstddef>
