@@ -11,6 +11,9 @@ packages=(
   zlib1g-dev libzstd-dev
   # Tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev busybox-static iproute2 python3
+  # Pipeline tests: real repositories (git CLI, git daemon, git http-backend under python3's
+  # CGI server); ssh-keygen for known_hosts files
+  git openssh-client
   # Registry client tests: a real registry, skopeo to cross-check, htpasswd -B, openssl for token certs
   docker-registry skopeo apache2-utils openssl
   # Build compatibility tests and benchmarks: the reference builder

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -181,6 +182,15 @@ Result<std::vector<std::string>> ListDirAt(int fd, const std::string& path) {
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+Result<UniqueFd> LockFile(const std::string& path, int operation) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return ErrnoStatus("open " + path);
+  while (::flock(fd.get(), operation) != 0) {
+    if (errno != EINTR) return ErrnoStatus("flock " + path);
+  }
+  return fd;
 }
 
 std::string RandomHex(size_t bytes) {

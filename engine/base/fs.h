@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/base/fd.h"
 #include "engine/base/status.h"
 
 namespace slipway {
@@ -55,6 +56,11 @@ std::vector<std::string> ListDir(const std::string& dir);
 // "." and "..", in no particular order; `path` only names it in errors.
 // For walks that must not resolve paths again (dirfd-relative code).
 Result<std::vector<std::string>> ListDirAt(int fd, const std::string& path);
+// Opens (creating, 0600) the lock file `path` and flock(2)s it with
+// `operation` (LOCK_SH, LOCK_EX, | LOCK_NB), retrying on EINTR. The lock
+// lasts as long as the returned descriptor, so a crash releases it. With
+// LOCK_NB, a held lock is an error whose errno is EWOULDBLOCK.
+Result<UniqueFd> LockFile(const std::string& path, int operation);
 // A random lowercase hex string of `bytes` * 2 characters, from getrandom(2).
 std::string RandomHex(size_t bytes);
 

@@ -19,15 +19,6 @@ namespace {
 constexpr int64_t kMaxManifestBytes = 4 << 20;
 constexpr int64_t kMaxConfigBytes = 16 << 20;
 
-Result<UniqueFd> LockFile(const std::string& path, int operation) {
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd) return ErrnoStatus("open " + path);
-  while (::flock(fd.get(), operation) != 0) {
-    if (errno != EINTR) return ErrnoStatus("flock " + path);
-  }
-  return fd;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root, int64_t max_layer_bytes) {
