@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -407,11 +408,20 @@ TEST_F(ApiHardeningTest, FloodOfIdleConnectionsAndLargeBodiesDoesNotLockOutClien
 TEST(EndedContainersTest, HoldNoDescriptorsInTheDaemon) {
   rlimit saved{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
-  rlimit low = {160, 160};
+  rlimit low = {160, saved.rlim_max};  // the soft limit, which slipwayd keeps
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);  // slipwayd inherits it
   auto daemon = std::make_unique<DaemonUnderTest>();
   auto started = daemon->Start();
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);  // root may raise it back
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  {
+    // The limit the test is about really is slipwayd's.
+    std::ifstream limits("/proc/" + std::to_string(daemon->pid()) + "/limits");
+    std::string line, soft;
+    while (std::getline(limits, line)) {
+      if (line.rfind("Max open files", 0) == 0) std::istringstream(line.substr(14)) >> soft;
+    }
+    ASSERT_EQ(soft, "160");
+  }
   ASSERT_TRUE(started) << started.message();
   ASSERT_FALSE(daemon->ImportBusybox("busybox").empty());
   size_t before = OpenDescriptors(daemon->pid());
