@@ -61,9 +61,10 @@ bool IsVariableName(std::string_view s) {
   return true;
 }
 
-bool IsPredefined(std::string_view name) {
-  return std::any_of(std::begin(kPredefinedVariables), std::end(kPredefinedVariables),
-                     [&](const char* v) { return name == v; });
+// SLIPWAY_* describe the run; a step cannot be told otherwise. CI may be
+// set (the example sets it to "true", as slipway does anyway).
+bool IsReserved(std::string_view name) {
+  return name.starts_with("SLIPWAY_");
 }
 
 // A path below the workspace: relative, and no ".." to climb out of it.
@@ -139,14 +140,14 @@ class Reader {
 
   // `env` and `args`: variable names to strings.
   std::map<std::string, std::string> Variables(const YamlNode& node, const std::string& path,
-                                               bool predefined_ok) {
+                                               bool reserved_ok) {
     std::map<std::string, std::string> out;
     if (!Expect(node, path, Kind::kMapping, "a mapping of names to strings")) return out;
     for (const auto& [key, value] : node.entries) {
       if (!IsVariableName(key.text)) {
         Error(key, path, Quote(key.text) + " is not a variable name ([A-Za-z_][A-Za-z0-9_]*)");
-      } else if (!predefined_ok && IsPredefined(key.text)) {
-        Error(key, path, key.text + " is set by slipway for every step");
+      } else if (!reserved_ok && IsReserved(key.text)) {
+        Error(key, path, key.text + " is reserved: slipway sets SLIPWAY_* for every step");
       }
       // Any scalar, as written: `CI: true` is the string "true".
       if (Expect(value, path + "." + key.text, Kind::kScalar, "a string")) out[key.text] = value.text;
@@ -228,6 +229,7 @@ std::optional<ReadyCheck> ReadReady(Reader& r, const YamlNode& node, const std::
 struct ItemNodes {
   const YamlNode* item = nullptr;
   const YamlNode* name = nullptr;
+  const YamlNode* image = nullptr;
   const YamlNode* depends_on = nullptr;
 };
 
@@ -243,15 +245,16 @@ std::string ReadName(Reader& r, const YamlNode& node, const std::string& path, I
 Service ReadService(Reader& r, const YamlNode& node, const std::string& path, ItemNodes* nodes) {
   Service s;
   s.at = node.at;
-  nodes->item = &node;
   auto f = r.Mapping(node, path, {"name", "image", "commands", "env", "ready"});
   if (!f) return s;
+  nodes->item = &node;
   if (!f->count("name")) r.Error(node, path, "missing key \"name\"");
   for (const auto& [key, value] : *f) {
     std::string p = path + "." + key;
     if (key == "name") {
       s.name = ReadName(r, *value, p, nodes);
     } else if (key == "image") {
+      nodes->image = value;
       s.image = r.Image(*value, p);
     } else if (key == "commands") {
       s.commands = r.Commands(*value, p);
@@ -267,11 +270,11 @@ Service ReadService(Reader& r, const YamlNode& node, const std::string& path, It
 Step ReadStep(Reader& r, const YamlNode& node, const std::string& path, ItemNodes* nodes) {
   Step s;
   s.at = node.at;
-  nodes->item = &node;
   auto f = r.Mapping(node, path,
                      {"name", "image", "commands", "env", "secrets", "timeout", "memory", "cpus", "pids",
                       "depends_on", "when"});
   if (!f) return s;
+  nodes->item = &node;
   for (const char* required : {"name", "commands"}) {
     if (!f->count(required)) r.Error(node, path, "missing key " + Quote(required));
   }
@@ -281,6 +284,7 @@ Step ReadStep(Reader& r, const YamlNode& node, const std::string& path, ItemNode
     if (key == "name") {
       s.name = ReadName(r, v, p, nodes);
     } else if (key == "image") {
+      nodes->image = &v;
       s.image = r.Image(v, p);
     } else if (key == "commands") {
       s.commands = r.Commands(v, p);
@@ -293,8 +297,8 @@ Step ReadStep(Reader& r, const YamlNode& node, const std::string& path, ItemNode
           std::string pi = p + "[" + std::to_string(i) + "]";
           if (!IsVariableName(name)) {
             r.Error(v.items[i], pi, Quote(name) + " is not a variable name ([A-Za-z_][A-Za-z0-9_]*)");
-          } else if (IsPredefined(name)) {
-            r.Error(v.items[i], pi, name + " is set by slipway for every step");
+          } else if (IsReserved(name)) {
+            r.Error(v.items[i], pi, name + " is reserved: slipway sets SLIPWAY_* for every step");
           }
         }
         s.secrets = *names;
@@ -477,19 +481,19 @@ void ReadPipeline(Reader& r, const YamlNode& root, Pipeline& p) {
     auto [it, inserted] = taken.emplace(name, path);
     if (!inserted) r.Error(*nodes.name, path + ".name", Quote(name) + " is taken by " + it->second);
   };
-  auto image_from_build = [&](const std::string& image, const std::string& path, SourceLocation at) {
-    if (!image.empty() || p.build) return;
-    r.Error(at, path, "no \"image\", and no \"build\" to take the image from");
+  auto image_from_build = [&](const ItemNodes& nodes, const std::string& path) {
+    if (nodes.image || !nodes.item || p.build) return;
+    r.Error(*nodes.item, path, "no \"image\", and no \"build\" to take the image from");
   };
   for (size_t i = 0; i < p.services.size(); ++i) {
     std::string path = "services[" + std::to_string(i) + "]";
     claim(p.services[i].name, path, service_nodes[i]);
-    image_from_build(p.services[i].image, path, p.services[i].at);
+    image_from_build(service_nodes[i], path);
   }
   for (size_t i = 0; i < p.steps.size(); ++i) {
     std::string path = "steps[" + std::to_string(i) + "]";
     claim(p.steps[i].name, path, step_nodes[i]);
-    image_from_build(p.steps[i].image, path, p.steps[i].at);
+    image_from_build(step_nodes[i], path);
   }
   ResolveNeeds(r, p, step_nodes);
 }

@@ -31,8 +31,8 @@ inline constexpr char kPipelineFileName[] = ".slipway.yml";
 // push can make the reader spend.
 inline constexpr size_t kMaxPipelineFileBytes = 1 << 20;
 
-// The variables every step gets (docs/pipelines.md); `env` and `secrets`
-// may not set them.
+// The variables every step gets (docs/pipelines.md). `env` and `secrets`
+// may not name SLIPWAY_* (the run's own description); CI they may.
 inline constexpr const char* kPredefinedVariables[] = {
     "CI",          "SLIPWAY_REPO",  "SLIPWAY_COMMIT", "SLIPWAY_BRANCH",
     "SLIPWAY_TAG", "SLIPWAY_EVENT", "SLIPWAY_RUN_ID", "SLIPWAY_STEP",
