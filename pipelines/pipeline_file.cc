@@ -24,12 +24,11 @@ constexpr YamlLimits kLimits{
     .max_copied_bytes = 4 * kMaxPipelineFileBytes,
 };
 
+// A linter's list, not a log: past this many errors the rest are counted.
+constexpr size_t kMaxErrors = 100;
+
 // The largest pid limit Linux takes (PID_MAX_LIMIT on 64-bit).
 constexpr int64_t kMaxPids = 4'194'304;
-
-std::string Quote(std::string_view text) {
-  return "\"" + std::string(text) + "\"";
-}
 
 std::string Join(std::initializer_list<std::string_view> words) {
   std::string out;
@@ -147,7 +146,7 @@ class Reader {
       if (!IsVariableName(key.text)) {
         Error(key, path, Quote(key.text) + " is not a variable name ([A-Za-z_][A-Za-z0-9_]*)");
       } else if (!reserved_ok && IsReserved(key.text)) {
-        Error(key, path, key.text + " is reserved: slipway sets SLIPWAY_* for every step");
+        Error(key, path, Quote(key.text) + " is reserved: slipway sets SLIPWAY_* for every step");
       }
       // Any scalar, as written: `CI: true` is the string "true".
       if (Expect(value, path + "." + key.text, Kind::kScalar, "a string")) out[key.text] = value.text;
@@ -298,14 +297,15 @@ Step ReadStep(Reader& r, const YamlNode& node, const std::string& path, ItemNode
           if (!IsVariableName(name)) {
             r.Error(v.items[i], pi, Quote(name) + " is not a variable name ([A-Za-z_][A-Za-z0-9_]*)");
           } else if (IsReserved(name)) {
-            r.Error(v.items[i], pi, name + " is reserved: slipway sets SLIPWAY_* for every step");
+            r.Error(v.items[i], pi, Quote(name) + " is reserved: slipway sets SLIPWAY_* for every step");
           }
         }
         s.secrets = *names;
         // `env` is read already: the fields come in key order.
         for (size_t i = 0; i < names->size(); ++i) {
           if (f->count("env") && s.env.count((*names)[i])) {
-            r.Error(v.items[i], p + "[" + std::to_string(i) + "]", (*names)[i] + " is also set in env");
+            r.Error(v.items[i], p + "[" + std::to_string(i) + "]",
+                    Quote((*names)[i]) + " is also set in env");
           }
         }
       }
@@ -510,6 +510,12 @@ Result<Pipeline> ParsePipelineFile(std::string_view yaml_text, std::vector<FileE
   std::stable_sort(errors.begin(), errors.end(), [](const FileError& a, const FileError& b) {
     return std::pair(a.at.line, a.at.column) < std::pair(b.at.line, b.at.column);
   });
+  if (errors.size() > kMaxErrors) {
+    FileError more{errors[kMaxErrors].at,
+                   "and " + std::to_string(errors.size() - kMaxErrors) + " more errors"};
+    errors.resize(kMaxErrors);
+    errors.push_back(std::move(more));
+  }
   if (errors_out) *errors_out = errors;
   if (errors.empty()) return pipeline;
   std::string message;

@@ -102,7 +102,8 @@ struct Pipeline {
 
 // Reads a pipeline file. Returns the pipeline, or kInvalidArgument whose
 // message lists every error found, one a line as "LINE:COL: message",
-// each message starting with the key's path ("steps[1].memory: ..."). If
+// each message starting with the key's path ("steps[1].memory: ..."); past
+// 100 errors, the last line says how many more there are. If
 // `errors` is given, it receives the same errors as a list, in file order.
 Result<Pipeline> ParsePipelineFile(std::string_view yaml_text, std::vector<FileError>* errors = nullptr);
 

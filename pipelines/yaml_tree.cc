@@ -15,6 +15,13 @@ std::string FileError::ToString() const {
   return std::to_string(at.line) + ":" + std::to_string(at.column) + ": " + message;
 }
 
+std::string Quote(std::string_view text) {
+  if (text.size() <= kQuotedBytes) return "\"" + std::string(text) + "\"";
+  size_t cut = kQuotedBytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;  // a continuation byte
+  return "\"" + std::string(text.substr(0, cut)) + "...\"";
+}
+
 const char* KindName(const YamlNode& node) {
   switch (node.kind) {
     case YamlNode::Kind::kNull: return "nothing";
@@ -136,7 +143,7 @@ class TreeBuilder : public YAML::EventHandler {
     // "?": plain; "!": quoted (YAML's non-specific tag).
     node.quoted = tag == "!" || tag == "tag:yaml.org,2002:str";
     if (tag != "?" && !node.quoted)
-      Error(node.at, "the tag \"" + tag + "\" is not supported (only !!str is)");
+      Error(node.at, "the tag " + Quote(tag) + " is not supported (only !!str is)");
     // "\0" in double quotes: no command, name or path can hold it.
     if (value.find('\0') != std::string::npos) Error(node.at, "a NUL character (\\0) in a string");
     Charge(node.at);
@@ -178,7 +185,7 @@ class TreeBuilder : public YAML::EventHandler {
     if (stack_.size() >= limits_.max_depth) {
       throw Stop{{at, "nested deeper than " + std::to_string(limits_.max_depth) + " levels"}};
     }
-    if (tag != "?" && tag != "!" && tag != own_tag) Error(at, "the tag \"" + tag + "\" is not supported");
+    if (tag != "?" && tag != "!" && tag != own_tag) Error(at, "the tag " + Quote(tag) + " is not supported");
     Charge(at);
     Frame frame;
     frame.node.kind = kind;
@@ -248,8 +255,8 @@ class TreeBuilder : public YAML::EventHandler {
     }
     auto [first, inserted] = top.keys.emplace(key.text, key.at);
     if (!inserted) {
-      Error(key.at,
-            "duplicate key \"" + key.text + "\" (first at line " + std::to_string(first->second.line) + ")");
+      Error(key.at, "duplicate key " + Quote(key.text) + " (first at line " +
+                        std::to_string(first->second.line) + ")");
       return;
     }
     if (node.kind == YamlNode::Kind::kNull) node.at = key.at;

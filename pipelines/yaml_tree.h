@@ -67,4 +67,10 @@ std::optional<YamlNode> LoadYaml(std::string_view text, const YamlLimits& limits
 // "a mapping", "a list", "a string", "nothing": for messages.
 const char* KindName(const YamlNode& node);
 
+// `text` in double quotes for a message: at most kQuotedBytes of it (cut
+// where a character starts, then "..."), so that a hostile file's long
+// strings do not grow every error about them.
+inline constexpr size_t kQuotedBytes = 64;
+std::string Quote(std::string_view text);
+
 }  // namespace slipway::pipelines

@@ -279,11 +279,11 @@ TEST(PipelineFileTest, PathsStayInsideTheWorkspace) {
 
 TEST(PipelineFileTest, Variables) {
   ExpectOneError(OneStep("    env: {1A: x}\n"), 5, 11, "steps[0].env: \"1A\" is not a variable name");
-  ExpectOneError(OneStep("    env: {SLIPWAY_COMMIT: x}\n"), 5, 11, "SLIPWAY_COMMIT is reserved");
+  ExpectOneError(OneStep("    env: {SLIPWAY_COMMIT: x}\n"), 5, 11, "\"SLIPWAY_COMMIT\" is reserved");
   ExpectOneError(OneStep("    secrets: [SLIPWAY_RUN_ID]\n"), 5, 15,
-                 "steps[0].secrets[0]: SLIPWAY_RUN_ID is reserved");
+                 "steps[0].secrets[0]: \"SLIPWAY_RUN_ID\" is reserved");
   ExpectOneError(OneStep("    env: {TOKEN: x}\n    secrets: [TOKEN]\n"), 6, 15,
-                 "steps[0].secrets[0]: TOKEN is also set in env");
+                 "steps[0].secrets[0]: \"TOKEN\" is also set in env");
 }
 
 TEST(PipelineFileTest, SyntaxErrorIsOneErrorWhereYamlCppStopped) {
@@ -322,6 +322,22 @@ TEST(PipelineFileTest, EveryErrorIsReportedInFileOrder) {
   std::string joined;
   for (const std::string& line : want) joined += (joined.empty() ? "" : "\n") + line;
   EXPECT_EQ(p.status().message(), joined);
+}
+
+TEST(PipelineFileTest, ErrorsAreCappedAndLongTextIsCut) {
+  // 150 unknown keys of 500 bytes, with an "\xc3\xa9" across the 64th byte:
+  // the cut goes before it. (YAML keys without "?" stop at 1024 bytes.)
+  std::string text = OneStep("");
+  for (int i = 0; i < 150; ++i) {
+    text += "    k" + std::to_string(1000 + i) + std::string(58, 'x') + "\xc3\xa9" + std::string(435, 'y') +
+            ": 1\n";
+  }
+  std::vector<FileError> errors = ErrorsOf(text);
+  ASSERT_EQ(errors.size(), 101u);
+  EXPECT_EQ(errors[0].ToString(), "5:5: steps[0]: unknown key \"k1000" + std::string(58, 'x') +
+                                      "...\" (known: name, image, commands, env, secrets, timeout, memory, "
+                                      "cpus, pids, depends_on, when)");
+  EXPECT_EQ(errors[100].ToString(), "105:5: and 50 more errors");
 }
 
 }  // namespace
