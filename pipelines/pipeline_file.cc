@@ -232,13 +232,28 @@ struct ItemNodes {
   const YamlNode* depends_on = nullptr;
 };
 
-std::string ReadName(Reader& r, const YamlNode& node, const std::string& path, ItemNodes* nodes) {
-  nodes->name = &node;
-  std::string name = r.String(node, path).value_or("");
-  if (!name.empty() && !IsName(name)) {
-    r.Error(node, path, Quote(name) + " is not a name ([A-Za-z0-9][A-Za-z0-9_.-]*, at most 63)");
+// The keys services and steps share: name, image, commands, env. Returns
+// whether `key` was one of them.
+template <typename Item>
+bool ReadSharedKey(Reader& r, const std::string& key, const YamlNode& value, const std::string& path,
+                   ItemNodes* nodes, Item& item) {
+  if (key == "name") {
+    nodes->name = &value;
+    item.name = r.String(value, path).value_or("");
+    if (!item.name.empty() && !IsName(item.name)) {
+      r.Error(value, path, Quote(item.name) + " is not a name ([A-Za-z0-9][A-Za-z0-9_.-]*, at most 63)");
+    }
+  } else if (key == "image") {
+    nodes->image = &value;
+    item.image = r.Image(value, path);
+  } else if (key == "commands") {
+    item.commands = r.Commands(value, path);
+  } else if (key == "env") {
+    item.env = r.Variables(value, path, false);
+  } else {
+    return false;
   }
-  return name;
+  return true;
 }
 
 Service ReadService(Reader& r, const YamlNode& node, const std::string& path, ItemNodes* nodes) {
@@ -250,18 +265,8 @@ Service ReadService(Reader& r, const YamlNode& node, const std::string& path, It
   if (!f->count("name")) r.Error(node, path, "missing key \"name\"");
   for (const auto& [key, value] : *f) {
     std::string p = path + "." + key;
-    if (key == "name") {
-      s.name = ReadName(r, *value, p, nodes);
-    } else if (key == "image") {
-      nodes->image = value;
-      s.image = r.Image(*value, p);
-    } else if (key == "commands") {
-      s.commands = r.Commands(*value, p);
-    } else if (key == "env") {
-      s.env = r.Variables(*value, p, false);
-    } else if (key == "ready") {
-      s.ready = ReadReady(r, *value, p);
-    }
+    if (ReadSharedKey(r, key, *value, p, nodes, s)) continue;
+    if (key == "ready") s.ready = ReadReady(r, *value, p);
   }
   return s;
 }
@@ -280,15 +285,8 @@ Step ReadStep(Reader& r, const YamlNode& node, const std::string& path, ItemNode
   for (const auto& [key, value] : *f) {
     std::string p = path + "." + key;
     const YamlNode& v = *value;
-    if (key == "name") {
-      s.name = ReadName(r, v, p, nodes);
-    } else if (key == "image") {
-      nodes->image = &v;
-      s.image = r.Image(v, p);
-    } else if (key == "commands") {
-      s.commands = r.Commands(v, p);
-    } else if (key == "env") {
-      s.env = r.Variables(v, p, false);
+    if (ReadSharedKey(r, key, v, p, nodes, s)) {
+      continue;
     } else if (key == "secrets") {
       if (auto names = r.Strings(v, p)) {
         for (size_t i = 0; i < names->size(); ++i) {
