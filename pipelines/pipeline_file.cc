@@ -36,28 +36,29 @@ std::string Join(std::initializer_list<std::string_view> words) {
   return out;
 }
 
+bool IsAsciiLetter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool IsAsciiDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// `s` is not empty, its first character passes `first` and the rest `rest`.
+template <typename First, typename Rest>
+bool IsWord(std::string_view s, First first, Rest rest) {
+  return !s.empty() && first(s[0]) && std::all_of(s.begin() + 1, s.end(), rest);
+}
+
+// Step and service names become parts of container names and labels.
 bool IsName(std::string_view s) {
-  // Step and service names become parts of container names and labels.
-  auto ok = [](char c, bool first) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (!first && (c == '_' || c == '.' || c == '-'));
-  };
-  if (s.empty() || s.size() > 63) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (!ok(s[i], i == 0)) return false;
-  }
-  return true;
+  auto alnum = [](char c) { return IsAsciiLetter(c) || IsAsciiDigit(c); };
+  return s.size() <= 63 &&
+         IsWord(s, alnum, [&](char c) { return alnum(c) || c == '_' || c == '.' || c == '-'; });
 }
 
 bool IsVariableName(std::string_view s) {
-  auto ok = [](char c, bool first) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (!first && c >= '0' && c <= '9');
-  };
-  if (s.empty()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (!ok(s[i], i == 0)) return false;
-  }
-  return true;
+  auto letter = [](char c) { return IsAsciiLetter(c) || c == '_'; };
+  return IsWord(s, letter, [&](char c) { return letter(c) || IsAsciiDigit(c); });
 }
 
 // SLIPWAY_* describe the run; a step cannot be told otherwise. CI may be

@@ -204,6 +204,13 @@ TEST(PipelineFileTest, DuplicateNames) {
                  "steps[1].name: \"b c\" is not a name");
 }
 
+TEST(PipelineFileTest, NamesAreAtMost63Characters) {
+  std::string name63 = "a" + std::string(61, 'b') + "-";
+  EXPECT_TRUE(ParsePipelineFile(Replace(OneStep(""), "name: a", "name: " + name63)).ok());
+  ExpectOneError(Replace(OneStep(""), "name: a", "name: " + name63 + "c"), 2, 11, "is not a name");
+  ExpectOneError(Replace(OneStep(""), "name: a", "name: -a"), 2, 11, "steps[0].name: \"-a\" is not a name");
+}
+
 TEST(PipelineFileTest, MissingKeys) {
   ExpectOneError("steps:\n  - name: a\n    image: busybox\n", 2, 5, "steps[0]: missing key \"commands\"");
   ExpectOneError("steps:\n  - image: busybox\n    commands: [true]\n", 2, 5,
