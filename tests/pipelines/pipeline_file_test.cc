@@ -113,6 +113,18 @@ TEST(PipelineFileTest, IssueExampleParsesWithEveryField) {
   EXPECT_EQ(ExecutionOrder(p), (std::vector<size_t>{0, 1}));
 }
 
+TEST(PipelineFileTest, WindowsLineEndings) {
+  std::string crlf;
+  for (char c : std::string(testing::kIssueExample))
+    crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  Result<Pipeline> p = ParsePipelineFile(crlf);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->steps[1].when.branches, (std::vector<std::string>{"main", "release/*"}));
+  EXPECT_EQ(p->steps[1].at, (SourceLocation{21, 5}));
+  ExpectOneError("steps:\r\n  - name: a\r\n    image: busybox\r\n    commands: [true]\r\n    pids: 0\r\n", 5,
+                 11, "steps[0].pids:");
+}
+
 TEST(PipelineFileTest, ReadyByCommandAndDefaults) {
   Result<Pipeline> p = ParsePipelineFile(
       "build: {}\n"
