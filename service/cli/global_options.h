@@ -16,10 +16,13 @@ namespace slipway::cli {
 // flag wins over its variable, which wins over the default.
 void AddGlobalOptions(CLI::App& app, DaemonEndpoint& endpoint);
 
-// A verb: its subcommand, and what it does once its flags are parsed.
+// A verb: its subcommand, and what it does once its flags are parsed:
+// `run` with a client of slipwayd, or `run_local` for a verb that needs no
+// daemon (`pipeline lint`), which then works whatever --host says.
 struct Verb {
   CLI::App* command;
   std::function<int(DaemonClient& client)> run;
+  std::function<int()> run_local = nullptr;
 };
 using Verbs = std::vector<Verb>;
 

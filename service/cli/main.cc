@@ -9,6 +9,7 @@
 #include "service/cli/container_commands.h"
 #include "service/cli/global_options.h"
 #include "service/cli/image_commands.h"
+#include "service/cli/pipeline_commands.h"
 #include "service/cli/run_command.h"
 #include "service/cli/system_commands.h"
 
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
   AddContainerCommands(app, verbs);
   AddImageCommands(app, verbs);
   AddSystemCommands(app, verbs);
+  AddPipelineCommands(app, verbs);
   app.footer("Run \"slipway VERB --help\" for a verb's options.");  // after the verbs: they would inherit it
   if (argc == 1) {  // as Docker: a bare `slipway` shows what it can do
     std::fputs(app.help().c_str(), stdout);
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
   if (!tail.empty() && !takes_tail) return Fail("\"--\" is only for \"slipway run\" and \"slipway create\"");
   for (const Verb& verb : verbs) {
     if (!verb.command->parsed()) continue;
+    if (verb.run_local) return verb.run_local();
     auto client = DaemonClient::Create(endpoint);
     if (!client.ok()) return Fail(client.status());
     return verb.run(**client);
