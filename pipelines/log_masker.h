@@ -78,7 +78,8 @@ class SecretMatcher {
 };
 
 // One output stream's masking state (stdout and stderr each have their own:
-// a value split across the two is not in either stream as written).
+// a value split across the two is not in either stream as written). Not
+// thread-safe: one writer per stream.
 class LogMasker {
  public:
   explicit LogMasker(std::shared_ptr<const SecretMatcher> matcher);
