@@ -10,6 +10,7 @@
 #include "pipelines/git_url.h"
 #include "pipelines/known_hosts.h"
 #include "pipelines/libgit2.h"
+#include "pipelines/log_masker.h"
 
 namespace slipway::pipelines {
 
@@ -19,17 +20,14 @@ constexpr char kTmpInfix[] = ".tmp-";
 
 // Every secret of one fetch, to be replaced by "****" in any text that
 // leaves it (libgit2's messages may quote the URL or what the server said).
+// The masking is the step logs' (log_masker.h), so both hide the same way.
 class Redactor {
  public:
-  Redactor(const GitUrl& url, const GitCredentials& creds) : url_(url) {
-    for (const std::string* s : {&url.password, &creds.password, &creds.ssh_key_passphrase}) {
-      if (!s->empty()) secrets_.push_back(*s);
-    }
-  }
+  Redactor(const GitUrl& url, const GitCredentials& creds)
+      : url_(url), secrets_({url.password, creds.password, creds.ssh_key_passphrase}) {}
   std::string operator()(std::string text) const {
     Replace(text, url_.for_libgit2, url_.display);
-    for (const std::string& s : secrets_) Replace(text, s, "****");
-    return text;
+    return MaskSecrets(text, secrets_);
   }
 
  private:
@@ -40,7 +38,7 @@ class Redactor {
     }
   }
   const GitUrl& url_;
-  std::vector<std::string> secrets_;
+  SecretMatcher secrets_;  // empty values (no password) are ignored
 };
 
 // What the callbacks of one fetch share with it.
