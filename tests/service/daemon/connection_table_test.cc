@@ -49,6 +49,30 @@ class ConnectionTableTest : public ::testing::Test {
     return table_->Accept(socket->server);
   }
 
+  // A new connection that has sent the first byte of a request.
+  ConnectionPtr AcceptTalking(Socket* socket) {
+    ConnectionPtr conn = Accept(socket);
+    EXPECT_TRUE(conn && table_->Input(conn));
+    return conn;
+  }
+
+  // Sweeps `limit` from now, having swept 1 ms before it: then nothing may
+  // have happened.
+  std::vector<ConnectionPtr> SweepAt(milliseconds limit) {
+    now_ += limit - milliseconds(1);
+    const int open = table_->open();
+    EXPECT_TRUE(table_->Sweep().empty());
+    EXPECT_EQ(table_->open(), open);
+    now_ += milliseconds(1);
+    return table_->Sweep();
+  }
+
+  // Whether the server's end still takes input: a lingering connection
+  // does (shut for writing only), a closed one does not (EPIPE).
+  static bool Reads(const Socket& socket) {
+    return ::send(socket.client, "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1;
+  }
+
   // What the client reads until the end of input, or "<open>" if the
   // server's end was not shut down (nothing to read, no end yet).
   static std::string ReadAll(const Socket& socket) {
@@ -94,7 +118,6 @@ TEST_F(ConnectionTableTest, NeverEvictsAConnectionBeingAnswered) {
   Socket a, b, c;
   ConnectionPtr ca = Accept(&a);
   ConnectionPtr cb = Accept(&b);
-  ASSERT_TRUE(table.Input(ca));
   ASSERT_TRUE(table.BeginAnswer(ca));  // a is quietest of the two, but busy
   ASSERT_TRUE(Accept(&c));
   EXPECT_EQ(ReadAll(a), "<open>");
@@ -132,14 +155,17 @@ TEST_F(ConnectionTableTest, ARefusedConnectionIsTheFirstToGo) {
   // Answered and shut for writing, but still read (lingering): what the
   // client still sends does not reset the connection.
   EXPECT_EQ(ReadAll(a), "HTTP/1.1 400 Bad Request\r\n\r\n");
-  EXPECT_EQ(::send(a.client, "x", 1, MSG_NOSIGNAL), 1);
+  EXPECT_TRUE(Reads(a));
+  EXPECT_TRUE(Reads(b));
   ASSERT_TRUE(Accept(&c));
   EXPECT_EQ(ClosedFor("evicted"), 1u);
-  // The refused connections were both moved to the front; the one refused
-  // last is first.
+  EXPECT_FALSE(Reads(a));
+  EXPECT_TRUE(Reads(b));
+  // Both refused ones went before the idle c.
   Socket d;
   ASSERT_TRUE(Accept(&d));
   EXPECT_EQ(ClosedFor("evicted"), 2u);
+  EXPECT_FALSE(Reads(b));
   EXPECT_EQ(ReadAll(c), "<open>");
   EXPECT_EQ(ReadAll(d), "<open>");
 }
@@ -147,17 +173,12 @@ TEST_F(ConnectionTableTest, ARefusedConnectionIsTheFirstToGo) {
 TEST_F(ConnectionTableTest, LingeringConnectionsDropInputAndCloseAfterTheLinger) {
   ConnectionTable& table = Table(8);
   Socket a;
-  ConnectionPtr ca = Accept(&a);
-  ASSERT_TRUE(table.Input(ca));
+  ConnectionPtr ca = AcceptTalking(&a);
   ASSERT_TRUE(table.Refuse(ca, "no", false));
   EXPECT_FALSE(table.Input(ca));                   // dropped
   EXPECT_FALSE(table.Refuse(ca, "again", false));  // refused once only
   EXPECT_FALSE(table.BeginAnswer(ca));
-  now_ += kLinger - milliseconds(1);
-  EXPECT_TRUE(table.Sweep().empty());
-  EXPECT_EQ(ClosedFor("refused"), 0u);
-  now_ += milliseconds(1);
-  EXPECT_TRUE(table.Sweep().empty());
+  EXPECT_TRUE(SweepAt(kLinger).empty());
   EXPECT_EQ(ClosedFor("refused"), 1u);
   EXPECT_EQ(ReadAll(a), "no");
   EXPECT_EQ(table.open(), 0);
@@ -166,8 +187,7 @@ TEST_F(ConnectionTableTest, LingeringConnectionsDropInputAndCloseAfterTheLinger)
 TEST_F(ConnectionTableTest, OnlyReadingRefusalsSpareARequestBeingAnswered) {
   ConnectionTable& table = Table(8);
   Socket a;
-  ConnectionPtr ca = Accept(&a);
-  ASSERT_TRUE(table.Input(ca));
+  ConnectionPtr ca = AcceptTalking(&a);
   ASSERT_TRUE(table.BeginAnswer(ca));
   EXPECT_FALSE(table.Refuse(ca, "408", /*only_reading=*/true));
   EXPECT_EQ(ReadAll(a), "<open>");
@@ -184,10 +204,7 @@ TEST_F(ConnectionTableTest, HeaderTimeout) {
   ConnectionPtr cs = Accept(&silent);
   ConnectionPtr cw = Accept(&slow);
   ASSERT_TRUE(table.Input(cw));  // a byte came, the head did not
-  now_ += kHeader - milliseconds(1);
-  EXPECT_TRUE(table.Sweep().empty());
-  now_ += milliseconds(1);
-  std::vector<ConnectionPtr> late = table.Sweep();
+  std::vector<ConnectionPtr> late = SweepAt(kHeader);
   // The one that said something is owed a 408; the silent one is just closed.
   ASSERT_EQ(late.size(), 1u);
   EXPECT_EQ(late[0], cw);
@@ -199,15 +216,11 @@ TEST_F(ConnectionTableTest, HeaderTimeout) {
 TEST_F(ConnectionTableTest, BodyTimeoutCountsFromTheHead) {
   ConnectionTable& table = Table(8);
   Socket a;
-  ConnectionPtr ca = Accept(&a);
-  ASSERT_TRUE(table.Input(ca));
+  ConnectionPtr ca = AcceptTalking(&a);
   now_ += kHeader - milliseconds(1);
   table.StartBody(ca);
   EXPECT_EQ(table.PhaseOf(ca), Phase::kBody);
-  now_ += kBody - milliseconds(1);
-  EXPECT_TRUE(table.Sweep().empty());
-  now_ += milliseconds(1);
-  std::vector<ConnectionPtr> late = table.Sweep();
+  std::vector<ConnectionPtr> late = SweepAt(kBody);
   ASSERT_EQ(late.size(), 1u);
   EXPECT_EQ(late[0], ca);
 }
@@ -215,8 +228,7 @@ TEST_F(ConnectionTableTest, BodyTimeoutCountsFromTheHead) {
 TEST_F(ConnectionTableTest, IdleTimeoutAfterAnAnswerAndNoneWhileAnswering) {
   ConnectionTable& table = Table(8);
   Socket a;
-  ConnectionPtr ca = Accept(&a);
-  ASSERT_TRUE(table.Input(ca));
+  ConnectionPtr ca = AcceptTalking(&a);
   ASSERT_TRUE(table.BeginAnswer(ca));
   now_ += std::chrono::hours(48);  // a long wait or stream: no timeout applies
   EXPECT_TRUE(table.Sweep().empty());
@@ -230,8 +242,7 @@ TEST_F(ConnectionTableTest, IdleTimeoutAfterAnAnswerAndNoneWhileAnswering) {
   EXPECT_EQ(table.PhaseOf(ca), Phase::kHead);
   table.BeginAnswer(ca);
   table.EndAnswer(ca);
-  now_ += kIdle;
-  EXPECT_TRUE(table.Sweep().empty());
+  EXPECT_TRUE(SweepAt(kIdle).empty());
   EXPECT_EQ(ClosedFor("idle"), 1u);
   EXPECT_EQ(ReadAll(a), "");
 }
