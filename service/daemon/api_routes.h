@@ -1,7 +1,9 @@
 // The inside of ApiServer, shared by api_server.cc (HTTP, routing, auth,
-// metrics) and the route files (container_routes.cc, image_routes.cc).
-// Nothing here knows Pistache: handlers see a decoded Request and answer
-// through a Reply, so that all of Pistache's quirks stay in api_server.cc.
+// metrics), pistache_reply.cc and the route files (container_routes.cc,
+// image_routes.cc). Nothing here knows Pistache: handlers see a decoded
+// Request and answer through a Reply, so that all of Pistache's quirks stay
+// in the files that know it (api_server.cc, http_handler.cc,
+// pistache_reply.cc).
 #pragma once
 
 #include <atomic>

@@ -1,0 +1,100 @@
+// api::Server: ApiServer's implementation (api_server.h), shared by
+// api_server.cc (start, shutdown, routing, authentication, request
+// decoding), http_handler.cc (reading requests) and pistache_reply.cc
+// (answering them). Nothing outside those three files includes it.
+#pragma once
+
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <thread>
+
+#include "service/daemon/api_routes.h"
+#include "service/daemon/api_server.h"
+#include "service/daemon/connection_table.h"
+
+namespace slipway::daemon::api {
+
+namespace Http = Pistache::Http;
+
+class PistacheReply;
+
+// ApiServer's implementation.
+class Server {
+ public:
+  Server(ApiServerOptions options, ContainerService& containers, ImageService& images, Metrics& metrics,
+         EventLog& log, DaemonInfo info);
+  ~Server();
+
+  Status Start();
+  int port() const;
+  void SetDraining() { draining_ = true; }
+  void Shutdown();
+
+  // Every request, whole, on a Pistache reactor thread.
+  void Handle(const Http::Request& request, Http::ResponseWriter writer, const ConnectionPtr& conn);
+
+  // The connection table (connection_table.h; the policy is in the file
+  // comment of api_server.h).
+  ConnectionTable& connections() { return connections_; }
+  // Answers with a JSON error and closes the connection (lingering).
+  // `only_reading`: unless a request of it is being answered meanwhile.
+  void Refuse(const ConnectionPtr& conn, std::string_view method, std::string_view route, int status,
+              std::string_view code, std::string_view message, bool only_reading = false);
+  // Whether the request may be served: /api/v1/ needs the token.
+  bool Admitted(const Http::Request& http) const;
+  // Whether it carries the control token.
+  bool Authorized(const Http::Request& http) const;
+
+  const ApiServerOptions& options() const { return options_; }
+
+  bool stopping() const { return stopping_.load(); }
+  Metrics& metrics() { return metrics_; }
+  EventLog& log() { return log_; }
+  // Writes handed to Pistache and not yet written (or failed), all replies
+  // together: Shutdown() lets them drain before it stops the reactors.
+  void WriteQueued() { unwritten_.fetch_add(1); }
+  void WriteDone() { unwritten_.fetch_sub(1); }
+
+ private:
+  void AddServiceRoutes();
+  void Dispatch(const Http::Request& http, const Router::Match& match, bool admitted, PistacheReply& reply,
+                const ReplyPtr& shared);
+  void Sweep();
+  bool DecodeParams(const Router::Match& match, Request* request, Reply& reply) const;
+  bool DecodeQuery(const Http::Request& http, const Route& route, Request* request, Reply& reply) const;
+  bool ReadBody(const Http::Request& http, const Route& route, Request* request, Reply& reply) const;
+
+  const ApiServerOptions options_;
+  ContainerService& containers_;
+  ImageService& images_;
+  Metrics& metrics_;
+  EventLog& log_;
+  const DaemonInfo info_;
+
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> unwritten_{0};
+  Workers workers_;
+  Context context_;
+  Router router_;
+
+  std::mutex lifecycle_mu_;  // Start and Shutdown
+  bool shut_down_ = false;
+  std::unique_ptr<Http::Endpoint> endpoint_;
+
+  ConnectionTable connections_;
+  // The sweeper: applies the connection table's timeouts every kSweepEvery.
+  std::mutex sweeper_mu_;
+  bool sweeper_stop_ = false;
+  std::condition_variable sweeper_cv_;
+  std::thread sweeper_;
+};
+
+}  // namespace slipway::daemon::api
