@@ -17,13 +17,6 @@ size_t LastAt(const std::string& s, size_t from) {
   return at == std::string::npos || at < from ? std::string::npos : at;
 }
 
-bool HasControlCharacter(const std::string& s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) return true;
-  }
-  return false;
-}
-
 Status Invalid(const std::string& url, const std::string& why) {
   return InvalidArgument("repository URL " + StripUserinfo(url) + ": " + why);
 }
@@ -70,7 +63,7 @@ std::string StripUserinfo(const std::string& url) {
 
 Result<GitUrl> ParseGitUrl(const std::string& url) {
   if (url.empty()) return InvalidArgument("repository URL is empty");
-  if (HasControlCharacter(url)) return Invalid(url, "control character in the URL");
+  if (HasControlChar(url)) return Invalid(url, "control character in the URL");
   GitUrl out;
   out.display = StripUserinfo(url);
   size_t sep = url.find("://");

@@ -11,4 +11,10 @@ namespace slipway {
 std::string Lower(std::string_view s);
 std::string Upper(std::string_view s);
 
+// Whether `s` holds a control character: C0 (below 0x20), DEL, or a C1
+// control written in UTF-8 (U+0080..U+009F, "\xC2\x80".."\xC2\x9F").
+// Names, paths, URLs and query values with these end up in logs, terminals
+// and file names, so every check of client input uses this one rule.
+bool HasControlChar(std::string_view s);
+
 }  // namespace slipway

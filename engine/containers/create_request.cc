@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "engine/base/ascii.h"
+
 namespace slipway {
 
 namespace {
@@ -22,18 +24,6 @@ struct DecodeError : std::runtime_error {
 
 [[noreturn]] void Fail(std::string_view field, const std::string& what) {
   throw DecodeError("field \"" + std::string(field) + "\": " + what);
-}
-
-// C0 controls, DEL and C1 controls (U+0080..U+009F, "\xC2\x80".."\xC2\x9F" in
-// UTF-8; the parser has already refused ill-formed UTF-8). Names, paths and
-// hostnames with these end up in logs, terminals and file names.
-bool HasControlChar(std::string_view s) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) return true;
-    if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9f) return true;
-  }
-  return false;
 }
 
 // A single-line string: name, image, rootfs, workdir, user, hostname, network.

@@ -4,6 +4,8 @@
 #include <system_error>
 #include <utility>
 
+#include "engine/base/ascii.h"
+
 namespace slipway::daemon::api {
 
 namespace {
@@ -19,13 +21,6 @@ std::vector<std::string> SplitPath(std::string_view path) {
     path.remove_prefix(slash + 1);
   }
   return segments;
-}
-
-bool HasControl(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) return true;
-  }
-  return false;
 }
 
 }  // namespace
@@ -238,7 +233,7 @@ Status Fields::String(const std::string& key, std::string* out, bool required) {
   if (!value) return status;
   if (!value->is_string()) return InvalidArgument("field \"" + key + "\" must be a string");
   const std::string& s = value->get_ref<const std::string&>();
-  if (HasControl(s)) return InvalidArgument("field \"" + key + "\" holds a control character");
+  if (HasControlChar(s)) return InvalidArgument("field \"" + key + "\" holds a control character");
   if (required && s.empty()) return InvalidArgument("field \"" + key + "\" is empty");
   *out = s;
   return Status::Ok();
@@ -253,7 +248,7 @@ Status Fields::Strings(const std::string& key, std::vector<std::string>* out, bo
   for (const json& item : *value) {
     if (!item.is_string()) return InvalidArgument("field \"" + key + "\" must be an array of strings");
     const std::string& s = item.get_ref<const std::string&>();
-    if (HasControl(s)) return InvalidArgument("field \"" + key + "\" holds a control character");
+    if (HasControlChar(s)) return InvalidArgument("field \"" + key + "\" holds a control character");
     strings.push_back(s);
   }
   *out = std::move(strings);
@@ -279,7 +274,7 @@ Status Fields::StringMap(const std::string& key, std::map<std::string, std::stri
   for (auto it = value->begin(); it != value->end(); ++it) {
     if (!it->is_string()) return wrong;
     const std::string& s = it->get_ref<const std::string&>();
-    if (HasControl(it.key()) || HasControl(s))
+    if (HasControlChar(it.key()) || HasControlChar(s))
       return InvalidArgument("field \"" + key + "\" holds a control character");
     strings[it.key()] = s;
   }

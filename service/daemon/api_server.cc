@@ -83,10 +83,7 @@ std::string MediaTypeOf(std::string_view content_type) {
 bool IsBadIdentifier(std::string_view s) {
   if (s.empty() || s.size() > 256) return true;
   if (s.find('/') != std::string_view::npos || s.find("..") != std::string_view::npos) return true;
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) return true;
-  }
-  return false;
+  return HasControlChar(s);
 }
 
 // Metric labels come from a small set: an unknown method is "other".
@@ -391,11 +388,9 @@ bool Server::DecodeQuery(const Http::Request& http, const Route& route, Request*
       reply.Error(400, "invalid_argument", "unknown query parameter \"" + *name + "\" for " + route.pattern);
       return false;
     }
-    for (unsigned char c : *value) {
-      if (c < 0x20 || c == 0x7f) {
-        reply.Error(400, "invalid_argument", "query parameter " + *name + " holds a control character");
-        return false;
-      }
+    if (HasControlChar(*value)) {
+      reply.Error(400, "invalid_argument", "query parameter " + *name + " holds a control character");
+      return false;
     }
     request->query[*name] = std::move(*value);
   }

@@ -29,5 +29,18 @@ TEST(AsciiTest, LeavesOtherBytesAloneWhateverTheLocale) {
   std::setlocale(LC_ALL, "C");
 }
 
+TEST(AsciiTest, ControlCharactersAreC0DelAndC1InUtf8) {
+  EXPECT_FALSE(HasControlChar(""));
+  EXPECT_FALSE(HasControlChar("plain name_1.2-x"));
+  EXPECT_FALSE(HasControlChar("unicode \xc3\xa9 and \xc2\xa0 (no-break space)"));
+  EXPECT_TRUE(HasControlChar(std::string("nul\0here", 8)));
+  EXPECT_TRUE(HasControlChar("tab\there"));
+  EXPECT_TRUE(HasControlChar("esc\x1b[31m"));
+  EXPECT_TRUE(HasControlChar("del\x7f"));
+  EXPECT_TRUE(HasControlChar("c1 \xc2\x80"));   // U+0080
+  EXPECT_TRUE(HasControlChar("c1 \xc2\x9b"));   // U+009B, CSI
+  EXPECT_FALSE(HasControlChar("lone lead \xc2"));  // ill-formed, but no control
+}
+
 }  // namespace
 }  // namespace slipway
