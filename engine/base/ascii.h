@@ -17,4 +17,9 @@ std::string Upper(std::string_view s);
 // and file names, so every check of client input uses this one rule.
 bool HasControlChar(std::string_view s);
 
+// Lowercase hex digits of `bytes` (digests, random ids).
+std::string HexEncode(std::string_view bytes);
+// Whether `s` is non-empty and all lowercase hex digits (an id or its prefix).
+bool IsLowerHex(std::string_view s);
+
 }  // namespace slipway

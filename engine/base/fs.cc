@@ -13,6 +13,7 @@
 #include <climits>
 #include <cstring>
 
+#include "engine/base/ascii.h"
 #include "engine/base/fd.h"
 
 namespace slipway {
@@ -200,14 +201,7 @@ std::string RandomHex(size_t bytes) {
     ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
     if (n > 0) got += static_cast<size_t>(n);
   }
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes * 2);
-  for (unsigned char c : raw) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
+  return HexEncode(raw);
 }
 
 }  // namespace slipway

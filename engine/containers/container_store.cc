@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "engine/base/ascii.h"
 #include "engine/base/database.h"
 #include "engine/runtime/spec_json.h"
 
@@ -178,10 +179,6 @@ std::string FinalStateList() {
     out += std::string(out.empty() ? "'" : ", '") + ContainerStateName(s) + "'";
   }
   return out;
-}
-
-bool IsLowerHex(const std::string& s) {
-  return !s.empty() && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 }  // namespace

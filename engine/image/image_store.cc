@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "engine/base/ascii.h"
 #include "engine/base/database.h"
 #include "engine/base/fs.h"
 #include "engine/base/time.h"
@@ -85,7 +86,7 @@ Result<std::string> ImageStore::NormalizeNewName(const std::string& name) {
                            ": refusing a name that starts with the digest algorithm \"sha256:\"; it would be "
                            "read as an image id and could never name this image");
   }
-  if (name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string::npos) {
+  if (name.size() == 64 && IsLowerHex(name)) {
     return InvalidArgument("image name " + name +
                            ": refusing a 64-digit hex string as a name; it would be read as an image id");
   }
@@ -135,7 +136,7 @@ Result<ImageRecord> ImageStore::Resolve(const std::string& ref) const {
     if (id) return metadata_->GetImage(*id);
   }
   bool id_prefix =
-      ref.size() >= 4 && ref.size() <= 64 && ref.find_first_not_of("0123456789abcdef") == std::string::npos;
+      ref.size() >= 4 && ref.size() <= 64 && IsLowerHex(ref);
   if (id_prefix) {
     SLIPWAY_ASSIGN_OR_RETURN(std::vector<Digest> ids, metadata_->FindByIdPrefix(ref));
     if (ids.size() == 1) return metadata_->GetImage(ids[0]);

@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "engine/base/ascii.h"
 #include "engine/base/database.h"
 
 namespace slipway {
@@ -214,7 +215,7 @@ Result<std::optional<Digest>> Metadata::LookupTag(const std::string& name) const
 
 Result<std::vector<Digest>> Metadata::FindByIdPrefix(const std::string& hex_prefix) const {
   std::vector<Digest> out;
-  if (hex_prefix.find_first_not_of("0123456789abcdef") != std::string::npos) return out;
+  if (!IsLowerHex(hex_prefix)) return out;
   try {
     SQLite::Statement q(*db_, "SELECT id FROM images WHERE substr(id, 8, ?) = ?");
     q.bind(1, static_cast<int>(hex_prefix.size()));

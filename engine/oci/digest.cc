@@ -2,6 +2,8 @@
 
 #include <openssl/sha.h>
 
+#include "engine/base/ascii.h"
+
 namespace slipway {
 
 Result<Digest> Digest::Parse(std::string_view text) {
@@ -37,14 +39,7 @@ Digest Sha256::Finish() {
   unsigned char md[SHA256_DIGEST_LENGTH];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx_.get(), md, &len);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * len);
-  for (unsigned int i = 0; i < len; ++i) {
-    hex.push_back(kHex[md[i] >> 4]);
-    hex.push_back(kHex[md[i] & 15]);
-  }
-  return Digest::FromHex(std::move(hex));
+  return Digest::FromHex(HexEncode(std::string_view(reinterpret_cast<const char*>(md), len)));
 }
 
 Digest ChainId(const Digest& parent_chain, const Digest& diff_id) {

@@ -42,5 +42,16 @@ TEST(AsciiTest, ControlCharactersAreC0DelAndC1InUtf8) {
   EXPECT_FALSE(HasControlChar("lone lead \xc2"));  // ill-formed, but no control
 }
 
+TEST(AsciiTest, HexEncodeAndIsLowerHex) {
+  EXPECT_EQ(HexEncode(""), "");
+  EXPECT_EQ(HexEncode(std::string("\x00\x01\x7f\x80\xff", 5)), "00017f80ff");
+  EXPECT_TRUE(IsLowerHex("0123456789abcdef"));
+  EXPECT_TRUE(IsLowerHex(HexEncode("any bytes \xfe")));
+  EXPECT_FALSE(IsLowerHex(""));
+  EXPECT_FALSE(IsLowerHex("ABCDEF"));
+  EXPECT_FALSE(IsLowerHex("12g4"));
+  EXPECT_FALSE(IsLowerHex("sha256:ab"));
+}
+
 }  // namespace
 }  // namespace slipway
