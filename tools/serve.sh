@@ -20,6 +20,11 @@ wait_healthy() {
   return 1
 }
 
+# slipwayd's data dir is root's alone (it refuses one that others can open
+# and that holds files it did not make), so it is made 0700 before the
+# registry's data goes into it.
+install -d -m 0700 /var/lib/slipway
+
 # The registry images are pushed to (docker-registry, the distribution
 # project's server), with its data next to Slipway's.
 mkdir -p /var/lib/slipway/registry /var/log/slipway
