@@ -237,8 +237,9 @@ Result<SandboxResult> Executor::RunStep(SandboxSpec spec, const StageState& stat
   // then ends with it.
   std::thread canceller;
   std::atomic<bool> cancelled{false};
-  SLIPWAY_ASSIGN_OR_RETURN(Pipe done, MakePipe());  // closed once this step is over for us
+  Pipe done;  // its write end is closed once this step is over for us
   if (options_.cancel_fd >= 0) {
+    SLIPWAY_ASSIGN_OR_RETURN(done, MakePipe());
     SLIPWAY_ASSIGN_OR_RETURN(EndWatch ended, EndWatch::Open(end));
     canceller = std::thread([&, id = c.id, ended = std::move(ended)] {
       pollfd fds[3] = {{options_.cancel_fd, POLLIN, 0}, {ended.fd(), POLLIN, 0}, {done.read.get(), POLLIN, 0}};

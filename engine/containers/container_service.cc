@@ -12,10 +12,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// How often a waiter looks up to notice that the service gives up on it at
-// shutdown.
-constexpr std::chrono::milliseconds kWatchSlice{500};
-
 }  // namespace
 
 std::string ContainerStats::ToJson() const {
@@ -23,15 +19,6 @@ std::string ContainerStats::ToJson() const {
               {"memory_bytes", memory_bytes},
               {"memory_peak_bytes", memory_peak_bytes},
               {"pids", pids}}
-      .dump();
-}
-
-std::string ReconcileReport::ToJson() const {
-  return json{{"adopted", adopted},
-              {"recorded", recorded},
-              {"lost", lost},
-              {"orphans", orphans},
-              {"abandoned", abandoned}}
       .dump();
 }
 

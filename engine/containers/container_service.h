@@ -69,7 +69,6 @@ struct ReconcileReport {
   int lost = 0;       // monitor gone without a result: cleaned up, marked lost
   int orphans = 0;    // sandboxes no container claims: killed and removed
   int abandoned = 0;  // their caller died with the last process (build steps): stopped and removed
-  std::string ToJson() const;
 };
 
 // A container whose spec the caller made itself (a build's RUN step, with
@@ -188,6 +187,12 @@ class ContainerService {
   std::shared_ptr<EndSignal> SignalForLocked(const std::string& id);
   // Logs a failed Status that has no caller to go back to.
   void LogIfFailed(const Status& st, std::string_view event, const std::string& id);
+
+  // How often a waiter (a watcher, a log follower) looks up to notice that
+  // the service gives up on it at shutdown.
+  static constexpr std::chrono::milliseconds kWatchSlice{500};
+  // In pending_signals_: stop through the monitor rather than signal the init.
+  static constexpr int kStopNow = 0;
 
   ContainerServiceOptions options_;
   std::unique_ptr<Runtime> runtime_;

@@ -9,11 +9,6 @@ namespace slipway {
 
 namespace {
 
-// How often a watcher looks up from waiting for its monitor, to notice that
-// the service gives up on it at shutdown.
-constexpr std::chrono::milliseconds kWatchSlice{500};
-// In pending_signals_: stop through the monitor rather than signal the init.
-constexpr int kStopNow = 0;
 // How long an auto_remove container waits for its log readers.
 constexpr std::chrono::milliseconds kReadersWait{10000};
 

@@ -1,6 +1,5 @@
 // ContainerService: crash recovery (Reconcile) and shutdown.
 #include <algorithm>
-#include <nlohmann/json.hpp>
 
 #include "engine/base/time.h"
 #include "engine/containers/container_service.h"
@@ -50,7 +49,11 @@ Result<ReconcileReport> ContainerService::Reconcile() {
     }
   }
   SLIPWAY_RETURN_IF_ERROR(runtime_->CollectGarbage());
-  log_.Info("reconciled", nlohmann::ordered_json::parse(report.ToJson()));
+  log_.Info("reconciled", {{"adopted", report.adopted},
+                           {"recorded", report.recorded},
+                           {"lost", report.lost},
+                           {"orphans", report.orphans},
+                           {"abandoned", report.abandoned}});
   return report;
 }
 

@@ -9,8 +9,6 @@ namespace slipway {
 
 namespace {
 
-// In pending_signals_: stop through the monitor rather than signal the init.
-constexpr int kStopNow = 0;
 // How long a forced removal waits for a killed sandbox to be recorded.
 constexpr std::chrono::milliseconds kForceRemoveWait{10000};
 
