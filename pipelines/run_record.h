@@ -1,0 +1,107 @@
+// The records of the CI: a registered repository, a run of its pipeline and
+// the steps (and services) of a run. Plain data, and their one JSON form
+// (docs/api.md, "Runs"), which slipwayd answers and the CLI reads. RunStore
+// keeps them; RunService moves them through their states.
+//
+// Run statuses:
+//   queued --> running --> success | failure | error | cancelled
+//      |          +------> interrupted (slipwayd died while it ran)
+//      +--> cancelled
+//   error: the pipeline could not run (fetch, pipeline file, build, pull,
+//   readiness); failure: a step failed.
+// Step statuses: pending --> running --> success | failure | error |
+// cancelled | interrupted, or pending --> skipped (its `when` did not match,
+// or a step it needs did not succeed).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/base/status.h"
+#include "pipelines/when.h"
+
+namespace slipway::pipelines {
+
+enum class RunStatus { kQueued, kRunning, kSuccess, kFailure, kError, kCancelled, kInterrupted };
+enum class StepStatus { kPending, kRunning, kSuccess, kFailure, kError, kSkipped, kCancelled, kInterrupted };
+
+const char* RunStatusName(RunStatus status);  // "queued", ...
+std::optional<RunStatus> ParseRunStatus(std::string_view name);
+// success, failure, error, cancelled, interrupted: nothing more happens to it.
+bool IsFinal(RunStatus status);
+const char* StepStatusName(StepStatus status);
+std::optional<StepStatus> ParseStepStatus(std::string_view name);
+bool IsFinal(StepStatus status);
+
+// Limits of a step's sandbox; 0 (or an unset duration): none given here.
+struct StepLimits {
+  int64_t timeout_ms = 0;
+  int64_t memory_bytes = 0;
+  int64_t millicpus = 0;
+  int64_t pids = 0;
+};
+
+// A repository slipwayd may run pipelines of. The credential is only ever
+// held sealed (SecretBox, by RepoRegistry); it never leaves slipwayd and is
+// not part of the JSON form, which says only which kind there is.
+struct Repository {
+  std::string name;           // [A-Za-z0-9][A-Za-z0-9._-]{0,99}
+  std::string url;            // as given, without a password (ParseGitUrl refuses one)
+  std::string branch_filter;  // glob (GlobMatches); empty: every branch
+  std::string credential_kind;    // "", "token", "basic" or "ssh"
+  std::string credential_sealed;  // binary; empty when credential_kind is ""
+  StepLimits defaults;            // of steps that set none
+  int64_t created_unix_ms = 0;
+
+  nlohmann::ordered_json ToJsonValue() const;
+};
+
+struct Run {
+  int64_t id = 0;    // assigned by the store, increasing: 1, 2, 3...
+  std::string repo;  // empty for `pipeline exec` runs
+  std::string branch, tag;
+  std::string commit;  // 40 hex; empty until fetched (and for exec runs)
+  std::string author, message;  // of the commit, once fetched
+  Event event = Event::kManual;
+  RunStatus status = RunStatus::kQueued;
+  int64_t queued_unix_ms = 0, started_unix_ms = 0, finished_unix_ms = 0;
+  std::string error;       // why it is `error` (or a warning-free empty string)
+  std::string source_dir;  // exec runs: the working tree copied into the workspace
+  int64_t rerun_of = 0;    // the run this one re-runs, 0 if none
+
+  nlohmann::ordered_json ToJsonValue() const;
+  static Result<Run> FromJsonValue(const nlohmann::ordered_json& value);  // for the CLI
+};
+
+struct StepRecord {
+  int64_t run_id = 0;
+  int index = 0;             // services first, then steps, in file order
+  std::string name;
+  bool service = false;      // a service of the run rather than a step
+  StepStatus status = StepStatus::kPending;
+  std::string reason;        // "oom", "timeout" or a skipped step's why; empty otherwise
+  int exit_code = 0;
+  int64_t started_unix_ms = 0, finished_unix_ms = 0;
+  int64_t duration_ms = 0, peak_memory_bytes = 0, cpu_ns = 0;
+  std::string container_id;  // its sandbox, while it exists
+  std::string error;         // why it is `error`
+  StepLimits limits;         // as applied
+
+  nlohmann::ordered_json ToJsonValue() const;
+  static Result<StepRecord> FromJsonValue(const nlohmann::ordered_json& value);
+};
+
+// ListRuns' filters; empty fields and 0 do not filter.
+struct RunFilter {
+  std::string repo, branch, commit;  // commit: a prefix of at least 4 hex digits
+  std::optional<RunStatus> status;
+  std::optional<Event> event;
+  int64_t since_unix_ms = 0, until_unix_ms = 0;  // queued in [since, until)
+  int64_t before_id = 0;                        // paging: only runs with id < before_id
+  int limit = 50;                               // 1..500
+};
+
+}  // namespace slipway::pipelines
