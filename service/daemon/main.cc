@@ -214,6 +214,7 @@ class Daemon {
     options.max_runs = config_.max_runs;
     options.step_log_max_bytes = config_.step_log_max_bytes;
     options.keep_failed_workspaces = config_.keep_failed_workspaces;
+    options.keep_runs = config_.keep_runs;
     options.default_limits = {config_.step_default_timeout.count(), config_.step_default_memory,
                               config_.step_default_cpus, config_.step_default_pids};
     options.max_limits = {config_.step_max_timeout.count(), config_.step_max_memory, config_.step_max_cpus,
