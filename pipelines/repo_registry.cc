@@ -124,6 +124,12 @@ Status CheckCredential(const GitUrl& url, const Credential& c) {
     if (value.find('\0') != std::string::npos) {
       return InvalidArgument(std::string("credential: ") + field + " holds a NUL byte");
     }
+    // It is sealed as JSON (EncodeCredential), which holds UTF-8 only.
+    try {
+      (void)nlohmann::json(value).dump();
+    } catch (const nlohmann::json::exception&) {  // its message would show the bad byte
+      return InvalidArgument(std::string("credential: ") + field + " is not valid UTF-8");
+    }
   }
   bool http = url.scheme == "http" || url.scheme == "https";
   bool ssh_fields = !c.ssh_key.empty() || !c.ssh_known_hosts.empty() || !c.ssh_passphrase.empty();
@@ -176,8 +182,9 @@ Status CheckCredential(const GitUrl& url, const Credential& c) {
 Status CheckSecretKey(const std::string& key) {
   bool ok = !key.empty() && key.size() <= kMaxSecretKeyLength && !(key[0] >= '0' && key[0] <= '9');
   for (char c : key) ok = ok && (IsAlnum(c) || c == '_');
-  if (!ok)
+  if (!ok) {
     return InvalidArgument("secret name " + Shown(key) + " is not [A-Za-z_][A-Za-z0-9_]* (at most 128)");
+  }
   // Slipway sets these in every step; a secret must not replace them.
   if (key == "CI" || key.starts_with("SLIPWAY_")) {
     return InvalidArgument("secret name " + key + " is reserved (CI, SLIPWAY_*)");
