@@ -120,7 +120,8 @@ TEST_F(ReposApiTest, AddListShowRemoveOverHttp) {
   HttpReply list = Get("/api/v1/repos");
   ASSERT_EQ(list.status, 200) << list;
   bool listed = false;
-  for (const json& r : list.Json()["repos"]) listed = listed || r == repo;
+  const json all = list.Json();
+  for (const json& r : all["repos"]) listed = listed || r == repo;
   EXPECT_TRUE(listed) << list;
 
   HttpReply one = Get("/api/v1/repos/crud");

@@ -176,7 +176,8 @@ TEST_F(RunsApiTest, ExecRunsAWorkingTreeAndExitsWithItsResult) {
   ASSERT_EQ(one.status, 200) << one;
   ASSERT_TRUE(one.Json()["steps"].is_array()) << one;
   std::vector<std::string> steps;
-  for (const json& s : one.Json()["steps"]) steps.push_back(s.value("name", "") + ":" + s.value("status", ""));
+  const json run = one.Json();
+  for (const json& s : run["steps"]) steps.push_back(s.value("name", "") + ":" + s.value("status", ""));
   EXPECT_EQ(steps, (std::vector<std::string>{"first:success", "second:failure"})) << one;
 
   Outcome logs = daemon_->Cli({"pipeline", "logs", std::to_string(id), "second"});
@@ -211,7 +212,8 @@ TEST_F(RunsApiTest, ExecRunsAWorkingTreeAndExitsWithItsResult) {
   // Paging: `before` goes on below the previous page.
   HttpReply page = Api().Get("/api/v1/runs?limit=1&before=" + std::to_string(again));
   ASSERT_EQ(page.status, 200) << page;
-  for (const json& r : page.Json()["runs"]) EXPECT_LT(r["id"].get<int64_t>(), again);
+  const json listed = page.Json();
+  for (const json& r : listed["runs"]) EXPECT_LT(r["id"].get<int64_t>(), again);
 }
 
 TEST_F(RunsApiTest, ARepositoryIsHeldWhileItsRunRuns) {
