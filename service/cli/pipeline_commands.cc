@@ -163,8 +163,12 @@ class RunFollower {
   void StartFollowers(const Json& run) {
     const Json& steps = Field(run, "steps");
     if (!steps.is_array()) return;
+    // "_setup" (the checkout, images, readiness) is slipwayd's own: its log
+    // is shown, but it does not make a one-step pipeline look like several.
     int count = 0;
-    for (const Json& step : steps) count += StringField(step, "kind") == "step";
+    for (const Json& step : steps) {
+      count += StringField(step, "kind") == "step" && !StringField(step, "name").starts_with("_");
+    }
     output_.SetPrefixed(count > 1);
     for (const Json& step : steps) {
       std::string name = StringField(step, "name");

@@ -178,7 +178,7 @@ TEST_F(RunsApiTest, ExecRunsAWorkingTreeAndExitsWithItsResult) {
   std::vector<std::string> steps;
   const json run = one.Json();
   for (const json& s : run["steps"]) steps.push_back(s.value("name", "") + ":" + s.value("status", ""));
-  EXPECT_EQ(steps, (std::vector<std::string>{"first:success", "second:failure"})) << one;
+  EXPECT_EQ(steps, (std::vector<std::string>{"_setup:success", "first:success", "second:failure"})) << one;
 
   Outcome logs = daemon_->Cli({"pipeline", "logs", std::to_string(id), "second"});
   EXPECT_EQ(logs.code, 0) << logs;
@@ -204,7 +204,7 @@ TEST_F(RunsApiTest, ExecRunsAWorkingTreeAndExitsWithItsResult) {
                          "failed_precondition"));
   HttpReply rerun = Api().Post("/api/v1/runs/" + std::to_string(id) + "/rerun");
   ASSERT_EQ(rerun.status, 201) << rerun;
-  EXPECT_EQ(rerun.Json()["rerun_of"], id) << rerun;
+  EXPECT_EQ(rerun.Json()["source_dir"], failing) << rerun;
   int64_t again = rerun.Json()["id"];
   EXPECT_GT(again, id);
   WaitForStatus(again, "failure");
@@ -242,9 +242,19 @@ TEST_F(RunsApiTest, ARepositoryIsHeldWhileItsRunRuns) {
   EXPECT_TRUE(IsApiError(Api().Post("/api/v1/runs/" + std::to_string(id) + "/cancel"), 409,
                          "failed_precondition"));
 
+  // A re-run of the same commit, cancelled before or while it runs.
+  HttpReply rerun = Api().Post("/api/v1/runs/" + std::to_string(id) + "/rerun");
+  ASSERT_EQ(rerun.status, 201) << rerun;
+  EXPECT_EQ(rerun.Json()["rerun_of"], id) << rerun;
+  EXPECT_EQ(rerun.Json()["commit"], cancelled["commit"]) << rerun;
+  int64_t again = rerun.Json()["id"];
+  HttpReply cancel_again = Api().Post("/api/v1/runs/" + std::to_string(again) + "/cancel");
+  ASSERT_EQ(cancel_again.status, 200) << cancel_again;
+  EXPECT_EQ(cancel_again.Json()["status"], "cancelled") << cancel_again;
+
   HttpReply kept = Api().Post("/api/v1/runs/prune", {{"repo", "held"}, {"keep", 0}});
   ASSERT_EQ(kept.status, 200) << kept;
-  EXPECT_EQ(kept.Json(), json({{"removed", {id}}}));
+  EXPECT_EQ(kept.Json(), json({{"removed", {id, again}}}));
   EXPECT_TRUE(IsApiError(Api().Get("/api/v1/runs/" + std::to_string(id)), 404, "not_found"));
 
   EXPECT_EQ(Api().Delete("/api/v1/repos/held").status, 204);
