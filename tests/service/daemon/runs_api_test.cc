@@ -10,6 +10,7 @@
 // The binaries are the first arguments (see BUILD.bazel): slipwayd,
 // slipway-monitor, slipway.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <filesystem>
@@ -259,6 +260,68 @@ TEST_F(RunsApiTest, ARepositoryIsHeldWhileItsRunRuns) {
 
   EXPECT_EQ(Api().Delete("/api/v1/repos/held").status, 204);
   EXPECT_EQ(daemon_->LeftoversAfter(), "");
+}
+
+TEST_F(RunsApiTest, CtrlCCancelsTheRunOfExec) {
+  std::string dir = WorkTree("steps:\n  - name: wait\n    image: busybox\n    commands: [\"echo waiting\", \"sleep 300\"]\n");
+  Child cli = daemon_->SpawnCli({"pipeline", "exec", dir});
+  // The run is found by its working tree, and interrupted once its step runs.
+  int64_t id = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       id == 0 && std::chrono::steady_clock::now() < deadline;) {
+    json runs = Api().Get("/api/v1/runs?status=running").Json();
+    for (const json& run : runs["runs"]) {
+      if (run.value("source_dir", "") != dir) continue;
+      json full = Api().Get("/api/v1/runs/" + std::to_string(run["id"].get<int64_t>())).Json();
+      for (const json& step : full["steps"]) {
+        if (step.value("name", "") == "wait" && step.value("status", "") == "running") id = run["id"];
+      }
+    }
+    if (id == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_NE(id, 0) << "the run of exec never ran its step";
+  ASSERT_EQ(::kill(cli.pid, SIGINT), 0);
+  Outcome o = Finish(cli);
+  EXPECT_EQ(o.code, 128 + SIGINT) << o;
+  EXPECT_TRUE(Contains(o.out, "waiting\n")) << o;
+  EXPECT_TRUE(Contains(o.err, "cancelled run " + std::to_string(id))) << o;
+  json run = Api().Get("/api/v1/runs/" + std::to_string(id)).Json();
+  EXPECT_EQ(run.value("status", ""), "cancelled") << run;
+  EXPECT_EQ(daemon_->LeftoversAfter(), "");
+}
+
+TEST_F(RunsApiTest, RunWaitFollowsARepositoryRun) {
+  TestRepo repo;
+  std::string commit = repo.Commit(
+      {{".slipway.yml", "steps:\n  - name: greet\n    image: busybox\n    commands: [\"echo from the repository\"]\n"}},
+      "a step that greets");
+  repo.Push("main");
+  Outcome add = daemon_->Cli({"repo", "add", "greeter", "--url", repo.file_url()});
+  ASSERT_EQ(add.code, 0) << add;
+  Outcome run = daemon_->Cli({"pipeline", "run", "greeter", "--commit", commit, "--wait"});
+  EXPECT_EQ(run.code, 0) << run;
+  EXPECT_TRUE(Contains(run.out, "from the repository\n")) << run;
+  EXPECT_TRUE(Contains(run.err, ": success")) << run;
+
+  HttpReply listed = Api().Get("/api/v1/runs?repo=greeter&commit=" + commit.substr(0, 8));
+  ASSERT_EQ(listed.status, 200) << listed;
+  json runs = listed.Json()["runs"];
+  ASSERT_EQ(runs.size(), 1u) << listed;
+  EXPECT_EQ(runs[0]["commit"], commit);
+  EXPECT_EQ(runs[0]["message"], "a step that greets");
+  std::string id = std::to_string(runs[0]["id"].get<int64_t>());
+  Outcome logs = daemon_->Cli({"pipeline", "logs", "-f", id, "greet"});
+  EXPECT_EQ(logs.code, 0) << logs;
+  EXPECT_EQ(logs.out, "from the repository\n") << logs;
+  Outcome table = daemon_->Cli({"pipeline", "ls", "--repo", "greeter"});
+  EXPECT_EQ(table.code, 0) << table;
+  EXPECT_TRUE(Contains(table.out, "RUN")) << table;
+  EXPECT_TRUE(Contains(table.out, commit.substr(0, 10))) << table;
+  EXPECT_TRUE(Contains(table.out, "success")) << table;
+  Outcome none = daemon_->Cli({"pipeline", "run", "greeter", "--branch", "no-such-branch", "--wait"});
+  EXPECT_EQ(none.code, 2) << none;
+  EXPECT_TRUE(Contains(none.err, ": error")) << none;
+  EXPECT_EQ(daemon_->Cli({"repo", "rm", "greeter"}).code, 0);
 }
 
 }  // namespace
