@@ -191,15 +191,16 @@ Result<Json> DaemonClient::Call(const std::string& method, const std::string& pa
 
 Result<Json> DaemonClient::PutBytes(const std::string& path, std::string body, int timeout_ms) {
   std::string answer;
-  SLIPWAY_RETURN_IF_ERROR(
-      SendBytes("PUT", path, std::move(body), "application/octet-stream", timeout_ms, [&](std::string_view data) {
-        answer.append(data);
-        return true;
-      }));
+  SLIPWAY_RETURN_IF_ERROR(SendBytes("PUT", path, std::move(body), "application/octet-stream", timeout_ms,
+                                    [&](std::string_view data) {
+                                      answer.append(data);
+                                      return true;
+                                    }));
   return Answer("PUT", path, answer);
 }
 
-Result<Json> DaemonClient::Answer(const std::string& method, const std::string& path, const std::string& answer) {
+Result<Json> DaemonClient::Answer(const std::string& method, const std::string& path,
+                                  const std::string& answer) {
   if (answer.empty()) return Json();
   Json j = Json::parse(answer, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Internal("slipwayd sent malformed JSON for " + method + " " + path);

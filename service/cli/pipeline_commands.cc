@@ -192,7 +192,8 @@ class RunFollower {
       lines[s]->Feed(data);
     });
     for (auto& [s, splitter] : lines) splitter->Finish();
-    if (!st.ok()) std::fprintf(stderr, "slipway: the log of step %s: %s\n", name.c_str(), st.message().c_str());
+    if (!st.ok())
+      std::fprintf(stderr, "slipway: the log of step %s: %s\n", name.c_str(), st.message().c_str());
   }
 
   DaemonClient& client_;
@@ -292,9 +293,9 @@ int List(DaemonClient& client, const ListOptions& o) {
   for (const Json& run : runs) {
     std::string repo = StringField(run, "repo");
     std::string commit = StringField(run, "commit");
-    table.Add({std::to_string(IntField(run, "id")), repo.empty() ? "(exec)" : repo, Truncate(RefText(run), 30),
-               commit.empty() ? "-" : commit.substr(0, 10), StringField(run, "event"), StringField(run, "status"),
-               Ago(run, "queued_at"), Took(run)});
+    table.Add({std::to_string(IntField(run, "id")), repo.empty() ? "(exec)" : repo,
+               Truncate(RefText(run), 30), commit.empty() ? "-" : commit.substr(0, 10),
+               StringField(run, "event"), StringField(run, "status"), Ago(run, "queued_at"), Took(run)});
   }
   table.Print();
   return 0;
@@ -393,7 +394,8 @@ void AddPipelineCommands(CLI::App& app, Verbs& verbs) {
 
   CLI::App* run = pipeline->add_subcommand("run", "Start a run of a repository's pipeline (event manual)");
   run->add_option("REPO", o->run.repo, "The repository")->required();
-  auto* branch = run->add_option("--branch", o->run.branch, "A branch (default: the remote's default branch)");
+  auto* branch =
+      run->add_option("--branch", o->run.branch, "A branch (default: the remote's default branch)");
   auto* tag = run->add_option("--tag", o->run.tag, "A tag");
   auto* commit = run->add_option("--commit", o->run.commit, "A commit id");
   branch->excludes(tag)->excludes(commit);
@@ -410,8 +412,9 @@ void AddPipelineCommands(CLI::App& app, Verbs& verbs) {
   CLI::App* ls = pipeline->add_subcommand("ls", "List runs, newest first");
   ls->add_option("--repo", o->list.repo, "Only runs of this repository");
   ls->add_option("--branch", o->list.branch, "Only runs of this branch");
-  ls->add_option("--status", o->list.status,
-                 "Only runs in this status (queued, running, success, failure, error, cancelled, interrupted)");
+  ls->add_option(
+      "--status", o->list.status,
+      "Only runs in this status (queued, running, success, failure, error, cancelled, interrupted)");
   ls->add_option("--limit", o->list.limit, "At most this many runs (1 to 500)")->default_str("50");
   ls->add_flag("-q,--quiet", o->list.quiet, "Only run ids");
   AddFormatOption(ls, o->list.format);
@@ -438,7 +441,8 @@ void AddPipelineCommands(CLI::App& app, Verbs& verbs) {
   verbs.push_back({rerun, [o](DaemonClient& c) { return Rerun(c, o->id, o->flag); }});
 
   CLI::App* prune = pipeline->add_subcommand("prune", "Remove ended runs but the newest N (per repository)");
-  prune->add_option("--repo", o->repo, "Only this repository's runs (default: each repository's, and pipeline exec's, apart)");
+  prune->add_option("--repo", o->repo,
+                    "Only this repository's runs (default: each repository's, and pipeline exec's, apart)");
   prune->add_option("--keep", o->keep, "How many of the newest runs to keep")->required();
   verbs.push_back({prune, [o](DaemonClient& c) { return Prune(c, o->repo, o->keep); }});
 }

@@ -184,7 +184,8 @@ void AddRepoCommands(CLI::App& app, Verbs& verbs) {
   CLI::App* add = repo->add_subcommand("add", "Register a repository");
   add->add_option("NAME", o->add.name, "Its name: letters, digits, '.', '_', '-'")->required();
   add->add_option("--url", o->add.url, "file://, git://, http(s)://, ssh:// or user@host:path")->required();
-  add->add_option("--branch-filter", o->add.branch_filter, "Only branches matching this glob run (default all)");
+  add->add_option("--branch-filter", o->add.branch_filter,
+                  "Only branches matching this glob run (default all)");
   add->add_option("--credential", o->add.credential_file,
                   "A credential file (token, username/password or ssh_key + known_hosts; docs/pipelines.md)");
   verbs.push_back({add, [o](DaemonClient& c) { return Add(c, o->add); }});

@@ -45,7 +45,8 @@ Status ReadCredential(Fields& f, const json& body, Credential* out) {
 // "512m" or a number of bytes.
 Status ReadMemory(const json* it, StepLimits* limits) {
   if (!it) return Status::Ok();
-  const Status wrong = InvalidArgument("field \"defaults.memory\" must be a size such as \"512m\" or a number of bytes");
+  const Status wrong =
+      InvalidArgument("field \"defaults.memory\" must be a size such as \"512m\" or a number of bytes");
   if (it->is_number_integer()) {
     if (it->is_number_unsigned() && it->get<uint64_t>() > (uint64_t{1} << 60)) return wrong;
     if (it->get<int64_t>() <= 0) return wrong;
@@ -122,8 +123,8 @@ void RepoRoutes::Add(const Request& r, ReplyPtr reply) {
   Repository repo;
   Credential credential;
   for (Status st : {f.String("name", &repo.name, true), f.String("url", &repo.url, true),
-                    f.String("branch_filter", &repo.branch_filter, false), ReadCredential(f, r.object, &credential),
-                    ReadDefaults(f, &repo.defaults), f.Finish()}) {
+                    f.String("branch_filter", &repo.branch_filter, false),
+                    ReadCredential(f, r.object, &credential), ReadDefaults(f, &repo.defaults), f.Finish()}) {
     if (!st.ok()) return reply->Error(st);
   }
   auto added = c_.repos.Add(std::move(repo), credential);

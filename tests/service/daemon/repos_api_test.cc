@@ -85,7 +85,8 @@ class ReposApiTest : public ::testing::Test {
   // database's bytes (the main file, its WAL).
   void ExpectNowhere(const std::vector<std::string>& values) {
     std::string db;
-    for (const char* suffix : {"", "-wal", "-shm"}) db += ReadBytes(daemon_->data_dir() + "/slipway.db" + suffix);
+    for (const char* suffix : {"", "-wal", "-shm"})
+      db += ReadBytes(daemon_->data_dir() + "/slipway.db" + suffix);
     ASSERT_FALSE(db.empty());
     const std::string log = daemon_->Log();
     ASSERT_FALSE(log.empty());
@@ -104,17 +105,20 @@ DaemonUnderTest* ReposApiTest::daemon_ = nullptr;
 std::string ReposApiTest::answers_;
 
 TEST_F(ReposApiTest, AddListShowRemoveOverHttp) {
-  HttpReply added = Post("/api/v1/repos", {{"name", "crud"},
-                                           {"url", "https://git.example.com/team/crud.git"},
-                                           {"branch_filter", "release/*"},
-                                           {"defaults", {{"timeout", "10m"}, {"memory", "512m"}, {"cpus", 1.5}, {"pids", 256}}}});
+  HttpReply added =
+      Post("/api/v1/repos",
+           {{"name", "crud"},
+            {"url", "https://git.example.com/team/crud.git"},
+            {"branch_filter", "release/*"},
+            {"defaults", {{"timeout", "10m"}, {"memory", "512m"}, {"cpus", 1.5}, {"pids", 256}}}});
   ASSERT_EQ(added.status, 201) << added;
   json repo = added.Json();
   EXPECT_EQ(repo["name"], "crud");
   EXPECT_EQ(repo["url"], "https://git.example.com/team/crud.git");
   EXPECT_EQ(repo["branch_filter"], "release/*");
   EXPECT_TRUE(repo["credential"].is_null()) << repo;
-  EXPECT_EQ(repo["defaults"], json({{"timeout_ms", 600000}, {"memory_bytes", 512 << 20}, {"millicpus", 1500}, {"pids", 256}}));
+  EXPECT_EQ(repo["defaults"],
+            json({{"timeout_ms", 600000}, {"memory_bytes", 512 << 20}, {"millicpus", 1500}, {"pids", 256}}));
   EXPECT_TRUE(repo["created_at"].is_string());
 
   HttpReply list = Get("/api/v1/repos");
@@ -128,8 +132,9 @@ TEST_F(ReposApiTest, AddListShowRemoveOverHttp) {
   ASSERT_EQ(one.status, 200) << one;
   EXPECT_EQ(one.Json(), repo);
 
-  EXPECT_TRUE(IsApiError(Post("/api/v1/repos", {{"name", "crud"}, {"url", "https://other.example.com/x.git"}}),
-                         409, "already_exists"));
+  EXPECT_TRUE(
+      IsApiError(Post("/api/v1/repos", {{"name", "crud"}, {"url", "https://other.example.com/x.git"}}), 409,
+                 "already_exists"));
   EXPECT_EQ(Get("/api/v1/repos/crud").Json(), repo) << "a refused add changed the repository";
 
   HttpReply removed = Delete("/api/v1/repos/crud");
@@ -140,7 +145,8 @@ TEST_F(ReposApiTest, AddListShowRemoveOverHttp) {
 }
 
 TEST_F(ReposApiTest, AddListShowRemoveThroughTheCli) {
-  Outcome add = Cli({"repo", "add", "clirepo", "--url", "git://git.example.com/cli.git", "--branch-filter", "main"});
+  Outcome add =
+      Cli({"repo", "add", "clirepo", "--url", "git://git.example.com/cli.git", "--branch-filter", "main"});
   ASSERT_EQ(add.code, 0) << add;
   EXPECT_EQ(add.out, "clirepo\n");
 
@@ -223,28 +229,36 @@ TEST_F(ReposApiTest, BadInputsAreRefusedNamingTheField) {
 
 TEST_F(ReposApiTest, CredentialsAreRefusedWithoutEchoingThem) {
   // A password in the URL: refused, and named without its userinfo.
-  HttpReply in_url = Post("/api/v1/repos", {{"name", "pw"},
-                                            {"url", std::string("https://deploy:") + kUrlPassword + "@git.example.com/pw.git"}});
+  HttpReply in_url = Post(
+      "/api/v1/repos",
+      {{"name", "pw"}, {"url", std::string("https://deploy:") + kUrlPassword + "@git.example.com/pw.git"}});
   EXPECT_TRUE(IsApiError(in_url, 400, "invalid_argument")) << in_url;
   // A credential of a kind the URL's scheme cannot use.
   HttpReply ssh_on_https =
       Post("/api/v1/repos", {{"name", "pw"},
                              {"url", "https://git.example.com/pw.git"},
-                             {"credential", {{"kind", "ssh"}, {"ssh_key", std::string("-----BEGIN OPENSSH PRIVATE KEY-----\n") + kToken + "\n-----END OPENSSH PRIVATE KEY-----\n"}, {"known_hosts", "git.example.com ssh-ed25519 AAAA"}}}});
+                             {"credential",
+                              {{"kind", "ssh"},
+                               {"ssh_key", std::string("-----BEGIN OPENSSH PRIVATE KEY-----\n") + kToken +
+                                               "\n-----END OPENSSH PRIVATE KEY-----\n"},
+                               {"known_hosts", "git.example.com ssh-ed25519 AAAA"}}}});
   EXPECT_TRUE(IsApiError(ssh_on_https, 400, "invalid_argument")) << ssh_on_https;
   EXPECT_TRUE(Contains(ssh_on_https.body, "ssh")) << ssh_on_https;
   HttpReply token_on_ssh = Post("/api/v1/repos", {{"name", "pw"},
                                                   {"url", "ssh://git@git.example.com/pw.git"},
                                                   {"credential", {{"kind", "token"}, {"password", kToken}}}});
   EXPECT_TRUE(IsApiError(token_on_ssh, 400, "invalid_argument")) << token_on_ssh;
-  HttpReply token_on_file = Post("/api/v1/repos", {{"name", "pw"},
-                                                   {"url", "file:///srv/git/pw.git"},
-                                                   {"credential", {{"kind", "basic"}, {"username", "u"}, {"password", kBasicPassword}}}});
+  HttpReply token_on_file =
+      Post("/api/v1/repos",
+           {{"name", "pw"},
+            {"url", "file:///srv/git/pw.git"},
+            {"credential", {{"kind", "basic"}, {"username", "u"}, {"password", kBasicPassword}}}});
   EXPECT_TRUE(IsApiError(token_on_file, 400, "invalid_argument")) << token_on_file;
   // A control character inside a credential: refused naming the field only.
-  HttpReply control = Post("/api/v1/repos", {{"name", "pw"},
-                                             {"url", "https://git.example.com/pw.git"},
-                                             {"credential", {{"kind", "token"}, {"password", std::string(kToken) + "\x1b[2J"}}}});
+  HttpReply control = Post(
+      "/api/v1/repos", {{"name", "pw"},
+                        {"url", "https://git.example.com/pw.git"},
+                        {"credential", {{"kind", "token"}, {"password", std::string(kToken) + "\x1b[2J"}}}});
   EXPECT_TRUE(IsApiError(control, 400, "invalid_argument")) << control;
   EXPECT_TRUE(IsApiError(Get("/api/v1/repos/pw"), 404, "not_found"));
   ExpectNowhere({kUrlPassword, kToken, kBasicPassword});
@@ -261,14 +275,16 @@ TEST_F(ReposApiTest, AcceptedCredentialsAreSealedAndNeverShown) {
   std::string dir = MakeTempDir("cred");
   std::string file = dir + "/cred.yaml";
   std::ofstream(file) << "username: deploy\npassword: " << kBasicPassword << "\n";
-  Outcome add = Cli({"repo", "add", "withbasic", "--url", "https://git.example.com/b.git", "--credential", file});
+  Outcome add =
+      Cli({"repo", "add", "withbasic", "--url", "https://git.example.com/b.git", "--credential", file});
   EXPECT_EQ(add.code, 0) << add;
   HttpReply basic = Get("/api/v1/repos/withbasic");
   ASSERT_EQ(basic.status, 200) << basic;
   EXPECT_EQ(basic.Json()["credential"], "basic") << basic;
   // A credential file with a mistake: the daemon's reader names the key.
   std::ofstream(file) << "username: deploy\npasword: " << kBasicPassword << "\n";
-  Outcome bad = Cli({"repo", "add", "badfile", "--url", "https://git.example.com/b.git", "--credential", file});
+  Outcome bad =
+      Cli({"repo", "add", "badfile", "--url", "https://git.example.com/b.git", "--credential", file});
   EXPECT_EQ(bad.code, 125) << bad;
   EXPECT_TRUE(Contains(bad.err, "pasword")) << bad;
   std::filesystem::remove_all(dir);
@@ -309,10 +325,11 @@ TEST_F(ReposApiTest, SecretsSetFromStdinAreListedByNameOnly) {
   // Bad keys and places: refused without the value.
   EXPECT_TRUE(IsApiError(Put("/api/v1/repos/sec/secrets/1BAD", kApiSecretValue), 400, "invalid_argument"));
   EXPECT_TRUE(IsApiError(Put("/api/v1/repos/sec/secrets/CI", kApiSecretValue), 400, "invalid_argument"));
-  EXPECT_TRUE(IsApiError(Put("/api/v1/repos/sec/secrets/SLIPWAY_X", kApiSecretValue), 400, "invalid_argument"));
+  EXPECT_TRUE(
+      IsApiError(Put("/api/v1/repos/sec/secrets/SLIPWAY_X", kApiSecretValue), 400, "invalid_argument"));
   EXPECT_TRUE(IsApiError(Put("/api/v1/repos/nosuch/secrets/KEY", kApiSecretValue), 404, "not_found"));
-  EXPECT_TRUE(IsApiError(Put("/api/v1/repos/sec/secrets/BIG", std::string(65 * 1024, 'x')), 400,
-                         "invalid_argument"));
+  EXPECT_TRUE(
+      IsApiError(Put("/api/v1/repos/sec/secrets/BIG", std::string(65 * 1024, 'x')), 400, "invalid_argument"));
   Outcome bad_cli = CliWithInput(kSecretValue, "repo secret set sec 'BAD-KEY'");
   EXPECT_EQ(bad_cli.code, 125) << bad_cli;
 
@@ -332,7 +349,8 @@ TEST_F(ReposApiTest, SecretsSetFromStdinAreListedByNameOnly) {
 
 TEST_F(ReposApiTest, TriggerChecksItsBody) {
   EXPECT_TRUE(IsApiError(Post("/api/v1/repos/nosuch/runs", json::object()), 404, "not_found"));
-  ASSERT_EQ(Post("/api/v1/repos", {{"name", "trig"}, {"url", "https://git.example.com/trig.git"}}).status, 201);
+  ASSERT_EQ(Post("/api/v1/repos", {{"name", "trig"}, {"url", "https://git.example.com/trig.git"}}).status,
+            201);
   HttpReply both = Post("/api/v1/repos/trig/runs", {{"branch", "main"}, {"tag", "v1"}});
   EXPECT_TRUE(IsApiError(both, 400, "invalid_argument")) << both;
   HttpReply unknown = Post("/api/v1/repos/trig/runs", {{"brnch", "main"}});

@@ -116,20 +116,23 @@ TEST_F(RunsApiTest, UnknownRunsAndBadBodies) {
   EXPECT_TRUE(IsApiError(Api().Post("/api/v1/runs/999999/cancel"), 404, "not_found"));
   EXPECT_TRUE(IsApiError(Api().Post("/api/v1/runs/999999/rerun"), 404, "not_found"));
   EXPECT_TRUE(IsApiError(Api().Get("/api/v1/runs/999999/steps/unit/logs"), 404, "not_found"));
-  EXPECT_TRUE(IsApiError(Api().Get("/api/v1/runs/999999/steps/unit/logs?follow=maybe"), 400, "invalid_argument"));
+  EXPECT_TRUE(
+      IsApiError(Api().Get("/api/v1/runs/999999/steps/unit/logs?follow=maybe"), 400, "invalid_argument"));
 
   HttpReply relative = Api().Post("/api/v1/runs/exec", {{"dir", "some/tree"}});
   EXPECT_TRUE(IsApiError(relative, 400, "invalid_argument")) << relative;
   EXPECT_TRUE(Contains(relative.body, "dir")) << relative;
   EXPECT_TRUE(IsApiError(Api().Post("/api/v1/runs/exec", json::object()), 400, "invalid_argument"));
-  EXPECT_TRUE(IsApiError(Api().Post("/api/v1/runs/exec", {{"dir", "/tmp"}, {"env", "x"}}), 400, "invalid_argument"));
+  EXPECT_TRUE(
+      IsApiError(Api().Post("/api/v1/runs/exec", {{"dir", "/tmp"}, {"env", "x"}}), 400, "invalid_argument"));
 
   HttpReply negative = Api().Post("/api/v1/runs/prune", {{"keep", -1}});
   EXPECT_TRUE(IsApiError(negative, 400, "invalid_argument")) << negative;
   EXPECT_TRUE(Contains(negative.body, "keep")) << negative;
   EXPECT_TRUE(IsApiError(Api().Post("/api/v1/runs/prune", json::object()), 400, "invalid_argument"));
   EXPECT_TRUE(IsApiError(Api().Post("/api/v1/runs/prune", {{"keep", "5"}}), 400, "invalid_argument"));
-  EXPECT_TRUE(IsApiError(Api().Post("/api/v1/runs/prune", {{"keep", 1}, {"repo", "nosuch"}}), 404, "not_found"));
+  EXPECT_TRUE(
+      IsApiError(Api().Post("/api/v1/runs/prune", {{"keep", 1}, {"repo", "nosuch"}}), 404, "not_found"));
 }
 
 TEST_F(RunsApiTest, ExecRunsAWorkingTreeAndExitsWithItsResult) {
@@ -189,8 +192,8 @@ TEST_F(RunsApiTest, ExecRunsAWorkingTreeAndExitsWithItsResult) {
   EXPECT_EQ(sse.status, 200) << sse;
   EXPECT_TRUE(Contains(sse.body, "event: stdout\ndata: two\n")) << sse;
   EXPECT_TRUE(Contains(sse.body, "event: end\ndata: {")) << sse;
-  EXPECT_TRUE(IsApiError(Api().Get("/api/v1/runs/" + std::to_string(id) + "/steps/third/logs"), 404,
-                         "not_found"));
+  EXPECT_TRUE(
+      IsApiError(Api().Get("/api/v1/runs/" + std::to_string(id) + "/steps/third/logs"), 404, "not_found"));
 
   Outcome show = daemon_->Cli({"pipeline", "show", std::to_string(id)});
   EXPECT_EQ(show.code, 0) << show;
@@ -201,8 +204,8 @@ TEST_F(RunsApiTest, ExecRunsAWorkingTreeAndExitsWithItsResult) {
   EXPECT_EQ(json::parse(ls.out, nullptr, false)["runs"][0]["id"], id) << ls;
 
   // An ended run cannot be cancelled; it can be re-run.
-  EXPECT_TRUE(IsApiError(Api().Post("/api/v1/runs/" + std::to_string(id) + "/cancel"), 409,
-                         "failed_precondition"));
+  EXPECT_TRUE(
+      IsApiError(Api().Post("/api/v1/runs/" + std::to_string(id) + "/cancel"), 409, "failed_precondition"));
   HttpReply rerun = Api().Post("/api/v1/runs/" + std::to_string(id) + "/rerun");
   ASSERT_EQ(rerun.status, 201) << rerun;
   EXPECT_EQ(rerun.Json()["source_dir"], failing) << rerun;
@@ -219,8 +222,9 @@ TEST_F(RunsApiTest, ExecRunsAWorkingTreeAndExitsWithItsResult) {
 
 TEST_F(RunsApiTest, ARepositoryIsHeldWhileItsRunRuns) {
   TestRepo repo;
-  repo.Commit({{".slipway.yml", "steps:\n  - name: wait\n    image: busybox\n    commands: [\"sleep 300\"]\n"}},
-              "a step that waits");
+  repo.Commit(
+      {{".slipway.yml", "steps:\n  - name: wait\n    image: busybox\n    commands: [\"sleep 300\"]\n"}},
+      "a step that waits");
   repo.Push("main");
   HttpReply added = Api().Post("/api/v1/repos", {{"name", "held"}, {"url", repo.file_url()}});
   ASSERT_EQ(added.status, 201) << added;
@@ -240,8 +244,8 @@ TEST_F(RunsApiTest, ARepositoryIsHeldWhileItsRunRuns) {
   EXPECT_EQ(cancel.code, 0) << cancel;
   json cancelled = Api().Get("/api/v1/runs/" + std::to_string(id)).Json();
   EXPECT_EQ(cancelled.value("status", ""), "cancelled") << cancelled;
-  EXPECT_TRUE(IsApiError(Api().Post("/api/v1/runs/" + std::to_string(id) + "/cancel"), 409,
-                         "failed_precondition"));
+  EXPECT_TRUE(
+      IsApiError(Api().Post("/api/v1/runs/" + std::to_string(id) + "/cancel"), 409, "failed_precondition"));
 
   // A re-run of the same commit, cancelled before or while it runs.
   HttpReply rerun = Api().Post("/api/v1/runs/" + std::to_string(id) + "/rerun");
@@ -263,7 +267,8 @@ TEST_F(RunsApiTest, ARepositoryIsHeldWhileItsRunRuns) {
 }
 
 TEST_F(RunsApiTest, CtrlCCancelsTheRunOfExec) {
-  std::string dir = WorkTree("steps:\n  - name: wait\n    image: busybox\n    commands: [\"echo waiting\", \"sleep 300\"]\n");
+  std::string dir = WorkTree(
+      "steps:\n  - name: wait\n    image: busybox\n    commands: [\"echo waiting\", \"sleep 300\"]\n");
   Child cli = daemon_->SpawnCli({"pipeline", "exec", dir});
   // The run is found by its working tree, and interrupted once its step runs.
   int64_t id = 0;
@@ -293,7 +298,8 @@ TEST_F(RunsApiTest, CtrlCCancelsTheRunOfExec) {
 TEST_F(RunsApiTest, RunWaitFollowsARepositoryRun) {
   TestRepo repo;
   std::string commit = repo.Commit(
-      {{".slipway.yml", "steps:\n  - name: greet\n    image: busybox\n    commands: [\"echo from the repository\"]\n"}},
+      {{".slipway.yml",
+        "steps:\n  - name: greet\n    image: busybox\n    commands: [\"echo from the repository\"]\n"}},
       "a step that greets");
   repo.Push("main");
   Outcome add = daemon_->Cli({"repo", "add", "greeter", "--url", repo.file_url()});
