@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -328,6 +329,41 @@ TEST_F(RunsApiTest, RunWaitFollowsARepositoryRun) {
   EXPECT_EQ(none.code, 2) << none;
   EXPECT_TRUE(Contains(none.err, ": error")) << none;
   EXPECT_EQ(daemon_->Cli({"repo", "rm", "greeter"}).code, 0);
+}
+
+// slipwayd's wiring across a crash: after kill -9 the next slipwayd's
+// Reconcile() removes the run's sandbox (it ends with its caller) and its
+// Recover() records the run interrupted; it can then be re-run.
+TEST(RunsRestartTest, ARunGoingOnAtACrashIsInterruptedAfterRestart) {
+  std::unique_ptr<DaemonUnderTest> daemon = StartDaemonWithBusybox();
+  ASSERT_TRUE(daemon);
+  std::string dir = MakeTempDir("tree");
+  std::ofstream(dir + "/.slipway.yml")
+      << "steps:\n  - name: wait\n    image: busybox\n    commands: [\"sleep 300\"]\n";
+  HttpReply queued = daemon->Api().Post("/api/v1/runs/exec", {{"dir", dir}});
+  ASSERT_EQ(queued.status, 201) << queued;
+  const std::string path = "/api/v1/runs/" + std::to_string(queued.Json()["id"].get<int64_t>());
+  bool running = false;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       !running && std::chrono::steady_clock::now() < deadline;) {
+    json run = daemon->Api().Get(path).Json();
+    for (const json& step : run["steps"]) running = running || step.value("status", "") == "running";
+    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(running) << daemon->Api().Get(path);
+
+  daemon->Kill9();
+  ASSERT_TRUE(daemon->Restart());
+  json after = daemon->Api().Get(path).Json();
+  EXPECT_EQ(after.value("status", ""), "interrupted") << after;
+  for (const json& step : after["steps"]) {
+    if (step.value("name", "") == "wait") EXPECT_EQ(step.value("status", ""), "interrupted") << after;
+  }
+  EXPECT_TRUE(Contains(daemon->Log(), "\"event\":\"runs.interrupted\"")) << daemon->Log();
+  EXPECT_EQ(daemon->LeftoversAfter(), "");
+  HttpReply rerun = daemon->Api().Post(path + "/rerun");
+  EXPECT_EQ(rerun.status, 201) << rerun;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
