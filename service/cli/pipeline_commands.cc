@@ -171,9 +171,10 @@ class RunFollower {
     }
     output_.SetPrefixed(count > 1);
     for (const Json& step : steps) {
+      // Followed once started; a step skipped or cancelled before it
+      // started has no log.
       std::string name = StringField(step, "name");
-      std::string status = StringField(step, "status");
-      if (StringField(step, "kind") != "step" || status == "pending" || status == "skipped") continue;
+      if (StringField(step, "kind") != "step" || !Field(step, "started_at").is_string()) continue;
       if (!followed_.insert(name).second) continue;
       threads_.emplace_back([this, name, own = client_.Clone()] { FollowStep(*own, name); });
     }
