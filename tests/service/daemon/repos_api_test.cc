@@ -347,6 +347,34 @@ TEST_F(ReposApiTest, SecretsSetFromStdinAreListedByNameOnly) {
   EXPECT_EQ(Delete("/api/v1/repos/sec").status, 204);
 }
 
+TEST_F(ReposApiTest, HostilePathsAndValues) {
+  ASSERT_EQ(Post("/api/v1/repos", {{"name", "host"}, {"url", "https://git.example.com/host.git"}}).status,
+            201);
+  // Names and keys in the path are decoded once and checked: no way out of
+  // the repository through them.
+  for (const char* path : {"/api/v1/repos/..%2Fhost", "/api/v1/repos/host%2F..%2Fother",
+                           "/api/v1/repos/%2e%2e", "/api/v1/repos/host%0a"}) {
+    HttpReply r = Get(path);
+    EXPECT_TRUE(r.status == 400 || r.status == 404) << path << "\n" << r;
+  }
+  for (const char* key : {"..%2FKEY", "KEY%00", "KEY%0A", "%2e%2e", "K%20EY", "K%C3%A9Y"}) {
+    HttpReply r = Put(std::string("/api/v1/repos/host/secrets/") + key, kApiSecretValue);
+    EXPECT_TRUE(IsApiError(r, 400, "invalid_argument")) << key << "\n" << r;
+  }
+  // A value is bytes: binary and JSON-looking values are kept as they are,
+  // only NUL (which no environment variable can hold) is refused.
+  EXPECT_EQ(
+      Put("/api/v1/repos/host/secrets/BINARY", std::string("\xff\xfe\x01binary") + kApiSecretValue).status,
+      204);
+  EXPECT_TRUE(IsApiError(Put("/api/v1/repos/host/secrets/NUL", std::string("a\0b", 3) + kApiSecretValue), 400,
+                         "invalid_argument"));
+  EXPECT_EQ(Get("/api/v1/repos/host/secrets").Json(), json({{"secrets", {"BINARY"}}}));
+  // The wrong method on a secret is refused, and reading one is not a route.
+  EXPECT_EQ(Get("/api/v1/repos/host/secrets/BINARY").status, 405);
+  ExpectNowhere({kApiSecretValue});
+  EXPECT_EQ(Delete("/api/v1/repos/host").status, 204);
+}
+
 TEST_F(ReposApiTest, TriggerChecksItsBody) {
   EXPECT_TRUE(IsApiError(Post("/api/v1/repos/nosuch/runs", json::object()), 404, "not_found"));
   ASSERT_EQ(Post("/api/v1/repos", {{"name", "trig"}, {"url", "https://git.example.com/trig.git"}}).status,
