@@ -271,6 +271,9 @@ void Server::AddServiceRoutes() {
     body["max_running"] = info_.max_running;
     body["running"] = containers_.running();
     body["queued"] = containers_.queued();
+    body["max_runs"] = info_.max_runs;
+    body["runs_running"] = context_.runs.running();
+    body["runs_queued"] = context_.runs.queued();
     reply->Json(200, body);
   });
 }

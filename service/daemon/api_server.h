@@ -57,6 +57,7 @@ struct DaemonInfo {
   std::string state_dir;
   std::string cgroup_layout;  // "v1", "hybrid" or "v2"
   int max_running = 0;
+  int max_runs = 0;
 };
 
 struct ApiServerOptions {

@@ -242,8 +242,13 @@ class Daemon {
     options.body_timeout = config_.api_body_timeout;
     options.idle_timeout = config_.api_idle_timeout;
     options.token = token_;
-    DaemonInfo info{kVersion, config_.data_dir, config_.state_dir, CgroupLayoutName(cgroups.layout()),
-                    config_.max_running};
+    DaemonInfo info;
+    info.version = kVersion;
+    info.data_dir = config_.data_dir;
+    info.state_dir = config_.state_dir;
+    info.cgroup_layout = CgroupLayoutName(cgroups.layout());
+    info.max_running = config_.max_running;
+    info.max_runs = config_.max_runs;
     api_ = std::make_unique<ApiServer>(options, *containers_, *image_service_, *repos_, *runs_, metrics_,
                                        *log_, info);
     return api_->Start();
