@@ -155,6 +155,10 @@ struct Context {
   const DaemonInfo& info;
   pipelines::RepoRegistry& repos;
   pipelines::RunService& runs;
+  // Held while a run of a repository is added (trigger, rerun) and while a
+  // repository is checked for runs and removed, so that no run is queued
+  // between the check and the removal.
+  std::mutex& repo_runs_mu;
 };
 
 void AddContainerRoutes(Router& router, Context& context);

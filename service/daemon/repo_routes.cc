@@ -3,6 +3,7 @@
 // answer, error or log event of these routes carries one (errors name the
 // field, never its value).
 #include <cmath>
+#include <mutex>
 #include <utility>
 
 #include "engine/base/units.h"
@@ -167,8 +168,11 @@ Status RepoRoutes::CheckIdle(const std::string& name) const {
 void RepoRoutes::Remove(const Request& r, ReplyPtr reply) {
   const std::string& name = r.Param("name");
   if (auto repo = c_.repos.Get(name); !repo.ok()) return reply->Error(repo.status());
-  if (Status st = CheckIdle(name); !st.ok()) return reply->Error(st);
-  if (Status st = c_.repos.Remove(name); !st.ok()) return reply->Error(st);
+  {
+    std::lock_guard lock(c_.repo_runs_mu);
+    if (Status st = CheckIdle(name); !st.ok()) return reply->Error(st);
+    if (Status st = c_.repos.Remove(name); !st.ok()) return reply->Error(st);
+  }
   c_.log.Info("repo.removed", {{"repo", name}});
   reply->NoContent();
 }
@@ -207,7 +211,10 @@ void RepoRoutes::Trigger(const Request& r, ReplyPtr reply) {
   }
   int given = !request.branch.empty() + !request.tag.empty() + !request.commit.empty();
   if (given > 1) return reply->Error(InvalidArgument("give at most one of branch, tag and commit"));
-  auto run = c_.runs.Trigger(request);
+  Result<pipelines::Run> run = [&] {
+    std::lock_guard lock(c_.repo_runs_mu);
+    return c_.runs.Trigger(request);
+  }();
   if (!run.ok()) return reply->Error(run.status());
   reply->Json(201, run->ToJsonValue());
 }

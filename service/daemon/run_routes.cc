@@ -1,6 +1,7 @@
 // /api/v1/runs: docs/api.md, "Runs". The RunService does the work; these
 // handlers decode, check and answer.
 #include <limits>
+#include <mutex>
 #include <utility>
 
 #include "engine/base/ascii.h"
@@ -200,7 +201,10 @@ void RunRoutes::Cancel(const Request& r, ReplyPtr reply) {
 void RunRoutes::Rerun(const Request& r, ReplyPtr reply) {
   auto id = RunId(r);
   if (!id.ok()) return reply->Error(id.status());
-  auto run = c_.runs.Rerun(*id);
+  Result<Run> run = [&] {
+    std::lock_guard lock(c_.repo_runs_mu);  // a rerun adds a run to its repository
+    return c_.runs.Rerun(*id);
+  }();
   if (!run.ok()) return reply->Error(run.status());
   reply->Json(201, run->ToJsonValue());
 }
