@@ -163,18 +163,16 @@ class RunFollower {
   void StartFollowers(const Json& run) {
     const Json& steps = Field(run, "steps");
     if (!steps.is_array()) return;
-    // "_setup" (the checkout, images, readiness) is slipwayd's own: its log
-    // is shown, but it does not make a one-step pipeline look like several.
+    // The setup (checkout, images) is slipwayd's own: its log is shown, but
+    // it does not make a one-step pipeline look like several.
     int count = 0;
-    for (const Json& step : steps) {
-      count += StringField(step, "kind") == "step" && !StringField(step, "name").starts_with("_");
-    }
+    for (const Json& step : steps) count += StringField(step, "kind") == "step";
     output_.SetPrefixed(count > 1);
     for (const Json& step : steps) {
       // Followed once started; a step skipped or cancelled before it
       // started has no log.
       std::string name = StringField(step, "name");
-      if (StringField(step, "kind") != "step" || !Field(step, "started_at").is_string()) continue;
+      if (StringField(step, "kind") == "service" || !Field(step, "started_at").is_string()) continue;
       if (!followed_.insert(name).second) continue;
       threads_.emplace_back([this, name, own = client_.Clone()] { FollowStep(*own, name); });
     }

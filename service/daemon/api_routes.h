@@ -154,11 +154,7 @@ struct Context {
   const std::atomic<bool>& stopping;  // Shutdown() began: blocking handlers give up
   const DaemonInfo& info;
   pipelines::RepoRegistry& repos;
-  pipelines::RunService& runs;
-  // Held while a run of a repository is added (trigger, rerun) and while a
-  // repository is checked for runs and removed, so that no run is queued
-  // between the check and the removal.
-  std::mutex& repo_runs_mu;
+  pipelines::RunService& runs;  // also removes repositories (with their runs and mirror)
 };
 
 void AddContainerRoutes(Router& router, Context& context);

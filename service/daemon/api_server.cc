@@ -127,7 +127,7 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
       log_(log),
       info_(std::move(info)),
       workers_(kMaxWorkers, log),
-      context_{containers, images, log, workers_, stopping_, info_, repos, runs, repo_runs_mu_},
+      context_{containers, images, log, workers_, stopping_, info_, repos, runs},
       connections_(
           {options_.max_connections, options_.header_timeout, options_.body_timeout, options_.idle_timeout},
           metrics) {

@@ -15,8 +15,6 @@ namespace {
 
 using pipelines::Credential;
 using pipelines::Repository;
-using pipelines::RunFilter;
-using pipelines::RunStatus;
 using pipelines::StepLimits;
 
 // The credential: an object of its parts, or the text of a credential file
@@ -114,7 +112,6 @@ class RepoRoutes {
  private:
   // kFailedPrecondition while a run of `name` is queued or running: its
   // rows and files would go from under it.
-  Status CheckIdle(const std::string& name) const;
 
   Context& c_;
 };
@@ -150,30 +147,9 @@ void RepoRoutes::Get(const Request& r, ReplyPtr reply) {
   reply->Json(200, repo->ToJsonValue());
 }
 
-Status RepoRoutes::CheckIdle(const std::string& name) const {
-  for (RunStatus status : {RunStatus::kQueued, RunStatus::kRunning}) {
-    RunFilter filter;
-    filter.repo = name;
-    filter.status = status;
-    filter.limit = 1;
-    SLIPWAY_ASSIGN_OR_RETURN(std::vector<pipelines::Run> runs, c_.runs.List(filter));
-    if (!runs.empty()) {
-      return FailedPrecondition("repository " + name + " has run " + std::to_string(runs[0].id) + " " +
-                                pipelines::RunStatusName(status) + ": cancel it first");
-    }
-  }
-  return Status::Ok();
-}
-
 void RepoRoutes::Remove(const Request& r, ReplyPtr reply) {
   const std::string& name = r.Param("name");
-  if (auto repo = c_.repos.Get(name); !repo.ok()) return reply->Error(repo.status());
-  {
-    std::lock_guard lock(c_.repo_runs_mu);
-    if (Status st = CheckIdle(name); !st.ok()) return reply->Error(st);
-    if (Status st = c_.repos.Remove(name); !st.ok()) return reply->Error(st);
-  }
-  c_.log.Info("repo.removed", {{"repo", name}});
+  if (Status st = c_.runs.RemoveRepository(name); !st.ok()) return reply->Error(st);
   reply->NoContent();
 }
 
@@ -211,10 +187,7 @@ void RepoRoutes::Trigger(const Request& r, ReplyPtr reply) {
   }
   int given = !request.branch.empty() + !request.tag.empty() + !request.commit.empty();
   if (given > 1) return reply->Error(InvalidArgument("give at most one of branch, tag and commit"));
-  Result<pipelines::Run> run = [&] {
-    std::lock_guard lock(c_.repo_runs_mu);
-    return c_.runs.Trigger(request);
-  }();
+  Result<pipelines::Run> run = c_.runs.Trigger(request);
   if (!run.ok()) return reply->Error(run.status());
   reply->Json(201, run->ToJsonValue());
 }

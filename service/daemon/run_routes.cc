@@ -201,10 +201,7 @@ void RunRoutes::Cancel(const Request& r, ReplyPtr reply) {
 void RunRoutes::Rerun(const Request& r, ReplyPtr reply) {
   auto id = RunId(r);
   if (!id.ok()) return reply->Error(id.status());
-  Result<Run> run = [&] {
-    std::lock_guard lock(c_.repo_runs_mu);  // a rerun adds a run to its repository
-    return c_.runs.Rerun(*id);
-  }();
+  Result<Run> run = c_.runs.Rerun(*id);
   if (!run.ok()) return reply->Error(run.status());
   reply->Json(201, run->ToJsonValue());
 }

@@ -83,7 +83,6 @@ class Server {
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> unwritten_{0};
   Workers workers_;
-  std::mutex repo_runs_mu_;  // Context::repo_runs_mu
   Context context_;
   Router router_;
 
