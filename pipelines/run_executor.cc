@@ -162,6 +162,8 @@ class RunExecutor {
   void Pump(Unit* u);
   void RecordEnd(Unit& u, const Container& c);
   Result<bool> ServiceReady(const Service& svc, const Unit& u);
+  // Waits until unit `u`'s container runs.
+  Status AwaitRunning(const Unit& u, const std::string& name);
   std::vector<std::string> BaseEnv(const std::string& step) const;
   RunContext Context() const { return RunContext{run_.branch, run_.tag, run_.event}; }
   bool Stopping() const { return control_.stop() != RunControl::Stop::kNone; }
@@ -282,7 +284,9 @@ Status RunExecutor::PlanUnits() {
     q.limits.cpu_millis = limits.millicpus;
     q.limits.pids_max = limits.pids;
     q.timeout_ms = limits.timeout_ms;
-    q.auto_remove = true;
+    // Removed by Pump() once its whole output is copied: with auto_remove, a
+    // step quicker than the start of its log's reader would go, log and all.
+    q.auto_remove = false;
     u.options.labels = {{"slipway.run", std::to_string(run_.id)}, {"slipway.step", name}};
     u.options.ends_with_caller = true;
     return u;
@@ -408,6 +412,10 @@ void RunExecutor::Pump(Unit* u) {
   // StreamLogs returns once the container ended; the signal says how.
   while (!u->end->AwaitFired(std::chrono::milliseconds(1000))) {
   }
+  Status removed = d_.containers.Remove(u->container_id, /*force=*/false);
+  if (!removed.ok()) {
+    d_.log.Warn("run.container_remove", {{"run", run_.id}, {"container", u->container_id}, {"error", removed.message()}});
+  }
   RecordEnd(*u, *u->end->final());
 }
 
@@ -503,6 +511,22 @@ Result<bool> RunExecutor::ServiceReady(const Service& svc, const Unit& u) {
   return done.state == ContainerState::kExited && done.result && done.result->exit_code == 0;
 }
 
+Status RunExecutor::AwaitRunning(const Unit& u, const std::string& name) {
+  auto running = [&]() -> Result<bool> {
+    if (u.end->fired()) {
+      const Container c = *u.end->final();
+      return FailedPrecondition("service " + name + " ended before it ran" + (c.error.empty() ? "" : ": " + c.error));
+    }
+    SLIPWAY_ASSIGN_OR_RETURN(Container c, d_.containers.Inspect(u.container_id));
+    return c.state == ContainerState::kRunning;
+  };
+  // Starting takes as long as the start queue and a sandbox start; there is
+  // no deadline of its own here beyond the queue's (a stop ends the wait).
+  return RetryUntilReady(running, std::chrono::hours(24), [&](std::chrono::milliseconds d) {
+    return control_.Sleep(d);
+  });
+}
+
 Status RunExecutor::StartServices() {
   for (size_t i = 0; i < services_.size(); ++i) {
     // The first service makes the run's network namespace; everyone else
@@ -510,7 +534,11 @@ Status RunExecutor::StartServices() {
     if (i == 0) network_ = "none";
     Status st = Launch(services_[i]);
     if (!st.ok()) return st;
-    if (i == 0) network_ = "container:" + services_[0].container_id;
+    if (i == 0) {
+      // Joining its namespace needs it running, not just queued or starting.
+      SLIPWAY_RETURN_IF_ERROR(AwaitRunning(services_[0], pipeline_.services[0].name));
+      network_ = "container:" + services_[0].container_id;
+    }
   }
   if (services_.empty()) network_ = "none";
   return Status::Ok();
