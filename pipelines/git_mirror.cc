@@ -355,4 +355,33 @@ Result<CheckoutResult> GitMirror::Checkout(const std::string& commit, const std:
   return CheckoutTree(repo.get(), oid, workspace);
 }
 
+Result<CommitInfo> GitMirror::Describe(const std::string& commit) const {
+  InitLibgit2();
+  if (!IsFullCommitId(commit)) {
+    return InvalidArgument("describe \"" + commit + "\": not a full commit id (40 lowercase hex digits)");
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd lock, LockFile(lock_path_, LOCK_SH));
+  git_repository* raw_repo = nullptr;
+  if (git_repository_open_bare(&raw_repo, path_.c_str()) != 0) {
+    return NotFound("open mirror " + path_ + ": " + GitErrorMessage());
+  }
+  GitRepository repo(raw_repo);
+  git_oid oid;
+  git_oid_fromstr(&oid, commit.c_str());
+  git_commit* raw = nullptr;
+  if (git_commit_lookup(&raw, repo.get(), &oid) != 0) {
+    return NotFound("commit " + commit + " in mirror " + path_ + ": " + GitErrorMessage());
+  }
+  GitCommit c(raw);
+  CommitInfo info;
+  if (const git_signature* who = git_commit_author(c.get())) {
+    info.author = std::string(who->name ? who->name : "") + " <" + (who->email ? who->email : "") + ">";
+  }
+  const char* summary = git_commit_summary(c.get());
+  info.message = summary ? summary : "";
+  // A summary is the whole first paragraph, unbounded: a run keeps a line.
+  if (info.message.size() > 200) info.message.resize(200);
+  return info;
+}
+
 }  // namespace slipway::pipelines

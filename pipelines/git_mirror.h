@@ -57,6 +57,12 @@ struct GitCredentials {
   std::string ssh_known_hosts;
 };
 
+// Who wrote a commit and why, as a run shows it.
+struct CommitInfo {
+  std::string author;   // "Name <email>"
+  std::string message;  // the first line (the summary), at most 200 bytes
+};
+
 struct FetchResult {
   std::string commit;           // what the fetch was asked for, as a 40-hex commit id
   bool created = false;         // this fetch created the mirror
@@ -105,6 +111,9 @@ class GitMirror {
   // Linux (.gitattributes of that commit: eol, ident); nothing else (no LFS,
   // no filter drivers).
   Result<CheckoutResult> Checkout(const std::string& commit, const std::string& workspace) const;
+
+  // The author and summary of `commit` (a full commit id), from the mirror.
+  Result<CommitInfo> Describe(const std::string& commit) const;
 
  private:
   std::string path_;

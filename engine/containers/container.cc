@@ -10,7 +10,7 @@
 #include <string_view>
 #include <utility>
 
-#include "engine/base/time.h"
+#include "engine/base/time_json.h"
 
 namespace slipway {
 
@@ -24,12 +24,6 @@ constexpr ContainerState kAllStates[] = {
     ContainerState::kCreated, ContainerState::kQueued, ContainerState::kStarting, ContainerState::kRunning,
     ContainerState::kExited,  ContainerState::kFailed, ContainerState::kLost,
 };
-
-// RFC 3339 in UTC with milliseconds; null for 0 (the event has not happened).
-ordered_json Timestamp(int64_t unix_ms) {
-  if (unix_ms == 0) return nullptr;
-  return FormatRfc3339Millis(unix_ms);
-}
 
 // dump() throws on ill-formed UTF-8 (a path or argument from an image may
 // hold any bytes); replacing it keeps ToJson() from throwing.
@@ -73,9 +67,9 @@ std::string Container::ToJson() const {
   j["image_id"] = image_id;
   j["rootfs"] = request.rootfs;
   j["command"] = spec.argv;
-  j["created_at"] = Timestamp(created_unix_ms);
-  j["started_at"] = Timestamp(started_unix_ms);
-  j["finished_at"] = Timestamp(finished_unix_ms);
+  j["created_at"] = Rfc3339Millis(created_unix_ms);
+  j["started_at"] = Rfc3339Millis(started_unix_ms);
+  j["finished_at"] = Rfc3339Millis(finished_unix_ms);
   j["pid"] = state == ContainerState::kRunning ? static_cast<int64_t>(pid) : 0;
   j["exit_code"] = result ? ordered_json(result->exit_code) : ordered_json(nullptr);
   j["result"] = result ? result->ToJsonValue() : ordered_json(nullptr);

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "engine/base/time.h"
+
 namespace slipway::cli {
 
 namespace {
@@ -75,25 +77,7 @@ std::string HumanBytes(int64_t bytes) {
 }
 
 int64_t ParseTimestamp(std::string_view text) {
-  std::string s(text);
-  std::tm tm{};
-  int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
-    return 0;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  int64_t ms = 0;
-  size_t i = static_cast<size_t>(consumed);
-  if (i < s.size() && s[i] == '.') {  // the fraction, to milliseconds
-    int digits = 0;
-    for (++i; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i) {
-      if (digits++ < 3) ms = ms * 10 + (s[i] - '0');
-    }
-    for (; digits < 3; ++digits) ms *= 10;
-  }
-  return static_cast<int64_t>(::timegm(&tm)) * 1000 + ms;
+  return ParseRfc3339(text).value_or(0);
 }
 
 std::string ShortId(std::string_view id) {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "engine/base/ascii.h"
+#include "engine/runtime/frame.h"
 
 namespace slipway::daemon::api {
 
@@ -221,7 +222,7 @@ const json* Fields::Get(const std::string& key, bool required, Status* status) {
   known_.insert(key);
   auto it = object_.find(key);
   if (it == object_.end() || it->is_null()) {
-    if (required) *status = InvalidArgument("missing field \"" + key + "\"");
+    if (required) *status = InvalidArgument("missing " + Name(key));
     return nullptr;
   }
   return &*it;
@@ -231,10 +232,10 @@ Status Fields::String(const std::string& key, std::string* out, bool required) {
   Status status;
   const json* value = Get(key, required, &status);
   if (!value) return status;
-  if (!value->is_string()) return InvalidArgument("field \"" + key + "\" must be a string");
+  if (!value->is_string()) return InvalidArgument(Name(key) + " must be a string");
   const std::string& s = value->get_ref<const std::string&>();
-  if (HasControlChar(s)) return InvalidArgument("field \"" + key + "\" holds a control character");
-  if (required && s.empty()) return InvalidArgument("field \"" + key + "\" is empty");
+  if (HasControlChar(s)) return InvalidArgument(Name(key) + " holds a control character");
+  if (required && s.empty()) return InvalidArgument(Name(key) + " is empty");
   *out = s;
   return Status::Ok();
 }
@@ -243,12 +244,12 @@ Status Fields::Strings(const std::string& key, std::vector<std::string>* out, bo
   Status status;
   const json* value = Get(key, required, &status);
   if (!value) return status;
-  if (!value->is_array()) return InvalidArgument("field \"" + key + "\" must be an array of strings");
+  if (!value->is_array()) return InvalidArgument(Name(key) + " must be an array of strings");
   std::vector<std::string> strings;
   for (const json& item : *value) {
-    if (!item.is_string()) return InvalidArgument("field \"" + key + "\" must be an array of strings");
+    if (!item.is_string()) return InvalidArgument(Name(key) + " must be an array of strings");
     const std::string& s = item.get_ref<const std::string&>();
-    if (HasControlChar(s)) return InvalidArgument("field \"" + key + "\" holds a control character");
+    if (HasControlChar(s)) return InvalidArgument(Name(key) + " holds a control character");
     strings.push_back(s);
   }
   *out = std::move(strings);
@@ -259,23 +260,66 @@ Status Fields::Bool(const std::string& key, bool* out) {
   Status status;
   const json* value = Get(key, false, &status);
   if (!value) return status;
-  if (!value->is_boolean()) return InvalidArgument("field \"" + key + "\" must be true or false");
+  if (!value->is_boolean()) return InvalidArgument(Name(key) + " must be true or false");
   *out = value->get<bool>();
   return Status::Ok();
+}
+
+Status Fields::Int(const std::string& key, int64_t* out, bool required, int64_t min, int64_t max) {
+  Status status;
+  const json* value = Get(key, required, &status);
+  if (!value) return status;
+  const Status wrong = InvalidArgument(Name(key) + " must be a whole number from " + std::to_string(min) +
+                                       " to " + std::to_string(max));
+  if (!value->is_number_integer()) return wrong;
+  // An unsigned beyond int64 is not in range either.
+  if (value->is_number_unsigned() && value->get<uint64_t>() > static_cast<uint64_t>(max)) return wrong;
+  int64_t n = value->get<int64_t>();
+  if (n < min || n > max) return wrong;
+  *out = n;
+  return Status::Ok();
+}
+
+Status Fields::Text(const std::string& key, std::string* out) {
+  Status status;
+  const json* value = Get(key, false, &status);
+  if (!value) return status;
+  if (!value->is_string()) return InvalidArgument(Name(key) + " must be a string");
+  const std::string& s = value->get_ref<const std::string&>();
+  for (unsigned char c : s) {
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+      return InvalidArgument(Name(key) + " holds a control character");
+  }
+  *out = s;
+  return Status::Ok();
+}
+
+Status Fields::Object(const std::string& key, const json** out) {
+  Status status;
+  const json* value = Get(key, false, &status);
+  *out = nullptr;
+  if (!value) return status;
+  if (!value->is_object()) return InvalidArgument(Name(key) + " must be an object");
+  *out = value;
+  return Status::Ok();
+}
+
+const json* Fields::Raw(const std::string& key) {
+  Status ignored;
+  return Get(key, false, &ignored);
 }
 
 Status Fields::StringMap(const std::string& key, std::map<std::string, std::string>* out) {
   Status status;
   const json* value = Get(key, false, &status);
   if (!value) return status;
-  const Status wrong = InvalidArgument("field \"" + key + "\" must be an object of strings");
+  const Status wrong = InvalidArgument(Name(key) + " must be an object of strings");
   if (!value->is_object()) return wrong;
   std::map<std::string, std::string> strings;
   for (auto it = value->begin(); it != value->end(); ++it) {
     if (!it->is_string()) return wrong;
     const std::string& s = it->get_ref<const std::string&>();
-    if (HasControlChar(it.key()) || HasControlChar(s))
-      return InvalidArgument("field \"" + key + "\" holds a control character");
+    if (HasControlChar(it.key()) || HasControlChar(s)) return InvalidArgument(Name(key) + " holds a control character");
     strings[it.key()] = s;
   }
   *out = std::move(strings);
@@ -284,9 +328,42 @@ Status Fields::StringMap(const std::string& key, std::map<std::string, std::stri
 
 Status Fields::Finish() const {
   for (auto it = object_.begin(); it != object_.end(); ++it) {
-    if (!known_.count(it.key())) return InvalidArgument("unknown field \"" + it.key() + "\"");
+    if (!known_.count(it.key())) return InvalidArgument("unknown " + Name(it.key()));
   }
   return Status::Ok();
+}
+
+// --- Log streams ---
+
+void Spawn(Context& context, const ReplyPtr& reply, std::function<void()> work) {
+  Status st = context.workers.Run(std::move(work));
+  if (!st.ok()) reply->Error(st);
+}
+
+Result<LogOptions> ParseLogOptions(const Request& request) {
+  LogOptions o;
+  SLIPWAY_ASSIGN_OR_RETURN(o.follow, QueryBool(request, "follow", false));
+  SLIPWAY_ASSIGN_OR_RETURN(o.out, QueryBool(request, "stdout", true));
+  SLIPWAY_ASSIGN_OR_RETURN(o.err, QueryBool(request, "stderr", true));
+  if (!o.out && !o.err) return InvalidArgument("choose at least one of stdout and stderr");
+  o.sse = request.accept.find(kEventStream) != std::string::npos;
+  return o;
+}
+
+Status StreamLog(const LogOptions& o, Reply& reply, const std::function<Status(const LogChunk&)>& read,
+                 const std::function<std::string()>& end_object) {
+  if (!reply.Begin(200, o.sse ? kEventStream : kMultiplexed)) return Status::Ok();
+  Status st = read([&](Stream s, std::string_view data) {
+    bool is_out = s == Stream::kStdout;
+    if (is_out ? !o.out : !o.err) return true;
+    if (o.sse) return reply.Write(SseEvent(is_out ? "stdout" : "stderr", data));
+    return reply.Write(EncodeFrame(s, data));
+  });
+  if (st.ok() && o.sse) {
+    if (std::string end = end_object(); !end.empty()) reply.Write(SseEvent("end", end));
+  }
+  reply.End();
+  return st;
 }
 
 std::string SseEvent(std::string_view name, std::string_view data) {

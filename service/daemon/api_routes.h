@@ -1,6 +1,6 @@
 // The inside of ApiServer, shared by api_server.cc (HTTP, routing, auth,
 // metrics), pistache_reply.cc and the route files (container_routes.cc,
-// image_routes.cc). Nothing here knows Pistache: handlers see a decoded
+// image_routes.cc, repo_routes.cc, run_routes.cc). Nothing here knows Pistache: handlers see a decoded
 // Request and answer through a Reply, so that all of Pistache's quirks stay
 // in the files that know it (api_server.cc, http_handler.cc,
 // pistache_reply.cc).
@@ -20,9 +20,12 @@
 #include <thread>
 #include <vector>
 
-#include "engine/base/status.h"
-#include "service/daemon/api_server.h"
 #include "engine/base/event_log.h"
+#include "engine/base/status.h"
+#include "engine/containers/log_follower.h"
+#include "pipelines/repo_registry.h"
+#include "pipelines/run_service.h"
+#include "service/daemon/api_server.h"
 
 namespace slipway::daemon::api {
 
@@ -87,6 +90,7 @@ enum RouteFlags : unsigned {
   kReadOnly = 0,
   kMutating = 1 << 0,  // refused while draining
   kJsonBody = 1 << 1,  // takes a JSON object body (415 unless application/json)
+  kRawBody = 1 << 2,   // takes the body as bytes, whatever its Content-Type (a secret's value)
 };
 // Everything under /api/v1/ needs the token, whatever the route.
 
@@ -149,10 +153,14 @@ struct Context {
   Workers& workers;
   const std::atomic<bool>& stopping;  // Shutdown() began: blocking handlers give up
   const DaemonInfo& info;
+  pipelines::RepoRegistry& repos;
+  pipelines::RunService& runs;
 };
 
 void AddContainerRoutes(Router& router, Context& context);
 void AddImageRoutes(Router& router, Context& context);
+void AddRepoRoutes(Router& router, Context& context);
+void AddRunRoutes(Router& router, Context& context);
 
 // --- Helpers for handlers ---
 
@@ -165,21 +173,53 @@ json ErrorJson(const Status& status);
 // true/false/1/0; `fallback` if absent. kInvalidArgument otherwise.
 Result<bool> QueryBool(const Request& request, const std::string& name, bool fallback);
 
+// Runs `work` on a worker thread (Workers::Run), or answers why it cannot.
+void Spawn(Context& context, const ReplyPtr& reply, std::function<void()> work);
+
+// A log stream's options (GET .../logs of containers and of run steps):
+// follow, stdout, stderr from the query, Server-Sent Events when the Accept
+// header asks for text/event-stream.
+struct LogOptions {
+  bool follow = false, out = true, err = true, sse = false;
+};
+Result<LogOptions> ParseLogOptions(const Request& request);
+// Answers with a log: the multiplexed stream (engine/runtime/frame.h), or
+// SSE events "stdout"/"stderr" and, once `read` has returned OK, an "end"
+// event carrying end_object() (skipped if it returns ""). `read` delivers
+// the chunks to the callback it is given. Returns `read`'s status; the
+// stream is ended either way (a client tells a cut-short stream by its
+// missing end).
+Status StreamLog(const LogOptions& options, Reply& reply, const std::function<Status(const LogChunk&)>& read,
+                 const std::function<std::string()>& end_object);
+
 // Strict reading of a JSON object body: every field has its type, no string
 // holds a control character, and Finish() refuses fields nobody read.
 class Fields {
  public:
-  explicit Fields(const json& object) : object_(object) {}
+  // `prefix` names a nested object in messages ("credential." ->
+  // field "credential.kind").
+  explicit Fields(const json& object, std::string prefix = "") : object_(object), prefix_(std::move(prefix)) {}
   Status String(const std::string& key, std::string* out, bool required);
   Status Strings(const std::string& key, std::vector<std::string>* out, bool required);
   Status Bool(const std::string& key, bool* out);  // optional
+  // A whole number (JSON integer) in [min, max].
+  Status Int(const std::string& key, int64_t* out, bool required, int64_t min, int64_t max);
+  // A string that may span lines: tabs and line ends are allowed, other
+  // control characters are not (an ssh key, a known_hosts file). Optional.
+  Status Text(const std::string& key, std::string* out);
+  // A nested object, read by a Fields of its own; nullptr if absent.
+  Status Object(const std::string& key, const json** out);
+  // A field of whatever type, for the caller to check; nullptr if absent.
+  const json* Raw(const std::string& key);
   // An object of strings ({"K": "V"}); optional.
   Status StringMap(const std::string& key, std::map<std::string, std::string>* out);
   Status Finish() const;
 
  private:
   const json* Get(const std::string& key, bool required, Status* status);
+  std::string Name(const std::string& key) const { return "field \"" + prefix_ + key + "\""; }
   const json& object_;
+  const std::string prefix_;
   std::set<std::string> known_;
 };
 

@@ -1,6 +1,7 @@
 // The HTTP side of the API: starting and stopping Pistache, routing,
 // authentication, request checks, metrics and the request log. Route
-// handlers live in container_routes.cc and image_routes.cc; requests are
+// handlers live in container_routes.cc, image_routes.cc, repo_routes.cc and
+// run_routes.cc; requests are
 // read by http_handler.cc and answered through pistache_reply.cc; the
 // connection table's policy is connection_table.cc.
 //
@@ -117,8 +118,9 @@ bool NeedsToken(std::string_view path) {
 
 // --- Server ---
 
-Server::Server(ApiServerOptions options, ContainerService& containers, ImageService& images, Metrics& metrics,
-               EventLog& log, DaemonInfo info)
+Server::Server(ApiServerOptions options, ContainerService& containers, ImageService& images,
+               pipelines::RepoRegistry& repos, pipelines::RunService& runs, Metrics& metrics, EventLog& log,
+               DaemonInfo info)
     : options_(std::move(options)),
       containers_(containers),
       images_(images),
@@ -126,13 +128,15 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
       log_(log),
       info_(std::move(info)),
       workers_(kMaxWorkers, log),
-      context_{containers, images, log, workers_, stopping_, info_},
+      context_{containers, images, log, workers_, stopping_, info_, repos, runs},
       connections_(
           {options_.max_connections, options_.header_timeout, options_.body_timeout, options_.idle_timeout},
           metrics) {
   AddServiceRoutes();
   AddContainerRoutes(router_, context_);
   AddImageRoutes(router_, context_);
+  AddRepoRoutes(router_, context_);
+  AddRunRoutes(router_, context_);
 }
 
 Server::~Server() {
@@ -408,6 +412,10 @@ bool Server::ReadBody(const Http::Request& http, const Route& route, Request* re
                     std::to_string(options_.max_body_bytes));
     return false;
   }
+  if (route.flags & kRawBody) {  // bytes as sent, whatever the Content-Type claims
+    request->body = body;
+    return true;
+  }
   const bool wants_object = route.flags & kJsonBody;
   if (body.empty()) {
     if (!wants_object) return true;
@@ -449,8 +457,9 @@ bool Server::ReadBody(const Http::Request& http, const Route& route, Request* re
 namespace slipway::daemon {
 
 ApiServer::ApiServer(ApiServerOptions options, ContainerService& containers, ImageService& images,
-                     Metrics& metrics, EventLog& log, DaemonInfo info)
-    : server_(std::make_unique<api::Server>(std::move(options), containers, images, metrics, log,
+                     pipelines::RepoRegistry& repos, pipelines::RunService& runs, Metrics& metrics,
+                     EventLog& log, DaemonInfo info)
+    : server_(std::make_unique<api::Server>(std::move(options), containers, images, repos, runs, metrics, log,
                                             std::move(info))) {}
 
 ApiServer::~ApiServer() = default;

@@ -3,13 +3,14 @@
 // Pistache's reactor threads parse requests and run the quick handlers
 // (create, start, inspect, list: SQLite and a few files) inline. Everything
 // that may take long (wait, stop, attach, logs, pull, push, load, save,
-// import, prune, build, forced removal) runs on a thread of its own and answers
+// import, prune, build, forced removal; a run's cancel, logs and prune) runs on a thread of its own and answers
 // through the connection when done, so a slow request never holds up the
 // others sharing its reactor.
 //
 // Shutting down, in this order (main does it on SIGTERM):
 //
 //   api.SetDraining();                 // /healthz says 503, new mutating requests get 503
+//   runs.Shutdown(deadline);           // no run starts any more
 //   containers.Shutdown(deadline);     // ends log streams that follow containers still running
 //   api.Shutdown();                    // waits for request threads, then closes the listener
 //
@@ -39,9 +40,11 @@
 #include <memory>
 #include <string>
 
+#include "engine/base/event_log.h"
 #include "engine/base/status.h"
 #include "engine/containers/container_service.h"
-#include "engine/base/event_log.h"
+#include "pipelines/repo_registry.h"
+#include "pipelines/run_service.h"
 #include "service/daemon/image_service.h"
 #include "service/daemon/metrics.h"
 
@@ -77,8 +80,10 @@ class Server;
 
 class ApiServer {
  public:
-  ApiServer(ApiServerOptions options, ContainerService& containers, ImageService& images, Metrics& metrics,
-            EventLog& log, DaemonInfo info);
+  // Everything given outlives the server.
+  ApiServer(ApiServerOptions options, ContainerService& containers, ImageService& images,
+            pipelines::RepoRegistry& repos, pipelines::RunService& runs, Metrics& metrics, EventLog& log,
+            DaemonInfo info);
   ~ApiServer();  // Shutdown()
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;

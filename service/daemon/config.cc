@@ -8,8 +8,10 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "engine/base/database.h"
@@ -110,8 +112,20 @@ std::string GetBytes(const DaemonConfig& c) {
   return std::to_string(b);
 }
 
+// "0", "0s", "0ms", "00m": zero in any unit (ParseDuration wants more).
+bool IsZeroDuration(const std::string& v) {
+  size_t digits = v.find_first_not_of('0');
+  if (digits == 0) return false;
+  std::string unit = digits == std::string::npos ? "" : v.substr(digits);
+  return unit.empty() || unit == "ms" || unit == "s" || unit == "m" || unit == "h";
+}
+
 template <std::chrono::milliseconds DaemonConfig::*M, bool kZeroAllowed>
 Status SetDuration(DaemonConfig& c, const std::string& v) {
+  if (kZeroAllowed && IsZeroDuration(v)) {
+    c.*M = std::chrono::milliseconds(0);
+    return Status::Ok();
+  }
   SLIPWAY_ASSIGN_OR_RETURN(std::chrono::milliseconds d, ParseDuration(v));
   if (!kZeroAllowed && d.count() <= 0) return InvalidArgument("must be more than 0, not \"" + v + "\"");
   c.*M = d;
@@ -122,6 +136,42 @@ template <std::chrono::milliseconds DaemonConfig::*M>
 std::string GetDuration(const DaemonConfig& c) {
   int64_t ms = (c.*M).count();
   return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+// CPUs as `docker run --cpus` ("0.5", "2"), kept in millicpus; "0": none.
+template <int64_t DaemonConfig::*M>
+Status SetCpus(DaemonConfig& c, const std::string& v) {
+  if (v == "0") {
+    c.*M = 0;
+    return Status::Ok();
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(c.*M, ParseCpus(v));
+  return Status::Ok();
+}
+
+template <int64_t DaemonConfig::*M>
+std::string GetCpus(const DaemonConfig& c) {
+  int64_t m = c.*M;
+  if (m % 1000 == 0) return std::to_string(m / 1000);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(m) / 1000);
+  return buf;
+}
+
+template <int64_t DaemonConfig::*M, int64_t kMin, int64_t kMax>
+Status SetInt64(DaemonConfig& c, const std::string& v) {
+  std::optional<int64_t> n = ParseInt(v);
+  if (!n || v[0] == '+') return InvalidArgument("want an integer, got \"" + v + "\"");
+  if (*n < kMin || *n > kMax) {
+    return InvalidArgument(v + " is out of range: want " + std::to_string(kMin) + " to " + std::to_string(kMax));
+  }
+  c.*M = *n;
+  return Status::Ok();
+}
+
+template <int64_t DaemonConfig::*M>
+std::string GetInt64(const DaemonConfig& c) {
+  return std::to_string(c.*M);
 }
 
 template <bool DaemonConfig::*M>
@@ -149,7 +199,7 @@ std::string GetNothing(const DaemonConfig&) {
 constexpr int kIntMax = std::numeric_limits<int>::max();
 using C = DaemonConfig;
 
-const std::array<Field, 25> kFields = {{
+const std::array<Field, 37> kFields = {{
     {"listen", "--listen", "ADDR:PORT", "Address and port of the REST API", SetListen, GetString<&C::listen>},
     {"data_dir", "--data-dir", "DIR", "Images, the database and the control token", SetNonEmpty<&C::data_dir>,
      GetString<&C::data_dir>},
@@ -208,6 +258,32 @@ const std::array<Field, 25> kFields = {{
      SetBytes<&C::build_memory_bytes, true>, GetBytes<&C::build_memory_bytes>},
     {"build_pids_limit", "--build-pids-limit", "N", "Processes each build step may have (0: no limit)",
      SetInt<&C::build_pids_limit, 0, kIntMax>, GetInt<&C::build_pids_limit>},
+    {"max_runs", "--max-runs", "N", "Pipeline runs at once; more wait queued", SetInt<&C::max_runs, 1, kIntMax>,
+     GetInt<&C::max_runs>},
+    {"step_log_max_bytes", "--step-log-max-bytes", "SIZE", "A step's stored log is cut beyond this size",
+     SetBytes<&C::step_log_max_bytes, false>, GetBytes<&C::step_log_max_bytes>},
+    {"keep_failed_workspaces", "--keep-failed-workspaces", "DURATION",
+     "How long the workspace of a run that did not succeed is kept (0: removed at once)",
+     SetDuration<&C::keep_failed_workspaces, true>, GetDuration<&C::keep_failed_workspaces>},
+    {"keep_runs", "--keep-runs", "N", "Runs kept per repository, older ended ones pruned (0: keep all)",
+     SetInt<&C::keep_runs, 0, kIntMax>, GetInt<&C::keep_runs>},
+    {"step_default_timeout", "--step-default-timeout", "DURATION",
+     "Timeout of steps that set none, nor their repository (0: none)",
+     SetDuration<&C::step_default_timeout, true>, GetDuration<&C::step_default_timeout>},
+    {"step_default_memory", "--step-default-memory", "SIZE", "Memory limit of steps that set none (0: none)",
+     SetBytes<&C::step_default_memory, true>, GetBytes<&C::step_default_memory>},
+    {"step_default_cpus", "--step-default-cpus", "CPUS", "CPUs of steps that set none, e.g. 1.5 (0: no limit)",
+     SetCpus<&C::step_default_cpus>, GetCpus<&C::step_default_cpus>},
+    {"step_default_pids", "--step-default-pids", "N", "Processes of steps that set none (0: no limit)",
+     SetInt64<&C::step_default_pids, 0, int64_t{1} << 22>, GetInt64<&C::step_default_pids>},
+    {"step_max_timeout", "--step-max-timeout", "DURATION", "The longest timeout a step may ask for (0: any)",
+     SetDuration<&C::step_max_timeout, true>, GetDuration<&C::step_max_timeout>},
+    {"step_max_memory", "--step-max-memory", "SIZE", "The most memory a step may ask for (0: any)",
+     SetBytes<&C::step_max_memory, true>, GetBytes<&C::step_max_memory>},
+    {"step_max_cpus", "--step-max-cpus", "CPUS", "The most CPUs a step may ask for (0: any)",
+     SetCpus<&C::step_max_cpus>, GetCpus<&C::step_max_cpus>},
+    {"step_max_pids", "--step-max-pids", "N", "The most processes a step may ask for (0: any)",
+     SetInt64<&C::step_max_pids, 0, int64_t{1} << 22>, GetInt64<&C::step_max_pids>},
 }};
 
 const Field* FindField(const std::string& key) {
@@ -383,6 +459,22 @@ std::string DatabasePath(const DaemonConfig& c) {
 
 std::string BuildDir(const DaemonConfig& c) {
   return c.data_dir + "/build";
+}
+
+std::string RunsDir(const DaemonConfig& c) {
+  return c.data_dir + "/runs";
+}
+
+std::string MirrorsDir(const DaemonConfig& c) {
+  return c.data_dir + "/repos";
+}
+
+std::string SecretKeyPath(const DaemonConfig& c) {
+  return c.data_dir + "/secrets.key";
+}
+
+std::string SshDir(const DaemonConfig& c) {
+  return c.state_dir + "/ssh";
 }
 
 std::string MonitorBinaryPath(const DaemonConfig& c, const std::string& self_exe) {

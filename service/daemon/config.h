@@ -51,6 +51,27 @@ struct DaemonConfig {
   int64_t build_memory_bytes = 0;
   int build_pids_limit = 4096;
 
+  // Pipelines (docs/pipelines.md). Runs at once; more wait queued.
+  int max_runs = 4;
+  // A step's stored log is cut beyond this (the log says so).
+  int64_t step_log_max_bytes = int64_t{8} << 20;
+  // How long the workspace of a run that did not succeed is kept (0: removed
+  // at its end like the others).
+  std::chrono::milliseconds keep_failed_workspaces{0};
+  // Runs kept per repository; older ended ones are pruned (0: none pruned
+  // automatically; `slipway pipeline prune` still works).
+  int keep_runs = 0;
+  // Limits of steps that set none and whose repository sets none (0: none).
+  std::chrono::milliseconds step_default_timeout{0};
+  int64_t step_default_memory = 0;  // bytes
+  int64_t step_default_cpus = 0;    // millicpus
+  int64_t step_default_pids = 0;
+  // The most any step may ask for (0: no maximum).
+  std::chrono::milliseconds step_max_timeout{0};
+  int64_t step_max_memory = 0;
+  int64_t step_max_cpus = 0;
+  int64_t step_max_pids = 0;
+
   bool operator==(const DaemonConfig&) const = default;
 };
 
@@ -93,6 +114,14 @@ std::string DatabasePath(const DaemonConfig& config);  // <data_dir>/slipway.db
 // Scratch space and the layer cache of image builds: <data_dir>/build (on the
 // data directory's filesystem, which can hold overlay upper dirs).
 std::string BuildDir(const DaemonConfig& config);
+// Pipelines: runs' workspaces and logs (<data_dir>/runs), repositories'
+// bare mirrors (<data_dir>/repos), the key sealing their secrets
+// (<data_dir>/secrets.key) and the ssh keys of fetches, written only while
+// one runs (<state_dir>/ssh: tmpfs, gone at reboot).
+std::string RunsDir(const DaemonConfig& config);
+std::string MirrorsDir(const DaemonConfig& config);
+std::string SecretKeyPath(const DaemonConfig& config);
+std::string SshDir(const DaemonConfig& config);
 // monitor_binary, or slipway-monitor in the directory of `self_exe` (the path
 // of slipwayd itself, from readlink /proc/self/exe).
 std::string MonitorBinaryPath(const DaemonConfig& config, const std::string& self_exe);

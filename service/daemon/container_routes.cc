@@ -56,23 +56,14 @@ class ContainerRoutes {
   void Remove(const Request& r, ReplyPtr reply);
 
  private:
-  // Runs `work` on a thread of its own, or answers why it cannot.
-  void Spawn(const ReplyPtr& reply, std::function<void()> work);
+  void Spawn(const ReplyPtr& reply, std::function<void()> work) { api::Spawn(c_, reply, std::move(work)); }
   void StreamAttached(const Container& c, const std::shared_ptr<EndSignal>& end, const ReplyPtr& reply);
-  struct LogOptions {
-    bool follow = false, out = true, err = true, sse = false;
-  };
   void StreamLogs(const std::string& id, LogOptions o, const std::shared_ptr<EndSignal>& end,
                   const ReplyPtr& reply);
   void AnswerWhenEnded(const std::shared_ptr<EndSignal>& end, const ReplyPtr& reply);
 
   Context& c_;
 };
-
-void ContainerRoutes::Spawn(const ReplyPtr& reply, std::function<void()> work) {
-  Status st = c_.workers.Run(std::move(work));
-  if (!st.ok()) reply->Error(st);
-}
 
 void ContainerRoutes::Create(const Request& r, ReplyPtr reply) {
   auto request = CreateRequest::FromJson(r.body);
@@ -164,52 +155,29 @@ void ContainerRoutes::AnswerWhenEnded(const std::shared_ptr<EndSignal>& end, con
 }
 
 void ContainerRoutes::Logs(const Request& r, ReplyPtr reply) {
-  LogOptions o;
-  auto follow = QueryBool(r, "follow", false);
-  auto out = QueryBool(r, "stdout", true);
-  auto err = QueryBool(r, "stderr", true);
-  for (const auto* b : {&follow, &out, &err}) {
-    if (!b->ok()) return reply->Error(b->status());
-  }
-  o.follow = *follow;
-  o.out = *out;
-  o.err = *err;
-  if (!o.out && !o.err) return reply->Error(InvalidArgument("choose at least one of stdout and stderr"));
-  o.sse = r.accept.find(kEventStream) != std::string::npos;
+  auto o = ParseLogOptions(r);
+  if (!o.ok()) return reply->Error(o.status());
   auto c = c_.containers.Inspect(r.Param("id"));
   if (!c.ok()) return reply->Error(c.status());
   std::shared_ptr<EndSignal> end;
-  if (o.follow) {
+  if (o->follow) {
     auto signal = c_.containers.EndSignalOf(c->id);
     if (!signal.ok()) return reply->Error(signal.status());
     end = *signal;
   }
-  Spawn(reply, [this, id = c->id, o, end, reply] { StreamLogs(id, o, end, reply); });
+  Spawn(reply, [this, id = c->id, o = *o, end, reply] { StreamLogs(id, o, end, reply); });
 }
 
 void ContainerRoutes::StreamLogs(const std::string& id, LogOptions o, const std::shared_ptr<EndSignal>& end,
                                  const ReplyPtr& reply) {
-  if (!reply->Begin(200, o.sse ? kEventStream : kMultiplexed)) return;
-  Status st = c_.containers.StreamLogs(id, o.follow, [&](Stream s, std::string_view data) {
-    bool is_out = s == Stream::kStdout;
-    if (is_out ? !o.out : !o.err) return true;
-    if (o.sse) return reply->Write(SseEvent(is_out ? "stdout" : "stderr", data));
-    return reply->Write(EncodeFrame(s, data));
-  });
-  if (!st.ok()) {
-    c_.log.Warn("api.logs_ended", {{"id", id}, {"error", st.ToString()}});
-    return reply->End();
-  }
-  if (o.sse) {
-    std::string container;
-    if (end && end->fired()) {
-      container = EndedJson(*end);
-    } else if (auto now = c_.containers.Inspect(id); now.ok()) {
-      container = now->ToJson();
-    }
-    if (!container.empty()) reply->Write(SseEvent("end", container));
-  }
-  reply->End();
+  Status st = StreamLog(
+      o, *reply, [&](const LogChunk& chunk) { return c_.containers.StreamLogs(id, o.follow, chunk); },
+      [&]() -> std::string {
+        if (end && end->fired()) return EndedJson(*end);
+        auto now = c_.containers.Inspect(id);
+        return now.ok() ? now->ToJson() : "";
+      });
+  if (!st.ok()) c_.log.Warn("api.logs_ended", {{"id", id}, {"error", st.ToString()}});
 }
 
 void ContainerRoutes::Stats(const Request& r, ReplyPtr reply) {

@@ -160,10 +160,7 @@ class ImageRoutes {
   void Build(const Request& r, ReplyPtr reply);
 
  private:
-  void Spawn(const ReplyPtr& reply, std::function<void()> work) {
-    Status st = c_.workers.Run(std::move(work));
-    if (!st.ok()) reply->Error(st);
-  }
+  void Spawn(const ReplyPtr& reply, std::function<void()> work) { api::Spawn(c_, reply, std::move(work)); }
   // Ends a progress stream with its last line.
   static void Finish(const ReplyPtr& reply, const json& last) {
     reply->Write(Dump(last) + "\n");

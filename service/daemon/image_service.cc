@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "engine/base/fs.h"
-#include "engine/base/time.h"
+#include "engine/base/time_json.h"
 #include "engine/build/build_cache.h"
 #include "engine/build/dockerfile.h"
 #include "engine/image/layer_writer.h"
@@ -88,11 +88,6 @@ std::string BuildCacheDir(const ImageServiceOptions& options) {
 }
 
 }  // namespace
-
-ordered_json Rfc3339Millis(int64_t unix_ms) {
-  if (unix_ms == 0) return nullptr;
-  return FormatRfc3339Millis(unix_ms);
-}
 
 ordered_json ImageJson(const ImageRecord& image) {
   ordered_json j;

@@ -142,7 +142,5 @@ class ImageService {
 // The API's image object (docs/api.md, "Images"): id, tags,
 // manifest_digest, size, created_at.
 nlohmann::ordered_json ImageJson(const ImageRecord& image);
-// "2026-11-29T08:55:01.123Z"; null for 0 (unknown).
-nlohmann::ordered_json Rfc3339Millis(int64_t unix_ms);
 
 }  // namespace slipway::daemon

@@ -28,8 +28,9 @@ class PistacheReply;
 // ApiServer's implementation.
 class Server {
  public:
-  Server(ApiServerOptions options, ContainerService& containers, ImageService& images, Metrics& metrics,
-         EventLog& log, DaemonInfo info);
+  Server(ApiServerOptions options, ContainerService& containers, ImageService& images,
+         pipelines::RepoRegistry& repos, pipelines::RunService& runs, Metrics& metrics, EventLog& log,
+         DaemonInfo info);
   ~Server();
 
   Status Start();

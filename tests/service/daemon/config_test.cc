@@ -168,6 +168,51 @@ TEST(DaemonConfigTest, ApiConnectionLimits) {
   EXPECT_NE(ErrorOf("api_max_connections: 0").find("api_max_connections"), std::string::npos);
 }
 
+TEST(DaemonConfigTest, Pipelines) {
+  DaemonConfig d;
+  EXPECT_EQ(d.max_runs, 4);
+  EXPECT_EQ(d.step_log_max_bytes, int64_t{8} << 20);
+  EXPECT_EQ(d.keep_failed_workspaces, 0ms);
+  EXPECT_EQ(d.keep_runs, 0);
+  EXPECT_EQ(d.step_default_timeout, 0ms);
+  EXPECT_EQ(d.step_max_cpus, 0);
+  Result<DaemonConfig> r = Parse(
+      "max_runs: 2\nstep_log_max_bytes: 1m\nkeep_failed_workspaces: 24h\nkeep_runs: 10\n"
+      "step_default_timeout: 10m\nstep_default_memory: 512m\nstep_default_cpus: 0.5\nstep_default_pids: 256\n"
+      "step_max_timeout: 1h\nstep_max_memory: 4g\nstep_max_cpus: 2\nstep_max_pids: 4096\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->max_runs, 2);
+  EXPECT_EQ(r->step_log_max_bytes, 1 << 20);
+  EXPECT_EQ(r->keep_failed_workspaces, 24h);
+  EXPECT_EQ(r->keep_runs, 10);
+  EXPECT_EQ(r->step_default_timeout, 10min);
+  EXPECT_EQ(r->step_default_memory, 512 << 20);
+  EXPECT_EQ(r->step_default_cpus, 500);
+  EXPECT_EQ(r->step_default_pids, 256);
+  EXPECT_EQ(r->step_max_timeout, 1h);
+  EXPECT_EQ(r->step_max_memory, int64_t{4} << 30);
+  EXPECT_EQ(r->step_max_cpus, 2000);
+  EXPECT_EQ(r->step_max_pids, 4096);
+  // 0 means none, in any unit; a bare number other than 0 is still no duration.
+  EXPECT_EQ(Parse("step_max_timeout: 0")->step_max_timeout, 0ms);
+  EXPECT_EQ(Parse("keep_failed_workspaces: 0h")->keep_failed_workspaces, 0ms);
+  EXPECT_NE(ErrorOf("keep_failed_workspaces: 10").find("keep_failed_workspaces"), std::string::npos);
+  EXPECT_NE(ErrorOf("keep_failed_workspaces: 0x").find("keep_failed_workspaces"), std::string::npos);
+  EXPECT_NE(ErrorOf("max_runs: 0").find("max_runs"), std::string::npos);
+  EXPECT_NE(ErrorOf("step_default_cpus: lots").find("step_default_cpus"), std::string::npos);
+  EXPECT_NE(ErrorOf("step_max_pids: -1").find("step_max_pids"), std::string::npos);
+  EXPECT_NE(ErrorOf("step_log_max_bytes: 0").find("step_log_max_bytes"), std::string::npos);
+  DaemonArgs a = Args({"--max-runs", "7", "--step-max-cpus", "1.5", "--keep-failed-workspaces", "2h"});
+  ASSERT_FALSE(a.exit_code) << a.output;
+  EXPECT_EQ(a.config.max_runs, 7);
+  EXPECT_EQ(a.config.step_max_cpus, 1500);
+  EXPECT_EQ(a.config.keep_failed_workspaces, 2h);
+  EXPECT_EQ(RunsDir(d), "/var/lib/slipway/runs");
+  EXPECT_EQ(MirrorsDir(d), "/var/lib/slipway/repos");
+  EXPECT_EQ(SecretKeyPath(d), "/var/lib/slipway/secrets.key");
+  EXPECT_EQ(SshDir(d), "/run/slipway/ssh");
+}
+
 TEST(DaemonConfigTest, UnknownKeyIsAnErrorNamingKeyFileAndLine) {
   std::string m = ErrorOf("listen: 127.0.0.1:1\nmax_runing: 3\n");
   EXPECT_NE(m.find("max_runing"), std::string::npos) << m;

@@ -1,0 +1,70 @@
+// RunControl: the live part of one run that is being executed, shared by its
+// executor and whoever reaches into it from outside (cancel, shutdown, log
+// followers). Internal to RunService.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "engine/base/fd.h"
+#include "engine/containers/end_signal.h"
+
+namespace slipway::pipelines {
+
+class RunControl {
+ public:
+  // Why a run stops early: the user cancelled it, or slipwayd is shutting
+  // down (the run is then recorded interrupted).
+  enum class Stop { kNone, kCancel, kShutdown };
+
+  explicit RunControl(int64_t run_id);
+  int64_t run_id() const { return run_id_; }
+
+  // Asks the run to stop; the first reason given wins. Returns the live
+  // containers, for the caller to kill. Wakes every waiter and makes
+  // stop_fd() readable.
+  std::set<std::string> RequestStop(Stop why);
+  Stop stop() const;
+  // Becomes readable once a stop is requested (for a build's cancel_fd).
+  int stop_fd() const { return stop_fd_.get(); }
+  // Waits up to `d`; false if a stop was requested (now or before).
+  bool Sleep(std::chrono::milliseconds d) const;
+
+  // The run's containers that may still run. Adding one after a stop was
+  // requested returns false: the caller kills it.
+  bool AddContainer(const std::string& id);
+  void RemoveContainer(const std::string& id);
+
+  // Fired once step `name`'s stored log is complete (log followers wait for
+  // it). Made on first use, so a follower may come before the step starts.
+  std::shared_ptr<EndSignal> LogEnd(const std::string& name);
+  // Fires every log end not fired yet (the run is over).
+  void EndAllLogs();
+
+  // Notifies the executor that something it waits for happened (a step ended).
+  void Notify();
+  // Waits until `done()` or a stop is requested.
+  template <typename Pred>
+  void WaitFor(Pred done) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return stop_ != Stop::kNone || done(); });
+  }
+  std::mutex& mu() { return mu_; }
+
+ private:
+  const int64_t run_id_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  Stop stop_ = Stop::kNone;
+  UniqueFd stop_fd_;
+  std::set<std::string> containers_;
+  std::map<std::string, std::shared_ptr<EndSignal>> log_ends_;
+};
+
+}  // namespace slipway::pipelines

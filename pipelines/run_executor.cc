@@ -1,0 +1,742 @@
+// One run, on the thread RunService gave it:
+//   _setup: workspace (fetch + checkout, or the exec copy) -> pipeline file
+//   -> limits -> images (build, pulls) -> services + readiness -> steps as
+//   their graph allows -> teardown and the run's result.
+// Every record change goes to the store as it happens, so the API shows a
+// run as it progresses and a crash leaves an honest record to interrupt.
+#include "pipelines/run_executor.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <csignal>
+#include <map>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "engine/base/ascii.h"
+#include "engine/base/fd.h"
+#include "engine/base/fs.h"
+#include "engine/base/openat2.h"
+#include "engine/base/time.h"
+#include "engine/base/units.h"
+#include "pipelines/git_mirror.h"
+#include "pipelines/pipeline_file.h"
+#include "pipelines/readiness.h"
+#include "pipelines/step_log.h"
+#include "pipelines/workspace.h"
+
+namespace slipway::pipelines {
+
+std::string RunDir(const RunServiceOptions& options, int64_t id) {
+  return options.runs_dir + "/" + std::to_string(id);
+}
+std::string WorkspaceDir(const RunServiceOptions& options, int64_t id) { return RunDir(options, id) + "/workspace"; }
+std::string StepLogPath(const RunServiceOptions& options, int64_t id, int index) {
+  return RunDir(options, id) + "/logs/" + std::to_string(index) + ".log";
+}
+
+namespace {
+
+// How long a readiness TCP connect may take before that try counts as "not
+// yet": on a run's own loopback an answer is immediate, so this only bounds
+// a listener that accepts nothing.
+constexpr std::chrono::milliseconds kConnectTimeout{1000};
+// How long the run waits, at its end, for its services to go after SIGKILL.
+constexpr std::chrono::milliseconds kTeardownWait{10000};
+
+std::string Join(const std::vector<std::string>& lines, const char* sep) {
+  std::string out;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (i) out += sep;
+    out += lines[i];
+  }
+  return out;
+}
+
+// The real path of `relative` inside `workspace`, resolved by the kernel as
+// if the workspace were the root: a repository's symlink cannot point a
+// build context or a Dockerfile at the host's files.
+Result<std::string> ResolveInWorkspace(const std::string& workspace, const std::string& relative, bool directory,
+                                       const std::string& what) {
+  UniqueFd root(::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return ErrnoStatus("open workspace " + workspace);
+  uint64_t flags = O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0);
+  UniqueFd fd(Openat2(root.get(), relative.c_str(), flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+  if (!fd) return ErrnoStatus(what + " " + relative + " in the repository");
+  std::string link = "/proc/self/fd/" + std::to_string(fd.get());
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+  if (n < 0) return ErrnoStatus("readlink " + link);
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// The pipeline file at the workspace's root, read inside it (a symlink
+// named .slipway.yml resolves inside the workspace, never to the host's
+// files) and bounded before it is read.
+Result<std::string> ReadPipelineText(const std::string& workspace) {
+  UniqueFd root(::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return ErrnoStatus("open workspace " + workspace);
+  UniqueFd fd(Openat2(root.get(), kPipelineFileName, O_RDONLY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+  if (!fd) {
+    if (errno == ENOENT) return NotFound(std::string("the repository has no ") + kPipelineFileName + " at its root");
+    return ErrnoStatus(std::string("open ") + kPipelineFileName);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(std::string("stat ") + kPipelineFileName);
+  if (!S_ISREG(st.st_mode)) return InvalidArgument(std::string(kPipelineFileName) + " is not a regular file");
+  if (st.st_size > static_cast<off_t>(kMaxPipelineFileBytes)) {
+    return InvalidArgument(std::string(kPipelineFileName) + " is " + std::to_string(st.st_size) +
+                           " bytes; at most " + std::to_string(kMaxPipelineFileBytes) + " are read");
+  }
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(std::string("read ") + kPipelineFileName);
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  text.resize(got);
+  return text;
+}
+
+// A limit: the step's own, else the repository's default, else slipwayd's;
+// then slipwayd's maximum, which a step may not exceed and which applies
+// when nothing else does.
+Result<int64_t> EffectiveLimit(std::optional<int64_t> own, int64_t repo_default, int64_t daemon_default,
+                               int64_t max, const std::string& what, const std::string& max_key) {
+  int64_t value = own ? *own : (repo_default ? repo_default : daemon_default);
+  if (max > 0 && value > max) {
+    return InvalidArgument(what + ": " + std::to_string(value) + " is above this slipwayd's " + max_key + " (" +
+                           std::to_string(max) + ")");
+  }
+  if (max > 0 && value == 0) value = max;
+  return value;
+}
+
+// Where a step or service stands while the run goes on.
+struct Unit {
+  size_t record = 0;  // index into records_
+  std::string image;  // id to create from
+  CreateRequest request;
+  CreateOptions options;
+  std::unique_ptr<StepLogWriter> log;
+  std::string container_id;
+  std::shared_ptr<EndSignal> end;
+  std::thread pump;
+};
+
+class RunExecutor {
+ public:
+  RunExecutor(const RunDeps& deps, Run run, RunControl& control) : d_(deps), run_(std::move(run)), control_(control) {}
+
+  Run Execute();
+
+ private:
+  // Records a change of the run or a step; a store that fails (disk full)
+  // is logged, the run goes on as far as it can.
+  void SaveRun();
+  void SaveStep(size_t record);
+  Status Note(const std::string& line) { return setup_log_ ? setup_log_->Note(line) : Status::Ok(); }
+
+  Status PrepareWorkspace();
+  Result<Pipeline> ReadPipeline();
+  Status PlanUnits();
+  Status PrepareImages();
+  Status StartServices();
+  Status AwaitServices();
+  void RunSteps();
+  void Teardown();
+  RunStatus Outcome() const;
+
+  // Creates and starts unit `u`'s container and pumps its output into its
+  // log on a thread of its own, which records how it ended.
+  Status Launch(Unit& u);
+  void Pump(Unit* u);
+  void RecordEnd(Unit& u, const Container& c);
+  Result<bool> ServiceReady(const Service& svc, const Unit& u);
+  std::vector<std::string> BaseEnv(const std::string& step) const;
+  RunContext Context() const { return RunContext{run_.branch, run_.tag, run_.event}; }
+  bool Stopping() const { return control_.stop() != RunControl::Stop::kNone; }
+
+  const RunDeps& d_;
+  Run run_;
+  RunControl& control_;
+  std::string workspace_;
+  std::optional<Repository> repo_;
+  Pipeline pipeline_;
+  std::unique_ptr<StepLogWriter> setup_log_;
+  std::string built_image_;                 // the id `build:` made
+  std::map<std::string, std::string> ids_;  // image reference -> id
+  // Guarded by control_.mu() once units run: records_ and units' states.
+  std::vector<StepRecord> records_;  // 0: _setup, then services, then steps
+  std::vector<Unit> services_, steps_;
+  std::set<std::string> stopped_by_run_;  // service containers the teardown stopped
+  std::string network_;                   // "container:<first service>" or "none"
+};
+
+void RunExecutor::SaveRun() {
+  Status st = d_.store.UpdateRun(run_);
+  if (!st.ok()) d_.log.Error("run.store", {{"run", run_.id}, {"error", st.message()}});
+}
+
+void RunExecutor::SaveStep(size_t record) {
+  StepRecord copy;
+  {
+    std::lock_guard lock(control_.mu());
+    copy = records_[record];
+  }
+  Status st = d_.store.PutStep(copy);
+  if (!st.ok()) d_.log.Error("run.store", {{"run", run_.id}, {"step", copy.name}, {"error", st.message()}});
+}
+
+Status RunExecutor::PrepareWorkspace() {
+  workspace_ = WorkspaceDir(d_.options, run_.id);
+  if (run_.repo.empty()) {
+    // An exec run's workspace was copied when it was queued (RunService::Exec).
+    if (!PathExists(workspace_)) return FailedPrecondition("the copy of " + run_.source_dir + " is gone");
+    SLIPWAY_RETURN_IF_ERROR(Note("working tree " + run_.source_dir));
+    return Status::Ok();
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(Repository repo, d_.repos.Get(run_.repo));
+  repo_ = repo;
+  SLIPWAY_ASSIGN_OR_RETURN(RepoRegistry::FetchAuth auth, d_.repos.FetchCredentials(repo));
+  GitMirror mirror(d_.options.mirrors_dir + "/" + repo.name + ".git");
+  std::string what = !run_.commit.empty() ? run_.commit : !run_.tag.empty() ? "refs/tags/" + run_.tag
+                                                                               : "refs/heads/" + run_.branch;
+  SLIPWAY_RETURN_IF_ERROR(Note("fetching " + what + " from " + repo.url));
+  SLIPWAY_ASSIGN_OR_RETURN(FetchResult fetched, mirror.Fetch(repo.url, auth.credentials, what));
+  run_.commit = fetched.commit;
+  if (auto info = mirror.Describe(run_.commit); info.ok()) {
+    run_.author = info->author;
+    run_.message = info->message;
+  }
+  SaveRun();
+  SLIPWAY_RETURN_IF_ERROR(Note("commit " + run_.commit + " (" + std::to_string(fetched.received_objects) +
+                               " new objects), checking out"));
+  SLIPWAY_ASSIGN_OR_RETURN(CheckoutResult checkout, mirror.Checkout(run_.commit, workspace_));
+  for (const std::string& skipped : checkout.skipped_submodules) {
+    SLIPWAY_RETURN_IF_ERROR(Note("submodule " + skipped + " is not checked out"));
+  }
+  return Status::Ok();
+}
+
+Result<Pipeline> RunExecutor::ReadPipeline() {
+  SLIPWAY_ASSIGN_OR_RETURN(std::string text, ReadPipelineText(workspace_));
+  auto pipeline = ParsePipelineFile(text);
+  if (!pipeline.ok()) return pipeline.status().Wrap(kPipelineFileName);
+  return pipeline;
+}
+
+std::vector<std::string> RunExecutor::BaseEnv(const std::string& step) const {
+  return {"CI=true",
+          "SLIPWAY_REPO=" + run_.repo,
+          "SLIPWAY_COMMIT=" + run_.commit,
+          "SLIPWAY_BRANCH=" + run_.branch,
+          "SLIPWAY_TAG=" + run_.tag,
+          std::string("SLIPWAY_EVENT=") + EventName(run_.event),
+          "SLIPWAY_RUN_ID=" + std::to_string(run_.id),
+          "SLIPWAY_STEP=" + step};
+}
+
+// Records, requests and limits of every service and step, checked before
+// anything starts: a limit above slipwayd's maximum or a secret the
+// repository lacks ends the run as `error` with nothing started.
+Status RunExecutor::PlanUnits() {
+  const StepLimits none;
+  const StepLimits& repo_defaults = repo_ ? repo_->defaults : none;
+  const StepLimits& dflt = d_.options.default_limits;
+  const StepLimits& max = d_.options.max_limits;
+  auto make = [&](const std::string& name, bool service, const std::string& image,
+                  const std::vector<std::string>& commands, const std::map<std::string, std::string>& env,
+                  const StepLimits& limits) {
+    Unit u;
+    u.record = records_.size();
+    StepRecord r;
+    r.run_id = run_.id;
+    r.index = static_cast<int>(records_.size());
+    r.name = name;
+    r.service = service;
+    r.limits = limits;
+    records_.push_back(r);
+    u.image = image;
+    CreateRequest& q = u.request;
+    q.name = "run" + std::to_string(run_.id) + "-" + name;
+    if (!commands.empty()) q.entrypoint = std::vector<std::string>{"/bin/sh", "-e", "-c", Join(commands, "\n")};
+    q.env = BaseEnv(name);
+    for (const auto& [k, v] : env) q.env.push_back(k + "=" + v);
+    q.workdir = "/workspace";
+    q.binds = {workspace_ + ":/workspace:rw"};
+    q.limits.memory_bytes = limits.memory_bytes;
+    q.limits.cpu_millis = limits.millicpus;
+    q.limits.pids_max = limits.pids;
+    q.timeout_ms = limits.timeout_ms;
+    q.auto_remove = true;
+    u.options.labels = {{"slipway.run", std::to_string(run_.id)}, {"slipway.step", name}};
+    u.options.ends_with_caller = true;
+    return u;
+  };
+  for (const Service& s : pipeline_.services) {
+    StepLimits limits;
+    limits.memory_bytes = max.memory_bytes ? max.memory_bytes : dflt.memory_bytes;
+    limits.millicpus = max.millicpus ? max.millicpus : dflt.millicpus;
+    limits.pids = max.pids ? max.pids : dflt.pids;
+    services_.push_back(make(s.name, true, s.image, s.commands, s.env, limits));
+  }
+  for (const Step& s : pipeline_.steps) {
+    std::string where = "steps[" + s.name + "]";
+    StepLimits limits;
+    std::optional<int64_t> timeout;
+    if (s.timeout) timeout = s.timeout->count();
+    SLIPWAY_ASSIGN_OR_RETURN(limits.timeout_ms, EffectiveLimit(timeout, repo_defaults.timeout_ms, dflt.timeout_ms,
+                                                               max.timeout_ms, where + ".timeout (ms)",
+                                                               "step_max_timeout"));
+    SLIPWAY_ASSIGN_OR_RETURN(limits.memory_bytes,
+                             EffectiveLimit(s.memory_bytes, repo_defaults.memory_bytes, dflt.memory_bytes,
+                                            max.memory_bytes, where + ".memory (bytes)", "step_max_memory"));
+    SLIPWAY_ASSIGN_OR_RETURN(limits.millicpus, EffectiveLimit(s.millicpus, repo_defaults.millicpus, dflt.millicpus,
+                                                              max.millicpus, where + ".cpus (millicpus)",
+                                                              "step_max_cpus"));
+    SLIPWAY_ASSIGN_OR_RETURN(limits.pids, EffectiveLimit(s.pids, repo_defaults.pids, dflt.pids, max.pids,
+                                                         where + ".pids", "step_max_pids"));
+    Unit u = make(s.name, false, s.image, s.commands, s.env, limits);
+    if (!s.secrets.empty()) {
+      if (run_.repo.empty()) {
+        return InvalidArgument(where + ".secrets: a local run (pipeline exec) has no repository to take secrets from");
+      }
+      SLIPWAY_ASSIGN_OR_RETURN(auto values, d_.repos.SecretValues(run_.repo, s.secrets));
+      for (auto& [k, v] : values) u.options.secret_env.emplace_back(k, v);
+    }
+    steps_.push_back(std::move(u));
+  }
+  for (size_t i = 0; i < records_.size(); ++i) {
+    if (i == 0) continue;
+    SaveStep(i);
+  }
+  return Status::Ok();
+}
+
+Status RunExecutor::PrepareImages() {
+  OutputLine out = [this](std::string_view line) {
+    if (setup_log_) (void)setup_log_->Write(Stream::kStdout, std::string(line) + "\n");
+  };
+  if (pipeline_.build) {
+    const Build& b = *pipeline_.build;
+    ImageBuildRequest req;
+    SLIPWAY_ASSIGN_OR_RETURN(req.context, ResolveInWorkspace(workspace_, b.context, true, "build.context"));
+    std::string dockerfile = b.context == "." ? b.dockerfile : b.context + "/" + b.dockerfile;
+    SLIPWAY_ASSIGN_OR_RETURN(req.dockerfile, ResolveInWorkspace(workspace_, dockerfile, false, "build.dockerfile"));
+    std::string owner = run_.repo.empty() ? "exec" : Lower(run_.repo);
+    req.tag = "slipway-build/" + owner + ":latest";
+    req.args = b.args;
+    SLIPWAY_RETURN_IF_ERROR(Note("building " + dockerfile));
+    auto built = d_.images.Build(req, out, control_.stop_fd());
+    if (!built.ok()) return built.status().Wrap("build");
+    built_image_ = *built;
+    SLIPWAY_RETURN_IF_ERROR(Note("built " + built_image_));
+  }
+  for (std::vector<Unit>* units : {&services_, &steps_}) {
+    for (Unit& u : *units) {
+      if (Stopping()) return FailedPrecondition("stopped");
+      if (u.image.empty()) {
+        u.request.image = built_image_;
+        continue;
+      }
+      auto known = ids_.find(u.image);
+      if (known == ids_.end()) {
+        auto id = d_.images.Ensure(u.image, out);
+        if (!id.ok()) return id.status().Wrap("image " + u.image);
+        known = ids_.emplace(u.image, *id).first;
+      }
+      u.request.image = known->second;
+    }
+  }
+  return Status::Ok();
+}
+
+Status RunExecutor::Launch(Unit& u) {
+  const std::string& name = records_[u.record].name;
+  SLIPWAY_ASSIGN_OR_RETURN(u.log, StepLogWriter::Create(StepLogPath(d_.options, run_.id, records_[u.record].index),
+                                                        d_.options.step_log_max_bytes));
+  u.request.network = network_;
+  auto c = d_.containers.Create(u.request, u.options);
+  if (!c.ok()) return c.status().Wrap(name);
+  u.container_id = c->id;
+  auto end = d_.containers.EndSignalOf(c->id);
+  if (!end.ok()) return end.status().Wrap(name);
+  u.end = *end;
+  if (!control_.AddContainer(c->id)) {
+    (void)d_.containers.Remove(c->id, /*force=*/true);
+    control_.RemoveContainer(c->id);
+    return FailedPrecondition("stopped");
+  }
+  Status started = d_.containers.Start(c->id);
+  if (!started.ok()) {
+    (void)d_.containers.Remove(c->id, /*force=*/true);
+    control_.RemoveContainer(c->id);
+    return started.Wrap(name);
+  }
+  {
+    std::lock_guard lock(control_.mu());
+    StepRecord& r = records_[u.record];
+    r.status = StepStatus::kRunning;
+    r.container_id = c->id;
+    r.started_unix_ms = NowUnixMs();
+  }
+  SaveStep(u.record);
+  u.pump = std::thread(&RunExecutor::Pump, this, &u);
+  return Status::Ok();
+}
+
+void RunExecutor::Pump(Unit* u) {
+  Status st = d_.containers.StreamLogs(u->container_id, /*follow=*/true, [u](Stream s, std::string_view data) {
+    (void)u->log->Write(s, data);
+    return true;
+  });
+  if (!st.ok()) (void)u->log->Note("reading the output: " + st.message());
+  // StreamLogs returns once the container ended; the signal says how.
+  while (!u->end->AwaitFired(std::chrono::milliseconds(1000))) {
+  }
+  RecordEnd(*u, *u->end->final());
+}
+
+void RunExecutor::RecordEnd(Unit& u, const Container& c) {
+  bool stopped_by_run;
+  RunControl::Stop stop = control_.stop();
+  {
+    std::lock_guard lock(control_.mu());
+    stopped_by_run = stopped_by_run_.count(c.id) > 0;
+    StepRecord& r = records_[u.record];
+    r.finished_unix_ms = c.finished_unix_ms ? c.finished_unix_ms : NowUnixMs();
+    if (c.state == ContainerState::kFailed) {
+      r.status = StepStatus::kError;
+      r.error = c.error;
+    } else if (c.state == ContainerState::kLost || !c.result) {
+      r.status = StepStatus::kInterrupted;
+      r.error = c.error;
+    } else {
+      const SandboxResult& res = *c.result;
+      r.exit_code = res.exit_code;
+      r.duration_ms = res.wall_ms;
+      r.peak_memory_bytes = res.peak_memory_bytes;
+      r.cpu_ns = res.cpu_ns;
+      if (stopped_by_run) {
+        r.status = StepStatus::kSuccess;  // a service the run stopped at its end
+      } else if (res.cancelled && stop == RunControl::Stop::kCancel) {
+        r.status = StepStatus::kCancelled;
+      } else if (res.cancelled && stop == RunControl::Stop::kShutdown) {
+        r.status = StepStatus::kInterrupted;
+      } else if (res.oom_killed) {
+        r.status = StepStatus::kFailure;
+        r.reason = "oom";
+      } else if (res.timed_out) {
+        r.status = StepStatus::kFailure;
+        r.reason = "timeout";
+      } else {
+        r.status = res.exit_code == 0 ? StepStatus::kSuccess : StepStatus::kFailure;
+      }
+    }
+  }
+  if (records_[u.record].reason == "oom") (void)u.log->Note("killed: out of memory (memory limit reached)");
+  if (records_[u.record].reason == "timeout") (void)u.log->Note("killed: the step's timeout passed");
+  (void)u.log->Close();
+  control_.RemoveContainer(c.id);
+  SaveStep(u.record);
+  control_.LogEnd(records_[u.record].name)->Fire(c);
+  control_.Notify();
+}
+
+Result<bool> RunExecutor::ServiceReady(const Service& svc, const Unit& u) {
+  if (u.end->fired()) {
+    const Container c = *u.end->final();
+    std::string how = c.result ? "with code " + std::to_string(c.result->exit_code) : c.error;
+    return FailedPrecondition("service " + svc.name + " ended (" + how + ") before it was ready");
+  }
+  const ReadyCheck& check = *svc.ready;
+  if (check.tcp_port) {
+    auto c = d_.containers.Inspect(u.container_id);
+    if (!c.ok()) return c.status();
+    if (c->pid <= 0) return false;  // not running yet
+    return TcpAcceptsIn(c->pid, *check.tcp_port, kConnectTimeout);
+  }
+  // A command: a fresh container of the service's image in the run's
+  // network namespace, as `docker run --network container:db` would.
+  CreateRequest q;
+  q.image = u.request.image;
+  q.entrypoint = std::vector<std::string>{"/bin/sh", "-c", check.command};
+  q.network = network_;
+  q.env = u.request.env;
+  q.auto_remove = true;
+  q.timeout_ms = std::max<int64_t>(1000, check.timeout.count());
+  CreateOptions opts;
+  opts.labels = {{"slipway.run", std::to_string(run_.id)}, {"slipway.ready", svc.name}};
+  opts.ends_with_caller = true;
+  SLIPWAY_ASSIGN_OR_RETURN(Container probe, d_.containers.Create(q, opts));
+  SLIPWAY_ASSIGN_OR_RETURN(std::shared_ptr<EndSignal> end, d_.containers.EndSignalOf(probe.id));
+  if (!control_.AddContainer(probe.id)) {
+    (void)d_.containers.Remove(probe.id, true);
+    control_.RemoveContainer(probe.id);
+    return FailedPrecondition("cancelled");
+  }
+  Status st = d_.containers.Start(probe.id);
+  if (!st.ok()) {
+    (void)d_.containers.Remove(probe.id, true);
+    control_.RemoveContainer(probe.id);
+    return st;
+  }
+  while (!end->AwaitFired(std::chrono::milliseconds(1000))) {
+  }
+  control_.RemoveContainer(probe.id);
+  Container done = *end->final();
+  return done.state == ContainerState::kExited && done.result && done.result->exit_code == 0;
+}
+
+Status RunExecutor::StartServices() {
+  for (size_t i = 0; i < services_.size(); ++i) {
+    // The first service makes the run's network namespace; everyone else
+    // joins it and reaches the services on localhost.
+    if (i == 0) network_ = "none";
+    Status st = Launch(services_[i]);
+    if (!st.ok()) return st;
+    if (i == 0) network_ = "container:" + services_[0].container_id;
+  }
+  if (services_.empty()) network_ = "none";
+  return Status::Ok();
+}
+
+Status RunExecutor::AwaitServices() {
+  for (size_t i = 0; i < services_.size(); ++i) {
+    const Service& svc = pipeline_.services[i];
+    if (!svc.ready) continue;
+    std::string how = svc.ready->tcp_port ? "tcp " + std::to_string(*svc.ready->tcp_port)
+                                          : "command \"" + svc.ready->command + "\"";
+    SLIPWAY_RETURN_IF_ERROR(Note("waiting for service " + svc.name + " (" + how + ")"));
+    Status st = RetryUntilReady([&] { return ServiceReady(svc, services_[i]); }, svc.ready->timeout,
+                                [&](std::chrono::milliseconds d) { return control_.Sleep(d); });
+    if (st.code() == Code::kDeadlineExceeded) {
+      return Status(Code::kDeadlineExceeded, "service " + svc.name + " was not ready within " +
+                                                 std::to_string(svc.ready->timeout.count()) + " ms" + " (" + how + ")");
+    }
+    if (!st.ok()) return st.Wrap("service " + svc.name);
+    SLIPWAY_RETURN_IF_ERROR(Note("service " + svc.name + " is ready"));
+  }
+  return Status::Ok();
+}
+
+void RunExecutor::RunSteps() {
+  const size_t first = 1 + services_.size();  // records_ index of step 0
+  const RunContext ctx = Context();
+  for (;;) {
+    std::vector<size_t> to_launch;
+    std::vector<size_t> changed;
+    bool more = false;
+    {
+      std::lock_guard lock(control_.mu());
+      bool stopping = control_.stop() != RunControl::Stop::kNone;
+      for (size_t i : ExecutionOrder(pipeline_)) {
+        StepRecord& r = records_[first + i];
+        if (r.status == StepStatus::kRunning) more = true;
+        if (r.status != StepStatus::kPending) continue;
+        if (stopping) {
+          r.status = control_.stop() == RunControl::Stop::kCancel ? StepStatus::kCancelled : StepStatus::kInterrupted;
+          changed.push_back(first + i);
+          continue;
+        }
+        bool waiting = false;
+        std::string failed_need;
+        for (size_t need : pipeline_.steps[i].needs) {
+          const StepRecord& n = records_[first + need];
+          if (!IsFinal(n.status)) waiting = true;
+          bool fine = n.status == StepStatus::kSuccess || (n.status == StepStatus::kSkipped && n.reason == "when");
+          if (IsFinal(n.status) && !fine && failed_need.empty()) failed_need = n.name;
+        }
+        if (waiting) {
+          more = true;
+          continue;
+        }
+        if (!failed_need.empty()) {
+          r.status = StepStatus::kSkipped;
+          r.reason = "needs " + failed_need + ", which did not succeed";
+          changed.push_back(first + i);
+        } else if (!StepRuns(pipeline_.steps[i], ctx)) {
+          r.status = StepStatus::kSkipped;
+          r.reason = "when";
+          changed.push_back(first + i);
+        } else {
+          r.status = StepStatus::kRunning;  // claimed; Launch records the rest
+          to_launch.push_back(i);
+          more = true;
+        }
+      }
+    }
+    for (size_t rec : changed) {
+      SaveStep(rec);
+      control_.LogEnd(records_[rec].name)->Fire(Container{});
+    }
+    for (size_t i : to_launch) {
+      Unit& u = steps_[i];
+      Status st = Launch(u);
+      if (!st.ok()) {
+        {
+          std::lock_guard lock(control_.mu());
+          StepRecord& r = records_[u.record];
+          bool stopped = control_.stop() != RunControl::Stop::kNone;
+          r.status = !stopped ? StepStatus::kError
+                              : control_.stop() == RunControl::Stop::kCancel ? StepStatus::kCancelled
+                                                                             : StepStatus::kInterrupted;
+          if (!stopped) r.error = st.message();
+          r.finished_unix_ms = NowUnixMs();
+        }
+        if (u.log) {
+          (void)u.log->Note(st.message());
+          (void)u.log->Close();
+        }
+        SaveStep(u.record);
+        control_.LogEnd(records_[u.record].name)->Fire(Container{});
+      }
+    }
+    if (!more && to_launch.empty() && changed.empty()) break;
+    if (!to_launch.empty() || !changed.empty()) continue;  // look again at once
+    // Wait for a running step to be recorded as ended (RecordEnd notifies),
+    // or for a stop, which kills the running ones.
+    auto running = [&] {
+      size_t n = 0;
+      for (size_t i = 0; i < steps_.size(); ++i) n += records_[first + i].status == StepStatus::kRunning;
+      return n;
+    };
+    size_t before;
+    {
+      std::lock_guard lock(control_.mu());
+      before = running();
+    }
+    control_.WaitFor([&] { return running() < before; });
+    if (Stopping()) {
+      // The stop killed the running steps: wait until each is recorded.
+      for (Unit& u : steps_) {
+        if (u.pump.joinable()) u.pump.join();
+      }
+    }
+  }
+  for (Unit& u : steps_) {
+    if (u.pump.joinable()) u.pump.join();
+  }
+}
+
+void RunExecutor::Teardown() {
+  for (Unit& u : services_) {
+    if (u.container_id.empty()) continue;
+    {
+      std::lock_guard lock(control_.mu());
+      stopped_by_run_.insert(u.container_id);
+    }
+    Status st = d_.containers.Kill(u.container_id, SIGKILL);
+    if (!st.ok() && st.code() != Code::kFailedPrecondition && st.code() != Code::kNotFound) {
+      d_.log.Warn("run.teardown", {{"run", run_.id}, {"container", u.container_id}, {"error", st.message()}});
+    }
+  }
+  for (Unit& u : services_) {
+    if (u.end) u.end->AwaitFired(kTeardownWait);
+    if (u.pump.joinable()) u.pump.join();
+  }
+}
+
+RunStatus RunExecutor::Outcome() const {
+  switch (control_.stop()) {
+    case RunControl::Stop::kCancel:
+      return RunStatus::kCancelled;
+    case RunControl::Stop::kShutdown:
+      return RunStatus::kInterrupted;
+    case RunControl::Stop::kNone:
+      break;
+  }
+  bool failed = false;
+  for (size_t i = 1 + services_.size(); i < records_.size(); ++i) {
+    if (records_[i].status == StepStatus::kError) return RunStatus::kError;
+    if (records_[i].status == StepStatus::kFailure) failed = true;
+  }
+  return failed ? RunStatus::kFailure : RunStatus::kSuccess;
+}
+
+Run RunExecutor::Execute() {
+  run_.status = RunStatus::kRunning;
+  run_.started_unix_ms = NowUnixMs();
+  SaveRun();
+  d_.log.Info("run.started", {{"run", run_.id}, {"repo", run_.repo}});
+
+  Status st = MakeDirs(RunDir(d_.options, run_.id) + "/logs", 0700);
+  StepRecord setup;
+  setup.run_id = run_.id;
+  setup.index = 0;
+  setup.name = kSetupStep;
+  setup.status = StepStatus::kRunning;
+  setup.started_unix_ms = NowUnixMs();
+  records_.push_back(setup);
+  if (st.ok()) {
+    auto log = StepLogWriter::Create(StepLogPath(d_.options, run_.id, 0), d_.options.step_log_max_bytes);
+    if (log.ok()) setup_log_ = std::move(*log);
+    st = log.status();
+  }
+  SaveStep(0);
+
+  // Everything before the first service: no container exists yet.
+  if (st.ok()) st = PrepareWorkspace();
+  if (st.ok()) {
+    auto pipeline = ReadPipeline();
+    st = pipeline.status();
+    if (pipeline.ok()) pipeline_ = std::move(*pipeline);
+  }
+  if (st.ok()) st = PlanUnits();
+  if (st.ok() && !Stopping()) st = PrepareImages();
+  {
+    std::lock_guard lock(control_.mu());
+    records_[0].status = st.ok() ? StepStatus::kSuccess : StepStatus::kError;
+    records_[0].finished_unix_ms = NowUnixMs();
+    records_[0].duration_ms = records_[0].finished_unix_ms - records_[0].started_unix_ms;
+    if (!st.ok()) records_[0].error = st.message();
+  }
+  if (!st.ok()) (void)Note(st.message());
+  if (setup_log_) (void)setup_log_->Close();
+  SaveStep(0);
+  control_.LogEnd(kSetupStep)->Fire(Container{});
+
+  if (st.ok() && !Stopping()) st = StartServices();
+  if (st.ok() && !Stopping()) st = AwaitServices();
+  if (st.ok() || Stopping()) {
+    RunSteps();
+  } else {
+    // The run could not start its steps: they never run.
+    for (size_t i = 1 + services_.size(); i < records_.size(); ++i) {
+      {
+        std::lock_guard lock(control_.mu());
+        records_[i].status = StepStatus::kSkipped;
+        records_[i].reason = "the run could not start";
+      }
+      SaveStep(i);
+    }
+  }
+  Teardown();
+  // A service that failed its readiness check: its log says why.
+  run_.status = st.ok() || Stopping() ? Outcome() : RunStatus::kError;
+  if (!st.ok() && !Stopping()) run_.error = st.message();
+  run_.finished_unix_ms = NowUnixMs();
+  control_.EndAllLogs();
+  SaveRun();
+  d_.log.Info("run.finished", {{"run", run_.id}, {"status", RunStatusName(run_.status)}, {"error", run_.error}});
+  return run_;
+}
+
+}  // namespace
+
+Run ExecuteRun(const RunDeps& deps, Run run, RunControl& control) {
+  RunExecutor executor(deps, std::move(run), control);
+  return executor.Execute();
+}
+
+}  // namespace slipway::pipelines

@@ -1,0 +1,467 @@
+// RunService: triggers, the queue of runs under max_runs, and what reaches
+// into a run from outside (cancel, logs, await). The execution of one run
+// is run_executor.cc's.
+#include "pipelines/run_service.h"
+
+#include <algorithm>
+#include <csignal>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "engine/base/ascii.h"
+#include "engine/base/fs.h"
+#include "engine/base/time.h"
+#include "engine/base/units.h"
+#include "pipelines/run_control.h"
+#include "pipelines/pipeline_file.h"
+#include "pipelines/run_executor.h"
+#include "pipelines/workspace.h"
+
+namespace slipway::pipelines {
+
+namespace {
+
+// How often the scheduler looks for kept workspaces whose time is up.
+constexpr std::chrono::milliseconds kSweepInterval{60'000};
+// How long Cancel() waits for the run to be recorded cancelled before it
+// answers with the run as it is (its containers are killed by then).
+constexpr std::chrono::milliseconds kCancelWait{5'000};
+// How often a log follower of a run's step looks up to notice a shutdown.
+constexpr std::chrono::milliseconds kFollowSlice{500};
+
+// git's rules for a branch or tag name (git-check-ref-format), the parts a
+// trigger can get wrong: no "..", no control characters or space, none of
+// ~^:?*[\, no leading '-' or '/', no "@{", not ending in '/', ".lock" or '.'.
+Status CheckRefName(const std::string& name, const char* what) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument(std::string(what) + " \"" + name + "\" is not a valid git ref name: " + why);
+  };
+  if (name.empty() || name.size() > 255) return bad("empty or longer than 255 bytes");
+  if (HasControlChar(name)) return bad("it holds a control character");
+  if (name.find_first_of(" ~^:?*[\\") != std::string::npos) return bad("it holds one of ' ~^:?*[\\'");
+  if (name.find("..") != std::string::npos || name.find("@{") != std::string::npos) return bad("\"..\" or \"@{\"");
+  if (name.front() == '-' || name.front() == '/' || name.back() == '/' || name.back() == '.') {
+    return bad("it starts with '-' or '/', or ends with '/' or '.'");
+  }
+  if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".lock") == 0) return bad("it ends with .lock");
+  return Status::Ok();
+}
+
+}  // namespace
+
+class RunService::Impl {
+ public:
+  Impl(const RunServiceOptions& options, RunStore& store, RepoRegistry& repos, ContainerService& containers,
+       ImageProvider& images, EventLog& log)
+      : options_(options), store_(store), repos_(repos), log_(log),
+        deps_{options_, store, repos, containers, images, log} {}
+
+  Result<int> Recover();
+  void Start();
+  Result<Run> Trigger(const TriggerRequest& request);
+  Result<Run> Exec(const std::string& dir);
+  Result<Run> Rerun(int64_t id);
+  Result<Run> Cancel(int64_t id);
+  Status StreamLog(int64_t id, const std::string& step, bool follow, const LogChunk& chunk);
+  Result<Run> Await(int64_t id, std::chrono::milliseconds timeout);
+  Result<std::vector<int64_t>> Prune(const std::string& repo, int keep);
+  void Shutdown(std::chrono::milliseconds deadline);
+
+  RunStore& store() { return store_; }
+  int running() const {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(active_.size());
+  }
+  int queued() const {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(queue_.size());
+  }
+
+ private:
+  Result<Run> Enqueue(Run run);
+  void SchedulerLoop();
+  void Execute(Run run, std::shared_ptr<RunControl> control);
+  void SweepWorkspaces();
+  void RemoveWorkspace(const Run& run);
+
+  const RunServiceOptions options_;
+  RunStore& store_;
+  RepoRegistry& repos_;
+  EventLog& log_;
+  const RunDeps deps_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;       // queue_, active_, stopping_
+  std::condition_variable ended_cv_;  // a run ended
+  std::deque<int64_t> queue_;         // queued runs, oldest first
+  std::map<int64_t, std::shared_ptr<RunControl>> active_;
+  int workers_ = 0;  // executor threads (detached) still working; Shutdown waits for none
+  bool stopping_ = false;
+  std::thread scheduler_;
+};
+
+Result<int> RunService::Impl::Recover() {
+  SLIPWAY_RETURN_IF_ERROR(MakeDirs(options_.runs_dir, 0700));
+  SLIPWAY_RETURN_IF_ERROR(MakeDirs(options_.mirrors_dir, 0700));
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<int64_t> interrupted, store_.RunIdsWithStatus(RunStatus::kRunning));
+  for (int64_t id : interrupted) {
+    SLIPWAY_ASSIGN_OR_RETURN(Run run, store_.GetRun(id));
+    run.status = RunStatus::kInterrupted;
+    run.error = "slipwayd stopped while the run was going on";
+    run.finished_unix_ms = NowUnixMs();
+    SLIPWAY_RETURN_IF_ERROR(store_.UpdateRun(run));
+    SLIPWAY_ASSIGN_OR_RETURN(std::vector<StepRecord> steps, store_.ListSteps(id));
+    for (StepRecord& s : steps) {
+      if (IsFinal(s.status)) continue;
+      s.status = StepStatus::kInterrupted;
+      s.finished_unix_ms = run.finished_unix_ms;
+      SLIPWAY_RETURN_IF_ERROR(store_.PutStep(s));
+    }
+    RemoveWorkspace(run);
+    log_.Warn("run.interrupted", {{"run", id}});
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<int64_t> queued, store_.RunIdsWithStatus(RunStatus::kQueued));
+  std::lock_guard lock(mu_);
+  queue_.assign(queued.begin(), queued.end());
+  return static_cast<int>(interrupted.size());
+}
+
+void RunService::Impl::Start() { scheduler_ = std::thread(&Impl::SchedulerLoop, this); }
+
+Result<Run> RunService::Impl::Enqueue(Run run) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return FailedPrecondition("slipwayd is shutting down");
+  }
+  run.status = RunStatus::kQueued;
+  run.queued_unix_ms = NowUnixMs();
+  SLIPWAY_ASSIGN_OR_RETURN(Run stored, store_.AddRun(run));
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(stored.id);
+  }
+  cv_.notify_all();
+  log_.Info("run.queued", {{"run", stored.id}, {"repo", stored.repo}, {"event", EventName(stored.event)}});
+  return stored;
+}
+
+Result<Run> RunService::Impl::Trigger(const TriggerRequest& request) {
+  SLIPWAY_ASSIGN_OR_RETURN(Repository repo, repos_.Get(request.repo));
+  if (!request.tag.empty() && !request.commit.empty()) {
+    return InvalidArgument("give a tag or a commit, not both");
+  }
+  Run run;
+  run.repo = repo.name;
+  run.event = request.event;
+  if (!request.commit.empty()) {
+    if (request.commit.size() != 40 || !IsLowerHex(request.commit)) {
+      return InvalidArgument("commit \"" + request.commit + "\" is not a full commit id (40 lowercase hex digits)");
+    }
+    run.commit = request.commit;
+  }
+  if (!request.tag.empty()) {
+    SLIPWAY_RETURN_IF_ERROR(CheckRefName(request.tag, "tag"));
+    run.tag = request.tag;
+  }
+  if (!request.branch.empty()) {
+    SLIPWAY_RETURN_IF_ERROR(CheckRefName(request.branch, "branch"));
+    run.branch = request.branch;
+  } else if (run.tag.empty() && run.commit.empty()) {
+    run.branch = "main";
+  }
+  return Enqueue(run);
+}
+
+Result<Run> RunService::Impl::Exec(const std::string& dir) {
+  if (dir.empty() || dir.front() != '/') return InvalidArgument("dir \"" + dir + "\" is not an absolute path");
+  if (!PathExists(dir + "/" + kPipelineFileName)) {
+    return InvalidArgument(dir + " has no " + kPipelineFileName);
+  }
+  Run run;
+  run.event = Event::kManual;
+  run.source_dir = dir;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return FailedPrecondition("slipwayd is shutting down");
+  }
+  // The tree is copied now, before the run is queued: what runs is the tree
+  // as it was when the user asked, whatever they edit meanwhile.
+  run.status = RunStatus::kQueued;
+  run.queued_unix_ms = NowUnixMs();
+  // The id comes from the store, so the run is recorded first, as `error`
+  // until its copy is made; a crash in between leaves an honest record.
+  run.status = RunStatus::kError;
+  run.error = "the working tree was not copied";
+  SLIPWAY_ASSIGN_OR_RETURN(Run stored, store_.AddRun(run));
+  Status st = MakeDirs(RunDir(options_, stored.id), 0700);
+  if (st.ok()) st = CopyWorkingTree(dir, WorkspaceDir(options_, stored.id));
+  if (!st.ok()) {
+    stored.error = st.message();
+    stored.finished_unix_ms = NowUnixMs();
+    (void)store_.UpdateRun(stored);
+    return st;
+  }
+  stored.status = RunStatus::kQueued;
+  stored.error.clear();
+  SLIPWAY_RETURN_IF_ERROR(store_.UpdateRun(stored));
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(stored.id);
+  }
+  cv_.notify_all();
+  log_.Info("run.queued", {{"run", stored.id}, {"dir", dir}, {"event", "manual"}});
+  return stored;
+}
+
+Result<Run> RunService::Impl::Rerun(int64_t id) {
+  SLIPWAY_ASSIGN_OR_RETURN(Run old, store_.GetRun(id));
+  if (!IsFinal(old.status)) return FailedPrecondition("run " + std::to_string(id) + " has not ended");
+  if (old.repo.empty()) return Exec(old.source_dir);
+  if (old.commit.empty()) {
+    // It never got as far as its commit: run what was asked again.
+    TriggerRequest again{old.repo, old.branch, old.tag, "", old.event};
+    return Trigger(again);
+  }
+  SLIPWAY_RETURN_IF_ERROR(repos_.Get(old.repo).status());
+  Run run;
+  run.repo = old.repo;
+  run.branch = old.branch;
+  run.tag = old.tag;
+  run.commit = old.commit;
+  run.event = old.event;
+  run.rerun_of = old.id;
+  return Enqueue(run);
+}
+
+Result<Run> RunService::Impl::Cancel(int64_t id) {
+  std::shared_ptr<RunControl> control;
+  {
+    std::lock_guard lock(mu_);
+    auto it = std::find(queue_.begin(), queue_.end(), id);
+    if (it != queue_.end()) {
+      queue_.erase(it);
+      SLIPWAY_ASSIGN_OR_RETURN(Run run, store_.GetRun(id));
+      run.status = RunStatus::kCancelled;
+      run.finished_unix_ms = NowUnixMs();
+      SLIPWAY_RETURN_IF_ERROR(store_.UpdateRun(run));
+      RemoveWorkspace(run);
+      ended_cv_.notify_all();
+      log_.Info("run.cancelled", {{"run", id}});
+      return run;
+    }
+    if (auto a = active_.find(id); a != active_.end()) control = a->second;
+  }
+  if (!control) {
+    SLIPWAY_ASSIGN_OR_RETURN(Run run, store_.GetRun(id));
+    return FailedPrecondition("run " + std::to_string(id) + " is " + RunStatusName(run.status) +
+                              ": only a queued or running run can be cancelled");
+  }
+  for (const std::string& container : control->RequestStop(RunControl::Stop::kCancel)) {
+    (void)deps_.containers.Kill(container, SIGKILL);
+  }
+  log_.Info("run.cancelled", {{"run", id}});
+  return Await(id, kCancelWait);
+}
+
+void RunService::Impl::SchedulerLoop() {
+  auto last_sweep = std::chrono::steady_clock::now();
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait_for(lock, kSweepInterval, [&] {
+      return stopping_ || (!queue_.empty() && static_cast<int>(active_.size()) < options_.max_runs);
+    });
+    if (stopping_) return;
+    if (std::chrono::steady_clock::now() - last_sweep >= kSweepInterval) {
+      lock.unlock();
+      SweepWorkspaces();
+      lock.lock();
+      last_sweep = std::chrono::steady_clock::now();
+      continue;
+    }
+    if (queue_.empty() || static_cast<int>(active_.size()) >= options_.max_runs) continue;
+    int64_t id = queue_.front();
+    queue_.pop_front();
+    auto run = store_.GetRun(id);
+    if (!run.ok() || run->status != RunStatus::kQueued) {
+      if (!run.ok()) log_.Error("run.dequeue", {{"run", id}, {"error", run.status().message()}});
+      continue;
+    }
+    auto control = std::make_shared<RunControl>(id);
+    active_[id] = control;
+    ++workers_;
+    std::thread(&Impl::Execute, this, std::move(*run), control).detach();
+  }
+}
+
+void RunService::Impl::Execute(Run run, std::shared_ptr<RunControl> control) {
+  Run ended = ExecuteRun(deps_, std::move(run), *control);
+  if (ended.status == RunStatus::kSuccess || options_.keep_failed_workspaces.count() == 0 ||
+      ended.status == RunStatus::kInterrupted) {
+    RemoveWorkspace(ended);
+  }
+  // The last touch of `this`: notified under the lock, so that Shutdown,
+  // which waits for workers_ to reach 0 under it, cannot return before.
+  std::lock_guard lock(mu_);
+  active_.erase(ended.id);
+  --workers_;
+  cv_.notify_all();
+  ended_cv_.notify_all();
+}
+
+void RunService::Impl::RemoveWorkspace(const Run& run) {
+  std::string dir = WorkspaceDir(options_, run.id);
+  Status st = RemoveTree(dir);
+  if (!st.ok()) log_.Warn("run.workspace", {{"run", run.id}, {"error", st.message()}});
+}
+
+void RunService::Impl::SweepWorkspaces() {
+  const int64_t now = NowUnixMs();
+  for (const std::string& name : ListDir(options_.runs_dir)) {
+    auto id = ParseInt(name);
+    if (!id || !PathExists(WorkspaceDir(options_, *id))) continue;
+    auto run = store_.GetRun(*id);
+    if (!run.ok()) continue;
+    if (!IsFinal(run->status) || run->finished_unix_ms + options_.keep_failed_workspaces.count() > now) continue;
+    RemoveWorkspace(*run);
+  }
+}
+
+Status RunService::Impl::StreamLog(int64_t id, const std::string& step, bool follow, const LogChunk& chunk) {
+  SLIPWAY_ASSIGN_OR_RETURN(Run run, store_.GetRun(id));
+  std::shared_ptr<RunControl> control;
+  {
+    std::lock_guard lock(mu_);
+    if (auto a = active_.find(id); a != active_.end()) control = a->second;
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<StepRecord> steps, store_.ListSteps(id));
+  auto it = std::find_if(steps.begin(), steps.end(), [&](const StepRecord& s) { return s.name == step; });
+  if (it == steps.end()) {
+    return NotFound("run " + std::to_string(id) + " has no step \"" + step + "\"" +
+                    (IsFinal(run.status) ? "" : " (yet: it is " + std::string(RunStatusName(run.status)) + ")"));
+  }
+  std::string path = StepLogPath(options_, id, it->index);
+  std::shared_ptr<EndSignal> end = control ? control->LogEnd(step) : nullptr;
+  if (!end || IsFinal(it->status)) {
+    end = std::make_shared<EndSignal>();
+    end->Fire(Container{});
+  }
+  if (!PathExists(path)) {
+    // A step that never started has no output; one that is pending gets
+    // its log when it starts, which a follower waits for.
+    if (!follow || end->fired()) return Status::Ok();
+    while (!PathExists(path) && !end->AwaitFired(std::chrono::milliseconds(100))) {
+      std::lock_guard lock(mu_);
+      if (stopping_) return Status::Ok();
+    }
+    if (!PathExists(path)) return Status::Ok();
+  }
+  return FollowLog(path, follow, end, kFollowSlice, [this] {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }, chunk);
+}
+
+Result<Run> RunService::Impl::Await(int64_t id, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lock(mu_);
+  for (;;) {
+    SLIPWAY_ASSIGN_OR_RETURN(Run run, store_.GetRun(id));
+    if (IsFinal(run.status) && !active_.count(id)) return run;
+    if (ended_cv_.wait_until(lock, deadline) == std::cv_status::timeout) return store_.GetRun(id);
+  }
+}
+
+Result<std::vector<int64_t>> RunService::Impl::Prune(const std::string& repo, int keep) {
+  if (keep < 0) return InvalidArgument("keep must be 0 or more");
+  std::vector<std::string> repos;
+  if (!repo.empty()) {
+    SLIPWAY_RETURN_IF_ERROR(repos_.Get(repo).status());
+    repos.push_back(repo);
+  } else {
+    SLIPWAY_ASSIGN_OR_RETURN(std::vector<Repository> all, repos_.List());
+    for (const Repository& r : all) repos.push_back(r.name);
+    repos.push_back("");  // exec runs
+  }
+  std::vector<int64_t> removed;
+  for (const std::string& name : repos) {
+    SLIPWAY_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_.PruneRuns(name, keep));
+    for (int64_t id : ids) {
+      Status st = RemoveTree(RunDir(options_, id));
+      if (!st.ok()) log_.Warn("run.prune", {{"run", id}, {"error", st.message()}});
+      removed.push_back(id);
+    }
+  }
+  std::sort(removed.begin(), removed.end());
+  return removed;
+}
+
+void RunService::Impl::Shutdown(std::chrono::milliseconds deadline) {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (scheduler_.joinable()) scheduler_.join();
+  std::vector<std::shared_ptr<RunControl>> left;
+  {
+    std::unique_lock lock(mu_);
+    ended_cv_.wait_for(lock, deadline, [&] { return active_.empty(); });
+    for (auto& [id, control] : active_) left.push_back(control);
+  }
+  // Runs still going are stopped and recorded interrupted: their
+  // containers end with them (the next slipwayd would remove them anyway).
+  for (auto& control : left) {
+    for (const std::string& container : control->RequestStop(RunControl::Stop::kShutdown)) {
+      (void)deps_.containers.Kill(container, SIGKILL);
+    }
+  }
+  std::unique_lock lock(mu_);
+  ended_cv_.wait(lock, [&] { return workers_ == 0; });
+}
+
+// ---- RunService: the public face ----
+
+Result<std::unique_ptr<RunService>> RunService::Open(const RunServiceOptions& options, RunStore& store,
+                                                     RepoRegistry& repos, ContainerService& containers,
+                                                     ImageProvider& images, EventLog& log) {
+  if (options.runs_dir.empty() || options.mirrors_dir.empty()) {
+    return InvalidArgument("runs_dir and mirrors_dir are required");
+  }
+  if (options.max_runs < 1) return InvalidArgument("max_runs must be at least 1");
+  if (options.step_log_max_bytes < 1024) return InvalidArgument("step_log_max_bytes must be at least 1 KiB");
+  auto impl = std::make_unique<Impl>(options, store, repos, containers, images, log);
+  return std::unique_ptr<RunService>(new RunService(std::move(impl)));
+}
+
+RunService::RunService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RunService::~RunService() { impl_->Shutdown(std::chrono::milliseconds(0)); }
+
+Result<int> RunService::Recover() { return impl_->Recover(); }
+void RunService::Start() { impl_->Start(); }
+Result<Run> RunService::Trigger(const TriggerRequest& request) { return impl_->Trigger(request); }
+Result<Run> RunService::Exec(const std::string& dir) { return impl_->Exec(dir); }
+Result<Run> RunService::Rerun(int64_t id) { return impl_->Rerun(id); }
+Result<Run> RunService::Cancel(int64_t id) { return impl_->Cancel(id); }
+Result<Run> RunService::Get(int64_t id) const { return impl_->store().GetRun(id); }
+Result<std::vector<Run>> RunService::List(const RunFilter& filter) const { return impl_->store().ListRuns(filter); }
+Result<std::vector<StepRecord>> RunService::Steps(int64_t id) const {
+  SLIPWAY_RETURN_IF_ERROR(impl_->store().GetRun(id).status());
+  return impl_->store().ListSteps(id);
+}
+Status RunService::StreamLog(int64_t id, const std::string& step, bool follow, const LogChunk& chunk) {
+  return impl_->StreamLog(id, step, follow, chunk);
+}
+Result<Run> RunService::Await(int64_t id, std::chrono::milliseconds timeout) const {
+  return impl_->Await(id, timeout);
+}
+Result<std::vector<int64_t>> RunService::Prune(const std::string& repo, int keep) {
+  return impl_->Prune(repo, keep);
+}
+void RunService::Shutdown(std::chrono::milliseconds deadline) { impl_->Shutdown(deadline); }
+int RunService::running() const { return impl_->running(); }
+int RunService::queued() const { return impl_->queued(); }
+
+}  // namespace slipway::pipelines
