@@ -7,10 +7,10 @@
 
 #include "engine/base/fd.h"
 #include "engine/base/fs.h"
+#include "engine/runtime/log_masker.h"
 #include "pipelines/git_url.h"
 #include "pipelines/known_hosts.h"
 #include "pipelines/libgit2.h"
-#include "pipelines/log_masker.h"
 
 namespace slipway::pipelines {
 
@@ -20,7 +20,8 @@ constexpr char kTmpInfix[] = ".tmp-";
 
 // Every secret of one fetch, to be replaced by "****" in any text that
 // leaves it (libgit2's messages may quote the URL or what the server said).
-// The masking is the step logs' (log_masker.h), so both hide the same way.
+// The masking is the step logs' (engine/runtime/log_masker.h), so both hide
+// the same way.
 class Redactor {
  public:
   Redactor(const GitUrl& url, const GitCredentials& creds)

@@ -40,7 +40,7 @@
 #include <string_view>
 #include <vector>
 
-namespace slipway::pipelines {
+namespace slipway {
 
 inline constexpr std::string_view kMask = "****";
 
@@ -111,4 +111,4 @@ class LogMasker {
 // Masks one whole text (an error message, a finished log line).
 std::string MaskSecrets(std::string_view text, const SecretMatcher& matcher);
 
-}  // namespace slipway::pipelines
+}  // namespace slipway

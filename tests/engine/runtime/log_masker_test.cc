@@ -1,14 +1,14 @@
 // LogMasker against a plain reference (every occurrence of every secret
 // found by brute force, overlapping occurrences merged), with the stream cut
 // at every position, at random, and byte by byte.
-#include "pipelines/log_masker.h"
+#include "engine/runtime/log_masker.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <random>
 
-namespace slipway::pipelines {
+namespace slipway {
 namespace {
 
 // The specification, written the slow and obvious way.
@@ -263,4 +263,4 @@ TEST(LogMaskerTest, LargeStreams) {
 }
 
 }  // namespace
-}  // namespace slipway::pipelines
+}  // namespace slipway

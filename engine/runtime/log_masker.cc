@@ -1,9 +1,9 @@
-#include "pipelines/log_masker.h"
+#include "engine/runtime/log_masker.h"
 
 #include <algorithm>
 #include <deque>
 
-namespace slipway::pipelines {
+namespace slipway {
 
 SecretMatcher::SecretMatcher(const std::vector<std::string>& secrets) {
   nodes_.emplace_back();
@@ -132,4 +132,4 @@ std::string MaskSecrets(std::string_view text, const SecretMatcher& matcher) {
   return out;
 }
 
-}  // namespace slipway::pipelines
+}  // namespace slipway
