@@ -85,6 +85,8 @@ class RunService::Impl {
   void SchedulerLoop();
   void Execute(Run run, std::shared_ptr<RunControl> control);
   void SweepWorkspaces();
+  // Prunes one repository's runs ("": exec runs) and their files.
+  Result<std::vector<int64_t>> PruneRepo(const std::string& repo, int keep);
   void RemoveWorkspace(const Run& run);
 
   const RunServiceOptions options_;
@@ -302,6 +304,10 @@ void RunService::Impl::Execute(Run run, std::shared_ptr<RunControl> control) {
       ended.status == RunStatus::kInterrupted) {
     RemoveWorkspace(ended);
   }
+  if (options_.keep_runs > 0) {
+    auto pruned = PruneRepo(ended.repo, options_.keep_runs);
+    if (!pruned.ok()) log_.Warn("run.prune", {{"repo", ended.repo}, {"error", pruned.status().message()}});
+  }
   // The last touch of `this`: notified under the lock, so that Shutdown,
   // which waits for workers_ to reach 0 under it, cannot return before.
   std::lock_guard lock(mu_);
@@ -374,6 +380,15 @@ Result<Run> RunService::Impl::Await(int64_t id, std::chrono::milliseconds timeou
   }
 }
 
+Result<std::vector<int64_t>> RunService::Impl::PruneRepo(const std::string& repo, int keep) {
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_.PruneRuns(repo, keep));
+  for (int64_t id : ids) {
+    Status st = RemoveTree(RunDir(options_, id));
+    if (!st.ok()) log_.Warn("run.prune", {{"run", id}, {"error", st.message()}});
+  }
+  return ids;
+}
+
 Result<std::vector<int64_t>> RunService::Impl::Prune(const std::string& repo, int keep) {
   if (keep < 0) return InvalidArgument("keep must be 0 or more");
   std::vector<std::string> repos;
@@ -387,12 +402,8 @@ Result<std::vector<int64_t>> RunService::Impl::Prune(const std::string& repo, in
   }
   std::vector<int64_t> removed;
   for (const std::string& name : repos) {
-    SLIPWAY_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_.PruneRuns(name, keep));
-    for (int64_t id : ids) {
-      Status st = RemoveTree(RunDir(options_, id));
-      if (!st.ok()) log_.Warn("run.prune", {{"run", id}, {"error", st.message()}});
-      removed.push_back(id);
-    }
+    SLIPWAY_ASSIGN_OR_RETURN(std::vector<int64_t> ids, PruneRepo(name, keep));
+    removed.insert(removed.end(), ids.begin(), ids.end());
   }
   std::sort(removed.begin(), removed.end());
   return removed;

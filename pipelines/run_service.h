@@ -49,6 +49,9 @@ struct RunServiceOptions {
   // Workspaces of runs that did not succeed are kept this long (0: removed
   // when the run ends like every other).
   std::chrono::milliseconds keep_failed_workspaces{0};
+  // After each run, its repository keeps only its newest `keep_runs` ended
+  // runs (0: runs are kept until pruned by hand).
+  int keep_runs = 0;
   // Limits of steps that set none and whose repository sets none, and the
   // most any step may ask for (0: no maximum).
   StepLimits default_limits;

@@ -46,8 +46,9 @@ class RunStore {
   // The ids of the runs in `status`, oldest first (the queue after a restart,
   // the runs a crash interrupted).
   virtual Result<std::vector<int64_t>> RunIdsWithStatus(RunStatus status) const = 0;
-  // Removes the ended runs of `repo` but its newest `keep` ones (and their
-  // steps); returns the ids removed, for their files to go too.
+  // Removes the ended runs of `repo` ("": the runs of no repository, from
+  // `pipeline exec`) but its newest `keep` ones (and their steps); returns
+  // the ids removed, for their files to go too.
   virtual Result<std::vector<int64_t>> PruneRuns(const std::string& repo, int keep) = 0;
 
   // Steps, by (run_id, name): PutStep inserts or replaces.

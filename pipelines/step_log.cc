@@ -1,26 +1,10 @@
 #include "pipelines/step_log.h"
 
-#include <fcntl.h>
-
-#include "engine/base/fs.h"
-
 namespace slipway::pipelines {
 
 Result<std::unique_ptr<StepLogWriter>> StepLogWriter::Create(const std::string& path, int64_t max_bytes) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) return ErrnoStatus("open " + path);
-  return std::unique_ptr<StepLogWriter>(new StepLogWriter(std::move(fd), path, max_bytes));
-}
-
-Status StepLogWriter::Append(Stream stream, std::string_view data) {
-  // One frame per write: a reader following the file never sees half of one
-  // for long, and the frame's size always fits (pieces of at most 1 MiB).
-  constexpr size_t kPiece = 1 << 20;
-  for (size_t at = 0; at < data.size(); at += kPiece) {
-    std::string_view piece = data.substr(at, kPiece);
-    SLIPWAY_RETURN_IF_ERROR(WriteAll(fd_.get(), EncodeFrame(stream, piece), path_));
-  }
-  return Status::Ok();
+  SLIPWAY_ASSIGN_OR_RETURN(LogWriter writer, LogWriter::Create(path));
+  return std::unique_ptr<StepLogWriter>(new StepLogWriter(std::move(writer), path, max_bytes));
 }
 
 Status StepLogWriter::Write(Stream stream, std::string_view data) {
@@ -32,7 +16,7 @@ Status StepLogWriter::Write(Stream stream, std::string_view data) {
   dropped_ += static_cast<int64_t>(data.size() - kept.size());
   if (kept.empty()) return Status::Ok();
   written_ += static_cast<int64_t>(kept.size());
-  return Append(stream, kept);
+  return writer_.Append(stream, kept);
 }
 
 Status StepLogWriter::Note(std::string_view line) {
@@ -41,7 +25,7 @@ Status StepLogWriter::Note(std::string_view line) {
   std::string text = "[slipway] ";
   text.append(line);
   text.push_back('\n');
-  return Append(Stream::kStderr, text);
+  return writer_.Append(Stream::kStderr, text);
 }
 
 Status StepLogWriter::Close() {
@@ -49,7 +33,7 @@ Status StepLogWriter::Close() {
   if (closed_) return Status::Ok();
   closed_ = true;
   if (dropped_ == 0) return Status::Ok();
-  return Append(Stream::kStderr, "\n[slipway] log cut at " + std::to_string(max_bytes_) + " bytes: " +
+  return writer_.Append(Stream::kStderr, "\n[slipway] log cut at " + std::to_string(max_bytes_) + " bytes: " +
                                      std::to_string(dropped_) + " more bytes of output were not kept\n");
 }
 

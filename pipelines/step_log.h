@@ -18,15 +18,14 @@
 #include <string>
 #include <string_view>
 
-#include "engine/base/fd.h"
 #include "engine/base/status.h"
-#include "engine/runtime/frame.h"
+#include "engine/runtime/log.h"
 
 namespace slipway::pipelines {
 
 class StepLogWriter {
  public:
-  // Creates (or truncates) the log at `path`, mode 0600.
+  // Creates the log at `path` (as LogWriter::Create does).
   static Result<std::unique_ptr<StepLogWriter>> Create(const std::string& path, int64_t max_bytes);
 
   // Appends output of `stream`, or counts it once the cap is reached.
@@ -41,12 +40,11 @@ class StepLogWriter {
   int64_t dropped() const;
 
  private:
-  StepLogWriter(UniqueFd fd, std::string path, int64_t max_bytes)
-      : fd_(std::move(fd)), path_(std::move(path)), max_bytes_(max_bytes) {}
-  Status Append(Stream stream, std::string_view data);
+  StepLogWriter(LogWriter writer, std::string path, int64_t max_bytes)
+      : writer_(std::move(writer)), path_(std::move(path)), max_bytes_(max_bytes) {}
 
   mutable std::mutex mu_;
-  UniqueFd fd_;
+  LogWriter writer_;  // the sandbox log's own framing
   std::string path_;
   int64_t max_bytes_;
   int64_t written_ = 0;

@@ -77,7 +77,8 @@ std::string HumanBytes(int64_t bytes) {
 }
 
 int64_t ParseTimestamp(std::string_view text) {
-  return ParseRfc3339(text).value_or(0);
+  Result<int64_t> ms = ParseRfc3339Millis(text);
+  return ms.ok() ? *ms : 0;
 }
 
 std::string ShortId(std::string_view id) {

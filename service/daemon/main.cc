@@ -3,9 +3,12 @@
 //
 // Start-up: config -> event log -> exclusive locks on the data and state
 // directories -> control token -> image store and container store (one
-// SQLite file) -> Reconcile() with what the machine runs -> API -> scheduler.
-// SIGTERM or SIGINT: drain (see ContainerService::Shutdown). SIGHUP: reopen
-// the log file.
+// SQLite file) -> Reconcile() with what the machine runs -> the pipelines'
+// store (same file), secret key, repositories and runs, whose Recover()
+// records the runs a crash interrupted -> API -> container scheduler, then
+// the run scheduler. SIGTERM or SIGINT: drain (runs first, then containers;
+// see RunService::Shutdown, ContainerService::Shutdown). SIGHUP: reopen the
+// log file.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -30,6 +33,11 @@
 #include "service/daemon/image_service.h"
 #include "service/daemon/container_metrics.h"
 #include "service/daemon/metrics.h"
+#include "pipelines/repo_registry.h"
+#include "pipelines/run_service.h"
+#include "pipelines/secret_box.h"
+#include "pipelines/sqlite_run_store.h"
+#include "service/daemon/pipeline_images.h"
 #include "service/daemon/token.h"
 
 namespace slipway::daemon {
@@ -138,11 +146,13 @@ class Daemon {
     image_options.build_limits.memory_bytes = config_.build_memory_bytes;
     image_options.build_limits.pids_max = config_.build_pids_limit;
     image_service_ = std::make_unique<ImageService>(*images_, *containers_, metrics_, log, image_options);
+    SLIPWAY_RETURN_IF_ERROR(OpenPipelines());
     return StartApi();
   }
 
   void Serve(int signal_fd) {
     containers_->Run();
+    runs_->Start();
     log_->Info("slipwayd.ready", {{"version", kVersion},
                                   {"listen", config_.listen},
                                   {"pid", ::getpid()},
@@ -151,9 +161,12 @@ class Daemon {
     log_->Info("slipwayd.stopping",
                {{"signal", sigabbrev_np(sig)}, {"deadline_ms", config_.shutdown_timeout.count()}});
     api_->SetDraining();
+    // Runs first: a run still starting steps would otherwise queue
+    // containers while their scheduler stops.
+    runs_->Shutdown(config_.shutdown_timeout);
     containers_->Shutdown(config_.shutdown_timeout);
     api_->Shutdown();
-    log_->Info("slipwayd.stopped", {{"running_left", containers_->running()}});
+    log_->Info("slipwayd.stopped", {{"running_left", containers_->running()}, {"runs_left", runs_->running()}});
   }
 
  private:
@@ -182,6 +195,37 @@ class Daemon {
     return Status::Ok();
   }
 
+  // After Reconcile(): the containers of runs a crash interrupted are gone
+  // by now, and Recover() records those runs interrupted.
+  Status OpenPipelines() {
+    SLIPWAY_ASSIGN_OR_RETURN(run_store_, pipelines::SqliteRunStore::Open(DatabasePath(config_)));
+    SLIPWAY_ASSIGN_OR_RETURN(pipelines::SecretBox box, pipelines::SecretBox::LoadOrCreate(SecretKeyPath(config_)));
+    secret_box_ = std::make_unique<pipelines::SecretBox>(std::move(box));
+    // The state directory is 0700 already; its ssh dir is made so too,
+    // whatever the umask or an older slipwayd left.
+    const std::string ssh_dir = SshDir(config_);
+    SLIPWAY_RETURN_IF_ERROR(MakeDirs(ssh_dir, 0700));
+    if (::chmod(ssh_dir.c_str(), 0700) != 0) return ErrnoStatus("chmod 700 " + ssh_dir);
+    repos_ = std::make_unique<pipelines::RepoRegistry>(*run_store_, *secret_box_, ssh_dir);
+    pipeline_images_ = std::make_unique<PipelineImages>(*image_service_);
+    pipelines::RunServiceOptions options;
+    options.runs_dir = RunsDir(config_);
+    options.mirrors_dir = MirrorsDir(config_);
+    options.max_runs = config_.max_runs;
+    options.step_log_max_bytes = config_.step_log_max_bytes;
+    options.keep_failed_workspaces = config_.keep_failed_workspaces;
+    options.keep_runs = config_.keep_runs;
+    options.default_limits = {config_.step_default_timeout.count(), config_.step_default_memory,
+                              config_.step_default_cpus, config_.step_default_pids};
+    options.max_limits = {config_.step_max_timeout.count(), config_.step_max_memory, config_.step_max_cpus,
+                          config_.step_max_pids};
+    SLIPWAY_ASSIGN_OR_RETURN(runs_, pipelines::RunService::Open(options, *run_store_, *repos_, *containers_,
+                                                                *pipeline_images_, *log_));
+    SLIPWAY_ASSIGN_OR_RETURN(int interrupted, runs_->Recover());
+    if (interrupted > 0) log_->Warn("runs.interrupted", {{"count", interrupted}});
+    return Status::Ok();
+  }
+
   Status StartApi() {
     SLIPWAY_ASSIGN_OR_RETURN(ListenAddress listen, ParseListenAddress(config_.listen));
     SLIPWAY_ASSIGN_OR_RETURN(CgroupDriver cgroups, CgroupDriver::Detect(config_.cgroup_parent));
@@ -198,7 +242,8 @@ class Daemon {
     options.token = token_;
     DaemonInfo info{kVersion, config_.data_dir, config_.state_dir, CgroupLayoutName(cgroups.layout()),
                     config_.max_running};
-    api_ = std::make_unique<ApiServer>(options, *containers_, *image_service_, metrics_, *log_, info);
+    api_ = std::make_unique<ApiServer>(options, *containers_, *image_service_, *repos_, *runs_, metrics_, *log_,
+                                       info);
     return api_->Start();
   }
 
@@ -212,6 +257,11 @@ class Daemon {
   std::unique_ptr<ContainerStore> store_;
   std::unique_ptr<ContainerService> containers_;
   std::unique_ptr<ImageService> image_service_;
+  std::unique_ptr<pipelines::SqliteRunStore> run_store_;
+  std::unique_ptr<pipelines::SecretBox> secret_box_;
+  std::unique_ptr<pipelines::RepoRegistry> repos_;
+  std::unique_ptr<PipelineImages> pipeline_images_;
+  std::unique_ptr<pipelines::RunService> runs_;  // before api_: the API uses it
   std::unique_ptr<ApiServer> api_;
 };
 

@@ -38,18 +38,18 @@ Result<int64_t> QueryInt(const Request& r, const std::string& name, int64_t fall
   return *n;
 }
 
-// RFC 3339 ("2026-11-29T08:55:01Z") or Unix milliseconds.
+// RFC 3339 in UTC ("2026-11-29T08:55:01Z") or Unix milliseconds.
 Result<int64_t> QueryTime(const Request& r, const std::string& name) {
   auto it = r.query.find(name);
   if (it == r.query.end()) return 0;
   const std::string& text = it->second;
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
     if (std::optional<int64_t> ms = ParseInt(text); ms && *ms > 0) return *ms;
-  } else if (std::optional<int64_t> ms = ParseRfc3339(text); ms && *ms > 0) {
+  } else if (Result<int64_t> ms = ParseRfc3339Millis(text); ms.ok() && *ms > 0) {
     return *ms;
   }
   return InvalidArgument("query parameter " + name +
-                         " must be an RFC 3339 time (2026-11-29T08:55:01Z) or Unix milliseconds, not \"" + text +
+                         " must be an RFC 3339 time in UTC (2026-11-29T08:55:01Z) or Unix milliseconds, not \"" + text +
                          "\"");
 }
 
