@@ -21,12 +21,16 @@ namespace slipway {
 Result<std::string> ReadFile(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return ErrnoStatus("open " + path);
+  return ReadAll(fd.get(), path);
+}
+
+Result<std::string> ReadAll(int fd, const std::string& what) {
   std::string out;
   char buf[8192];
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("read " + path);
+    if (n < 0) return ErrnoStatus("read " + what);
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
   }

@@ -13,6 +13,9 @@
 namespace slipway {
 
 Result<std::string> ReadFile(const std::string& path);
+// read(2) until end of file from `fd` (which stays the caller's); `what`
+// names it in errors.
+Result<std::string> ReadAll(int fd, const std::string& what);
 // write(2) until all of `data` is written; `path` names the file in errors
 // (and, on a full disk, its filesystem: see FileErrnoStatus).
 Status WriteAll(int fd, std::string_view data, const std::string& path);

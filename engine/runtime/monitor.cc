@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,37 +103,36 @@ Result<ReadyReport> ParseReadyLine(const std::string& line) {
 
 namespace {
 
-// The fd number the ready pipe has in the monitor.
+// The fd numbers the ready pipe and the spec have in the launcher.
 constexpr int kMonitorReadyFd = 3;
+constexpr int kMonitorSpecFd = 4;
+// Where the starter keeps both before spawning: above every target of the
+// launcher's dup2s, so that no dup2 overwrites the other's source.
+constexpr int kAboveTargets = 5;
 // A ready line longer than this is not one.
 constexpr size_t kMaxReadyLine = 64 * 1024;
 
-// A file removed when this object goes: the spec file, whichever way
-// MonitorClient::Start() ends (the monitor removes it too, once read).
-class TempFile {
- public:
-  explicit TempFile(std::string path) : path_(std::move(path)) {}
-  TempFile(TempFile&& other) noexcept : path_(std::exchange(other.path_, "")) {}
-  TempFile& operator=(TempFile&&) = delete;
-  ~TempFile() {
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
+// The spec may hold secrets (variables a pipeline step gets, values to
+// mask), which must never reach a disk: it goes to the monitor in a sealed
+// memfd, read from its start, and is gone once the last descriptor closes
+// (ours when Start() returns, whichever way; the monitor's once read).
+Result<UniqueFd> SpecMemfd(const SandboxSpec& spec) {
+  UniqueFd fd(::memfd_create("slipway-spec", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) return ErrnoStatus("memfd_create(slipway-spec)");
+  SLIPWAY_RETURN_IF_ERROR(WriteAll(fd.get(), SpecToJson(spec), "slipway-spec memfd"));
+  // What the monitor reads is what was written here, whatever holds the fd.
+  if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+    return ErrnoStatus("fcntl F_ADD_SEALS(slipway-spec memfd)");
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) return ErrnoStatus("lseek(slipway-spec memfd)");
+  return fd;
+}
 
- private:
-  std::string path_;
-};
-
-// The spec may hold secrets in its environment: the file is 0600 (mkstemp)
-// in the state directory, which is 0700.
-Result<TempFile> WriteSpecFile(const StateDir& state_dir, const SandboxSpec& spec) {
-  SLIPWAY_RETURN_IF_ERROR(MakeDirs(state_dir.root(), 0700));
-  std::string path = state_dir.SpecFileTemplate();
-  UniqueFd fd(::mkostemp(path.data(), O_CLOEXEC));
-  if (!fd) return ErrnoStatus("mkstemp " + path);
-  TempFile file(path);
-  SLIPWAY_RETURN_IF_ERROR(WriteAll(fd.get(), SpecToJson(spec), path));
-  return file;
+// `fd` moved to a number >= kAboveTargets (close-on-exec, like the original).
+Result<UniqueFd> MoveAboveTargets(UniqueFd fd, const char* what) {
+  if (fd.get() >= kAboveTargets) return fd;
+  UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, kAboveTargets));
+  if (!moved) return ErrnoStatus(std::string("fcntl F_DUPFD_CLOEXEC ") + what);
+  return moved;
 }
 
 // Our child, killed and reaped if it is dropped before Reap().
@@ -170,12 +170,19 @@ std::string DescribeWaitStatus(int status) {
 // posix_spawn (CLONE_VM | CLONE_VFORK in glibc) rather than fork: the
 // starter is a threaded daemon. The launcher starts with every signal at its
 // default and unblocked, stdio on /dev/null (so not even a usage message
-// reaches the starter's terminal), and the ready pipe as fd 3: dup2 clears
-// close-on-exec, also when the pipe already is fd 3 (glibc >= 2.29).
-Result<pid_t> SpawnLauncher(const std::string& binary, const RuntimeOptions& runtime,
-                            const std::string& spec_path, int ready_fd) {
-  std::vector<std::string> args = {binary,      "--state-dir", runtime.state_dir, "--cgroup-parent",
-                                   runtime.cgroup_parent, "--spec", spec_path, "--ready-fd",
+// reaches the starter's terminal), the ready pipe as fd 3 and the spec as
+// fd 4: dup2 clears close-on-exec, also when the source already has that
+// number (glibc >= 2.29).
+Result<pid_t> SpawnLauncher(const std::string& binary, const RuntimeOptions& runtime, int spec_fd,
+                            int ready_fd) {
+  std::vector<std::string> args = {binary,
+                                   "--state-dir",
+                                   runtime.state_dir,
+                                   "--cgroup-parent",
+                                   runtime.cgroup_parent,
+                                   "--spec-fd",
+                                   std::to_string(kMonitorSpecFd),
+                                   "--ready-fd",
                                    std::to_string(kMonitorReadyFd)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -185,8 +192,11 @@ Result<pid_t> SpawnLauncher(const std::string& binary, const RuntimeOptions& run
   posix_spawnattr_t attr;
   ::posix_spawn_file_actions_init(&actions);
   ::posix_spawnattr_init(&attr);
-  // The pipe first: in a starter whose stdio is closed it may itself be 0-2.
+  // The pipe and the spec first: in a starter whose stdio is closed they
+  // could be 0-2 (the caller moved both above 3 and 4, so neither dup2
+  // overwrites the other's source).
   ::posix_spawn_file_actions_adddup2(&actions, ready_fd, kMonitorReadyFd);
+  ::posix_spawn_file_actions_adddup2(&actions, spec_fd, kMonitorSpecFd);
   ::posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   ::posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
   ::posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
@@ -239,13 +249,17 @@ MonitorClient::MonitorClient(Runtime& runtime, std::string monitor_binary,
 
 Result<StartedSandbox> MonitorClient::Start(const SandboxSpec& spec) const {
   const StateDir& state_dir = runtime_.state_dir();
-  SLIPWAY_ASSIGN_OR_RETURN(TempFile spec_file, WriteSpecFile(state_dir, spec));
+  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd spec_fd, SpecMemfd(spec));
+  SLIPWAY_ASSIGN_OR_RETURN(spec_fd, MoveAboveTargets(std::move(spec_fd), "slipway-spec memfd"));
   SLIPWAY_ASSIGN_OR_RETURN(Pipe ready, MakePipe());
+  SLIPWAY_ASSIGN_OR_RETURN(ready.write, MoveAboveTargets(std::move(ready.write), "ready pipe"));
   SLIPWAY_ASSIGN_OR_RETURN(pid_t launcher_pid,
-                           SpawnLauncher(binary_, runtime_.options(), spec_file.path(), ready.write.get()));
+                           SpawnLauncher(binary_, runtime_.options(), spec_fd.get(), ready.write.get()));
   ChildProcess launcher(launcher_pid);
-  // Only the monitor holds the write end now: EOF means it is gone.
+  // Only the monitor holds the write end now: EOF means it is gone. Our
+  // copy of the spec goes too: the launcher has its own.
   ready.write.reset();
+  spec_fd.reset();
 
   Result<std::string> line = ReadReadyLine(ready.read.get(), ready_timeout_);
   // On a timeout the launcher may be what hangs; the monitor, if it exists,

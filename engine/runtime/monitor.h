@@ -101,11 +101,12 @@ class MonitorClient {
   MonitorClient(Runtime& runtime, std::string monitor_binary,
                 std::chrono::milliseconds ready_timeout = std::chrono::milliseconds(30000));
 
-  // Writes the spec to a private temp file in the state directory, spawns
-  // slipway-monitor, and returns once the sandbox's command runs (or failed
-  // to start: then the Status carries the monitor's message and code, and
-  // nothing is left behind). The monitor records the output and the result
-  // in the state directory; watch it with Wait() or SurveyOne().
+  // Spawns slipway-monitor with the spec in a sealed memfd (never a file:
+  // it may carry secrets in env and masked_values) and returns once the
+  // sandbox's command runs (or failed to start: then the Status carries the
+  // monitor's message and code, and nothing is left behind). The monitor
+  // records the output (masked) and the result in the state directory;
+  // watch it with Wait() or SurveyOne().
   // Under a monitor, stdin is /dev/null (spec.interactive is refused) and
   // spec.kill_on_parent_death is always on (the monitor is the parent).
   Result<StartedSandbox> Start(const SandboxSpec& spec) const;

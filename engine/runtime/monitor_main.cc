@@ -1,14 +1,15 @@
 // slipway-monitor: owns one sandbox for its whole life (see monitor.h).
 //
-//   slipway-monitor --state-dir DIR --cgroup-parent NAME --spec FILE --ready-fd N
+//   slipway-monitor --state-dir DIR --cgroup-parent NAME --spec-fd S --ready-fd N
 //
-// Reads a SandboxSpec (JSON) from FILE and removes the file, leaves its
+// Reads a SandboxSpec (JSON) from fd S to its end and closes it (the spec
+// may carry secrets, so it comes in a memfd, never a file), leaves its
 // starter behind (fork, setsid), starts the sandbox, writes one line to fd N
 // ("ok <id> <init pid>" or "error <code> <message>") and closes it, then
-// waits for the sandbox: output to output.log, the result to result.json,
-// cgroups removed. SIGTERM or SIGINT kills the sandbox (recorded as
-// cancelled). Exits 0 once the result is recorded, 1 on an error, 2 on bad
-// arguments.
+// waits for the sandbox: output (masked, SandboxSpec::masked_values) to
+// output.log, the result to result.json, cgroups removed. SIGTERM or SIGINT
+// kills the sandbox (recorded as cancelled). Exits 0 once the result is
+// recorded, 1 on an error, 2 on bad arguments.
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
@@ -33,9 +34,17 @@ namespace slipway {
 namespace {
 
 struct Flags {
-  std::string state_dir, cgroup_parent, spec;
-  int ready_fd = -1;
+  std::string state_dir, cgroup_parent;
+  int spec_fd = -1, ready_fd = -1;
 };
+
+Result<int> ParseFd(const std::string& flag, const std::string& value) {
+  char* end = nullptr;
+  long fd = std::strtol(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || fd < 0 || fd > 65535)
+    return InvalidArgument("bad " + flag + " " + value);
+  return static_cast<int>(fd);
+}
 
 Result<Flags> ParseFlags(int argc, char** argv) {
   Flags flags;
@@ -47,20 +56,17 @@ Result<Flags> ParseFlags(int argc, char** argv) {
       flags.state_dir = value;
     } else if (flag == "--cgroup-parent") {
       flags.cgroup_parent = value;
-    } else if (flag == "--spec") {
-      flags.spec = value;
+    } else if (flag == "--spec-fd") {
+      SLIPWAY_ASSIGN_OR_RETURN(flags.spec_fd, ParseFd(flag, value));
     } else if (flag == "--ready-fd") {
-      char* end = nullptr;
-      long fd = std::strtol(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || fd < 0 || fd > 65535)
-        return InvalidArgument("bad --ready-fd " + value);
-      flags.ready_fd = static_cast<int>(fd);
+      SLIPWAY_ASSIGN_OR_RETURN(flags.ready_fd, ParseFd(flag, value));
     } else {
       return InvalidArgument("unknown flag " + flag);
     }
   }
-  if (flags.state_dir.empty() || flags.cgroup_parent.empty() || flags.spec.empty() || flags.ready_fd < 0)
-    return InvalidArgument("--state-dir, --cgroup-parent, --spec and --ready-fd are all required");
+  if (flags.state_dir.empty() || flags.cgroup_parent.empty() || flags.spec_fd < 0 || flags.ready_fd < 0)
+    return InvalidArgument("--state-dir, --cgroup-parent, --spec-fd and --ready-fd are all required");
+  if (flags.spec_fd == flags.ready_fd) return InvalidArgument("--spec-fd and --ready-fd must differ");
   return flags;
 }
 
@@ -113,7 +119,6 @@ Status DetachFromStarter(Flags* flags) {
   }
   std::error_code ec;
   flags->state_dir = std::filesystem::absolute(flags->state_dir, ec).string();
-  if (!ec) flags->spec = std::filesystem::absolute(flags->spec, ec).string();
   if (ec) return Internal("resolve paths: " + ec.message());
   if (::chdir("/") != 0) return ErrnoStatus("chdir /");
   return Status::Ok();
@@ -129,10 +134,14 @@ Result<UniqueFd> StopSignalFd() {
   return fd;
 }
 
-// The spec file is the starter's to write and ours to remove once read.
-Result<SandboxSpec> ReadSpec(const std::string& path) {
-  Result<std::string> text = ReadFile(path);
-  ::unlink(path.c_str());
+// The spec's text, read from the fd the starter handed over, which is closed
+// at once: nothing of it stays open in the monitor, nor in its sandbox.
+Result<std::string> ReadSpecFd(int fd) {
+  UniqueFd spec(fd);
+  return ReadAll(spec.get(), "spec fd " + std::to_string(fd));
+}
+
+Result<SandboxSpec> ParseSpec(const Result<std::string>& text) {
   if (!text.ok()) return text.status();
   SLIPWAY_ASSIGN_OR_RETURN(SandboxSpec spec, SpecFromJson(*text));
   if (spec.interactive)
@@ -154,11 +163,11 @@ struct Monitor {
 
 // Everything from leaving the starter to a running sandbox. An error here is
 // what the starter gets on the ready line.
-Status Launch(Flags flags, Monitor* m) {
+Status Launch(Flags flags, const Result<std::string>& spec_text, Monitor* m) {
   SLIPWAY_RETURN_IF_ERROR(Daemonize());
   SLIPWAY_RETURN_IF_ERROR(DetachFromStarter(&flags));
   SLIPWAY_ASSIGN_OR_RETURN(m->stop, StopSignalFd());
-  SLIPWAY_ASSIGN_OR_RETURN(SandboxSpec spec, ReadSpec(flags.spec));
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxSpec spec, ParseSpec(spec_text));
   SLIPWAY_ASSIGN_OR_RETURN(m->runtime, Runtime::Open({flags.state_dir, flags.cgroup_parent}));
   SLIPWAY_ASSIGN_OR_RETURN(m->sandbox, m->runtime->Start(spec));
   return Status::Ok();
@@ -173,6 +182,9 @@ Status Report(UniqueFd& ready, const std::string& line) {
 }
 
 int Run(const Flags& flags) {
+  // Before TakeReadyFd closes every other inherited fd; an error reading it
+  // goes to the starter on the ready line.
+  Result<std::string> spec_text = ReadSpecFd(flags.spec_fd);
   Result<UniqueFd> ready = TakeReadyFd(flags.ready_fd);
   if (!ready.ok()) {
     std::fprintf(stderr, "slipway-monitor: %s\n", ready.status().message().c_str());
@@ -180,7 +192,7 @@ int Run(const Flags& flags) {
   }
   PrepareSignals();
   Monitor m;
-  if (Status st = Launch(flags, &m); !st.ok()) {
+  if (Status st = Launch(flags, spec_text, &m); !st.ok()) {
     (void)Report(*ready, ReadyLine(st));
     return 1;
   }
@@ -202,7 +214,7 @@ int main(int argc, char** argv) {
   if (!flags.ok()) {
     std::fprintf(
         stderr,
-        "slipway-monitor: %s\nusage: slipway-monitor --state-dir DIR --cgroup-parent NAME --spec FILE "
+        "slipway-monitor: %s\nusage: slipway-monitor --state-dir DIR --cgroup-parent NAME --spec-fd S "
         "--ready-fd N\n",
         flags.status().message().c_str());
     return 2;

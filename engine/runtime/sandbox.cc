@@ -20,6 +20,7 @@
 #include "engine/base/time.h"
 #include "engine/runtime/child.h"
 #include "engine/runtime/child_plan.h"
+#include "engine/runtime/log_masker.h"
 #include "engine/runtime/network_files.h"
 #include "engine/runtime/seccomp.h"
 #include "engine/runtime/state.h"
@@ -125,6 +126,7 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
   sb->state_dir_ = state_dir_;
   sb->dir_ = state_dir_.SandboxDir(sb->id_);
   sb->timeout_ = spec.timeout;
+  if (!spec.masked_values.empty()) sb->masked_ = std::make_shared<const SecretMatcher>(spec.masked_values);
   // From here on, the Sandbox destructor removes whatever was created.
   if (!spec.name.empty()) {
     std::string link = state_dir_.NameLink(spec.name);
@@ -312,17 +314,38 @@ Status Sandbox::Remove() {
 
 namespace slipway {
 
-bool Sandbox::Pump(UniqueFd& fd, Stream stream, LogWriter& log, OutputSink* sink) {
+// Passes a stream's bytes to the log and the sink, masked first when the
+// spec named values to mask: nothing unmasked is ever recorded or streamed.
+void Sandbox::Emit(Output& output, std::string_view data, LogWriter& log, OutputSink* sink) {
+  std::string masked;
+  if (output.masker) {
+    masked = output.masker->Write(data);
+    data = masked;
+  }
+  if (data.empty()) return;
+  (void)log.Append(output.stream, data);  // a full disk must not stop the sandbox's output
+  if (sink) sink->Write(output.stream, data);
+}
+
+// The end of a stream: what its masker held back (the start of what might
+// have been a secret) is final now.
+void Sandbox::EndOutput(Output& output, LogWriter& log, OutputSink* sink) {
+  output.fd.reset();
+  if (!output.masker) return;
+  std::string rest = output.masker->Flush();
+  output.masker.reset();
+  Emit(output, rest, log, sink);  // no masker now: passed on as it is
+}
+
+bool Sandbox::Pump(Output& output, LogWriter& log, OutputSink* sink) {
   char buf[65536];
-  ssize_t n = ::read(fd.get(), buf, sizeof buf);
+  ssize_t n = ::read(output.fd.get(), buf, sizeof buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
   if (n <= 0) {
-    fd.reset();
+    EndOutput(output, log, sink);
     return false;
   }
-  std::string_view data(buf, static_cast<size_t>(n));
-  (void)log.Append(stream, data);  // a full disk must not stop the sandbox's output
-  if (sink) sink->Write(stream, data);
+  Emit(output, std::string_view(buf, static_cast<size_t>(n)), log, sink);
   return true;
 }
 
@@ -336,12 +359,19 @@ Result<SandboxResult> Sandbox::Wait(OutputSink* sink, int cancel_fd) {
     (void)log.Append(Stream::kStderr, line);
     if (sink) sink->Write(Stream::kStderr, line);
   }
+  // Each stream has its own masker: a value split across stdout and stderr
+  // is in neither stream as written.
+  Output out{std::move(stdout_), Stream::kStdout, nullptr};
+  Output err{std::move(stderr_), Stream::kStderr, nullptr};
+  if (masked_) {
+    out.masker = std::make_unique<LogMasker>(masked_);
+    err.masker = std::make_unique<LogMasker>(masked_);
+  }
   auto deadline = started_ + timeout_;
   bool exited = false;
   siginfo_t info{};
-  while (!exited || stdout_ || stderr_) {
-    pollfd fds[4] = {
-        {stdout_.get(), POLLIN, 0}, {stderr_.get(), POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+  while (!exited || out.fd || err.fd) {
+    pollfd fds[4] = {{out.fd.get(), POLLIN, 0}, {err.fd.get(), POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
     if (!exited) {
       fds[2].fd = pidfd_.get();
       fds[3].fd = (result.timed_out || result.cancelled) ? -1 : cancel_fd;
@@ -365,8 +395,8 @@ Result<SandboxResult> Sandbox::Wait(OutputSink* sink, int cancel_fd) {
       (void)cgroup_->KillAll();
       continue;
     }
-    if (fds[0].revents) Pump(stdout_, Stream::kStdout, log, sink);
-    if (fds[1].revents) Pump(stderr_, Stream::kStderr, log, sink);
+    if (fds[0].revents) Pump(out, log, sink);
+    if (fds[1].revents) Pump(err, log, sink);
     if (fds[3].revents) {
       result.cancelled = true;
       (void)Kill(SIGKILL);
@@ -379,6 +409,9 @@ Result<SandboxResult> Sandbox::Wait(OutputSink* sink, int cancel_fd) {
       reaped_ = true;
     }
   }
+  // A writer we do not know of kept a pipe open past the init's end.
+  EndOutput(out, log, sink);
+  EndOutput(err, log, sink);
   result.wall_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_)
           .count();

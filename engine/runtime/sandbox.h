@@ -21,6 +21,7 @@
 #include "engine/base/status.h"
 #include "engine/runtime/cgroup.h"
 #include "engine/runtime/log.h"
+#include "engine/runtime/log_masker.h"
 #include "engine/runtime/spec.h"
 #include "engine/runtime/state.h"
 
@@ -100,8 +101,17 @@ class Sandbox {
   Status TearDown();
   // Makes <dir>/upper and <dir>/work for SandboxSpec::upper_dir.
   Status MakeOverlayDirs(const std::string& dir);
-  // Reads what is ready on `fd`; false at EOF.
-  bool Pump(UniqueFd& fd, Stream stream, LogWriter& log, OutputSink* sink);
+  // One output stream while Wait() reads it.
+  struct Output {
+    UniqueFd fd;
+    Stream stream;
+    std::unique_ptr<LogMasker> masker;  // null: nothing to mask
+  };
+  // Reads what is ready on the stream; false at EOF.
+  bool Pump(Output& output, LogWriter& log, OutputSink* sink);
+  void Emit(Output& output, std::string_view data, LogWriter& log, OutputSink* sink);
+  // Closes the stream and passes on what its masker held back.
+  void EndOutput(Output& output, LogWriter& log, OutputSink* sink);
 
   StateDir state_dir_{""};
   std::string id_, name_, dir_, name_link_;
@@ -111,6 +121,8 @@ class Sandbox {
   std::unique_ptr<Cgroup> cgroup_;
   std::chrono::steady_clock::time_point started_;
   std::chrono::milliseconds timeout_{0};
+  // SandboxSpec::masked_values, ready to mask the output; null if none.
+  std::shared_ptr<const SecretMatcher> masked_;
   std::string exec_error_;
   int exec_exit_code_ = 0;
   // With SandboxSpec::upper_dir, once made: work/ is removed at tear-down,

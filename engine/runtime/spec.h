@@ -95,6 +95,14 @@ struct SandboxSpec {
   std::vector<BindMount> binds;
   CapabilityMask capabilities = DefaultCapabilities();
 
+  // Values replaced by "****" in the sandbox's output before anything
+  // records or streams it (the log file, the sink): secrets the command
+  // gets in `env`. Each stream is masked on its own (LogMasker), holding
+  // back at most the longest value's length. Only a launch's copy of a spec
+  // carries them (ContainerService adds them with the secret variables);
+  // the spec kept in a container's record has none.
+  std::vector<std::string> masked_values;
+
   bool interactive = false;  // stdin from the caller instead of /dev/null
   // Kill the sandbox when the thread that started it dies (for the one-shot
   // CLI; a daemon must leave this off, it owns sandboxes past any one thread).

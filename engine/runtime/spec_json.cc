@@ -152,6 +152,7 @@ std::string SpecToJson(const SandboxSpec& spec) {
       {"network_peer", spec.network_peer},
       {"binds", BindsToJson(spec.binds)},
       {"capabilities", spec.capabilities},
+      {"masked_values", spec.masked_values},
       {"interactive", spec.interactive},
       {"kill_on_parent_death", spec.kill_on_parent_death},
   };
@@ -164,7 +165,7 @@ Result<SandboxSpec> SpecFromJson(const std::string& text) {
     CheckKeys(j,
               {"name", "lower_dirs", "argv", "env", "workdir", "uid", "gid", "additional_gids", "hostname",
                "limits", "storage_bytes", "upper_dir", "timeout_ms", "network", "network_peer", "binds",
-               "capabilities", "interactive", "kill_on_parent_death"},
+               "capabilities", "masked_values", "interactive", "kill_on_parent_death"},
               "spec");
     SandboxSpec spec;
     Read(j, "name", &spec.name);
@@ -188,6 +189,7 @@ Result<SandboxSpec> SpecFromJson(const std::string& text) {
     Read(j, "network_peer", &spec.network_peer);
     if (j.contains("binds")) spec.binds = BindsFromJson(j["binds"]);
     Read(j, "capabilities", &spec.capabilities);
+    Read(j, "masked_values", &spec.masked_values);
     Read(j, "interactive", &spec.interactive);
     Read(j, "kill_on_parent_death", &spec.kill_on_parent_death);
     return spec;

@@ -6,7 +6,6 @@
 //   <root>/sandboxes/<id>/rootfs, rw   empty mount points on the host
 //   <root>/names/<name> -> <id>        names are unique among kept sandboxes
 //   <root>/seccomp/                    the compiled seccomp filter (seccomp.h)
-//   <root>/.monitor-spec-XXXXXX        a spec on its way to slipway-monitor
 // Processes are recorded with their start time so a recycled pid is never
 // mistaken for the one that was recorded.
 #pragma once
@@ -90,8 +89,6 @@ class StateDir {
   std::string RwDir(const std::string& id) const { return SandboxDir(id) + "/rw"; }
   std::string NameLink(const std::string& name) const { return root_ + "/names/" + name; }
   std::string SeccompCacheDir() const { return root_ + "/seccomp"; }
-  // A mkstemp() template for a spec handed to slipway-monitor.
-  std::string SpecFileTemplate() const { return root_ + "/.monitor-spec-XXXXXX"; }
 
   // Every sandbox directory's id, in no particular order.
   std::vector<std::string> SandboxIds() const;

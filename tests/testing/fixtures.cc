@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 
@@ -106,6 +107,19 @@ std::vector<std::string> ListTree(const std::string& dir) {
     out.push_back(it->path().string());
   }
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> FilesContaining(const std::string& dir, const std::string& bytes) {
+  std::vector<std::string> out;
+  for (const std::string& path : ListTree(dir)) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    std::ifstream in(path, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) throw std::runtime_error("read " + path);
+    if (data.find(bytes) != std::string::npos) out.push_back(path);
+  }
   return out;
 }
 

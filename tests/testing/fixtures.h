@@ -21,6 +21,9 @@ std::vector<std::string> MountPoints();
 std::vector<std::string> CgroupTree(const std::string& parent);
 // Every path below `dir` (recursive), sorted.
 std::vector<std::string> ListTree(const std::string& dir);
+// Every regular file below `dir` (recursive, symlinks not followed) whose
+// bytes contain `bytes`: where a secret must not be.
+std::vector<std::string> FilesContaining(const std::string& dir, const std::string& bytes);
 // "path mode uid gid size mtime" for every entry below `dir`: equal before and
 // after means the tree was not modified.
 std::vector<std::string> TreeFingerprint(const std::string& dir);

@@ -4,8 +4,10 @@
 #include "engine/runtime/monitor.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -58,17 +60,21 @@ void SendSignal(pid_t pid, int sig) {
   ASSERT_EQ(::kill(pid, sig), 0) << "kill " << pid << ": " << std::strerror(errno);
 }
 
-// Runs slipway-monitor as a starter would, with `ready_fd` as its fd 3;
-// returns the wait status of the process started (the launcher, which exits
-// once the monitor has forked off).
-int RunMonitorBinary(std::vector<std::string> args, int ready_fd) {
+// Runs slipway-monitor as a starter would, with `ready_fd` as its fd 3 and
+// `spec_fd` (if >= 0) as its fd 4; returns the wait status of the process
+// started (the launcher, which exits once the monitor has forked off).
+int RunMonitorBinary(std::vector<std::string> args, int ready_fd, int spec_fd = -1) {
   args.insert(args.begin(), g_monitor);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
-    if (::dup2(ready_fd, 3) < 0) ::_exit(126);
+    // Both sources above 4 first, so that neither dup2 overwrites the other.
+    ready_fd = ::fcntl(ready_fd, F_DUPFD, 10);
+    if (spec_fd >= 0) spec_fd = ::fcntl(spec_fd, F_DUPFD, 10);
+    if (ready_fd < 0 || ::dup2(ready_fd, 3) < 0) ::_exit(126);
+    if (spec_fd >= 0 && ::dup2(spec_fd, 4) < 0) ::_exit(126);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -138,7 +144,7 @@ class MonitorTest : public SandboxTest {
 };
 
 // ---------------------------------------------------------------------------
-// The spec file and the ready line
+// The spec and the ready line
 
 TEST(MonitorSpecJson, EveryFieldRoundTrips) {
   SandboxSpec in;
@@ -159,6 +165,7 @@ TEST(MonitorSpecJson, EveryFieldRoundTrips) {
   in.network_peer = "service";
   in.binds = {{"/src", "/ws", false}, {"/etc/hosts", "/h", true}};
   in.capabilities = (CapabilityMask{1} << 63) | 5;
+  in.masked_values = {"tok\n", "s3cret"};
   in.interactive = true;
   in.kill_on_parent_death = true;
 
@@ -190,13 +197,14 @@ TEST(MonitorSpecJson, EveryFieldRoundTrips) {
   EXPECT_TRUE(out->binds[1].read_only);
   EXPECT_FALSE(out->binds[0].read_only);
   EXPECT_EQ(out->capabilities, in.capabilities);
+  EXPECT_EQ(out->masked_values, in.masked_values);
   EXPECT_EQ(out->interactive, in.interactive);
   EXPECT_EQ(out->kill_on_parent_death, in.kill_on_parent_death);
   // And nothing is written that the decoder does not read back the same.
   EXPECT_EQ(SpecToJson(*out), SpecToJson(in));
 }
 
-// The spec file names the mode: a mode the monitor read back as another
+// The spec names the mode: a mode the monitor read back as another
 // would run the sandbox on the wrong network (kHost as kPrivate, or worse).
 TEST(MonitorSpecJson, EveryNetworkModeRoundTripsByName) {
   for (auto [mode, name] :
@@ -288,7 +296,7 @@ TEST_F(MonitorTest, RecordsOutputAndExitCode) {
   EXPECT_EQ(Take(), before);
 }
 
-TEST_F(MonitorTest, UpperDirCrossesTheSpecFile) {
+TEST_F(MonitorTest, UpperDirCrossesToTheMonitor) {
   std::string upper = MakeTempDir("slipway-upper");
   Snapshot before = Take();
   SandboxSpec spec = Spec({"sh", "-c", "echo hi > /new && rm /bin/ls"});
@@ -309,7 +317,7 @@ TEST_F(MonitorTest, UpperDirCrossesTheSpecFile) {
   ASSERT_TRUE(RemoveTree(upper).ok());
 }
 
-TEST_F(MonitorTest, HostNetworkCrossesTheSpecFile) {
+TEST_F(MonitorTest, HostNetworkCrossesToTheMonitor) {
   char own_netns[256] = {};
   ASSERT_GT(::readlink("/proc/self/ns/net", own_netns, sizeof own_netns - 1), 0);
   SandboxSpec spec = Spec({"sh", "-c", "readlink /proc/self/ns/net; echo $$"});
@@ -562,36 +570,128 @@ TEST_F(MonitorTest, AStarterThatGivesUpLeavesNothing) {
   EXPECT_TRUE(Eventually([&] { return Take() == before; }));
 }
 
+// The spec as a starter hands it over: in a memfd, read from its start.
+int SpecFd(const SandboxSpec& spec) {
+  int fd = ::memfd_create("test-spec", 0);
+  std::string text = SpecToJson(spec);
+  if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+      ::lseek(fd, 0, SEEK_SET) != 0) {
+    ADD_FAILURE() << "memfd: " << std::strerror(errno);
+  }
+  return fd;
+}
+
 TEST_F(MonitorTest, AMonitorNobodyListensToRemovesItsSandbox) {
   // The starter died before reading the ready line: nobody will ever learn
   // the sandbox's id, so the monitor must not leave it running.
-  std::string spec_dir = MakeTempDir("slipway-spec");
-  std::string spec_path = spec_dir + "/spec.json";
-  std::ofstream(spec_path) << SpecToJson(Spec({"sleep", "100"}));
+  int spec = SpecFd(Spec({"sleep", "100"}));
   Snapshot before = Take();
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
   ::close(ready[0]);
   int status = RunMonitorBinary(
-      {"--state-dir", state_dir_, "--cgroup-parent", cgroup_parent_, "--spec", spec_path, "--ready-fd", "3"},
-      ready[1]);
+      {"--state-dir", state_dir_, "--cgroup-parent", cgroup_parent_, "--spec-fd", "4", "--ready-fd", "3"},
+      ready[1], spec);
   ::close(ready[1]);
+  ::close(spec);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "launcher wait status " << status;
   EXPECT_TRUE(Eventually([&] { return LiveMonitors().empty(); }));
   EXPECT_TRUE(Eventually([&] { return Take() == before; }));
-  EXPECT_FALSE(PathExists(spec_path)) << "the monitor removes the spec file it read";
-  fs::remove_all(spec_dir);
+}
+
+// A spec fd that cannot be read is an error on the ready line, naming it;
+// nothing is started.
+TEST_F(MonitorTest, AnUnreadableSpecFdIsReported) {
+  Snapshot before = Take();
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  int status = RunMonitorBinary(
+      {"--state-dir", state_dir_, "--cgroup-parent", cgroup_parent_, "--spec-fd", "9", "--ready-fd", "3"},
+      ready[1]);
+  ::close(ready[1]);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "launcher wait status " << status;
+  std::string line;
+  char buf[512];
+  for (ssize_t n; (n = ::read(ready[0], buf, sizeof buf)) > 0;) line.append(buf, static_cast<size_t>(n));
+  ::close(ready[0]);
+  auto parsed = ParseReadyLine(line);
+  ASSERT_FALSE(parsed.ok()) << line;
+  EXPECT_NE(parsed.status().message().find("spec fd 9"), std::string::npos) << line;
+  EXPECT_TRUE(Eventually([&] { return LiveMonitors().empty(); }));
+  EXPECT_EQ(Take(), before);
 }
 
 TEST_F(MonitorTest, BadArgumentsExit2) {
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
-  int status = RunMonitorBinary({"--state-dir", state_dir_, "--spec"}, ready[1]);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << "wait status " << status;
-  status = RunMonitorBinary({"--state-dir", state_dir_, "--bogus", "x"}, ready[1]);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << "wait status " << status;
+  const std::vector<std::string> dirs = {"--state-dir", state_dir_, "--cgroup-parent", cgroup_parent_};
+  auto with = [&](std::vector<std::string> more) {
+    more.insert(more.begin(), dirs.begin(), dirs.end());
+    return more;
+  };
+  for (const std::vector<std::string>& args : {
+           std::vector<std::string>{"--state-dir", state_dir_, "--spec-fd"},
+           std::vector<std::string>{"--state-dir", state_dir_, "--bogus", "x"},
+           // A spec file is no longer taken: a spec may carry secrets.
+           with({"--spec", "/tmp/x", "--ready-fd", "3"}),
+           with({"--spec-fd", "3", "--ready-fd", "3"}),
+           with({"--spec-fd", "-1", "--ready-fd", "3"}),
+       }) {
+    int status = RunMonitorBinary(args, ready[1]);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2)
+        << "wait status " << status << " for " << ::testing::PrintToString(args);
+  }
   ::close(ready[0]);
   ::close(ready[1]);
+}
+
+// Secrets a sandbox gets (its env) and prints: the log file has "****" for
+// every occurrence, also one split across two writes, in each stream on its
+// own; a held-back prefix that never became a secret is passed on at the
+// end; and no file of the state directory ever holds the value (the spec
+// went in a memfd), while it runs and after.
+TEST_F(MonitorTest, MaskedValuesNeverReachTheStateDir) {
+  const std::string secret = "s3cr3t" + RandomHex(8);
+  const std::string half1 = secret.substr(0, 9), half2 = secret.substr(9);
+  std::string script = "test \"$TOKEN\" = \"$EXPECTED\" && echo env-ok; printf %s \"$TOKEN\"; echo;";
+  script += "printf %s " + half1 + "; printf %s " + half2 + "; echo; echo \"x${TOKEN}y\" >&2;";
+  script += "echo ready; printf %s " + half1 + "; sleep 100";
+  SandboxSpec spec = Spec({"sh", "-c", script});
+  // Only the halves are in argv; the value is in env alone.
+  spec.env = {"TOKEN=" + secret, "EXPECTED=" + half1 + half2};
+  spec.masked_values = {secret, ""};  // an empty value masks nothing
+  StartedSandbox sb = MustStart(spec);
+  ASSERT_FALSE(sb.id.empty());
+  std::string out, err;
+  auto read = [&] {
+    out.clear();
+    err.clear();
+    // The monitor creates the log once it has reported the start.
+    if (!PathExists(runtime_->state_dir().LogFile(sb.id))) return;
+    auto done = ReadLog(runtime_->state_dir().LogFile(sb.id), 0,
+                        [&](Stream s, std::string_view d) { (s == Stream::kStdout ? out : err).append(d); });
+    EXPECT_TRUE(done.ok()) << done.status().ToString();
+  };
+  ASSERT_TRUE(Eventually(
+      [&] {
+        read();
+        return out.ends_with("ready\n") && err.ends_with("y\n");
+      },
+      kEndTimeout))
+      << out << err;
+  // The half printed last may be the start of the secret: it is held back.
+  EXPECT_EQ(out, "env-ok\n****\n****\nready\n");
+  EXPECT_EQ(err, "x****y\n");
+  EXPECT_EQ(FilesContaining(state_dir_, secret), std::vector<std::string>{});
+  EXPECT_FALSE(FilesContaining(state_dir_, "env-ok").empty()) << "the scan reads the log";
+  ASSERT_TRUE(Monitors().Stop(sb.id).ok());
+  SandboxStatus end = MustEnd(sb.id);
+  EXPECT_EQ(end.phase, SandboxPhase::kEnded);
+  // At the end of the stream it is final: passed on as it was.
+  read();
+  EXPECT_EQ(out, "env-ok\n****\n****\nready\n" + half1);
+  EXPECT_EQ(err, "x****y\n");
+  EXPECT_EQ(FilesContaining(state_dir_, secret), std::vector<std::string>{});
 }
 
 TEST_F(MonitorTest, FiftyBackToBack) {
