@@ -54,6 +54,13 @@ std::string RepoName(const std::string& name) {
   return "repository " + name;
 }
 
+// Client input in a message: quoted and cut (Quote), or not repeated at all
+// if it holds control characters, which would break the line a log or a
+// terminal shows.
+std::string Shown(const std::string& text) {
+  return HasControlChar(text) ? "(with control characters)" : Quote(text);
+}
+
 bool IsAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
@@ -63,7 +70,7 @@ Status CheckName(const std::string& name) {
   bool ok = name.size() <= kMaxNameLength && IsAlnum(name[0]);
   for (char c : name) ok = ok && (IsAlnum(c) || c == '.' || c == '_' || c == '-');
   if (!ok) {
-    return InvalidArgument("repository name " + Quote(name) + " is not 1 to 100 of A-Z a-z 0-9 . _ - " +
+    return InvalidArgument("repository name " + Shown(name) + " is not 1 to 100 of A-Z a-z 0-9 . _ - " +
                            "starting with a letter or digit");
   }
   return Status::Ok();
@@ -73,7 +80,7 @@ Status CheckName(const std::string& name) {
 // literal), a trailing '\'. Both are more likely typos than intent.
 Status CheckBranchFilter(const std::string& glob) {
   auto bad = [&](const std::string& why) {
-    return InvalidArgument("branch filter " + Quote(glob) + ": " + why);
+    return InvalidArgument("branch filter " + Shown(glob) + ": " + why);
   };
   if (glob.size() > kMaxBranchFilterLength) return bad("longer than 255 bytes");
   if (HasControlChar(glob)) return bad("control character");
@@ -159,14 +166,14 @@ Status CheckCredential(const GitUrl& url, const Credential& c) {
     }
     return Status::Ok();
   }
-  return InvalidArgument("credential: unknown kind " + Quote(c.kind) + " (token, basic or ssh)");
+  return InvalidArgument("credential: unknown kind " + Shown(c.kind) + " (token, basic or ssh)");
 }
 
 Status CheckSecretKey(const std::string& key) {
   bool ok = !key.empty() && key.size() <= kMaxSecretKeyLength && !(key[0] >= '0' && key[0] <= '9');
   for (char c : key) ok = ok && (IsAlnum(c) || c == '_');
   if (!ok)
-    return InvalidArgument("secret name " + Quote(key) + " is not [A-Za-z_][A-Za-z0-9_]* (at most 128)");
+    return InvalidArgument("secret name " + Shown(key) + " is not [A-Za-z_][A-Za-z0-9_]* (at most 128)");
   // Slipway sets these in every step; a secret must not replace them.
   if (key == "CI" || key.starts_with("SLIPWAY_")) {
     return InvalidArgument("secret name " + key + " is reserved (CI, SLIPWAY_*)");
@@ -259,7 +266,7 @@ Result<Credential> ParseCredentialFile(const std::string& text) {
     }
     if (out == nullptr) {
       return InvalidArgument("credential file: line " + std::to_string(key.at.line) + ": unknown key " +
-                             Quote(key.text) +
+                             Shown(key.text) +
                              " (token, username, password, ssh_key, known_hosts, passphrase)");
     }
     if (value.kind != YamlNode::Kind::kScalar || value.text.empty()) {
@@ -319,7 +326,10 @@ Result<Repository> RepoRegistry::Add(Repository repo, const Credential& credenti
   return repo;
 }
 
+// Every call naming a repository or a key checks the name first, so that no
+// message repeats a name that could not exist (a newline from a URL path).
 Result<Repository> RepoRegistry::Get(const std::string& name) const {
+  SLIPWAY_RETURN_IF_ERROR(CheckName(name));
   return store_.GetRepository(name);
 }
 
@@ -328,10 +338,12 @@ Result<std::vector<Repository>> RepoRegistry::List() const {
 }
 
 Status RepoRegistry::Remove(const std::string& name) {
+  SLIPWAY_RETURN_IF_ERROR(CheckName(name));
   return store_.RemoveRepository(name);
 }
 
 Status RepoRegistry::SetSecret(const std::string& repo, const std::string& key, const std::string& value) {
+  SLIPWAY_RETURN_IF_ERROR(CheckName(repo));
   SLIPWAY_RETURN_IF_ERROR(CheckSecretKey(key));
   if (value.size() > kMaxSecretValueBytes) {
     return InvalidArgument(RepoName(repo) + ": secret " + key + ": the value is " +
@@ -346,18 +358,23 @@ Status RepoRegistry::SetSecret(const std::string& repo, const std::string& key, 
 }
 
 Result<std::vector<std::string>> RepoRegistry::SecretNames(const std::string& repo) const {
+  SLIPWAY_RETURN_IF_ERROR(CheckName(repo));
   return store_.ListSecretNames(repo);
 }
 
 Status RepoRegistry::RemoveSecret(const std::string& repo, const std::string& key) {
+  SLIPWAY_RETURN_IF_ERROR(CheckName(repo));
+  SLIPWAY_RETURN_IF_ERROR(CheckSecretKey(key));
   return store_.RemoveSecret(repo, key);
 }
 
 Result<std::map<std::string, std::string>> RepoRegistry::SecretValues(
     const std::string& repo, const std::vector<std::string>& keys) const {
+  SLIPWAY_RETURN_IF_ERROR(CheckName(repo));
   std::map<std::string, std::string> out;
   for (const std::string& key : keys) {
     if (out.count(key)) continue;
+    SLIPWAY_RETURN_IF_ERROR(CheckSecretKey(key));
     auto sealed = store_.GetSecret(repo, key);
     if (!sealed.ok()) return sealed.status();  // kNotFound: "repository R: secret KEY: not found"
     auto value = box_.Open(*sealed, SecretPlace(repo, key));

@@ -12,6 +12,40 @@ namespace {
 
 using json = nlohmann::json;
 
+// Whether nlohmann can encode `text` (it refuses invalid UTF-8): the spec
+// goes to slipway-monitor as JSON.
+bool EncodesAsJson(const std::string& text) {
+  try {
+    (void)json(text).dump();
+    return true;
+  } catch (const json::exception&) {
+    return false;
+  }
+}
+
+// Errors name the variable, never its value.
+Status CheckSecretEnv(const CreateOptions& options) {
+  if (options.secret_env.empty()) return Status::Ok();
+  if (!options.ends_with_caller) {
+    return InvalidArgument(
+        "secret_env needs ends_with_caller: secrets live in this process only, and a container that outlived "
+        "it would start without them");
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < options.secret_env.size(); ++i) {
+    const auto& [name, value] = options.secret_env[i];
+    if (name.empty() || name.find_first_of(std::string_view("=\0", 2)) != std::string::npos ||
+        !EncodesAsJson(name)) {
+      return InvalidArgument("secret_env[" + std::to_string(i) +
+                             "]: invalid variable name (empty, or holds '=', NUL or invalid UTF-8)");
+    }
+    if (!names.insert(name).second) return InvalidArgument("secret_env: variable " + name + " given twice");
+    if (value.find('\0') != std::string::npos || !EncodesAsJson(value))
+      return InvalidArgument("secret_env: the value of " + name + " holds a NUL byte or is not valid UTF-8");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string ContainerStats::ToJson() const {
@@ -52,7 +86,8 @@ Result<std::unique_ptr<ContainerService>> ContainerService::Open(const Container
       new ContainerService(options, std::move(runtime), store, images, log, observer));
 }
 
-Result<Container> ContainerService::Create(const CreateRequest& request) {
+Result<Container> ContainerService::Create(const CreateRequest& request, const CreateOptions& options) {
+  SLIPWAY_RETURN_IF_ERROR(CheckSecretEnv(options));
   SLIPWAY_ASSIGN_OR_RETURN(BuiltSpec built, BuildSandboxSpec(request, images_));
   Container c;
   c.name = request.name;
@@ -60,12 +95,14 @@ Result<Container> ContainerService::Create(const CreateRequest& request) {
   c.image_id = built.image_id;
   c.request.stop_signal = built.stop_signal;
   c.spec = std::move(built.spec);
+  c.labels = options.labels;
+  c.ends_with_caller = options.ends_with_caller;
   if (c.spec.network == NetworkMode::kContainer) {
     SLIPWAY_ASSIGN_OR_RETURN(Container peer, NetworkPeer(c.spec.network_peer, c.spec.network_peer,
                                                          /*must_run=*/false));
     c.spec.network_peer = peer.id;
   }
-  return Record(std::move(c));
+  return Record(std::move(c), options.secret_env);
 }
 
 Result<Container> ContainerService::CreateFromSpec(SpecContainer request) {
@@ -81,7 +118,7 @@ Result<Container> ContainerService::CreateFromSpec(SpecContainer request) {
 }
 
 // Names the container's sandbox after it, checks the spec and inserts the row.
-Result<Container> ContainerService::Record(Container c) {
+Result<Container> ContainerService::Record(Container c, SecretEnv secrets) {
   c.id = RandomHex(16);
   // The sandbox is named after the container: after a crash, Reconcile()
   // matches sandboxes to rows by it.
@@ -95,6 +132,7 @@ Result<Container> ContainerService::Record(Container c) {
     std::lock_guard lock(mu_);
     if (stopping_) return Status(Code::kUnavailable, "shutting down: no new containers");
     SLIPWAY_RETURN_IF_ERROR(store_.Insert(c));
+    if (!secrets.empty()) secrets_[c.id] = std::move(secrets);
   }
   log_.Info("container.created", {{"id", c.id}, {"name", c.name}, {"image", c.request.image}});
   return c;

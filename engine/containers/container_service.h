@@ -71,6 +71,31 @@ struct ReconcileReport {
   int abandoned = 0;  // their caller died with the last process (build steps): stopped and removed
 };
 
+// What the engine's own callers (a pipeline's step executor) set on a
+// container beyond the API's CreateRequest. API clients pass none.
+struct CreateOptions {
+  // Shown by `ps`/inspect: what made it ("slipway.pipeline" ...).
+  std::map<std::string, std::string> labels;
+  // Its caller lives in this process and waits for it: after a restart
+  // nobody does, so Reconcile() stops and removes it (see Reconcile()).
+  bool ends_with_caller = false;
+  // Variables the command gets (NAME, value), never stored in plain text:
+  // - kept in memory by the service only, by container id, until it is
+  //   launched (then taken out), ends or is removed; never in the
+  //   container's row (neither request.env nor spec.env), nor in Inspect,
+  //   List or any error;
+  // - at launch they are appended to a copy of the spec's env (replacing a
+  //   variable of the same name) and their values become that copy's
+  //   masked_values; the copy reaches slipway-monitor through a memfd, and
+  //   the monitor writes "****" for each value in the output log, so
+  //   StreamLogs() and everything reading the log only ever see "****";
+  // - they need ends_with_caller (kInvalidArgument otherwise): a container
+  //   that outlived this process would start without them.
+  // Names: non-empty, no '=' or NUL; values: no NUL, valid UTF-8 (the spec
+  // travels as JSON). Errors name the variable, never its value.
+  std::vector<std::pair<std::string, std::string>> secret_env;
+};
+
 // A container whose spec the caller made itself (a build's RUN step, with
 // its own layer stack and a persistent upper dir).
 struct SpecContainer {
@@ -100,15 +125,18 @@ class ContainerService {
   //   container marked lost;
   // - a sandbox no active container claims is an orphan: killed and removed;
   // - a container left "starting" or "running" without a sandbox is lost;
-  // - queued containers stay queued and start once the scheduler runs.
+  // - queued containers stay queued and start once the scheduler runs,
+  //   except those that end with their caller: marked lost, never started
+  //   (their secret_env, if any, went with the last process).
   // Then the runtime removes half-created debris (CollectGarbage).
   Result<ReconcileReport> Reconcile();
   // Starts the scheduler (after Reconcile()).
   void Run();
 
   // Resolves the image (kNotFound if the store lacks it: the client pulls),
-  // builds and validates the sandbox spec, records the container "created".
-  Result<Container> Create(const CreateRequest& request);
+  // builds and validates the sandbox spec, records the container "created"
+  // with `options` (labels, ends_with_caller, secrets held in memory).
+  Result<Container> Create(const CreateRequest& request, const CreateOptions& options = {});
   // Records a container whose spec the caller made (ValidateSpec'd here).
   Result<Container> CreateFromSpec(SpecContainer request);
   // created -> queued. kFailedPrecondition if it is not "created".
@@ -162,7 +190,9 @@ class ContainerService {
   ContainerService(const ContainerServiceOptions& options, std::unique_ptr<Runtime> runtime,
                    ContainerStore& store, ImageStore& images, EventLog& log, ContainerObserver* observer);
 
-  Result<Container> Record(Container c);
+  using SecretEnv = std::vector<std::pair<std::string, std::string>>;
+  // Inserts the row; `secrets` (may be empty) are kept in secrets_ for it.
+  Result<Container> Record(Container c, SecretEnv secrets = {});
   void SchedulerLoop();
   // The life of one sandbox on its own thread: Launch, then Watch.
   void StartAndWatch(const std::string& id);
@@ -213,6 +243,8 @@ class ContainerService {
   std::map<std::string, int> pending_signals_;      // kill or stop asked while starting
   std::map<std::string, int> readers_;              // StreamLogs() calls in progress
   std::map<std::string, std::string> sandbox_ids_;  // running: container -> sandbox
+  // CreateOptions::secret_env of containers not launched yet (memory only).
+  std::map<std::string, SecretEnv> secrets_;
   std::map<std::string, std::shared_ptr<EndSignal>> signals_;  // containers not removed
   std::thread scheduler_;
 };

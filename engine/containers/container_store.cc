@@ -89,6 +89,12 @@ void BindFields(SQLite::Statement& q, int first, const Container& c, const std::
 // The request and spec as stored, refusing what could not be read back: a
 // row that fails to decode would make the container unmanageable.
 Status Encode(const Container& c, std::string* request_json, std::string* spec_json) {
+  // Values to mask are secrets: they belong to a launch's copy of the spec
+  // (ContainerService, in memory), never to a stored row.
+  if (!c.spec.masked_values.empty()) {
+    return InvalidArgument("container " + c.id +
+                           ": a stored spec cannot carry masked_values (give secrets as secret_env)");
+  }
   *request_json = c.request.ToJson();
   if (auto r = CreateRequest::FromJson(*request_json); !r.ok()) {
     return InvalidArgument("container " + c.id + ": request: " + r.status().message());

@@ -4,6 +4,7 @@
 
 #include "engine/base/time.h"
 #include "engine/containers/container_service.h"
+#include "engine/runtime/log_masker.h"
 
 namespace slipway {
 
@@ -11,6 +12,27 @@ namespace {
 
 // How long an auto_remove container waits for its log readers.
 constexpr std::chrono::milliseconds kReadersWait{10000};
+
+using SecretEnv = std::vector<std::pair<std::string, std::string>>;
+
+std::vector<std::string> SecretValues(const SecretEnv& secrets) {
+  std::vector<std::string> values;
+  for (const auto& secret : secrets) values.push_back(secret.second);
+  return values;
+}
+
+// What goes to slipway-monitor: the row's spec plus the secret variables
+// (replacing any of the same name) and their values to mask. It lives only
+// for the hand-over; the row never holds it.
+SandboxSpec LaunchSpec(const SandboxSpec& spec, const SecretEnv& secrets) {
+  SandboxSpec out = spec;
+  for (const auto& [name, value] : secrets) {
+    std::erase_if(out.env, [&](const std::string& kv) { return kv.compare(0, kv.find('='), name) == 0; });
+    out.env.push_back(name + "=" + value);
+  }
+  out.masked_values = SecretValues(secrets);
+  return out;
+}
 
 }  // namespace
 
@@ -40,12 +62,15 @@ Result<Container> ContainerService::NetworkPeer(const std::string& peer, const s
 
 Result<Container> ContainerService::Launch(const std::string& id) {
   Container c;
+  SecretEnv secrets;
   {
     std::lock_guard lock(mu_);
     SLIPWAY_ASSIGN_OR_RETURN(c, store_.Get(id));
     if (c.state != ContainerState::kQueued) return FailedPrecondition("no longer queued");  // stopped
     c.state = ContainerState::kStarting;
     SLIPWAY_RETURN_IF_ERROR(store_.Update(c));
+    // Taken out: once the monitor has them, nothing here needs them.
+    if (auto node = secrets_.extract(id)) secrets = std::move(node.mapped());
   }
   // The peer whose network namespace it joins must run by now; the runtime
   // would say so too, but only by the peer's sandbox id.
@@ -55,15 +80,17 @@ Result<Container> ContainerService::Launch(const std::string& id) {
     auto peer = NetworkPeer(c.spec.network_peer, shown, /*must_run=*/true);
     if (!peer.ok()) sandbox = peer.status();
   }
-  if (sandbox.ok()) sandbox = monitors_.Start(c.spec);
+  if (sandbox.ok()) sandbox = monitors_.Start(secrets.empty() ? c.spec : LaunchSpec(c.spec, secrets));
   if (!sandbox.ok()) {
     c.state = ContainerState::kFailed;
     c.error = sandbox.status().message();
+    // The monitor's message goes into the row: no secret may be quoted in it.
+    if (!secrets.empty()) c.error = MaskSecrets(c.error, SecretMatcher(SecretValues(secrets)));
     c.finished_unix_ms = NowUnixMs();
     if (observer_) observer_->Failed(c);
     log_.Warn("container.failed", {{"id", c.id}, {"error", c.error}});
     Finish(c);
-    return sandbox.status();
+    return Status(sandbox.status().code(), c.error);
   }
   std::optional<int> pending;
   {
@@ -128,6 +155,7 @@ void ContainerService::Finish(Container c) {
     LogIfFailed(store_.Update(c), "store.update", c.id);
     signal = SignalForLocked(c.id);
     sandbox_ids_.erase(c.id);
+    secrets_.erase(c.id);  // ended without being launched (stopped while queued)
   }
   signal->Fire(c);
   started_cv_.notify_all();

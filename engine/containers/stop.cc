@@ -123,6 +123,7 @@ Status ContainerService::RemoveEnded(const Container& c) {
   std::lock_guard lock(mu_);
   SLIPWAY_RETURN_IF_ERROR(store_.Delete(c.id));
   signals_.erase(c.id);
+  secrets_.erase(c.id);
   log_.Info("container.removed", {{"id", c.id}});
   return Status::Ok();
 }

@@ -224,6 +224,25 @@ TEST_F(ContainerStoreTest, UndecodableRequestIsRefused) {
   EXPECT_TRUE(ListIds(true).empty());
 }
 
+// Values to mask are secrets: a row never holds them, on insert or update,
+// and the refusal does not quote them.
+TEST_F(ContainerStoreTest, MaskedValuesAreNeverStored) {
+  Container c = MakeContainer(Id("abc1"), "x", 1);
+  c.spec.masked_values = {"hunter2-secret"};
+  Status st = store_->Insert(c);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument) << st.message();
+  EXPECT_EQ(st.message().find("hunter2-secret"), std::string::npos) << st.message();
+  EXPECT_TRUE(ListIds(true).empty());
+  c.spec.masked_values.clear();
+  Insert(c);
+  c.spec.masked_values = {"hunter2-secret"};
+  st = store_->Update(c);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument) << st.message();
+  auto got = store_->Get(c.id);
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_TRUE(got->spec.masked_values.empty());
+}
+
 TEST_F(ContainerStoreTest, CorruptRowIsInternal) {
   Insert(MakeContainer(Id("abc1"), "x", 1));
   {

@@ -545,7 +545,7 @@ TEST_F(MonitorTest, FailedStartReturnsTheErrorAndLeavesNothing) {
 
   EXPECT_TRUE(Eventually([&] { return LiveMonitors().empty(); }));
   EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1) << "a launcher was left unreaped";
-  EXPECT_EQ(Take(), before);  // also: the spec files are gone
+  EXPECT_EQ(Take(), before);
   fs::remove_all(vol);
 }
 
