@@ -27,6 +27,10 @@ constexpr size_t kMaxSecretValueBytes = 64 * 1024;
 // Each credential field (an ssh key is a few KiB; known_hosts a few lines).
 constexpr size_t kMaxCredentialFieldBytes = 64 * 1024;
 
+// The keys of a credential file (docs/pipelines.md).
+constexpr const char* kCredentialKeys[] = {"token",   "username",    "password",
+                                           "ssh_key", "known_hosts", "passphrase"};
+
 constexpr YamlLimits kCredentialFileLimits{
     .max_bytes = 256 * 1024,
     .max_depth = 4,
@@ -120,6 +124,12 @@ Status CheckCredential(const GitUrl& url, const Credential& c) {
     if (value.find('\0') != std::string::npos) {
       return InvalidArgument(std::string("credential: ") + field + " holds a NUL byte");
     }
+    // It is sealed as JSON (EncodeCredential), which holds UTF-8 only.
+    try {
+      (void)nlohmann::json(value).dump();
+    } catch (const nlohmann::json::exception&) {  // its message would show the bad byte
+      return InvalidArgument(std::string("credential: ") + field + " is not valid UTF-8");
+    }
   }
   bool http = url.scheme == "http" || url.scheme == "https";
   bool ssh_fields = !c.ssh_key.empty() || !c.ssh_known_hosts.empty() || !c.ssh_passphrase.empty();
@@ -172,8 +182,9 @@ Status CheckCredential(const GitUrl& url, const Credential& c) {
 Status CheckSecretKey(const std::string& key) {
   bool ok = !key.empty() && key.size() <= kMaxSecretKeyLength && !(key[0] >= '0' && key[0] <= '9');
   for (char c : key) ok = ok && (IsAlnum(c) || c == '_');
-  if (!ok)
+  if (!ok) {
     return InvalidArgument("secret name " + Shown(key) + " is not [A-Za-z_][A-Za-z0-9_]* (at most 128)");
+  }
   // Slipway sets these in every step; a secret must not replace them.
   if (key == "CI" || key.starts_with("SLIPWAY_")) {
     return InvalidArgument("secret name " + key + " is reserved (CI, SLIPWAY_*)");
@@ -247,7 +258,20 @@ Result<std::string> WriteKeyFile(int dir_fd, const std::string& dir, const std::
 Result<Credential> ParseCredentialFile(const std::string& text) {
   std::vector<FileError> errors;
   auto root = LoadYaml(text, kCredentialFileLimits, &errors);
-  if (!errors.empty()) return InvalidArgument("credential file: " + errors.front().ToString());
+  if (!errors.empty()) {
+    // The reader quotes parts of the file in some messages (a tag, a
+    // duplicate key); in this file any of them could be a pasted secret.
+    const FileError& e = errors.front();
+    std::string message = e.message;
+    bool known_duplicate = false;
+    for (const char* key : kCredentialKeys) {
+      known_duplicate = known_duplicate || message.starts_with("duplicate key \"" + std::string(key) + "\"");
+    }
+    if (message.find('"') != std::string::npos && !known_duplicate)
+      message = "not a valid credential file here";
+    return InvalidArgument("credential file: line " + std::to_string(e.at.line) + ", column " +
+                           std::to_string(e.at.column) + ": " + message);
+  }
   if (!root || root->kind != YamlNode::Kind::kMapping) {
     return InvalidArgument(
         "credential file: not a mapping of token, username, password, ssh_key, known_hosts, "
@@ -265,9 +289,12 @@ Result<Credential> ParseCredentialFile(const std::string& text) {
       if (key.text == name) out = field;
     }
     if (out == nullptr) {
+      // Named only if it looks like a key: a token pasted as a key is not repeated.
+      bool word = !key.text.empty() && key.text.size() <= 32 &&
+                  key.text.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos;
       return InvalidArgument("credential file: line " + std::to_string(key.at.line) + ": unknown key " +
-                             Shown(key.text) +
-                             " (token, username, password, ssh_key, known_hosts, passphrase)");
+                             (word ? Quote(key.text) + " " : std::string()) +
+                             "(token, username, password, ssh_key, known_hosts, passphrase)");
     }
     if (value.kind != YamlNode::Kind::kScalar || value.text.empty()) {
       return InvalidArgument("credential file: " + key.text + " must be a non-empty string, not " +

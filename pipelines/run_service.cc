@@ -24,7 +24,8 @@ namespace slipway::pipelines {
 
 namespace {
 
-// How often the scheduler looks for kept workspaces whose time is up.
+// How often the scheduler looks for kept workspaces whose time is up, and
+// for the files of runs removed with their repository.
 constexpr std::chrono::milliseconds kSweepInterval{60'000};
 // How long Cancel() waits for the run to be recorded cancelled before it
 // answers with the run as it is (its containers are killed by then).
@@ -125,6 +126,7 @@ Result<int> RunService::Impl::Recover() {
     RemoveWorkspace(run);
     log_.Warn("run.interrupted", {{"run", id}});
   }
+  SweepWorkspaces();
   SLIPWAY_ASSIGN_OR_RETURN(std::vector<int64_t> queued, store_.RunIdsWithStatus(RunStatus::kQueued));
   std::lock_guard lock(mu_);
   queue_.assign(queued.begin(), queued.end());
@@ -327,9 +329,15 @@ void RunService::Impl::SweepWorkspaces() {
   const int64_t now = NowUnixMs();
   for (const std::string& name : ListDir(options_.runs_dir)) {
     auto id = ParseInt(name);
-    if (!id || !PathExists(WorkspaceDir(options_, *id))) continue;
+    if (!id) continue;
     auto run = store_.GetRun(*id);
-    if (!run.ok()) continue;
+    if (!run.ok() && run.status().code() == Code::kNotFound) {
+      // Its repository was removed (with its runs): its files go too.
+      Status st = RemoveTree(RunDir(options_, *id));
+      if (!st.ok()) log_.Warn("run.sweep", {{"run", *id}, {"error", st.message()}});
+      continue;
+    }
+    if (!run.ok() || !PathExists(WorkspaceDir(options_, *id))) continue;
     if (!IsFinal(run->status) || run->finished_unix_ms + options_.keep_failed_workspaces.count() > now) continue;
     RemoveWorkspace(*run);
   }

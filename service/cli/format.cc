@@ -1,9 +1,7 @@
 #include "service/cli/format.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
-#include <ctime>
 
 #include "engine/base/time.h"
 
@@ -77,8 +75,8 @@ std::string HumanBytes(int64_t bytes) {
 }
 
 int64_t ParseTimestamp(std::string_view text) {
-  Result<int64_t> ms = ParseRfc3339Millis(text);
-  return ms.ok() ? *ms : 0;
+  auto t = ParseRfc3339Millis(text);
+  return t.ok() ? *t : 0;
 }
 
 std::string ShortId(std::string_view id) {

@@ -29,7 +29,7 @@ std::string HumanSize(int64_t bytes);
 std::string HumanBytes(int64_t bytes);
 
 // "2026-11-29T08:55:01.123Z" (RFC 3339, UTC, optional fraction) -> Unix ms;
-// 0 if it does not parse.
+// 0 if it does not parse (ParseRfc3339Millis, for a table cell).
 int64_t ParseTimestamp(std::string_view text);
 
 // "5d0f3b9e6c1a4e2f..." -> "5d0f3b9e6c1a"; "sha256:6f1c..." -> "6f1c...", 12 digits.

@@ -63,7 +63,7 @@ TEST(CredentialFileTest, ErrorsNameTheKeyNeverTheValue) {
            {"known_hosts: " + v, "ssh_key"},
            {"passphrase: " + v, "ssh_key"},
            {"ssh_key: " + v + "\ntoken: " + v, "ssh_key"},
-           {"token: " + v + "\ntoken: " + v + "x", "token"},  // a duplicate
+           {"token: " + v + "\ntoken: " + v + "x", "duplicate key \"token\""},  // a duplicate
            {v, "mapping"},
            {"- " + v, "mapping"},
            {"", "mapping"},
@@ -71,6 +71,9 @@ TEST(CredentialFileTest, ErrorsNameTheKeyNeverTheValue) {
            {"token: !!binary " + v, ""},  // a tag
            {"a: &x " + v + "\ntoken: *x", "a"},
            {"username: bot\n", "no token"},
+           {v + ": x", "unknown key"},                         // a token pasted as a key
+           {"token: !" + v + " x", "line 1, column 8"},        // a tag quoted by the reader
+           {"token: {" + v + ": 1, " + v + ": 2}", "line 1"},  // a duplicate key quoted by the reader
        }) {
     auto r = ParseCredentialFile(c.text);
     ASSERT_FALSE(r.ok()) << c.text;

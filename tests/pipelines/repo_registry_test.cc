@@ -163,6 +163,11 @@ TEST_F(RepoRegistryTest, CredentialKindsFollowTheScheme) {
            {"https://git.example.com/app.git",
             Credential{.kind = "token", .password = kToken, .ssh_key = kSshKey}},
            {"https://git.example.com/app.git", Credential{.kind = "magic", .password = kToken}},
+           {"https://git.example.com/app.git",
+            Credential{.kind = "token", .password = std::string(kToken) + "\xff\xfe"}},
+           {"ssh://git@git.example.com/app.git",
+            Credential{
+                .kind = "ssh", .ssh_key = kSshKey, .ssh_known_hosts = kKnownHosts, .ssh_passphrase = "\xc3"}},
            {"https://git.example.com/app.git", Credential{.password = kToken}},
            {"ssh://git@git.example.com/app.git", Credential{.kind = "ssh", .ssh_key = kSshKey}},
            {"ssh://git@git.example.com/app.git",
