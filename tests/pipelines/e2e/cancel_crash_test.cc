@@ -13,6 +13,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "tests/pipelines/e2e/pipeline_fixture.h"
 
@@ -108,12 +109,17 @@ TEST_F(CancelCrashTest, KillNineMidRunThenRestartInterruptsItAndLeaksNothing) {
       << "the interrupted step's process " << hold.pid << " still runs";
   EXPECT_EQ(StepLog(id, "hold"), "holding\n");
 
-  // The queue survived: the waiting run starts once the slot is free.
+  // The queue survived: the waiting run starts once the slot is free. While
+  // it runs, the interrupted run has no container left; once it ended,
+  // neither left anything at all.
   AwaitStep(waiting, "hold", "running");
-  ExpectNothingLeft(id);  // the waiting run's sandbox is not the interrupted one's
+  std::vector<json> left;
+  EXPECT_TRUE(WaitUntil([&] { return (left = ContainersOf(id)).empty(); }, seconds(10)))
+      << "the interrupted run still has " << left.size() << " containers, e.g. " << left[0].dump();
   Release(waiting);
   json second = AwaitRun(waiting);
   EXPECT_EQ(Str(second, "status"), "success") << second.dump();
+  ExpectNothingLeft(id);
   ExpectNothingLeft(waiting);
 
   HttpReply rerun = Api().Post("/api/v1/runs/" + std::to_string(id) + "/rerun");

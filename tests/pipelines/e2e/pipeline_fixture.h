@@ -80,7 +80,7 @@ class PipelineTest : public ::testing::Test {
   nlohmann::json GetRun(int64_t id) const;
   // Polls GET /api/v1/runs/ID until the run has ended; the run as it is then
   // (a failure with slipwayd's log if still going after `deadline`).
-  nlohmann::json AwaitRun(int64_t id, std::chrono::seconds deadline = std::chrono::seconds(90)) const;
+  nlohmann::json AwaitRun(int64_t id, std::chrono::seconds deadline = std::chrono::seconds(60)) const;
   // Polls until step `step` of run `id` has `status`; the run as last seen.
   nlohmann::json AwaitStep(int64_t id, const std::string& step, const std::string& status,
                            std::chrono::seconds deadline = std::chrono::seconds(60)) const;
