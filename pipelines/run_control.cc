@@ -24,11 +24,6 @@ std::set<std::string> RunControl::RequestStop(Stop why) {
   return live;
 }
 
-RunControl::Stop RunControl::stop() const {
-  std::lock_guard lock(mu_);
-  return stop_;
-}
-
 bool RunControl::Sleep(std::chrono::milliseconds d) const {
   std::unique_lock lock(mu_);
   return !cv_.wait_for(lock, d, [&] { return stop_ != Stop::kNone; });

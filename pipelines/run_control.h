@@ -3,6 +3,7 @@
 // followers). Internal to RunService.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -30,7 +31,8 @@ class RunControl {
   // containers, for the caller to kill. Wakes every waiter and makes
   // stop_fd() readable.
   std::set<std::string> RequestStop(Stop why);
-  Stop stop() const;
+  // Lock-free: the executor asks while it holds mu() (RunSteps).
+  Stop stop() const { return stop_.load(); }
   // Becomes readable once a stop is requested (for a build's cancel_fd).
   int stop_fd() const { return stop_fd_.get(); }
   // Waits up to `d`; false if a stop was requested (now or before).
@@ -61,7 +63,7 @@ class RunControl {
   const int64_t run_id_;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
-  Stop stop_ = Stop::kNone;
+  std::atomic<Stop> stop_{Stop::kNone};  // written under mu_, so waiters on cv_ see it
   UniqueFd stop_fd_;
   std::set<std::string> containers_;
   std::map<std::string, std::shared_ptr<EndSignal>> log_ends_;

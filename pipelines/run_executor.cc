@@ -263,7 +263,7 @@ Status RunExecutor::PlanUnits() {
     r.run_id = run_.id;
     r.index = static_cast<int>(records_.size());
     r.name = name;
-    r.service = service;
+    r.kind = service ? StepKind::kService : StepKind::kStep;
     r.limits = limits;
     records_.push_back(r);
     u.image = image;
@@ -427,12 +427,13 @@ void RunExecutor::RecordEnd(Unit& u, const Container& c) {
       r.duration_ms = res.wall_ms;
       r.peak_memory_bytes = res.peak_memory_bytes;
       r.cpu_ns = res.cpu_ns;
+      // A step that did not end by itself after a stop was requested was
+      // killed by it.
+      bool killed_by_stop = stop != RunControl::Stop::kNone && (res.cancelled || res.exit_code != 0);
       if (stopped_by_run) {
         r.status = StepStatus::kSuccess;  // a service the run stopped at its end
-      } else if (res.cancelled && stop == RunControl::Stop::kCancel) {
-        r.status = StepStatus::kCancelled;
-      } else if (res.cancelled && stop == RunControl::Stop::kShutdown) {
-        r.status = StepStatus::kInterrupted;
+      } else if (killed_by_stop) {
+        r.status = stop == RunControl::Stop::kCancel ? StepStatus::kCancelled : StepStatus::kInterrupted;
       } else if (res.oom_killed) {
         r.status = StepStatus::kFailure;
         r.reason = "oom";
@@ -675,6 +676,7 @@ Run RunExecutor::Execute() {
   setup.run_id = run_.id;
   setup.index = 0;
   setup.name = kSetupStep;
+  setup.kind = StepKind::kSetup;
   setup.status = StepStatus::kRunning;
   setup.started_unix_ms = NowUnixMs();
   records_.push_back(setup);

@@ -164,6 +164,25 @@ bool IsFinal(StepStatus status) {
   return status != StepStatus::kPending && status != StepStatus::kRunning;
 }
 
+namespace {
+constexpr std::pair<StepKind, const char*> kStepKinds[] = {
+    {StepKind::kStep, "step"}, {StepKind::kService, "service"}, {StepKind::kSetup, "setup"}};
+}  // namespace
+
+const char* StepKindName(StepKind kind) {
+  for (const auto& [k, name] : kStepKinds) {
+    if (k == kind) return name;
+  }
+  return "?";
+}
+
+std::optional<StepKind> ParseStepKind(std::string_view name) {
+  for (const auto& [k, n] : kStepKinds) {
+    if (name == n) return k;
+  }
+  return std::nullopt;
+}
+
 ordered_json Repository::ToJsonValue() const {
   ordered_json j;
   j["name"] = name;
@@ -221,7 +240,7 @@ Result<Run> Run::FromJsonValue(const ordered_json& value) {
 ordered_json StepRecord::ToJsonValue() const {
   ordered_json j;
   j["name"] = name;
-  j["kind"] = service ? "service" : "step";
+  j["kind"] = StepKindName(kind);
   j["status"] = StepStatusName(status);
   j["reason"] = reason;
   j["exit_code"] = exit_code;
@@ -240,12 +259,7 @@ Result<StepRecord> StepRecord::FromJsonValue(const ordered_json& value) {
   StepRecord step;
   FieldReader r(value, "step");
   r.String("name", &step.name);
-  std::string kind;
-  r.String("kind", &kind);
-  if (r.status().ok() && kind != "service" && kind != "step") {
-    return InvalidArgument("step: \"kind\" must be \"service\" or \"step\", not \"" + kind + "\"");
-  }
-  step.service = kind == "service";
+  r.Name("kind", &step.kind, ParseStepKind);
   r.Name("status", &step.status, ParseStepStatus);
   r.String("reason", &step.reason);
   r.Integer("exit_code", &step.exit_code);

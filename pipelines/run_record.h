@@ -76,11 +76,17 @@ struct Run {
   static Result<Run> FromJsonValue(const nlohmann::ordered_json& value);  // for the CLI
 };
 
+// What a step record is: the run's own setup (fetch, checkout, images; its
+// log says what happened), a service, or a step of the pipeline file.
+enum class StepKind { kStep = 0, kService = 1, kSetup = 2 };
+const char* StepKindName(StepKind kind);  // "step", "service", "setup"
+std::optional<StepKind> ParseStepKind(std::string_view name);
+
 struct StepRecord {
   int64_t run_id = 0;
-  int index = 0;             // services first, then steps, in file order
+  int index = 0;             // the setup (0), then services, then steps, in file order
   std::string name;
-  bool service = false;      // a service of the run rather than a step
+  StepKind kind = StepKind::kStep;
   StepStatus status = StepStatus::kPending;
   std::string reason;        // "oom", "timeout" or a skipped step's why; empty otherwise
   int exit_code = 0;

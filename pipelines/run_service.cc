@@ -3,7 +3,10 @@
 // is run_executor.cc's.
 #include "pipelines/run_service.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <condition_variable>
 #include <deque>
@@ -69,6 +72,7 @@ class RunService::Impl {
   Status StreamLog(int64_t id, const std::string& step, bool follow, const LogChunk& chunk);
   Result<Run> Await(int64_t id, std::chrono::milliseconds timeout);
   Result<std::vector<int64_t>> Prune(const std::string& repo, int keep);
+  Status RemoveRepository(const std::string& name);
   void Shutdown(std::chrono::milliseconds deadline);
 
   RunStore& store() { return store_; }
@@ -83,6 +87,8 @@ class RunService::Impl {
 
  private:
   Result<Run> Enqueue(Run run);
+  Result<Run> TriggerRun(const TriggerRequest& request, int64_t rerun_of);
+  Result<Run> ExecRun(const std::string& dir, int64_t rerun_of);
   void SchedulerLoop();
   void Execute(Run run, std::shared_ptr<RunControl> control);
   void SweepWorkspaces();
@@ -136,15 +142,16 @@ Result<int> RunService::Impl::Recover() {
 void RunService::Impl::Start() { scheduler_ = std::thread(&Impl::SchedulerLoop, this); }
 
 Result<Run> RunService::Impl::Enqueue(Run run) {
+  Run stored;
   {
+    // Under the lock RemoveRepository() holds: a run is never added to a
+    // repository that is being removed.
     std::lock_guard lock(mu_);
     if (stopping_) return FailedPrecondition("slipwayd is shutting down");
-  }
-  run.status = RunStatus::kQueued;
-  run.queued_unix_ms = NowUnixMs();
-  SLIPWAY_ASSIGN_OR_RETURN(Run stored, store_.AddRun(run));
-  {
-    std::lock_guard lock(mu_);
+    if (!run.repo.empty()) SLIPWAY_RETURN_IF_ERROR(repos_.Get(run.repo).status());
+    run.status = RunStatus::kQueued;
+    run.queued_unix_ms = NowUnixMs();
+    SLIPWAY_ASSIGN_OR_RETURN(stored, store_.AddRun(run));
     queue_.push_back(stored.id);
   }
   cv_.notify_all();
@@ -152,7 +159,9 @@ Result<Run> RunService::Impl::Enqueue(Run run) {
   return stored;
 }
 
-Result<Run> RunService::Impl::Trigger(const TriggerRequest& request) {
+Result<Run> RunService::Impl::Trigger(const TriggerRequest& request) { return TriggerRun(request, 0); }
+
+Result<Run> RunService::Impl::TriggerRun(const TriggerRequest& request, int64_t rerun_of) {
   SLIPWAY_ASSIGN_OR_RETURN(Repository repo, repos_.Get(request.repo));
   if (!request.tag.empty() && !request.commit.empty()) {
     return InvalidArgument("give a tag or a commit, not both");
@@ -160,6 +169,7 @@ Result<Run> RunService::Impl::Trigger(const TriggerRequest& request) {
   Run run;
   run.repo = repo.name;
   run.event = request.event;
+  run.rerun_of = rerun_of;
   if (!request.commit.empty()) {
     if (request.commit.size() != 40 || !IsLowerHex(request.commit)) {
       return InvalidArgument("commit \"" + request.commit + "\" is not a full commit id (40 lowercase hex digits)");
@@ -179,7 +189,9 @@ Result<Run> RunService::Impl::Trigger(const TriggerRequest& request) {
   return Enqueue(run);
 }
 
-Result<Run> RunService::Impl::Exec(const std::string& dir) {
+Result<Run> RunService::Impl::Exec(const std::string& dir) { return ExecRun(dir, 0); }
+
+Result<Run> RunService::Impl::ExecRun(const std::string& dir, int64_t rerun_of) {
   if (dir.empty() || dir.front() != '/') return InvalidArgument("dir \"" + dir + "\" is not an absolute path");
   if (!PathExists(dir + "/" + kPipelineFileName)) {
     return InvalidArgument(dir + " has no " + kPipelineFileName);
@@ -187,6 +199,7 @@ Result<Run> RunService::Impl::Exec(const std::string& dir) {
   Run run;
   run.event = Event::kManual;
   run.source_dir = dir;
+  run.rerun_of = rerun_of;
   {
     std::lock_guard lock(mu_);
     if (stopping_) return FailedPrecondition("slipwayd is shutting down");
@@ -223,13 +236,12 @@ Result<Run> RunService::Impl::Exec(const std::string& dir) {
 Result<Run> RunService::Impl::Rerun(int64_t id) {
   SLIPWAY_ASSIGN_OR_RETURN(Run old, store_.GetRun(id));
   if (!IsFinal(old.status)) return FailedPrecondition("run " + std::to_string(id) + " has not ended");
-  if (old.repo.empty()) return Exec(old.source_dir);
+  if (old.repo.empty()) return ExecRun(old.source_dir, old.id);
   if (old.commit.empty()) {
     // It never got as far as its commit: run what was asked again.
     TriggerRequest again{old.repo, old.branch, old.tag, "", old.event};
-    return Trigger(again);
+    return TriggerRun(again, old.id);
   }
-  SLIPWAY_RETURN_IF_ERROR(repos_.Get(old.repo).status());
   Run run;
   run.repo = old.repo;
   run.branch = old.branch;
@@ -417,6 +429,36 @@ Result<std::vector<int64_t>> RunService::Impl::Prune(const std::string& repo, in
   return removed;
 }
 
+Status RunService::Impl::RemoveRepository(const std::string& name) {
+  {
+    std::lock_guard lock(mu_);
+    SLIPWAY_RETURN_IF_ERROR(repos_.Get(name).status());
+    for (RunStatus status : {RunStatus::kQueued, RunStatus::kRunning}) {
+      RunFilter filter;
+      filter.repo = name;
+      filter.status = status;
+      filter.limit = 1;
+      SLIPWAY_ASSIGN_OR_RETURN(std::vector<Run> runs, store_.ListRuns(filter));
+      if (!runs.empty()) {
+        return FailedPrecondition("repository " + name + " has run " + std::to_string(runs[0].id) + " " +
+                                  RunStatusName(status) + ": cancel it first");
+      }
+    }
+    SLIPWAY_RETURN_IF_ERROR(repos_.Remove(name));
+    // A repository added later under this name must not resolve commits
+    // from this one's remote: its mirror goes with it.
+    std::string mirror = options_.mirrors_dir + "/" + name + ".git";
+    Status st = RemoveTree(mirror);
+    if (st.ok() && ::unlink((mirror + ".lock").c_str()) != 0 && errno != ENOENT) {
+      st = ErrnoStatus("unlink " + mirror + ".lock");
+    }
+    if (!st.ok()) log_.Warn("repo.mirror", {{"repo", name}, {"error", st.message()}});
+  }
+  SweepWorkspaces();  // the files of its runs
+  log_.Info("repo.removed", {{"repo", name}});
+  return Status::Ok();
+}
+
 void RunService::Impl::Shutdown(std::chrono::milliseconds deadline) {
   {
     std::lock_guard lock(mu_);
@@ -476,6 +518,7 @@ Status RunService::StreamLog(int64_t id, const std::string& step, bool follow, c
 Result<Run> RunService::Await(int64_t id, std::chrono::milliseconds timeout) const {
   return impl_->Await(id, timeout);
 }
+Status RunService::RemoveRepository(const std::string& name) { return impl_->RemoveRepository(name); }
 Result<std::vector<int64_t>> RunService::Prune(const std::string& repo, int keep) {
   return impl_->Prune(repo, keep);
 }

@@ -102,13 +102,19 @@ class RunService {
   // Waits up to `timeout` for run `id` to end; the run as it is then.
   Result<Run> Await(int64_t id, std::chrono::milliseconds timeout) const;
 
+  // Removes repository `name` with its secrets, runs, their files and its
+  // mirror. kFailedPrecondition while one of its runs is queued or running;
+  // no run of it can be queued while this runs (triggers take the same lock).
+  Status RemoveRepository(const std::string& name);
+
   // Keeps the newest `keep` runs of `repo` (every repository if empty);
   // returns the ids removed, with their logs and workspaces.
   Result<std::vector<int64_t>> Prune(const std::string& repo, int keep);
 
   // Stops starting runs and waits up to `deadline` for the running ones to
-  // end; runs still going afterwards are left for the next slipwayd, which
-  // records them interrupted.
+  // end; runs still going afterwards are stopped (their containers killed)
+  // and recorded interrupted, with their unfinished steps. Queued runs stay
+  // queued for the next slipwayd.
   void Shutdown(std::chrono::milliseconds deadline);
 
   int running() const;

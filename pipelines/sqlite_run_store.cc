@@ -68,7 +68,7 @@ const char* const kMigrations[] = {
       run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
       idx INTEGER NOT NULL,
       name TEXT NOT NULL,
-      service INTEGER NOT NULL,
+      kind INTEGER NOT NULL,  -- StepKind: 0 step, 1 service, 2 setup
       status TEXT NOT NULL,
       reason TEXT NOT NULL,
       exit_code INTEGER NOT NULL,
@@ -100,7 +100,7 @@ constexpr char kRunColumns[] =
     "id, repo, branch, tag, commit_id, author, message, event, status, queued_unix_ms, started_unix_ms, "
     "finished_unix_ms, error, source_dir, rerun_of";
 constexpr char kStepColumns[] =
-    "run_id, idx, name, service, status, reason, exit_code, started_unix_ms, finished_unix_ms, duration_ms, "
+    "run_id, idx, name, kind, status, reason, exit_code, started_unix_ms, finished_unix_ms, duration_ms, "
     "peak_memory_bytes, cpu_ns, container_id, error, timeout_ms, memory_bytes, millicpus, pids";
 
 std::string RepoName(const std::string& name) {
@@ -220,7 +220,16 @@ Result<StepRecord> ReadStep(SQLite::Statement& q) {
   s.run_id = q.getColumn(0).getInt64();
   s.index = q.getColumn(1).getInt();
   s.name = q.getColumn(2).getString();
-  s.service = q.getColumn(3).getInt() != 0;
+  switch (q.getColumn(3).getInt()) {
+    case 1:
+      s.kind = StepKind::kService;
+      break;
+    case 2:
+      s.kind = StepKind::kSetup;
+      break;
+    default:
+      s.kind = StepKind::kStep;
+  }
   std::string status = q.getColumn(4).getString();
   auto parsed = ParseStepStatus(status);
   if (!parsed) {
@@ -573,7 +582,7 @@ Status SqliteRunStore::PutStep(const StepRecord& s) {
     q.bind(i++, s.run_id);
     q.bind(i++, s.index);
     q.bind(i++, s.name);
-    q.bind(i++, s.service ? 1 : 0);
+    q.bind(i++, static_cast<int>(s.kind));
     q.bind(i++, StepStatusName(s.status));
     q.bind(i++, s.reason);
     q.bind(i++, s.exit_code);

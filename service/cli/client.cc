@@ -142,16 +142,22 @@ Result<std::string> DaemonClient::Token() {
 
 Status DaemonClient::Send(const std::string& method, const std::string& path, const Json& body,
                           int timeout_ms, const Receiver& receiver) {
+  if (body.is_null()) return SendBytes(method, path, "", "", timeout_ms, receiver);
+  std::string text;
+  try {
+    text = body.dump();
+  } catch (const Json::exception&) {  // only ill-formed UTF-8 makes dump() throw
+    return InvalidArgument("an argument is not valid UTF-8, which JSON cannot carry");
+  }
+  return SendBytes(method, path, std::move(text), "application/json", timeout_ms, receiver);
+}
+
+Status DaemonClient::SendBytes(const std::string& method, const std::string& path, std::string body,
+                               const std::string& content_type, int timeout_ms, const Receiver& receiver) {
   SLIPWAY_ASSIGN_OR_RETURN(std::string token, Token());
   HttpRequest request{method, "/api/v1" + path, {{"Authorization", "Bearer " + token}}, "", timeout_ms};
-  if (!body.is_null()) {
-    request.headers.emplace_back("Content-Type", "application/json");
-    try {
-      request.body = body.dump();
-    } catch (const Json::exception&) {  // only ill-formed UTF-8 makes dump() throw
-      return InvalidArgument("an argument is not valid UTF-8, which JSON cannot carry");
-    }
-  }
+  if (!content_type.empty()) request.headers.emplace_back("Content-Type", content_type);
+  request.body = std::move(body);
   std::string error_body;
   auto status = http_.Send(request, [&](int http_status, std::string_view data) {
     if (http_status < 300) return receiver(data);
@@ -180,6 +186,21 @@ Result<Json> DaemonClient::Call(const std::string& method, const std::string& pa
     answer.append(data);
     return true;
   }));
+  return Answer(method, path, answer);
+}
+
+Result<Json> DaemonClient::PutBytes(const std::string& path, std::string body, int timeout_ms) {
+  std::string answer;
+  SLIPWAY_RETURN_IF_ERROR(SendBytes("PUT", path, std::move(body), "application/octet-stream", timeout_ms,
+                                    [&](std::string_view data) {
+                                      answer.append(data);
+                                      return true;
+                                    }));
+  return Answer("PUT", path, answer);
+}
+
+Result<Json> DaemonClient::Answer(const std::string& method, const std::string& path,
+                                  const std::string& answer) {
   if (answer.empty()) return Json();
   Json j = Json::parse(answer, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Internal("slipwayd sent malformed JSON for " + method + " " + path);

@@ -47,6 +47,9 @@ class DaemonClient {
   Result<Json> Get(const std::string& path, int timeout_ms = kDefaultTimeoutMs);
   Result<Json> Post(const std::string& path, const Json& body = nullptr, int timeout_ms = kDefaultTimeoutMs);
   Result<Json> Delete(const std::string& path, int timeout_ms = kDefaultTimeoutMs);
+  // PUT with `body` as the bytes of the request (a secret's value), typed
+  // application/octet-stream.
+  Result<Json> PutBytes(const std::string& path, std::string body, int timeout_ms = kDefaultTimeoutMs);
 
   // Sends a request (body: none if null) and hands the body of a 2xx answer
   // to `receiver` as it arrives, with no read timeout; the receiver returns
@@ -69,6 +72,10 @@ class DaemonClient {
   Result<Json> Call(const std::string& method, const std::string& path, const Json& body, int timeout_ms);
   Status Send(const std::string& method, const std::string& path, const Json& body, int timeout_ms,
               const Receiver& receiver);
+  // `body` as it is, with `content_type` (no Content-Type if empty).
+  Status SendBytes(const std::string& method, const std::string& path, std::string body,
+                   const std::string& content_type, int timeout_ms, const Receiver& receiver);
+  Result<Json> Answer(const std::string& method, const std::string& path, const std::string& answer);
   Result<std::string> Token();
   Status Unreachable() const;
 

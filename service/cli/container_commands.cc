@@ -76,16 +76,7 @@ int Ps(DaemonClient& client, const PsOptions& o) {
 }
 
 int Logs(DaemonClient& client, const std::string& id, bool follow) {
-  FrameDecoder decoder({.output_in_pieces = true}, [](Stream stream, std::string_view data) {
-    WriteAll(stream == Stream::kStdout ? STDOUT_FILENO : STDERR_FILENO, data);
-  });
-  Status framing;
-  Status st = client.Stream("GET", ContainerPath(id) + "/logs?follow=" + (follow ? "true" : "false"), nullptr,
-                            [&](std::string_view data) {
-                              framing = decoder.Feed(data);
-                              return framing.ok();
-                            });
-  if (!framing.ok()) return Fail("the log stream of " + id + " is not framed: " + framing.message());
+  Status st = PrintLogStream(client, ContainerPath(id) + "/logs?follow=" + (follow ? "true" : "false"), id);
   return st.ok() ? 0 : Fail(st);
 }
 

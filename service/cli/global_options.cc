@@ -17,6 +17,17 @@ void AddGlobalOptions(CLI::App& app, DaemonEndpoint& e) {
       ->type_name("FILE");
 }
 
+void AddFormatOption(CLI::App* command, std::string& format) {
+  format = "table";
+  command->add_option("--format", format, "Output format: table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->default_str("table");
+}
+
+void PrintJson(const Json& value) {
+  std::printf("%s\n", value.dump(4, ' ', false, Json::error_handler_t::replace).c_str());
+}
+
 int Fail(const std::string& message) {
   std::fflush(stdout);  // what was printed before the error comes first
   std::fprintf(stderr, "slipway: %s\n", message.c_str());

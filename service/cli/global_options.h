@@ -26,6 +26,12 @@ struct Verb {
 };
 using Verbs = std::vector<Verb>;
 
+// --format table|json (default table), for the verbs that list or show
+// repositories and runs; PrintJson prints the daemon's answer as it came,
+// indented.
+void AddFormatOption(CLI::App* command, std::string& format);
+void PrintJson(const Json& value);
+
 // "slipway: <message>" on stderr; returns 125, Slipway's own error code.
 int Fail(const std::string& message);
 int Fail(const Status& status);

@@ -47,21 +47,21 @@ void SandboxGuard::Loop() {
     if (fds[1].revents) return;
     signalfd_siginfo info;
     if (::read(signal_fd_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-      OnSignal(static_cast<int>(info.ssi_signo));
+      Received(static_cast<int>(info.ssi_signo));
     }
   }
 }
 
-void SandboxGuard::OnSignal(int sig) {
-  std::string id;
+void SandboxGuard::Received(int sig) {
+  std::function<void(DaemonClient&)> action;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (signal_ == 0) signal_ = sig;
-    id = id_;
-    if (id.empty() && abortable_) abortable_->Abort();
+    action = action_;
+    if (!action && abortable_) abortable_->Abort();
   }
   // A second Ctrl-C kills again: harmless, and the impatient get an answer.
-  if (!id.empty()) KillContainer(*killer_, id);
+  if (action) action(*killer_);
 }
 
 int SandboxGuard::AbortOnSignal(DaemonClient* client) {
@@ -71,8 +71,12 @@ int SandboxGuard::AbortOnSignal(DaemonClient* client) {
 }
 
 int SandboxGuard::Watch(const std::string& id) {
+  return OnSignal([id](DaemonClient& own) { KillContainer(own, id); });
+}
+
+int SandboxGuard::OnSignal(std::function<void(DaemonClient& own)> action) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (signal_ == 0) id_ = id;
+  if (signal_ == 0) action_ = std::move(action);
   return signal_;
 }
 

@@ -1,4 +1,5 @@
-// SIGINT, SIGTERM and SIGHUP while `slipway run` waits on a sandbox.
+// SIGINT, SIGTERM and SIGHUP while `slipway run` waits on a sandbox (or
+// `slipway pipeline exec` on a run).
 //
 // Under slipwayd, ending slipway alone would leave the sandbox running. So
 // the guard blocks these signals and reads them on a thread of its own: once
@@ -8,6 +9,7 @@
 // slipway then exits 128 + the signal, as if the signal had ended it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,18 +37,21 @@ class SandboxGuard {
   // From now on a signal kills container `id`. Returns the signal received
   // so far, 0 if none: then nothing was killed, and the caller cleans up.
   int Watch(const std::string& id);
+  // The same with any action (cancelling a run), run on a client of its
+  // own (the main one is busy), on every signal.
+  int OnSignal(std::function<void(DaemonClient& own)> action);
   // The first signal received, 0 if none.
   int signal();
 
  private:
   void Loop();
-  void OnSignal(int sig);
+  void Received(int sig);
 
   std::unique_ptr<DaemonClient> killer_;  // its own connection: the main one is busy
   UniqueFd signal_fd_, stop_fd_;
   std::mutex mu_;  // guards the three below
   int signal_ = 0;
-  std::string id_;
+  std::function<void(DaemonClient&)> action_;
   DaemonClient* abortable_ = nullptr;
   std::thread thread_;
 };

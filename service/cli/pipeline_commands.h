@@ -1,5 +1,8 @@
 // Pipeline verbs: `pipeline lint FILE`, which reads a pipeline file here,
-// with no daemon (the verbs that run pipelines through slipwayd come later).
+// with no daemon; and runs through slipwayd's /api/v1/runs: `run`, `exec`
+// (a working tree's pipeline, its steps' logs streamed, the exit code the
+// run's result; Ctrl-C cancels the run), `ls`, `show`, `logs`, `cancel`,
+// `rerun`, `prune`.
 #pragma once
 
 #include <CLI/CLI.hpp>

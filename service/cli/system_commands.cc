@@ -10,10 +10,16 @@ namespace {
 // does not know are shown by their own names.
 std::string Label(const std::string& key) {
   static const std::pair<const char*, const char*> kLabels[] = {
-      {"version", "Server Version"},  {"data_dir", "Data Dir"},
-      {"state_dir", "State Dir"},     {"cgroup_layout", "Cgroup Layout"},
-      {"max_running", "Max Running"}, {"running", "Running"},
+      {"version", "Server Version"},
+      {"data_dir", "Data Dir"},
+      {"state_dir", "State Dir"},
+      {"cgroup_layout", "Cgroup Layout"},
+      {"max_running", "Max Running"},
+      {"running", "Running"},
       {"queued", "Queued"},
+      {"max_runs", "Max Runs"},
+      {"runs_running", "Runs Running"},
+      {"runs_queued", "Runs Queued"},
   };
   for (const auto& [k, label] : kLabels) {
     if (key == k) return label;

@@ -319,7 +319,8 @@ Status Fields::StringMap(const std::string& key, std::map<std::string, std::stri
   for (auto it = value->begin(); it != value->end(); ++it) {
     if (!it->is_string()) return wrong;
     const std::string& s = it->get_ref<const std::string&>();
-    if (HasControlChar(it.key()) || HasControlChar(s)) return InvalidArgument(Name(key) + " holds a control character");
+    if (HasControlChar(it.key()) || HasControlChar(s))
+      return InvalidArgument(Name(key) + " holds a control character");
     strings[it.key()] = s;
   }
   *out = std::move(strings);

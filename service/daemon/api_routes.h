@@ -154,7 +154,7 @@ struct Context {
   const std::atomic<bool>& stopping;  // Shutdown() began: blocking handlers give up
   const DaemonInfo& info;
   pipelines::RepoRegistry& repos;
-  pipelines::RunService& runs;
+  pipelines::RunService& runs;  // also removes repositories (with their runs and mirror)
 };
 
 void AddContainerRoutes(Router& router, Context& context);
@@ -198,7 +198,8 @@ class Fields {
  public:
   // `prefix` names a nested object in messages ("credential." ->
   // field "credential.kind").
-  explicit Fields(const json& object, std::string prefix = "") : object_(object), prefix_(std::move(prefix)) {}
+  explicit Fields(const json& object, std::string prefix = "")
+      : object_(object), prefix_(std::move(prefix)) {}
   Status String(const std::string& key, std::string* out, bool required);
   Status Strings(const std::string& key, std::vector<std::string>* out, bool required);
   Status Bool(const std::string& key, bool* out);  // optional

@@ -1,9 +1,8 @@
 // The HTTP side of the API: starting and stopping Pistache, routing,
 // authentication, request checks, metrics and the request log. Route
 // handlers live in container_routes.cc, image_routes.cc, repo_routes.cc and
-// run_routes.cc; requests are
-// read by http_handler.cc and answered through pistache_reply.cc; the
-// connection table's policy is connection_table.cc.
+// run_routes.cc; requests are read by http_handler.cc and answered through
+// pistache_reply.cc; the connection table's policy is connection_table.cc.
 //
 // Pistache 0.0.5 facts these files are built around (checked against the
 // library, not assumed):
@@ -271,6 +270,9 @@ void Server::AddServiceRoutes() {
     body["max_running"] = info_.max_running;
     body["running"] = containers_.running();
     body["queued"] = containers_.queued();
+    body["max_runs"] = info_.max_runs;
+    body["runs_running"] = context_.runs.running();
+    body["runs_queued"] = context_.runs.queued();
     reply->Json(200, body);
   });
 }

@@ -3,9 +3,9 @@
 // Pistache's reactor threads parse requests and run the quick handlers
 // (create, start, inspect, list: SQLite and a few files) inline. Everything
 // that may take long (wait, stop, attach, logs, pull, push, load, save,
-// import, prune, build, forced removal; a run's cancel, logs and prune) runs on a thread of its own and answers
-// through the connection when done, so a slow request never holds up the
-// others sharing its reactor.
+// import, prune, build, forced removal; a run's cancel, logs and prune)
+// runs on a thread of its own and answers through the connection when
+// done, so a slow request never holds up the others sharing its reactor.
 //
 // Shutting down, in this order (main does it on SIGTERM):
 //
@@ -57,6 +57,7 @@ struct DaemonInfo {
   std::string state_dir;
   std::string cgroup_layout;  // "v1", "hybrid" or "v2"
   int max_running = 0;
+  int max_runs = 0;
 };
 
 struct ApiServerOptions {

@@ -163,7 +163,8 @@ Status SetInt64(DaemonConfig& c, const std::string& v) {
   std::optional<int64_t> n = ParseInt(v);
   if (!n || v[0] == '+') return InvalidArgument("want an integer, got \"" + v + "\"");
   if (*n < kMin || *n > kMax) {
-    return InvalidArgument(v + " is out of range: want " + std::to_string(kMin) + " to " + std::to_string(kMax));
+    return InvalidArgument(v + " is out of range: want " + std::to_string(kMin) + " to " +
+                           std::to_string(kMax));
   }
   c.*M = *n;
   return Status::Ok();
@@ -258,8 +259,8 @@ const std::array<Field, 37> kFields = {{
      SetBytes<&C::build_memory_bytes, true>, GetBytes<&C::build_memory_bytes>},
     {"build_pids_limit", "--build-pids-limit", "N", "Processes each build step may have (0: no limit)",
      SetInt<&C::build_pids_limit, 0, kIntMax>, GetInt<&C::build_pids_limit>},
-    {"max_runs", "--max-runs", "N", "Pipeline runs at once; more wait queued", SetInt<&C::max_runs, 1, kIntMax>,
-     GetInt<&C::max_runs>},
+    {"max_runs", "--max-runs", "N", "Pipeline runs at once; more wait queued",
+     SetInt<&C::max_runs, 1, kIntMax>, GetInt<&C::max_runs>},
     {"step_log_max_bytes", "--step-log-max-bytes", "SIZE", "A step's stored log is cut beyond this size",
      SetBytes<&C::step_log_max_bytes, false>, GetBytes<&C::step_log_max_bytes>},
     {"keep_failed_workspaces", "--keep-failed-workspaces", "DURATION",
@@ -272,8 +273,9 @@ const std::array<Field, 37> kFields = {{
      SetDuration<&C::step_default_timeout, true>, GetDuration<&C::step_default_timeout>},
     {"step_default_memory", "--step-default-memory", "SIZE", "Memory limit of steps that set none (0: none)",
      SetBytes<&C::step_default_memory, true>, GetBytes<&C::step_default_memory>},
-    {"step_default_cpus", "--step-default-cpus", "CPUS", "CPUs of steps that set none, e.g. 1.5 (0: no limit)",
-     SetCpus<&C::step_default_cpus>, GetCpus<&C::step_default_cpus>},
+    {"step_default_cpus", "--step-default-cpus", "CPUS",
+     "CPUs of steps that set none, e.g. 1.5 (0: no limit)", SetCpus<&C::step_default_cpus>,
+     GetCpus<&C::step_default_cpus>},
     {"step_default_pids", "--step-default-pids", "N", "Processes of steps that set none (0: no limit)",
      SetInt64<&C::step_default_pids, 0, int64_t{1} << 22>, GetInt64<&C::step_default_pids>},
     {"step_max_timeout", "--step-max-timeout", "DURATION", "The longest timeout a step may ask for (0: any)",

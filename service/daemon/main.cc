@@ -166,7 +166,8 @@ class Daemon {
     runs_->Shutdown(config_.shutdown_timeout);
     containers_->Shutdown(config_.shutdown_timeout);
     api_->Shutdown();
-    log_->Info("slipwayd.stopped", {{"running_left", containers_->running()}, {"runs_left", runs_->running()}});
+    log_->Info("slipwayd.stopped",
+               {{"running_left", containers_->running()}, {"runs_left", runs_->running()}});
   }
 
  private:
@@ -199,7 +200,8 @@ class Daemon {
   // by now, and Recover() records those runs interrupted.
   Status OpenPipelines() {
     SLIPWAY_ASSIGN_OR_RETURN(run_store_, pipelines::SqliteRunStore::Open(DatabasePath(config_)));
-    SLIPWAY_ASSIGN_OR_RETURN(pipelines::SecretBox box, pipelines::SecretBox::LoadOrCreate(SecretKeyPath(config_)));
+    SLIPWAY_ASSIGN_OR_RETURN(pipelines::SecretBox box,
+                             pipelines::SecretBox::LoadOrCreate(SecretKeyPath(config_)));
     secret_box_ = std::make_unique<pipelines::SecretBox>(std::move(box));
     // The state directory is 0700 already; its ssh dir is made so too,
     // whatever the umask or an older slipwayd left.
@@ -240,10 +242,15 @@ class Daemon {
     options.body_timeout = config_.api_body_timeout;
     options.idle_timeout = config_.api_idle_timeout;
     options.token = token_;
-    DaemonInfo info{kVersion, config_.data_dir, config_.state_dir, CgroupLayoutName(cgroups.layout()),
-                    config_.max_running};
-    api_ = std::make_unique<ApiServer>(options, *containers_, *image_service_, *repos_, *runs_, metrics_, *log_,
-                                       info);
+    DaemonInfo info;
+    info.version = kVersion;
+    info.data_dir = config_.data_dir;
+    info.state_dir = config_.state_dir;
+    info.cgroup_layout = CgroupLayoutName(cgroups.layout());
+    info.max_running = config_.max_running;
+    info.max_runs = config_.max_runs;
+    api_ = std::make_unique<ApiServer>(options, *containers_, *image_service_, *repos_, *runs_, metrics_,
+                                       *log_, info);
     return api_->Start();
   }
 

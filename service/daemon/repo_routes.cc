@@ -3,6 +3,7 @@
 // answer, error or log event of these routes carries one (errors name the
 // field, never its value).
 #include <cmath>
+#include <mutex>
 #include <utility>
 
 #include "engine/base/units.h"
@@ -14,8 +15,6 @@ namespace {
 
 using pipelines::Credential;
 using pipelines::Repository;
-using pipelines::RunFilter;
-using pipelines::RunStatus;
 using pipelines::StepLimits;
 
 // The credential: an object of its parts, or the text of a credential file
@@ -45,7 +44,8 @@ Status ReadCredential(Fields& f, const json& body, Credential* out) {
 // "512m" or a number of bytes.
 Status ReadMemory(const json* it, StepLimits* limits) {
   if (!it) return Status::Ok();
-  const Status wrong = InvalidArgument("field \"defaults.memory\" must be a size such as \"512m\" or a number of bytes");
+  const Status wrong =
+      InvalidArgument("field \"defaults.memory\" must be a size such as \"512m\" or a number of bytes");
   if (it->is_number_integer()) {
     if (it->is_number_unsigned() && it->get<uint64_t>() > (uint64_t{1} << 60)) return wrong;
     if (it->get<int64_t>() <= 0) return wrong;
@@ -112,7 +112,6 @@ class RepoRoutes {
  private:
   // kFailedPrecondition while a run of `name` is queued or running: its
   // rows and files would go from under it.
-  Status CheckIdle(const std::string& name) const;
 
   Context& c_;
 };
@@ -122,8 +121,8 @@ void RepoRoutes::Add(const Request& r, ReplyPtr reply) {
   Repository repo;
   Credential credential;
   for (Status st : {f.String("name", &repo.name, true), f.String("url", &repo.url, true),
-                    f.String("branch_filter", &repo.branch_filter, false), ReadCredential(f, r.object, &credential),
-                    ReadDefaults(f, &repo.defaults), f.Finish()}) {
+                    f.String("branch_filter", &repo.branch_filter, false),
+                    ReadCredential(f, r.object, &credential), ReadDefaults(f, &repo.defaults), f.Finish()}) {
     if (!st.ok()) return reply->Error(st);
   }
   auto added = c_.repos.Add(std::move(repo), credential);
@@ -148,27 +147,9 @@ void RepoRoutes::Get(const Request& r, ReplyPtr reply) {
   reply->Json(200, repo->ToJsonValue());
 }
 
-Status RepoRoutes::CheckIdle(const std::string& name) const {
-  for (RunStatus status : {RunStatus::kQueued, RunStatus::kRunning}) {
-    RunFilter filter;
-    filter.repo = name;
-    filter.status = status;
-    filter.limit = 1;
-    SLIPWAY_ASSIGN_OR_RETURN(std::vector<pipelines::Run> runs, c_.runs.List(filter));
-    if (!runs.empty()) {
-      return FailedPrecondition("repository " + name + " has run " + std::to_string(runs[0].id) + " " +
-                                pipelines::RunStatusName(status) + ": cancel it first");
-    }
-  }
-  return Status::Ok();
-}
-
 void RepoRoutes::Remove(const Request& r, ReplyPtr reply) {
   const std::string& name = r.Param("name");
-  if (auto repo = c_.repos.Get(name); !repo.ok()) return reply->Error(repo.status());
-  if (Status st = CheckIdle(name); !st.ok()) return reply->Error(st);
-  if (Status st = c_.repos.Remove(name); !st.ok()) return reply->Error(st);
-  c_.log.Info("repo.removed", {{"repo", name}});
+  if (Status st = c_.runs.RemoveRepository(name); !st.ok()) return reply->Error(st);
   reply->NoContent();
 }
 
@@ -206,7 +187,7 @@ void RepoRoutes::Trigger(const Request& r, ReplyPtr reply) {
   }
   int given = !request.branch.empty() + !request.tag.empty() + !request.commit.empty();
   if (given > 1) return reply->Error(InvalidArgument("give at most one of branch, tag and commit"));
-  auto run = c_.runs.Trigger(request);
+  Result<pipelines::Run> run = c_.runs.Trigger(request);
   if (!run.ok()) return reply->Error(run.status());
   reply->Json(201, run->ToJsonValue());
 }

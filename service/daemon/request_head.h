@@ -12,7 +12,7 @@
 //   (a sign, a space inside, a second Content-Length) is 400. A length over
 //   `max_body_bytes` is 413, before a byte of the body is read.
 // - Transfer-Encoding (chunked request bodies) is 411: every body the API
-//   takes is a small JSON document of known length.
+//   takes is a small JSON document (or a secret's value) of known length.
 // Pure: no I/O, no Pistache.
 #pragma once
 

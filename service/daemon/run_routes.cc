@@ -1,6 +1,7 @@
 // /api/v1/runs: docs/api.md, "Runs". The RunService does the work; these
 // handlers decode, check and answer.
 #include <limits>
+#include <mutex>
 #include <utility>
 
 #include "engine/base/ascii.h"
@@ -22,12 +23,14 @@ constexpr int64_t kMaxKeep = 1'000'000;
 Result<int64_t> RunId(const Request& r) {
   const std::string& text = r.Param("id");
   std::optional<int64_t> id = ParseInt(text);
-  if (!id || *id < 1 || text[0] == '+') return InvalidArgument("invalid run id \"" + text + "\": want a number");
+  if (!id || *id < 1 || text[0] == '+')
+    return InvalidArgument("invalid run id \"" + text + "\": want a number");
   return *id;
 }
 
 // A query parameter that is a whole number in [min, max]; `fallback` if absent.
-Result<int64_t> QueryInt(const Request& r, const std::string& name, int64_t fallback, int64_t min, int64_t max) {
+Result<int64_t> QueryInt(const Request& r, const std::string& name, int64_t fallback, int64_t min,
+                         int64_t max) {
   auto it = r.query.find(name);
   if (it == r.query.end()) return fallback;
   std::optional<int64_t> n = ParseInt(it->second);
@@ -48,9 +51,9 @@ Result<int64_t> QueryTime(const Request& r, const std::string& name) {
   } else if (Result<int64_t> ms = ParseRfc3339Millis(text); ms.ok() && *ms > 0) {
     return *ms;
   }
-  return InvalidArgument("query parameter " + name +
-                         " must be an RFC 3339 time in UTC (2026-11-29T08:55:01Z) or Unix milliseconds, not \"" + text +
-                         "\"");
+  return InvalidArgument(
+      "query parameter " + name +
+      " must be an RFC 3339 time in UTC (2026-11-29T08:55:01Z) or Unix milliseconds, not \"" + text + "\"");
 }
 
 Result<RunFilter> ParseFilter(const Request& r) {
@@ -60,8 +63,10 @@ Result<RunFilter> ParseFilter(const Request& r) {
   if (std::string status = r.Query("status"); r.query.count("status")) {
     f.status = pipelines::ParseRunStatus(status);
     if (!f.status) {
-      return InvalidArgument("query parameter status must be one of queued, running, success, failure, error, "
-                             "cancelled, interrupted, not \"" + status + "\"");
+      return InvalidArgument(
+          "query parameter status must be one of queued, running, success, failure, error, "
+          "cancelled, interrupted, not \"" +
+          status + "\"");
     }
   }
   if (std::string event = r.Query("event"); r.query.count("event")) {
@@ -74,8 +79,9 @@ Result<RunFilter> ParseFilter(const Request& r) {
   if (r.query.count("commit")) {
     f.commit = Lower(r.Query("commit"));
     if (f.commit.size() < 4 || f.commit.size() > 40 || !IsLowerHex(f.commit)) {
-      return InvalidArgument("query parameter commit must be 4 to 40 hex digits (a commit id or its prefix), not \"" +
-                             r.Query("commit") + "\"");
+      return InvalidArgument(
+          "query parameter commit must be 4 to 40 hex digits (a commit id or its prefix), not \"" +
+          r.Query("commit") + "\"");
     }
   }
   SLIPWAY_ASSIGN_OR_RETURN(f.since_unix_ms, QueryTime(r, "since"));
@@ -195,7 +201,7 @@ void RunRoutes::Cancel(const Request& r, ReplyPtr reply) {
 void RunRoutes::Rerun(const Request& r, ReplyPtr reply) {
   auto id = RunId(r);
   if (!id.ok()) return reply->Error(id.status());
-  auto run = c_.runs.Rerun(*id);
+  Result<Run> run = c_.runs.Rerun(*id);
   if (!run.ok()) return reply->Error(run.status());
   reply->Json(201, run->ToJsonValue());
 }

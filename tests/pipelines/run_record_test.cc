@@ -161,7 +161,7 @@ TEST(RunRecordTest, StepJson) {
   EXPECT_EQ(
       j["limits"],
       (ordered_json{{"timeout_ms", 60000}, {"memory_bytes", 64 << 20}, {"millicpus", 500}, {"pids", 128}}));
-  s.service = true;
+  s.kind = StepKind::kService;
   s.started_unix_ms = s.finished_unix_ms = 0;
   j = s.ToJsonValue();
   EXPECT_EQ(j["kind"], "service");
@@ -170,7 +170,7 @@ TEST(RunRecordTest, StepJson) {
   auto back = StepRecord::FromJsonValue(j);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->ToJsonValue(), j);
-  EXPECT_TRUE(back->service);
+  EXPECT_EQ(back->kind, StepKind::kService);
   EXPECT_EQ(back->limits.pids, 128);
 }
 

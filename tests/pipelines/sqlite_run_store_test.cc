@@ -314,7 +314,7 @@ TEST_F(SqliteRunStoreTest, StepsByNameInIndexOrder) {
   AddRepo("app");
   int64_t id = Add(NewRun("app"));
   ASSERT_TRUE(store_->PutStep({.run_id = id, .index = 2, .name = "deploy"}).ok());
-  ASSERT_TRUE(store_->PutStep({.run_id = id, .index = 0, .name = "db", .service = true}).ok());
+  ASSERT_TRUE(store_->PutStep({.run_id = id, .index = 0, .name = "db", .kind = StepKind::kService}).ok());
   StepRecord test{.run_id = id, .index = 1, .name = "test", .status = StepStatus::kRunning};
   ASSERT_TRUE(store_->PutStep(test).ok());
   test.status = StepStatus::kFailure;
@@ -328,7 +328,7 @@ TEST_F(SqliteRunStoreTest, StepsByNameInIndexOrder) {
   ASSERT_TRUE(steps.ok());
   ASSERT_EQ(steps->size(), 3u);
   EXPECT_EQ((*steps)[0].name, "db");
-  EXPECT_TRUE((*steps)[0].service);
+  EXPECT_EQ((*steps)[0].kind, StepKind::kService);
   EXPECT_EQ((*steps)[1].ToJsonValue(), test.ToJsonValue());
   EXPECT_EQ((*steps)[1].run_id, id);
   EXPECT_EQ((*steps)[2].name, "deploy");

@@ -537,6 +537,8 @@ TEST_F(DaemonCliTest, InfoShowsTheDaemonsSettingsAndLoad) {
   EXPECT_TRUE(Contains(o.out, "State Dir: " + daemon().state_dir())) << o;
   EXPECT_TRUE(Contains(o.out, "Max Running: 8")) << o;
   EXPECT_TRUE(Contains(o.out, "Running: 0")) << o;
+  EXPECT_TRUE(Contains(o.out, "Max Runs: 4")) << o;
+  EXPECT_TRUE(Contains(o.out, "Runs Running: 0")) << o;
 }
 
 TEST_F(DaemonCliTest, VersionShowsTheClientsAndTheServers) {
@@ -551,9 +553,9 @@ TEST_F(DaemonCliTest, VersionShowsTheClientsAndTheServers) {
 TEST_F(DaemonCliTest, HelpListsEveryVerb) {
   Outcome o = Cli({"--help"});
   EXPECT_EQ(o.code, 0) << o;
-  for (const char* verb : {"run",    "create",  "start", "wait",  "stop", "kill",   "rm",     "ps",
-                           "logs",   "inspect", "stats", "pull",  "push", "tag",    "images", "rmi",
-                           "import", "save",    "load",  "image", "info", "version"}) {
+  for (const char* verb : {"run",    "create",  "start", "wait",  "stop", "kill",    "rm",     "ps",
+                           "logs",   "inspect", "stats", "pull",  "push", "tag",     "images", "rmi",
+                           "import", "save",    "load",  "image", "info", "version", "repo",   "pipeline"}) {
     EXPECT_TRUE(Contains(o.out, std::string("  ") + verb + " ")) << verb << "\n" << o;
   }
 }
@@ -569,6 +571,27 @@ TEST_F(DaemonCliTest, EveryVerbHasHelpAndNeedsNoDaemonForIt) {
   }
   Outcome prune = daemon().Cli({"image", "prune", "--help"}, {"SLIPWAY_HOST=http://127.0.0.1:1"});
   EXPECT_EQ(prune.code, 0) << prune;
+  for (std::vector<std::string> verb : std::vector<std::vector<std::string>>{{"repo", "add"},
+                                                                             {"repo", "ls"},
+                                                                             {"repo", "show"},
+                                                                             {"repo", "rm"},
+                                                                             {"repo", "secret", "set"},
+                                                                             {"repo", "secret", "ls"},
+                                                                             {"repo", "secret", "rm"},
+                                                                             {"pipeline", "run"},
+                                                                             {"pipeline", "exec"},
+                                                                             {"pipeline", "ls"},
+                                                                             {"pipeline", "show"},
+                                                                             {"pipeline", "logs"},
+                                                                             {"pipeline", "cancel"},
+                                                                             {"pipeline", "rerun"},
+                                                                             {"pipeline", "prune"},
+                                                                             {"pipeline", "lint"}}) {
+    verb.push_back("--help");
+    Outcome o = daemon().Cli(verb, {"SLIPWAY_HOST=http://127.0.0.1:1"});
+    EXPECT_EQ(o.code, 0) << verb[0] << " " << verb[1] << "\n" << o;
+    EXPECT_EQ(o.err, "") << verb[0] << " " << verb[1] << "\n" << o;
+  }
 }
 
 // --- Reaching the daemon --------------------------------------------------------------
