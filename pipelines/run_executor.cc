@@ -165,6 +165,10 @@ class RunExecutor {
   std::vector<std::string> BaseEnv(const std::string& step) const;
   RunContext Context() const { return RunContext{run_.branch, run_.tag, run_.event}; }
   bool Stopping() const { return control_.stop() != RunControl::Stop::kNone; }
+  // What a step the stop ended (or kept from starting) is.
+  StepStatus StoppedStatus() const {
+    return control_.stop() == RunControl::Stop::kCancel ? StepStatus::kCancelled : StepStatus::kInterrupted;
+  }
 
   const RunDeps& d_;
   Run run_;
@@ -433,7 +437,7 @@ void RunExecutor::RecordEnd(Unit& u, const Container& c) {
       if (stopped_by_run) {
         r.status = StepStatus::kSuccess;  // a service the run stopped at its end
       } else if (killed_by_stop) {
-        r.status = stop == RunControl::Stop::kCancel ? StepStatus::kCancelled : StepStatus::kInterrupted;
+        r.status = StoppedStatus();
       } else if (res.oom_killed) {
         r.status = StepStatus::kFailure;
         r.reason = "oom";
@@ -546,7 +550,7 @@ void RunExecutor::RunSteps() {
         if (r.status == StepStatus::kRunning) more = true;
         if (r.status != StepStatus::kPending) continue;
         if (stopping) {
-          r.status = control_.stop() == RunControl::Stop::kCancel ? StepStatus::kCancelled : StepStatus::kInterrupted;
+          r.status = StoppedStatus();
           changed.push_back(first + i);
           continue;
         }
@@ -589,9 +593,7 @@ void RunExecutor::RunSteps() {
           std::lock_guard lock(control_.mu());
           StepRecord& r = records_[u.record];
           bool stopped = control_.stop() != RunControl::Stop::kNone;
-          r.status = !stopped ? StepStatus::kError
-                              : control_.stop() == RunControl::Stop::kCancel ? StepStatus::kCancelled
-                                                                             : StepStatus::kInterrupted;
+          r.status = stopped ? StoppedStatus() : StepStatus::kError;
           if (!stopped) r.error = st.message();
           r.finished_unix_ms = NowUnixMs();
         }
@@ -696,9 +698,13 @@ Run RunExecutor::Execute() {
   }
   if (st.ok()) st = PlanUnits();
   if (st.ok() && !Stopping()) st = PrepareImages();
+  // The services and their readiness are part of the setup too: its log
+  // says what the run waited for, and for how long.
+  if (st.ok() && !Stopping()) st = StartServices();
+  if (st.ok() && !Stopping()) st = AwaitServices();
   {
     std::lock_guard lock(control_.mu());
-    records_[0].status = st.ok() ? StepStatus::kSuccess : StepStatus::kError;
+    records_[0].status = st.ok() ? StepStatus::kSuccess : Stopping() ? StoppedStatus() : StepStatus::kError;
     records_[0].finished_unix_ms = NowUnixMs();
     records_[0].duration_ms = records_[0].finished_unix_ms - records_[0].started_unix_ms;
     if (!st.ok()) records_[0].error = st.message();
@@ -708,8 +714,6 @@ Run RunExecutor::Execute() {
   SaveStep(0);
   control_.LogEnd(kSetupStep)->Fire(Container{});
 
-  if (st.ok() && !Stopping()) st = StartServices();
-  if (st.ok() && !Stopping()) st = AwaitServices();
   if (st.ok() || Stopping()) {
     RunSteps();
   } else {
