@@ -76,7 +76,8 @@ steps:
     json run = AwaitRun(id, seconds(240));
     EXPECT_EQ(Str(run, "status"), "success") << run.dump();
     EXPECT_EQ(Str(run, "commit"), commit) << run.dump();
-    EXPECT_EQ(StepLog(id, "own"), std::to_string(id) + "\n") << "run " << id << " saw another's log";
+    EXPECT_EQ(StepLog(id, "own"), std::to_string(id) + "\n")
+        << "run " << id << "'s log is not its own id (another run's, or its output lost)";
   }
   done = true;
   watcher.join();

@@ -4,8 +4,8 @@
 // - `slipway pipeline exec DIR` (and POST /api/v1/runs/exec) on a working
 //   tree with uncommitted changes: the working tree is what runs, without
 //   its .git, and the CLI exits with the run's result;
-// - the CLI over repositories and runs: `repo add`, `pipeline run` (exit 0
-//   on success, 1 on failure), `pipeline ls`, `show`, `logs`.
+// - the CLI over repositories and runs: `repo add`, `pipeline run --wait`
+//   (exit 0 on success, 1 on failure), `pipeline ls`, `show`, `logs`.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -133,10 +133,11 @@ steps:
   EXPECT_EQ(ls.code, 0) << ls;
   EXPECT_TRUE(Contains(ls.out, "cli")) << ls;
 
-  Outcome pass = daemon().Cli({"pipeline", "run", "cli", "--branch", "main"}, {}, std::chrono::seconds(120));
+  Outcome pass =
+      daemon().Cli({"pipeline", "run", "cli", "--branch", "main", "--wait"}, {}, std::chrono::seconds(120));
   EXPECT_EQ(pass.code, 0) << pass;
   Outcome fail =
-      daemon().Cli({"pipeline", "run", "cli", "--branch", "broken"}, {}, std::chrono::seconds(120));
+      daemon().Cli({"pipeline", "run", "cli", "--branch", "broken", "--wait"}, {}, std::chrono::seconds(120));
   EXPECT_EQ(fail.code, 1) << fail;
 
   HttpReply list = Api().Get("/api/v1/runs?repo=cli");
