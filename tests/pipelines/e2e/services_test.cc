@@ -1,11 +1,13 @@
 // Services through a real slipwayd: busybox httpd as a service, reached by a
-// step on localhost once its readiness check passed (a tcp check, and a
-// command check run in the service's container), and a check that never
-// passes: the run is `error` naming the service, its steps never start.
+// step on localhost once its readiness check passed (a tcp check; a command
+// check run in the run's network), two services in one run's network, and a
+// check that never passes: the run is `error` naming the service, its steps
+// never start.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "tests/pipelines/e2e/pipeline_fixture.h"
 
@@ -14,46 +16,67 @@ namespace {
 
 using nlohmann::json;
 
-class ServicesTest : public PipelineTest {};
+// A busybox httpd service `name` serving "<text>\n" on `port`, with the
+// readiness check `ready` (YAML flow mapping).
+std::string HttpdService(const std::string& name, int port, const std::string& text,
+                         const std::string& ready) {
+  std::string dir = "/tmp/" + name;
+  return "  - name: " + name + "\n    image: busybox\n    commands:\n      - mkdir -p " + dir +
+         "\n      - echo " + text + " > " + dir + "/index.html\n      - exec httpd -f -p " +
+         std::to_string(port) + " -h " + dir + "\n    ready: " + ready + "\n";
+}
 
-TEST_F(ServicesTest, StepsReachServicesOnLocalhostOnceTheyAreReady) {
-  // The step fetches once, with no retry: it passes only if the readiness
-  // checks really waited for both servers.
-  PipelineRepo repo;
-  repo.Push(R"(
-services:
-  - name: web
-    image: busybox
-    commands:
-      - mkdir -p /tmp/www
-      - echo served-by-httpd > /tmp/www/index.html
-      - exec httpd -f -p 8080 -h /tmp/www
-    ready: {tcp: 8080, timeout: 30s}
-  - name: api
-    image: busybox
-    commands:
-      - mkdir -p /tmp/api
-      - echo api-checked-by-command > /tmp/api/index.html
-      - exec httpd -f -p 8081 -h /tmp/api
-    ready: {command: "wget -q -O /dev/null http://localhost:8081/index.html", timeout: 30s}
-steps:
-  - name: fetch
-    image: busybox
-    commands:
-      - wget -q -O - http://localhost:8080/index.html
-      - wget -q -O - http://localhost:8081/index.html
-)");
-  ASSERT_FALSE(AddRepo("svc", repo.file_url()).is_null());
-  int64_t id = Trigger("svc");
-  json run = AwaitRun(id);
-  EXPECT_EQ(Str(run, "status"), "success") << run.dump();
-  EXPECT_EQ(Str(StepOf(run, "fetch"), "status"), "success") << run.dump();
-  EXPECT_EQ(StepLog(id, "fetch"), "served-by-httpd\napi-checked-by-command\n");
-  EXPECT_EQ(Str(StepOf(run, "web"), "kind"), "service") << run.dump();
-  EXPECT_EQ(Str(StepOf(run, "api"), "kind"), "service") << run.dump();
-  EXPECT_EQ(Str(StepOf(run, "fetch"), "kind"), "step") << run.dump();
-  // The services ran until the steps were done, then went with the run.
-  ExpectNothingLeft(id);
+std::string TcpReady(int port) {
+  return "{tcp: " + std::to_string(port) + ", timeout: 30s}";
+}
+std::string CommandReady(int port) {
+  return "{command: \"wget -q -O /dev/null http://localhost:" + std::to_string(port) +
+         "/index.html\", timeout: 30s}";
+}
+
+// Runs `services` and one step that fetches each of `ports` once, with no
+// retry: it passes only if the readiness checks really waited for them.
+// The run must succeed with `expected_log` and leave nothing.
+class ServicesTest : public PipelineTest {
+ protected:
+  void ExpectServed(const std::string& services, const std::vector<int>& ports,
+                    const std::string& expected_log) {
+    std::string fetch;
+    for (int port : ports)
+      fetch += "      - wget -q -O - http://localhost:" + std::to_string(port) + "/index.html\n";
+    PipelineRepo repo;
+    repo.Push("services:\n" + services + "steps:\n  - name: fetch\n    image: busybox\n    commands:\n" +
+              fetch);
+    ASSERT_FALSE(AddRepo("svc", repo.file_url()).is_null());
+    int64_t id = Trigger("svc");
+    json run = AwaitRun(id);
+    EXPECT_EQ(Str(run, "status"), "success") << run.dump();
+    EXPECT_EQ(Str(StepOf(run, "fetch"), "status"), "success") << run.dump();
+    EXPECT_EQ(Str(StepOf(run, "fetch"), "kind"), "step") << run.dump();
+    EXPECT_EQ(StepLog(id, "fetch"), expected_log);
+    for (const json& s : run["steps"]) {
+      if (Str(s, "name") != "fetch" && Str(s, "name") != "_setup") {
+        EXPECT_EQ(Str(s, "kind"), "service") << run.dump();
+      }
+    }
+    // The services ran until the steps were done, then went with the run.
+    ExpectNothingLeft(id);
+  }
+};
+
+TEST_F(ServicesTest, AStepReachesAServiceOnLocalhostAfterATcpCheck) {
+  ExpectServed(HttpdService("web", 8080, "served-by-httpd", TcpReady(8080)), {8080}, "served-by-httpd\n");
+}
+
+TEST_F(ServicesTest, AStepReachesAServiceOnLocalhostAfterACommandCheck) {
+  ExpectServed(HttpdService("api", 8081, "checked-by-command", CommandReady(8081)), {8081},
+               "checked-by-command\n");
+}
+
+TEST_F(ServicesTest, TwoServicesShareTheRunsNetworkWithItsSteps) {
+  ExpectServed(HttpdService("web", 8080, "served-by-httpd", TcpReady(8080)) +
+                   HttpdService("api", 8081, "checked-by-command", CommandReady(8081)),
+               {8080, 8081}, "served-by-httpd\nchecked-by-command\n");
 }
 
 TEST_F(ServicesTest, AReadinessTimeoutIsAnErrorNamingTheServiceAndStartsNoStep) {
