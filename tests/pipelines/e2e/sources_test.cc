@@ -4,7 +4,8 @@
 // - `slipway pipeline exec DIR` (and POST /api/v1/runs/exec) on a working
 //   tree with uncommitted changes: the working tree is what runs, without
 //   its .git, and the CLI exits with the run's result;
-// - the CLI over repositories and runs: `repo add`, `pipeline run --wait`
+// - the CLI over repositories and runs: `repo add`, `repo secret set` (from
+//   stdin; masked in the log `pipeline logs` prints), `pipeline run --wait`
 //   (exit 0 on success, 1 on failure), `pipeline ls`, `show`, `logs`.
 #include <gtest/gtest.h>
 
@@ -12,9 +13,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "tests/pipelines/e2e/pipeline_fixture.h"
 #include "tests/pipelines/git_fixture.h"
+#include "tests/testing/subprocess.h"
 
 namespace slipway::testing {
 namespace {
@@ -117,7 +120,8 @@ TEST_F(ExecTest, CliAddsRepositoriesRunsPipelinesAndExitsWithTheResult) {
 steps:
   - name: greet
     image: busybox
-    commands: ["echo greetings-from-the-cli"]
+    secrets: [CLI_TOKEN]
+    commands: ["echo greetings-from-the-cli", "echo \"token $CLI_TOKEN\""]
 )",
             {}, "main");
   repo.Push(R"(
@@ -132,10 +136,23 @@ steps:
   Outcome ls = daemon().Cli({"repo", "ls"});
   EXPECT_EQ(ls.code, 0) << ls;
   EXPECT_TRUE(Contains(ls.out, "cli")) << ls;
+  // The value comes on stdin, as `repo secret set` reads it.
+  const std::string secret = "cli-secret-Vb7q-never-shown";
+  std::vector<std::string> env = daemon().Env();
+  env.push_back("SECRET=" + secret);
+  env.push_back("CLI=" + Binaries().cli);
+  Outcome set =
+      Execute({"/bin/sh", "-c", "printf %s \"$SECRET\" | \"$CLI\" repo secret set cli CLI_TOKEN"}, env);
+  ASSERT_EQ(set.code, 0) << set;
+  Outcome names = daemon().Cli({"repo", "secret", "ls", "cli"});
+  EXPECT_EQ(names.code, 0) << names;
+  EXPECT_TRUE(Contains(names.out, "CLI_TOKEN")) << names;
+  EXPECT_FALSE(Contains(names.out + names.err, secret)) << names;
 
   Outcome pass =
       daemon().Cli({"pipeline", "run", "cli", "--branch", "main", "--wait"}, {}, std::chrono::seconds(120));
   EXPECT_EQ(pass.code, 0) << pass;
+  EXPECT_FALSE(Contains(pass.out + pass.err, secret)) << pass;
   Outcome fail =
       daemon().Cli({"pipeline", "run", "cli", "--branch", "broken", "--wait"}, {}, std::chrono::seconds(120));
   EXPECT_EQ(fail.code, 1) << fail;
@@ -155,9 +172,11 @@ steps:
   Outcome show = daemon().Cli({"pipeline", "show", failed});
   EXPECT_EQ(show.code, 0) << show;
   EXPECT_TRUE(Contains(show.out, "greet")) << show;
+  Outcome show_json = daemon().Cli({"pipeline", "show", passed, "--format", "json"});
+  EXPECT_FALSE(Contains(show_json.out, secret)) << show_json;
   Outcome logs = daemon().Cli({"pipeline", "logs", passed, "greet"});
   EXPECT_EQ(logs.code, 0) << logs;
-  EXPECT_EQ(logs.out, "greetings-from-the-cli\n") << logs;
+  EXPECT_EQ(logs.out, "greetings-from-the-cli\ntoken ****\n") << logs;
   Outcome rm = daemon().Cli({"repo", "rm", "cli"});
   EXPECT_EQ(rm.code, 0) << rm;
   EXPECT_EQ(Api().Get("/api/v1/repos/cli").status, 404);
