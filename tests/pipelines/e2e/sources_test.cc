@@ -1,6 +1,7 @@
 // Where a run's code comes from, through a real slipwayd:
 // - a repository served by `git daemon` (git://) and by `git http-backend`
-//   (smart http://): the pushed commit is what runs;
+//   (smart http://): the pushed commit is what runs; a server that is down
+//   or a branch it lacks is an `error` that starts nothing;
 // - `slipway pipeline exec DIR` (and POST /api/v1/runs/exec) on a working
 //   tree with uncommitted changes: the working tree is what runs, without
 //   its .git, and the CLI exits with the run's result;
@@ -13,10 +14,12 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/pipelines/e2e/pipeline_fixture.h"
 #include "tests/pipelines/git_fixture.h"
+#include "tests/testing/fixtures.h"
 #include "tests/testing/subprocess.h"
 
 namespace slipway::testing {
@@ -62,6 +65,39 @@ TEST_P(SourcesTest, RunsThePushedCommitOfARemoteRepository) {
   EXPECT_EQ(StepLog(second, "show"), commit + "\nsecond\n");
   ExpectNothingLeft(first);
   ExpectNothingLeft(second);
+}
+
+TEST_P(SourcesTest, AFetchThatFailsIsAnErrorAndStartsNothing) {
+  // A server that is down, and a branch the server does not have.
+  PipelineRepo repo;
+  repo.Push(kShowCommit, {{"message.txt", "first\n"}});
+  std::string down = GetParam() == "git"
+                         ? "git://127.0.0.1:" + std::to_string(FreeLoopbackPort()) + "/repo.git"
+                         : "http://127.0.0.1:" + std::to_string(FreeLoopbackPort()) + "/repo.git";
+  ASSERT_FALSE(AddRepo("down", down).is_null());
+  std::unique_ptr<GitDaemon> git_daemon;
+  std::unique_ptr<GitHttpServer> http;
+  if (GetParam() == "git") {
+    git_daemon = std::make_unique<GitDaemon>(repo.repo().base_dir());
+    ASSERT_FALSE(AddRepo("up", git_daemon->url()).is_null());
+  } else {
+    http = std::make_unique<GitHttpServer>(repo.repo().base_dir());
+    ASSERT_FALSE(AddRepo("up", http->url()).is_null());
+  }
+  double started_before = daemon().Metric("slipway_sandboxes_started_total");
+  for (auto [name, branch] :
+       {std::pair<std::string, std::string>{"down", "main"}, {"up", "no-such-branch"}}) {
+    int64_t id = Trigger(name, {{"branch", branch}});
+    json run = AwaitRun(id);
+    EXPECT_EQ(Str(run, "status"), "error") << run.dump();
+    EXPECT_NE(Str(run, "error"), "") << run.dump();
+    EXPECT_EQ(Str(run, "commit"), "") << run.dump();
+    ExpectNothingLeft(id);
+  }
+  EXPECT_EQ(daemon().Metric("slipway_sandboxes_started_total"), started_before) << "a sandbox started";
+  // The mirror was not left half-made: the same repository still runs.
+  int64_t id = Trigger("up", {{"branch", "main"}});
+  EXPECT_EQ(Str(AwaitRun(id), "status"), "success");
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, SourcesTest, ::testing::Values("git", "http"),
