@@ -287,7 +287,7 @@ Status RunExecutor::PlanUnits() {
     // Removed by Pump() once its whole output is copied: with auto_remove, a
     // step quicker than the start of its log's reader would go, log and all.
     q.auto_remove = false;
-    u.options.labels = {{"slipway.run", std::to_string(run_.id)}, {"slipway.step", name}};
+    u.options.labels = {{kRunLabel, std::to_string(run_.id)}, {kStepLabel, name}};
     u.options.ends_with_caller = true;
     return u;
   };
@@ -489,7 +489,7 @@ Result<bool> RunExecutor::ServiceReady(const Service& svc, const Unit& u) {
   q.auto_remove = true;
   q.timeout_ms = std::max<int64_t>(1000, check.timeout.count());
   CreateOptions opts;
-  opts.labels = {{"slipway.run", std::to_string(run_.id)}, {"slipway.ready", svc.name}};
+  opts.labels = {{kRunLabel, std::to_string(run_.id)}, {kReadyLabel, svc.name}};
   opts.ends_with_caller = true;
   SLIPWAY_ASSIGN_OR_RETURN(Container probe, d_.containers.Create(q, opts));
   SLIPWAY_ASSIGN_OR_RETURN(std::shared_ptr<EndSignal> end, d_.containers.EndSignalOf(probe.id));

@@ -31,6 +31,12 @@ struct RunDeps {
 // build. Not a valid step name ([A-Za-z0-9] first), so it never collides.
 inline constexpr char kSetupStep[] = "_setup";
 
+// The labels of a run's containers: the run's id, and the step (or
+// service) it is, or the service a readiness probe checks.
+inline constexpr char kRunLabel[] = "slipway.run";
+inline constexpr char kStepLabel[] = "slipway.step";
+inline constexpr char kReadyLabel[] = "slipway.ready";
+
 // A run's files (run_service.h, "Files").
 std::string RunDir(const RunServiceOptions& options, int64_t id);
 std::string WorkspaceDir(const RunServiceOptions& options, int64_t id);

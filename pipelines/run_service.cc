@@ -132,6 +132,15 @@ Result<int> RunService::Impl::Recover() {
     RemoveWorkspace(run);
     log_.Warn("run.interrupted", {{"run", id}});
   }
+  // Containers of runs: none runs yet, so any left is a crash's. Their
+  // sandboxes are gone already (they end with their caller: Reconcile());
+  // their records would only stand in `ps -a` with nobody to remove them.
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<Container> containers, deps_.containers.List(/*all=*/true));
+  for (const Container& c : containers) {
+    if (!c.labels.count(kRunLabel)) continue;
+    Status st = deps_.containers.Remove(c.id, /*force=*/true);
+    if (!st.ok()) log_.Warn("run.container_remove", {{"container", c.id}, {"error", st.message()}});
+  }
   SweepWorkspaces();
   SLIPWAY_ASSIGN_OR_RETURN(std::vector<int64_t> queued, store_.RunIdsWithStatus(RunStatus::kQueued));
   std::lock_guard lock(mu_);
