@@ -46,6 +46,22 @@ class RepoRegistry {
   // filter and credential (a kind the URL's scheme can use), seals the
   // credential, stores the repository. kAlreadyExists for a used name.
   Result<Repository> Add(Repository repo, const Credential& credential);
+  // The same, with the forge's side (docs/webhooks.md): `repo.forge`,
+  // `full_name`, `status_api`, `project_id`, `cancel_superseded` as given;
+  // `webhook_secret` sealed (empty: a new one is made and returned in
+  // `*made_secret`, to be shown once); `status_token` sealed if given.
+  Result<Repository> Add(Repository repo, const Credential& credential, const std::string& webhook_secret,
+                         const std::string& status_token, std::string* made_secret);
+  // The plaintext webhook secret / status token of `repo` (kNotFound if it
+  // has none). For verification and the status call only: never shown.
+  Result<std::string> WebhookSecret(const Repository& repo) const;
+  Result<std::string> StatusToken(const Repository& repo) const;
+  // The repository a delivery is for: the one registered for `forge` whose
+  // full_name equals `full_name` or whose url is one of `clone_urls`
+  // (compared without a trailing ".git" or "/", case-insensitive host).
+  // kNotFound if none.
+  Result<Repository> Match(const std::string& forge, const std::string& full_name,
+                           const std::vector<std::string>& clone_urls) const;
   Result<Repository> Get(const std::string& name) const;
   Result<std::vector<Repository>> List() const;
   Status Remove(const std::string& name);

@@ -55,6 +55,14 @@ struct Repository {
   std::string credential_sealed;  // binary; empty when credential_kind is ""
   StepLimits defaults;            // of steps that set none
   int64_t created_unix_ms = 0;
+  // The forge it lives on, for webhooks and commit statuses (docs/webhooks.md).
+  std::string forge;         // "github", "gitea", "gitlab"; "" if none
+  std::string full_name;     // as the forge names it ("owner/repo"); deliveries match it or `url`
+  std::string status_api;    // the forge's API base; "" sets no commit statuses
+  std::string project_id;    // GitLab's project id for its status API
+  std::string webhook_secret_sealed;  // binary; empty: webhooks are refused (401)
+  std::string status_token_sealed;    // binary; empty: no commit statuses
+  bool cancel_superseded = true;      // a newer push to a branch (or PR) cancels its older runs
 
   nlohmann::ordered_json ToJsonValue() const;
 };
@@ -71,6 +79,12 @@ struct Run {
   std::string error;       // why it is `error` (or a warning-free empty string)
   std::string source_dir;  // exec runs: the working tree copied into the workspace
   int64_t rerun_of = 0;    // the run this one re-runs, 0 if none
+  // Pull request runs: its number and the ref holding its head on the base
+  // repository (what is fetched); runs from a fork get no secrets.
+  int64_t pull_request = 0;
+  std::string head_ref;
+  bool no_secrets = false;
+  int64_t superseded_by = 0;  // cancelled because this newer run of its branch or PR came
 
   nlohmann::ordered_json ToJsonValue() const;
   static Result<Run> FromJsonValue(const nlohmann::ordered_json& value);  // for the CLI

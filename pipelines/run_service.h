@@ -62,8 +62,24 @@ struct RunServiceOptions {
 // branch... "main" if unknown), a tag, or a commit.
 struct TriggerRequest {
   std::string repo;
-  std::string branch, tag, commit;  // at most one of tag and commit
+  std::string branch, tag, commit;  // manual: at most one of tag and commit; webhooks give commit too
   Event event = Event::kManual;
+  // Webhooks: what the forge said of the commit, the pull request's number
+  // and head ref (fetched instead of the branch), and whether its runs get
+  // no secrets (from a fork).
+  std::string author, message;
+  int64_t pull_request = 0;
+  std::string head_ref;
+  bool no_secrets = false;
+};
+
+// Told when a run is queued, starts and ends (commit statuses). Called on
+// the thread that made the change, never under the service's lock; must not
+// block (queue the work).
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void RunChanged(const Run& run) = 0;
 };
 
 class RunService {
@@ -81,8 +97,13 @@ class RunService {
   void Start();
 
   // Queues a run. kNotFound for an unknown repository, kInvalidArgument for
-  // a bad branch, tag or commit.
+  // a bad branch, tag or commit. With the repository's cancel_superseded,
+  // a push run cancels the older queued or running push runs of its branch,
+  // and a pull request run those of its pull request (superseded_by says
+  // by which run).
   Result<Run> Trigger(const TriggerRequest& request);
+  // Set before Start(); may be null.
+  void SetObserver(RunObserver* observer);
   // Queues a run of the pipeline file in `dir` (an absolute directory on this
   // host: a working tree, uncommitted changes included; .git is not copied).
   Result<Run> Exec(const std::string& dir);

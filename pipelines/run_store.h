@@ -51,6 +51,12 @@ class RunStore {
   // the ids removed, for their files to go too.
   virtual Result<std::vector<int64_t>> PruneRuns(const std::string& repo, int keep) = 0;
 
+  // Webhook deliveries seen, by forge and delivery id: true the first time
+  // (recorded), false for one seen before (a replay or a retry). Kept for
+  // `keep_ms` (older records are dropped on the way).
+  virtual Result<bool> RecordDelivery(const std::string& forge, const std::string& delivery_id,
+                                      int64_t now_unix_ms, int64_t keep_ms) = 0;
+
   // Steps, by (run_id, name): PutStep inserts or replaces.
   virtual Status PutStep(const StepRecord& step) = 0;
   virtual Result<std::vector<StepRecord>> ListSteps(int64_t run_id) const = 0;  // by index
