@@ -169,6 +169,9 @@ TEST_F(LifecycleTest, SandboxesShareANetworkNamespaceByName) {
   ASSERT_TRUE(svc.ok()) << svc.status().message();
   CollectingSink svc_out;
   std::thread waiter([&] { ASSERT_TRUE((*svc)->Wait(&svc_out).ok()); });
+  // Read while the service still listens (and so holds its namespace): a
+  // namespace freed later may give its inode number to the next one.
+  const std::string private_ns = Sh("readlink /proc/self/ns/net").out;
 
   SandboxSpec client =
       Spec({"sh", "-c",
@@ -184,7 +187,7 @@ TEST_F(LifecycleTest, SandboxesShareANetworkNamespaceByName) {
   EXPECT_EQ(o.out.substr(0, o.out.find('\n')), svc_out.out.substr(0, svc_out.out.find('\n')));
   EXPECT_TRUE((*svc)->Remove().ok());
   // A private namespace is a different one.
-  EXPECT_NE(Sh("readlink /proc/self/ns/net").out, svc_out.out.substr(0, svc_out.out.find('\n') + 1));
+  EXPECT_NE(private_ns, svc_out.out.substr(0, svc_out.out.find('\n') + 1));
 }
 
 TEST_F(LifecycleTest, VolumesAreBoundAndReadOnlyWhenAsked) {
