@@ -94,6 +94,10 @@ TEST_F(CancelCrashTest, KillNineMidRunThenRestartInterruptsItAndLeaksNothing) {
   AwaitStep(id, "hold", "running");
   Proc hold = StepProcess(id, "hold");
   ASSERT_TRUE(hold.Alive());
+  // What was stored before the crash must survive it: wait until the step's
+  // first line is in its stored log (copied there as it is written).
+  ASSERT_TRUE(WaitUntil([&] { return StepLog(id, "hold") == "holding\n"; }, seconds(10)))
+      << "the step's output never reached its log: \"" << StepLog(id, "hold") << "\"";
   int64_t waiting = Trigger("held");
   EXPECT_EQ(Str(GetRun(waiting), "status"), "queued") << "max_runs 1";
 
