@@ -24,7 +24,8 @@ bool IsValidRefName(std::string_view ref) {
   size_t start = 0;
   while (true) {
     size_t slash = ref.find('/', start);
-    std::string_view component = ref.substr(start, slash == std::string_view::npos ? ref.npos : slash - start);
+    std::string_view component =
+        ref.substr(start, slash == std::string_view::npos ? ref.npos : slash - start);
     if (!ValidComponent(component)) return false;  // also refuses "//" and a leading '/'
     if (slash == std::string_view::npos) break;
     start = slash + 1;

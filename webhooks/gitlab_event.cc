@@ -22,8 +22,8 @@ Status SetProject(ForgeEvent& event, const json& body, Path id_path) {
 Result<ForgeEvent> Push(const Headers& headers, const json& body) {
   ForgeEvent event;
   event.forge = Forge::kGitLab;
-  SLIPWAY_RETURN_IF_ERROR(SetProject(event, body, Present(body, {"project_id"}) ? Path{"project_id"}
-                                                                                 : Path{"project", "id"}));
+  SLIPWAY_RETURN_IF_ERROR(
+      SetProject(event, body, Present(body, {"project_id"}) ? Path{"project_id"} : Path{"project", "id"}));
   // A deletion: after is all zeros and checkout_sha null. Otherwise
   // checkout_sha is the commit to run: for an annotated tag, after is the
   // tag object and checkout_sha the commit it points to.
@@ -65,7 +65,8 @@ Result<ForgeEvent> MergeRequest(const Headers& headers, const json& body) {
   SLIPWAY_ASSIGN_OR_RETURN(int64_t source, RequiredId(body, {"object_attributes", "source_project_id"}));
   SLIPWAY_ASSIGN_OR_RETURN(int64_t target, RequiredId(body, {"object_attributes", "target_project_id"}));
   event.from_fork = source != target;
-  SLIPWAY_RETURN_IF_ERROR(SetDeliveryId(event, headers, "x-gitlab-event-uuid", "merge_request", event.head_ref));
+  SLIPWAY_RETURN_IF_ERROR(
+      SetDeliveryId(event, headers, "x-gitlab-event-uuid", "merge_request", event.head_ref));
   return event;
 }
 

@@ -91,7 +91,9 @@ const json* Find(const json& root, Path path) {
   return v->is_null() ? nullptr : v;
 }
 
-bool Present(const json& root, Path path) { return Find(root, path) != nullptr; }
+bool Present(const json& root, Path path) {
+  return Find(root, path) != nullptr;
+}
 
 Result<std::string> RequiredString(const json& root, Path path, size_t max_bytes) {
   return StringAt(root, path, max_bytes, /*required=*/true, /*text=*/false);

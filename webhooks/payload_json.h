@@ -21,11 +21,11 @@ namespace slipway::webhooks::internal {
 inline constexpr int kMaxDepth = 32;
 
 // Bounds on what a field may hold, in bytes.
-inline constexpr size_t kMaxNameBytes = 512;     // full names, user names, e-mail addresses
-inline constexpr size_t kMaxUrlBytes = 2048;     // clone and web URLs
-inline constexpr size_t kMaxRefBytes = 255;      // refs: longer ones are no branch we run
+inline constexpr size_t kMaxNameBytes = 512;         // full names, user names, e-mail addresses
+inline constexpr size_t kMaxUrlBytes = 2048;         // clone and web URLs
+inline constexpr size_t kMaxRefBytes = 255;          // refs: longer ones are no branch we run
 inline constexpr size_t kMaxMessageBytes = 1 << 20;  // a commit message as sent (only its first line is kept)
-inline constexpr size_t kMaxIdBytes = 128;       // delivery ids
+inline constexpr size_t kMaxIdBytes = 128;           // delivery ids
 
 // The body as a JSON object. kInvalidArgument for anything else: not JSON,
 // invalid UTF-8, nesting deeper than kMaxDepth, a top level that is not an

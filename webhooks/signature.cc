@@ -55,7 +55,9 @@ bool DecodeDigest(std::string_view hex, Digest& out) {
   return ok;
 }
 
-Status Mismatch() { return Status(Code::kUnauthenticated, "signature does not match"); }
+Status Mismatch() {
+  return Status(Code::kUnauthenticated, "signature does not match");
+}
 
 Status VerifyHmac(const Headers& headers, const char* header, const char* display, std::string_view prefix,
                   std::string_view body, std::string_view secret) {
