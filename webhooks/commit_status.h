@@ -18,8 +18,7 @@ enum class CommitState { kPending, kRunning, kSuccess, kFailure, kError, kCancel
 
 struct StatusTarget {
   Forge forge = Forge::kGitHub;
-  std::string
-      api_base;  // "https://api.github.com", "https://gitea.example/api/v1", "https://gitlab.example/api/v4"
+  std::string api_base;    // "https://api.github.com", "https://gitea.example/api/v1", "https://gitlab.example/api/v4"
   std::string full_name;   // GitHub/Gitea: "owner/repo"
   std::string project_id;  // GitLab: the numeric id (or the URL-encoded path)
   std::string token;       // sent as "Authorization: token ..." / "PRIVATE-TOKEN: ..."

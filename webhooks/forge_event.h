@@ -49,9 +49,9 @@ struct ForgeEvent {
   std::string project_id;  // GitLab's numeric project id (its status API takes it); empty elsewhere
   // push: the branch; tag: empty; pull request: its target (base) branch.
   std::string branch;
-  std::string tag;      // kTag
-  std::string commit;   // 40 lowercase hex: the pushed head, or the pull request's head
-  std::string author;   // "Name <email>" of the head commit where the body says
+  std::string tag;     // kTag
+  std::string commit;  // 40 lowercase hex: the pushed head, or the pull request's head
+  std::string author;  // "Name <email>" of the head commit where the body says
   std::string message;  // the head commit's first line, where the body says
   // Pull requests: their number, the ref that holds their head on the
   // base repository ("refs/pull/7/head", GitLab "refs/merge-requests/7/head"),
