@@ -131,13 +131,13 @@ Status SetDeliveryId(ForgeEvent& event, const Headers& headers, std::string_view
   return Status::Ok();
 }
 
-Status SetRepository(ForgeEvent& event, const nlohmann::json& body, Path name_path,
+Status SetRepository(ForgeEvent& event, const nlohmann::json& body, const Path& name_path,
                      const std::vector<Path>& url_paths) {
   SLIPWAY_ASSIGN_OR_RETURN(event.full_name, RequiredString(body, name_path, kMaxNameBytes));
   if (!IsRepoPath(event.full_name)) {
     return InvalidArgument("field " + PathName(name_path) + " is not a repository path (owner/name)");
   }
-  for (Path p : url_paths) {
+  for (const Path& p : url_paths) {
     SLIPWAY_ASSIGN_OR_RETURN(std::string url, OptionalString(body, p, kMaxUrlBytes));
     if (url.empty()) continue;
     if (url.find(' ') != std::string::npos) {
@@ -150,7 +150,7 @@ Status SetRepository(ForgeEvent& event, const nlohmann::json& body, Path name_pa
   return Status::Ok();
 }
 
-Result<std::string> CommitAt(const nlohmann::json& body, Path path) {
+Result<std::string> CommitAt(const nlohmann::json& body, const Path& path) {
   SLIPWAY_ASSIGN_OR_RETURN(std::string commit, RequiredString(body, path, 64));
   if (commit.size() != 40 || !IsLowerHex(commit)) {
     return InvalidArgument("field " + PathName(path) + " is not a commit id (40 lowercase hex digits)");
@@ -162,13 +162,13 @@ bool IsZeroCommit(std::string_view commit) {
   return commit.size() == 40 && commit.find_first_not_of('0') == std::string_view::npos;
 }
 
-Result<std::string> RefAt(const nlohmann::json& body, Path path) {
+Result<std::string> RefAt(const nlohmann::json& body, const Path& path) {
   SLIPWAY_ASSIGN_OR_RETURN(std::string ref, RequiredString(body, path, kMaxRefBytes));
   if (!IsValidRefName(ref)) return InvalidArgument("field " + PathName(path) + " is not a valid git ref");
   return ref;
 }
 
-Result<std::string> BranchAt(const nlohmann::json& body, Path path) {
+Result<std::string> BranchAt(const nlohmann::json& body, const Path& path) {
   SLIPWAY_ASSIGN_OR_RETURN(std::string branch, RequiredString(body, path, kMaxRefBytes));
   if (!IsValidRefName("refs/heads/" + branch)) {
     return InvalidArgument("field " + PathName(path) + " is not a valid branch name");
@@ -202,13 +202,13 @@ Status CommitInfo(ForgeEvent& event, const nlohmann::json& commit, const std::st
 
 }  // namespace
 
-Status SetHeadCommitInfo(ForgeEvent& event, const nlohmann::json& body, Path commit_path) {
+Status SetHeadCommitInfo(ForgeEvent& event, const nlohmann::json& body, const Path& commit_path) {
   const nlohmann::json* commit = Find(body, commit_path);
   if (commit == nullptr) return Status::Ok();
   return CommitInfo(event, *commit, PathName(commit_path));
 }
 
-Status SetCommitInfoFromList(ForgeEvent& event, const nlohmann::json& body, Path commits_path) {
+Status SetCommitInfoFromList(ForgeEvent& event, const nlohmann::json& body, const Path& commits_path) {
   const nlohmann::json* commits = Find(body, commits_path);
   if (commits == nullptr) return Status::Ok();
   if (!commits->is_array()) return InvalidArgument("field " + PathName(commits_path) + " is not an array");
@@ -222,7 +222,7 @@ Status SetCommitInfoFromList(ForgeEvent& event, const nlohmann::json& body, Path
   return Status::Ok();
 }
 
-Status SetPush(ForgeEvent& event, const nlohmann::json& body, Path commit_path, bool deleted) {
+Status SetPush(ForgeEvent& event, const nlohmann::json& body, const Path& commit_path, bool deleted) {
   SLIPWAY_ASSIGN_OR_RETURN(std::string ref, RefAt(body, {"ref"}));
   SplitRef split = Split(ref);
   if (split.kind == RefKind::kOther) {

@@ -31,33 +31,33 @@ Status SetDeliveryId(ForgeEvent& event, const Headers& headers, std::string_view
 // full_name from `name_path` (required, "owner/repo" or GitLab's
 // "group/sub/project": non-empty parts between single slashes) and every
 // URL present at `url_paths`, in order, without duplicates.
-Status SetRepository(ForgeEvent& event, const nlohmann::json& body, Path name_path,
+Status SetRepository(ForgeEvent& event, const nlohmann::json& body, const Path& name_path,
                      const std::vector<Path>& url_paths);
 
 // A required commit id at `path`: 40 lowercase hex digits.
-Result<std::string> CommitAt(const nlohmann::json& body, Path path);
+Result<std::string> CommitAt(const nlohmann::json& body, const Path& path);
 bool IsZeroCommit(std::string_view commit);
 
 // A required ref at `path`, valid as a git ref name.
-Result<std::string> RefAt(const nlohmann::json& body, Path path);
+Result<std::string> RefAt(const nlohmann::json& body, const Path& path);
 
 // A branch name (without "refs/heads/") at `path`, valid as a git ref.
-Result<std::string> BranchAt(const nlohmann::json& body, Path path);
+Result<std::string> BranchAt(const nlohmann::json& body, const Path& path);
 
 // author ("Name <email>") and message (first line) from the commit object at
 // `commit_path` ({message, author: {name, email}}), where present.
-Status SetHeadCommitInfo(ForgeEvent& event, const nlohmann::json& body, Path commit_path);
+Status SetHeadCommitInfo(ForgeEvent& event, const nlohmann::json& body, const Path& commit_path);
 
 // The same from the element of the array at `commits_path` whose "id" is
 // event.commit (a push lists its commits; the head is usually last).
-Status SetCommitInfoFromList(ForgeEvent& event, const nlohmann::json& body, Path commits_path);
+Status SetCommitInfoFromList(ForgeEvent& event, const nlohmann::json& body, const Path& commits_path);
 
 // A push's ref, after and deletion, shared by GitHub's and Gitea's push
 // events and GitLab's push and tag push hooks: kPush with branch, kTag with
 // tag, kBranchDeleted, or kIgnored for another kind of ref.
 // `deleted` is the forge's own flag; an all-zero or absent (GitLab: null)
 // head commit means deletion too.
-Status SetPush(ForgeEvent& event, const nlohmann::json& body, Path commit_path, bool deleted);
+Status SetPush(ForgeEvent& event, const nlohmann::json& body, const Path& commit_path, bool deleted);
 
 ForgeEvent Ignored(Forge forge, std::string reason);
 

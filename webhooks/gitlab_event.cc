@@ -12,7 +12,7 @@ using nlohmann::json;
 const std::vector<Path> kUrls = {
     {"project", "git_http_url"}, {"project", "git_ssh_url"}, {"project", "web_url"}};
 
-Status SetProject(ForgeEvent& event, const json& body, Path id_path) {
+Status SetProject(ForgeEvent& event, const json& body, const Path& id_path) {
   SLIPWAY_RETURN_IF_ERROR(SetRepository(event, body, {"project", "path_with_namespace"}, kUrls));
   SLIPWAY_ASSIGN_OR_RETURN(int64_t id, RequiredId(body, id_path));
   event.project_id = std::to_string(id);
@@ -62,9 +62,15 @@ Result<ForgeEvent> MergeRequest(const Headers& headers, const json& body) {
   SLIPWAY_ASSIGN_OR_RETURN(event.branch, BranchAt(body, {"object_attributes", "target_branch"}));
   SLIPWAY_RETURN_IF_ERROR(SetHeadCommitInfo(event, body, {"object_attributes", "last_commit"}));
   event.head_ref = "refs/merge-requests/" + std::to_string(event.pull_request) + "/head";
-  SLIPWAY_ASSIGN_OR_RETURN(int64_t source, RequiredId(body, {"object_attributes", "source_project_id"}));
+  // A source project that is gone (source_project_id null) is no longer
+  // the target: a fork's, as far as secrets go.
   SLIPWAY_ASSIGN_OR_RETURN(int64_t target, RequiredId(body, {"object_attributes", "target_project_id"}));
-  event.from_fork = source != target;
+  if (Present(body, {"object_attributes", "source_project_id"})) {
+    SLIPWAY_ASSIGN_OR_RETURN(int64_t source, RequiredId(body, {"object_attributes", "source_project_id"}));
+    event.from_fork = source != target;
+  } else {
+    event.from_fork = true;
+  }
   SLIPWAY_RETURN_IF_ERROR(
       SetDeliveryId(event, headers, "x-gitlab-event-uuid", "merge_request", event.head_ref));
   return event;

@@ -34,11 +34,11 @@ bool NestingWithin(std::string_view body, int limit) {
   return true;
 }
 
-Status WrongType(Path path, const char* want) {
+Status WrongType(const Path& path, const char* want) {
   return InvalidArgument("field " + PathName(path) + " is not " + want);
 }
 
-Result<std::string> StringAt(const json& root, Path path, size_t max_bytes, bool required, bool text) {
+Result<std::string> StringAt(const json& root, const Path& path, size_t max_bytes, bool required, bool text) {
   const json* v = Find(root, path);
   if (v == nullptr) {
     if (required) return InvalidArgument("field " + PathName(path) + " is missing");
@@ -71,7 +71,7 @@ Result<json> ParseBody(std::string_view body) {
   return doc;
 }
 
-std::string PathName(Path path) {
+std::string PathName(const Path& path) {
   std::string out;
   for (const char* p : path) {
     if (!out.empty()) out += '.';
@@ -80,7 +80,7 @@ std::string PathName(Path path) {
   return out;
 }
 
-const json* Find(const json& root, Path path) {
+const json* Find(const json& root, const Path& path) {
   const json* v = &root;
   for (const char* p : path) {
     if (!v->is_object()) return nullptr;
@@ -91,30 +91,30 @@ const json* Find(const json& root, Path path) {
   return v->is_null() ? nullptr : v;
 }
 
-bool Present(const json& root, Path path) {
+bool Present(const json& root, const Path& path) {
   return Find(root, path) != nullptr;
 }
 
-Result<std::string> RequiredString(const json& root, Path path, size_t max_bytes) {
+Result<std::string> RequiredString(const json& root, const Path& path, size_t max_bytes) {
   return StringAt(root, path, max_bytes, /*required=*/true, /*text=*/false);
 }
 
-Result<std::string> OptionalString(const json& root, Path path, size_t max_bytes) {
+Result<std::string> OptionalString(const json& root, const Path& path, size_t max_bytes) {
   return StringAt(root, path, max_bytes, /*required=*/false, /*text=*/false);
 }
 
-Result<std::string> OptionalText(const json& root, Path path, size_t max_bytes) {
+Result<std::string> OptionalText(const json& root, const Path& path, size_t max_bytes) {
   return StringAt(root, path, max_bytes, /*required=*/false, /*text=*/true);
 }
 
-Result<bool> OptionalBool(const json& root, Path path) {
+Result<bool> OptionalBool(const json& root, const Path& path) {
   const json* v = Find(root, path);
   if (v == nullptr) return false;
   if (!v->is_boolean()) return WrongType(path, "a boolean");
   return v->get<bool>();
 }
 
-Result<int64_t> RequiredId(const json& root, Path path) {
+Result<int64_t> RequiredId(const json& root, const Path& path) {
   constexpr int64_t kMax = int64_t{1} << 53;
   const json* v = Find(root, path);
   if (v == nullptr) return InvalidArgument("field " + PathName(path) + " is missing");

@@ -6,7 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <initializer_list>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -32,34 +32,36 @@ inline constexpr size_t kMaxIdBytes = 128;           // delivery ids
 // object.
 Result<nlohmann::json> ParseBody(std::string_view body);
 
-using Path = std::initializer_list<const char*>;
+// A field's path from the top: {"pull_request", "head", "sha"}. Owning,
+// so that lists of paths (a repository's URLs) can be kept in constants.
+using Path = std::vector<const char*>;
 
 // "a.b.c"
-std::string PathName(Path path);
+std::string PathName(const Path& path);
 
 // The value at `path`, or nullptr where a member is missing, null, or an
 // enclosing value is not an object.
-const nlohmann::json* Find(const nlohmann::json& root, Path path);
+const nlohmann::json* Find(const nlohmann::json& root, const Path& path);
 
 // A string at `path`, at most `max_bytes` long, with no control character.
 // Required: missing or null is an error. Optional: missing or null is "".
 // Either way a value of another type is an error.
-Result<std::string> RequiredString(const nlohmann::json& root, Path path, size_t max_bytes);
-Result<std::string> OptionalString(const nlohmann::json& root, Path path, size_t max_bytes);
+Result<std::string> RequiredString(const nlohmann::json& root, const Path& path, size_t max_bytes);
+Result<std::string> OptionalString(const nlohmann::json& root, const Path& path, size_t max_bytes);
 
 // Free text (a commit message, a person's name): any length up to
 // `max_bytes`, control characters allowed (the caller reduces it to one
 // line). Missing or null is "".
-Result<std::string> OptionalText(const nlohmann::json& root, Path path, size_t max_bytes);
+Result<std::string> OptionalText(const nlohmann::json& root, const Path& path, size_t max_bytes);
 
 // A boolean; missing or null is false.
-Result<bool> OptionalBool(const nlohmann::json& root, Path path);
+Result<bool> OptionalBool(const nlohmann::json& root, const Path& path);
 
 // A positive integer up to 2^53 (what every JSON reader keeps exact).
 // Required. Some forges send ids as strings of digits: accepted too.
-Result<int64_t> RequiredId(const nlohmann::json& root, Path path);
+Result<int64_t> RequiredId(const nlohmann::json& root, const Path& path);
 
 // Whether the field is present and not null.
-bool Present(const nlohmann::json& root, Path path);
+bool Present(const nlohmann::json& root, const Path& path);
 
 }  // namespace slipway::webhooks::internal
