@@ -96,7 +96,8 @@ constexpr char kPassingPipeline[] =
     "steps:\n"
     "  - name: show\n"
     "    image: busybox\n"
-    "    commands: [\"echo commit=$SLIPWAY_COMMIT branch=$SLIPWAY_BRANCH event=$SLIPWAY_EVENT\", \"cat marker\"]\n";
+    "    commands: [\"echo commit=$SLIPWAY_COMMIT branch=$SLIPWAY_BRANCH event=$SLIPWAY_EVENT\", \"cat "
+    "marker\"]\n";
 
 class RunServiceTest : public ::testing::Test {
  protected:
@@ -348,14 +349,13 @@ TEST_F(RunServiceTest, APullRequestRunFetchesItsHeadRefAndRunsTheNamedCommit) {
 
 TEST_F(RunServiceTest, ARunFromAForkGetsNoSecretsAndItsLogSaysWhich) {
   TestRepo git;
-  std::string commit = git.Commit(
-      {{".slipway.yml",
-        "steps:\n"
-        "  - name: use\n"
-        "    image: busybox\n"
-        "    secrets: [TOKEN, OTHER]\n"
-        "    commands: [\"echo token=[$TOKEN] other=[$OTHER]\"]\n"}},
-      "uses secrets");
+  std::string commit = git.Commit({{".slipway.yml",
+                                    "steps:\n"
+                                    "  - name: use\n"
+                                    "    image: busybox\n"
+                                    "    secrets: [TOKEN, OTHER]\n"
+                                    "    commands: [\"echo token=[$TOKEN] other=[$OTHER]\"]\n"}},
+                                  "uses secrets");
   git.Push("main");
   git.Push("HEAD:refs/pull/3/head");
   AddRepo("app", git);
@@ -410,9 +410,9 @@ TEST_F(RunServiceTest, ANewerPushSupersedesTheOlderRunsOfItsBranchOnly) {
   TriggerRequest manual;
   manual.repo = "app";
   manual.commit = passing;
-  int64_t r3 = Trigger(manual).id;                           // manual: supersedes, and is superseded by, nothing
-  int64_t r4 = Trigger(Push("app", "main", waiting)).id;     // supersedes r1 (running), waits
-  int64_t r5 = Trigger(Push("app", "main", passing)).id;     // supersedes r4 (queued)
+  int64_t r3 = Trigger(manual).id;                        // manual: supersedes, and is superseded by, nothing
+  int64_t r4 = Trigger(Push("app", "main", waiting)).id;  // supersedes r1 (running), waits
+  int64_t r5 = Trigger(Push("app", "main", passing)).id;  // supersedes r4 (queued)
 
   RunRow s1 = AwaitEnd(r1), s4 = AwaitEnd(r4), s5 = AwaitEnd(r5), s2 = AwaitEnd(r2), s3 = AwaitEnd(r3);
   for (auto [old, by] : {std::pair{s1, r4}, std::pair{s4, r5}}) {
