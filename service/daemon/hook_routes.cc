@@ -95,7 +95,8 @@ void HookRoutes::Deliver(webhooks::Forge forge, const Request& r, ReplyPtr reply
     // only as far as the parser accepted it.
     return reply->Error(404, "not_found",
                         std::string("no repository registered for ") + forge_name + " repository \"" +
-                            event.full_name + "\" (slipway repo add --forge " + forge_name + " --full-name ...)");
+                            event.full_name + "\" (slipway repo add --forge " + forge_name +
+                            " --full-name ...)");
   }
 
   // A repository without a secret takes no deliveries: an unsigned hook
@@ -188,9 +189,11 @@ void HookRoutes::Deliver(webhooks::Forge forge, const Request& r, ReplyPtr reply
 
 void AddHookRoutes(Router& router, Context& context) {
   auto routes = std::make_shared<HookRoutes>(context);
-  for (webhooks::Forge forge : {webhooks::Forge::kGitHub, webhooks::Forge::kGitea, webhooks::Forge::kGitLab}) {
-    router.Add("POST", std::string("/hooks/") + webhooks::ForgeName(forge), kMutating | kWebhook, {},
-               [routes, forge](const Request& r, ReplyPtr reply) { routes->Deliver(forge, r, std::move(reply)); });
+  for (webhooks::Forge forge :
+       {webhooks::Forge::kGitHub, webhooks::Forge::kGitea, webhooks::Forge::kGitLab}) {
+    router.Add(
+        "POST", std::string("/hooks/") + webhooks::ForgeName(forge), kMutating | kWebhook, {},
+        [routes, forge](const Request& r, ReplyPtr reply) { routes->Deliver(forge, r, std::move(reply)); });
   }
 }
 

@@ -10,9 +10,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "engine/base/event_log.h"
 #include "pipelines/repo_registry.h"
@@ -128,7 +128,8 @@ TEST(StatusDescriptionTest, SaysTheResult) {
 TEST_F(CommitStatusReporterTest, GitHubStatesInOrder) {
   AddRepo("github", forge_.Url());
   StartReporter();
-  for (RunStatus s : {RunStatus::kQueued, RunStatus::kRunning, RunStatus::kSuccess}) reporter_->RunChanged(RunIn(s));
+  for (RunStatus s : {RunStatus::kQueued, RunStatus::kRunning, RunStatus::kSuccess})
+    reporter_->RunChanged(RunIn(s));
   ASSERT_TRUE(forge_.WaitFor([](const std::vector<StatusCall>& calls) { return calls.size() >= 3; }, 10000));
   EXPECT_EQ(forge_.States(kCommit), (std::vector<std::string>{"pending", "pending", "success"}));
   StatusCall last = forge_.Calls().back();
@@ -143,7 +144,8 @@ TEST_F(CommitStatusReporterTest, GitLabStatesIncludingRunningAndCanceled) {
   StartReporter();
   PRun cancelled = RunIn(RunStatus::kCancelled);
   cancelled.superseded_by = 8;
-  for (const PRun& run : {RunIn(RunStatus::kQueued), RunIn(RunStatus::kRunning), cancelled}) reporter_->RunChanged(run);
+  for (const PRun& run : {RunIn(RunStatus::kQueued), RunIn(RunStatus::kRunning), cancelled})
+    reporter_->RunChanged(run);
   ASSERT_TRUE(forge_.WaitFor([](const std::vector<StatusCall>& calls) { return calls.size() >= 3; }, 10000));
   EXPECT_EQ(forge_.States(kCommit), (std::vector<std::string>{"pending", "running", "canceled"}));
   EXPECT_EQ(forge_.Calls().back().repo, "42");

@@ -87,7 +87,8 @@ std::vector<std::string> GitHubHeaders(const std::string& event, const std::stri
                                        const std::string& body, const std::string& secret) {
   std::vector<std::string> headers = {"X-GitHub-Event: " + event, "X-GitHub-Delivery: " + delivery,
                                       "User-Agent: GitHub-Hookshot/044aadd"};
-  if (!secret.empty()) headers.push_back("X-Hub-Signature-256: sha256=" + webhooks::HmacSha256Hex(secret, body));
+  if (!secret.empty())
+    headers.push_back("X-Hub-Signature-256: sha256=" + webhooks::HmacSha256Hex(secret, body));
   return headers;
 }
 
@@ -264,10 +265,9 @@ TEST_F(WebhooksApiTest, BodyOverTheWebhookLimitIs413BeforeItIsRead) {
 }
 
 TEST_F(WebhooksApiTest, PingIs200) {
-  const std::string ping = json{{"zen", "Design for failure."},
-                                {"hook_id", 7},
-                                {"repository", {{"full_name", "acme/app"}}}}
-                               .dump();
+  const std::string ping =
+      json{{"zen", "Design for failure."}, {"hook_id", 7}, {"repository", {{"full_name", "acme/app"}}}}
+          .dump();
   HttpReply r = Deliver("ping", "ping-1", ping);
   ASSERT_EQ(r.status, 200) << r;
   EXPECT_EQ(r.Json()["pong"], true) << r;
@@ -360,7 +360,8 @@ TEST_F(WebhooksApiTest, RepoForgeFieldsAndTheSecretShownOnce) {
                                             {"status_token", "status-token-456"}});
   ASSERT_EQ(r.status, 201) << r;
   EXPECT_FALSE(r.Json().contains("webhook_secret")) << r;
-  for (const HttpReply& answer : {r, daemon_->Api().Get("/api/v1/repos/given"), daemon_->Api().Get("/api/v1/repos")}) {
+  for (const HttpReply& answer :
+       {r, daemon_->Api().Get("/api/v1/repos/given"), daemon_->Api().Get("/api/v1/repos")}) {
     EXPECT_EQ(answer.body.find("given-secret-123"), std::string::npos) << answer;
     EXPECT_EQ(answer.body.find("status-token-456"), std::string::npos) << answer;
   }
@@ -369,11 +370,13 @@ TEST_F(WebhooksApiTest, RepoForgeFieldsAndTheSecretShownOnce) {
   r = daemon_->Api().Post("/api/v1/repos", {{"name", "x1"}, {"url", repo_->file_url()}, {"forge", "svn"}});
   EXPECT_TRUE(IsApiError(r, 400, "invalid_argument")) << r;
   EXPECT_NE(r.body.find("forge"), std::string::npos) << r;
-  r = daemon_->Api().Post("/api/v1/repos", {{"name", "x2"}, {"url", repo_->file_url()}, {"webhook_secret", "s"}});
+  r = daemon_->Api().Post("/api/v1/repos",
+                          {{"name", "x2"}, {"url", repo_->file_url()}, {"webhook_secret", "s"}});
   EXPECT_TRUE(IsApiError(r, 400, "invalid_argument")) << r;
   EXPECT_NE(r.body.find("forge"), std::string::npos) << r;
-  r = daemon_->Api().Post("/api/v1/repos",
-                          {{"name", "x3"}, {"url", repo_->file_url()}, {"forge", "github"}, {"cancel_superseded", "no"}});
+  r = daemon_->Api().Post(
+      "/api/v1/repos",
+      {{"name", "x3"}, {"url", repo_->file_url()}, {"forge", "github"}, {"cancel_superseded", "no"}});
   EXPECT_TRUE(IsApiError(r, 400, "invalid_argument")) << r;
   EXPECT_NE(r.body.find("cancel_superseded"), std::string::npos) << r;
 }
@@ -388,9 +391,10 @@ TEST_F(WebhooksApiTest, CliRepoAddPrintsTheUrlAndTheMadeSecretOnce) {
 
   const std::string dir = MakeTempDir("token");
   std::ofstream(dir + "/token") << "cli-status-token\n";
-  out = daemon_->Cli({"repo", "add", "cli-repo2", "--url", repo_->file_url(), "--forge", "gitea", "--full-name",
-                      "o/r2", "--secret", "cli-secret", "--status-api", "http://127.0.0.1:1/api/v1",
-                      "--status-token-file", dir + "/token", "--no-cancel-superseded"});
+  out =
+      daemon_->Cli({"repo", "add", "cli-repo2", "--url", repo_->file_url(), "--forge", "gitea", "--full-name",
+                    "o/r2", "--secret", "cli-secret", "--status-api", "http://127.0.0.1:1/api/v1",
+                    "--status-token-file", dir + "/token", "--no-cancel-superseded"});
   ASSERT_EQ(out.code, 0) << out.err;
   EXPECT_EQ(out.err.find("Webhook secret"), std::string::npos) << "a given secret is not printed";
   json repo = daemon_->Api().Get("/api/v1/repos/cli-repo2").Json();
@@ -432,7 +436,8 @@ TEST(WebhookListenerTest, OwnAddressServesOnlyHooks) {
   EXPECT_EQ(r.body.find("acme/none"), std::string::npos) << r;
   // The webhook URL points at the hooks listener.
   json info = daemon.Api().Get("/api/v1/info").Json();
-  EXPECT_EQ(info["webhook_urls"]["github"], "http://127.0.0.1:" + std::to_string(hooks_port) + "/hooks/github")
+  EXPECT_EQ(info["webhook_urls"]["github"],
+            "http://127.0.0.1:" + std::to_string(hooks_port) + "/hooks/github")
       << info;
 }
 
@@ -460,10 +465,13 @@ TEST(CommitStatusTest, PendingThenResultInOrderRetriedWhenRefused) {
                                                   GitHubHeaders("push", "st-1", body, kSecret));
   ASSERT_EQ(r.status, 201) << r;
   const int64_t id = r.Json()["run"]["id"].get<int64_t>();
-  ASSERT_TRUE(forge.WaitFor([&](const std::vector<StatusCall>&) {
-    std::vector<std::string> states = forge.States(commit);
-    return !states.empty() && states.back() == "success";
-  }, 60000)) << "calls: " << forge.Calls().size();
+  ASSERT_TRUE(forge.WaitFor(
+      [&](const std::vector<StatusCall>&) {
+        std::vector<std::string> states = forge.States(commit);
+        return !states.empty() && states.back() == "success";
+      },
+      60000))
+      << "calls: " << forge.Calls().size();
   // Refused calls were made and retried, every state went out in order.
   std::vector<std::string> states = forge.States(commit);
   EXPECT_EQ(states.front(), "pending");
@@ -506,21 +514,22 @@ TEST(CommitStatusTest, ForgeDownNeverChangesTheRun) {
                                                          {"status_api", url + "/api/v4"},
                                                          {"status_token", "down-token-1"}});
   ASSERT_EQ(added.status, 201) << added;
-  const std::string gl = json{{"object_kind", "push"},
-                              {"ref", "refs/heads/main"},
-                              {"before", std::string(40, '0')},
-                              {"after", commit},
-                              {"checkout_sha", commit},
-                              {"project_id", 9},
-                              {"project",
-                               {{"id", 9},
-                                {"path_with_namespace", "group/down"},
-                                {"git_http_url", "https://gitlab.example/group/down.git"}}},
-                              {"commits", json::array()}}
-                             .dump();
-  HttpReply r = daemon->Api().WithoutToken().Send(
-      "POST", "/hooks/gitlab", gl, "application/json",
-      {"X-Gitlab-Event: Push Hook", "X-Gitlab-Event-UUID: down-1", std::string("X-Gitlab-Token: ") + kSecret});
+  const std::string gl = json{
+      {"object_kind", "push"},
+      {"ref", "refs/heads/main"},
+      {"before", std::string(40, '0')},
+      {"after", commit},
+      {"checkout_sha", commit},
+      {"project_id", 9},
+      {"project",
+       {{"id", 9},
+        {"path_with_namespace", "group/down"},
+        {"git_http_url", "https://gitlab.example/group/down.git"}}},
+      {"commits",
+       json::array()}}.dump();
+  HttpReply r = daemon->Api().WithoutToken().Send("POST", "/hooks/gitlab", gl, "application/json",
+                                                  {"X-Gitlab-Event: Push Hook", "X-Gitlab-Event-UUID: down-1",
+                                                   std::string("X-Gitlab-Token: ") + kSecret});
   ASSERT_EQ(r.status, 201) << r;
   const int64_t id = r.Json()["run"]["id"].get<int64_t>();
   json run = json::object();
