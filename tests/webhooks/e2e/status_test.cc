@@ -1,0 +1,138 @@
+// Commit statuses back to the forge, recorded by a local stand-in of each
+// forge's status API: pending when the run is queued (and starts), then its
+// result, in that order, with the repository's token, context "slipway" and
+// a link to the run. A forge that is down changes nothing for the run, and
+// the final status arrives once it is back (retried).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/webhooks/e2e/webhook_fixture.h"
+
+namespace slipway::testing {
+namespace {
+
+using nlohmann::json;
+using std::chrono::seconds;
+
+const std::string kSecret = "status-webhook-secret";
+const std::string kToken = "ghp_statusTOKENfor-tests-0123456789";
+
+std::string ApiBase(const std::string& forge, const StatusStandin& standin) {
+  if (forge == "gitea") return standin.Url() + "/api/v1";
+  if (forge == "gitlab") return standin.Url() + "/api/v4";
+  return standin.Url();
+}
+
+std::string StatusPath(const ForgeRepoInfo& info, const std::string& sha) {
+  if (info.forge == "gitlab") return "/api/v4/projects/" + std::to_string(info.project_id) + "/statuses/" + sha;
+  return std::string(info.forge == "gitea" ? "/api/v1" : "") + "/repos/" + info.full_name + "/statuses/" + sha;
+}
+
+class StatusTest : public WebhookTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  json AddWithStatuses(const std::string& name, const PipelineRepo& repo, const ForgeRepoInfo& info,
+                       const std::string& api) {
+    return AddForgeRepo(name, repo.file_url(), info, kSecret, {{"status_api", api}, {"status_token", kToken}});
+  }
+  // Waits until the stand-in has `final` as the last state for `sha`.
+  std::vector<std::string> AwaitFinalState(const StatusStandin& standin, const std::string& sha,
+                                           const std::string& final, seconds deadline = seconds(30)) {
+    std::vector<std::string> states;
+    bool arrived = WaitUntil(
+        [&] {
+          states = standin.StatesFor(sha);
+          return !states.empty() && states.back() == final;
+        },
+        deadline);
+    EXPECT_TRUE(arrived) << "no final " << final << " for " << sha << "; states so far: " << ::testing::PrintToString(states);
+    return states;
+  }
+};
+
+TEST_P(StatusTest, PendingThenTheResultInOrder) {
+  const std::string forge = GetParam();
+  ForgeRepoInfo info{forge, "team/app", 31};
+  StatusStandin standin(kToken);
+  standin.Start();
+  PipelineRepo repo;
+  std::string base = repo.Push(OneStep("true"));
+  std::string good = repo.Push(OneStep("true"));
+  std::string bad = repo.Push(OneStep("false"), {}, "broken");
+  ASSERT_FALSE(AddWithStatuses("app", repo, info, ApiBase(forge, standin)).is_null());
+
+  int64_t pass = QueuedRun(
+      Deliver(Sign(forge, "push", PushPayload(info, "refs/heads/main", base, good).dump(), kSecret)));
+  int64_t fail = QueuedRun(
+      Deliver(Sign(forge, "push", PushPayload(info, "refs/heads/broken", kZeroCommit, bad).dump(), kSecret)));
+  ASSERT_GT(pass, 0);
+  ASSERT_GT(fail, 0);
+  EXPECT_EQ(Str(AwaitRun(pass), "status"), "success");
+  EXPECT_EQ(Str(AwaitRun(fail), "status"), "failure");
+
+  const std::string failed = forge == "gitlab" ? "failed" : "failure";
+  for (auto [sha, id, final] : {std::tuple{good, pass, std::string("success")}, std::tuple{bad, fail, failed}}) {
+    std::vector<std::string> states = AwaitFinalState(standin, sha, final);
+    ASSERT_GE(states.size(), 2u) << ::testing::PrintToString(states);
+    EXPECT_EQ(states.front(), "pending");
+    for (size_t i = 1; i + 1 < states.size(); ++i) {
+      EXPECT_TRUE(states[i] == "pending" || (forge == "gitlab" && states[i] == "running"))
+          << "state " << i << " of " << ::testing::PrintToString(states);
+    }
+    // Every call for the commit: the right path, token and body.
+    for (const StatusStandin::Call& c : standin.Calls()) {
+      if (!c.path.ends_with(sha)) continue;
+      EXPECT_EQ(c.path, StatusPath(info, sha));
+      EXPECT_TRUE(c.token_ok) << c.path;
+      EXPECT_EQ(c.answered, 201);
+      std::string context = forge == "gitlab" ? Str(c.body, "name") : Str(c.body, "context");
+      EXPECT_EQ(context, "slipway") << c.body.dump();
+      EXPECT_NE(Str(c.body, "target_url").find("/api/v1/runs/" + std::to_string(id)), std::string::npos)
+          << c.body.dump();
+      EXPECT_LE(Str(c.body, "description").size(), 140u);
+    }
+  }
+  // Nothing else was called (no other commit, no bad token).
+  for (const StatusStandin::Call& c : standin.Calls()) {
+    EXPECT_TRUE(c.path.ends_with(good) || c.path.ends_with(bad)) << c.path;
+  }
+  // The token is in no answer and not in slipwayd's output.
+  EXPECT_EQ(Api().Get("/api/v1/repos/app").body.find(kToken), std::string::npos);
+  EXPECT_EQ(daemon().Log().find(kToken), std::string::npos) << "slipwayd's log holds the status token";
+}
+
+TEST_P(StatusTest, AForgeThatIsDownChangesNothingAndGetsTheStatusLater) {
+  const std::string forge = GetParam();
+  ForgeRepoInfo info{forge, "team/app", 32};
+  StatusStandin standin(kToken);  // not started: connections are refused
+  PipelineRepo repo;
+  std::string base = repo.Push(OneStep("true"));
+  std::string commit = repo.Push(OneStep("true"));
+  ASSERT_FALSE(AddWithStatuses("app", repo, info, ApiBase(forge, standin)).is_null());
+
+  int64_t id = QueuedRun(
+      Deliver(Sign(forge, "push", PushPayload(info, "refs/heads/main", base, commit).dump(), kSecret)));
+  ASSERT_GT(id, 0);
+  json run = AwaitRun(id);
+  EXPECT_EQ(Str(run, "status"), "success") << run.dump();
+  EXPECT_EQ(Str(run, "error"), "");
+  // Other runs are not held up by it.
+  std::string next = repo.Push(OneStep("true"));
+  int64_t second = QueuedRun(
+      Deliver(Sign(forge, "push", PushPayload(info, "refs/heads/main", commit, next).dump(), kSecret)));
+  ASSERT_GT(second, 0);
+  EXPECT_EQ(Str(AwaitRun(second), "status"), "success");
+
+  // The forge comes back on the same address: the final status arrives.
+  standin.Start();
+  AwaitFinalState(standin, commit, "success", seconds(90));
+  AwaitFinalState(standin, next, "success", seconds(90));
+  EXPECT_EQ(Str(GetRun(id), "status"), "success");
+}
+
+INSTANTIATE_TEST_SUITE_P(Forges, StatusTest, ::testing::Values("github", "gitea", "gitlab"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace slipway::testing
