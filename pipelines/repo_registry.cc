@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -53,6 +54,24 @@ std::string CredentialPlace(const std::string& repo) {
 std::string SecretPlace(const std::string& repo, const std::string& key) {
   return "repo/" + repo + "/secret/" + key;
 }
+std::string WebhookPlace(const std::string& repo) {
+  return "repo/" + repo + "/webhook";
+}
+std::string StatusTokenPlace(const std::string& repo) {
+  return "repo/" + repo + "/status-token";
+}
+
+// The forges a webhook may come from (webhooks/forge_event.h names them).
+constexpr const char* kForges[] = {"github", "gitea", "gitlab"};
+constexpr size_t kMaxFullNameLength = 255;
+constexpr size_t kMaxStatusApiLength = 2048;
+constexpr size_t kMaxProjectIdLength = 20;
+// A webhook secret is pasted into the forge's form; a status token into an
+// Authorization header. Both bounded, neither ever repeated.
+constexpr size_t kMaxWebhookSecretBytes = 1024;
+constexpr size_t kMaxStatusTokenBytes = 4096;
+// Bytes of randomness in a secret made for the user (hex: twice as long).
+constexpr size_t kMadeSecretBytes = 32;
 
 std::string RepoName(const std::string& name) {
   return "repository " + name;
@@ -192,6 +211,126 @@ Status CheckSecretKey(const std::string& key) {
   return Status::Ok();
 }
 
+// "owner/repo", "group/sub/repo" as forges name repositories: path segments
+// of [A-Za-z0-9._-], none empty, "." or "..".
+Status CheckFullName(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= kMaxFullNameLength;
+  size_t start = 0;
+  while (ok) {
+    size_t end = name.find('/', start);
+    std::string segment = name.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    ok = !segment.empty() && segment != "." && segment != "..";
+    for (char c : segment) ok = ok && (IsAlnum(c) || c == '.' || c == '_' || c == '-');
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  if (!ok) {
+    return InvalidArgument("full name " + Shown(name) +
+                           " is not the forge's owner/repo (segments of A-Z a-z 0-9 . _ -, at most 255)");
+  }
+  return Status::Ok();
+}
+
+// The forge's API base: an http(s) URL without userinfo (the token goes in
+// a header), query or fragment. The message shows it without userinfo.
+Status CheckStatusApi(const std::string& url) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument("status API " + Shown(StripUserinfo(url)) + ": " + why);
+  };
+  if (url.size() > kMaxStatusApiLength) return bad("longer than 2048 bytes");
+  if (HasControlChar(url) || url.find(' ') != std::string::npos) return bad("control character or space");
+  std::string lower = Lower(url);
+  size_t host = lower.starts_with("https://") ? 8 : lower.starts_with("http://") ? 7 : 0;
+  if (host == 0) return bad("not an http:// or https:// URL");
+  size_t host_end = url.find('/', host);
+  std::string authority = url.substr(host, host_end == std::string::npos ? std::string::npos : host_end - host);
+  if (authority.find('@') != std::string::npos) {
+    return bad("holds a user name or password: give the token with the status token instead");
+  }
+  if (authority.empty() || authority.front() == ':') return bad("no host");
+  if (url.find_first_of("?#") != std::string::npos) return bad("holds a query or fragment");
+  return Status::Ok();
+}
+
+// A secret or token as given: its rules named, its value never.
+Status CheckSecretText(const std::string& value, size_t max, const char* what) {
+  if (value.size() > max) {
+    return InvalidArgument(std::string(what) + " is longer than " + std::to_string(max) + " bytes");
+  }
+  if (HasControlChar(value)) {
+    return InvalidArgument(std::string(what) + " holds a control character");
+  }
+  return Status::Ok();
+}
+
+// The forge's side of a repository, checked together: everything but
+// cancel_superseded needs a forge.
+Status CheckForge(const Repository& repo, const std::string& webhook_secret, const std::string& status_token) {
+  bool known = repo.forge.empty();
+  for (const char* forge : kForges) known = known || repo.forge == forge;
+  if (!known) return InvalidArgument("forge " + Shown(repo.forge) + " is not github, gitea or gitlab");
+  if (repo.forge.empty()) {
+    if (!repo.full_name.empty() || !repo.status_api.empty() || !repo.project_id.empty() ||
+        !webhook_secret.empty() || !status_token.empty()) {
+      return InvalidArgument(
+          "full name, status API, project id, webhook secret and status token need a forge (github, gitea or "
+          "gitlab)");
+    }
+    return Status::Ok();
+  }
+  if (!repo.full_name.empty()) SLIPWAY_RETURN_IF_ERROR(CheckFullName(repo.full_name));
+  if (!repo.status_api.empty()) SLIPWAY_RETURN_IF_ERROR(CheckStatusApi(repo.status_api));
+  if (!repo.project_id.empty()) {
+    bool digits = repo.project_id.size() <= kMaxProjectIdLength &&
+                  repo.project_id.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits) return InvalidArgument("project id " + Shown(repo.project_id) + " is not GitLab's numeric id");
+    if (repo.forge != "gitlab") return InvalidArgument("a project id is GitLab's: the forge is " + repo.forge);
+  }
+  SLIPWAY_RETURN_IF_ERROR(CheckSecretText(webhook_secret, kMaxWebhookSecretBytes, "the webhook secret"));
+  SLIPWAY_RETURN_IF_ERROR(CheckSecretText(status_token, kMaxStatusTokenBytes, "the status token"));
+  if (!status_token.empty() && repo.status_api.empty()) {
+    return InvalidArgument("a status token needs the status API (the forge's API base URL)");
+  }
+  if (repo.forge == "gitlab" && !repo.status_api.empty() && repo.project_id.empty()) {
+    return InvalidArgument("GitLab's status API needs the project id");
+  }
+  return Status::Ok();
+}
+
+// A clone URL in the form two spellings of one repository share: no
+// userinfo, scheme and host in lowercase, scp-like "host:path" as
+// "ssh://host/path", without trailing "/" and ".git".
+std::string NormalizeCloneUrl(const std::string& url) {
+  std::string u = StripUserinfo(url);
+  size_t scheme_end = u.find("://");
+  if (scheme_end == std::string::npos) {
+    size_t colon = u.find(':');
+    if (colon != std::string::npos && u.find('/') > colon) {
+      std::string path = u.substr(colon + 1);
+      u = "ssh://" + u.substr(0, colon) + (path.starts_with("/") ? "" : "/") + path;
+      scheme_end = 3;
+    }
+  }
+  if (scheme_end != std::string::npos) {
+    size_t host_end = u.find('/', scheme_end + 3);
+    if (host_end == std::string::npos) host_end = u.size();
+    u = Lower(u.substr(0, host_end)) + u.substr(host_end);
+  }
+  while (u.ends_with("/")) u.pop_back();
+  if (u.ends_with(".git")) u.resize(u.size() - 4);
+  while (u.ends_with("/")) u.pop_back();
+  return u;
+}
+
+// Seals `plain` for `place` into `*out`; the error names what, not the value.
+Status SealInto(const SecretBox& box, const std::string& plain, const std::string& place, const std::string& what,
+                std::string* out) {
+  auto sealed = box.Seal(plain, place);
+  if (!sealed.ok()) return sealed.status().Wrap(what);
+  *out = std::move(sealed).value();
+  return Status::Ok();
+}
+
 // The credential's fields as sealed: JSON, the kind kept beside it in clear.
 std::string EncodeCredential(const Credential& c) {
   nlohmann::json j;
@@ -328,6 +467,13 @@ RepoRegistry::RepoRegistry(RunStore& store, const SecretBox& box, std::string ss
     : store_(store), box_(box), ssh_dir_(std::move(ssh_dir)) {}
 
 Result<Repository> RepoRegistry::Add(Repository repo, const Credential& credential) {
+  return Add(std::move(repo), credential, "", "", nullptr);
+}
+
+Result<Repository> RepoRegistry::Add(Repository repo, const Credential& credential,
+                                     const std::string& webhook_secret, const std::string& status_token,
+                                     std::string* made_secret) {
+  if (made_secret != nullptr) made_secret->clear();
   SLIPWAY_RETURN_IF_ERROR(CheckName(repo.name));
   SLIPWAY_ASSIGN_OR_RETURN(GitUrl url, ParseGitUrl(repo.url));
   if (!url.password.empty()) {
@@ -339,6 +485,24 @@ Result<Repository> RepoRegistry::Add(Repository repo, const Credential& credenti
   SLIPWAY_RETURN_IF_ERROR(CheckLimits(repo.defaults));
   Status st = CheckCredential(url, credential);
   if (!st.ok()) return st.Wrap(RepoName(repo.name));
+  st = CheckForge(repo, webhook_secret, status_token);
+  if (!st.ok()) return st.Wrap(RepoName(repo.name));
+  repo.webhook_secret_sealed.clear();
+  repo.status_token_sealed.clear();
+  if (!repo.forge.empty()) {
+    // getrandom(2) (RandomHex): the kernel's CSPRNG, as OpenSSL's RAND_bytes
+    // seeds from.
+    std::string secret = webhook_secret.empty() ? RandomHex(kMadeSecretBytes) : webhook_secret;
+    st = SealInto(box_, secret, WebhookPlace(repo.name), RepoName(repo.name) + ": seal the webhook secret",
+                  &repo.webhook_secret_sealed);
+    if (st.ok() && webhook_secret.empty() && made_secret != nullptr) *made_secret = secret;
+    Wipe(secret);
+    if (!st.ok()) return st;
+  }
+  if (!status_token.empty()) {
+    SLIPWAY_RETURN_IF_ERROR(SealInto(box_, status_token, StatusTokenPlace(repo.name),
+                                     RepoName(repo.name) + ": seal the status token", &repo.status_token_sealed));
+  }
   repo.credential_kind = credential.kind;
   repo.credential_sealed.clear();
   if (!credential.kind.empty()) {
@@ -351,6 +515,39 @@ Result<Repository> RepoRegistry::Add(Repository repo, const Credential& credenti
   repo.created_unix_ms = NowUnixMs();
   SLIPWAY_RETURN_IF_ERROR(store_.AddRepository(repo));
   return repo;
+}
+
+Result<std::string> RepoRegistry::WebhookSecret(const Repository& repo) const {
+  if (repo.webhook_secret_sealed.empty()) return NotFound(RepoName(repo.name) + " has no webhook secret");
+  auto plain = box_.Open(repo.webhook_secret_sealed, WebhookPlace(repo.name));
+  if (!plain.ok()) return plain.status().Wrap(RepoName(repo.name) + ": open the webhook secret");
+  return plain;
+}
+
+Result<std::string> RepoRegistry::StatusToken(const Repository& repo) const {
+  if (repo.status_token_sealed.empty()) return NotFound(RepoName(repo.name) + " has no status token");
+  auto plain = box_.Open(repo.status_token_sealed, StatusTokenPlace(repo.name));
+  if (!plain.ok()) return plain.status().Wrap(RepoName(repo.name) + ": open the status token");
+  return plain;
+}
+
+Result<Repository> RepoRegistry::Match(const std::string& forge, const std::string& full_name,
+                                       const std::vector<std::string>& clone_urls) const {
+  std::vector<std::string> urls;
+  for (const std::string& u : clone_urls) {
+    if (!u.empty()) urls.push_back(NormalizeCloneUrl(u));
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<Repository> all, store_.ListRepositories());
+  // By name: with two registrations of one forge repository, the first.
+  for (Repository& repo : all) {
+    if (forge.empty() || repo.forge != forge) continue;
+    if (!full_name.empty() && !repo.full_name.empty() && Lower(repo.full_name) == Lower(full_name)) return repo;
+    std::string mine = NormalizeCloneUrl(repo.url);
+    if (std::find(urls.begin(), urls.end(), mine) != urls.end()) return repo;
+  }
+  // The delivery's names are the sender's: not repeated.
+  return NotFound("no repository registered for this " + (forge.empty() ? std::string("forge") : Shown(forge)) +
+                  " repository");
 }
 
 // Every call naming a repository or a key checks the name first, so that no

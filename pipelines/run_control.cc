@@ -7,11 +7,14 @@ namespace slipway::pipelines {
 
 RunControl::RunControl(int64_t run_id) : run_id_(run_id), stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
-std::set<std::string> RunControl::RequestStop(Stop why) {
+std::set<std::string> RunControl::RequestStop(Stop why, int64_t superseded_by) {
   std::set<std::string> live;
   {
     std::lock_guard lock(mu_);
-    if (stop_ == Stop::kNone) stop_ = why;
+    if (stop_ == Stop::kNone) {
+      stop_ = why;
+      superseded_by_ = why == Stop::kCancel ? superseded_by : 0;
+    }
     live = containers_;
   }
   cv_.notify_all();
@@ -22,6 +25,11 @@ std::set<std::string> RunControl::RequestStop(Stop why) {
     (void)!::write(stop_fd_.get(), &one, sizeof one);
   }
   return live;
+}
+
+int64_t RunControl::superseded_by() const {
+  std::lock_guard lock(mu_);
+  return superseded_by_;
 }
 
 bool RunControl::Sleep(std::chrono::milliseconds d) const {

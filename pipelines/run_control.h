@@ -29,8 +29,10 @@ class RunControl {
 
   // Asks the run to stop; the first reason given wins. Returns the live
   // containers, for the caller to kill. Wakes every waiter and makes
-  // stop_fd() readable.
-  std::set<std::string> RequestStop(Stop why);
+  // stop_fd() readable. A cancel may say which newer run superseded it.
+  std::set<std::string> RequestStop(Stop why, int64_t superseded_by = 0);
+  // The newer run whose cancel stopped this one; 0 if none did.
+  int64_t superseded_by() const;
   // Lock-free: the executor asks while it holds mu() (RunSteps).
   Stop stop() const { return stop_.load(); }
   // Becomes readable once a stop is requested (for a build's cancel_fd).
@@ -64,6 +66,7 @@ class RunControl {
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::atomic<Stop> stop_{Stop::kNone};  // written under mu_, so waiters on cv_ see it
+  int64_t superseded_by_ = 0;            // guarded by mu_
   UniqueFd stop_fd_;
   std::set<std::string> containers_;
   std::map<std::string, std::shared_ptr<EndSignal>> log_ends_;

@@ -131,6 +131,7 @@ struct Unit {
   std::string container_id;
   std::shared_ptr<EndSignal> end;
   std::thread pump;
+  std::vector<std::string> withheld;  // secrets it names but does not get (no_secrets)
 };
 
 class RunExecutor {
@@ -215,14 +216,30 @@ Status RunExecutor::PrepareWorkspace() {
   repo_ = repo;
   SLIPWAY_ASSIGN_OR_RETURN(RepoRegistry::FetchAuth auth, d_.repos.FetchCredentials(repo));
   GitMirror mirror(d_.options.mirrors_dir + "/" + repo.name + ".git");
-  std::string what = !run_.commit.empty() ? run_.commit : !run_.tag.empty() ? "refs/tags/" + run_.tag
-                                                                               : "refs/heads/" + run_.branch;
+  // A pull request's head is a ref of its own on the base repository
+  // (refs/pull/N/head): fetched beside the branches, then the commit the
+  // forge named is looked up in what came.
+  std::string what = !run_.head_ref.empty() ? run_.head_ref
+                     : !run_.commit.empty() ? run_.commit
+                     : !run_.tag.empty()    ? "refs/tags/" + run_.tag
+                                            : "refs/heads/" + run_.branch;
   SLIPWAY_RETURN_IF_ERROR(Note("fetching " + what + " from " + repo.url));
   SLIPWAY_ASSIGN_OR_RETURN(FetchResult fetched, mirror.Fetch(repo.url, auth.credentials, what));
-  run_.commit = fetched.commit;
-  if (auto info = mirror.Describe(run_.commit); info.ok()) {
-    run_.author = info->author;
-    run_.message = info->message;
+  if (!run_.head_ref.empty() && !run_.commit.empty()) {
+    auto found = mirror.Resolve(run_.commit);
+    if (!found.ok()) {
+      return NotFound("pull request " + std::to_string(run_.pull_request) + ": commit " + run_.commit +
+                      " is not in " + run_.head_ref + " any more (now " + fetched.commit + ")");
+    }
+  } else {
+    run_.commit = fetched.commit;
+  }
+  // What the forge said of the commit stands; otherwise the mirror says.
+  if (run_.author.empty() && run_.message.empty()) {
+    if (auto info = mirror.Describe(run_.commit); info.ok()) {
+      run_.author = info->author;
+      run_.message = info->message;
+    }
   }
   SaveRun();
   SLIPWAY_RETURN_IF_ERROR(Note("commit " + run_.commit + " (" + std::to_string(fetched.received_objects) +
@@ -319,8 +336,24 @@ Status RunExecutor::PlanUnits() {
       if (run_.repo.empty()) {
         return InvalidArgument(where + ".secrets: a local run (pipeline exec) has no repository to take secrets from");
       }
-      SLIPWAY_ASSIGN_OR_RETURN(auto values, d_.repos.SecretValues(run_.repo, s.secrets));
-      for (auto& [k, v] : values) u.options.secret_env.emplace_back(k, v);
+      if (run_.no_secrets) {
+        // A pull request from a fork: its code is the fork author's. As in
+        // GitLab, Woodpecker and Drone, the step runs without the secrets
+        // (their variables empty), and its log says which it did not get.
+        // The names are checked as in any run; no value is even opened.
+        SLIPWAY_ASSIGN_OR_RETURN(std::vector<std::string> names, d_.repos.SecretNames(run_.repo));
+        for (const std::string& key : s.secrets) {
+          if (std::find(names.begin(), names.end(), key) == names.end()) {
+            return NotFound("repository " + run_.repo + ": secret " + key + ": not found");
+          }
+          if (std::find(u.withheld.begin(), u.withheld.end(), key) != u.withheld.end()) continue;
+          u.withheld.push_back(key);
+          u.request.env.push_back(key + "=");
+        }
+      } else {
+        SLIPWAY_ASSIGN_OR_RETURN(auto values, d_.repos.SecretValues(run_.repo, s.secrets));
+        for (auto& [k, v] : values) u.options.secret_env.emplace_back(k, v);
+      }
     }
     steps_.push_back(std::move(u));
   }
@@ -373,6 +406,10 @@ Status RunExecutor::Launch(Unit& u) {
   const std::string& name = records_[u.record].name;
   SLIPWAY_ASSIGN_OR_RETURN(u.log, StepLogWriter::Create(StepLogPath(d_.options, run_.id, records_[u.record].index),
                                                         d_.options.step_log_max_bytes));
+  if (!u.withheld.empty()) {
+    SLIPWAY_RETURN_IF_ERROR(u.log->Note("secrets withheld (a pull request from a fork gets none): " +
+                                        Join(u.withheld, ", ")));
+  }
   u.request.network = network_;
   auto c = d_.containers.Create(u.request, u.options);
   if (!c.ok()) return c.status().Wrap(name);
@@ -700,6 +737,7 @@ Run RunExecutor::Execute() {
   run_.started_unix_ms = NowUnixMs();
   SaveRun();
   d_.log.Info("run.started", {{"run", run_.id}, {"repo", run_.repo}});
+  if (d_.changed) d_.changed(run_);
 
   Status st = MakeDirs(RunDir(d_.options, run_.id) + "/logs", 0700);
   StepRecord setup;
@@ -759,6 +797,10 @@ Run RunExecutor::Execute() {
   // A service that failed its readiness check: its log says why.
   run_.status = st.ok() || Stopping() ? Outcome() : RunStatus::kError;
   if (!st.ok() && !Stopping()) run_.error = st.message();
+  if (run_.status == RunStatus::kCancelled && control_.superseded_by() != 0) {
+    run_.superseded_by = control_.superseded_by();
+    run_.error = "superseded by run " + std::to_string(run_.superseded_by);
+  }
   run_.finished_unix_ms = NowUnixMs();
   control_.EndAllLogs();
   SaveRun();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "engine/base/event_log.h"
@@ -25,6 +26,8 @@ struct RunDeps {
   ContainerService& containers;
   ImageProvider& images;
   EventLog& log;
+  // Told when the run starts (RunObserver::RunChanged, through RunService).
+  std::function<void(const Run&)> changed;
 };
 
 // The name of the run's own record: the log of fetch, checkout, pulls and

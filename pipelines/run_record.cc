@@ -69,6 +69,12 @@ class FieldReader {
     }
     *out = static_cast<Int>(v->get<int64_t>());
   }
+  void Bool(const char* key, bool* out) {
+    const ordered_json* v = Find(key, false);
+    if (v == nullptr) return;
+    if (!v->is_boolean()) return Fail(key, "true or false");
+    *out = v->get<bool>();
+  }
   // null -> 0.
   void IdOrNull(const char* key, int64_t* out) {
     const ordered_json* v = Find(key, false);
@@ -192,6 +198,14 @@ ordered_json Repository::ToJsonValue() const {
   j["credential"] = credential_kind.empty() ? ordered_json(nullptr) : ordered_json(credential_kind);
   j["defaults"] = LimitsJson(defaults);
   j["created_at"] = Rfc3339Millis(created_unix_ms);
+  j["forge"] = forge;
+  j["full_name"] = full_name;
+  j["status_api"] = status_api;
+  j["project_id"] = project_id;
+  // Whether there is one, never the sealed bytes.
+  j["webhook"] = !webhook_secret_sealed.empty();
+  j["status_token"] = !status_token_sealed.empty();
+  j["cancel_superseded"] = cancel_superseded;
   return j;
 }
 
@@ -211,6 +225,10 @@ ordered_json Run::ToJsonValue() const {
   j["started_at"] = Rfc3339Millis(started_unix_ms);
   j["finished_at"] = Rfc3339Millis(finished_unix_ms);
   j["rerun_of"] = rerun_of == 0 ? ordered_json(nullptr) : ordered_json(rerun_of);
+  j["pull_request"] = pull_request == 0 ? ordered_json(nullptr) : ordered_json(pull_request);
+  j["head_ref"] = head_ref;
+  j["no_secrets"] = no_secrets;
+  j["superseded_by"] = superseded_by == 0 ? ordered_json(nullptr) : ordered_json(superseded_by);
   if (!source_dir.empty()) j["source_dir"] = source_dir;
   return j;
 }
@@ -232,6 +250,10 @@ Result<Run> Run::FromJsonValue(const ordered_json& value) {
   r.Time("started_at", &run.started_unix_ms);
   r.Time("finished_at", &run.finished_unix_ms);
   r.IdOrNull("rerun_of", &run.rerun_of);
+  r.IdOrNull("pull_request", &run.pull_request);
+  r.String("head_ref", &run.head_ref);
+  r.Bool("no_secrets", &run.no_secrets);
+  r.IdOrNull("superseded_by", &run.superseded_by);
   r.String("source_dir", &run.source_dir, /*optional=*/true);
   if (!r.status().ok()) return r.status();
   return run;

@@ -119,6 +119,7 @@ struct RunFilter {
   std::string repo, branch, commit;  // commit: a prefix of at least 4 hex digits
   std::optional<RunStatus> status;
   std::optional<Event> event;
+  int64_t pull_request = 0;                      // the runs of this pull request
   int64_t since_unix_ms = 0, until_unix_ms = 0;  // queued in [since, until)
   int64_t before_id = 0;                        // paging: only runs with id < before_id
   int limit = 50;                               // 1..500

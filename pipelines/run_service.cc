@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "engine/base/ascii.h"
@@ -54,6 +56,22 @@ Status CheckRefName(const std::string& name, const char* what) {
   return Status::Ok();
 }
 
+// What a forge says of a commit, as a run keeps it: the first line, at most
+// `max` bytes, cut on a UTF-8 character's boundary (as Describe's summary).
+std::string FirstLine(const std::string& text, size_t max) {
+  std::string line = text.substr(0, text.find('\n'));
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.size() > max) {
+    size_t cut = max;
+    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+    line.resize(cut);
+  }
+  return line;
+}
+
+constexpr size_t kMaxAuthorBytes = 256;
+constexpr size_t kMaxMessageBytes = 200;
+
 }  // namespace
 
 class RunService::Impl {
@@ -61,10 +79,11 @@ class RunService::Impl {
   Impl(const RunServiceOptions& options, RunStore& store, RepoRegistry& repos, ContainerService& containers,
        ImageProvider& images, EventLog& log)
       : options_(options), store_(store), repos_(repos), log_(log),
-        deps_{options_, store, repos, containers, images, log} {}
+        deps_{options_, store, repos, containers, images, log, [this](const Run& run) { Notify(run); }} {}
 
   Result<int> Recover();
   void Start();
+  void SetObserver(RunObserver* observer) { observer_.store(observer); }
   Result<Run> Trigger(const TriggerRequest& request);
   Result<Run> Exec(const std::string& dir);
   Result<Run> Rerun(int64_t id);
@@ -88,6 +107,18 @@ class RunService::Impl {
  private:
   Result<Run> Enqueue(Run run);
   Result<Run> TriggerRun(const TriggerRequest& request, int64_t rerun_of);
+  // Cancels the older queued or running runs `newer` supersedes (its branch's
+  // push runs, or its pull request's runs).
+  void Supersede(const Run& newer);
+  // Stops run `id`: a queued one is recorded cancelled at once (returned);
+  // a running one is asked to stop (nullopt; its executor records it).
+  // kFailedPrecondition if it is neither. `superseded_by`: the newer run
+  // that made the cancel, 0 for a user's.
+  Result<std::optional<Run>> StopRun(int64_t id, int64_t superseded_by);
+  // Tells the observer, if any, of `run`'s change. Never under mu_.
+  void Notify(const Run& run) {
+    if (RunObserver* o = observer_.load()) o->RunChanged(run);
+  }
   Result<Run> ExecRun(const std::string& dir, int64_t rerun_of);
   void SchedulerLoop();
   void Execute(Run run, std::shared_ptr<RunControl> control);
@@ -101,6 +132,7 @@ class RunService::Impl {
   RepoRegistry& repos_;
   EventLog& log_;
   const RunDeps deps_;
+  std::atomic<RunObserver*> observer_{nullptr};
 
   mutable std::mutex mu_;
   std::condition_variable cv_;       // queue_, active_, stopping_
@@ -131,6 +163,7 @@ Result<int> RunService::Impl::Recover() {
     }
     RemoveWorkspace(run);
     log_.Warn("run.interrupted", {{"run", id}});
+    Notify(run);
   }
   // Containers of runs: none runs yet, so any left is a crash's. Their
   // sandboxes are gone already (they end with their caller: Reconcile());
@@ -165,20 +198,85 @@ Result<Run> RunService::Impl::Enqueue(Run run) {
   }
   cv_.notify_all();
   log_.Info("run.queued", {{"run", stored.id}, {"repo", stored.repo}, {"event", EventName(stored.event)}});
+  Notify(stored);
   return stored;
 }
 
-Result<Run> RunService::Impl::Trigger(const TriggerRequest& request) { return TriggerRun(request, 0); }
+Result<Run> RunService::Impl::Trigger(const TriggerRequest& request) {
+  SLIPWAY_ASSIGN_OR_RETURN(Run run, TriggerRun(request, 0));
+  Supersede(run);
+  return run;
+}
+
+void RunService::Impl::Supersede(const Run& newer) {
+  RunFilter filter;
+  filter.repo = newer.repo;
+  if (newer.event == Event::kPush && !newer.branch.empty()) {
+    filter.branch = newer.branch;
+  } else if (newer.event == Event::kPullRequest && newer.pull_request > 0) {
+    filter.pull_request = newer.pull_request;
+  } else {
+    return;  // manual and tag runs supersede nothing
+  }
+  filter.event = newer.event;
+  filter.before_id = newer.id;  // older runs only
+  filter.limit = 500;
+  auto repo = repos_.Get(newer.repo);
+  if (!repo.ok() || !repo->cancel_superseded) return;
+  std::vector<int64_t> older;
+  for (RunStatus status : {RunStatus::kQueued, RunStatus::kRunning}) {
+    filter.status = status;
+    auto runs = store_.ListRuns(filter);
+    if (!runs.ok()) {
+      log_.Error("run.supersede", {{"run", newer.id}, {"error", runs.status().message()}});
+      continue;
+    }
+    for (const Run& r : *runs) older.push_back(r.id);
+  }
+  for (int64_t id : older) {
+    // The webhook's answer waits for this: a running run is only told to
+    // stop (its containers killed), never waited for.
+    auto stopped = StopRun(id, newer.id);
+    if (!stopped.ok()) {
+      // It ended meanwhile (kFailedPrecondition): nothing to supersede.
+      if (stopped.status().code() != Code::kFailedPrecondition) {
+        log_.Warn("run.supersede", {{"run", id}, {"by", newer.id}, {"error", stopped.status().message()}});
+      }
+      continue;
+    }
+    log_.Info("run.superseded", {{"run", id}, {"by", newer.id}});
+  }
+}
 
 Result<Run> RunService::Impl::TriggerRun(const TriggerRequest& request, int64_t rerun_of) {
   SLIPWAY_ASSIGN_OR_RETURN(Repository repo, repos_.Get(request.repo));
-  if (!request.tag.empty() && !request.commit.empty()) {
+  // A webhook's tag push names its commit too; a user names one or the other.
+  if (request.event == Event::kManual && !request.tag.empty() && !request.commit.empty()) {
     return InvalidArgument("give a tag or a commit, not both");
   }
   Run run;
   run.repo = repo.name;
   run.event = request.event;
   run.rerun_of = rerun_of;
+  if (request.pull_request < 0) return InvalidArgument("pull request number must be positive");
+  if ((request.pull_request > 0) != !request.head_ref.empty()) {
+    return InvalidArgument("a pull request run needs both its number and its head ref");
+  }
+  if (request.pull_request > 0) {
+    if (request.event != Event::kPullRequest) {
+      return InvalidArgument("a pull request number is for pull_request runs only");
+    }
+    // Fetched as a ref of its own (git_mirror.h): a full ref name, never a pattern.
+    SLIPWAY_RETURN_IF_ERROR(CheckRefName(request.head_ref, "head ref"));
+    if (!request.head_ref.starts_with("refs/")) {
+      return InvalidArgument("head ref \"" + request.head_ref + "\" is not a full ref (refs/...)");
+    }
+    run.pull_request = request.pull_request;
+    run.head_ref = request.head_ref;
+  }
+  run.no_secrets = request.no_secrets;
+  run.author = FirstLine(request.author, kMaxAuthorBytes);
+  run.message = FirstLine(request.message, kMaxMessageBytes);
   if (!request.commit.empty()) {
     if (request.commit.size() != 40 || !IsLowerHex(request.commit)) {
       return InvalidArgument("commit \"" + request.commit + "\" is not a full commit id (40 lowercase hex digits)");
@@ -239,6 +337,7 @@ Result<Run> RunService::Impl::ExecRun(const std::string& dir, int64_t rerun_of) 
   }
   cv_.notify_all();
   log_.Info("run.queued", {{"run", stored.id}, {"dir", dir}, {"event", "manual"}});
+  Notify(stored);
   return stored;
 }
 
@@ -249,6 +348,9 @@ Result<Run> RunService::Impl::Rerun(int64_t id) {
   if (old.commit.empty()) {
     // It never got as far as its commit: run what was asked again.
     TriggerRequest again{old.repo, old.branch, old.tag, "", old.event};
+    again.pull_request = old.pull_request;
+    again.head_ref = old.head_ref;
+    again.no_secrets = old.no_secrets;
     return TriggerRun(again, old.id);
   }
   Run run;
@@ -258,11 +360,17 @@ Result<Run> RunService::Impl::Rerun(int64_t id) {
   run.commit = old.commit;
   run.event = old.event;
   run.rerun_of = old.id;
+  // A pull request's commit is fetched through its head ref again, and a
+  // fork's run gets no secrets the second time either.
+  run.pull_request = old.pull_request;
+  run.head_ref = old.head_ref;
+  run.no_secrets = old.no_secrets;
   return Enqueue(run);
 }
 
-Result<Run> RunService::Impl::Cancel(int64_t id) {
+Result<std::optional<Run>> RunService::Impl::StopRun(int64_t id, int64_t superseded_by) {
   std::shared_ptr<RunControl> control;
+  std::optional<Run> cancelled;
   {
     std::lock_guard lock(mu_);
     auto it = std::find(queue_.begin(), queue_.end(), id);
@@ -271,23 +379,38 @@ Result<Run> RunService::Impl::Cancel(int64_t id) {
       SLIPWAY_ASSIGN_OR_RETURN(Run run, store_.GetRun(id));
       run.status = RunStatus::kCancelled;
       run.finished_unix_ms = NowUnixMs();
+      if (superseded_by) {
+        run.superseded_by = superseded_by;
+        run.error = "superseded by run " + std::to_string(superseded_by);
+      }
       SLIPWAY_RETURN_IF_ERROR(store_.UpdateRun(run));
       RemoveWorkspace(run);
       ended_cv_.notify_all();
-      log_.Info("run.cancelled", {{"run", id}});
-      return run;
+      cancelled = std::move(run);
+    } else if (auto a = active_.find(id); a != active_.end()) {
+      control = a->second;
     }
-    if (auto a = active_.find(id); a != active_.end()) control = a->second;
+  }
+  if (cancelled) {
+    log_.Info("run.cancelled", {{"run", id}});
+    Notify(*cancelled);
+    return cancelled;
   }
   if (!control) {
     SLIPWAY_ASSIGN_OR_RETURN(Run run, store_.GetRun(id));
     return FailedPrecondition("run " + std::to_string(id) + " is " + RunStatusName(run.status) +
                               ": only a queued or running run can be cancelled");
   }
-  for (const std::string& container : control->RequestStop(RunControl::Stop::kCancel)) {
+  for (const std::string& container : control->RequestStop(RunControl::Stop::kCancel, superseded_by)) {
     (void)deps_.containers.Kill(container, SIGKILL);
   }
   log_.Info("run.cancelled", {{"run", id}});
+  return std::optional<Run>();
+}
+
+Result<Run> RunService::Impl::Cancel(int64_t id) {
+  SLIPWAY_ASSIGN_OR_RETURN(std::optional<Run> cancelled, StopRun(id, 0));
+  if (cancelled) return *cancelled;
   return Await(id, kCancelWait);
 }
 
@@ -323,6 +446,7 @@ void RunService::Impl::SchedulerLoop() {
 
 void RunService::Impl::Execute(Run run, std::shared_ptr<RunControl> control) {
   Run ended = ExecuteRun(deps_, std::move(run), *control);
+  Notify(ended);
   if (ended.status == RunStatus::kSuccess || options_.keep_failed_workspaces.count() == 0 ||
       ended.status == RunStatus::kInterrupted) {
     RemoveWorkspace(ended);
@@ -511,6 +635,7 @@ RunService::~RunService() { impl_->Shutdown(std::chrono::milliseconds(0)); }
 
 Result<int> RunService::Recover() { return impl_->Recover(); }
 void RunService::Start() { impl_->Start(); }
+void RunService::SetObserver(RunObserver* observer) { impl_->SetObserver(observer); }
 Result<Run> RunService::Trigger(const TriggerRequest& request) { return impl_->Trigger(request); }
 Result<Run> RunService::Exec(const std::string& dir) { return impl_->Exec(dir); }
 Result<Run> RunService::Rerun(int64_t id) { return impl_->Rerun(id); }

@@ -75,7 +75,12 @@ struct TriggerRequest {
 
 // Told when a run is queued, starts and ends (commit statuses). Called on
 // the thread that made the change, never under the service's lock; must not
-// block (queue the work).
+// block (queue the work): a Trigger's caller (a webhook's answer) and the
+// run's executor wait for it. RunChanged gets the run as recorded:
+//   queued       Trigger, Exec, Rerun
+//   running      the executor took it
+//   final status the run ended, was cancelled (also while queued, also when
+//                superseded), or found interrupted by Recover()
 class RunObserver {
  public:
   virtual ~RunObserver() = default;
@@ -97,10 +102,21 @@ class RunService {
   void Start();
 
   // Queues a run. kNotFound for an unknown repository, kInvalidArgument for
-  // a bad branch, tag or commit. With the repository's cancel_superseded,
-  // a push run cancels the older queued or running push runs of its branch,
-  // and a pull request run those of its pull request (superseded_by says
-  // by which run).
+  // a bad branch, tag, commit or head ref. With the repository's
+  // cancel_superseded, a push run cancels the older queued or running push
+  // runs of its branch, and a pull request run those of its pull request
+  // (superseded_by says by which run, the error "superseded by run N"), as
+  // Cancel() does but without waiting for a running one to be recorded.
+  // Manual and tag runs supersede nothing; reruns go through Rerun().
+  //
+  // A webhook's push gives branch and commit: the commit runs, the branch is
+  // recorded (and filters `when`). A pull request run fetches `head_ref`
+  // (and the branches) and runs `commit`, which must be in what came (else
+  // the run is `error`); `branch` is its target branch. `author` and
+  // `message` are kept (first line; 256 and 200 bytes at most) instead of
+  // the mirror's. A `no_secrets` run's steps get none of the secrets they
+  // name: each such variable is empty, and the step's log says which were
+  // withheld.
   Result<Run> Trigger(const TriggerRequest& request);
   // Set before Start(); may be null.
   void SetObserver(RunObserver* observer);

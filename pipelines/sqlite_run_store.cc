@@ -87,18 +87,50 @@ const char* const kMigrations[] = {
     ) WITHOUT ROWID;
     CREATE INDEX steps_order ON steps(run_id, idx);
     )sql",
+    // 2: webhooks (issue 13): the repository's forge, its sealed webhook
+    // secret and status token; a run's pull request and what superseded it;
+    // the deliveries seen, so that a replay is not run twice. Defaults keep
+    // the rows of version 1 as they were: no forge, nothing superseded.
+    R"sql(
+    ALTER TABLE repositories ADD COLUMN forge TEXT NOT NULL DEFAULT '';
+    ALTER TABLE repositories ADD COLUMN full_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE repositories ADD COLUMN status_api TEXT NOT NULL DEFAULT '';
+    ALTER TABLE repositories ADD COLUMN project_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE repositories ADD COLUMN webhook_secret_sealed BLOB NOT NULL DEFAULT x'';
+    ALTER TABLE repositories ADD COLUMN status_token_sealed BLOB NOT NULL DEFAULT x'';
+    ALTER TABLE repositories ADD COLUMN cancel_superseded INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE runs ADD COLUMN pull_request INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN head_ref TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN no_secrets INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN superseded_by INTEGER NOT NULL DEFAULT 0;
+    -- The runs of one pull request (superseding); most runs have none.
+    CREATE INDEX runs_pull_request ON runs(repo, pull_request, id) WHERE pull_request != 0;
+    CREATE TABLE deliveries (
+      forge TEXT NOT NULL,
+      delivery_id TEXT NOT NULL,
+      seen_unix_ms INTEGER NOT NULL,
+      PRIMARY KEY (forge, delivery_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX deliveries_seen ON deliveries(seen_unix_ms);
+    )sql",
 };
 
 constexpr int kMaxLimit = 500;
 constexpr size_t kMinCommitPrefix = 4;
 
+// At most this many expired deliveries are dropped per RecordDelivery, so
+// that one call's cost is bounded; each call adds at most one, so the
+// expired ones still drain.
+constexpr int kDeliveryPruneBatch = 64;
+constexpr size_t kMaxDeliveryIdBytes = 512;
+
 constexpr char kRepoColumns[] =
     "name, url, branch_filter, credential_kind, credential_sealed, timeout_ms, memory_bytes, millicpus, "
-    "pids, "
-    "created_unix_ms";
+    "pids, created_unix_ms, forge, full_name, status_api, project_id, webhook_secret_sealed, "
+    "status_token_sealed, cancel_superseded";
 constexpr char kRunColumns[] =
     "id, repo, branch, tag, commit_id, author, message, event, status, queued_unix_ms, started_unix_ms, "
-    "finished_unix_ms, error, source_dir, rerun_of";
+    "finished_unix_ms, error, source_dir, rerun_of, pull_request, head_ref, no_secrets, superseded_by";
 constexpr char kStepColumns[] =
     "run_id, idx, name, kind, status, reason, exit_code, started_unix_ms, finished_unix_ms, duration_ms, "
     "peak_memory_bytes, cpu_ns, container_id, error, timeout_ms, memory_bytes, millicpus, pids";
@@ -141,6 +173,13 @@ void BindRepo(SQLite::Statement& q, const Repository& r) {
   BindBlob(q, i++, r.credential_sealed);
   BindLimits(q, &i, r.defaults);
   q.bind(i++, r.created_unix_ms);
+  q.bind(i++, r.forge);
+  q.bind(i++, r.full_name);
+  q.bind(i++, r.status_api);
+  q.bind(i++, r.project_id);
+  BindBlob(q, i++, r.webhook_secret_sealed);
+  BindBlob(q, i++, r.status_token_sealed);
+  q.bind(i++, r.cancel_superseded ? 1 : 0);
 }
 
 Repository ReadRepo(SQLite::Statement& q) {
@@ -152,6 +191,13 @@ Repository ReadRepo(SQLite::Statement& q) {
   r.credential_sealed = q.getColumn(4).getString();  // the BLOB's bytes, NULs included
   r.defaults = ReadLimits(q, 5);
   r.created_unix_ms = q.getColumn(9).getInt64();
+  r.forge = q.getColumn(10).getString();
+  r.full_name = q.getColumn(11).getString();
+  r.status_api = q.getColumn(12).getString();
+  r.project_id = q.getColumn(13).getString();
+  r.webhook_secret_sealed = q.getColumn(14).getString();
+  r.status_token_sealed = q.getColumn(15).getString();
+  r.cancel_superseded = q.getColumn(16).getInt() != 0;
   return r;
 }
 
@@ -176,6 +222,10 @@ void BindRun(SQLite::Statement& q, int first, const Run& run) {
   q.bind(i++, run.error);
   q.bind(i++, run.source_dir);
   q.bind(i++, run.rerun_of);
+  q.bind(i++, run.pull_request);
+  q.bind(i++, run.head_ref);
+  q.bind(i++, run.no_secrets ? 1 : 0);
+  q.bind(i++, run.superseded_by);
 }
 
 // kInternal if a stored name is unknown (a newer slipway wrote it, or the
@@ -203,6 +253,10 @@ Result<Run> ReadRun(SQLite::Statement& q) {
   run.error = q.getColumn(12).getString();
   run.source_dir = q.getColumn(13).getString();
   run.rerun_of = q.getColumn(14).getInt64();
+  run.pull_request = q.getColumn(15).getInt64();
+  run.head_ref = q.getColumn(16).getString();
+  run.no_secrets = q.getColumn(17).getInt() != 0;
+  run.superseded_by = q.getColumn(18).getInt64();
   return run;
 }
 
@@ -284,8 +338,8 @@ Status CheckFilter(const RunFilter& f) {
       return InvalidArgument("commit \"" + f.commit + "\" is not a prefix of 4 to 40 hex digits");
     }
   }
-  if (f.since_unix_ms < 0 || f.until_unix_ms < 0 || f.before_id < 0) {
-    return InvalidArgument("since, until and before must not be negative");
+  if (f.since_unix_ms < 0 || f.until_unix_ms < 0 || f.before_id < 0 || f.pull_request < 0) {
+    return InvalidArgument("since, until, before and pull_request must not be negative");
   }
   return Status::Ok();
 }
@@ -313,7 +367,7 @@ Status SqliteRunStore::AddRepository(const Repository& repo) {
   std::lock_guard<std::mutex> lock(mu_);
   try {
     SQLite::Statement q(*db_, std::string("INSERT INTO repositories (") + kRepoColumns +
-                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     BindRepo(q, repo);
     q.exec();
     return Status::Ok();
@@ -333,7 +387,8 @@ Status SqliteRunStore::UpdateRepository(const Repository& repo) {
         *db_,
         "UPDATE repositories SET url = ?2, branch_filter = ?3, credential_kind = ?4, "
         "credential_sealed = ?5, timeout_ms = ?6, memory_bytes = ?7, millicpus = ?8, pids = ?9, "
-        "created_unix_ms = ?10 WHERE name = ?1");
+        "created_unix_ms = ?10, forge = ?11, full_name = ?12, status_api = ?13, project_id = ?14, "
+        "webhook_secret_sealed = ?15, status_token_sealed = ?16, cancel_superseded = ?17 WHERE name = ?1");
     BindRepo(q, repo);
     if (q.exec() == 0) return NotFound(RepoName(repo.name) + ": not found");
     return Status::Ok();
@@ -450,7 +505,7 @@ Result<Run> SqliteRunStore::AddRun(const Run& run) {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     if (!run.repo.empty() && !RepoExists(*db_, run.repo)) return NotFound(RepoName(run.repo) + ": not found");
     SQLite::Statement q(*db_, std::string("INSERT INTO runs (") + kRunColumns +
-                                  ") VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                                  ") VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     BindRun(q, 1, run);
     q.exec();
     Run stored = run;
@@ -468,9 +523,10 @@ Status SqliteRunStore::UpdateRun(const Run& run) {
         *db_,
         "UPDATE runs SET repo = ?, branch = ?, tag = ?, commit_id = ?, author = ?, message = ?, "
         "event = ?, status = ?, queued_unix_ms = ?, started_unix_ms = ?, finished_unix_ms = ?, "
-        "error = ?, source_dir = ?, rerun_of = ? WHERE id = ?");
+        "error = ?, source_dir = ?, rerun_of = ?, pull_request = ?, head_ref = ?, no_secrets = ?, "
+        "superseded_by = ? WHERE id = ?");
     BindRun(q, 1, run);
-    q.bind(15, run.id);
+    q.bind(19, run.id);
     if (q.exec() == 0) return NotFound(RunName(run.id) + ": not found");
     return Status::Ok();
   } catch (const SQLite::Exception& e) {
@@ -502,6 +558,7 @@ Result<std::vector<Run>> SqliteRunStore::ListRuns(const RunFilter& f) const {
   // A prefix as a range, which the index serves (LIKE would not: it ignores
   // case). Commit ids are lowercase hex, all below '~'.
   if (!f.commit.empty()) sql += " AND commit_id >= :commit_lo AND commit_id < :commit_hi";
+  if (f.pull_request > 0) sql += " AND pull_request = :pull_request";
   if (f.status) sql += " AND status = :status";
   if (f.event) sql += " AND event = :event";
   if (f.since_unix_ms > 0) sql += " AND queued_unix_ms >= :since";
@@ -518,6 +575,7 @@ Result<std::vector<Run>> SqliteRunStore::ListRuns(const RunFilter& f) const {
       q.bind(":commit_lo", prefix);
       q.bind(":commit_hi", prefix + "~");
     }
+    if (f.pull_request > 0) q.bind(":pull_request", f.pull_request);
     if (f.status) q.bind(":status", RunStatusName(*f.status));
     if (f.event) q.bind(":event", EventName(*f.event));
     if (f.since_unix_ms > 0) q.bind(":since", f.since_unix_ms);
@@ -569,6 +627,42 @@ Result<std::vector<int64_t>> SqliteRunStore::PruneRuns(const std::string& repo, 
     return ids;
   }
   SLIPWAY_DB_CATCH(RepoName(repo) + ": prune runs")
+}
+
+Result<bool> SqliteRunStore::RecordDelivery(const std::string& forge, const std::string& delivery_id,
+                                            int64_t now_unix_ms, int64_t keep_ms) {
+  // The id is the forge's (hostile until checked): bounded, and never
+  // repeated in a message.
+  if (forge.empty() || delivery_id.empty() || delivery_id.size() > kMaxDeliveryIdBytes) {
+    return InvalidArgument("delivery: forge and id must be given, the id at most 512 bytes");
+  }
+  if (keep_ms < 0 || now_unix_ms < 0) return InvalidArgument("delivery: negative time");
+  const int64_t cutoff = now_unix_ms - keep_ms;
+  std::lock_guard<std::mutex> lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement prune(*db_,
+                            "DELETE FROM deliveries WHERE (forge, delivery_id) IN (SELECT forge, delivery_id "
+                            "FROM deliveries WHERE seen_unix_ms < ? ORDER BY seen_unix_ms LIMIT ?)");
+    prune.bind(1, cutoff);
+    prune.bind(2, kDeliveryPruneBatch);
+    prune.exec();
+    // One statement decides: a new id is inserted; a known one is left alone
+    // (a replay: 0 rows changed) unless its record has expired, which the
+    // batch above may not have reached yet; it then counts as new.
+    SQLite::Statement q(*db_,
+                        "INSERT INTO deliveries (forge, delivery_id, seen_unix_ms) VALUES (?1, ?2, ?3) "
+                        "ON CONFLICT(forge, delivery_id) DO UPDATE SET seen_unix_ms = excluded.seen_unix_ms "
+                        "WHERE deliveries.seen_unix_ms < ?4");
+    q.bind(1, forge);
+    q.bind(2, delivery_id);
+    q.bind(3, now_unix_ms);
+    q.bind(4, cutoff);
+    bool first = q.exec() == 1;
+    tx.commit();
+    return first;
+  }
+  SLIPWAY_DB_CATCH("record a delivery of " + forge)
 }
 
 Status SqliteRunStore::PutStep(const StepRecord& s) {

@@ -6,7 +6,9 @@
 // runs, whose ids come from AUTOINCREMENT so that an id is never handed out
 // again after its run was pruned (a log file or a link naming run 12 never
 // points to another run); steps, one row per (run, name). Secrets, runs and
-// steps go with their repository (ON DELETE CASCADE, in one transaction).
+// steps go with their repository (ON DELETE CASCADE, in one transaction);
+// deliveries, the webhook deliveries seen (forge, id, when), pruned as new
+// ones come.
 //
 // One connection guarded by a mutex: every call is one transaction, so a
 // reader never sees half of an update.
@@ -55,6 +57,13 @@ class SqliteRunStore : public RunStore {
   // Runs still queued or running are never removed; `keep` >= 0. The ids
   // come back oldest first.
   Result<std::vector<int64_t>> PruneRuns(const std::string& repo, int keep) override;
+
+  // One transaction: at most 64 expired records (seen before now - keep_ms)
+  // are dropped, then the delivery is recorded if new (or expired).
+  // kInvalidArgument for an empty forge or id, an id over 512 bytes, or a
+  // negative time.
+  Result<bool> RecordDelivery(const std::string& forge, const std::string& delivery_id, int64_t now_unix_ms,
+                              int64_t keep_ms) override;
 
   // kNotFound if the run does not exist.
   Status PutStep(const StepRecord& step) override;

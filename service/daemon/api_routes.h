@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -25,6 +26,7 @@
 #include "engine/containers/log_follower.h"
 #include "pipelines/repo_registry.h"
 #include "pipelines/run_service.h"
+#include "pipelines/run_store.h"
 #include "service/daemon/api_server.h"
 
 namespace slipway::daemon::api {
@@ -47,6 +49,7 @@ struct Request {
   std::string accept;                         // the Accept header, raw
   std::string body;                           // raw
   json object;                                // the body as a JSON object (routes taking one)
+  std::map<std::string, std::string> headers;  // kWebhook routes: every header, names in lowercase
 
   const std::string& Param(const std::string& name) const;
   // The query parameter, or "" if absent.
@@ -91,6 +94,10 @@ enum RouteFlags : unsigned {
   kMutating = 1 << 0,  // refused while draining
   kJsonBody = 1 << 1,  // takes a JSON object body (415 unless application/json)
   kRawBody = 1 << 2,   // takes the body as bytes, whatever its Content-Type (a secret's value)
+  // A forge's webhook delivery (/hooks/*): no token (the delivery is
+  // authenticated by its signature), the body as bytes up to
+  // webhook_max_body_bytes, the request's headers in Request::headers.
+  kWebhook = 1 << 3,
 };
 // Everything under /api/v1/ needs the token, whatever the route.
 
@@ -155,12 +162,18 @@ struct Context {
   const DaemonInfo& info;
   pipelines::RepoRegistry& repos;
   pipelines::RunService& runs;  // also removes repositories (with their runs and mirror)
+  pipelines::RunStore& store;   // webhook deliveries seen (RecordDelivery)
+  // How long a delivery id is remembered: a replay within it is answered
+  // "duplicate" and runs nothing.
+  std::chrono::milliseconds delivery_keep;
 };
 
 void AddContainerRoutes(Router& router, Context& context);
 void AddImageRoutes(Router& router, Context& context);
 void AddRepoRoutes(Router& router, Context& context);
 void AddRunRoutes(Router& router, Context& context);
+// POST /hooks/github, /hooks/gitea, /hooks/gitlab (hook_routes.cc).
+void AddHookRoutes(Router& router, Context& context);
 
 // --- Helpers for handlers ---
 

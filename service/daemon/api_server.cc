@@ -113,13 +113,17 @@ bool NeedsToken(std::string_view path) {
   return path == "/api/v1" || path.starts_with("/api/v1/");
 }
 
+bool IsHookPath(std::string_view path) {
+  return path.starts_with("/hooks/");
+}
+
 }  // namespace
 
 // --- Server ---
 
 Server::Server(ApiServerOptions options, ContainerService& containers, ImageService& images,
-               pipelines::RepoRegistry& repos, pipelines::RunService& runs, Metrics& metrics, EventLog& log,
-               DaemonInfo info)
+               pipelines::RepoRegistry& repos, pipelines::RunService& runs, pipelines::RunStore& store,
+               Metrics& metrics, EventLog& log, DaemonInfo info)
     : options_(std::move(options)),
       containers_(containers),
       images_(images),
@@ -127,15 +131,18 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
       log_(log),
       info_(std::move(info)),
       workers_(kMaxWorkers, log),
-      context_{containers, images, log, workers_, stopping_, info_, repos, runs},
+      context_{containers, images, log, workers_, stopping_, info_, repos, runs, store, options_.delivery_keep},
       connections_(
           {options_.max_connections, options_.header_timeout, options_.body_timeout, options_.idle_timeout},
           metrics) {
   AddServiceRoutes();
-  AddContainerRoutes(router_, context_);
-  AddImageRoutes(router_, context_);
-  AddRepoRoutes(router_, context_);
-  AddRunRoutes(router_, context_);
+  if (options_.hooks != ApiServerOptions::Hooks::kOnly) {
+    AddContainerRoutes(router_, context_);
+    AddImageRoutes(router_, context_);
+    AddRepoRoutes(router_, context_);
+    AddRunRoutes(router_, context_);
+  }
+  if (options_.hooks != ApiServerOptions::Hooks::kNone) AddHookRoutes(router_, context_);
 }
 
 Server::~Server() {
@@ -149,6 +156,8 @@ Status Server::Start() {
   if (options_.threads < 1 || options_.threads > 64) return InvalidArgument("api threads must be 1 to 64");
   if (options_.max_body_bytes < 1 || options_.max_body_bytes > (int64_t{1} << 40))
     return InvalidArgument("max_body_bytes is out of range");
+  if (options_.webhook_max_body_bytes < 1 || options_.webhook_max_body_bytes > (int64_t{1} << 40))
+    return InvalidArgument("webhook_max_body_bytes is out of range");
   if (options_.max_head_bytes < 1024 || options_.max_head_bytes > (int64_t{1} << 30))
     return InvalidArgument("api_max_head_bytes must be 1k to 1g");
   if (options_.max_connections < 1) return InvalidArgument("api_max_connections must be at least 1");
@@ -167,7 +176,7 @@ Status Server::Start() {
   const std::string address =
       (ipv6 ? "[" + options_.host + "]" : options_.host) + ":" + std::to_string(options_.port);
   // HttpHandler feeds Pistache's parser one head and one body at most.
-  const size_t max_request = static_cast<size_t>(options_.max_body_bytes + options_.max_head_bytes) + 1024;
+  const size_t max_request = static_cast<size_t>(MaxBodyLimit() + options_.max_head_bytes) + 1024;
   try {
     auto endpoint = std::make_unique<Http::Endpoint>(Address(address));
     // NoDelay: replies and stream chunks are small writes; with Nagle each
@@ -206,7 +215,8 @@ Status Server::Start() {
       lock.lock();
     }
   });
-  log_.Info("api.listening", {{"address", address},
+  log_.Info(options_.hooks == ApiServerOptions::Hooks::kOnly ? "webhooks.listening" : "api.listening",
+            {{"address", address},
                               {"port", port()},
                               {"threads", options_.threads},
                               {"max_connections", max_connections}});
@@ -258,6 +268,7 @@ void Server::AddServiceRoutes() {
     if (draining_) return reply->Error(Status(Code::kUnavailable, "slipwayd is shutting down"));
     reply->Send(200, "text/plain; charset=utf-8", "ok");
   });
+  if (options_.hooks == ApiServerOptions::Hooks::kOnly) return;
   router_.Add("GET", "/metrics", kReadOnly, {}, [this](const Request&, ReplyPtr reply) {
     reply->Send(200, kMetricsContentType, metrics_.Render());
   });
@@ -273,6 +284,10 @@ void Server::AddServiceRoutes() {
     body["max_runs"] = info_.max_runs;
     body["runs_running"] = context_.runs.running();
     body["runs_queued"] = context_.runs.queued();
+    body["public_url"] = info_.public_url;
+    json hooks;
+    for (const char* forge : {"github", "gitea", "gitlab"}) hooks[forge] = info_.public_url + "/hooks/" + forge;
+    body["webhook_urls"] = std::move(hooks);
     reply->Json(200, body);
   });
 }
@@ -330,6 +345,20 @@ void Server::Dispatch(const Http::Request& http, const Router::Match& match, boo
 
 bool Server::Admitted(const Http::Request& http) const {
   return !NeedsToken(http.resource()) || Authorized(http);
+}
+
+bool Server::TakesUnauthenticatedBody(std::string_view path) const {
+  return options_.hooks != ApiServerOptions::Hooks::kNone && IsHookPath(path);
+}
+
+int64_t Server::BodyLimit(std::string_view path) const {
+  return TakesUnauthenticatedBody(path) ? options_.webhook_max_body_bytes : options_.max_body_bytes;
+}
+
+int64_t Server::MaxBodyLimit() const {
+  return options_.hooks == ApiServerOptions::Hooks::kNone
+             ? options_.max_body_bytes
+             : std::max(options_.max_body_bytes, options_.webhook_max_body_bytes);
 }
 
 // --- Server: refusals and timeouts ---
@@ -408,11 +437,17 @@ bool Server::DecodeQuery(const Http::Request& http, const Route& route, Request*
 // silently ignored.
 bool Server::ReadBody(const Http::Request& http, const Route& route, Request* request, Reply& reply) const {
   const std::string& body = http.body();
-  if (body.size() > static_cast<size_t>(options_.max_body_bytes)) {
+  const int64_t limit = (route.flags & kWebhook) ? options_.webhook_max_body_bytes : options_.max_body_bytes;
+  if (body.size() > static_cast<size_t>(limit)) {
     reply.Error(413, "payload_too_large",
                 "the request body has " + std::to_string(body.size()) + " bytes; the limit is " +
-                    std::to_string(options_.max_body_bytes));
+                    std::to_string(limit));
     return false;
+  }
+  if (route.flags & kWebhook) {  // bytes as signed, and the headers the forge sent
+    for (const auto& [name, raw] : http.headers().rawList()) request->headers[Lower(name)] = raw.value();
+    request->body = body;
+    return true;
   }
   if (route.flags & kRawBody) {  // bytes as sent, whatever the Content-Type claims
     request->body = body;
@@ -459,10 +494,10 @@ bool Server::ReadBody(const Http::Request& http, const Route& route, Request* re
 namespace slipway::daemon {
 
 ApiServer::ApiServer(ApiServerOptions options, ContainerService& containers, ImageService& images,
-                     pipelines::RepoRegistry& repos, pipelines::RunService& runs, Metrics& metrics,
-                     EventLog& log, DaemonInfo info)
-    : server_(std::make_unique<api::Server>(std::move(options), containers, images, repos, runs, metrics, log,
-                                            std::move(info))) {}
+                     pipelines::RepoRegistry& repos, pipelines::RunService& runs, pipelines::RunStore& store,
+                     Metrics& metrics, EventLog& log, DaemonInfo info)
+    : server_(std::make_unique<api::Server>(std::move(options), containers, images, repos, runs, store, metrics,
+                                            log, std::move(info))) {}
 
 ApiServer::~ApiServer() = default;
 

@@ -28,8 +28,10 @@
 // a kept-alive connection is closed after idle_timeout without a request.
 // Framing is checked before Pistache reads anything (request_head.h): a
 // Content-Length over max_body_bytes is 413 before a byte of the body is
-// read, and a request to /api/v1/ without the token is 401 before its body
-// is read. Each refused request's connection is closed once the answer is
+// read (/hooks/*: over webhook_max_body_bytes), and a request to /api/v1/
+// without the token is 401 before its body is read. Webhook deliveries carry
+// no token: their bodies are read (up to webhook_max_body_bytes) and
+// authenticated by their signature (hook_routes.cc). Each refused request's connection is closed once the answer is
 // out (after reading, and dropping, what the client still sends for up to
 // two seconds, so that the answer is not lost to a reset).
 #pragma once
@@ -58,6 +60,9 @@ struct DaemonInfo {
   std::string cgroup_layout;  // "v1", "hybrid" or "v2"
   int max_running = 0;
   int max_runs = 0;
+  // The base URL forges and users reach slipwayd at (config public_url):
+  // webhook URLs are <public_url>/hooks/<forge>.
+  std::string public_url;
 };
 
 struct ApiServerOptions {
@@ -73,6 +78,18 @@ struct ApiServerOptions {
   std::chrono::milliseconds body_timeout{30'000};
   std::chrono::milliseconds idle_timeout{60'000};
   std::string token;  // the control token; must not be empty
+  // Webhook deliveries (POST /hooks/*; docs/webhooks.md): whether this
+  // listener serves them besides the API (kAlso: --webhook-listen unset, one
+  // port for all), not at all (kNone: another listener does), or only them
+  // (kOnly: the --webhook-listen listener; every other path is 404, /healthz
+  // excepted).
+  enum class Hooks { kNone, kAlso, kOnly };
+  Hooks hooks = Hooks::kAlso;
+  // A delivery's body may be this large (GitHub sends up to 25 MiB); every
+  // other request's is bounded by max_body_bytes.
+  int64_t webhook_max_body_bytes = int64_t{25} << 20;
+  // How long a delivery id is remembered, so that a replay runs nothing.
+  std::chrono::milliseconds delivery_keep{std::chrono::hours(24 * 7)};
 };
 
 namespace api {
@@ -83,8 +100,8 @@ class ApiServer {
  public:
   // Everything given outlives the server.
   ApiServer(ApiServerOptions options, ContainerService& containers, ImageService& images,
-            pipelines::RepoRegistry& repos, pipelines::RunService& runs, Metrics& metrics, EventLog& log,
-            DaemonInfo info);
+            pipelines::RepoRegistry& repos, pipelines::RunService& runs, pipelines::RunStore& store,
+            Metrics& metrics, EventLog& log, DaemonInfo info);
   ~ApiServer();  // Shutdown()
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;

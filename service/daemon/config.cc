@@ -81,6 +81,29 @@ Status SetListen(DaemonConfig& c, const std::string& v) {
   return Status::Ok();
 }
 
+Status SetWebhookListen(DaemonConfig& c, const std::string& v) {
+  if (!v.empty()) SLIPWAY_RETURN_IF_ERROR(ParseListenAddress(v).status());
+  c.webhook_listen = v;
+  return Status::Ok();
+}
+
+// An absolute http(s) URL without a query or fragment; a trailing "/" is
+// dropped ("https://ci.example.com/" -> "https://ci.example.com").
+Status SetPublicUrl(DaemonConfig& c, const std::string& v) {
+  std::string url = v;
+  while (url.ends_with("/")) url.pop_back();
+  if (!url.empty()) {
+    const bool http = url.starts_with("http://"), https = url.starts_with("https://");
+    const size_t host = http ? 7 : 8;
+    if ((!http && !https) || url.size() <= host || url.find_first_of("?# \t\r\n") != std::string::npos) {
+      return InvalidArgument("want an http:// or https:// URL such as https://ci.example.com, got \"" + v +
+                             "\"");
+    }
+  }
+  c.public_url = url;
+  return Status::Ok();
+}
+
 Status SetLogLevel(DaemonConfig& c, const std::string& v) {
   if (v != "debug" && v != "info" && v != "warn" && v != "error") {
     return InvalidArgument("want debug, info, warn or error, got \"" + v + "\"");
@@ -200,7 +223,7 @@ std::string GetNothing(const DaemonConfig&) {
 constexpr int kIntMax = std::numeric_limits<int>::max();
 using C = DaemonConfig;
 
-const std::array<Field, 37> kFields = {{
+const std::array<Field, 42> kFields = {{
     {"listen", "--listen", "ADDR:PORT", "Address and port of the REST API", SetListen, GetString<&C::listen>},
     {"data_dir", "--data-dir", "DIR", "Images, the database and the control token", SetNonEmpty<&C::data_dir>,
      GetString<&C::data_dir>},
@@ -286,6 +309,20 @@ const std::array<Field, 37> kFields = {{
      SetCpus<&C::step_max_cpus>, GetCpus<&C::step_max_cpus>},
     {"step_max_pids", "--step-max-pids", "N", "The most processes a step may ask for (0: any)",
      SetInt64<&C::step_max_pids, 0, int64_t{1} << 22>, GetInt64<&C::step_max_pids>},
+    {"webhook_listen", "--webhook-listen", "ADDR:PORT",
+     "Where forges deliver webhooks, if not on --listen (that listener then serves only /hooks/*)",
+     SetWebhookListen, GetString<&C::webhook_listen>},
+    {"webhook_max_body_bytes", "--webhook-max-body-bytes", "SIZE", "Largest webhook delivery (413 beyond)",
+     SetBytes<&C::webhook_max_body_bytes, false>, GetBytes<&C::webhook_max_body_bytes>},
+    {"webhook_delivery_keep", "--webhook-delivery-keep", "DURATION",
+     "How long a delivery id is remembered, so that a replay runs nothing",
+     SetDuration<&C::webhook_delivery_keep, false>, GetDuration<&C::webhook_delivery_keep>},
+    {"public_url", "--public-url", "URL",
+     "Base URL forges and users reach slipwayd at (default http://<webhook-listen or listen>)", SetPublicUrl,
+     GetString<&C::public_url>},
+    {"status_retry_for", "--status-retry-for", "DURATION",
+     "How long a commit status the forge refuses is retried, with backoff", SetDuration<&C::status_retry_for, false>,
+     GetDuration<&C::status_retry_for>},
 }};
 
 const Field* FindField(const std::string& key) {
@@ -492,6 +529,26 @@ std::string RegistryAuthPath(const DaemonConfig& c) {
   if (home == nullptr || *home == '\0') return "";
   std::string path = std::string(home) + "/.docker/config.json";
   return ::access(path.c_str(), R_OK) == 0 ? path : "";
+}
+
+}  // namespace slipway::daemon
+
+namespace slipway::daemon {
+
+std::string PublicUrl(const DaemonConfig& c) {
+  if (!c.public_url.empty()) return c.public_url;
+  const std::string& listen = c.webhook_listen.empty() ? c.listen : c.webhook_listen;
+  auto address = ParseListenAddress(listen);
+  if (!address.ok()) return "http://" + listen;
+  std::string host = address->host;
+  if (host == "0.0.0.0" || host == "::") {
+    // Listening everywhere: the machine's name is what others reach it by.
+    char name[256] = {};
+    host = ::gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "localhost";
+  } else if (host.find(':') != std::string::npos) {
+    host = "[" + host + "]";
+  }
+  return "http://" + host + ":" + std::to_string(address->port);
 }
 
 }  // namespace slipway::daemon

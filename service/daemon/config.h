@@ -72,6 +72,18 @@ struct DaemonConfig {
   int64_t step_max_cpus = 0;
   int64_t step_max_pids = 0;
 
+  // Webhooks (docs/webhooks.md). Where forges deliver: "" serves /hooks/* on
+  // `listen` (one port); an ADDR:PORT of its own serves only /hooks/* there.
+  std::string webhook_listen;
+  int64_t webhook_max_body_bytes = int64_t{25} << 20;  // GitHub's own cap
+  // How long a delivery id is remembered, so that a replay runs nothing.
+  std::chrono::milliseconds webhook_delivery_keep{std::chrono::hours(24 * 7)};
+  // The base URL forges and users reach slipwayd at: webhook URLs and
+  // commit statuses' target URLs are made from it. "": derived (PublicUrl).
+  std::string public_url;
+  // How long a commit status a forge refuses (or does not answer) is retried.
+  std::chrono::milliseconds status_retry_for{std::chrono::minutes(10)};
+
   bool operator==(const DaemonConfig&) const = default;
 };
 
@@ -128,5 +140,8 @@ std::string MonitorBinaryPath(const DaemonConfig& config, const std::string& sel
 // registry_auth, or $HOME/.docker/config.json if it is readable, or "" (no
 // credentials).
 std::string RegistryAuthPath(const DaemonConfig& config);
+// public_url, or http://<webhook_listen, or listen> (an unspecified host,
+// 0.0.0.0 or [::], replaced by this machine's hostname). No trailing "/".
+std::string PublicUrl(const DaemonConfig& config);
 
 }  // namespace slipway::daemon

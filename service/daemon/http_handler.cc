@@ -62,12 +62,20 @@ void HttpHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<
       continue;
     }
     conn->head.append(pending, at, std::string::npos);
+    // Framed against the largest limit of any route, then against the
+    // limit of the path asked for (webhook deliveries may be larger).
     RequestHead head =
         ScanRequestHead(conn->head, &conn->scanned, static_cast<size_t>(options.max_head_bytes),
-                        static_cast<uint64_t>(options.max_body_bytes));
+                        static_cast<uint64_t>(server_->MaxBodyLimit()));
     if (head.verdict == RequestHead::Verdict::kIncomplete) return;
     if (head.verdict == RequestHead::Verdict::kRefused) {
       return server_->Refuse(conn, head.method, "unmatched", head.status, head.code, head.message);
+    }
+    const std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));
+    if (const int64_t limit = server_->BodyLimit(path); head.body_bytes > static_cast<uint64_t>(limit)) {
+      return server_->Refuse(conn, head.method, "unmatched", 413, "payload_too_large",
+                             "Content-Length " + std::to_string(head.body_bytes) + " is over the limit of " +
+                                 std::to_string(limit) + " bytes");
     }
     // What came after the head: its body, or the next request.
     pending = conn->head.substr(head.head_bytes);
@@ -80,8 +88,11 @@ void HttpHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<
     }
     // Not even the body of a request without the token is read: the routes
     // that need no token (/healthz, /metrics) take no body, so a client
-    // without the token never makes slipwayd hold more than a head.
-    if (!server_->Authorized(parser->request)) {
+    // without the token never makes slipwayd hold more than a head. Webhook
+    // deliveries are the exception: forges cannot send the token, and their
+    // signature covers the body, so it has to be read (bounded by
+    // webhook_max_body_bytes and the connection cap).
+    if (!server_->Authorized(parser->request) && !server_->TakesUnauthenticatedBody(parser->request.resource())) {
       const std::string method = Http::methodString(parser->request.method());
       if (!server_->Admitted(parser->request)) {
         return server_->Refuse(conn, method, "unauthenticated", 401, "unauthenticated",

@@ -29,8 +29,8 @@ class PistacheReply;
 class Server {
  public:
   Server(ApiServerOptions options, ContainerService& containers, ImageService& images,
-         pipelines::RepoRegistry& repos, pipelines::RunService& runs, Metrics& metrics, EventLog& log,
-         DaemonInfo info);
+         pipelines::RepoRegistry& repos, pipelines::RunService& runs, pipelines::RunStore& store,
+         Metrics& metrics, EventLog& log, DaemonInfo info);
   ~Server();
 
   Status Start();
@@ -52,6 +52,13 @@ class Server {
   bool Admitted(const Http::Request& http) const;
   // Whether it carries the control token.
   bool Authorized(const Http::Request& http) const;
+  // Whether a request for `path` may carry a body without the token: a
+  // webhook delivery this listener serves (authenticated by its signature).
+  bool TakesUnauthenticatedBody(std::string_view path) const;
+  // The largest body a request for `path` may carry.
+  int64_t BodyLimit(std::string_view path) const;
+  // The largest body of any request (what the framing admits at first).
+  int64_t MaxBodyLimit() const;
 
   const ApiServerOptions& options() const { return options_; }
 

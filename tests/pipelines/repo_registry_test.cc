@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "engine/base/ascii.h"
 #include "engine/base/fs.h"
 #include "pipelines/sqlite_run_store.h"
 #include "tests/testing/fixtures.h"
@@ -30,6 +31,8 @@ constexpr char kSshKey[] =
     "-----BEGIN OPENSSH PRIVATE KEY-----\n"
     "b3BlbnNzaC1rZXktdjEAAAAA-KEYMATERIAL-91d2\n"
     "-----END OPENSSH PRIVATE KEY-----\n";
+constexpr char kWebhookSecret[] = "whs-PLAINTEXT-5d8e21";
+constexpr char kStatusToken[] = "stt-PLAINTEXT-a0b4c6";
 constexpr char kKnownHosts[] = "git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKey";
 
 class RepoRegistryTest : public ::testing::Test {
@@ -75,7 +78,7 @@ class RepoRegistryTest : public ::testing::Test {
     return added.status();
   }
   static void ExpectNoSecretIn(const std::string& text) {
-    for (const char* secret : {kToken, kSecretValue, "KEYMATERIAL", "hunter2"}) {
+    for (const char* secret : {kToken, kSecretValue, "KEYMATERIAL", "hunter2", kWebhookSecret, kStatusToken}) {
       EXPECT_EQ(text.find(secret), std::string::npos) << text;
     }
   }
@@ -357,6 +360,180 @@ TEST_F(RepoRegistryTest, RemoveTakesTheSecretsAlong) {
   ASSERT_TRUE(registry_->Add(Repo("app", "https://git.example.com/app.git"), {}).ok());
   EXPECT_TRUE(registry_->SecretNames("app")->empty());
   EXPECT_EQ(registry_->List()->size(), 1u);
+}
+
+// ---- The forge's side: webhook secret, status token, matching deliveries ----
+
+Repository ForgeRepo(const std::string& name, const std::string& url, const std::string& forge = "github") {
+  Repository r;
+  r.name = name;
+  r.url = url;
+  r.forge = forge;
+  return r;
+}
+
+TEST_F(RepoRegistryTest, AWebhookSecretAndStatusTokenAreSealedAndOpenOnlyForTheirRepository) {
+  Repository r = ForgeRepo("app", "https://github.com/acme/app.git");
+  r.full_name = "acme/app";
+  r.status_api = "https://api.github.com";
+  std::string made = "left over";
+  auto added = registry_->Add(r, {}, kWebhookSecret, kStatusToken, &made);
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(made, "");  // one was given: nothing made
+  EXPECT_FALSE(added->webhook_secret_sealed.empty());
+  EXPECT_FALSE(added->status_token_sealed.empty());
+  EXPECT_EQ(added->webhook_secret_sealed.find(kWebhookSecret), std::string::npos);
+  Repository stored = *registry_->Get("app");
+  EXPECT_EQ(*registry_->WebhookSecret(stored), kWebhookSecret);
+  EXPECT_EQ(*registry_->StatusToken(stored), kStatusToken);
+  EXPECT_EQ(stored.ToJsonValue()["webhook"], true);
+  EXPECT_EQ(stored.ToJsonValue()["status_token"], true);
+  ExpectNoSecretIn(stored.ToJsonValue().dump());
+
+  // Moved to another repository, or swapped with each other: neither opens.
+  ASSERT_TRUE(registry_->Add(ForgeRepo("lib", "https://github.com/acme/lib.git"), {}, "other", "", nullptr).ok());
+  Repository lib = *registry_->Get("lib");
+  lib.webhook_secret_sealed = stored.webhook_secret_sealed;
+  lib.status_token_sealed = stored.status_token_sealed;
+  auto moved = registry_->WebhookSecret(lib);
+  EXPECT_FALSE(moved.ok());
+  ExpectNoSecretIn(moved.status().message());
+  EXPECT_FALSE(registry_->StatusToken(lib).ok());
+  Repository swapped = stored;
+  std::swap(swapped.webhook_secret_sealed, swapped.status_token_sealed);
+  EXPECT_FALSE(registry_->WebhookSecret(swapped).ok());
+  EXPECT_FALSE(registry_->StatusToken(swapped).ok());
+
+  // None: kNotFound.
+  ASSERT_TRUE(registry_->Add(Repo("plain", "https://git.example.com/plain.git"), {}).ok());
+  Repository plain = *registry_->Get("plain");
+  EXPECT_EQ(registry_->WebhookSecret(plain).status().code(), Code::kNotFound);
+  EXPECT_EQ(registry_->StatusToken(plain).status().code(), Code::kNotFound);
+  EXPECT_EQ(plain.forge, "");
+  EXPECT_TRUE(plain.webhook_secret_sealed.empty());  // the old Add makes no secret
+}
+
+TEST_F(RepoRegistryTest, AnEmptyWebhookSecretIsMadeRandomAndReturnedOnce) {
+  std::string first, second;
+  ASSERT_TRUE(registry_->Add(ForgeRepo("a", "https://gitea.example.com/o/a.git", "gitea"), {}, "", "", &first).ok());
+  ASSERT_TRUE(registry_->Add(ForgeRepo("b", "https://gitea.example.com/o/b.git", "gitea"), {}, "", "", &second).ok());
+  EXPECT_EQ(first.size(), 64u);  // 32 random bytes, hex
+  EXPECT_TRUE(IsLowerHex(first)) << first;
+  EXPECT_NE(first, second);
+  EXPECT_EQ(*registry_->WebhookSecret(*registry_->Get("a")), first);
+  EXPECT_EQ(*registry_->WebhookSecret(*registry_->Get("b")), second);
+  EXPECT_EQ(registry_->Get("a")->ToJsonValue().dump().find(first), std::string::npos);
+}
+
+TEST_F(RepoRegistryTest, ForgeFieldsAreCheckedWithoutRepeatingSecrets) {
+  auto refused = [&](Repository r, const std::string& secret, const std::string& token, const char* says) {
+    std::string made;
+    auto added = registry_->Add(r, {}, secret, token, &made);
+    EXPECT_FALSE(added.ok()) << r.name << " (" << says << ") was accepted";
+    if (added.ok()) return;
+    EXPECT_EQ(added.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(added.status().message().find(says), std::string::npos) << added.status().message();
+    ExpectNoSecretIn(added.status().message());
+    EXPECT_EQ(made, "");
+    EXPECT_EQ(registry_->Get(r.name).status().code(), Code::kNotFound);
+  };
+  const std::string url = "https://github.com/acme/app.git";
+  refused(ForgeRepo("a", url, "bitbucket"), "", "", "not github, gitea or gitlab");
+  refused(ForgeRepo("a", url, "GitHub"), "", "", "not github, gitea or gitlab");
+  Repository no_forge = ForgeRepo("a", url, "");
+  refused(no_forge, kWebhookSecret, "", "need a forge");
+  no_forge.full_name = "acme/app";
+  refused(no_forge, "", "", "need a forge");
+  for (const char* name : {"acme//app", "/acme/app", "acme/app/", "acme/../app", "acme/a b", "acme/app\n", "."}) {
+    Repository r = ForgeRepo("a", url);
+    r.full_name = name;
+    refused(r, "", "", "full name");
+  }
+  for (const char* api : {"ftp://api.github.com", "api.github.com", "https://user:hunter2@api.github.com",
+                          "https://hunter2@api.github.com/v3", "https://", "https://:443/x",
+                          "https://api.github.com/?q=1", "https://api.github.com/#x",
+                          "https://api.github.com/a b"}) {
+    Repository r = ForgeRepo("a", url);
+    r.status_api = api;
+    refused(r, "", "", "status API");
+  }
+  Repository r = ForgeRepo("a", url);
+  refused(r, "", kStatusToken, "needs the status API");
+  refused(r, std::string(kWebhookSecret) + "\n", "", "webhook secret holds a control character");
+  refused(r, std::string(2000, 'w') + kWebhookSecret, "", "webhook secret is longer");
+  r.status_api = "https://api.github.com";
+  refused(r, "", std::string(kStatusToken) + "\r\nX-Injected: 1", "status token holds a control character");
+  r.project_id = "42";
+  refused(r, "", "", "GitLab's");
+  Repository gl = ForgeRepo("a", "https://gitlab.example.com/g/app.git", "gitlab");
+  gl.status_api = "https://gitlab.example.com/api/v4";
+  refused(gl, "", kStatusToken, "needs the project id");
+  gl.project_id = "g/app";
+  refused(gl, "", kStatusToken, "numeric id");
+  gl.project_id = "1234";
+  gl.full_name = "g/sub/app";
+  EXPECT_TRUE(registry_->Add(gl, {}, "", kStatusToken, nullptr).ok());
+  Repository http = ForgeRepo("b", url);
+  http.status_api = "HTTP://forge.local:8080/api/v1";  // plain http (a forge on the LAN) is the user's call
+  EXPECT_TRUE(registry_->Add(http, {}, "", "", nullptr).ok());
+}
+
+TEST_F(RepoRegistryTest, TheDatabaseFileHoldsNoWebhookSecretOrStatusToken) {
+  Repository r = ForgeRepo("app", "https://github.com/acme/app.git");
+  r.status_api = "https://api.github.com";
+  ASSERT_TRUE(registry_->Add(r, {}, kWebhookSecret, kStatusToken, nullptr).ok());
+  std::string made;
+  ASSERT_TRUE(registry_->Add(ForgeRepo("made", "https://github.com/acme/made.git"), {}, "", "", &made).ok());
+  std::string bytes;
+  for (const char* suffix : {"", "-wal"}) {
+    auto part = ReadFile(db_path_ + suffix);
+    if (part.ok()) bytes += *part;
+  }
+  ASSERT_NE(bytes.find("api.github.com"), std::string::npos);  // the search works
+  for (const std::string& plaintext : {std::string(kWebhookSecret), std::string(kStatusToken), made}) {
+    EXPECT_EQ(bytes.find(plaintext), std::string::npos) << plaintext << " is in the database file";
+  }
+}
+
+TEST_F(RepoRegistryTest, DeliveriesMatchByFullNameOrAnyCloneUrlForm) {
+  Repository by_name = ForgeRepo("named", "https://mirror.example.com/whatever.git");
+  by_name.full_name = "Acme/Widget";
+  ASSERT_TRUE(registry_->Add(by_name, {}, "", "", nullptr).ok());
+  ASSERT_TRUE(registry_->Add(ForgeRepo("https", "https://GitHub.com/acme/app.git"), {}, "", "", nullptr).ok());
+  ASSERT_TRUE(registry_->Add(ForgeRepo("scp", "git@gitea.example.com:team/tool.git", "gitea"), {}, "", "", nullptr).ok());
+  ASSERT_TRUE(registry_->Add(ForgeRepo("ssh", "ssh://git@GitLab.example.com:2222/g/sub/lib", "gitlab"), {}, "", "",
+                             nullptr)
+                  .ok());
+  auto match = [&](const std::string& forge, const std::string& full_name, std::vector<std::string> urls) {
+    auto r = registry_->Match(forge, full_name, urls);
+    return r.ok() ? r->name : "(" + std::string(CodeName(r.status().code())) + ")";
+  };
+  EXPECT_EQ(match("github", "acme/widget", {}), "named");  // full name, any case
+  EXPECT_EQ(match("github", "ACME/WIDGET", {"https://github.com/other/x.git"}), "named");
+  // Each spelling of a clone URL: case of scheme and host, ".git", "/", user info.
+  for (const char* url : {"https://github.com/acme/app.git", "https://github.com/acme/app", "HTTPS://GITHUB.COM/acme/app/",
+                          "https://github.com/acme/app.git/", "https://x-access-token@github.com/acme/app.git"}) {
+    EXPECT_EQ(match("github", "acme/renamed", {"git@github.com:acme/nope.git", url}), "https") << url;
+  }
+  // An ssh URL is another URL than the https one (the forge sends both).
+  EXPECT_EQ(match("github", "", {"git@github.com:acme/app.git"}), "(not found)");
+  EXPECT_EQ(match("gitea", "team/tool", {}), "(not found)");  // no full name registered
+  EXPECT_EQ(match("gitea", "", {"ssh://git@gitea.example.com/team/tool.git"}), "scp");
+  EXPECT_EQ(match("gitea", "", {"git@Gitea.Example.com:team/tool"}), "scp");
+  EXPECT_EQ(match("gitlab", "", {"ssh://git@gitlab.example.com:2222/g/sub/lib.git"}), "ssh");
+  // No match: another forge, another path, path case, a prefix.
+  EXPECT_EQ(match("gitea", "acme/widget", {"https://github.com/acme/app.git"}), "(not found)");
+  EXPECT_EQ(match("github", "", {"https://github.com/acme/App.git"}), "(not found)");
+  EXPECT_EQ(match("github", "", {"https://github.com/acme/ap"}), "(not found)");
+  EXPECT_EQ(match("github", "", {"https://github.com/acme"}), "(not found)");
+  EXPECT_EQ(match("github", "", {}), "(not found)");
+  EXPECT_EQ(match("", "acme/widget", {}), "(not found)");
+  // A repository without a forge receives no deliveries.
+  ASSERT_TRUE(registry_->Add(Repo("plain", "https://git.example.com/plain.git"), {}).ok());
+  EXPECT_EQ(match("github", "", {"https://git.example.com/plain.git"}), "(not found)");
+  auto missing = registry_->Match("github", "evil/\nname", {"https://evil.example.com/\nx"});
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  EXPECT_EQ(missing.status().message().find("evil"), std::string::npos) << missing.status().message();
 }
 
 }  // namespace

@@ -79,7 +79,8 @@ TEST(RunRecordTest, RunJsonHasTheDocumentedFieldsInOrder) {
   for (const auto& [k, v] : j.items()) keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"id", "repo", "branch", "tag", "commit", "author", "message",
                                             "event", "status", "error", "queued_at", "started_at",
-                                            "finished_at", "rerun_of"}));
+                                            "finished_at", "rerun_of", "pull_request", "head_ref",
+                                            "no_secrets", "superseded_by"}));
   EXPECT_EQ(j["event"], "push");
   EXPECT_EQ(j["status"], "failure");
   EXPECT_EQ(j["queued_at"], "2026-11-29T08:58:13.021Z");
@@ -94,9 +95,35 @@ TEST(RunRecordTest, UnsetTimesAndRerunAreNullAndSourceDirOnlyForExecRuns) {
   EXPECT_TRUE(j["started_at"].is_null());
   EXPECT_TRUE(j["finished_at"].is_null());
   EXPECT_TRUE(j["rerun_of"].is_null());
+  EXPECT_TRUE(j["pull_request"].is_null());
+  EXPECT_TRUE(j["superseded_by"].is_null());
+  EXPECT_EQ(j["head_ref"], "");
+  EXPECT_EQ(j["no_secrets"], false);
   EXPECT_FALSE(j.contains("source_dir"));
   run.source_dir = "/work/tree";
   EXPECT_EQ(run.ToJsonValue()["source_dir"], "/work/tree");
+}
+
+TEST(RunRecordTest, PullRequestRunsRoundTripThroughJson) {
+  pipelines::Run run = SampleRun();
+  run.event = Event::kPullRequest;
+  run.pull_request = 42;
+  run.head_ref = "refs/pull/42/head";
+  run.no_secrets = true;
+  run.superseded_by = 13;
+  run.status = RunStatus::kCancelled;
+  ordered_json j = run.ToJsonValue();
+  EXPECT_EQ(j["pull_request"], 42);
+  EXPECT_EQ(j["head_ref"], "refs/pull/42/head");
+  EXPECT_EQ(j["no_secrets"], true);
+  EXPECT_EQ(j["superseded_by"], 13);
+  auto back = pipelines::Run::FromJsonValue(ordered_json::parse(j.dump()));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->pull_request, 42);
+  EXPECT_EQ(back->head_ref, "refs/pull/42/head");
+  EXPECT_TRUE(back->no_secrets);
+  EXPECT_EQ(back->superseded_by, 13);
+  EXPECT_EQ(back->ToJsonValue(), j);
 }
 
 TEST(RunRecordTest, RunRoundTripsThroughJson) {
@@ -139,6 +166,17 @@ TEST(RunRecordTest, RunFromJsonIsStrictAboutTypes) {
   refused("started_at", "2026-11-29T08:58:13.021+01:00");
   refused("rerun_of", "7");
   refused("source_dir", 1);
+  // The webhook fields are required as every other (slipwayd and its CLI
+  // ship together); an older CLI ignores them.
+  refused("pull_request", "7");
+  refused("pull_request", ordered_json::value_t::discarded);
+  refused("head_ref", nullptr);
+  refused("head_ref", ordered_json::value_t::discarded);
+  refused("no_secrets", 1);
+  refused("no_secrets", "true");
+  refused("no_secrets", ordered_json::value_t::discarded);
+  refused("superseded_by", 1.5);
+  refused("superseded_by", ordered_json::value_t::discarded);
   EXPECT_FALSE(pipelines::Run::FromJsonValue(ordered_json::array()).ok());
   EXPECT_FALSE(pipelines::Run::FromJsonValue(nullptr).ok());
 }
@@ -210,11 +248,33 @@ TEST(RunRecordTest, RepositoryJsonNamesTheCredentialKindOnly) {
   EXPECT_EQ(j.dump(),
             R"({"name":"app","url":"https://git.example.com/app.git","branch_filter":"release/*",)"
             R"("credential":"token","defaults":{"timeout_ms":0,"memory_bytes":1073741824,"millicpus":0,)"
-            R"("pids":0},"created_at":"2026-11-29T08:58:13.021Z"})");
+            R"("pids":0},"created_at":"2026-11-29T08:58:13.021Z","forge":"","full_name":"","status_api":"",)"
+            R"("project_id":"","webhook":false,"status_token":false,"cancel_superseded":true})");
   EXPECT_EQ(j.dump().find("SENTINEL"), std::string::npos);
   repo.credential_kind.clear();
   repo.credential_sealed.clear();
   EXPECT_TRUE(repo.ToJsonValue()["credential"].is_null());
+}
+
+TEST(RunRecordTest, RepositoryJsonSaysWhetherAWebhookSecretAndTokenExistNeverWhatTheyAre) {
+  Repository repo;
+  repo.name = "app";
+  repo.forge = "gitlab";
+  repo.full_name = "group/app";
+  repo.status_api = "https://gitlab.example.com/api/v4";
+  repo.project_id = "17";
+  repo.webhook_secret_sealed = "WEBHOOK-SENTINEL";
+  repo.status_token_sealed = "TOKEN-SENTINEL";
+  repo.cancel_superseded = false;
+  ordered_json j = repo.ToJsonValue();
+  EXPECT_EQ(j["forge"], "gitlab");
+  EXPECT_EQ(j["full_name"], "group/app");
+  EXPECT_EQ(j["status_api"], "https://gitlab.example.com/api/v4");
+  EXPECT_EQ(j["project_id"], "17");
+  EXPECT_EQ(j["webhook"], true);
+  EXPECT_EQ(j["status_token"], true);
+  EXPECT_EQ(j["cancel_superseded"], false);
+  EXPECT_EQ(j.dump().find("SENTINEL"), std::string::npos);
 }
 
 }  // namespace

@@ -304,7 +304,7 @@ TEST_F(SqliteRunStoreTest, ReopeningMigratesOnceAndKeepsTheData) {
   }
   auto db = OpenDatabase(path_);
   ASSERT_TRUE(db.ok());
-  EXPECT_EQ(*SchemaVersion(**db, "pipelines"), 1);
+  EXPECT_EQ(*SchemaVersion(**db, "pipelines"), 2);
   struct stat st;
   ASSERT_EQ(::stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);  // it holds sealed secrets
@@ -402,6 +402,170 @@ TEST_F(SqliteRunStoreTest, ConcurrentWritersOnThreadsAndConnections) {
   EXPECT_EQ(store_->RunIdsWithStatus(RunStatus::kSuccess)->size(), all.size());
   EXPECT_EQ(CountRows("SELECT COUNT(*) FROM steps"), kThreads * kRunsEach);
   EXPECT_EQ(store_->ListSecretNames("app")->size(), static_cast<size_t>(kThreads));
+}
+
+TEST_F(SqliteRunStoreTest, ForgeFieldsAndPullRequestsRoundTrip) {
+  Repository r = Repo("app");
+  r.forge = "gitlab";
+  r.full_name = "group/sub/app";
+  r.status_api = "https://gitlab.example.com/api/v4";
+  r.project_id = "42";
+  r.webhook_secret_sealed = std::string("\x00wh\x00", 4);
+  r.status_token_sealed = std::string("\xff\x00tok", 5);
+  r.cancel_superseded = false;
+  ASSERT_TRUE(store_->AddRepository(r).ok());
+  auto got = store_->GetRepository("app");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->forge, "gitlab");
+  EXPECT_EQ(got->full_name, "group/sub/app");
+  EXPECT_EQ(got->status_api, r.status_api);
+  EXPECT_EQ(got->project_id, "42");
+  EXPECT_EQ(got->webhook_secret_sealed, r.webhook_secret_sealed);
+  EXPECT_EQ(got->status_token_sealed, r.status_token_sealed);
+  EXPECT_FALSE(got->cancel_superseded);
+  r.cancel_superseded = true;
+  r.status_token_sealed.clear();
+  ASSERT_TRUE(store_->UpdateRepository(r).ok());
+  got = store_->GetRepository("app");
+  EXPECT_TRUE(got->cancel_superseded);
+  EXPECT_EQ(got->status_token_sealed, "");
+  EXPECT_EQ(got->webhook_secret_sealed, r.webhook_secret_sealed);
+
+  RunRow pr = NewRun("app", RunStatus::kQueued);
+  pr.event = Event::kPullRequest;
+  pr.pull_request = 7;
+  pr.head_ref = "refs/merge-requests/7/head";
+  pr.no_secrets = true;
+  int64_t id = Add(pr);
+  Add(NewRun("app", RunStatus::kQueued));
+  pr.pull_request = 8;
+  int64_t other = Add(pr);
+  auto run = store_->GetRun(id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->pull_request, 7);
+  EXPECT_EQ(run->head_ref, "refs/merge-requests/7/head");
+  EXPECT_TRUE(run->no_secrets);
+  EXPECT_EQ(run->superseded_by, 0);
+  run->superseded_by = other;
+  run->status = RunStatus::kCancelled;
+  ASSERT_TRUE(store_->UpdateRun(*run).ok());
+  EXPECT_EQ(store_->GetRun(id)->superseded_by, other);
+  EXPECT_EQ(store_->GetRun(id)->ToJsonValue(), run->ToJsonValue());
+  EXPECT_EQ(Ids({.repo = "app", .pull_request = 7}), (std::vector<int64_t>{id}));
+  EXPECT_EQ(Ids({.repo = "app", .pull_request = 8}), (std::vector<int64_t>{other}));
+  EXPECT_EQ(store_->ListRuns({.pull_request = -1}).status().code(), Code::kInvalidArgument);
+}
+
+// The schema as slipway shipped it before the webhooks (migration 1, copied
+// here on purpose: what a user's database holds must stay readable, whatever
+// the code's migrations become).
+constexpr char kSchemaV1[] = R"sql(
+    CREATE TABLE repositories (
+      name TEXT PRIMARY KEY, url TEXT NOT NULL, branch_filter TEXT NOT NULL,
+      credential_kind TEXT NOT NULL, credential_sealed BLOB NOT NULL, timeout_ms INTEGER NOT NULL,
+      memory_bytes INTEGER NOT NULL, millicpus INTEGER NOT NULL, pids INTEGER NOT NULL,
+      created_unix_ms INTEGER NOT NULL);
+    CREATE TABLE repo_secrets (
+      repo TEXT NOT NULL REFERENCES repositories(name) ON DELETE CASCADE, key TEXT NOT NULL,
+      sealed BLOB NOT NULL, PRIMARY KEY (repo, key)) WITHOUT ROWID;
+    CREATE TABLE runs (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, repo TEXT REFERENCES repositories(name) ON DELETE CASCADE,
+      branch TEXT NOT NULL, tag TEXT NOT NULL, commit_id TEXT NOT NULL, author TEXT NOT NULL,
+      message TEXT NOT NULL, event TEXT NOT NULL, status TEXT NOT NULL, queued_unix_ms INTEGER NOT NULL,
+      started_unix_ms INTEGER NOT NULL, finished_unix_ms INTEGER NOT NULL, error TEXT NOT NULL,
+      source_dir TEXT NOT NULL, rerun_of INTEGER NOT NULL);
+    CREATE INDEX runs_repo ON runs(repo, id);
+    CREATE INDEX runs_status ON runs(status, id);
+    CREATE INDEX runs_event ON runs(event, id);
+    CREATE INDEX runs_branch ON runs(branch, id);
+    CREATE INDEX runs_commit ON runs(commit_id);
+    CREATE INDEX runs_queued ON runs(queued_unix_ms);
+    CREATE TABLE steps (
+      run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, idx INTEGER NOT NULL,
+      name TEXT NOT NULL, kind INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,
+      exit_code INTEGER NOT NULL, started_unix_ms INTEGER NOT NULL, finished_unix_ms INTEGER NOT NULL,
+      duration_ms INTEGER NOT NULL, peak_memory_bytes INTEGER NOT NULL, cpu_ns INTEGER NOT NULL,
+      container_id TEXT NOT NULL, error TEXT NOT NULL, timeout_ms INTEGER NOT NULL,
+      memory_bytes INTEGER NOT NULL, millicpus INTEGER NOT NULL, pids INTEGER NOT NULL,
+      PRIMARY KEY (run_id, name)) WITHOUT ROWID;
+    CREATE INDEX steps_order ON steps(run_id, idx);
+)sql";
+
+TEST_F(SqliteRunStoreTest, AVersionOneDatabaseIsMigratedWithItsData) {
+  store_.reset();
+  std::filesystem::remove(path_);
+  {
+    auto db = OpenDatabase(path_);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    const char* const v1[] = {kSchemaV1};
+    ASSERT_TRUE(Migrate(**db, "pipelines", v1).ok());
+    (*db)->exec(
+        "INSERT INTO repositories VALUES ('app', 'https://git.example.com/app.git', 'main', 'token', "
+        "x'00ff00', 1, 2, 3, 4, 1000)");
+    (*db)->exec("INSERT INTO repo_secrets VALUES ('app', 'K', x'0102')");
+    (*db)->exec(
+        "INSERT INTO runs VALUES (NULL, 'app', 'main', '', '" + std::string(40, 'a') +
+        "', 'Ada', 'msg', 'push', 'running', 10, 11, 0, '', '', 0)");
+    (*db)->exec(
+        "INSERT INTO steps VALUES (1, 0, '_setup', 2, 'success', '', 0, 1, 2, 1, 0, 0, '', '', 0, 0, 0, 0)");
+  }
+  store_ = OpenStore();
+  ASSERT_NE(store_, nullptr);
+  auto repo = store_->GetRepository("app");
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  EXPECT_EQ(repo->url, "https://git.example.com/app.git");
+  EXPECT_EQ(repo->credential_sealed, std::string("\x00\xff\x00", 3));
+  EXPECT_EQ(repo->defaults.pids, 4);
+  EXPECT_EQ(repo->forge, "");
+  EXPECT_EQ(repo->webhook_secret_sealed, "");
+  EXPECT_TRUE(repo->cancel_superseded);  // on by default, also for repositories from before
+  EXPECT_EQ(*store_->GetSecret("app", "K"), "\x01\x02");
+  auto run = store_->GetRun(1);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_EQ(run->status, RunStatus::kRunning);
+  EXPECT_EQ(run->commit, std::string(40, 'a'));
+  EXPECT_EQ(run->pull_request, 0);
+  EXPECT_EQ(run->head_ref, "");
+  EXPECT_FALSE(run->no_secrets);
+  EXPECT_EQ(run->superseded_by, 0);
+  EXPECT_EQ(store_->ListSteps(1)->size(), 1u);
+  EXPECT_EQ(Add(NewRun("app")), 2);
+  auto db = OpenDatabase(path_);
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(*SchemaVersion(**db, "pipelines"), 2);
+}
+
+TEST_F(SqliteRunStoreTest, DeliveriesAreNewOnceUntilTheyExpire) {
+  const int64_t keep = 1000;
+  EXPECT_TRUE(*store_->RecordDelivery("github", "d-1", 10'000, keep));
+  EXPECT_FALSE(*store_->RecordDelivery("github", "d-1", 10'001, keep));   // a retry
+  EXPECT_FALSE(*store_->RecordDelivery("github", "d-1", 10'999, keep));   // still kept
+  EXPECT_TRUE(*store_->RecordDelivery("gitea", "d-1", 10'002, keep));     // per forge
+  EXPECT_TRUE(*store_->RecordDelivery("github", "d-1", 11'001, keep));    // expired: new again
+  EXPECT_FALSE(*store_->RecordDelivery("github", "d-1", 11'002, keep));
+  // Survives a restart.
+  store_ = OpenStore();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_FALSE(*store_->RecordDelivery("github", "d-1", 11'003, keep));
+  for (auto [forge, id] : {std::pair<std::string, std::string>{"", "x"}, {"github", ""},
+                           {"github", std::string(513, 'x')}}) {
+    auto r = store_->RecordDelivery(forge, id, 1, keep);
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(r.status().message().find("xxxx"), std::string::npos);
+  }
+  EXPECT_EQ(store_->RecordDelivery("github", "y", 1, -1).status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(SqliteRunStoreTest, ExpiredDeliveriesArePrunedInBoundedBatches) {
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(*store_->RecordDelivery("gitlab", "old-" + std::to_string(i), i, 1000));
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM deliveries"), 200);
+  // Each later call drops at most 64 expired records: the table drains over
+  // a few deliveries, and no single one pays for all.
+  ASSERT_TRUE(*store_->RecordDelivery("gitlab", "new-1", 5000, 1000));
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM deliveries"), 200 - 64 + 1);
+  for (int i = 2; i <= 4; ++i) ASSERT_TRUE(*store_->RecordDelivery("gitlab", "new-" + std::to_string(i), 5000, 1000));
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM deliveries"), 4);
+  EXPECT_FALSE(*store_->RecordDelivery("gitlab", "new-1", 5001, 1000));
 }
 
 // A full disk is kResourceExhausted, as everywhere in slipway, and a failed

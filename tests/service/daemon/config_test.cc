@@ -89,6 +89,47 @@ TEST(DaemonConfigTest, DocumentedDefaults) {
   EXPECT_EQ(DatabasePath(c), "/var/lib/slipway/slipway.db");
 }
 
+TEST(DaemonConfigTest, WebhookKeys) {
+  DaemonConfig d;
+  EXPECT_EQ(d.webhook_listen, "");
+  EXPECT_EQ(d.webhook_max_body_bytes, 25 << 20);
+  EXPECT_EQ(d.status_retry_for, 10min);
+  // One port by default: the webhook URL is on the API's address.
+  EXPECT_EQ(PublicUrl(d), "http://127.0.0.1:7780");
+
+  Result<DaemonConfig> r = Parse(
+      "webhook_listen: \"0.0.0.0:7781\"\n"
+      "webhook_max_body_bytes: 1m\n"
+      "webhook_delivery_keep: 1h\n"
+      "status_retry_for: 30s\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->webhook_listen, "0.0.0.0:7781");
+  EXPECT_EQ(r->webhook_max_body_bytes, 1 << 20);
+  EXPECT_EQ(r->webhook_delivery_keep, 1h);
+  EXPECT_EQ(r->status_retry_for, 30s);
+  // Listening on every address: the URL names the machine, not 0.0.0.0.
+  const std::string derived = PublicUrl(*r);
+  EXPECT_TRUE(derived.starts_with("http://")) << derived;
+  EXPECT_TRUE(derived.ends_with(":7781")) << derived;
+  EXPECT_EQ(derived.find("0.0.0.0"), std::string::npos) << derived;
+
+  r = Parse("webhook_listen: \"[::1]:7781\"\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(PublicUrl(*r), "http://[::1]:7781");
+
+  // public_url wins, without its trailing slash.
+  r = Parse("public_url: https://ci.example.com/\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->public_url, "https://ci.example.com");
+  EXPECT_EQ(PublicUrl(*r), "https://ci.example.com");
+
+  EXPECT_NE(ErrorOf("webhook_listen: nowhere\n").find("webhook_listen"), std::string::npos);
+  for (const char* bad : {"ftp://x", "ci.example.com", "http://", "https://x/?a=b", "http://a b"}) {
+    EXPECT_NE(ErrorOf(std::string("public_url: \"") + bad + "\"\n").find("public_url"), std::string::npos)
+        << bad;
+  }
+}
+
 TEST(DaemonConfigTest, EmptyFileMeansDefaults) {
   for (const char* text : {"", "# nothing\n", "---\n"}) {
     Result<DaemonConfig> r = Parse(text);
