@@ -4,16 +4,11 @@
 #include <openssl/hmac.h>
 
 #include <atomic>
-#include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 
-#include "tests/testing/fixtures.h"
 
 namespace slipway::testing {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
@@ -304,103 +299,6 @@ Delivery Sign(const std::string& forge, const std::string& kind, const std::stri
     if (!secret.empty()) d.headers.push_back("X-Gitlab-Token: " + secret);
   }
   return d;
-}
-
-// --- The commit-status stand-in ---------------------------------------------------
-
-namespace {
-
-// Records each call as a JSON line; answers like the forges do.
-constexpr char kStandin[] = R"(import http.server, json, re, sys, threading
-port, token, log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-lock = threading.Lock()
-PATHS = [re.compile(r"^(/api/v1)?/repos/[^/]+/[^/]+/statuses/[0-9a-f]{40}$"),
-         re.compile(r"^/api/v4/projects/[^/]+/statuses/[0-9a-f]{40}$")]
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *args):
-        pass
-    def do_POST(self):
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        auth = self.headers.get("Authorization") or ""
-        ok = auth in ("token " + token, "Bearer " + token) or self.headers.get("PRIVATE-TOKEN") == token
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        if not any(p.match(self.path) for p in PATHS):
-            code = 404
-        elif not ok:
-            code = 401
-        elif not isinstance(body, dict) or not isinstance(body.get("state"), str):
-            code = 422
-        else:
-            code = 201
-        with lock, open(log, "a") as f:
-            f.write(json.dumps({"method": "POST", "path": self.path, "token_ok": ok, "body": body,
-                                "answered": code}) + "\n")
-        out = json.dumps({"id": 1, "state": (body or {}).get("state")} if code == 201 else
-                         {"message": "refused"}).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
-)";
-
-}  // namespace
-
-StatusStandin::StatusStandin(std::string token, int port) : token_(std::move(token)), port_(port) {
-  dir_ = MakeTempDir("slipway-forge-standin");
-  std::ofstream(dir_ + "/standin.py") << kStandin;
-  if (port_ == 0) port_ = FreeLoopbackPort();
-}
-
-StatusStandin::~StatusStandin() {
-  Stop();
-  std::error_code ignored;
-  fs::remove_all(dir_, ignored);
-}
-
-void StatusStandin::Start() {
-  if (process_) return;
-  process_ = std::make_unique<ServerProcess>(
-      std::vector<std::string>{"/usr/bin/python3", dir_ + "/standin.py", std::to_string(port_), token_,
-                               dir_ + "/calls.jsonl"},
-      dir_ + "/standin.log");
-  process_->WaitForPort(port_);
-}
-
-void StatusStandin::Stop() {
-  if (!process_) return;
-  process_->Stop();
-  process_.reset();
-}
-
-std::vector<StatusStandin::Call> StatusStandin::Calls() const {
-  std::vector<Call> calls;
-  std::ifstream in(dir_ + "/calls.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    json j = json::parse(line, nullptr, false);
-    if (!j.is_object()) continue;  // a line being written
-    Call c;
-    c.method = Str(j, "method");
-    c.path = Str(j, "path");
-    c.token_ok = j.value("token_ok", false);
-    c.body = j["body"];
-    c.answered = static_cast<int>(Int(j, "answered", 0));
-    calls.push_back(std::move(c));
-  }
-  return calls;
-}
-
-std::vector<std::string> StatusStandin::StatesFor(const std::string& sha) const {
-  std::vector<std::string> states;
-  for (const Call& c : Calls()) {
-    if (c.path.ends_with("/statuses/" + sha) && c.answered == 201) states.push_back(Str(c.body, "state"));
-  }
-  return states;
 }
 
 // --- WebhookTest ---------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Webhooks end to end: what GitHub, Gitea and GitLab send, signed and
 // POSTed to a real slipwayd (tests/pipelines/e2e/pipeline_fixture.h) for
-// real git repositories, and a local stand-in of the forges' commit-status
-// APIs that records what slipwayd sets.
+// real git repositories. Commit statuses are recorded by
+// tests/testing/forge_standin.h.
 //
 // Deliveries are built in each forge's documented format, independently of
 // webhooks/ (the parsers under test): the bodies below carry the fields the
@@ -35,7 +35,6 @@
 #include <vector>
 
 #include "tests/pipelines/e2e/pipeline_fixture.h"
-#include "tests/testing/server_process.h"
 
 namespace slipway::testing {
 
@@ -82,41 +81,6 @@ std::string EventHeader(const std::string& forge, const std::string& kind);
 // header at all), with the delivery id `id` (NewDeliveryId() if empty).
 Delivery Sign(const std::string& forge, const std::string& kind, const std::string& body,
               const std::string& secret, std::string id = "");
-
-// A local stand-in for the forges' commit-status APIs: a Python HTTP server
-// answering POST {base}/repos/{owner}/{repo}/statuses/{sha} (GitHub, and
-// Gitea below /api/v1) and POST {base}/projects/{id}/statuses/{sha} (GitLab,
-// below /api/v4) with 201 if the token is `token` ("Authorization: token
-// T" or "Bearer T"; GitLab "PRIVATE-TOKEN: T") and the body is a JSON object
-// with a state, 401/422 otherwise, and recording every call in order. It can
-// be stopped and started again on the same port (a forge that is down).
-// TODO(wh-e2e): tests/testing/forge_standin.* (wh-svc) does the same for
-// the service's own tests; use it here once it lands and remove this one.
-class StatusStandin {
- public:
-  struct Call {
-    std::string method, path;
-    bool token_ok = false;
-    nlohmann::json body;  // null if not JSON
-    int answered = 0;
-  };
-  // Listens on `port` (a free one if 0).
-  explicit StatusStandin(std::string token, int port = 0);
-  ~StatusStandin();
-  void Start();
-  void Stop();
-  int port() const { return port_; }
-  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  // Every call so far, in the order received.
-  std::vector<Call> Calls() const;
-  // The states ("pending", "success"...) POSTed for commit `sha`, in order.
-  std::vector<std::string> StatesFor(const std::string& sha) const;
-
- private:
-  std::string dir_, token_;
-  int port_ = 0;
-  std::unique_ptr<ServerProcess> process_;
-};
 
 // A pipeline test whose repositories are on a forge: registered with a
 // webhook secret, triggered by deliveries.
