@@ -65,6 +65,9 @@ std::string LimitsText(const Json& limits) {
 
 struct AddOptions {
   std::string name, url, branch_filter, credential_file;
+  // The forge's side (docs/webhooks.md).
+  std::string forge, full_name, secret, status_api, status_token_file, project_id;
+  bool no_cancel_superseded = false;
 };
 
 int Add(DaemonClient& client, const AddOptions& o) {
@@ -75,9 +78,32 @@ int Add(DaemonClient& client, const AddOptions& o) {
     if (!text.ok()) return Fail(text.status());
     body["credential"] = *text;  // parsed by slipwayd
   }
+  if (!o.forge.empty()) body["forge"] = o.forge;
+  if (!o.full_name.empty()) body["full_name"] = o.full_name;
+  if (!o.secret.empty()) body["webhook_secret"] = o.secret;
+  if (!o.status_api.empty()) body["status_api"] = o.status_api;
+  if (!o.project_id.empty()) body["project_id"] = o.project_id;
+  if (o.no_cancel_superseded) body["cancel_superseded"] = false;
+  if (!o.status_token_file.empty()) {
+    auto text = ReadFileText(o.status_token_file);
+    if (!text.ok()) return Fail(text.status());
+    std::string token = *text;
+    // A token file written with `echo` ends with a line break that is no
+    // part of the token.
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+    body["status_token"] = std::move(token);
+  }
   auto repo = client.Post("/repos", body);
   if (!repo.ok()) return Fail(repo.status());
   std::printf("%s\n", StringField(*repo, "name").c_str());
+  if (std::string url = StringField(*repo, "webhook_url"); !url.empty()) {
+    // On stderr: stdout stays the name alone, for scripts.
+    std::fprintf(stderr, "Webhook URL:    %s (content type application/json)\n", url.c_str());
+    if (std::string made = StringField(*repo, "webhook_secret"); !made.empty()) {
+      std::fprintf(stderr, "Webhook secret: %s\n", made.c_str());
+      std::fprintf(stderr, "  (shown this once: paste it into the forge's webhook settings now)\n");
+    }
+  }
   return 0;
 }
 
@@ -123,6 +149,13 @@ int Show(DaemonClient& client, const std::string& name, const std::string& forma
   std::printf("Credential:     %s\n", StringField(*repo, "credential", "none").c_str());
   std::printf("Step defaults:  %s\n", LimitsText(Field(*repo, "defaults")).c_str());
   std::printf("Secrets:        %s\n", names.empty() ? "none" : names.c_str());
+  if (std::string forge = StringField(*repo, "forge"); !forge.empty()) {
+    std::string full_name = StringField(*repo, "full_name");
+    std::printf("Forge:          %s%s\n", forge.c_str(), full_name.empty() ? "" : (" " + full_name).c_str());
+    std::printf("Webhook URL:    %s\n", StringField(*repo, "webhook_url").c_str());
+    std::string status_api = StringField(*repo, "status_api");
+    std::printf("Status API:     %s\n", status_api.empty() ? "none (no commit statuses)" : status_api.c_str());
+  }
   std::printf("Created:        %s\n", Ago(*repo, "created_at").c_str());
   return 0;
 }
@@ -188,6 +221,21 @@ void AddRepoCommands(CLI::App& app, Verbs& verbs) {
                   "Only branches matching this glob run (default all)");
   add->add_option("--credential", o->add.credential_file,
                   "A credential file (token, username/password or ssh_key + known_hosts; docs/pipelines.md)");
+  add->add_option("--forge", o->add.forge, "The forge it lives on, for webhooks: github, gitea or gitlab")
+      ->check(CLI::IsMember({"github", "gitea", "gitlab"}));
+  add->add_option("--full-name", o->add.full_name,
+                  "Its name on the forge (OWNER/REPO; GitLab: the project's path), as deliveries give it");
+  add->add_option("--secret", o->add.secret,
+                  "The webhook secret (default: a new one, printed once); prefer the generated one, "
+                  "a command line is visible to other users");
+  add->add_option("--status-api", o->add.status_api,
+                  "The forge's API base for commit statuses (https://api.github.com, "
+                  "https://gitea.example/api/v1, https://gitlab.example/api/v4)");
+  add->add_option("--status-token-file", o->add.status_token_file,
+                  "A file holding the token that may set commit statuses");
+  add->add_option("--project-id", o->add.project_id, "GitLab: the project's id, for its status API");
+  add->add_flag("--no-cancel-superseded", o->add.no_cancel_superseded,
+                "Keep older runs of a branch (or pull request) running when a newer push comes");
   verbs.push_back({add, [o](DaemonClient& c) { return Add(c, o->add); }});
 
   CLI::App* ls = repo->add_subcommand("ls", "List repositories");

@@ -20,6 +20,7 @@ std::string Label(const std::string& key) {
       {"max_runs", "Max Runs"},
       {"runs_running", "Runs Running"},
       {"runs_queued", "Runs Queued"},
+      {"public_url", "Public URL"},
   };
   for (const auto& [k, label] : kLabels) {
     if (key == k) return label;
@@ -36,6 +37,12 @@ int Info(DaemonClient& client) {
   if (!info.ok()) return Fail(info.status());
   std::printf("Server: %s\n", client.url().c_str());
   for (const auto& [key, value] : info->items()) {
+    if (key == "webhook_urls" && value.is_object()) {
+      // The URLs to paste into a forge's webhook settings, one per forge.
+      std::printf(" Webhook URLs:\n");
+      for (const auto& [forge, url] : value.items()) std::printf("  %s: %s\n", forge.c_str(), Text(url).c_str());
+      continue;
+    }
     std::printf(" %s: %s\n", Label(key).c_str(), Text(value).c_str());
   }
   return 0;

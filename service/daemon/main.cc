@@ -5,8 +5,9 @@
 // directories -> control token -> image store and container store (one
 // SQLite file) -> Reconcile() with what the machine runs -> the pipelines'
 // store (same file), secret key, repositories and runs, whose Recover()
-// records the runs a crash interrupted -> API -> container scheduler, then
-// the run scheduler. SIGTERM or SIGINT: drain (runs first, then containers;
+// records the runs a crash interrupted (the commit status reporter observes
+// the runs from then on) -> API (and the webhook listener, if it has an
+// address of its own) -> container scheduler, then the run scheduler. SIGTERM or SIGINT: drain (runs first, then containers;
 // see RunService::Shutdown, ContainerService::Shutdown). SIGHUP: reopen the
 // log file.
 #include <fcntl.h>
@@ -26,6 +27,7 @@
 #include "engine/image/image_store.h"
 #include "engine/runtime/cgroup.h"
 #include "service/daemon/api_server.h"
+#include "service/daemon/commit_status_reporter.h"
 #include "service/daemon/config.h"
 #include "engine/containers/container_service.h"
 #include "engine/containers/container_store.h"
@@ -155,16 +157,22 @@ class Daemon {
     runs_->Start();
     log_->Info("slipwayd.ready", {{"version", kVersion},
                                   {"listen", config_.listen},
+                                  {"webhook_url", PublicUrl(config_) + "/hooks/"},
                                   {"pid", ::getpid()},
                                   {"data_dir", config_.data_dir}});
     int sig = AwaitTermination(signal_fd, *log_);
     log_->Info("slipwayd.stopping",
                {{"signal", sigabbrev_np(sig)}, {"deadline_ms", config_.shutdown_timeout.count()}});
     api_->SetDraining();
+    if (hooks_api_) hooks_api_->SetDraining();
     // Runs first: a run still starting steps would otherwise queue
     // containers while their scheduler stops.
     runs_->Shutdown(config_.shutdown_timeout);
+    // The runs' last states (interrupted ones too) get a moment to reach
+    // their forges.
+    status_reporter_->Stop(std::min<std::chrono::milliseconds>(config_.shutdown_timeout, std::chrono::seconds(5)));
     containers_->Shutdown(config_.shutdown_timeout);
+    if (hooks_api_) hooks_api_->Shutdown();
     api_->Shutdown();
     log_->Info("slipwayd.stopped",
                {{"running_left", containers_->running()}, {"runs_left", runs_->running()}});
@@ -223,6 +231,11 @@ class Daemon {
                           config_.step_max_pids};
     SLIPWAY_ASSIGN_OR_RETURN(runs_, pipelines::RunService::Open(options, *run_store_, *repos_, *containers_,
                                                                 *pipeline_images_, *log_));
+    CommitStatusOptions status_options;
+    status_options.public_url = PublicUrl(config_);
+    status_options.retry_for = config_.status_retry_for;
+    status_reporter_ = std::make_unique<CommitStatusReporter>(status_options, *repos_, *log_);
+    runs_->SetObserver(status_reporter_.get());
     SLIPWAY_ASSIGN_OR_RETURN(int interrupted, runs_->Recover());
     if (interrupted > 0) log_->Warn("runs.interrupted", {{"count", interrupted}});
     return Status::Ok();
@@ -242,6 +255,12 @@ class Daemon {
     options.body_timeout = config_.api_body_timeout;
     options.idle_timeout = config_.api_idle_timeout;
     options.token = token_;
+    options.webhook_max_body_bytes = config_.webhook_max_body_bytes;
+    options.delivery_keep = config_.webhook_delivery_keep;
+    // Webhooks on an address of their own: that listener serves only them,
+    // and the API none.
+    const bool own_hooks_listener = !config_.webhook_listen.empty() && config_.webhook_listen != config_.listen;
+    options.hooks = own_hooks_listener ? ApiServerOptions::Hooks::kNone : ApiServerOptions::Hooks::kAlso;
     DaemonInfo info;
     info.version = kVersion;
     info.data_dir = config_.data_dir;
@@ -249,9 +268,18 @@ class Daemon {
     info.cgroup_layout = CgroupLayoutName(cgroups.layout());
     info.max_running = config_.max_running;
     info.max_runs = config_.max_runs;
-    api_ = std::make_unique<ApiServer>(options, *containers_, *image_service_, *repos_, *runs_, metrics_,
-                                       *log_, info);
-    return api_->Start();
+    info.public_url = PublicUrl(config_);
+    api_ = std::make_unique<ApiServer>(options, *containers_, *image_service_, *repos_, *runs_, *run_store_,
+                                       metrics_, *log_, info);
+    SLIPWAY_RETURN_IF_ERROR(api_->Start());
+    if (!own_hooks_listener) return Status::Ok();
+    SLIPWAY_ASSIGN_OR_RETURN(ListenAddress hooks, ParseListenAddress(config_.webhook_listen));
+    options.host = hooks.host;
+    options.port = hooks.port;
+    options.hooks = ApiServerOptions::Hooks::kOnly;
+    hooks_api_ = std::make_unique<ApiServer>(options, *containers_, *image_service_, *repos_, *runs_,
+                                             *run_store_, metrics_, *log_, info);
+    return hooks_api_->Start();
   }
 
   DaemonConfig config_;
@@ -268,8 +296,10 @@ class Daemon {
   std::unique_ptr<pipelines::SecretBox> secret_box_;
   std::unique_ptr<pipelines::RepoRegistry> repos_;
   std::unique_ptr<PipelineImages> pipeline_images_;
-  std::unique_ptr<pipelines::RunService> runs_;  // before api_: the API uses it
+  std::unique_ptr<CommitStatusReporter> status_reporter_;  // before runs_: it observes them
+  std::unique_ptr<pipelines::RunService> runs_;           // before api_: the API uses it
   std::unique_ptr<ApiServer> api_;
+  std::unique_ptr<ApiServer> hooks_api_;  // the --webhook-listen listener, if it has an address of its own
 };
 
 int Main(int argc, char** argv) {

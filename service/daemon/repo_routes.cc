@@ -8,6 +8,7 @@
 
 #include "engine/base/units.h"
 #include "service/daemon/api_routes.h"
+#include "webhooks/forge_event.h"
 
 namespace slipway::daemon::api {
 
@@ -96,6 +97,34 @@ Status ReadDefaults(Fields& f, StepLimits* limits) {
   return d.Finish();
 }
 
+// The forge's side of a repository (docs/webhooks.md): which forge, its name
+// there, the status API; the webhook secret and the status token are read
+// here and only ever handed to the registry, which seals them.
+Status ReadForge(Fields& f, Repository* repo, std::string* webhook_secret, std::string* status_token) {
+  bool cancel_superseded = true;
+  for (Status st : {f.String("forge", &repo->forge, false), f.String("full_name", &repo->full_name, false),
+                    f.String("status_api", &repo->status_api, false),
+                    f.String("project_id", &repo->project_id, false),
+                    f.String("webhook_secret", webhook_secret, false),
+                    f.String("status_token", status_token, false), f.Bool("cancel_superseded", &cancel_superseded)}) {
+    SLIPWAY_RETURN_IF_ERROR(st);
+  }
+  repo->cancel_superseded = cancel_superseded;
+  if (!repo->forge.empty() && !webhooks::ParseForge(repo->forge)) {
+    return InvalidArgument("field \"forge\" must be github, gitea or gitlab");
+  }
+  if (repo->forge.empty()) {
+    for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"full_name", &repo->full_name},
+                                      {"status_api", &repo->status_api},
+                                      {"project_id", &repo->project_id},
+                                      {"webhook_secret", webhook_secret},
+                                      {"status_token", status_token}}) {
+      if (!value->empty()) return InvalidArgument(std::string("field \"") + name + "\" needs field \"forge\"");
+    }
+  }
+  return Status::Ok();
+}
+
 class RepoRoutes {
  public:
   explicit RepoRoutes(Context& c) : c_(c) {}
@@ -113,6 +142,13 @@ class RepoRoutes {
   // kFailedPrecondition while a run of `name` is queued or running: its
   // rows and files would go from under it.
 
+  // The repository's JSON, with the URL its forge delivers webhooks to.
+  json RepoJson(const Repository& repo) const {
+    json body = repo.ToJsonValue();
+    if (!repo.forge.empty()) body["webhook_url"] = c_.info.public_url + "/hooks/" + repo.forge;
+    return body;
+  }
+
   Context& c_;
 };
 
@@ -120,22 +156,34 @@ void RepoRoutes::Add(const Request& r, ReplyPtr reply) {
   Fields f(r.object);
   Repository repo;
   Credential credential;
+  std::string webhook_secret, status_token;
   for (Status st : {f.String("name", &repo.name, true), f.String("url", &repo.url, true),
                     f.String("branch_filter", &repo.branch_filter, false),
-                    ReadCredential(f, r.object, &credential), ReadDefaults(f, &repo.defaults), f.Finish()}) {
+                    ReadCredential(f, r.object, &credential), ReadDefaults(f, &repo.defaults),
+                    ReadForge(f, &repo, &webhook_secret, &status_token), f.Finish()}) {
     if (!st.ok()) return reply->Error(st);
   }
-  auto added = c_.repos.Add(std::move(repo), credential);
+  std::string made_secret;
+  const bool forge = !repo.forge.empty();
+  auto added = forge ? c_.repos.Add(std::move(repo), credential, webhook_secret, status_token, &made_secret)
+                     : c_.repos.Add(std::move(repo), credential);
   if (!added.ok()) return reply->Error(added.status());
-  c_.log.Info("repo.added", {{"repo", added->name}, {"credential", added->credential_kind}});
-  reply->Json(201, added->ToJsonValue());
+  c_.log.Info("repo.added", {{"repo", added->name},
+                             {"credential", added->credential_kind},
+                             {"forge", added->forge},
+                             {"status_token", !added->status_token_sealed.empty()}});
+  json body = RepoJson(*added);
+  // A secret slipwayd made is shown this once, to be pasted into the forge;
+  // one the client gave is never echoed.
+  if (!made_secret.empty()) body["webhook_secret"] = made_secret;
+  reply->Json(201, body);
 }
 
 void RepoRoutes::List(const Request&, ReplyPtr reply) {
   auto repos = c_.repos.List();
   if (!repos.ok()) return reply->Error(repos.status());
   json list = json::array();
-  for (const Repository& repo : *repos) list.push_back(repo.ToJsonValue());
+  for (const Repository& repo : *repos) list.push_back(RepoJson(repo));
   json body;
   body["repos"] = std::move(list);
   reply->Json(200, body);
@@ -144,7 +192,7 @@ void RepoRoutes::List(const Request&, ReplyPtr reply) {
 void RepoRoutes::Get(const Request& r, ReplyPtr reply) {
   auto repo = c_.repos.Get(r.Param("name"));
   if (!repo.ok()) return reply->Error(repo.status());
-  reply->Json(200, repo->ToJsonValue());
+  reply->Json(200, RepoJson(*repo));
 }
 
 void RepoRoutes::Remove(const Request& r, ReplyPtr reply) {
