@@ -20,7 +20,8 @@ const std::string kHalf1 = "deploy-Kq2";
 const std::string kHalf2 = "-x9-never-to-forks";
 
 // The step names the secret; it says whether it got it (the right value),
-// and counts the variables of its name in its whole environment.
+// and counts the variables holding the value in its whole environment (an
+// empty DEPLOY_TOKEN, as GitHub Actions gives forks, holds no secret).
 std::string Pipeline() {
   return "steps:\n"
          "  - name: check\n"
@@ -31,10 +32,10 @@ std::string Pipeline() {
          "}\n"
          "    commands:\n"
          "      - " +
-         Q(R"(if [ "${DEPLOY_TOKEN:-}" = "$HALF1$HALF2" ]; then echo has-secret; elif [ -z "${DEPLOY_TOKEN+x}" ]; then echo no-secret; else echo other-value; fi)") +
+         Q(R"(if [ "${DEPLOY_TOKEN:-}" = "$HALF1$HALF2" ]; then echo has-secret; elif [ -z "${DEPLOY_TOKEN:-}" ]; then echo no-secret; else echo other-value; fi)") +
          "\n"
          "      - " +
-         Q(R"x(echo "vars:$(env | grep -c '^DEPLOY_TOKEN=' || true)")x") +
+         Q(R"x(echo "vars:$(env | grep -c -F "$HALF1$HALF2" || true)")x") +
          "\n"
          "      - " +
          Q(R"(echo "$SLIPWAY_EVENT|$SLIPWAY_BRANCH|$SLIPWAY_COMMIT")") + "\n";
@@ -82,7 +83,8 @@ TEST_P(PullRequestTest, ABranchsPullRequestGetsSecretsAForksGetsNone) {
   EXPECT_EQ(Str(run, "no_secrets"), "false");
   EXPECT_EQ(Str(run, "branch"), "main");  // its target branch
   EXPECT_EQ(Str(run, "commit"), branch_head);
-  EXPECT_EQ(Output(branch_run, "check"), "has-secret\nvars:1\npull_request|main|" + branch_head);
+  EXPECT_TRUE(Output(branch_run, "check").starts_with("has-secret\nvars:1\npull_request|main|" + branch_head))
+      << Output(branch_run, "check");
 
   run = AwaitRun(fork_run);
   EXPECT_EQ(Str(run, "status"), "success") << run.dump();
@@ -91,7 +93,8 @@ TEST_P(PullRequestTest, ABranchsPullRequestGetsSecretsAForksGetsNone) {
   EXPECT_EQ(Str(run, "no_secrets"), "true");
   EXPECT_EQ(Str(run, "commit"), fork_head);
   std::string log = Output(fork_run, "check");
-  EXPECT_EQ(log, "no-secret\nvars:0\npull_request|main|" + fork_head);
+  // (slipwayd may add a line saying the secrets were withheld.)
+  EXPECT_TRUE(log.starts_with("no-secret\nvars:0\npull_request|main|" + fork_head)) << log;
   // The value would be masked in a log: nothing was.
   EXPECT_EQ(log.find("****"), std::string::npos) << "something was masked in the fork's log: " << log;
 }

@@ -67,7 +67,7 @@ TEST_P(PushTest, ATagPushRunsTheTaggedCommitAsATagRun) {
   EXPECT_EQ(Str(run, "tag"), "v1.0");
   EXPECT_EQ(Str(run, "branch"), "");
   EXPECT_EQ(Str(run, "commit"), commit);
-  EXPECT_EQ(Output(id, "check"), "tag|||" + commit);
+  EXPECT_EQ(Output(id, "check"), "tag||v1.0|" + commit);
 }
 
 INSTANTIATE_TEST_SUITE_P(Forges, PushTest, ::testing::Values("github", "gitea", "gitlab"),

@@ -68,13 +68,16 @@ TEST_P(SignatureTest, UnsignedOrMissignedDeliveriesAre401AndQueueNothing) {
   std::vector<Case> cases = {
       {"no signature", Sign(forge, "push", body, "")},
       {"signed with another repository's secret", Sign(forge, "push", body, kOtherSecret)},
-      {"the body changed after signing", [&] {
-         Delivery d = good;
-         d.body = tampered;
-         return d;
-       }()},
       {"an empty signature", With(good, sig, "")},
   };
+  // GitLab's token signs nothing: a changed body with the right token is
+  // authentic by GitLab's design (TLS protects it), so only GitHub and Gitea
+  // can refuse it.
+  if (forge != "gitlab") {
+    Delivery d = good;
+    d.body = tampered;
+    cases.push_back({"the body changed after signing", d});
+  }
   if (forge == "gitlab") {
     cases.push_back({"the secret with a byte more", With(good, sig, kSecret + "x")});
     cases.push_back({"a prefix of the secret", With(good, sig, kSecret.substr(0, 8))});
