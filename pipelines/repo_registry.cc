@@ -243,7 +243,8 @@ Status CheckStatusApi(const std::string& url) {
   size_t host = lower.starts_with("https://") ? 8 : lower.starts_with("http://") ? 7 : 0;
   if (host == 0) return bad("not an http:// or https:// URL");
   size_t host_end = url.find('/', host);
-  std::string authority = url.substr(host, host_end == std::string::npos ? std::string::npos : host_end - host);
+  std::string authority =
+      url.substr(host, host_end == std::string::npos ? std::string::npos : host_end - host);
   if (authority.find('@') != std::string::npos) {
     return bad("holds a user name or password: give the token with the status token instead");
   }
@@ -265,7 +266,8 @@ Status CheckSecretText(const std::string& value, size_t max, const char* what) {
 
 // The forge's side of a repository, checked together: everything but
 // cancel_superseded needs a forge.
-Status CheckForge(const Repository& repo, const std::string& webhook_secret, const std::string& status_token) {
+Status CheckForge(const Repository& repo, const std::string& webhook_secret,
+                  const std::string& status_token) {
   bool known = repo.forge.empty();
   for (const char* forge : kForges) known = known || repo.forge == forge;
   if (!known) return InvalidArgument("forge " + Shown(repo.forge) + " is not github, gitea or gitlab");
@@ -283,8 +285,10 @@ Status CheckForge(const Repository& repo, const std::string& webhook_secret, con
   if (!repo.project_id.empty()) {
     bool digits = repo.project_id.size() <= kMaxProjectIdLength &&
                   repo.project_id.find_first_not_of("0123456789") == std::string::npos;
-    if (!digits) return InvalidArgument("project id " + Shown(repo.project_id) + " is not GitLab's numeric id");
-    if (repo.forge != "gitlab") return InvalidArgument("a project id is GitLab's: the forge is " + repo.forge);
+    if (!digits)
+      return InvalidArgument("project id " + Shown(repo.project_id) + " is not GitLab's numeric id");
+    if (repo.forge != "gitlab")
+      return InvalidArgument("a project id is GitLab's: the forge is " + repo.forge);
   }
   SLIPWAY_RETURN_IF_ERROR(CheckSecretText(webhook_secret, kMaxWebhookSecretBytes, "the webhook secret"));
   SLIPWAY_RETURN_IF_ERROR(CheckSecretText(status_token, kMaxStatusTokenBytes, "the status token"));
@@ -323,8 +327,8 @@ std::string NormalizeCloneUrl(const std::string& url) {
 }
 
 // Seals `plain` for `place` into `*out`; the error names what, not the value.
-Status SealInto(const SecretBox& box, const std::string& plain, const std::string& place, const std::string& what,
-                std::string* out) {
+Status SealInto(const SecretBox& box, const std::string& plain, const std::string& place,
+                const std::string& what, std::string* out) {
   auto sealed = box.Seal(plain, place);
   if (!sealed.ok()) return sealed.status().Wrap(what);
   *out = std::move(sealed).value();
@@ -501,7 +505,8 @@ Result<Repository> RepoRegistry::Add(Repository repo, const Credential& credenti
   }
   if (!status_token.empty()) {
     SLIPWAY_RETURN_IF_ERROR(SealInto(box_, status_token, StatusTokenPlace(repo.name),
-                                     RepoName(repo.name) + ": seal the status token", &repo.status_token_sealed));
+                                     RepoName(repo.name) + ": seal the status token",
+                                     &repo.status_token_sealed));
   }
   repo.credential_kind = credential.kind;
   repo.credential_sealed.clear();
@@ -541,13 +546,14 @@ Result<Repository> RepoRegistry::Match(const std::string& forge, const std::stri
   // By name: with two registrations of one forge repository, the first.
   for (Repository& repo : all) {
     if (forge.empty() || repo.forge != forge) continue;
-    if (!full_name.empty() && !repo.full_name.empty() && Lower(repo.full_name) == Lower(full_name)) return repo;
+    if (!full_name.empty() && !repo.full_name.empty() && Lower(repo.full_name) == Lower(full_name))
+      return repo;
     std::string mine = NormalizeCloneUrl(repo.url);
     if (std::find(urls.begin(), urls.end(), mine) != urls.end()) return repo;
   }
   // The delivery's names are the sender's: not repeated.
-  return NotFound("no repository registered for this " + (forge.empty() ? std::string("forge") : Shown(forge)) +
-                  " repository");
+  return NotFound("no repository registered for this " +
+                  (forge.empty() ? std::string("forge") : Shown(forge)) + " repository");
 }
 
 // Every call naming a repository or a key checks the name first, so that no

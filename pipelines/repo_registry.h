@@ -50,6 +50,13 @@ class RepoRegistry {
   // `full_name`, `status_api`, `project_id`, `cancel_superseded` as given;
   // `webhook_secret` sealed (empty: a new one is made and returned in
   // `*made_secret`, to be shown once); `status_token` sealed if given.
+  // Checked (docs/pipelines.md, "Repositories"): forge "", github, gitea or
+  // gitlab, and without one none of the other forge fields nor a secret or
+  // token; full_name owner/repo; status_api http(s) without userinfo;
+  // project_id GitLab's digits; a token needs status_api. The secret is
+  // made (32 bytes of getrandom(2), hex) only with a forge; the Add above
+  // passes none and makes none for a repository without a forge. Errors
+  // never hold the secret or the token.
   Result<Repository> Add(Repository repo, const Credential& credential, const std::string& webhook_secret,
                          const std::string& status_token, std::string* made_secret);
   // The plaintext webhook secret / status token of `repo` (kNotFound if it
@@ -57,9 +64,11 @@ class RepoRegistry {
   Result<std::string> WebhookSecret(const Repository& repo) const;
   Result<std::string> StatusToken(const Repository& repo) const;
   // The repository a delivery is for: the one registered for `forge` whose
-  // full_name equals `full_name` or whose url is one of `clone_urls`
-  // (compared without a trailing ".git" or "/", case-insensitive host).
-  // kNotFound if none.
+  // full_name equals `full_name` (ignoring case) or whose url is one of
+  // `clone_urls` (compared without userinfo, a trailing ".git" or "/",
+  // with scheme and host in lowercase and scp-like "host:path" as
+  // "ssh://host/path"). The first by name if several are. kNotFound if none;
+  // the message does not repeat the delivery's names.
   Result<Repository> Match(const std::string& forge, const std::string& full_name,
                            const std::vector<std::string>& clone_urls) const;
   Result<Repository> Get(const std::string& name) const;

@@ -117,6 +117,10 @@ class RunService::Impl {
   Result<std::optional<Run>> StopRun(int64_t id, int64_t superseded_by);
   // Tells the observer, if any, of `run`'s change. Never under mu_.
   void Notify(const Run& run) {
+    std::lock_guard order(notify_mu_);
+    NotifyLocked(run);
+  }
+  void NotifyLocked(const Run& run) {
     if (RunObserver* o = observer_.load()) o->RunChanged(run);
   }
   Result<Run> ExecRun(const std::string& dir, int64_t rerun_of);
@@ -133,6 +137,11 @@ class RunService::Impl {
   EventLog& log_;
   const RunDeps deps_;
   std::atomic<RunObserver*> observer_{nullptr};
+  // Orders the observer's calls: a run's "queued" is told before anything
+  // else can happen to it (the scheduler may start it at once), so Enqueue
+  // holds this from before the run is queued until it has told. Taken
+  // before mu_, never while holding it.
+  std::mutex notify_mu_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;       // queue_, active_, stopping_
@@ -185,6 +194,7 @@ void RunService::Impl::Start() { scheduler_ = std::thread(&Impl::SchedulerLoop, 
 
 Result<Run> RunService::Impl::Enqueue(Run run) {
   Run stored;
+  std::lock_guard order(notify_mu_);
   {
     // Under the lock RemoveRepository() holds: a run is never added to a
     // repository that is being removed.
@@ -198,7 +208,7 @@ Result<Run> RunService::Impl::Enqueue(Run run) {
   }
   cv_.notify_all();
   log_.Info("run.queued", {{"run", stored.id}, {"repo", stored.repo}, {"event", EventName(stored.event)}});
-  Notify(stored);
+  NotifyLocked(stored);
   return stored;
 }
 
@@ -331,13 +341,14 @@ Result<Run> RunService::Impl::ExecRun(const std::string& dir, int64_t rerun_of) 
   stored.status = RunStatus::kQueued;
   stored.error.clear();
   SLIPWAY_RETURN_IF_ERROR(store_.UpdateRun(stored));
+  std::lock_guard order(notify_mu_);
   {
     std::lock_guard lock(mu_);
     queue_.push_back(stored.id);
   }
   cv_.notify_all();
   log_.Info("run.queued", {{"run", stored.id}, {"dir", dir}, {"event", "manual"}});
-  Notify(stored);
+  NotifyLocked(stored);
   return stored;
 }
 
@@ -347,7 +358,11 @@ Result<Run> RunService::Impl::Rerun(int64_t id) {
   if (old.repo.empty()) return ExecRun(old.source_dir, old.id);
   if (old.commit.empty()) {
     // It never got as far as its commit: run what was asked again.
-    TriggerRequest again{old.repo, old.branch, old.tag, "", old.event};
+    TriggerRequest again;
+    again.repo = old.repo;
+    again.branch = old.branch;
+    again.tag = old.tag;
+    again.event = old.event;
     again.pull_request = old.pull_request;
     again.head_ref = old.head_ref;
     again.no_secrets = old.no_secrets;
@@ -371,6 +386,7 @@ Result<Run> RunService::Impl::Rerun(int64_t id) {
 Result<std::optional<Run>> RunService::Impl::StopRun(int64_t id, int64_t superseded_by) {
   std::shared_ptr<RunControl> control;
   std::optional<Run> cancelled;
+  std::unique_lock order(notify_mu_);  // its "cancelled" comes after its "queued"
   {
     std::lock_guard lock(mu_);
     auto it = std::find(queue_.begin(), queue_.end(), id);
@@ -393,9 +409,10 @@ Result<std::optional<Run>> RunService::Impl::StopRun(int64_t id, int64_t superse
   }
   if (cancelled) {
     log_.Info("run.cancelled", {{"run", id}});
-    Notify(*cancelled);
+    NotifyLocked(*cancelled);
     return cancelled;
   }
+  order.unlock();
   if (!control) {
     SLIPWAY_ASSIGN_OR_RETURN(Run run, store_.GetRun(id));
     return FailedPrecondition("run " + std::to_string(id) + " is " + RunStatusName(run.status) +

@@ -74,9 +74,10 @@ struct TriggerRequest {
 };
 
 // Told when a run is queued, starts and ends (commit statuses). Called on
-// the thread that made the change, never under the service's lock; must not
-// block (queue the work): a Trigger's caller (a webhook's answer) and the
-// run's executor wait for it. RunChanged gets the run as recorded:
+// the thread that made the change, never under the service's lock, one call
+// at a time and each run's changes in their order; must not block (queue the
+// work) nor call back into the RunService's triggers or Cancel: a Trigger's
+// caller (a webhook's answer) and every run's executor wait for it. RunChanged gets the run as recorded:
 //   queued       Trigger, Exec, Rerun
 //   running      the executor took it
 //   final status the run ended, was cancelled (also while queued, also when

@@ -150,10 +150,13 @@ Status SetRepository(ForgeEvent& event, const nlohmann::json& body, const Path& 
   return Status::Ok();
 }
 
-Result<std::string> CommitAt(const nlohmann::json& body, const Path& path) {
+Result<std::string> CommitAt(const nlohmann::json& body, const Path& path, bool allow_zero) {
   SLIPWAY_ASSIGN_OR_RETURN(std::string commit, RequiredString(body, path, 64));
   if (commit.size() != 40 || !IsLowerHex(commit)) {
     return InvalidArgument("field " + PathName(path) + " is not a commit id (40 lowercase hex digits)");
+  }
+  if (!allow_zero && IsZeroCommit(commit)) {
+    return InvalidArgument("field " + PathName(path) + " is the all-zero id, no commit");
   }
   return commit;
 }
@@ -240,7 +243,7 @@ Status SetPush(ForgeEvent& event, const nlohmann::json& body, const Path& commit
     event.kind = EventKind::kBranchDeleted;
     return Status::Ok();
   }
-  SLIPWAY_ASSIGN_OR_RETURN(event.commit, CommitAt(body, commit_path));
+  SLIPWAY_ASSIGN_OR_RETURN(event.commit, CommitAt(body, commit_path, /*allow_zero=*/true));
   if (IsZeroCommit(event.commit)) {
     event.commit.clear();
     event.kind = EventKind::kBranchDeleted;

@@ -34,8 +34,10 @@ Status SetDeliveryId(ForgeEvent& event, const Headers& headers, std::string_view
 Status SetRepository(ForgeEvent& event, const nlohmann::json& body, const Path& name_path,
                      const std::vector<Path>& url_paths);
 
-// A required commit id at `path`: 40 lowercase hex digits.
-Result<std::string> CommitAt(const nlohmann::json& body, const Path& path);
+// A required commit id at `path`: 40 lowercase hex digits. The all-zero id
+// (a deletion's "after") only where `allow_zero` says so: it names no
+// commit to run.
+Result<std::string> CommitAt(const nlohmann::json& body, const Path& path, bool allow_zero = false);
 bool IsZeroCommit(std::string_view commit);
 
 // A required ref at `path`, valid as a git ref name.

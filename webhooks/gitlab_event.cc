@@ -27,7 +27,7 @@ Result<ForgeEvent> Push(const Headers& headers, const json& body) {
   // A deletion: after is all zeros and checkout_sha null. Otherwise
   // checkout_sha is the commit to run: for an annotated tag, after is the
   // tag object and checkout_sha the commit it points to.
-  SLIPWAY_ASSIGN_OR_RETURN(std::string after, CommitAt(body, {"after"}));
+  SLIPWAY_ASSIGN_OR_RETURN(std::string after, CommitAt(body, {"after"}, /*allow_zero=*/true));
   bool deleted = IsZeroCommit(after) || !Present(body, {"checkout_sha"});
   SLIPWAY_RETURN_IF_ERROR(SetPush(event, body, {"checkout_sha"}, deleted));
   if (event.kind == EventKind::kPush || event.kind == EventKind::kTag) {

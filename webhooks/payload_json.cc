@@ -63,6 +63,9 @@ Result<json> ParseBody(std::string_view body) {
   if (!NestingWithin(body, kMaxDepth)) {
     return InvalidArgument("body nests deeper than " + std::to_string(kMaxDepth) + " levels");
   }
+  // nlohmann's lexer takes a NUL byte for the end of input and would ignore
+  // whatever follows; JSON has no raw NUL anywhere, so refuse it outright.
+  if (body.find('\0') != std::string_view::npos) return InvalidArgument("body holds a NUL byte");
   // No exceptions: a parse error gives a discarded value. nlohmann's lexer
   // refuses invalid UTF-8 and raw control characters inside strings.
   json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);

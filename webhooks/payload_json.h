@@ -6,10 +6,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/base/status.h"
 
@@ -28,7 +28,7 @@ inline constexpr size_t kMaxMessageBytes = 1 << 20;  // a commit message as sent
 inline constexpr size_t kMaxIdBytes = 128;           // delivery ids
 
 // The body as a JSON object. kInvalidArgument for anything else: not JSON,
-// invalid UTF-8, nesting deeper than kMaxDepth, a top level that is not an
+// a raw NUL byte anywhere, invalid UTF-8, nesting deeper than kMaxDepth, a top level that is not an
 // object.
 Result<nlohmann::json> ParseBody(std::string_view body);
 

@@ -20,9 +20,8 @@ using Digest = std::array<unsigned char, 32>;
 Digest HmacSha256(std::string_view key, std::string_view data) {
   Digest out{};
   unsigned int len = 0;
-  // HMAC() fails only on an allocation failure; a zero digest then matches
-  // no signature a forge could have made... except a forged all-zero one,
-  // so a failure is fatal instead.
+  // HMAC() fails only when memory runs out. Going on with a zeroed digest
+  // would make an all-zero signature valid, so a failure is fatal.
   if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
            reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len) == nullptr ||
       len != out.size()) {

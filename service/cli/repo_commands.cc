@@ -154,7 +154,8 @@ int Show(DaemonClient& client, const std::string& name, const std::string& forma
     std::printf("Forge:          %s%s\n", forge.c_str(), full_name.empty() ? "" : (" " + full_name).c_str());
     std::printf("Webhook URL:    %s\n", StringField(*repo, "webhook_url").c_str());
     std::string status_api = StringField(*repo, "status_api");
-    std::printf("Status API:     %s\n", status_api.empty() ? "none (no commit statuses)" : status_api.c_str());
+    std::printf("Status API:     %s\n",
+                status_api.empty() ? "none (no commit statuses)" : status_api.c_str());
   }
   std::printf("Created:        %s\n", Ago(*repo, "created_at").c_str());
   return 0;

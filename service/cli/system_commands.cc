@@ -40,7 +40,8 @@ int Info(DaemonClient& client) {
     if (key == "webhook_urls" && value.is_object()) {
       // The URLs to paste into a forge's webhook settings, one per forge.
       std::printf(" Webhook URLs:\n");
-      for (const auto& [forge, url] : value.items()) std::printf("  %s: %s\n", forge.c_str(), Text(url).c_str());
+      for (const auto& [forge, url] : value.items())
+        std::printf("  %s: %s\n", forge.c_str(), Text(url).c_str());
       continue;
     }
     std::printf(" %s: %s\n", Label(key).c_str(), Text(value).c_str());

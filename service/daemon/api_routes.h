@@ -42,13 +42,13 @@ inline constexpr char kEventStream[] = "text/event-stream";
 // A request as a handler sees it: routed, authenticated, its path
 // parameters and query decoded and checked, its JSON body parsed.
 struct Request {
-  std::string method;                         // "GET"
-  std::string route;                          // the template, "/api/v1/containers/:id"
-  std::map<std::string, std::string> params;  // "id" -> decoded path segment
-  std::map<std::string, std::string> query;   // decoded; only names the route allows
-  std::string accept;                         // the Accept header, raw
-  std::string body;                           // raw
-  json object;                                // the body as a JSON object (routes taking one)
+  std::string method;                          // "GET"
+  std::string route;                           // the template, "/api/v1/containers/:id"
+  std::map<std::string, std::string> params;   // "id" -> decoded path segment
+  std::map<std::string, std::string> query;    // decoded; only names the route allows
+  std::string accept;                          // the Accept header, raw
+  std::string body;                            // raw
+  json object;                                 // the body as a JSON object (routes taking one)
   std::map<std::string, std::string> headers;  // kWebhook routes: every header, names in lowercase
 
   const std::string& Param(const std::string& name) const;

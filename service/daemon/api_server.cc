@@ -131,7 +131,8 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
       log_(log),
       info_(std::move(info)),
       workers_(kMaxWorkers, log),
-      context_{containers, images, log, workers_, stopping_, info_, repos, runs, store, options_.delivery_keep},
+      context_{containers, images, log,  workers_, stopping_,
+               info_,      repos,  runs, store,    options_.delivery_keep},
       connections_(
           {options_.max_connections, options_.header_timeout, options_.body_timeout, options_.idle_timeout},
           metrics) {
@@ -217,9 +218,9 @@ Status Server::Start() {
   });
   log_.Info(options_.hooks == ApiServerOptions::Hooks::kOnly ? "webhooks.listening" : "api.listening",
             {{"address", address},
-                              {"port", port()},
-                              {"threads", options_.threads},
-                              {"max_connections", max_connections}});
+             {"port", port()},
+             {"threads", options_.threads},
+             {"max_connections", max_connections}});
   return Status::Ok();
 }
 
@@ -286,7 +287,8 @@ void Server::AddServiceRoutes() {
     body["runs_queued"] = context_.runs.queued();
     body["public_url"] = info_.public_url;
     json hooks;
-    for (const char* forge : {"github", "gitea", "gitlab"}) hooks[forge] = info_.public_url + "/hooks/" + forge;
+    for (const char* forge : {"github", "gitea", "gitlab"})
+      hooks[forge] = info_.public_url + "/hooks/" + forge;
     body["webhook_urls"] = std::move(hooks);
     reply->Json(200, body);
   });
@@ -496,8 +498,8 @@ namespace slipway::daemon {
 ApiServer::ApiServer(ApiServerOptions options, ContainerService& containers, ImageService& images,
                      pipelines::RepoRegistry& repos, pipelines::RunService& runs, pipelines::RunStore& store,
                      Metrics& metrics, EventLog& log, DaemonInfo info)
-    : server_(std::make_unique<api::Server>(std::move(options), containers, images, repos, runs, store, metrics,
-                                            log, std::move(info))) {}
+    : server_(std::make_unique<api::Server>(std::move(options), containers, images, repos, runs, store,
+                                            metrics, log, std::move(info))) {}
 
 ApiServer::~ApiServer() = default;
 

@@ -31,9 +31,9 @@
 // read (/hooks/*: over webhook_max_body_bytes), and a request to /api/v1/
 // without the token is 401 before its body is read. Webhook deliveries carry
 // no token: their bodies are read (up to webhook_max_body_bytes) and
-// authenticated by their signature (hook_routes.cc). Each refused request's connection is closed once the answer is
-// out (after reading, and dropping, what the client still sends for up to
-// two seconds, so that the answer is not lost to a reset).
+// authenticated by their signature (hook_routes.cc). Each refused request's connection is closed once the
+// answer is out (after reading, and dropping, what the client still sends for up to two seconds, so that the
+// answer is not lost to a reset).
 #pragma once
 
 #include <atomic>

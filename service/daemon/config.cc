@@ -321,8 +321,8 @@ const std::array<Field, 42> kFields = {{
      "Base URL forges and users reach slipwayd at (default http://<webhook-listen or listen>)", SetPublicUrl,
      GetString<&C::public_url>},
     {"status_retry_for", "--status-retry-for", "DURATION",
-     "How long a commit status the forge refuses is retried, with backoff", SetDuration<&C::status_retry_for, false>,
-     GetDuration<&C::status_retry_for>},
+     "How long a commit status the forge refuses is retried, with backoff",
+     SetDuration<&C::status_retry_for, false>, GetDuration<&C::status_retry_for>},
 }};
 
 const Field* FindField(const std::string& key) {

@@ -4,7 +4,8 @@
 // Each delivery goes through, in this order, and stops at the first that
 // answers:
 //   body size (the framing, before a byte of it is read: 413)
-//   -> parse (webhooks::ParseDelivery: 400 naming the field)
+//   -> parse (webhooks::ParseDelivery: 400 naming the field; an event not
+//      handled that names no repository: 202 {"ignored": why} at once)
 //   -> the repository (RepoRegistry::Match: 404)
 //   -> its signature (webhooks::VerifyDelivery with the repository's
 //      webhook secret: 401, logged with the repository and why)
@@ -78,6 +79,14 @@ void HookRoutes::Deliver(webhooks::Forge forge, const Request& r, ReplyPtr reply
   Result<ForgeEvent> parsed = webhooks::ParseDelivery(forge, r.headers, r.body);
   if (!parsed.ok()) return reply->Error(parsed.status());
   const ForgeEvent& event = *parsed;
+  // An event not handled that names no repository (parsers skip the body
+  // of events they ignore): nothing to verify it against, and nothing will
+  // be queued or recorded for it, so it is answered as ignored at once.
+  if (event.kind == EventKind::kIgnored && event.full_name.empty() && event.clone_urls.empty()) {
+    json body;
+    body["ignored"] = event.ignored_reason;
+    return reply->Json(202, body);
+  }
 
   Result<pipelines::Repository> repo = c_.repos.Match(forge_name, event.full_name, event.clone_urls);
   if (!repo.ok()) {
@@ -86,7 +95,8 @@ void HookRoutes::Deliver(webhooks::Forge forge, const Request& r, ReplyPtr reply
     // only as far as the parser accepted it.
     return reply->Error(404, "not_found",
                         std::string("no repository registered for ") + forge_name + " repository \"" +
-                            event.full_name + "\" (slipway repo add --forge " + forge_name + " --full-name ...)");
+                            event.full_name + "\" (slipway repo add --forge " + forge_name +
+                            " --full-name ...)");
   }
 
   // A repository without a secret takes no deliveries: an unsigned hook
@@ -179,9 +189,11 @@ void HookRoutes::Deliver(webhooks::Forge forge, const Request& r, ReplyPtr reply
 
 void AddHookRoutes(Router& router, Context& context) {
   auto routes = std::make_shared<HookRoutes>(context);
-  for (webhooks::Forge forge : {webhooks::Forge::kGitHub, webhooks::Forge::kGitea, webhooks::Forge::kGitLab}) {
-    router.Add("POST", std::string("/hooks/") + webhooks::ForgeName(forge), kMutating | kWebhook, {},
-               [routes, forge](const Request& r, ReplyPtr reply) { routes->Deliver(forge, r, std::move(reply)); });
+  for (webhooks::Forge forge :
+       {webhooks::Forge::kGitHub, webhooks::Forge::kGitea, webhooks::Forge::kGitLab}) {
+    router.Add(
+        "POST", std::string("/hooks/") + webhooks::ForgeName(forge), kMutating | kWebhook, {},
+        [routes, forge](const Request& r, ReplyPtr reply) { routes->Deliver(forge, r, std::move(reply)); });
   }
 }
 

@@ -92,7 +92,8 @@ void HttpHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<
     // deliveries are the exception: forges cannot send the token, and their
     // signature covers the body, so it has to be read (bounded by
     // webhook_max_body_bytes and the connection cap).
-    if (!server_->Authorized(parser->request) && !server_->TakesUnauthenticatedBody(parser->request.resource())) {
+    if (!server_->Authorized(parser->request) &&
+        !server_->TakesUnauthenticatedBody(parser->request.resource())) {
       const std::string method = Http::methodString(parser->request.method());
       if (!server_->Admitted(parser->request)) {
         return server_->Refuse(conn, method, "unauthenticated", 401, "unauthenticated",

@@ -4,10 +4,11 @@
 // Start-up: config -> event log -> exclusive locks on the data and state
 // directories -> control token -> image store and container store (one
 // SQLite file) -> Reconcile() with what the machine runs -> the pipelines'
-// store (same file), secret key, repositories and runs, whose Recover()
-// records the runs a crash interrupted (the commit status reporter observes
-// the runs from then on) -> API (and the webhook listener, if it has an
-// address of its own) -> container scheduler, then the run scheduler. SIGTERM or SIGINT: drain (runs first, then containers;
+// store (same file), secret key, repositories and runs (observed by the
+// commit status reporter), whose Recover() records the runs a crash
+// interrupted -> API (and the webhook listener, if it has an
+// address of its own) -> container scheduler, then the run scheduler.
+// SIGTERM or SIGINT: drain (runs first, then containers;
 // see RunService::Shutdown, ContainerService::Shutdown). SIGHUP: reopen the
 // log file.
 #include <fcntl.h>
@@ -170,7 +171,8 @@ class Daemon {
     runs_->Shutdown(config_.shutdown_timeout);
     // The runs' last states (interrupted ones too) get a moment to reach
     // their forges.
-    status_reporter_->Stop(std::min<std::chrono::milliseconds>(config_.shutdown_timeout, std::chrono::seconds(5)));
+    status_reporter_->Stop(
+        std::min<std::chrono::milliseconds>(config_.shutdown_timeout, std::chrono::seconds(5)));
     containers_->Shutdown(config_.shutdown_timeout);
     if (hooks_api_) hooks_api_->Shutdown();
     api_->Shutdown();
@@ -259,7 +261,8 @@ class Daemon {
     options.delivery_keep = config_.webhook_delivery_keep;
     // Webhooks on an address of their own: that listener serves only them,
     // and the API none.
-    const bool own_hooks_listener = !config_.webhook_listen.empty() && config_.webhook_listen != config_.listen;
+    const bool own_hooks_listener =
+        !config_.webhook_listen.empty() && config_.webhook_listen != config_.listen;
     options.hooks = own_hooks_listener ? ApiServerOptions::Hooks::kNone : ApiServerOptions::Hooks::kAlso;
     DaemonInfo info;
     info.version = kVersion;

@@ -102,11 +102,11 @@ Status ReadDefaults(Fields& f, StepLimits* limits) {
 // here and only ever handed to the registry, which seals them.
 Status ReadForge(Fields& f, Repository* repo, std::string* webhook_secret, std::string* status_token) {
   bool cancel_superseded = true;
-  for (Status st : {f.String("forge", &repo->forge, false), f.String("full_name", &repo->full_name, false),
-                    f.String("status_api", &repo->status_api, false),
-                    f.String("project_id", &repo->project_id, false),
-                    f.String("webhook_secret", webhook_secret, false),
-                    f.String("status_token", status_token, false), f.Bool("cancel_superseded", &cancel_superseded)}) {
+  for (Status st :
+       {f.String("forge", &repo->forge, false), f.String("full_name", &repo->full_name, false),
+        f.String("status_api", &repo->status_api, false), f.String("project_id", &repo->project_id, false),
+        f.String("webhook_secret", webhook_secret, false), f.String("status_token", status_token, false),
+        f.Bool("cancel_superseded", &cancel_superseded)}) {
     SLIPWAY_RETURN_IF_ERROR(st);
   }
   repo->cancel_superseded = cancel_superseded;
@@ -114,12 +114,14 @@ Status ReadForge(Fields& f, Repository* repo, std::string* webhook_secret, std::
     return InvalidArgument("field \"forge\" must be github, gitea or gitlab");
   }
   if (repo->forge.empty()) {
-    for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"full_name", &repo->full_name},
-                                      {"status_api", &repo->status_api},
-                                      {"project_id", &repo->project_id},
-                                      {"webhook_secret", webhook_secret},
-                                      {"status_token", status_token}}) {
-      if (!value->empty()) return InvalidArgument(std::string("field \"") + name + "\" needs field \"forge\"");
+    for (const auto& [name, value] :
+         {std::pair<const char*, const std::string*>{"full_name", &repo->full_name},
+          {"status_api", &repo->status_api},
+          {"project_id", &repo->project_id},
+          {"webhook_secret", webhook_secret},
+          {"status_token", status_token}}) {
+      if (!value->empty())
+        return InvalidArgument(std::string("field \"") + name + "\" needs field \"forge\"");
     }
   }
   return Status::Ok();
@@ -157,10 +159,10 @@ void RepoRoutes::Add(const Request& r, ReplyPtr reply) {
   Repository repo;
   Credential credential;
   std::string webhook_secret, status_token;
-  for (Status st : {f.String("name", &repo.name, true), f.String("url", &repo.url, true),
-                    f.String("branch_filter", &repo.branch_filter, false),
-                    ReadCredential(f, r.object, &credential), ReadDefaults(f, &repo.defaults),
-                    ReadForge(f, &repo, &webhook_secret, &status_token), f.Finish()}) {
+  for (Status st :
+       {f.String("name", &repo.name, true), f.String("url", &repo.url, true),
+        f.String("branch_filter", &repo.branch_filter, false), ReadCredential(f, r.object, &credential),
+        ReadDefaults(f, &repo.defaults), ReadForge(f, &repo, &webhook_secret, &status_token), f.Finish()}) {
     if (!st.ok()) return reply->Error(st);
   }
   std::string made_secret;

@@ -78,7 +78,8 @@ class RepoRegistryTest : public ::testing::Test {
     return added.status();
   }
   static void ExpectNoSecretIn(const std::string& text) {
-    for (const char* secret : {kToken, kSecretValue, "KEYMATERIAL", "hunter2", kWebhookSecret, kStatusToken}) {
+    for (const char* secret :
+         {kToken, kSecretValue, "KEYMATERIAL", "hunter2", kWebhookSecret, kStatusToken}) {
       EXPECT_EQ(text.find(secret), std::string::npos) << text;
     }
   }
@@ -391,7 +392,8 @@ TEST_F(RepoRegistryTest, AWebhookSecretAndStatusTokenAreSealedAndOpenOnlyForThei
   ExpectNoSecretIn(stored.ToJsonValue().dump());
 
   // Moved to another repository, or swapped with each other: neither opens.
-  ASSERT_TRUE(registry_->Add(ForgeRepo("lib", "https://github.com/acme/lib.git"), {}, "other", "", nullptr).ok());
+  ASSERT_TRUE(
+      registry_->Add(ForgeRepo("lib", "https://github.com/acme/lib.git"), {}, "other", "", nullptr).ok());
   Repository lib = *registry_->Get("lib");
   lib.webhook_secret_sealed = stored.webhook_secret_sealed;
   lib.status_token_sealed = stored.status_token_sealed;
@@ -415,8 +417,10 @@ TEST_F(RepoRegistryTest, AWebhookSecretAndStatusTokenAreSealedAndOpenOnlyForThei
 
 TEST_F(RepoRegistryTest, AnEmptyWebhookSecretIsMadeRandomAndReturnedOnce) {
   std::string first, second;
-  ASSERT_TRUE(registry_->Add(ForgeRepo("a", "https://gitea.example.com/o/a.git", "gitea"), {}, "", "", &first).ok());
-  ASSERT_TRUE(registry_->Add(ForgeRepo("b", "https://gitea.example.com/o/b.git", "gitea"), {}, "", "", &second).ok());
+  ASSERT_TRUE(
+      registry_->Add(ForgeRepo("a", "https://gitea.example.com/o/a.git", "gitea"), {}, "", "", &first).ok());
+  ASSERT_TRUE(
+      registry_->Add(ForgeRepo("b", "https://gitea.example.com/o/b.git", "gitea"), {}, "", "", &second).ok());
   EXPECT_EQ(first.size(), 64u);  // 32 random bytes, hex
   EXPECT_TRUE(IsLowerHex(first)) << first;
   EXPECT_NE(first, second);
@@ -444,15 +448,16 @@ TEST_F(RepoRegistryTest, ForgeFieldsAreCheckedWithoutRepeatingSecrets) {
   refused(no_forge, kWebhookSecret, "", "need a forge");
   no_forge.full_name = "acme/app";
   refused(no_forge, "", "", "need a forge");
-  for (const char* name : {"acme//app", "/acme/app", "acme/app/", "acme/../app", "acme/a b", "acme/app\n", "."}) {
+  for (const char* name :
+       {"acme//app", "/acme/app", "acme/app/", "acme/../app", "acme/a b", "acme/app\n", "."}) {
     Repository r = ForgeRepo("a", url);
     r.full_name = name;
     refused(r, "", "", "full name");
   }
-  for (const char* api : {"ftp://api.github.com", "api.github.com", "https://user:hunter2@api.github.com",
-                          "https://hunter2@api.github.com/v3", "https://", "https://:443/x",
-                          "https://api.github.com/?q=1", "https://api.github.com/#x",
-                          "https://api.github.com/a b"}) {
+  for (const char* api :
+       {"ftp://api.github.com", "api.github.com", "https://user:hunter2@api.github.com",
+        "https://hunter2@api.github.com/v3", "https://", "https://:443/x", "https://api.github.com/?q=1",
+        "https://api.github.com/#x", "https://api.github.com/a b"}) {
     Repository r = ForgeRepo("a", url);
     r.status_api = api;
     refused(r, "", "", "status API");
@@ -499,10 +504,14 @@ TEST_F(RepoRegistryTest, DeliveriesMatchByFullNameOrAnyCloneUrlForm) {
   Repository by_name = ForgeRepo("named", "https://mirror.example.com/whatever.git");
   by_name.full_name = "Acme/Widget";
   ASSERT_TRUE(registry_->Add(by_name, {}, "", "", nullptr).ok());
-  ASSERT_TRUE(registry_->Add(ForgeRepo("https", "https://GitHub.com/acme/app.git"), {}, "", "", nullptr).ok());
-  ASSERT_TRUE(registry_->Add(ForgeRepo("scp", "git@gitea.example.com:team/tool.git", "gitea"), {}, "", "", nullptr).ok());
-  ASSERT_TRUE(registry_->Add(ForgeRepo("ssh", "ssh://git@GitLab.example.com:2222/g/sub/lib", "gitlab"), {}, "", "",
-                             nullptr)
+  ASSERT_TRUE(
+      registry_->Add(ForgeRepo("https", "https://GitHub.com/acme/app.git"), {}, "", "", nullptr).ok());
+  ASSERT_TRUE(
+      registry_->Add(ForgeRepo("scp", "git@gitea.example.com:team/tool.git", "gitea"), {}, "", "", nullptr)
+          .ok());
+  ASSERT_TRUE(registry_
+                  ->Add(ForgeRepo("ssh", "ssh://git@GitLab.example.com:2222/g/sub/lib", "gitlab"), {}, "", "",
+                        nullptr)
                   .ok());
   auto match = [&](const std::string& forge, const std::string& full_name, std::vector<std::string> urls) {
     auto r = registry_->Match(forge, full_name, urls);
@@ -511,8 +520,9 @@ TEST_F(RepoRegistryTest, DeliveriesMatchByFullNameOrAnyCloneUrlForm) {
   EXPECT_EQ(match("github", "acme/widget", {}), "named");  // full name, any case
   EXPECT_EQ(match("github", "ACME/WIDGET", {"https://github.com/other/x.git"}), "named");
   // Each spelling of a clone URL: case of scheme and host, ".git", "/", user info.
-  for (const char* url : {"https://github.com/acme/app.git", "https://github.com/acme/app", "HTTPS://GITHUB.COM/acme/app/",
-                          "https://github.com/acme/app.git/", "https://x-access-token@github.com/acme/app.git"}) {
+  for (const char* url :
+       {"https://github.com/acme/app.git", "https://github.com/acme/app", "HTTPS://GITHUB.COM/acme/app/",
+        "https://github.com/acme/app.git/", "https://x-access-token@github.com/acme/app.git"}) {
     EXPECT_EQ(match("github", "acme/renamed", {"git@github.com:acme/nope.git", url}), "https") << url;
   }
   // An ssh URL is another URL than the https one (the forge sends both).

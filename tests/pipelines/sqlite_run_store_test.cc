@@ -503,9 +503,8 @@ TEST_F(SqliteRunStoreTest, AVersionOneDatabaseIsMigratedWithItsData) {
         "INSERT INTO repositories VALUES ('app', 'https://git.example.com/app.git', 'main', 'token', "
         "x'00ff00', 1, 2, 3, 4, 1000)");
     (*db)->exec("INSERT INTO repo_secrets VALUES ('app', 'K', x'0102')");
-    (*db)->exec(
-        "INSERT INTO runs VALUES (NULL, 'app', 'main', '', '" + std::string(40, 'a') +
-        "', 'Ada', 'msg', 'push', 'running', 10, 11, 0, '', '', 0)");
+    (*db)->exec("INSERT INTO runs VALUES (NULL, 'app', 'main', '', '" + std::string(40, 'a') +
+                "', 'Ada', 'msg', 'push', 'running', 10, 11, 0, '', '', 0)");
     (*db)->exec(
         "INSERT INTO steps VALUES (1, 0, '_setup', 2, 'success', '', 0, 1, 2, 1, 0, 0, '', '', 0, 0, 0, 0)");
   }
@@ -538,17 +537,17 @@ TEST_F(SqliteRunStoreTest, AVersionOneDatabaseIsMigratedWithItsData) {
 TEST_F(SqliteRunStoreTest, DeliveriesAreNewOnceUntilTheyExpire) {
   const int64_t keep = 1000;
   EXPECT_TRUE(*store_->RecordDelivery("github", "d-1", 10'000, keep));
-  EXPECT_FALSE(*store_->RecordDelivery("github", "d-1", 10'001, keep));   // a retry
-  EXPECT_FALSE(*store_->RecordDelivery("github", "d-1", 10'999, keep));   // still kept
-  EXPECT_TRUE(*store_->RecordDelivery("gitea", "d-1", 10'002, keep));     // per forge
-  EXPECT_TRUE(*store_->RecordDelivery("github", "d-1", 11'001, keep));    // expired: new again
+  EXPECT_FALSE(*store_->RecordDelivery("github", "d-1", 10'001, keep));  // a retry
+  EXPECT_FALSE(*store_->RecordDelivery("github", "d-1", 10'999, keep));  // still kept
+  EXPECT_TRUE(*store_->RecordDelivery("gitea", "d-1", 10'002, keep));    // per forge
+  EXPECT_TRUE(*store_->RecordDelivery("github", "d-1", 11'001, keep));   // expired: new again
   EXPECT_FALSE(*store_->RecordDelivery("github", "d-1", 11'002, keep));
   // Survives a restart.
   store_ = OpenStore();
   ASSERT_NE(store_, nullptr);
   EXPECT_FALSE(*store_->RecordDelivery("github", "d-1", 11'003, keep));
-  for (auto [forge, id] : {std::pair<std::string, std::string>{"", "x"}, {"github", ""},
-                           {"github", std::string(513, 'x')}}) {
+  for (auto [forge, id] :
+       {std::pair<std::string, std::string>{"", "x"}, {"github", ""}, {"github", std::string(513, 'x')}}) {
     auto r = store_->RecordDelivery(forge, id, 1, keep);
     EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
     EXPECT_EQ(r.status().message().find("xxxx"), std::string::npos);
@@ -557,13 +556,15 @@ TEST_F(SqliteRunStoreTest, DeliveriesAreNewOnceUntilTheyExpire) {
 }
 
 TEST_F(SqliteRunStoreTest, ExpiredDeliveriesArePrunedInBoundedBatches) {
-  for (int i = 0; i < 200; ++i) ASSERT_TRUE(*store_->RecordDelivery("gitlab", "old-" + std::to_string(i), i, 1000));
+  for (int i = 0; i < 200; ++i)
+    ASSERT_TRUE(*store_->RecordDelivery("gitlab", "old-" + std::to_string(i), i, 1000));
   EXPECT_EQ(CountRows("SELECT COUNT(*) FROM deliveries"), 200);
   // Each later call drops at most 64 expired records: the table drains over
   // a few deliveries, and no single one pays for all.
   ASSERT_TRUE(*store_->RecordDelivery("gitlab", "new-1", 5000, 1000));
   EXPECT_EQ(CountRows("SELECT COUNT(*) FROM deliveries"), 200 - 64 + 1);
-  for (int i = 2; i <= 4; ++i) ASSERT_TRUE(*store_->RecordDelivery("gitlab", "new-" + std::to_string(i), 5000, 1000));
+  for (int i = 2; i <= 4; ++i)
+    ASSERT_TRUE(*store_->RecordDelivery("gitlab", "new-" + std::to_string(i), 5000, 1000));
   EXPECT_EQ(CountRows("SELECT COUNT(*) FROM deliveries"), 4);
   EXPECT_FALSE(*store_->RecordDelivery("gitlab", "new-1", 5001, 1000));
 }

@@ -102,7 +102,9 @@ bool ForgeStandin::Start(int port) {
     return false;
   }
   thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
-  // Bound already: connections wait in the backlog until listen starts.
+  // Bound already (connections wait in the backlog), but a stop() before
+  // the loop runs would be lost, and Stop() would wait for ever.
+  while (!impl_->server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return true;
 }
 

@@ -25,16 +25,16 @@
 namespace slipway::testing {
 
 struct StatusCall {
-  std::string kind;         // "github-gitea" or "gitlab"
-  std::string path;         // as received
-  std::string repo;         // "owner/repo", or GitLab's project id
-  std::string commit;       // the sha in the path
-  std::string state;        // from the body ("" if unreadable)
-  std::string context;      // "context" (GitHub, Gitea) or "name" (GitLab)
+  std::string kind;     // "github-gitea" or "gitlab"
+  std::string path;     // as received
+  std::string repo;     // "owner/repo", or GitLab's project id
+  std::string commit;   // the sha in the path
+  std::string state;    // from the body ("" if unreadable)
+  std::string context;  // "context" (GitHub, Gitea) or "name" (GitLab)
   std::string description;
   std::string target_url;
-  std::string body;         // raw
-  int answered = 0;         // the status it answered
+  std::string body;  // raw
+  int answered = 0;  // the status it answered
 };
 
 class ForgeStandin {

@@ -1,10 +1,10 @@
 // The commit-status call per forge: URL, headers and body as each forge's
 // status API documents them.
+#include "webhooks/commit_status.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
-#include "webhooks/commit_status.h"
 
 namespace slipway::webhooks {
 namespace {
@@ -14,8 +14,12 @@ constexpr char kSha[] = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
 StatusTarget GitHub() {
   return {Forge::kGitHub, "https://api.github.com", "octo-org/hello-world", "", "ghp_token"};
 }
-StatusTarget Gitea() { return {Forge::kGitea, "https://gitea.example/api/v1/", "gitea/webhooks", "", "gt_token"}; }
-StatusTarget GitLab() { return {Forge::kGitLab, "https://gitlab.example/api/v4", "", "15", "glpat-token"}; }
+StatusTarget Gitea() {
+  return {Forge::kGitea, "https://gitea.example/api/v1/", "gitea/webhooks", "", "gt_token"};
+}
+StatusTarget GitLab() {
+  return {Forge::kGitLab, "https://gitlab.example/api/v4", "", "15", "glpat-token"};
+}
 
 StatusUpdate Update(CommitState state) {
   StatusUpdate u;
@@ -34,10 +38,11 @@ TEST(CommitStatusTest, GitHub) {
   EXPECT_EQ(r->headers.at("authorization"), "token ghp_token");
   EXPECT_EQ(r->headers.at("accept"), "application/vnd.github+json");
   EXPECT_EQ(r->headers.at("content-type"), "application/json");
-  EXPECT_EQ(nlohmann::json::parse(r->body), nlohmann::json({{"state", "success"},
-                                                            {"target_url", "https://ci.example/api/v1/runs/42"},
-                                                            {"description", "3 of 3 steps passed"},
-                                                            {"context", "slipway"}}));
+  EXPECT_EQ(nlohmann::json::parse(r->body),
+            nlohmann::json({{"state", "success"},
+                            {"target_url", "https://ci.example/api/v1/runs/42"},
+                            {"description", "3 of 3 steps passed"},
+                            {"context", "slipway"}}));
 }
 
 TEST(CommitStatusTest, GiteaUsesTheSamePathUnderItsApiBase) {
@@ -56,10 +61,11 @@ TEST(CommitStatusTest, GitLab) {
   EXPECT_EQ(r->url, std::string("https://gitlab.example/api/v4/projects/15/statuses/") + kSha);
   EXPECT_EQ(r->headers.at("private-token"), "glpat-token");
   EXPECT_EQ(r->headers.count("authorization"), 0u);
-  EXPECT_EQ(nlohmann::json::parse(r->body), nlohmann::json({{"state", "running"},
-                                                            {"name", "slipway"},
-                                                            {"target_url", "https://ci.example/api/v1/runs/42"},
-                                                            {"description", "3 of 3 steps passed"}}));
+  EXPECT_EQ(nlohmann::json::parse(r->body),
+            nlohmann::json({{"state", "running"},
+                            {"name", "slipway"},
+                            {"target_url", "https://ci.example/api/v1/runs/42"},
+                            {"description", "3 of 3 steps passed"}}));
 }
 
 TEST(CommitStatusTest, GitLabProjectPathIsOneEncodedSegment) {
@@ -67,7 +73,8 @@ TEST(CommitStatusTest, GitLabProjectPathIsOneEncodedSegment) {
   t.project_id = "group/sub project";
   auto r = CommitStatusCall(t, Update(CommitState::kPending));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->url, std::string("https://gitlab.example/api/v4/projects/group%2Fsub%20project/statuses/") + kSha);
+  EXPECT_EQ(r->url,
+            std::string("https://gitlab.example/api/v4/projects/group%2Fsub%20project/statuses/") + kSha);
 }
 
 TEST(CommitStatusTest, StatesPerForge) {
@@ -76,12 +83,10 @@ TEST(CommitStatusTest, StatesPerForge) {
     const char* github;
     const char* gitlab;
   };
-  for (const Case& c : {Case{CommitState::kPending, "pending", "pending"},
-                        Case{CommitState::kRunning, "pending", "running"},
-                        Case{CommitState::kSuccess, "success", "success"},
-                        Case{CommitState::kFailure, "failure", "failed"},
-                        Case{CommitState::kError, "error", "failed"},
-                        Case{CommitState::kCancelled, "error", "canceled"}}) {
+  for (const Case& c :
+       {Case{CommitState::kPending, "pending", "pending"}, Case{CommitState::kRunning, "pending", "running"},
+        Case{CommitState::kSuccess, "success", "success"}, Case{CommitState::kFailure, "failure", "failed"},
+        Case{CommitState::kError, "error", "failed"}, Case{CommitState::kCancelled, "error", "canceled"}}) {
     for (StatusTarget t : {GitHub(), Gitea()}) {
       auto r = CommitStatusCall(t, Update(c.state));
       ASSERT_TRUE(r.ok());

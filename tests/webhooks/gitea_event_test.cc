@@ -15,8 +15,8 @@ constexpr char kDelivery[] = "f6266f16-1bf3-46a5-9ea4-602e06ead473";
 
 // What Gitea sends: its own headers and GitHub's and Gogs' copies.
 Headers GiteaHeaders(const std::string& event) {
-  return {{"x-gitea-event", event}, {"x-gitea-delivery", kDelivery}, {"x-github-event", event},
-          {"x-github-delivery", kDelivery}, {"x-gogs-event", event},  {"x-gogs-delivery", kDelivery}};
+  return {{"x-gitea-event", event},         {"x-gitea-delivery", kDelivery}, {"x-github-event", event},
+          {"x-github-delivery", kDelivery}, {"x-gogs-event", event},         {"x-gogs-delivery", kDelivery}};
 }
 
 ForgeEvent Parse(const std::string& event, const std::string& file) {

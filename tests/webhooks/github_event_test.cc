@@ -196,14 +196,11 @@ TEST(GitHubEventTest, BadFieldsAreNamedNotEchoed) {
       {"push.json", "push", "/repository", secretish, "repository.full_name"},
       {"push.json", "push", "/head_commit/message", 1, "head_commit.message"},
       {"push.json", "push", "/deleted", "yes", "deleted"},
-      {"pull_request_opened.json", "pull_request", "/pull_request/number", -1,
-       "pull_request.number"},
-      {"pull_request_opened.json", "pull_request", "/pull_request/number", secretish,
-       "pull_request.number"},
+      {"pull_request_opened.json", "pull_request", "/pull_request/number", -1, "pull_request.number"},
+      {"pull_request_opened.json", "pull_request", "/pull_request/number", secretish, "pull_request.number"},
       {"pull_request_opened.json", "pull_request", "/pull_request/head/sha", nullptr,
        "pull_request.head.sha"},
-      {"pull_request_opened.json", "pull_request", "/pull_request/base/ref", "a b",
-       "pull_request.base.ref"},
+      {"pull_request_opened.json", "pull_request", "/pull_request/base/ref", "a b", "pull_request.base.ref"},
       {"pull_request_opened.json", "pull_request", "/action", std::string(100, 'a'), "action"},
   };
   for (const auto& c : cases) {

@@ -28,7 +28,8 @@ ForgeEvent Parse(const std::string& event, const std::string& file) {
 }
 
 const std::vector<std::string> kUrls = {"http://example.com/mike/diaspora.git",
-                                        "git@example.com:mike/diaspora.git", "http://example.com/mike/diaspora"};
+                                        "git@example.com:mike/diaspora.git",
+                                        "http://example.com/mike/diaspora"};
 
 TEST(GitLabEventTest, PushHook) {
   ForgeEvent e = Parse("Push Hook", "push.json");

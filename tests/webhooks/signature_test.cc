@@ -2,10 +2,11 @@
 // (GitHub "sha256=<hex>", Gitea bare hex) and GitLab's token. Decisions:
 // hex digits in either case are accepted (the bytes are what is compared);
 // the "sha256=" prefix must be exactly that; no other header is a fallback.
+#include "webhooks/signature.h"
+
 #include <gtest/gtest.h>
 
 #include "engine/base/ascii.h"
-#include "webhooks/signature.h"
 
 namespace slipway::webhooks {
 namespace {
@@ -25,7 +26,9 @@ TEST(SignatureTest, HmacMatchesRfc4231) {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
-std::string Sig() { return HmacSha256Hex(kSecret, kBody); }
+std::string Sig() {
+  return HmacSha256Hex(kSecret, kBody);
+}
 
 TEST(SignatureTest, GitHubGoodSignature) {
   Headers h = {{"x-hub-signature-256", "sha256=" + Sig()}};
