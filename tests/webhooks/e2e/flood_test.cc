@@ -24,9 +24,9 @@ namespace {
 using nlohmann::json;
 
 const std::string kSecret = "flood-secret";
-constexpr int kPushes = 120;      // distinct pushes (40 per forge)
-constexpr int kDuplicates = 90;   // sent in the same wave as their original
-constexpr int kReplays = 90;      // sent again once the originals went
+constexpr int kPushes = 120;     // distinct pushes (40 per forge)
+constexpr int kDuplicates = 90;  // sent in the same wave as their original
+constexpr int kReplays = 90;     // sent again once the originals went
 constexpr int kConcurrent = 20;
 
 class FloodTest : public WebhookTest {};
@@ -46,7 +46,8 @@ TEST_F(FloodTest, ThreeHundredDeliveriesGiveOneRunPerDistinctPush) {
   for (const ForgeRepoInfo& f : forges) {
     // cancel_superseded off: every run must pass, none is cancelled by a
     // later push of the same branch (supersede_test covers that).
-    ASSERT_FALSE(AddForgeRepo(f.forge, repo.file_url(), f, kSecret, {{"cancel_superseded", false}}).is_null());
+    ASSERT_FALSE(
+        AddForgeRepo(f.forge, repo.file_url(), f, kSecret, {{"cancel_superseded", false}}).is_null());
   }
 
   struct Sent {
@@ -57,7 +58,8 @@ TEST_F(FloodTest, ThreeHundredDeliveriesGiveOneRunPerDistinctPush) {
   for (int i = 1; i <= kPushes; ++i) {
     const ForgeRepoInfo& f = forges[i % 3];
     originals.push_back(
-        {i, Sign(f.forge, "push", PushPayload(f, "refs/heads/main", commits[i - 1], commits[i]).dump(), kSecret)});
+        {i, Sign(f.forge, "push", PushPayload(f, "refs/heads/main", commits[i - 1], commits[i]).dump(),
+                 kSecret)});
   }
   std::mt19937 rng(13);
   std::shuffle(originals.begin(), originals.end(), rng);
@@ -106,8 +108,8 @@ TEST_F(FloodTest, ThreeHundredDeliveriesGiveOneRunPerDistinctPush) {
     runs_of_push[order[i].push].push_back(QueuedRun(r));
   }
   for (int i = 1; i <= kPushes; ++i) {
-    EXPECT_EQ(runs_of_push[i].size(), 1u) << "push " << i << " (" << forges[i % 3].forge << ") gave "
-                                          << runs_of_push[i].size() << " runs";
+    EXPECT_EQ(runs_of_push[i].size(), 1u)
+        << "push " << i << " (" << forges[i % 3].forge << ") gave " << runs_of_push[i].size() << " runs";
   }
 
   // Every run ends and passes, each commit ran once per its forge's repository.
@@ -123,7 +125,8 @@ TEST_F(FloodTest, ThreeHundredDeliveriesGiveOneRunPerDistinctPush) {
   std::vector<json> all = Runs();
   EXPECT_EQ(all.size(), static_cast<size_t>(kPushes));
   for (const json& run : all) {
-    EXPECT_TRUE(ran.insert(Str(run, "repo") + "@" + Str(run, "commit")).second) << "ran twice: " << run.dump();
+    EXPECT_TRUE(ran.insert(Str(run, "repo") + "@" + Str(run, "commit")).second)
+        << "ran twice: " << run.dump();
   }
   // Replayed once more after the runs: still nothing new.
   for (int k = 0; k < 5; ++k) EXPECT_EQ(Deliver(originals[k].delivery).status, 200);

@@ -37,14 +37,17 @@ TEST_P(IgnoredTest, DeletionUnhandledEventsAndFilteredBranchesStartNothing) {
   // A branch deletion: after is all zeros (GitHub also says deleted: true).
   repo.repo().Push(":feature");
   ExpectNothingQueued(
-      Deliver(Sign(forge, "push", PushPayload(info, "refs/heads/feature", on_feature, kZeroCommit).dump(), kSecret)),
+      Deliver(Sign(forge, "push", PushPayload(info, "refs/heads/feature", on_feature, kZeroCommit).dump(),
+                   kSecret)),
       202);
   // The same for a tag.
   ExpectNothingQueued(
-      Deliver(Sign(forge, "tag", PushPayload(info, "refs/tags/v0", first, kZeroCommit).dump(), kSecret)), 202);
+      Deliver(Sign(forge, "tag", PushPayload(info, "refs/tags/v0", first, kZeroCommit).dump(), kSecret)),
+      202);
   // A push to a branch the repository's filter leaves out.
   ExpectNothingQueued(
-      Deliver(Sign(forge, "push", PushPayload(info, "refs/heads/feature", kZeroCommit, on_feature).dump(), kSecret)),
+      Deliver(Sign(forge, "push", PushPayload(info, "refs/heads/feature", kZeroCommit, on_feature).dump(),
+                   kSecret)),
       202);
   // An event Slipway does not handle (issues; GitLab's note hook).
   json issue = {{"action", "opened"},
@@ -54,7 +57,8 @@ TEST_P(IgnoredTest, DeletionUnhandledEventsAndFilteredBranchesStartNothing) {
                 {"repository", {{"full_name", info.full_name}}}};
   Delivery unhandled = Sign(forge, "push", issue.dump(), kSecret);
   for (std::string& h : unhandled.headers) {
-    if (h.starts_with("X-GitHub-Event:") || h.starts_with("X-Gitea-Event:") || h.starts_with("X-Gogs-Event:")) {
+    if (h.starts_with("X-GitHub-Event:") || h.starts_with("X-Gitea-Event:") ||
+        h.starts_with("X-Gogs-Event:")) {
       h = h.substr(0, h.find(':')) + ": issues";
     }
     if (h.starts_with("X-Gitlab-Event:")) h = "X-Gitlab-Event: Note Hook";

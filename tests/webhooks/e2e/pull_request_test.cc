@@ -65,12 +65,13 @@ TEST_P(PullRequestTest, ABranchsPullRequestGetsSecretsAForksGetsNone) {
   SetSecret("app", "DEPLOY_TOKEN", kHalf1 + kHalf2);
 
   std::string opened = forge == "gitlab" ? "open" : "opened";
-  HttpReply from_branch = Deliver(Sign(
-      forge, "pull_request", PullRequestPayload(info, 7, opened, "main", "feature", branch_head).dump(), kSecret));
+  HttpReply from_branch =
+      Deliver(Sign(forge, "pull_request",
+                   PullRequestPayload(info, 7, opened, "main", "feature", branch_head).dump(), kSecret));
   int64_t branch_run = QueuedRun(from_branch);
-  HttpReply from_fork = Deliver(Sign(
-      forge, "pull_request",
-      PullRequestPayload(info, 8, opened, "main", "feature", fork_head, "mallory/app").dump(), kSecret));
+  HttpReply from_fork = Deliver(
+      Sign(forge, "pull_request",
+           PullRequestPayload(info, 8, opened, "main", "feature", fork_head, "mallory/app").dump(), kSecret));
   int64_t fork_run = QueuedRun(from_fork);
   ASSERT_GT(branch_run, 0);
   ASSERT_GT(fork_run, 0);

@@ -1,6 +1,6 @@
 // A push and a tag, as each forge sends them, start a run of the pushed
 // commit that executes in real sandboxes; a delivery sent again is answered
-// 200 and runs nothing more.
+// 200 and runs nothing more, also after a restart.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -40,11 +40,17 @@ TEST_P(PushTest, APushRunsThePushedCommit) {
   EXPECT_EQ(Str(run, "commit"), after);
   EXPECT_EQ(Output(id, "check"), "push|main||" + after);
 
-  // The forge retrying the same delivery: 200, and still one run.
+  // The forge retrying the same delivery: 200, and still one run; also
+  // after slipwayd restarted (the deliveries seen are in its store).
   HttpReply again = Deliver(push);
   EXPECT_EQ(again.status, 200) << again;
   EXPECT_EQ(Runs().size(), 1u);
   ExpectNothingLeft(id);
+  ASSERT_EQ(daemon().Terminate(), 0);
+  ASSERT_TRUE(daemon().Restart());
+  HttpReply after_restart = Deliver(push);
+  EXPECT_EQ(after_restart.status, 200) << after_restart;
+  EXPECT_EQ(Runs().size(), 1u);
 }
 
 TEST_P(PushTest, ATagPushRunsTheTaggedCommitAsATagRun) {
@@ -56,8 +62,8 @@ TEST_P(PushTest, ATagPushRunsTheTaggedCommitAsATagRun) {
   repo.repo().Push("v1.0");
   ASSERT_FALSE(AddForgeRepo("app", repo.file_url(), info, kSecret).is_null());
 
-  HttpReply r = Deliver(
-      Sign(forge, "tag", PushPayload(info, "refs/tags/v1.0", kZeroCommit, commit, "release").dump(), kSecret));
+  HttpReply r = Deliver(Sign(
+      forge, "tag", PushPayload(info, "refs/tags/v1.0", kZeroCommit, commit, "release").dump(), kSecret));
   ASSERT_TRUE(r.status == 201 || r.status == 202) << r;
   int64_t id = QueuedRun(r);
   ASSERT_GT(id, 0);

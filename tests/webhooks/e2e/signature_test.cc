@@ -26,7 +26,8 @@ class SignatureTest : public WebhookTest, public ::testing::WithParamInterface<s
 Delivery Without(Delivery d, const std::vector<std::string>& names) {
   std::erase_if(d.headers, [&](const std::string& h) {
     for (const std::string& n : names) {
-      if (h.size() > n.size() && strncasecmp(h.c_str(), n.c_str(), n.size()) == 0 && h[n.size()] == ':') return true;
+      if (h.size() > n.size() && strncasecmp(h.c_str(), n.c_str(), n.size()) == 0 && h[n.size()] == ':')
+        return true;
     }
     return false;
   });
@@ -113,7 +114,8 @@ TEST_P(SignatureTest, UnsignedOrMissignedDeliveriesAre401AndQueueNothing) {
     HttpReply r = Api().Get(path);
     EXPECT_EQ(r.body.find(kSecret), std::string::npos) << path << ": " << r;
   }
-  EXPECT_TRUE(FilesContaining(daemon().data_dir(), kSecret).empty()) << FilesContaining(daemon().data_dir(), kSecret)[0];
+  EXPECT_TRUE(FilesContaining(daemon().data_dir(), kSecret).empty())
+      << FilesContaining(daemon().data_dir(), kSecret)[0];
   EXPECT_EQ(daemon().Log().find(kSecret), std::string::npos) << "slipwayd's log holds the secret";
 }
 
@@ -151,12 +153,11 @@ TEST_P(SignatureTest, UnknownRepositoryMalformedAndOversizedDeliveries) {
   std::string huge = PushPayload(info, "refs/heads/main", kZeroCommit, commit).dump();
   huge.insert(huge.size() - 1, ", \"padding\": \"" + std::string(26u << 20, 'a') + "\"");
   Delivery d = Sign(forge, "push", huge, kSecret);
-  HttpReply big = Api().WithoutToken().SendRaw("POST", d.path, d.body,
-                                               [&] {
-                                                 auto h = d.headers;
-                                                 h.push_back("Content-Type: application/json");
-                                                 return h;
-                                               }());
+  HttpReply big = Api().WithoutToken().SendRaw("POST", d.path, d.body, [&] {
+    auto h = d.headers;
+    h.push_back("Content-Type: application/json");
+    return h;
+  }());
   EXPECT_EQ(big.status, 413) << big;
 
   EXPECT_TRUE(Runs().empty()) << Runs().size() << " runs were queued";

@@ -29,15 +29,18 @@ std::string ApiBase(const std::string& forge, int port) {
 }
 
 std::string StatusPath(const ForgeRepoInfo& info, const std::string& sha) {
-  if (info.forge == "gitlab") return "/api/v4/projects/" + std::to_string(info.project_id) + "/statuses/" + sha;
-  return std::string(info.forge == "gitea" ? "/api/v1" : "") + "/repos/" + info.full_name + "/statuses/" + sha;
+  if (info.forge == "gitlab")
+    return "/api/v4/projects/" + std::to_string(info.project_id) + "/statuses/" + sha;
+  return std::string(info.forge == "gitea" ? "/api/v1" : "") + "/repos/" + info.full_name + "/statuses/" +
+         sha;
 }
 
 class StatusTest : public WebhookTest, public ::testing::WithParamInterface<std::string> {
  protected:
   json AddWithStatuses(const std::string& name, const PipelineRepo& repo, const ForgeRepoInfo& info,
                        const std::string& api) {
-    return AddForgeRepo(name, repo.file_url(), info, kSecret, {{"status_api", api}, {"status_token", kToken}});
+    return AddForgeRepo(name, repo.file_url(), info, kSecret,
+                        {{"status_api", api}, {"status_token", kToken}});
   }
   // Waits until the stand-in has `final` as the last state for `sha`.
   std::vector<std::string> AwaitFinalState(const ForgeStandin& standin, const std::string& sha,
@@ -49,7 +52,8 @@ class StatusTest : public WebhookTest, public ::testing::WithParamInterface<std:
           return !states.empty() && states.back() == final;
         },
         deadline);
-    EXPECT_TRUE(arrived) << "no final " << final << " for " << sha << "; states so far: " << ::testing::PrintToString(states);
+    EXPECT_TRUE(arrived) << "no final " << final << " for " << sha
+                         << "; states so far: " << ::testing::PrintToString(states);
     return states;
   }
 };
@@ -75,13 +79,16 @@ TEST_P(StatusTest, PendingThenTheResultInOrder) {
   EXPECT_EQ(Str(AwaitRun(fail), "status"), "failure");
 
   const std::string failed = forge == "gitlab" ? "failed" : "failure";
-  for (auto [sha, id, final] : {std::tuple{good, pass, std::string("success")}, std::tuple{bad, fail, failed}}) {
+  for (auto [sha, id, final] :
+       {std::tuple{good, pass, std::string("success")}, std::tuple{bad, fail, failed}}) {
     std::vector<std::string> states = AwaitFinalState(standin, sha, final);
     // In order: pending (GitLab: then running) before the one final state.
     // The reporter may skip a state overtaken before it was sent (GitLab's
     // pending by running), never reorder them.
     ASSERT_GE(states.size(), 2u) << ::testing::PrintToString(states);
-    auto rank = [&](const std::string& s) { return s == "pending" ? 0 : s == "running" && forge == "gitlab" ? 1 : 2; };
+    auto rank = [&](const std::string& s) {
+      return s == "pending" ? 0 : s == "running" && forge == "gitlab" ? 1 : 2;
+    };
     EXPECT_EQ(states.front(), "pending") << ::testing::PrintToString(states);
     for (size_t i = 0; i + 1 < states.size(); ++i) {
       EXPECT_LT(rank(states[i]), 2) << "state " << i << " of " << ::testing::PrintToString(states);

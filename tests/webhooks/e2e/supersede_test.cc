@@ -20,8 +20,8 @@ class SupersedeTest : public WebhookTest {
  protected:
   int64_t PushRun(const ForgeRepoInfo& info, const std::string& branch, const std::string& before,
                   const std::string& after) {
-    return QueuedRun(
-        Deliver(Sign(info.forge, "push", PushPayload(info, "refs/heads/" + branch, before, after).dump(), kSecret)));
+    return QueuedRun(Deliver(
+        Sign(info.forge, "push", PushPayload(info, "refs/heads/" + branch, before, after).dump(), kSecret)));
   }
 };
 
@@ -113,8 +113,9 @@ TEST_F(SupersedeTest, ANewCommitOnAPullRequestCancelsItsOlderRunOnly) {
   ASSERT_FALSE(AddForgeRepo("app", repo.file_url(), info, kSecret).is_null());
 
   auto pr = [&](int64_t number, const std::string& action, const std::string& sha) {
-    return QueuedRun(Deliver(Sign("gitea", "pull_request",
-                                  PullRequestPayload(info, number, action, "main", "feature", sha).dump(), kSecret)));
+    return QueuedRun(
+        Deliver(Sign("gitea", "pull_request",
+                     PullRequestPayload(info, number, action, "main", "feature", sha).dump(), kSecret)));
   };
   int64_t first = pr(7, "opened", held);
   int64_t other_pr = pr(9, "opened", held);

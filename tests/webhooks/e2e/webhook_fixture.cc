@@ -6,7 +6,6 @@
 #include <atomic>
 #include <random>
 
-
 namespace slipway::testing {
 
 using nlohmann::json;
@@ -126,7 +125,8 @@ json PushPayload(const ForgeRepoInfo& repo, const std::string& ref, const std::s
                  const std::string& after, const std::string& message) {
   bool deleted = after == kZeroCommit;
   bool is_tag = ref.starts_with("refs/tags/");
-  json commits = deleted ? json::array() : json::array({CommitObject(repo.forge, repo.full_name, after, message)});
+  json commits =
+      deleted ? json::array() : json::array({CommitObject(repo.forge, repo.full_name, after, message)});
   if (repo.forge == "gitlab") {
     json p = {{"object_kind", is_tag ? "tag_push" : "push"},
               {"event_name", is_tag ? "tag_push" : "push"},
@@ -202,7 +202,8 @@ json PullRequestPayload(const ForgeRepoInfo& repo, int64_t number, const std::st
               {"action", action},
               {"title", "a change"},
               {"merge_status", "unchecked"},
-              {"url", "https://gitlab.example.com/" + repo.full_name + "/-/merge_requests/" + std::to_string(number)},
+              {"url", "https://gitlab.example.com/" + repo.full_name + "/-/merge_requests/" +
+                          std::to_string(number)},
               {"source", source},
               {"target", target},
               {"last_commit", CommitObject("gitlab", head_full, head_sha, "a change")}}},
@@ -221,7 +222,8 @@ json PullRequestPayload(const ForgeRepoInfo& repo, int64_t number, const std::st
              {"state", "open"},
              {"title", "a change"},
              {"user", Sender()},
-             {"html_url", "https://" + HostOf(repo.forge) + "/" + repo.full_name + "/pull/" + std::to_string(number)},
+             {"html_url",
+              "https://" + HostOf(repo.forge) + "/" + repo.full_name + "/pull/" + std::to_string(number)},
              {"head",
               {{"label", owner.get<std::string>() + ":" + head_branch},
                {"ref", head_branch},
@@ -244,16 +246,18 @@ json PullRequestPayload(const ForgeRepoInfo& repo, int64_t number, const std::st
 }
 
 json PingPayload(const ForgeRepoInfo& repo) {
-  return {{"zen", "Keep it logically awesome."},
-          {"hook_id", 4242},
-          {"hook",
-           {{"type", "Repository"},
-            {"id", 4242},
-            {"active", true},
-            {"events", json::array({"push", "pull_request"})},
-            {"config", {{"content_type", "json"}, {"insecure_ssl", "0"}, {"url", "https://ci.example.com/hooks/github"}}}}},
-          {"repository", RepositoryObject(repo.forge, repo.full_name, repo.project_id)},
-          {"sender", Sender()}};
+  return {
+      {"zen", "Keep it logically awesome."},
+      {"hook_id", 4242},
+      {"hook",
+       {{"type", "Repository"},
+        {"id", 4242},
+        {"active", true},
+        {"events", json::array({"push", "pull_request"})},
+        {"config",
+         {{"content_type", "json"}, {"insecure_ssl", "0"}, {"url", "https://ci.example.com/hooks/github"}}}}},
+      {"repository", RepositoryObject(repo.forge, repo.full_name, repo.project_id)},
+      {"sender", Sender()}};
 }
 
 std::string EventHeader(const std::string& forge, const std::string& kind) {
@@ -277,16 +281,24 @@ Delivery Sign(const std::string& forge, const std::string& kind, const std::stri
   std::string event = EventHeader(forge, kind);
   std::string mac = secret.empty() ? "" : HmacHex(secret, body);
   if (forge == "github") {
-    d.headers = {"User-Agent: GitHub-Hookshot/2f6b3c1", "X-GitHub-Event: " + event,
-                 "X-GitHub-Delivery: " + id, "X-GitHub-Hook-ID: 4242",
+    d.headers = {"User-Agent: GitHub-Hookshot/2f6b3c1",
+                 "X-GitHub-Event: " + event,
+                 "X-GitHub-Delivery: " + id,
+                 "X-GitHub-Hook-ID: 4242",
                  "X-GitHub-Hook-Installation-Target-Type: repository",
                  "X-GitHub-Hook-Installation-Target-ID: 4242"};
     if (!secret.empty()) d.headers.push_back("X-Hub-Signature-256: sha256=" + mac);
   } else if (forge == "gitea") {
     std::string type = kind == "pull_request" ? "pull_request" : event;
-    d.headers = {"User-Agent: Go-http-client/1.1", "X-Gitea-Event: " + event, "X-Gitea-Event-Type: " + type,
-                 "X-Gitea-Delivery: " + id,  "X-Gogs-Event: " + event,    "X-Gogs-Delivery: " + id,
-                 "X-GitHub-Event: " + event, "X-GitHub-Delivery: " + id,  "X-Gitea-Hook-Installation-Target-Type: repository"};
+    d.headers = {"User-Agent: Go-http-client/1.1",
+                 "X-Gitea-Event: " + event,
+                 "X-Gitea-Event-Type: " + type,
+                 "X-Gitea-Delivery: " + id,
+                 "X-Gogs-Event: " + event,
+                 "X-Gogs-Delivery: " + id,
+                 "X-GitHub-Event: " + event,
+                 "X-GitHub-Delivery: " + id,
+                 "X-Gitea-Hook-Installation-Target-Type: repository"};
     if (!secret.empty()) {
       d.headers.push_back("X-Gitea-Signature: " + mac);
       d.headers.push_back("X-Gogs-Signature: " + mac);
@@ -309,12 +321,14 @@ json WebhookTest::AddForgeRepo(const std::string& name, const std::string& url, 
   body["forge"] = info.forge;
   body["full_name"] = info.full_name;
   body["webhook_secret"] = secret;
-  if (info.forge == "gitlab" && !body.contains("project_id")) body["project_id"] = std::to_string(info.project_id);
+  if (info.forge == "gitlab" && !body.contains("project_id"))
+    body["project_id"] = std::to_string(info.project_id);
   return AddRepo(name, url, body);
 }
 
 HttpReply WebhookTest::Deliver(const Delivery& delivery) const {
-  return Api().WithoutToken().Send("POST", delivery.path, delivery.body, "application/json", delivery.headers);
+  return Api().WithoutToken().Send("POST", delivery.path, delivery.body, "application/json",
+                                   delivery.headers);
 }
 
 int64_t WebhookTest::QueuedRun(const HttpReply& reply) {
@@ -345,7 +359,8 @@ std::string WebhookTest::Output(int64_t id, const std::string& step) {
 }
 
 std::string OneStep(const std::string& command, const std::string& extra_step_yaml) {
-  return "steps:\n  - name: check\n    image: busybox\n    commands: [" + Q(command) + "]\n" + extra_step_yaml;
+  return "steps:\n  - name: check\n    image: busybox\n    commands: [" + Q(command) + "]\n" +
+         extra_step_yaml;
 }
 
 }  // namespace slipway::testing

@@ -40,14 +40,14 @@ namespace slipway::testing {
 
 // How a forge names one repository in its deliveries.
 struct ForgeRepoInfo {
-  std::string forge;      // "github", "gitea", "gitlab"
-  std::string full_name;  // "team/app" (GitLab: path_with_namespace)
+  std::string forge;          // "github", "gitea", "gitlab"
+  std::string full_name;      // "team/app" (GitLab: path_with_namespace)
   int64_t project_id = 4242;  // GitLab's project id (also a number on GitHub/Gitea)
 };
 
 // One delivery as the forge would POST it.
 struct Delivery {
-  std::string path;  // "/hooks/github"
+  std::string path;                  // "/hooks/github"
   std::vector<std::string> headers;  // "Name: value", signature included
   std::string body;
 };
