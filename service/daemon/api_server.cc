@@ -104,6 +104,7 @@ const char* ReasonPhrase(int status) {
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
     case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
     case 501: return "Not Implemented";
     default: return "Error";
   }
@@ -355,6 +356,20 @@ bool Server::TakesUnauthenticatedBody(std::string_view path) const {
 
 int64_t Server::BodyLimit(std::string_view path) const {
   return TakesUnauthenticatedBody(path) ? options_.webhook_max_body_bytes : options_.max_body_bytes;
+}
+
+bool Server::ReserveUnverifiedBody(uint64_t bytes) {
+  const uint64_t budget =
+      std::max<uint64_t>(4 * static_cast<uint64_t>(options_.webhook_max_body_bytes), uint64_t{64} << 20);
+  uint64_t held = unverified_bytes_.load();
+  do {
+    if (held + bytes > budget) return false;
+  } while (!unverified_bytes_.compare_exchange_weak(held, held + bytes));
+  return true;
+}
+
+void Server::ReleaseUnverifiedBody(uint64_t bytes) {
+  unverified_bytes_.fetch_sub(bytes);
 }
 
 int64_t Server::MaxBodyLimit() const {

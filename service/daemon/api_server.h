@@ -30,8 +30,9 @@
 // Content-Length over max_body_bytes is 413 before a byte of the body is
 // read (/hooks/*: over webhook_max_body_bytes), and a request to /api/v1/
 // without the token is 401 before its body is read. Webhook deliveries carry
-// no token: their bodies are read (up to webhook_max_body_bytes) and
-// authenticated by their signature (hook_routes.cc). Each refused request's connection is closed once the
+// no token: their bodies are read (each up to webhook_max_body_bytes, all
+// together up to max(4 x that, 64 MiB), else 503) and authenticated by
+// their signature (hook_routes.cc). Each refused request's connection is closed once the
 // answer is out (after reading, and dropping, what the client still sends for up to two seconds, so that the
 // answer is not lost to a reset).
 #pragma once

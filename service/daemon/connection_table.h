@@ -63,6 +63,10 @@ struct Connection {
   std::string head;        // the current request's head, as far as it came
   size_t scanned = 0;      // how far `head` was searched for its end
   uint64_t body_left = 0;  // body bytes still to come
+  // Bytes of the webhook budget (Server::ReserveUnverifiedBody) held for the
+  // body being read without the token; given back once it is answered or
+  // the connection goes.
+  uint64_t unverified_body = 0;
 
   // Guarded by ConnectionTable::mu_.
   Phase phase = Phase::kHead;

@@ -36,6 +36,7 @@ void HttpHandler::onConnection(const std::shared_ptr<Tcp::Peer>& peer) {
 
 void HttpHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) {
   if (auto conn = std::static_pointer_cast<Connection>(peer->tryGetData(kConnectionData))) {
+    server_->ReleaseUnverifiedBody(std::exchange(conn->unverified_body, 0));
     server_->connections().Closed(conn);
   }
 }
@@ -58,7 +59,13 @@ void HttpHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<
       }
       at += n;
       conn->body_left -= n;
-      if (conn->body_left == 0 && !Complete(conn, peer, *parser)) return;
+      if (conn->body_left == 0) {
+        const bool completed = Complete(conn, peer, *parser);
+        // Answered (webhook handlers run inline) or refused: the body's
+        // share of the budget is free again.
+        server_->ReleaseUnverifiedBody(std::exchange(conn->unverified_body, 0));
+        if (!completed) return;
+      }
       continue;
     }
     conn->head.append(pending, at, std::string::npos);
@@ -101,6 +108,13 @@ void HttpHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<
       }
       return server_->Refuse(conn, method, "unmatched", 400, "invalid_argument",
                              "only requests with the control token may carry a body");
+    }
+    if (!server_->Authorized(parser->request)) {
+      if (!server_->ReserveUnverifiedBody(head.body_bytes)) {
+        return server_->Refuse(conn, Http::methodString(parser->request.method()), "unmatched", 503,
+                               "unavailable", "too many webhook deliveries are being received; retry later");
+      }
+      conn->unverified_body = head.body_bytes;
     }
     conn->body_left = head.body_bytes;
     server_->connections().StartBody(conn);

@@ -59,6 +59,12 @@ class Server {
   int64_t BodyLimit(std::string_view path) const;
   // The largest body of any request (what the framing admits at first).
   int64_t MaxBodyLimit() const;
+  // Webhook bodies are read before they can be verified: all of them
+  // together, as their Content-Lengths declare, may hold at most
+  // max(4 * webhook_max_body_bytes, 64 MiB). False (the request is then
+  // refused 503) when `bytes` more would exceed that.
+  bool ReserveUnverifiedBody(uint64_t bytes);
+  void ReleaseUnverifiedBody(uint64_t bytes);
 
   const ApiServerOptions& options() const { return options_; }
 
@@ -89,6 +95,7 @@ class Server {
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> unwritten_{0};
+  std::atomic<uint64_t> unverified_bytes_{0};  // ReserveUnverifiedBody
   Workers workers_;
   Context context_;
   Router router_;

@@ -264,6 +264,57 @@ TEST_F(WebhooksApiTest, BodyOverTheWebhookLimitIs413BeforeItIsRead) {
   EXPECT_TRUE(IsApiError(r, 401, "unauthenticated")) << r;
 }
 
+// Bodies read before they can be verified are bounded all together: with
+// webhook_max_body_bytes 256k, 64 MiB (the floor) is 256 such bodies; the
+// next delivery that declares one gets 503 until they are gone.
+TEST_F(WebhooksApiTest, UnverifiedBodiesInFlightAreBounded) {
+  constexpr int kHeld = 256, kMore = 20;
+  const std::string head =
+      "POST /hooks/github HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\n"
+      "Content-Type: application/json\r\nContent-Length: 262144\r\n\r\n{";
+  std::vector<int> fds;
+  for (int i = 0; i < kHeld + kMore; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(daemon_->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+    fds.push_back(fd);
+  }
+  // Which connections were answered 503 (the others wait for their bodies).
+  int refused = 0;
+  std::vector<bool> answered(fds.size(), false);
+  for (int round = 0; round < 100 && refused < kMore; ++round) {
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (answered[i]) continue;
+      char buf[512];
+      ssize_t n = ::recv(fds[i], buf, sizeof buf - 1, MSG_DONTWAIT);
+      if (n <= 0) continue;
+      answered[i] = true;
+      std::string text(buf, static_cast<size_t>(n));
+      EXPECT_TRUE(text.starts_with("HTTP/1.1 503")) << text;
+      refused += text.starts_with("HTTP/1.1 503");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(refused, kMore);
+  for (int fd : fds) ::close(fd);
+  // Once they are gone, their share is free again.
+  const std::string ping = json{{"zen", "Half measures are as bad as nothing at all."},
+                                {"repository", {{"full_name", "acme/app"}}}}
+                               .dump();
+  HttpReply r;
+  for (int i = 0; i < 100; ++i) {
+    r = Deliver("ping", "budget-" + std::to_string(i), ping);
+    if (r.status != 503) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(r.status, 200) << r;
+}
+
 TEST_F(WebhooksApiTest, PingIs200) {
   const std::string ping =
       json{{"zen", "Design for failure."}, {"hook_id", 7}, {"repository", {{"full_name", "acme/app"}}}}
