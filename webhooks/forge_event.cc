@@ -239,7 +239,10 @@ Status SetPush(ForgeEvent& event, const nlohmann::json& body, const Path& commit
     event.tag = split.name;
   }
   const nlohmann::json* after = Find(body, commit_path);
-  if (deleted || after == nullptr) {
+  // A push always names its new head; GitLab's checkout_sha is null when a
+  // branch is deleted, and the forges' all-zero id says the same below.
+  if (!deleted && after == nullptr) return InvalidArgument("field " + PathName(commit_path) + " is missing");
+  if (deleted || after->is_null()) {
     event.kind = EventKind::kBranchDeleted;
     return Status::Ok();
   }

@@ -215,6 +215,15 @@ TEST(GitHubEventTest, BadFieldsAreNamedNotEchoed) {
   }
 }
 
+TEST(GitHubEventTest, APushWithoutItsHeadIsRefusedNotTakenForADeletion) {
+  auto body = nlohmann::json::parse(Payload("github", "push.json"));
+  body.erase("after");
+  auto r = ParseDelivery(Forge::kGitHub, GitHubHeaders("push"), body.dump());
+  ASSERT_FALSE(r.ok()) << "kind " << (r.ok() ? EventKindName(r->kind) : "");
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("field after is missing"), std::string::npos) << r.status().message();
+}
+
 TEST(GitHubEventTest, ALongCommitMessageKeepsItsFirstLineBounded) {
   auto body = nlohmann::json::parse(Payload("github", "push.json"));
   // 300 two-byte characters: the cut falls inside one and backs off.
