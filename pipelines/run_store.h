@@ -56,6 +56,10 @@ class RunStore {
   // `keep_ms` (older records are dropped on the way).
   virtual Result<bool> RecordDelivery(const std::string& forge, const std::string& delivery_id,
                                       int64_t now_unix_ms, int64_t keep_ms) = 0;
+  // Forgets a delivery recorded by RecordDelivery whose run could not be
+  // queued, so that the forge's retry is run rather than taken for a replay.
+  // A delivery not recorded is not an error.
+  virtual Status ForgetDelivery(const std::string& forge, const std::string& delivery_id) = 0;
 
   // Steps, by (run_id, name): PutStep inserts or replaces.
   virtual Status PutStep(const StepRecord& step) = 0;

@@ -665,6 +665,18 @@ Result<bool> SqliteRunStore::RecordDelivery(const std::string& forge, const std:
   SLIPWAY_DB_CATCH("record a delivery of " + forge)
 }
 
+Status SqliteRunStore::ForgetDelivery(const std::string& forge, const std::string& delivery_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  try {
+    SQLite::Statement q(*db_, "DELETE FROM deliveries WHERE forge = ? AND delivery_id = ?");
+    q.bind(1, forge);
+    q.bind(2, delivery_id);
+    q.exec();
+    return Status::Ok();
+  }
+  SLIPWAY_DB_CATCH("forget a delivery of " + forge)
+}
+
 Status SqliteRunStore::PutStep(const StepRecord& s) {
   std::lock_guard<std::mutex> lock(mu_);
   try {

@@ -64,6 +64,7 @@ class SqliteRunStore : public RunStore {
   // negative time.
   Result<bool> RecordDelivery(const std::string& forge, const std::string& delivery_id, int64_t now_unix_ms,
                               int64_t keep_ms) override;
+  Status ForgetDelivery(const std::string& forge, const std::string& delivery_id) override;
 
   // kNotFound if the run does not exist.
   Status PutStep(const StepRecord& step) override;

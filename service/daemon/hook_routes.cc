@@ -164,15 +164,16 @@ void HookRoutes::Deliver(webhooks::Forge forge, const Request& r, ReplyPtr reply
   request.pull_request = event.pull_request;
   request.head_ref = event.head_ref;
   request.no_secrets = event.from_fork;
-  // The delivery stays recorded if this fails: a forge retrying it would
-  // be answered "duplicate". The failure is logged for the operator, who
-  // can start the run by hand (slipway pipeline run).
   Result<pipelines::Run> run = c_.runs.Trigger(request);
   if (!run.ok()) {
+    // Nothing was queued: the forge's retry of this delivery must run, not
+    // be answered as a replay.
+    Status forgot = c_.store.ForgetDelivery(forge_name, event.delivery_id);
     c_.log.Error("webhook.trigger_failed", {{"forge", forge_name},
                                             {"repo", repo->name},
                                             {"delivery", event.delivery_id},
-                                            {"error", run.status().message()}});
+                                            {"error", run.status().message()},
+                                            {"forgotten", forgot.ok()}});
     return reply->Error(run.status());
   }
   c_.log.Info("webhook.run", {{"forge", forge_name},

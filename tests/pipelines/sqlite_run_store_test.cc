@@ -555,6 +555,16 @@ TEST_F(SqliteRunStoreTest, DeliveriesAreNewOnceUntilTheyExpire) {
   EXPECT_EQ(store_->RecordDelivery("github", "y", 1, -1).status().code(), Code::kInvalidArgument);
 }
 
+TEST_F(SqliteRunStoreTest, AForgottenDeliveryCountsAsNewWhenRetried) {
+  const int64_t keep = 1000;
+  EXPECT_TRUE(*store_->RecordDelivery("github", "d-2", 10'000, keep));
+  // Its run could not be queued: the forge's retry must run it.
+  ASSERT_TRUE(store_->ForgetDelivery("github", "d-2").ok());
+  EXPECT_TRUE(*store_->RecordDelivery("github", "d-2", 10'001, keep));
+  EXPECT_FALSE(*store_->RecordDelivery("github", "d-2", 10'002, keep));
+  EXPECT_TRUE(store_->ForgetDelivery("github", "never-seen").ok()) << "nothing to forget is no error";
+}
+
 TEST_F(SqliteRunStoreTest, ExpiredDeliveriesArePrunedInBoundedBatches) {
   for (int i = 0; i < 200; ++i)
     ASSERT_TRUE(*store_->RecordDelivery("gitlab", "old-" + std::to_string(i), i, 1000));
