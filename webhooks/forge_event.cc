@@ -225,6 +225,25 @@ Status SetCommitInfoFromList(ForgeEvent& event, const nlohmann::json& body, cons
   return Status::Ok();
 }
 
+Status SetGitHubStylePullRequest(ForgeEvent& event, const nlohmann::json& body,
+                                 const std::vector<Path>& url_paths) {
+  event.kind = EventKind::kPullRequest;
+  SLIPWAY_RETURN_IF_ERROR(SetRepository(event, body, {"repository", "full_name"}, url_paths));
+  SLIPWAY_ASSIGN_OR_RETURN(event.pull_request, RequiredId(body, {"pull_request", "number"}));
+  SLIPWAY_ASSIGN_OR_RETURN(event.commit, CommitAt(body, {"pull_request", "head", "sha"}));
+  SLIPWAY_ASSIGN_OR_RETURN(event.branch, BranchAt(body, {"pull_request", "base", "ref"}));
+  event.head_ref = "refs/pull/" + std::to_string(event.pull_request) + "/head";
+  SLIPWAY_ASSIGN_OR_RETURN(
+      std::string head_repo,
+      OptionalString(body, {"pull_request", "head", "repo", "full_name"}, kMaxNameBytes));
+  SLIPWAY_ASSIGN_OR_RETURN(
+      std::string base_repo,
+      OptionalString(body, {"pull_request", "base", "repo", "full_name"}, kMaxNameBytes));
+  if (base_repo.empty()) base_repo = event.full_name;
+  event.from_fork = head_repo.empty() || head_repo != base_repo;
+  return Status::Ok();
+}
+
 Status SetPush(ForgeEvent& event, const nlohmann::json& body, const Path& commit_path, bool deleted) {
   SLIPWAY_ASSIGN_OR_RETURN(std::string ref, RefAt(body, {"ref"}));
   SplitRef split = Split(ref);

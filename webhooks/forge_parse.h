@@ -61,6 +61,13 @@ Status SetCommitInfoFromList(ForgeEvent& event, const nlohmann::json& body, cons
 // head commit means deletion too.
 Status SetPush(ForgeEvent& event, const nlohmann::json& body, const Path& commit_path, bool deleted);
 
+// A pull request in the shape GitHub and Gitea share: the repository (at
+// repository.full_name and `url_paths`), its number, head commit, base
+// branch, head ref ("refs/pull/N/head", which both forges keep) and whether
+// it comes from a fork (its head repository is another one, or gone: a
+// deleted fork gives head.repo null). Either way a fork gets no secrets.
+Status SetGitHubStylePullRequest(ForgeEvent& event, const nlohmann::json& body, const std::vector<Path>& url_paths);
+
 ForgeEvent Ignored(Forge forge, std::string reason);
 
 // `word` quoted for a reason ("\"issues\""), if it is at most 64 letters,

@@ -41,22 +41,7 @@ Result<ForgeEvent> PullRequest(const Headers& headers, const json& body) {
   }
   ForgeEvent event;
   event.forge = Forge::kGitHub;
-  event.kind = EventKind::kPullRequest;
-  SLIPWAY_RETURN_IF_ERROR(SetRepository(event, body, {"repository", "full_name"}, kUrls));
-  SLIPWAY_ASSIGN_OR_RETURN(event.pull_request, RequiredId(body, {"pull_request", "number"}));
-  SLIPWAY_ASSIGN_OR_RETURN(event.commit, CommitAt(body, {"pull_request", "head", "sha"}));
-  SLIPWAY_ASSIGN_OR_RETURN(event.branch, BranchAt(body, {"pull_request", "base", "ref"}));
-  event.head_ref = "refs/pull/" + std::to_string(event.pull_request) + "/head";
-  // A fork's pull request: its head repository is another one, or gone (a
-  // deleted fork gives head.repo null). Either way: no secrets.
-  SLIPWAY_ASSIGN_OR_RETURN(
-      std::string head_repo,
-      OptionalString(body, {"pull_request", "head", "repo", "full_name"}, kMaxNameBytes));
-  SLIPWAY_ASSIGN_OR_RETURN(
-      std::string base_repo,
-      OptionalString(body, {"pull_request", "base", "repo", "full_name"}, kMaxNameBytes));
-  if (base_repo.empty()) base_repo = event.full_name;
-  event.from_fork = head_repo.empty() || head_repo != base_repo;
+  SLIPWAY_RETURN_IF_ERROR(SetGitHubStylePullRequest(event, body, kUrls));
   SLIPWAY_RETURN_IF_ERROR(SetDeliveryId(event, headers, "x-github-delivery", "pull_request", event.head_ref));
   return event;
 }
