@@ -37,6 +37,7 @@ cd "$repo"
 . "$repo/bench/lib/common.sh"    # bench_init, bench_workdir, bench_cleanup_dirs
 bench_init pipeline_bench.sh "slipwayd runs sandboxes" python3 bazel curl git gcc
 . "$repo/bench/lib/slipwayd.sh"  # slipwayd_build, slipwayd_start, slipwayd_stop
+. "$repo/bench/lib/pipeline_fixture.sh"  # pipeline_fixture: image, repository, slipwayd
 
 cleanup() {
   slipwayd_stop 15
@@ -45,32 +46,7 @@ cleanup() {
 }
 bench_workdir slipway-pipe 256m  # $work, $tag, and a tmpfs for the run-time state, $run
 
-echo "== building slipwayd, slipway, slipway-monitor (${bazel_flags[*]})" >&2
-slipwayd_build "${bazel_flags[@]}"
-
-echo "== the busybox image, with /bin/clock-ns" >&2
-bash bench/make_rootfs.sh "$work/rootfs" >&2
-gcc -static -O2 -o "$work/rootfs/bin/clock-ns" bench/pipelines/clock_ns.c
-tar -C "$work/rootfs" -cf "$work/busybox.tar" .
-
-echo "== the repository: branches latency and true" >&2
-git_() { git -c user.name=bench -c user.email=bench@localhost -c init.defaultBranch=main "$@"; }
-git_ init -q --bare "$work/repo.git"
-git_ init -q "$work/clone"
-for branch in latency true; do
-  command=clock-ns
-  [ "$branch" = true ] && command=true
-  git_ -C "$work/clone" checkout -q -B "$branch"
-  printf 'steps:\n  - name: stamp\n    image: busybox\n    commands: ["%s"]\n' "$command" >"$work/clone/.slipway.yml"
-  git_ -C "$work/clone" add .slipway.yml
-  git_ -C "$work/clone" commit -q -m "$branch"
-  git_ -C "$work/clone" push -q "$work/repo.git" "$branch"
-done
-
-echo "== starting a private slipwayd (--max-runs $max_runs)" >&2
-slipwayd_start "$work/slipway-data" "$run/slipway-state" "$tag" --max-runs "$max_runs" || exit 1
-echo "   on $SLIPWAY_HOST, log $slipwayd_log" >&2
-"$slipway_bin" import "$work/busybox.tar" busybox >&2
+pipeline_fixture "$max_runs" || exit 1
 
 python3 bench/pipelines/pipeline_bench.py "$slipway_bin" "file://$work/repo.git" "$runs" "$tput_runs" "$rounds" \
   "${BENCH_JSON:-}"
