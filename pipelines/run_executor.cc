@@ -59,16 +59,24 @@ std::string Join(const std::vector<std::string>& lines, const char* sep) {
   return out;
 }
 
-// The real path of `relative` inside `workspace`, resolved by the kernel as
-// if the workspace were the root: a repository's symlink cannot point a
-// build context or a Dockerfile at the host's files.
-Result<std::string> ResolveInWorkspace(const std::string& workspace, const std::string& relative, bool directory,
-                                       const std::string& what) {
+// Opens `relative` inside `workspace`, resolved by the kernel as if the
+// workspace were the root: a repository's symlink cannot point the pipeline
+// file, a build context or a Dockerfile at the host's files.
+Result<UniqueFd> OpenInWorkspace(const std::string& workspace, const std::string& relative, uint64_t flags,
+                                 const std::string& what) {
   UniqueFd root(::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return ErrnoStatus("open workspace " + workspace);
-  uint64_t flags = O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0);
-  UniqueFd fd(Openat2(root.get(), relative.c_str(), flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
-  if (!fd) return ErrnoStatus(what + " " + relative + " in the repository");
+  UniqueFd fd(Openat2(root.get(), relative.c_str(), flags | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+  if (!fd) return ErrnoStatus(what);
+  return fd;
+}
+
+// The real path of `relative` inside `workspace` (OpenInWorkspace), for the
+// builder, which takes paths.
+Result<std::string> ResolveInWorkspace(const std::string& workspace, const std::string& relative, bool directory,
+                                       const std::string& what) {
+  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd fd, OpenInWorkspace(workspace, relative, O_RDONLY | (directory ? O_DIRECTORY : 0),
+                                                        what + " " + relative + " in the repository"));
   std::string link = "/proc/self/fd/" + std::to_string(fd.get());
   char buf[PATH_MAX];
   ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
@@ -76,34 +84,29 @@ Result<std::string> ResolveInWorkspace(const std::string& workspace, const std::
   return std::string(buf, static_cast<size_t>(n));
 }
 
-// The pipeline file at the workspace's root, read inside it (a symlink
-// named .slipway.yml resolves inside the workspace, never to the host's
-// files) and bounded before it is read.
+// The pipeline file at the workspace's root, bounded before it is read.
 Result<std::string> ReadPipelineText(const std::string& workspace) {
-  UniqueFd root(::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root) return ErrnoStatus("open workspace " + workspace);
-  UniqueFd fd(Openat2(root.get(), kPipelineFileName, O_RDONLY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
-  if (!fd) {
-    if (errno == ENOENT) return NotFound(std::string("the repository has no ") + kPipelineFileName + " at its root");
-    return ErrnoStatus(std::string("open ") + kPipelineFileName);
+  auto fd = OpenInWorkspace(workspace, kPipelineFileName, O_RDONLY, std::string("open ") + kPipelineFileName);
+  if (!fd.ok()) {
+    if (fd.status().code() == Code::kNotFound) {
+      return NotFound(std::string("the repository has no ") + kPipelineFileName + " at its root");
+    }
+    return fd.status();
   }
   struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(std::string("stat ") + kPipelineFileName);
+  if (::fstat(fd->get(), &st) != 0) return ErrnoStatus(std::string("stat ") + kPipelineFileName);
   if (!S_ISREG(st.st_mode)) return InvalidArgument(std::string(kPipelineFileName) + " is not a regular file");
   if (st.st_size > static_cast<off_t>(kMaxPipelineFileBytes)) {
     return InvalidArgument(std::string(kPipelineFileName) + " is " + std::to_string(st.st_size) +
                            " bytes; at most " + std::to_string(kMaxPipelineFileBytes) + " are read");
   }
-  std::string text(static_cast<size_t>(st.st_size), '\0');
-  size_t got = 0;
-  while (got < text.size()) {
-    ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus(std::string("read ") + kPipelineFileName);
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
+  SLIPWAY_ASSIGN_OR_RETURN(std::string text, ReadAll(fd->get(), kPipelineFileName));
+  // Nothing writes the workspace before the steps run; a file that grew
+  // anyway is still held to the bound.
+  if (text.size() > kMaxPipelineFileBytes) {
+    return InvalidArgument(std::string(kPipelineFileName) + " grew past " + std::to_string(kMaxPipelineFileBytes) +
+                           " bytes while it was read");
   }
-  text.resize(got);
   return text;
 }
 

@@ -323,7 +323,6 @@ Result<Run> RunService::Impl::ExecRun(const std::string& dir, int64_t rerun_of) 
   }
   // The tree is copied now, before the run is queued: what runs is the tree
   // as it was when the user asked, whatever they edit meanwhile.
-  run.status = RunStatus::kQueued;
   run.queued_unix_ms = NowUnixMs();
   // The id comes from the store, so the run is recorded first, as `error`
   // until its copy is made; a crash in between leaves an honest record.
