@@ -84,19 +84,25 @@ struct Step {
   When when;
 };
 
-// `promote`: where the images of passing runs go (read by the promotion
-// work; nothing promotes yet).
+// `promote`: where the image of a run that passed goes (docs/promotion.md).
 struct Promote {
-  std::string to;                     // a repository, without tag: "127.0.0.1:5000/team/app"
-  std::vector<std::string> tags;      // templates: {sha}, {branch}, {tag}
-  std::vector<std::string> branches;  // globs; empty: every branch
+  SourceLocation at;
+  std::string to;     // a repository, without tag: "127.0.0.1:5000/team/app"
+  std::string image;  // a reference the steps used; empty: the image `build` makes
+  std::vector<std::string> tags;       // templates: {sha}, {short_sha}, {branch}, {tag}, literals
+  std::vector<std::string> immutable;  // of `tags`, those that may never move once set
+  // Which runs may promote: branches and/or git tags matching these globs.
+  // Both empty: every branch, no tag.
+  std::vector<std::string> branches;
+  std::vector<std::string> tags_match;
 };
 
 struct Pipeline {
   std::optional<Build> build;
   std::vector<Service> services;
   std::vector<Step> steps;           // in file order; at least one
-  std::vector<std::string> reports;  // paths below the workspace (read by the test-results work)
+  std::vector<std::string> reports;  // globs below the workspace: JUnit XML (test_report.h)
+  bool reports_fail_run = false;     // failed or errored test cases fail a run whose steps passed
   std::optional<Promote> promote;
 };
 

@@ -25,6 +25,7 @@
 #include "engine/base/openat2.h"
 #include "engine/base/time.h"
 #include "engine/base/units.h"
+#include "engine/oci/digest.h"
 #include "pipelines/git_mirror.h"
 #include "pipelines/pipeline_file.h"
 #include "pipelines/readiness.h"
@@ -256,6 +257,8 @@ Status RunExecutor::PrepareWorkspace() {
 
 Result<Pipeline> RunExecutor::ReadPipeline() {
   SLIPWAY_ASSIGN_OR_RETURN(std::string text, ReadPipelineText(workspace_));
+  // The provenance of a promoted image names the exact file that ran.
+  run_.pipeline_digest = Digest::Of(text).str();
   auto pipeline = ParsePipelineFile(text);
   if (!pipeline.ok()) return pipeline.status().Wrap(kPipelineFileName);
   return pipeline;
@@ -384,6 +387,7 @@ Status RunExecutor::PrepareImages() {
     auto built = d_.images.Build(req, out, control_.stop_fd());
     if (!built.ok()) return built.status().Wrap("build");
     built_image_ = *built;
+    run_.image_id = built_image_;
     SLIPWAY_RETURN_IF_ERROR(Note("built " + built_image_));
   }
   for (std::vector<Unit>* units : {&services_, &steps_}) {

@@ -112,6 +112,35 @@ class FieldReader {
     limits.Integer("pids", &out->pids);
     if (status_.ok()) status_ = limits.status();
   }
+  void Tests(const char* key, TestCounts* out) {
+    const ordered_json* v = Find(key, false);
+    if (v == nullptr) return;
+    FieldReader tests(*v, what_ + ": " + key);
+    tests.Integer("total", &out->total);
+    tests.Integer("passed", &out->passed);
+    tests.Integer("failed", &out->failed);
+    tests.Integer("errors", &out->errors);
+    tests.Integer("skipped", &out->skipped);
+    if (status_.ok()) status_ = tests.status();
+  }
+  void Strings(const char* key, std::vector<std::string>* out) {
+    const ordered_json* v = Find(key, false);
+    if (v == nullptr) return;
+    if (!v->is_array()) return Fail(key, "an array of strings");
+    for (const auto& item : *v) {
+      if (!item.is_string()) return Fail(key, "an array of strings");
+      out->push_back(item.get<std::string>());
+    }
+  }
+  // {"status": ..., "error": ...}
+  void Promotion(const char* key, std::string* status, std::string* error) {
+    const ordered_json* v = Find(key, false);
+    if (v == nullptr) return;
+    FieldReader promotion(*v, what_ + ": " + key);
+    promotion.String("status", status);
+    promotion.String("error", error);
+    if (status_.ok()) status_ = promotion.status();
+  }
 
  private:
   const ordered_json* Find(const char* key, bool optional) {
@@ -230,6 +259,15 @@ ordered_json Run::ToJsonValue() const {
   j["no_secrets"] = no_secrets;
   j["superseded_by"] = superseded_by == 0 ? ordered_json(nullptr) : ordered_json(superseded_by);
   if (!source_dir.empty()) j["source_dir"] = source_dir;
+  j["tests"] = {{"total", tests.total},
+                {"passed", tests.passed},
+                {"failed", tests.failed},
+                {"errors", tests.errors},
+                {"skipped", tests.skipped}};
+  j["warnings"] = warnings;
+  j["image_id"] = image_id;
+  j["pipeline_digest"] = pipeline_digest;
+  j["promotion"] = {{"status", promotion_status}, {"error", promotion_error}};
   return j;
 }
 
@@ -255,6 +293,11 @@ Result<Run> Run::FromJsonValue(const ordered_json& value) {
   r.Bool("no_secrets", &run.no_secrets);
   r.IdOrNull("superseded_by", &run.superseded_by);
   r.String("source_dir", &run.source_dir, /*optional=*/true);
+  r.Tests("tests", &run.tests);
+  r.Strings("warnings", &run.warnings);
+  r.String("image_id", &run.image_id);
+  r.String("pipeline_digest", &run.pipeline_digest);
+  r.Promotion("promotion", &run.promotion_status, &run.promotion_error);
   if (!r.status().ok()) return r.status();
   return run;
 }

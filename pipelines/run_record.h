@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/base/status.h"
 #include "pipelines/when.h"
@@ -67,6 +68,11 @@ struct Repository {
   nlohmann::ordered_json ToJsonValue() const;
 };
 
+// A run's test cases by status, from its JUnit reports (docs/tests.md).
+struct TestCounts {
+  int64_t total = 0, passed = 0, failed = 0, errors = 0, skipped = 0;
+};
+
 struct Run {
   int64_t id = 0;    // assigned by the store, increasing: 1, 2, 3...
   std::string repo;  // empty for `pipeline exec` runs
@@ -85,6 +91,21 @@ struct Run {
   std::string head_ref;
   bool no_secrets = false;
   int64_t superseded_by = 0;  // cancelled because this newer run of its branch or PR came
+  // After its steps: the counts of the test cases its `reports` held, and
+  // one warning per report that could not be read (missing, not XML, too
+  // large), naming the file. Warnings never change the run's status.
+  TestCounts tests;
+  std::vector<std::string> warnings;
+  // What promotion needs: the image the run built (`build:`), the digest of
+  // the pipeline file it ran (both "sha256:<hex>", "" if none), the
+  // `promote` section resolved for this run (JSON; "" if the file has none),
+  // and the promotion's state: "" (nothing to promote), then "pending",
+  // "promoting", "promoted", "failed" or "refused", with its error.
+  std::string image_id;
+  std::string pipeline_digest;
+  std::string promote_plan;
+  std::string promotion_status;
+  std::string promotion_error;
 
   nlohmann::ordered_json ToJsonValue() const;
   static Result<Run> FromJsonValue(const nlohmann::ordered_json& value);  // for the CLI

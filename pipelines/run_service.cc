@@ -83,7 +83,7 @@ class RunService::Impl {
 
   Result<int> Recover();
   void Start();
-  void SetObserver(RunObserver* observer) { observer_.store(observer); }
+  void AddObserver(RunObserver* observer) { observers_.push_back(observer); }
   Result<Run> Trigger(const TriggerRequest& request);
   Result<Run> Exec(const std::string& dir);
   Result<Run> Rerun(int64_t id);
@@ -115,13 +115,13 @@ class RunService::Impl {
   // kFailedPrecondition if it is neither. `superseded_by`: the newer run
   // that made the cancel, 0 for a user's.
   Result<std::optional<Run>> StopRun(int64_t id, int64_t superseded_by);
-  // Tells the observer, if any, of `run`'s change. Never under mu_.
+  // Tells the observers of `run`'s change, in the order they were added. Never under mu_.
   void Notify(const Run& run) {
     std::lock_guard order(notify_mu_);
     NotifyLocked(run);
   }
   void NotifyLocked(const Run& run) {
-    if (RunObserver* o = observer_.load()) o->RunChanged(run);
+    for (RunObserver* o : observers_) o->RunChanged(run);
   }
   Result<Run> ExecRun(const std::string& dir, int64_t rerun_of);
   void SchedulerLoop();
@@ -136,7 +136,8 @@ class RunService::Impl {
   RepoRegistry& repos_;
   EventLog& log_;
   const RunDeps deps_;
-  std::atomic<RunObserver*> observer_{nullptr};
+  // Added before Start() and never changed after: read without a lock.
+  std::vector<RunObserver*> observers_;
   // Orders the observer's calls: a run's "queued" is told before anything
   // else can happen to it (the scheduler may start it at once), so Enqueue
   // holds this from before the run is queued until it has told. Taken
@@ -651,7 +652,7 @@ RunService::~RunService() { impl_->Shutdown(std::chrono::milliseconds(0)); }
 
 Result<int> RunService::Recover() { return impl_->Recover(); }
 void RunService::Start() { impl_->Start(); }
-void RunService::SetObserver(RunObserver* observer) { impl_->SetObserver(observer); }
+void RunService::AddObserver(RunObserver* observer) { impl_->AddObserver(observer); }
 Result<Run> RunService::Trigger(const TriggerRequest& request) { return impl_->Trigger(request); }
 Result<Run> RunService::Exec(const std::string& dir) { return impl_->Exec(dir); }
 Result<Run> RunService::Rerun(int64_t id) { return impl_->Rerun(id); }

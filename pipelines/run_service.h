@@ -119,8 +119,9 @@ class RunService {
   // name: each such variable is empty, and the step's log says which were
   // withheld.
   Result<Run> Trigger(const TriggerRequest& request);
-  // Set before Start(); may be null.
-  void SetObserver(RunObserver* observer);
+  // Adds an observer, told of every change after those added before it.
+  // Before Start() only; each outlives the service.
+  void AddObserver(RunObserver* observer);
   // Queues a run of the pipeline file in `dir` (an absolute directory on this
   // host: a working tree, uncommitted changes included; .git is not copied).
   Result<Run> Exec(const std::string& dir);

@@ -1,6 +1,7 @@
 #include "pipelines/sqlite_run_store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -113,6 +114,23 @@ const char* const kMigrations[] = {
     ) WITHOUT ROWID;
     CREATE INDEX deliveries_seen ON deliveries(seen_unix_ms);
     )sql",
+    // 3: test results (issue 14) and promotion (issue 15): a run's test
+    // counts and report warnings (a JSON array), the image it built, the
+    // digest of its pipeline file, its promotion plan and state. Runs of
+    // version 2 had none of these.
+    R"sql(
+    ALTER TABLE runs ADD COLUMN tests_total INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN tests_passed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN tests_failed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN tests_errors INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN tests_skipped INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE runs ADD COLUMN image_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN pipeline_digest TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN promote_plan TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN promotion_status TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN promotion_error TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 
 constexpr int kMaxLimit = 500;
@@ -130,10 +148,21 @@ constexpr char kRepoColumns[] =
     "status_token_sealed, cancel_superseded";
 constexpr char kRunColumns[] =
     "id, repo, branch, tag, commit_id, author, message, event, status, queued_unix_ms, started_unix_ms, "
-    "finished_unix_ms, error, source_dir, rerun_of, pull_request, head_ref, no_secrets, superseded_by";
+    "finished_unix_ms, error, source_dir, rerun_of, pull_request, head_ref, no_secrets, superseded_by, "
+    "tests_total, tests_passed, tests_failed, tests_errors, tests_skipped, warnings, image_id, "
+    "pipeline_digest, promote_plan, promotion_status, promotion_error";
 constexpr char kStepColumns[] =
     "run_id, idx, name, kind, status, reason, exit_code, started_unix_ms, finished_unix_ms, duration_ms, "
     "peak_memory_bytes, cpu_ns, container_id, error, timeout_ms, memory_bytes, millicpus, pids";
+
+constexpr int kRunColumnCount = 30;
+
+// ", ?" `n` times.
+std::string RepeatPlaceholders(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += ", ?";
+  return out;
+}
 
 std::string RepoName(const std::string& name) {
   return "repository " + name;
@@ -226,6 +255,17 @@ void BindRun(SQLite::Statement& q, int first, const Run& run) {
   q.bind(i++, run.head_ref);
   q.bind(i++, run.no_secrets ? 1 : 0);
   q.bind(i++, run.superseded_by);
+  q.bind(i++, run.tests.total);
+  q.bind(i++, run.tests.passed);
+  q.bind(i++, run.tests.failed);
+  q.bind(i++, run.tests.errors);
+  q.bind(i++, run.tests.skipped);
+  q.bind(i++, nlohmann::json(run.warnings).dump());
+  q.bind(i++, run.image_id);
+  q.bind(i++, run.pipeline_digest);
+  q.bind(i++, run.promote_plan);
+  q.bind(i++, run.promotion_status);
+  q.bind(i++, run.promotion_error);
 }
 
 // kInternal if a stored name is unknown (a newer slipway wrote it, or the
@@ -257,6 +297,21 @@ Result<Run> ReadRun(SQLite::Statement& q) {
   run.head_ref = q.getColumn(16).getString();
   run.no_secrets = q.getColumn(17).getInt() != 0;
   run.superseded_by = q.getColumn(18).getInt64();
+  run.tests.total = q.getColumn(19).getInt64();
+  run.tests.passed = q.getColumn(20).getInt64();
+  run.tests.failed = q.getColumn(21).getInt64();
+  run.tests.errors = q.getColumn(22).getInt64();
+  run.tests.skipped = q.getColumn(23).getInt64();
+  auto warnings = nlohmann::json::parse(q.getColumn(24).getString(), nullptr, /*allow_exceptions=*/false);
+  if (!warnings.is_array()) return Internal(RunName(run.id) + ": stored warnings are not a JSON array");
+  for (const auto& w : warnings) {
+    if (w.is_string()) run.warnings.push_back(w.get<std::string>());
+  }
+  run.image_id = q.getColumn(25).getString();
+  run.pipeline_digest = q.getColumn(26).getString();
+  run.promote_plan = q.getColumn(27).getString();
+  run.promotion_status = q.getColumn(28).getString();
+  run.promotion_error = q.getColumn(29).getString();
   return run;
 }
 
@@ -504,8 +559,9 @@ Result<Run> SqliteRunStore::AddRun(const Run& run) {
   try {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     if (!run.repo.empty() && !RepoExists(*db_, run.repo)) return NotFound(RepoName(run.repo) + ": not found");
-    SQLite::Statement q(*db_, std::string("INSERT INTO runs (") + kRunColumns +
-                                  ") VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    // NULL for the id, then one placeholder for each other column.
+    SQLite::Statement q(*db_, std::string("INSERT INTO runs (") + kRunColumns + ") VALUES (NULL" +
+                                  RepeatPlaceholders(kRunColumnCount - 1) + ")");
     BindRun(q, 1, run);
     q.exec();
     Run stored = run;
@@ -524,9 +580,11 @@ Status SqliteRunStore::UpdateRun(const Run& run) {
         "UPDATE runs SET repo = ?, branch = ?, tag = ?, commit_id = ?, author = ?, message = ?, "
         "event = ?, status = ?, queued_unix_ms = ?, started_unix_ms = ?, finished_unix_ms = ?, "
         "error = ?, source_dir = ?, rerun_of = ?, pull_request = ?, head_ref = ?, no_secrets = ?, "
-        "superseded_by = ? WHERE id = ?");
+        "superseded_by = ?, tests_total = ?, tests_passed = ?, tests_failed = ?, tests_errors = ?, "
+        "tests_skipped = ?, warnings = ?, image_id = ?, pipeline_digest = ?, promote_plan = ?, "
+        "promotion_status = ?, promotion_error = ? WHERE id = ?");
     BindRun(q, 1, run);
-    q.bind(19, run.id);
+    q.bind(kRunColumnCount, run.id);
     if (q.exec() == 0) return NotFound(RunName(run.id) + ": not found");
     return Status::Ok();
   } catch (const SQLite::Exception& e) {

@@ -237,7 +237,7 @@ class Daemon {
     status_options.public_url = PublicUrl(config_);
     status_options.retry_for = config_.status_retry_for;
     status_reporter_ = std::make_unique<CommitStatusReporter>(status_options, *repos_, *log_);
-    runs_->SetObserver(status_reporter_.get());
+    runs_->AddObserver(status_reporter_.get());
     SLIPWAY_ASSIGN_OR_RETURN(int interrupted, runs_->Recover());
     if (interrupted > 0) log_->Warn("runs.interrupted", {{"count", interrupted}});
     return Status::Ok();

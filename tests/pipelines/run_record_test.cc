@@ -25,6 +25,12 @@ Run SampleRun() {
   run.started_unix_ms = 1795942694000;
   run.finished_unix_ms = 1795942699999;
   run.rerun_of = 7;
+  run.tests = {120, 115, 2, 1, 2};
+  run.warnings = {"reports/a.xml: not XML", "reports/*.xml: matched no file"};
+  run.image_id = "sha256:" + std::string(64, 'b');
+  run.pipeline_digest = "sha256:" + std::string(64, 'c');
+  run.promotion_status = "failed";
+  run.promotion_error = "127.0.0.1:5000: connection refused";
   return run;
 }
 
@@ -80,8 +86,11 @@ TEST(RunRecordTest, RunJsonHasTheDocumentedFieldsInOrder) {
   EXPECT_EQ(keys, (std::vector<std::string>{"id", "repo", "branch", "tag", "commit", "author", "message",
                                             "event", "status", "error", "queued_at", "started_at",
                                             "finished_at", "rerun_of", "pull_request", "head_ref",
-                                            "no_secrets", "superseded_by"}));
+                                            "no_secrets", "superseded_by", "tests", "warnings", "image_id",
+                                            "pipeline_digest", "promotion"}));
   EXPECT_EQ(j["event"], "push");
+  EXPECT_EQ(j["tests"].dump(), R"({"total":120,"passed":115,"failed":2,"errors":1,"skipped":2})");
+  EXPECT_EQ(j["promotion"]["status"], "failed");
   EXPECT_EQ(j["status"], "failure");
   EXPECT_EQ(j["queued_at"], "2026-11-29T08:58:13.021Z");
   EXPECT_EQ(j["rerun_of"], 7);
@@ -134,6 +143,9 @@ TEST(RunRecordTest, RunRoundTripsThroughJson) {
     EXPECT_EQ(back->ToJsonValue(), run.ToJsonValue());
     EXPECT_EQ(back->queued_unix_ms, run.queued_unix_ms);
     EXPECT_EQ(back->rerun_of, run.rerun_of);
+    EXPECT_EQ(back->tests.errors, run.tests.errors);
+    EXPECT_EQ(back->warnings, run.warnings);
+    EXPECT_EQ(back->promotion_error, run.promotion_error);
   }
 }
 

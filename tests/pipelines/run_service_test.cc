@@ -164,7 +164,7 @@ class RunServiceTest : public ::testing::Test {
     service_ = std::move(service).value();
     recorder_ = std::make_unique<Recorder>();
     recorder_->service_ = service_.get();
-    service_->SetObserver(recorder_.get());
+    service_->AddObserver(recorder_.get());
     ASSERT_TRUE(service_->Recover().ok());
     service_->Start();
   }

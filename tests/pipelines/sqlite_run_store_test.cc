@@ -304,7 +304,7 @@ TEST_F(SqliteRunStoreTest, ReopeningMigratesOnceAndKeepsTheData) {
   }
   auto db = OpenDatabase(path_);
   ASSERT_TRUE(db.ok());
-  EXPECT_EQ(*SchemaVersion(**db, "pipelines"), 2);
+  EXPECT_EQ(*SchemaVersion(**db, "pipelines"), 3);
   struct stat st;
   ASSERT_EQ(::stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);  // it holds sealed secrets
@@ -442,6 +442,7 @@ TEST_F(SqliteRunStoreTest, ForgeFieldsAndPullRequestsRoundTrip) {
   int64_t other = Add(pr);
   auto run = store_->GetRun(id);
   ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->warnings, std::vector<std::string>{});
   EXPECT_EQ(run->pull_request, 7);
   EXPECT_EQ(run->head_ref, "refs/merge-requests/7/head");
   EXPECT_TRUE(run->no_secrets);
@@ -531,7 +532,7 @@ TEST_F(SqliteRunStoreTest, AVersionOneDatabaseIsMigratedWithItsData) {
   EXPECT_EQ(Add(NewRun("app")), 2);
   auto db = OpenDatabase(path_);
   ASSERT_TRUE(db.ok());
-  EXPECT_EQ(*SchemaVersion(**db, "pipelines"), 2);
+  EXPECT_EQ(*SchemaVersion(**db, "pipelines"), 3);
 }
 
 TEST_F(SqliteRunStoreTest, DeliveriesAreNewOnceUntilTheyExpire) {
@@ -599,6 +600,33 @@ TEST_F(SqliteRunStoreTest, AFullDiskIsResourceExhausted) {
     EXPECT_TRUE((*store)->GetRun(1).ok());
   }
   ASSERT_EQ(::umount2(mnt.c_str(), MNT_DETACH), 0);
+}
+
+TEST_F(SqliteRunStoreTest, TestCountsWarningsAndPromotionRoundTrip) {
+  ASSERT_TRUE(store_->AddRepository(Repo("app")).ok());
+  RunRow run = NewRun("app", RunStatus::kRunning);
+  run.tests = {10, 6, 2, 1, 1};
+  run.warnings = {"reports/\"odd\".xml: not XML", "b.xml: empty"};
+  run.image_id = "sha256:" + std::string(64, 'a');
+  int64_t id = Add(run);
+  run.id = id;
+  run.pipeline_digest = "sha256:" + std::string(64, 'd');
+  run.promote_plan = R"({"to":"r/app"})";
+  run.promotion_status = "promoted";
+  run.promotion_error = "";
+  ASSERT_TRUE(store_->UpdateRun(run).ok());
+  auto got = store_->GetRun(id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->tests.total, 10);
+  EXPECT_EQ(got->tests.passed, 6);
+  EXPECT_EQ(got->tests.failed, 2);
+  EXPECT_EQ(got->tests.errors, 1);
+  EXPECT_EQ(got->tests.skipped, 1);
+  EXPECT_EQ(got->warnings, run.warnings);
+  EXPECT_EQ(got->image_id, run.image_id);
+  EXPECT_EQ(got->pipeline_digest, run.pipeline_digest);
+  EXPECT_EQ(got->promote_plan, run.promote_plan);
+  EXPECT_EQ(got->promotion_status, "promoted");
 }
 
 }  // namespace
