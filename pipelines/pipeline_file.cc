@@ -190,6 +190,27 @@ class Reader {
     return text.value_or("");
   }
 
+  // `reports`: a list of globs below the workspace (test_report.h).
+  std::vector<std::string> Reports(const YamlNode& list, const std::string& path) {
+    std::vector<std::string> out;
+    if (!Expect(list, path, Kind::kSequence, "a list of paths")) return out;
+    for (size_t i = 0; i < list.items.size(); ++i) {
+      out.push_back(InsidePath(list.items[i], path + "[" + std::to_string(i) + "]"));
+    }
+    return out;
+  }
+
+  // `true` or `false`, unquoted (YAML 1.1's yes/no/on/off are not booleans here).
+  std::optional<bool> Bool(const YamlNode& node, const std::string& path) {
+    if (!Expect(node, path, Kind::kScalar, "true or false")) return std::nullopt;
+    if (!node.quoted && node.text == "true") return true;
+    if (!node.quoted && node.text == "false") return false;
+    Error(
+        node, path,
+        "want true or false, got " + std::string(node.quoted ? "the quoted string " : "") + Quote(node.text));
+    return std::nullopt;
+  }
+
   std::vector<std::string> Commands(const YamlNode& node, const std::string& path) {
     auto commands = Strings(node, path);
     if (commands && commands->empty()) Error(node, path, "want at least one command");
@@ -277,7 +298,7 @@ Step ReadStep(Reader& r, const YamlNode& node, const std::string& path, ItemNode
   s.at = node.at;
   auto f = r.Mapping(node, path,
                      {"name", "image", "commands", "env", "secrets", "timeout", "memory", "cpus", "pids",
-                      "depends_on", "when"});
+                      "depends_on", "when", "reports"});
   if (!f) return s;
   nodes->item = &node;
   for (const char* required : {"name", "commands"}) {
@@ -328,6 +349,8 @@ Step ReadStep(Reader& r, const YamlNode& node, const std::string& path, ItemNode
       }
     } else if (key == "pids") {
       s.pids = r.Integer(v, p, 1, kMaxPids);
+    } else if (key == "reports") {
+      s.reports = r.Reports(v, p);
     } else if (key == "depends_on") {
       nodes->depends_on = &v;
       s.depends_on = r.Strings(v, p);
@@ -437,7 +460,7 @@ void ReadPipeline(Reader& r, const YamlNode& root, Pipeline& p) {
     r.Error(root, "", "the file is empty: it needs at least \"steps\"");
     return;
   }
-  auto f = r.Mapping(root, "", {"build", "services", "steps", "reports", "promote"});
+  auto f = r.Mapping(root, "", {"build", "services", "steps", "reports", "reports_fail_run", "promote"});
   if (!f) return;
   if (f->count("build")) p.build = ReadBuild(r, *f->at("build"));
   std::vector<ItemNodes> step_nodes, service_nodes;
@@ -463,13 +486,9 @@ void ReadPipeline(Reader& r, const YamlNode& root, Pipeline& p) {
       }
     }
   }
-  if (f->count("reports")) {
-    const YamlNode& list = *f->at("reports");
-    if (r.Expect(list, "reports", Kind::kSequence, "a list of paths")) {
-      for (size_t i = 0; i < list.items.size(); ++i) {
-        p.reports.push_back(r.InsidePath(list.items[i], "reports[" + std::to_string(i) + "]"));
-      }
-    }
+  if (f->count("reports")) p.reports = r.Reports(*f->at("reports"), "reports");
+  if (f->count("reports_fail_run")) {
+    p.reports_fail_run = r.Bool(*f->at("reports_fail_run"), "reports_fail_run").value_or(false);
   }
   if (f->count("promote")) p.promote = ReadPromote(r, *f->at("promote"));
 

@@ -76,6 +76,9 @@ struct Step {
   std::optional<int64_t> memory_bytes;
   std::optional<int64_t> millicpus;  // `cpus: 0.5` -> 500
   std::optional<int64_t> pids;
+  // Globs of the JUnit reports this step writes (below the workspace): read
+  // after the run like the top-level `reports`, and attributed to this step.
+  std::vector<std::string> reports;
   // `depends_on` as written; nullopt when the key is absent.
   std::optional<std::vector<std::string>> depends_on;
   // The steps this one waits for, as indices into Pipeline::steps: those of

@@ -296,6 +296,26 @@ TEST(PipelineFileTest, PathsStayInsideTheWorkspace) {
   ExpectOneError("build: {dockerfile: /Dockerfile}\n" + OneStep(""), 1, 21, "build.dockerfile:");
 }
 
+TEST(PipelineFileTest, Reports) {
+  auto p =
+      ParsePipelineFile(OneStep("    reports: [\"build/test-results/**/*.xml\"]\n"
+                                "reports: [out/junit.xml]\nreports_fail_run: true\n"));
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->steps[0].reports, std::vector<std::string>{"build/test-results/**/*.xml"});
+  EXPECT_EQ(p->reports, std::vector<std::string>{"out/junit.xml"});
+  EXPECT_TRUE(p->reports_fail_run);
+  auto off = ParsePipelineFile(OneStep("reports_fail_run: false\n"));
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->reports_fail_run);
+  EXPECT_FALSE(ParsePipelineFile(OneStep(""))->reports_fail_run);
+  ExpectOneError(OneStep("reports_fail_run: yes\n"), 5, 19,
+                 "reports_fail_run: want true or false, got \"yes\"");
+  ExpectOneError(OneStep("reports_fail_run: \"true\"\n"), 5, 19, "the quoted string");
+  ExpectOneError(OneStep("reports_fail_run: [true]\n"), 5, 19, "reports_fail_run: want true or false");
+  ExpectOneError(OneStep("    reports: [../x.xml]\n"), 5, 15, "steps[0].reports[0]:");
+  ExpectOneError(OneStep("    reports: out.xml\n"), 5, 14, "steps[0].reports: want a list of paths");
+}
+
 TEST(PipelineFileTest, Variables) {
   ExpectOneError(OneStep("    env: {1A: x}\n"), 5, 11, "steps[0].env: \"1A\" is not a variable name");
   ExpectOneError(OneStep("    env: {SLIPWAY_COMMIT: x}\n"), 5, 11, "\"SLIPWAY_COMMIT\" is reserved");
@@ -355,7 +375,7 @@ TEST(PipelineFileTest, ErrorsAreCappedAndLongTextIsCut) {
   ASSERT_EQ(errors.size(), 101u);
   EXPECT_EQ(errors[0].ToString(), "5:5: steps[0]: unknown key \"k1000" + std::string(58, 'x') +
                                       "...\" (known: name, image, commands, env, secrets, timeout, memory, "
-                                      "cpus, pids, depends_on, when)");
+                                      "cpus, pids, depends_on, when, reports)");
   EXPECT_EQ(errors[100].ToString(), "105:5: and 50 more errors");
 }
 
