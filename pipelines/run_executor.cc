@@ -30,6 +30,7 @@
 #include "pipelines/pipeline_file.h"
 #include "pipelines/readiness.h"
 #include "pipelines/step_log.h"
+#include "pipelines/test_report.h"
 #include "pipelines/workspace.h"
 
 namespace slipway::pipelines {
@@ -136,6 +137,7 @@ struct Unit {
   std::shared_ptr<EndSignal> end;
   std::thread pump;
   std::vector<std::string> withheld;  // secrets it names but does not get (no_secrets)
+  int64_t launched_unix_ms = 0;       // just before its container was created (reports' attribution)
 };
 
 class RunExecutor {
@@ -160,6 +162,17 @@ class RunExecutor {
   void RunSteps();
   void Teardown();
   RunStatus Outcome() const;
+  // After the steps: the reports become the run's test cases (recorded in
+  // the TestStore), its counts and warnings; with reports_fail_run, failed
+  // cases fail a run that succeeded.
+  void RecordTestResults();
+  // The step that wrote workspace file `file`: the one whose [launch, end]
+  // holds its mtime, if exactly one does; "" otherwise.
+  std::string StepThatWrote(const std::string& file) const;
+  bool HasReports() const;
+  bool AnyStepStarted();
+  // Closes the setup log and tells its followers it is complete.
+  void EndSetupLog();
 
   // Creates and starts unit `u`'s container and pumps its output into its
   // log on a thread of its own, which records how it ended.
@@ -411,6 +424,7 @@ Status RunExecutor::PrepareImages() {
 
 Status RunExecutor::Launch(Unit& u) {
   const std::string& name = records_[u.record].name;
+  u.launched_unix_ms = NowUnixMs();
   SLIPWAY_ASSIGN_OR_RETURN(u.log, StepLogWriter::Create(StepLogPath(d_.options, run_.id, records_[u.record].index),
                                                         d_.options.step_log_max_bytes));
   if (!u.withheld.empty()) {
@@ -739,6 +753,104 @@ RunStatus RunExecutor::Outcome() const {
   return failed ? RunStatus::kFailure : RunStatus::kSuccess;
 }
 
+bool RunExecutor::HasReports() const {
+  if (!d_.options.tests) return false;
+  if (!pipeline_.reports.empty()) return true;
+  for (const Step& s : pipeline_.steps) {
+    if (!s.reports.empty()) return true;
+  }
+  return false;
+}
+
+bool RunExecutor::AnyStepStarted() {
+  std::lock_guard lock(control_.mu());
+  for (const Unit& u : steps_) {
+    if (records_[u.record].started_unix_ms != 0) return true;
+  }
+  return false;
+}
+
+std::string RunExecutor::StepThatWrote(const std::string& file) const {
+  auto fd = OpenInWorkspace(workspace_, file, O_PATH | O_NOFOLLOW, "open " + file);
+  struct stat st;
+  if (!fd.ok() || ::fstat(fd->get(), &st) != 0) return "";
+  const int64_t mtime_ms = int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+  std::string found;
+  int matches = 0;
+  for (const Unit& u : steps_) {
+    const StepRecord& r = records_[u.record];
+    if (u.launched_unix_ms == 0 || r.finished_unix_ms == 0) continue;
+    if (mtime_ms >= u.launched_unix_ms && mtime_ms <= r.finished_unix_ms) {
+      found = r.name;
+      ++matches;
+    }
+  }
+  return matches == 1 ? found : "";
+}
+
+void RunExecutor::RecordTestResults() {
+  ReportLimits limits;
+  limits.max_file_bytes = d_.options.reports_max_bytes;
+  std::vector<TestCase> cases;
+  std::vector<ReportFile> files;
+  std::set<std::string> read;  // a file two globs match is read once
+  auto take = [&](CollectedReports got, const std::string& step) {
+    for (std::string& w : got.warnings) run_.warnings.push_back(std::move(w));
+    std::map<std::string, ReportFile> by_file;
+    for (const std::string& f : got.files) {
+      if (read.count(f)) continue;
+      by_file[f] = ReportFile{f, step.empty() ? StepThatWrote(f) : step, 0};
+    }
+    for (TestCase& c : got.cases) {
+      auto it = by_file.find(c.report);
+      if (it == by_file.end()) continue;
+      c.step = it->second.step;
+      ++it->second.cases;
+      cases.push_back(std::move(c));
+    }
+    for (auto& [f, r] : by_file) {
+      read.insert(f);
+      files.push_back(std::move(r));
+    }
+    // The case cap holds for the run, all files together.
+    limits.max_cases = cases.size() < limits.max_cases ? limits.max_cases - cases.size() : 0;
+  };
+  // A step's own reports first: they say who wrote them. Those of a step
+  // that never started would only be "matched nothing".
+  for (size_t i = 0; i < pipeline_.steps.size(); ++i) {
+    const Step& s = pipeline_.steps[i];
+    if (s.reports.empty() || records_[steps_[i].record].started_unix_ms == 0) continue;
+    take(CollectReports(workspace_, s.reports, limits), s.name);
+  }
+  if (!pipeline_.reports.empty()) take(CollectReports(workspace_, pipeline_.reports, limits), "");
+
+  run_.tests = CountCases(cases);
+  for (const ReportFile& f : files) {
+    (void)Note("report " + f.file + ": " + std::to_string(f.cases) + " test cases" +
+               (f.step.empty() ? "" : " (step " + f.step + ")"));
+  }
+  for (const std::string& w : run_.warnings) (void)Note("report warning: " + w);
+  Status recorded = d_.options.tests->RecordRun(run_.id, cases, files);
+  if (!recorded.ok()) {
+    d_.log.Error("run.tests", {{"run", run_.id}, {"error", recorded.message()}});
+    run_.warnings.push_back("the test cases could not be recorded: " + recorded.message());
+  }
+  const int64_t failing = run_.tests.failed + run_.tests.errors;
+  (void)Note(std::to_string(run_.tests.total) + " test cases: " + std::to_string(run_.tests.passed) + " passed, " +
+             std::to_string(run_.tests.failed) + " failed, " + std::to_string(run_.tests.errors) + " errors, " +
+             std::to_string(run_.tests.skipped) + " skipped");
+  // The steps decide, unless the file says failed tests fail the run.
+  if (pipeline_.reports_fail_run && failing > 0 && run_.status == RunStatus::kSuccess) {
+    run_.status = RunStatus::kFailure;
+    run_.error = std::to_string(failing) + (failing == 1 ? " test case failed" : " test cases failed");
+  }
+}
+
+void RunExecutor::EndSetupLog() {
+  if (setup_log_) (void)setup_log_->Close();
+  control_.LogEnd(kSetupStep)->Fire(Container{});
+}
+
 Run RunExecutor::Execute() {
   run_.status = RunStatus::kRunning;
   run_.started_unix_ms = NowUnixMs();
@@ -783,9 +895,11 @@ Run RunExecutor::Execute() {
     if (!st.ok()) records_[0].error = st.message();
   }
   if (!st.ok()) (void)Note(st.message());
-  if (setup_log_) (void)setup_log_->Close();
+  // The reports read after the steps are noted in the setup log: it stays
+  // open until then.
+  const bool reports = st.ok() && HasReports();
   SaveStep(0);
-  control_.LogEnd(kSetupStep)->Fire(Container{});
+  if (!reports) EndSetupLog();
 
   if (st.ok() || Stopping()) {
     RunSteps();
@@ -807,6 +921,12 @@ Run RunExecutor::Execute() {
   if (run_.status == RunStatus::kCancelled && control_.superseded_by() != 0) {
     run_.superseded_by = control_.superseded_by();
     run_.error = "superseded by run " + std::to_string(run_.superseded_by);
+  }
+  // Reports are read once the steps ran, whatever their result (a cancelled
+  // run's too: what its steps wrote before they were stopped).
+  if (reports) {
+    if (AnyStepStarted()) RecordTestResults();
+    EndSetupLog();
   }
   run_.finished_unix_ms = NowUnixMs();
   control_.EndAllLogs();

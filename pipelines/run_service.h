@@ -38,6 +38,7 @@
 #include "pipelines/repo_registry.h"
 #include "pipelines/run_record.h"
 #include "pipelines/run_store.h"
+#include "pipelines/test_store.h"
 
 namespace slipway::pipelines {
 
@@ -56,6 +57,11 @@ struct RunServiceOptions {
   // most any step may ask for (0: no maximum).
   StepLimits default_limits;
   StepLimits max_limits;
+  // Where the test cases of the runs' JUnit reports go (docs/tests.md);
+  // null: reports are not read. Outlives the service.
+  TestStore* tests = nullptr;
+  // A report file larger than this is not read (a warning says so).
+  int64_t reports_max_bytes = int64_t{64} << 20;
 };
 
 // What a manual trigger asks for: a branch (default: the remote's HEAD
