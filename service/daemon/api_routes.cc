@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "engine/base/ascii.h"
+#include "engine/base/units.h"
 #include "engine/runtime/frame.h"
 
 namespace slipway::daemon::api {
@@ -216,6 +217,18 @@ Result<bool> QueryBool(const Request& request, const std::string& name, bool fal
   if (it->second == "false" || it->second == "0") return false;
   return InvalidArgument("query parameter " + name + " must be true or false (or 1 or 0), not \"" +
                          it->second + "\"");
+}
+
+Result<int64_t> QueryInt(const Request& r, const std::string& name, int64_t fallback, int64_t min,
+                         int64_t max) {
+  auto it = r.query.find(name);
+  if (it == r.query.end()) return fallback;
+  std::optional<int64_t> n = ParseInt(it->second);
+  if (!n || *n < min || *n > max || it->second[0] == '+') {
+    return InvalidArgument("query parameter " + name + " must be a whole number from " + std::to_string(min) +
+                           " to " + std::to_string(max) + ", not \"" + it->second + "\"");
+  }
+  return *n;
 }
 
 const json* Fields::Get(const std::string& key, bool required, Status* status) {

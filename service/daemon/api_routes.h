@@ -166,12 +166,15 @@ struct Context {
   // How long a delivery id is remembered: a replay within it is answered
   // "duplicate" and runs nothing.
   std::chrono::milliseconds delivery_keep;
+  pipelines::TestStore* tests;  // the runs' test cases; null: no test routes
 };
 
 void AddContainerRoutes(Router& router, Context& context);
 void AddImageRoutes(Router& router, Context& context);
 void AddRepoRoutes(Router& router, Context& context);
 void AddRunRoutes(Router& router, Context& context);
+// /api/v1/runs/{id}/tests and /api/v1/repos/{name}/tests/... (test_routes.cc).
+void AddTestRoutes(Router& router, Context& context);
 // POST /hooks/github, /hooks/gitea, /hooks/gitlab (hook_routes.cc).
 void AddHookRoutes(Router& router, Context& context);
 
@@ -185,6 +188,11 @@ json ErrorJson(const Status& status);
 
 // true/false/1/0; `fallback` if absent. kInvalidArgument otherwise.
 Result<bool> QueryBool(const Request& request, const std::string& name, bool fallback);
+
+// A query parameter that is a whole number in [min, max]; `fallback` if
+// absent. kInvalidArgument naming the parameter and the range otherwise.
+Result<int64_t> QueryInt(const Request& request, const std::string& name, int64_t fallback, int64_t min,
+                         int64_t max);
 
 // Runs `work` on a worker thread (Workers::Run), or answers why it cannot.
 void Spawn(Context& context, const ReplyPtr& reply, std::function<void()> work);

@@ -133,7 +133,7 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
       info_(std::move(info)),
       workers_(kMaxWorkers, log),
       context_{containers, images, log,  workers_, stopping_,
-               info_,      repos,  runs, store,    options_.delivery_keep},
+               info_,      repos,  runs, store,    options_.delivery_keep, options_.tests},
       connections_(
           {options_.max_connections, options_.header_timeout, options_.body_timeout, options_.idle_timeout},
           metrics) {
@@ -143,6 +143,7 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
     AddImageRoutes(router_, context_);
     AddRepoRoutes(router_, context_);
     AddRunRoutes(router_, context_);
+    if (options_.tests) AddTestRoutes(router_, context_);
   }
   if (options_.hooks != ApiServerOptions::Hooks::kNone) AddHookRoutes(router_, context_);
 }

@@ -48,6 +48,7 @@
 #include "engine/containers/container_service.h"
 #include "pipelines/repo_registry.h"
 #include "pipelines/run_service.h"
+#include "pipelines/test_store.h"
 #include "service/daemon/image_service.h"
 #include "service/daemon/metrics.h"
 
@@ -91,6 +92,9 @@ struct ApiServerOptions {
   int64_t webhook_max_body_bytes = int64_t{25} << 20;
   // How long a delivery id is remembered, so that a replay runs nothing.
   std::chrono::milliseconds delivery_keep{std::chrono::hours(24 * 7)};
+  // The runs' test cases (/api/v1/runs/{id}/tests, /api/v1/repos/{name}/tests/...);
+  // null: those routes are not served. Outlives the server.
+  pipelines::TestStore* tests = nullptr;
 };
 
 namespace api {

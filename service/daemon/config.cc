@@ -223,7 +223,7 @@ std::string GetNothing(const DaemonConfig&) {
 constexpr int kIntMax = std::numeric_limits<int>::max();
 using C = DaemonConfig;
 
-const std::array<Field, 42> kFields = {{
+const std::array<Field, 43> kFields = {{
     {"listen", "--listen", "ADDR:PORT", "Address and port of the REST API", SetListen, GetString<&C::listen>},
     {"data_dir", "--data-dir", "DIR", "Images, the database and the control token", SetNonEmpty<&C::data_dir>,
      GetString<&C::data_dir>},
@@ -291,6 +291,9 @@ const std::array<Field, 42> kFields = {{
      SetDuration<&C::keep_failed_workspaces, true>, GetDuration<&C::keep_failed_workspaces>},
     {"keep_runs", "--keep-runs", "N", "Runs kept per repository, older ended ones pruned (0: keep all)",
      SetInt<&C::keep_runs, 0, kIntMax>, GetInt<&C::keep_runs>},
+    {"reports_max_bytes", "--reports-max-bytes", "SIZE",
+     "A run's JUnit report larger than this is not read (the run gets a warning)",
+     SetBytes<&C::reports_max_bytes, false>, GetBytes<&C::reports_max_bytes>},
     {"step_default_timeout", "--step-default-timeout", "DURATION",
      "Timeout of steps that set none, nor their repository (0: none)",
      SetDuration<&C::step_default_timeout, true>, GetDuration<&C::step_default_timeout>},

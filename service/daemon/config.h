@@ -61,6 +61,9 @@ struct DaemonConfig {
   // Runs kept per repository; older ended ones are pruned (0: none pruned
   // automatically; `slipway pipeline prune` still works).
   int keep_runs = 0;
+  // A JUnit report file (`reports:` of a pipeline) larger than this is not
+  // read; the run gets a warning naming it (docs/tests.md).
+  int64_t reports_max_bytes = int64_t{64} << 20;
   // Limits of steps that set none and whose repository sets none (0: none).
   std::chrono::milliseconds step_default_timeout{0};
   int64_t step_default_memory = 0;  // bytes

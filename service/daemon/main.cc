@@ -40,6 +40,7 @@
 #include "pipelines/run_service.h"
 #include "pipelines/secret_box.h"
 #include "pipelines/sqlite_run_store.h"
+#include "pipelines/sqlite_test_store.h"
 #include "service/daemon/pipeline_images.h"
 #include "service/daemon/token.h"
 
@@ -210,6 +211,8 @@ class Daemon {
   // by now, and Recover() records those runs interrupted.
   Status OpenPipelines() {
     SLIPWAY_ASSIGN_OR_RETURN(run_store_, pipelines::SqliteRunStore::Open(DatabasePath(config_)));
+    // After the run store: its tables are the ones the tests' refer to.
+    SLIPWAY_ASSIGN_OR_RETURN(test_store_, pipelines::SqliteTestStore::Open(DatabasePath(config_)));
     SLIPWAY_ASSIGN_OR_RETURN(pipelines::SecretBox box,
                              pipelines::SecretBox::LoadOrCreate(SecretKeyPath(config_)));
     secret_box_ = std::make_unique<pipelines::SecretBox>(std::move(box));
@@ -227,6 +230,8 @@ class Daemon {
     options.step_log_max_bytes = config_.step_log_max_bytes;
     options.keep_failed_workspaces = config_.keep_failed_workspaces;
     options.keep_runs = config_.keep_runs;
+    options.reports_max_bytes = config_.reports_max_bytes;
+    options.tests = test_store_.get();
     options.default_limits = {config_.step_default_timeout.count(), config_.step_default_memory,
                               config_.step_default_cpus, config_.step_default_pids};
     options.max_limits = {config_.step_max_timeout.count(), config_.step_max_memory, config_.step_max_cpus,
@@ -259,6 +264,7 @@ class Daemon {
     options.token = token_;
     options.webhook_max_body_bytes = config_.webhook_max_body_bytes;
     options.delivery_keep = config_.webhook_delivery_keep;
+    options.tests = test_store_.get();
     // Webhooks on an address of their own: that listener serves only them,
     // and the API none.
     const bool own_hooks_listener =
@@ -296,6 +302,7 @@ class Daemon {
   std::unique_ptr<ContainerService> containers_;
   std::unique_ptr<ImageService> image_service_;
   std::unique_ptr<pipelines::SqliteRunStore> run_store_;
+  std::unique_ptr<pipelines::SqliteTestStore> test_store_;
   std::unique_ptr<pipelines::SecretBox> secret_box_;
   std::unique_ptr<pipelines::RepoRegistry> repos_;
   std::unique_ptr<PipelineImages> pipeline_images_;

@@ -28,19 +28,6 @@ Result<int64_t> RunId(const Request& r) {
   return *id;
 }
 
-// A query parameter that is a whole number in [min, max]; `fallback` if absent.
-Result<int64_t> QueryInt(const Request& r, const std::string& name, int64_t fallback, int64_t min,
-                         int64_t max) {
-  auto it = r.query.find(name);
-  if (it == r.query.end()) return fallback;
-  std::optional<int64_t> n = ParseInt(it->second);
-  if (!n || *n < min || *n > max || it->second[0] == '+') {
-    return InvalidArgument("query parameter " + name + " must be a whole number from " + std::to_string(min) +
-                           " to " + std::to_string(max) + ", not \"" + it->second + "\"");
-  }
-  return *n;
-}
-
 // RFC 3339 in UTC ("2026-11-29T08:55:01Z") or Unix milliseconds.
 Result<int64_t> QueryTime(const Request& r, const std::string& name) {
   auto it = r.query.find(name);
