@@ -34,16 +34,17 @@ struct TestCase {
   std::string class_name;  // `classname` ("" if absent)
   std::string name;
   TestStatus status = TestStatus::kPassed;
-  int64_t duration_us = 0;   // `time` in seconds, decimals kept; 0 if absent or unreadable
-  std::string message;       // of <failure>, <error> or <skipped>: its `message`
-  std::string type;          // its `type`
-  std::string details;       // its text (a stack trace), capped
-  std::string system_out;    // <system-out> of the case (else of its suite), capped
+  int64_t duration_us = 0;  // `time` in seconds, decimals kept; 0 if absent or unreadable
+  std::string message;      // of <failure>, <error> or <skipped>: its `message`
+  std::string type;         // its `type`
+  std::string details;      // its text (a stack trace), capped
+  std::string
+      system_out;  // <system-out> of the case (else, for a failed or errored case, of its suite), capped
   std::string system_err;
-  std::string file;          // `file` where given
-  int64_t line = 0;          // `line` where given, else 0
-  std::string report;        // the workspace-relative file it came from (CollectReports)
-  std::string step;          // the step that wrote that file ("" if unknown); set by the caller
+  std::string file;    // `file` where given
+  int64_t line = 0;    // `line` where given, else 0
+  std::string report;  // the workspace-relative file it came from (CollectReports)
+  std::string step;    // the step that wrote that file ("" if unknown); set by the caller
 };
 
 struct ReportLimits {
@@ -52,6 +53,10 @@ struct ReportLimits {
   size_t max_cases = 200'000;                  // per run, all files together
   size_t max_text_bytes = 64 << 10;            // system-out, system-err, details, each
   size_t max_message_bytes = 4 << 10;          // message, type, names
+  // Every string of every case together (a suite's name and output are
+  // copied into its cases): what one document, or one run's reports, may
+  // make of a small input.
+  size_t max_total_bytes = size_t{128} << 20;
 };
 
 TestCounts CountCases(const std::vector<TestCase>& cases);
