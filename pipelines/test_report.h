@@ -34,17 +34,16 @@ struct TestCase {
   std::string class_name;  // `classname` ("" if absent)
   std::string name;
   TestStatus status = TestStatus::kPassed;
-  int64_t duration_us = 0;  // `time` in seconds, decimals kept; 0 if absent or unreadable
-  std::string message;      // of <failure>, <error> or <skipped>: its `message`
-  std::string type;         // its `type`
-  std::string details;      // its text (a stack trace), capped
-  std::string
-      system_out;  // <system-out> of the case (else, for a failed or errored case, of its suite), capped
+  int64_t duration_us = 0;   // `time` in seconds, decimals kept; 0 if absent or unreadable
+  std::string message;       // of <failure>, <error> or <skipped>: its `message`
+  std::string type;          // its `type`
+  std::string details;       // its text (a stack trace), capped
+  std::string system_out;    // <system-out> of the case (else of its suite if it failed), capped
   std::string system_err;
-  std::string file;    // `file` where given
-  int64_t line = 0;    // `line` where given, else 0
-  std::string report;  // the workspace-relative file it came from (CollectReports)
-  std::string step;    // the step that wrote that file ("" if unknown); set by the caller
+  std::string file;          // `file` where given
+  int64_t line = 0;          // `line` where given, else 0
+  std::string report;        // the workspace-relative file it came from (CollectReports)
+  std::string step;          // the step that wrote that file ("" if unknown); set by the caller
 };
 
 struct ReportLimits {
