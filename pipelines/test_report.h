@@ -38,7 +38,7 @@ struct TestCase {
   std::string message;       // of <failure>, <error> or <skipped>: its `message`
   std::string type;          // its `type`
   std::string details;       // its text (a stack trace), capped
-  std::string system_out;    // <system-out> of the case (else of its suite), capped
+  std::string system_out;    // <system-out> of the case (else of its suite if it failed), capped
   std::string system_err;
   std::string file;          // `file` where given
   int64_t line = 0;          // `line` where given, else 0
@@ -52,6 +52,10 @@ struct ReportLimits {
   size_t max_cases = 200'000;                  // per run, all files together
   size_t max_text_bytes = 64 << 10;            // system-out, system-err, details, each
   size_t max_message_bytes = 4 << 10;          // message, type, names
+  // Every string of every case together (a suite's name and output are
+  // copied into its cases): what one document, or one run's reports, may
+  // make of a small input.
+  size_t max_total_bytes = size_t{128} << 20;
 };
 
 TestCounts CountCases(const std::vector<TestCase>& cases);

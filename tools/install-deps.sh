@@ -8,7 +8,7 @@ packages=(
   # Libraries (docs/dependencies.md says why each is here)
   libseccomp-dev libarchive-dev libssl-dev libsqlitecpp-dev libsqlite3-dev libgit2-dev
   libpistache-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libcli11-dev
-  zlib1g-dev libzstd-dev
+  zlib1g-dev libzstd-dev libpugixml-dev
   # Tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev busybox-static iproute2 python3
   # Pipeline tests: real repositories (git CLI, git daemon, git http-backend under python3's
@@ -16,6 +16,8 @@ packages=(
   git openssh-client
   # Registry client tests: a real registry, skopeo to cross-check, htpasswd -B, openssl for token certs
   docker-registry skopeo apache2-utils openssl
+  # Test report samples written by the tools themselves (tests/pipelines/testdata/junit/README.md)
+  python3-pytest cmake
   # Build compatibility tests and benchmarks: the reference builder
   buildah
 )
