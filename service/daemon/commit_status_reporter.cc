@@ -67,6 +67,13 @@ std::string StatusDescription(const Run& run) {
       break;
     case RunStatus::kInterrupted: text = prefix + ": interrupted (slipwayd stopped)"; break;
   }
+  // The run's test cases, when its reports had any: "120 passed, 2 failed".
+  if (const pipelines::TestCounts& t = run.tests; t.total > 0) {
+    text += "; " + std::to_string(t.passed) + " passed";
+    if (t.failed) text += ", " + std::to_string(t.failed) + " failed";
+    if (t.errors) text += ", " + std::to_string(t.errors) + (t.errors == 1 ? " error" : " errors");
+    if (t.skipped) text += ", " + std::to_string(t.skipped) + " skipped";
+  }
   if (text.size() > 140) text = text.substr(0, 137) + "...";
   return text;
 }

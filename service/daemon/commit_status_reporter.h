@@ -49,7 +49,9 @@ struct CommitStatusOptions {
 };
 
 // The description of a run's state on the forge, e.g. "run 12: success in
-// 14 s", "run 12: superseded by run 13". At most 140 characters.
+// 14 s", "run 12: superseded by run 13"; with its test cases when its
+// reports had any: "run 12: success in 14 s; 120 passed, 2 failed". At most
+// 140 characters.
 std::string StatusDescription(const pipelines::Run& run);
 
 class CommitStatusReporter : public pipelines::RunObserver {

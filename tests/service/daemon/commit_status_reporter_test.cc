@@ -120,6 +120,13 @@ TEST(StatusDescriptionTest, SaysTheResult) {
   EXPECT_EQ(StatusDescription(run), "run 12: superseded by run 13");
   run.status = RunStatus::kQueued;
   EXPECT_EQ(StatusDescription(run), "run 12 queued");
+  run.status = RunStatus::kSuccess;
+  run.finished_unix_ms = 15'000;
+  run.tests = {.total = 125, .passed = 120, .failed = 2, .errors = 0, .skipped = 3};
+  EXPECT_EQ(StatusDescription(run), "run 12: success in 14 s; 120 passed, 2 failed, 3 skipped");
+  run.tests = {.total = 121, .passed = 120, .failed = 0, .errors = 1, .skipped = 0};
+  EXPECT_EQ(StatusDescription(run), "run 12: success in 14 s; 120 passed, 1 error");
+  run.tests = {};
   run.status = RunStatus::kError;
   run.error = std::string(500, 'e');
   EXPECT_LE(StatusDescription(run).size(), 140u);
