@@ -13,6 +13,7 @@
 #include "service/cli/repo_commands.h"
 #include "service/cli/run_command.h"
 #include "service/cli/system_commands.h"
+#include "service/cli/test_commands.h"
 
 namespace {
 
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
   AddSystemCommands(app, verbs);
   AddRepoCommands(app, verbs);
   AddPipelineCommands(app, verbs);
+  AddTestCommands(app, verbs);
   app.footer("Run \"slipway VERB --help\" for a verb's options.");  // after the verbs: they would inherit it
   if (argc == 1) {  // as Docker: a bare `slipway` shows what it can do
     std::fputs(app.help().c_str(), stdout);

@@ -99,6 +99,25 @@ std::string RefText(const Json& run) {
   return "-";
 }
 
+// "118/120 passed" for a table cell; "-" without tests.
+std::string TestsCell(const Json& run) {
+  const Json& t = Field(run, "tests");
+  if (IntField(t, "total") == 0) return "-";
+  return std::to_string(IntField(t, "passed")) + "/" + std::to_string(IntField(t, "total")) + " passed";
+}
+
+// A run's test cases: "120 passed, 2 failed, 3 skipped" ("" if its reports
+// had none).
+std::string TestsText(const Json& run) {
+  const Json& t = Field(run, "tests");
+  if (IntField(t, "total") == 0) return "";
+  std::string text = std::to_string(IntField(t, "passed")) + " passed";
+  for (const char* key : {"failed", "errors", "skipped"}) {
+    if (int64_t n = IntField(t, key)) text += ", " + std::to_string(n) + " " + key;
+  }
+  return text;
+}
+
 std::string StatusText(const Json& object) {
   std::string status = StringField(object, "status");
   std::string reason = StringField(object, "reason");
@@ -288,13 +307,14 @@ int List(DaemonClient& client, const ListOptions& o) {
     for (const Json& run : runs) std::printf("%lld\n", static_cast<long long>(IntField(run, "id")));
     return 0;
   }
-  Table table({"RUN", "REPO", "REF", "COMMIT", "EVENT", "STATUS", "QUEUED", "DURATION"});
+  Table table({"RUN", "REPO", "REF", "COMMIT", "EVENT", "STATUS", "TESTS", "QUEUED", "DURATION"});
   for (const Json& run : runs) {
     std::string repo = StringField(run, "repo");
     std::string commit = StringField(run, "commit");
     table.Add({std::to_string(IntField(run, "id")), repo.empty() ? "(exec)" : repo,
                Truncate(RefText(run), 30), commit.empty() ? "-" : commit.substr(0, 10),
-               StringField(run, "event"), StringField(run, "status"), Ago(run, "queued_at"), Took(run)});
+               StringField(run, "event"), StringField(run, "status"), TestsCell(run), Ago(run, "queued_at"),
+               Took(run)});
   }
   table.Print();
   return 0;
@@ -321,6 +341,8 @@ int Show(DaemonClient& client, const std::string& id, const std::string& format)
   line("Event:", StringField(*run, "event"));
   line("Status:", StringField(*run, "status"));
   line("Error:", StringField(*run, "error"));
+  line("Tests:", TestsText(*run));
+  for (const std::string& w : StringsField(*run, "warnings")) line("Warning:", w);
   if (int64_t of = IntField(*run, "rerun_of")) line("Rerun of:", std::to_string(of));
   line("Queued:", Ago(*run, "queued_at"));
   line("Took:", Took(*run));
