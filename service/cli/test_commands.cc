@@ -100,16 +100,16 @@ int List(DaemonClient& client, const ListOptions& o) {
 
 struct RepoOptions {
   std::string repo, test, branch, format;
-  int64_t runs = 0, min_flips = 0, limit = 0;
+  int64_t runs = -1, min_flips = -1, limit = -1;  // -1: not given, the daemon's default
 };
 
 std::string WindowQuery(const RepoOptions& o) {
   std::string q;
   auto add = [&](const std::string& part) { q += (q.empty() ? "?" : "&") + part; };
-  if (o.runs) add("runs=" + std::to_string(o.runs));
+  if (o.runs >= 0) add("runs=" + std::to_string(o.runs));
   if (!o.branch.empty()) add("branch=" + Escape(o.branch));
-  if (o.min_flips) add("min_flips=" + std::to_string(o.min_flips));
-  if (o.limit) add("limit=" + std::to_string(o.limit));
+  if (o.min_flips >= 0) add("min_flips=" + std::to_string(o.min_flips));
+  if (o.limit >= 0) add("limit=" + std::to_string(o.limit));
   return q;
 }
 
