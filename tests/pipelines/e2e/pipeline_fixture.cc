@@ -213,6 +213,9 @@ void PipelineTest::ExpectNothingLeft(int64_t id) const {
   WaitUntil([&] { return (left = ContainersOf(id)).empty(); }, seconds(5));
   for (const json& c : left) ADD_FAILURE() << "run " << id << " left a container: " << c.dump();
   EXPECT_EQ(daemon_->LeftoversAfter(), "") << "run " << id << " left sandboxes";
+  // The run is recorded ended (what AwaitRun sees) just before its
+  // workspace is removed: allow that a moment too.
+  WaitUntil([&] { return !fs::exists(Workspace(id)); }, seconds(5));
   EXPECT_FALSE(fs::exists(Workspace(id))) << "run " << id << " left its workspace " << Workspace(id);
 }
 
