@@ -339,8 +339,12 @@ CollectedReports CollectReports(const std::string& workspace, const std::vector<
       continue;
     }
     bytes += file_bytes;
-    result.cases.insert(result.cases.end(), std::make_move_iterator(cases->begin()),
-                        std::make_move_iterator(cases->end()));
+    if (result.cases.empty()) {
+      result.cases = std::move(*cases);  // the usual single report: taken whole
+    } else {
+      result.cases.insert(result.cases.end(), std::make_move_iterator(cases->begin()),
+                          std::make_move_iterator(cases->end()));
+    }
   }
   for (const auto& [path, why] : file_warnings) warnings.push_back(Shown(path) + ": " + why);
 

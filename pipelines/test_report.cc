@@ -80,6 +80,11 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 std::string Capped(std::string_view in, size_t cap) {
   static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
   static constexpr std::string_view kEllipsis = "\xE2\x80\xA6";
+  // Most names and messages are short ASCII: copied as they are.
+  if (in.size() <= cap &&
+      std::all_of(in.begin(), in.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+    return std::string(in);
+  }
   std::string out;
   out.reserve(std::min(in.size(), cap));
   size_t room = cap >= kEllipsis.size() ? cap - kEllipsis.size() : 0;
@@ -163,7 +168,8 @@ bool StartsWith(std::string_view s, size_t at, std::string_view prefix) {
 // two could differ, the document is malformed and pugixml stops there).
 // Any other "<!" (DOCTYPE, and ENTITY, ELEMENT, ATTLIST inside one) is
 // refused outright.
-Status ScanMarkup(std::string_view xml, int max_depth) {
+// `elements` receives the number of start tags, a bound on the cases.
+Status ScanMarkup(std::string_view xml, int max_depth, size_t* elements) {
   // A UTF-16 or UTF-32 document would be converted by pugixml behind this
   // scan's back; the tools write UTF-8.
   if (StartsWith(xml, 0, "\xFE\xFF") || StartsWith(xml, 0, "\xFF\xFE") ||
@@ -210,6 +216,7 @@ Status ScanMarkup(std::string_view xml, int max_depth) {
         return InvalidArgument("elements nested deeper than " + std::to_string(max_depth) + " (at offset " +
                                std::to_string(lt) + ")");
       }
+      ++*elements;
       bool empty_element = k < xml.size() && xml[k - 1] == '/';
       if (!empty_element) ++depth;
       i = k + 1;
@@ -264,7 +271,9 @@ std::string FirstLine(std::string_view text, size_t cap) {
 
 class JUnitReader {
  public:
-  explicit JUnitReader(const ReportLimits& limits) : limits_(limits) {}
+  JUnitReader(const ReportLimits& limits, size_t expected_cases) : limits_(limits) {
+    cases_.reserve(expected_cases);
+  }
 
   Status ReadRoot(pugi::xml_node root) {
     std::string_view name = root.name();
@@ -381,7 +390,8 @@ class JUnitReader {
 Result<std::vector<TestCase>> Parse(std::string_view xml, const ReportLimits& limits) {
   if (Trim(xml).empty()) return InvalidArgument("empty");
   int max_depth = std::clamp(limits.max_depth, 1, kMaxDepthCeiling);
-  SLIPWAY_RETURN_IF_ERROR(ScanMarkup(xml, max_depth));
+  size_t elements = 0;
+  SLIPWAY_RETURN_IF_ERROR(ScanMarkup(xml, max_depth, &elements));
 
   pugi::xml_document doc;
   // parse_default without DOCTYPE, PI or comment nodes (none is asked
@@ -395,7 +405,7 @@ Result<std::vector<TestCase>> Parse(std::string_view xml, const ReportLimits& li
   }
   pugi::xml_node root = doc.document_element();
   if (!root) return InvalidArgument("not XML (no root element)");
-  JUnitReader reader(limits);
+  JUnitReader reader(limits, std::min(elements, limits.max_cases));
   SLIPWAY_RETURN_IF_ERROR(reader.ReadRoot(root));
   return reader.Take();
 }
