@@ -352,10 +352,11 @@ class JUnitReader {
       // status="notrun" result="suppressed" with no child, as does ctest
       // status="notrun"/"disabled"; GoogleTest's GTEST_SKIP is
       // result="skipped" (it adds a <skipped> child too).
-      std::string_view status = node.attribute("status").value();
-      std::string_view result = node.attribute("result").value();
-      if (status == "notrun" || status == "disabled" || result == "skipped" || result == "suppressed") {
-        c.status = TestStatus::kSkipped;
+      for (const char* attribute : {"status", "result"}) {
+        std::string_view value = node.attribute(attribute).value();
+        if (value == "notrun" || value == "disabled" || value == "skipped" || value == "suppressed") {
+          c.status = TestStatus::kSkipped;
+        }
       }
     } else {
       c.message = Attribute(outcome, "message", short_cap);

@@ -245,6 +245,17 @@ TEST(JUnitShapeTest, TimesAsToolsWriteThem) {
   EXPECT_EQ(cases[0].duration_us, 0);
 }
 
+TEST(JUnitShapeTest, SkippedByAttribute) {
+  auto cases =
+      ParseOk(R"(<testsuite><testcase name="a" status="notrun"/><testcase name="b" status="disabled"/>
+    <testcase name="c" result="skipped"/><testcase name="d" result="suppressed"/><testcase name="e" status="skipped"/>
+    <testcase name="f" status="run" result="completed"/><testcase name="g" status="notrun"><failure/></testcase>
+    </testsuite>)");
+  ExpectCounts(cases, 7, 1, 1, 0, 5);
+  EXPECT_EQ(Find(cases, "f").status, TestStatus::kPassed);
+  EXPECT_EQ(Find(cases, "g").status, TestStatus::kFailed) << "a <failure> says more than an attribute";
+}
+
 TEST(JUnitShapeTest, FileAndLine) {
   auto cases = ParseOk(R"(<testsuite><testcase name="a" file="a.cc" line="12"/>
     <testcase name="b" line="-3"/><testcase name="c" line="x"/></testsuite>)");
