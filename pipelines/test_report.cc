@@ -17,6 +17,8 @@
 #include <exception>
 #include <pugixml.hpp>
 
+#include "pipelines/utf8.h"
+
 namespace slipway::pipelines {
 
 const char* TestStatusName(TestStatus status) {
@@ -56,24 +58,6 @@ namespace {
 // Past this, the walk's recursion (one frame per suite) is not to be
 // trusted to any limit a caller sets.
 constexpr int kMaxDepthCeiling = 1024;
-
-// The length of the valid UTF-8 sequence at s[i], or 0 if there is none.
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-    return k < s.size() && b(k) >= lo && b(k) <= hi;
-  };
-  unsigned char c = b(i);
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
-  if (c == 0xE0) return cont(i + 1, 0xA0) && cont(i + 2) ? 3 : 0;
-  if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) return cont(i + 1) && cont(i + 2) ? 3 : 0;
-  if (c == 0xED) return cont(i + 1, 0x80, 0x9F) && cont(i + 2) ? 3 : 0;
-  if (c == 0xF0) return cont(i + 1, 0x90) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  if (c >= 0xF1 && c <= 0xF3) return cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  if (c == 0xF4) return cont(i + 1, 0x80, 0x8F) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  return 0;
-}
 
 // `in` as valid UTF-8 (each byte that is not becomes U+FFFD) in at most
 // `cap` bytes; what is cut is marked with "…", so a reader knows.

@@ -226,14 +226,52 @@ TEST_F(CollectReportsTest, CaseLimitIsForTheWholeRun) {
   EXPECT_TRUE(HasWarning(r, "reports/b.xml: more than 4 test cases")) << All(r);
 }
 
+TEST_F(CollectReportsTest, ARunReadsAtMostFourCapsInAll) {
+  ReportLimits limits;
+  limits.max_file_bytes = 1000;
+  for (int i = 1; i <= 5; ++i) {
+    std::string report = Report("t" + std::to_string(i));
+    report.resize(900, ' ');
+    Write("reports/r" + std::to_string(i) + ".xml", report);
+  }
+  auto r = Collect({"reports/*.xml"}, limits);
+  EXPECT_EQ(r.cases.size(), 4u);
+  EXPECT_TRUE(HasWarning(r,
+                         "reports/r5.xml: 900 bytes; at most 400 are read (what the run's earlier reports "
+                         "left of 4 x reports_max_bytes)"))
+      << All(r);
+}
+
+TEST_F(CollectReportsTest, LongNamesAndGlobs) {
+  std::string dir = std::string(100, 'a') + "/" + std::string(100, 'b') + "/" + std::string(100, 'c');
+  Write(dir + "/report.xml", Report("long"));
+  auto r = Collect({dir + "/*.xml"});
+  EXPECT_EQ(r.files, std::vector<std::string>{dir + "/report.xml"});
+  EXPECT_TRUE(r.warnings.empty()) << All(r);
+  // Past 1,024 bytes a path is not read, and a warning shows only its start.
+  std::string longer;
+  for (int i = 0; i < 6; ++i) longer += std::string(200, 'd' + i) + "/";
+  Write(longer + "x.xml", Report("longer"));
+  auto l = Collect({"**/x.xml"});
+  EXPECT_TRUE(l.files.empty());
+  ASSERT_EQ(l.warnings.size(), 1u);
+  EXPECT_EQ(l.warnings[0], std::string(200, 'd') + "\xE2\x80\xA6: a path longer than 1024 bytes");
+}
+
 TEST_F(CollectReportsTest, NamesAreShownEscaped) {
   Write("reports/a\nb\x1b[31m.xml", Report("x"));
   Write("reports/\xff.xml", Report("y"));
   Write("reports/caf\xC3\xA9.xml", Report("z"));
+  Write("reports/over\xC0\xAFlong.xml", Report("o"));
+  Write("reports/sur\xED\xA0\x80.xml", Report("s"));
+  Write("reports/c1\xC2\x9B.xml", Report("c"));
   auto r = Collect({"reports/*.xml"});
   EXPECT_EQ(Names(r), std::vector<std::string>{"reports/caf\xC3\xA9.xml:z"});
   EXPECT_TRUE(HasWarning(r, "reports/a\\x0ab\\x1b[31m.xml: a name that is not printable UTF-8")) << All(r);
   EXPECT_TRUE(HasWarning(r, "reports/\\xff.xml: a name that is not printable UTF-8")) << All(r);
+  EXPECT_TRUE(HasWarning(r, "reports/over\\xc0\\xaflong.xml: a name that is not printable UTF-8")) << All(r);
+  EXPECT_TRUE(HasWarning(r, "reports/sur\\xed\\xa0\\x80.xml: a name that is not printable UTF-8")) << All(r);
+  EXPECT_TRUE(HasWarning(r, "reports/c1\\xc2\\x9b.xml: a name that is not printable UTF-8")) << All(r);
 }
 
 TEST_F(CollectReportsTest, WarningsAreBounded) {
