@@ -152,8 +152,13 @@ bool StartsWith(std::string_view s, size_t at, std::string_view prefix) {
 // two could differ, the document is malformed and pugixml stops there).
 // Any other "<!" (DOCTYPE, and ENTITY, ELEMENT, ATTLIST inside one) is
 // refused outright.
-// `elements` receives the number of start tags, a bound on the cases.
-Status ScanMarkup(std::string_view xml, int max_depth, size_t* elements) {
+// The scan also bounds what pugixml would allocate: each element and
+// attribute becomes a node of some 40 bytes, from as little as 4 bytes of
+// input ("<a/>"), so `max_items` elements and attributes together are
+// allowed. `elements` receives the number of start tags, a bound on the
+// cases.
+Status ScanMarkup(std::string_view xml, int max_depth, size_t max_items, size_t* elements) {
+  size_t items = 0;
   // A UTF-16 or UTF-32 document would be converted by pugixml behind this
   // scan's back; the tools write UTF-8.
   if (StartsWith(xml, 0, "\xFE\xFF") || StartsWith(xml, 0, "\xFF\xFE") ||
@@ -192,6 +197,8 @@ Status ScanMarkup(std::string_view xml, int max_depth, size_t* elements) {
           if (c == quote) quote = 0;
         } else if (c == '"' || c == '\'') {
           quote = c;
+        } else if (c == '=') {
+          ++items;
         } else if (c == '>') {
           break;
         }
@@ -201,6 +208,9 @@ Status ScanMarkup(std::string_view xml, int max_depth, size_t* elements) {
                                std::to_string(lt) + ")");
       }
       ++*elements;
+      if (++items > max_items) {
+        return InvalidArgument("more than " + std::to_string(max_items) + " elements and attributes");
+      }
       bool empty_element = k < xml.size() && xml[k - 1] == '/';
       if (!empty_element) ++depth;
       i = k + 1;
@@ -375,8 +385,13 @@ class JUnitReader {
 Result<std::vector<TestCase>> Parse(std::string_view xml, const ReportLimits& limits) {
   if (Trim(xml).empty()) return InvalidArgument("empty");
   int max_depth = std::clamp(limits.max_depth, 1, kMaxDepthCeiling);
+  // Room for each case's own elements and attributes (GoogleTest writes
+  // eight attributes on a case), and for the properties Surefire writes per
+  // suite.
+  size_t max_items =
+      limits.max_cases > (SIZE_MAX - 100'000) / 16 ? SIZE_MAX : limits.max_cases * 16 + 100'000;
   size_t elements = 0;
-  SLIPWAY_RETURN_IF_ERROR(ScanMarkup(xml, max_depth, &elements));
+  SLIPWAY_RETURN_IF_ERROR(ScanMarkup(xml, max_depth, max_items, &elements));
 
   pugi::xml_document doc;
   // parse_default without DOCTYPE, PI or comment nodes (none is asked

@@ -422,6 +422,23 @@ TEST(JUnitHostileTest, TooManyCases) {
   EXPECT_EQ(ParseError(xml, limits), "more than 100 test cases");
 }
 
+// pugixml's nodes are ten times the size of "<a/>": the element and
+// attribute count is bounded before it allocates any.
+TEST(JUnitHostileTest, TinyElementsAndAttributesAreCounted) {
+  ReportLimits limits;
+  limits.max_cases = 100;  // 16 * 100 + 100,000 items
+  std::string many = "<testsuite>";
+  for (int i = 0; i < 101'600; ++i) many += "<a/>";
+  EXPECT_EQ(ParseError(many + "</testsuite>", limits), "more than 101600 elements and attributes");
+  std::string attributes = "<testsuite><testcase name='x' ";
+  for (int i = 0; i < 101'600; ++i) attributes += "a" + std::to_string(i) + "='' ";
+  EXPECT_EQ(ParseError(attributes + "/></testsuite>", limits), "more than 101600 elements and attributes");
+  // Quoted "=" are not attributes.
+  EXPECT_EQ(
+      ParseOk("<testsuite><testcase name='" + std::string(200'000, '=') + "'/></testsuite>", limits).size(),
+      1u);
+}
+
 // A suite's name and output are copied into its cases: a small document
 // must not become a large one.
 TEST(JUnitHostileTest, CopiesAreBudgeted) {
