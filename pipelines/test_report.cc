@@ -2,8 +2,9 @@
 //
 // The document is hostile: before pugixml sees it, a linear scan refuses
 // any DTD (no entity can be declared, so none can expand: no billion laughs,
-// no external entity) and any nesting deeper than the limit, so neither the
-// parser nor the walk below can be made to go deep. pugixml is given the
+// no external entity), any nesting deeper than the limit, so neither the
+// parser nor the walk below can be made to go deep, and more elements and
+// attributes than pugixml should allocate nodes for. pugixml is given the
 // bytes as UTF-8 (never converted from another encoding the scan did not
 // see), without DOCTYPE, PI or comment nodes. Every string kept is made
 // valid UTF-8 and capped, and all of them together are held to a budget,
@@ -13,7 +14,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <exception>
 #include <pugixml.hpp>
 
@@ -96,9 +96,13 @@ std::string Capped(std::string_view in, size_t cap) {
   return out;
 }
 
+bool IsXmlSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::strchr(" \t\r\n", s.front())) s.remove_prefix(1);
-  while (!s.empty() && std::strchr(" \t\r\n", s.back())) s.remove_suffix(1);
+  while (!s.empty() && IsXmlSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsXmlSpace(s.back())) s.remove_suffix(1);
   return s;
 }
 

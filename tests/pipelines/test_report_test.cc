@@ -316,6 +316,7 @@ TEST(JUnitShapeTest, Utf8BomIsAccepted) {
 TEST(JUnitRefusalTest, NotJUnit) {
   EXPECT_EQ(ParseError(""), "empty");
   EXPECT_EQ(ParseError(" \n\t"), "empty");
+  EXPECT_EQ(ParseError(std::string(100, '\0')).rfind("not XML", 0), 0u) << "NUL bytes are not blank";
   EXPECT_EQ(ParseError("<html><body/></html>"), "the root element is not <testsuites> or <testsuite>");
   EXPECT_EQ(ParseError("just text"), "not XML (No document element found at offset 9)");
   std::string truncated = Sample("pytest.xml").substr(0, 300);
