@@ -7,8 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <thread>
 
 #include "engine/base/fs.h"
 #include "pipelines/test_report.h"
@@ -171,6 +175,43 @@ TEST_F(CollectReportsTest, TheWorkspaceItselfMayBeReachedThroughASymlink) {
   ASSERT_EQ(::symlink(ws_.c_str(), (base_ + "/wslink").c_str()), 0);
   auto r = CollectReports(base_ + "/wslink", {"reports/*.xml"}, {});
   EXPECT_EQ(r.files, std::vector<std::string>{"reports/a.xml"});
+}
+
+// The walk saw a regular file; by the time it is opened, a process still
+// around has swapped in a FIFO or a symlink to a host file. The open itself
+// must refuse both (O_NONBLOCK, RESOLVE_NO_SYMLINKS), or the read would hang
+// or leak. Whether a given round hits the window is chance, but over 10,000
+// rounds some do: with either flag taken out of ReadReport, this test hung
+// or read the secret in every one of several tries.
+TEST_F(CollectReportsTest, SwapsBetweenWalkAndOpen) {
+  std::ofstream(base_ + "/secret.xml") << Report("outside-secret");
+  fs::create_directories(ws_ + "/reports");
+  Write("reports/r.xml", Report("r"));
+  ASSERT_EQ(::mkfifo((ws_ + "/reports/.fifo").c_str(), 0644), 0);
+  ASSERT_EQ(::symlink((base_ + "/secret.xml").c_str(), (ws_ + "/reports/.link").c_str()), 0);
+  std::atomic<bool> stop{false};
+  std::thread swapper([&] {
+    const std::string target = ws_ + "/reports/r.xml";
+    for (unsigned i = 0; !stop; ++i) {
+      std::string other = ws_ + (i % 2 ? "/reports/.fifo" : "/reports/.link");
+      // Swap in, then back: r.xml is the regular file half of the time.
+      ::renameat2(AT_FDCWD, target.c_str(), AT_FDCWD, other.c_str(), RENAME_EXCHANGE);
+      ::renameat2(AT_FDCWD, target.c_str(), AT_FDCWD, other.c_str(), RENAME_EXCHANGE);
+    }
+  });
+  std::set<std::string> seen;
+  for (int round = 0; round < 10000; ++round) {
+    auto r = Collect({"reports/r.xml"});
+    for (const TestCase& c : r.cases) EXPECT_EQ(c.name, "r");
+    for (const std::string& w : r.warnings) seen.insert(w);
+  }
+  stop = true;
+  swapper.join();
+  for (const std::string& w : seen) {
+    EXPECT_TRUE(w == "reports/r.xml: not a regular file" ||
+                w == "reports/r.xml: a symbolic link, not followed")
+        << w;
+  }
 }
 
 TEST_F(CollectReportsTest, FifoDoesNotBlockAndDevicesAreNotRead) {

@@ -323,6 +323,15 @@ TEST(JUnitRefusalTest, NotJUnit) {
   EXPECT_EQ(ParseError(truncated).rfind("not XML (", 0), 0u);
 }
 
+TEST(JUnitRefusalTest, NothingBeyondTheViewIsRead) {
+  const std::string buffer = "<testsuite><testcase name='a'/></testsuite><testcase name='beyond'/>";
+  std::string_view cut(buffer.data(), buffer.find("</testsuite>"));
+  EXPECT_EQ(ParseError(std::string(cut)), ParseJUnitXml(cut, {}).status().message());
+  auto whole = ParseJUnitXml(std::string_view(buffer.data(), buffer.find("<testcase name='beyond'")), {});
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(whole->size(), 1u);
+}
+
 TEST(JUnitRefusalTest, BinaryJunk) {
   std::mt19937 rng(7);
   std::string junk(1 << 16, '\0');
