@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <set>
@@ -24,6 +25,7 @@
 #include "engine/base/fd.h"
 #include "engine/base/openat2.h"
 #include "pipelines/test_report.h"
+#include "pipelines/utf8.h"
 #include "pipelines/when.h"
 
 namespace slipway::pipelines {
@@ -32,41 +34,45 @@ namespace {
 constexpr size_t kMaxEntriesVisited = 100'000;  // directory entries, all globs together
 constexpr int kMaxWalkDepth = 32;               // directories below the workspace
 constexpr size_t kMaxFiles = 10'000;            // report files read per run
+constexpr int64_t kRunReadFactor = 4;           // a run reads at most 4 files' worth of bytes
 constexpr size_t kMaxPathBytes = 1024;          // a report's workspace-relative path
 constexpr size_t kMaxWarnings = 100;
 constexpr size_t kMaxShownBytes = 200;  // of a glob or path in a warning
 
-// `s` for a warning: control characters and bytes that are not UTF-8
-// written as \xNN, cut at kMaxShownBytes. A name in the workspace is the
-// pusher's, and warnings reach terminals.
-std::string Shown(std::string_view s) {
+// `s` with control characters (C0, DEL, C1) and bytes that are not UTF-8
+// written as \xNN, cut past `cap` bytes.
+std::string Escaped(std::string_view s, size_t cap) {
+  static const char kHex[] = "0123456789abcdef";
   std::string out;
-  for (size_t i = 0; i < s.size() && out.size() < kMaxShownBytes; ++i) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (out.size() >= cap) {
+      out += "\xE2\x80\xA6";
+      break;
+    }
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7F) {
-      out.push_back(static_cast<char>(c));
+    size_t n = Utf8SequenceLength(s, i);
+    bool control =
+        c < 0x20 || c == 0x7F || (c == 0xC2 && n == 2 && static_cast<unsigned char>(s[i + 1]) < 0xA0);
+    if (n == 0 || control) {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
       continue;
     }
-    // A valid multi-byte sequence (not a C1 control) is kept as it is.
-    size_t n = c >= 0xC2 && c <= 0xF4 ? (c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4) : 0;
-    bool valid = n && i + n <= s.size() && !(c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0);
-    for (size_t k = 1; valid && k < n; ++k) valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (valid) {
-      out.append(s.substr(i, n));
-      i += n - 1;
-      continue;
-    }
-    static const char kHex[] = "0123456789abcdef";
-    out += "\\x";
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
+    out.append(s.substr(i, n));
+    i += n - 1;
   }
-  if (out.size() >= kMaxShownBytes) out += "\xE2\x80\xA6";
   return out;
 }
 
+// A glob or path for a warning: a name in the workspace is the pusher's,
+// and warnings reach terminals.
+std::string Shown(std::string_view s) {
+  return Escaped(s, kMaxShownBytes);
+}
+
 bool Printable(std::string_view s) {
-  return Shown(s) == s && s.size() < kMaxShownBytes * 8;
+  return Escaped(s, s.size()) == s;
 }
 
 bool HasGlobChars(const std::string& component) {
@@ -222,9 +228,10 @@ class ReportWalk {
   bool matched_again_ = false;
 };
 
-// The file's bytes, or why it is not read. `root` is the workspace.
-Result<std::string> ReadReport(int root, const std::string& path, int64_t max_bytes) {
-  max_bytes = std::max<int64_t>(max_bytes, 0);
+// The file's bytes, or why it is not read: more than `max_bytes` (which
+// `limit` names). `root` is the workspace.
+Result<std::string> ReadReport(int root, const std::string& path, int64_t max_bytes,
+                               const std::string& limit) {
   UniqueFd fd(Openat2(root, path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0,
                       RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
   if (!fd) {
@@ -235,8 +242,8 @@ Result<std::string> ReadReport(int root, const std::string& path, int64_t max_by
   if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("fstat");
   if (!S_ISREG(st.st_mode)) return InvalidArgument("not a regular file");
   auto too_big = [&](const std::string& size) {
-    return InvalidArgument(size + " bytes; at most " + std::to_string(max_bytes) +
-                           " are read (reports_max_bytes)");
+    return InvalidArgument(size + " bytes; at most " + std::to_string(max_bytes) + " are read (" + limit +
+                           ")");
   };
   if (st.st_size > max_bytes) return too_big(std::to_string(st.st_size));
   // One byte more than allowed tells a file that grew since fstat.
@@ -298,6 +305,10 @@ CollectedReports CollectReports(const std::string& workspace, const std::vector<
   // Problems with files come in path order, refusals and read errors alike.
   std::map<std::string, std::string> file_warnings = walk.refused;
   size_t bytes = 0, read = 0;
+  // Every file may be up to the cap, but not all of them: a run reads at
+  // most kRunReadFactor caps' worth.
+  const int64_t max_file = std::max<int64_t>(limits.max_file_bytes, 0);
+  int64_t read_left = max_file > INT64_MAX / kRunReadFactor ? INT64_MAX : max_file * kRunReadFactor;
   for (const std::string& path : walk.files) {
     if (path.size() > kMaxPathBytes) {
       file_warnings[path] = "a path longer than " + std::to_string(kMaxPathBytes) + " bytes";
@@ -312,11 +323,15 @@ CollectedReports CollectReports(const std::string& workspace, const std::vector<
       continue;
     }
     ++read;
-    auto data = ReadReport(root.get(), path, limits.max_file_bytes);
+    auto data = read_left < max_file ? ReadReport(root.get(), path, read_left,
+                                                  "what the run's earlier reports left of " +
+                                                      std::to_string(kRunReadFactor) + " x reports_max_bytes")
+                                     : ReadReport(root.get(), path, max_file, "reports_max_bytes");
     if (!data.ok()) {
       file_warnings[path] = data.status().message();
       continue;
     }
+    read_left -= static_cast<int64_t>(data->size());
     result.files.push_back(path);
     // The run's limits apply to all files together: this one gets what the
     // earlier ones left.
@@ -339,8 +354,12 @@ CollectedReports CollectReports(const std::string& workspace, const std::vector<
       continue;
     }
     bytes += file_bytes;
-    result.cases.insert(result.cases.end(), std::make_move_iterator(cases->begin()),
-                        std::make_move_iterator(cases->end()));
+    if (result.cases.empty()) {
+      result.cases = std::move(*cases);  // the usual single report: taken whole
+    } else {
+      result.cases.insert(result.cases.end(), std::make_move_iterator(cases->begin()),
+                          std::make_move_iterator(cases->end()));
+    }
   }
   for (const auto& [path, why] : file_warnings) warnings.push_back(Shown(path) + ": " + why);
 

@@ -2,8 +2,9 @@
 //
 // The document is hostile: before pugixml sees it, a linear scan refuses
 // any DTD (no entity can be declared, so none can expand: no billion laughs,
-// no external entity) and any nesting deeper than the limit, so neither the
-// parser nor the walk below can be made to go deep. pugixml is given the
+// no external entity), any nesting deeper than the limit, so neither the
+// parser nor the walk below can be made to go deep, and more elements and
+// attributes than pugixml should allocate nodes for. pugixml is given the
 // bytes as UTF-8 (never converted from another encoding the scan did not
 // see), without DOCTYPE, PI or comment nodes. Every string kept is made
 // valid UTF-8 and capped, and all of them together are held to a budget,
@@ -13,9 +14,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <exception>
 #include <pugixml.hpp>
+
+#include "pipelines/utf8.h"
 
 namespace slipway::pipelines {
 
@@ -57,29 +59,16 @@ namespace {
 // trusted to any limit a caller sets.
 constexpr int kMaxDepthCeiling = 1024;
 
-// The length of the valid UTF-8 sequence at s[i], or 0 if there is none.
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-    return k < s.size() && b(k) >= lo && b(k) <= hi;
-  };
-  unsigned char c = b(i);
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
-  if (c == 0xE0) return cont(i + 1, 0xA0) && cont(i + 2) ? 3 : 0;
-  if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) return cont(i + 1) && cont(i + 2) ? 3 : 0;
-  if (c == 0xED) return cont(i + 1, 0x80, 0x9F) && cont(i + 2) ? 3 : 0;
-  if (c == 0xF0) return cont(i + 1, 0x90) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  if (c >= 0xF1 && c <= 0xF3) return cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  if (c == 0xF4) return cont(i + 1, 0x80, 0x8F) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  return 0;
-}
-
 // `in` as valid UTF-8 (each byte that is not becomes U+FFFD) in at most
 // `cap` bytes; what is cut is marked with "…", so a reader knows.
 std::string Capped(std::string_view in, size_t cap) {
   static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
   static constexpr std::string_view kEllipsis = "\xE2\x80\xA6";
+  // Most names and messages are short ASCII: copied as they are.
+  if (in.size() <= cap &&
+      std::all_of(in.begin(), in.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+    return std::string(in);
+  }
   std::string out;
   out.reserve(std::min(in.size(), cap));
   size_t room = cap >= kEllipsis.size() ? cap - kEllipsis.size() : 0;
@@ -107,9 +96,13 @@ std::string Capped(std::string_view in, size_t cap) {
   return out;
 }
 
+bool IsXmlSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::strchr(" \t\r\n", s.front())) s.remove_prefix(1);
-  while (!s.empty() && std::strchr(" \t\r\n", s.back())) s.remove_suffix(1);
+  while (!s.empty() && IsXmlSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsXmlSpace(s.back())) s.remove_suffix(1);
   return s;
 }
 
@@ -163,7 +156,13 @@ bool StartsWith(std::string_view s, size_t at, std::string_view prefix) {
 // two could differ, the document is malformed and pugixml stops there).
 // Any other "<!" (DOCTYPE, and ENTITY, ELEMENT, ATTLIST inside one) is
 // refused outright.
-Status ScanMarkup(std::string_view xml, int max_depth) {
+// The scan also bounds what pugixml would allocate: each element and
+// attribute becomes a node of some 40 bytes, from as little as 4 bytes of
+// input ("<a/>"), so `max_items` elements and attributes together are
+// allowed. `elements` receives the number of start tags, a bound on the
+// cases.
+Status ScanMarkup(std::string_view xml, int max_depth, size_t max_items, size_t* elements) {
+  size_t items = 0;
   // A UTF-16 or UTF-32 document would be converted by pugixml behind this
   // scan's back; the tools write UTF-8.
   if (StartsWith(xml, 0, "\xFE\xFF") || StartsWith(xml, 0, "\xFF\xFE") ||
@@ -202,6 +201,8 @@ Status ScanMarkup(std::string_view xml, int max_depth) {
           if (c == quote) quote = 0;
         } else if (c == '"' || c == '\'') {
           quote = c;
+        } else if (c == '=') {
+          ++items;
         } else if (c == '>') {
           break;
         }
@@ -209,6 +210,10 @@ Status ScanMarkup(std::string_view xml, int max_depth) {
       if (depth + 1 > max_depth) {
         return InvalidArgument("elements nested deeper than " + std::to_string(max_depth) + " (at offset " +
                                std::to_string(lt) + ")");
+      }
+      ++*elements;
+      if (++items > max_items) {
+        return InvalidArgument("more than " + std::to_string(max_items) + " elements and attributes");
       }
       bool empty_element = k < xml.size() && xml[k - 1] == '/';
       if (!empty_element) ++depth;
@@ -264,7 +269,9 @@ std::string FirstLine(std::string_view text, size_t cap) {
 
 class JUnitReader {
  public:
-  explicit JUnitReader(const ReportLimits& limits) : limits_(limits) {}
+  JUnitReader(const ReportLimits& limits, size_t expected_cases) : limits_(limits) {
+    cases_.reserve(expected_cases);
+  }
 
   Status ReadRoot(pugi::xml_node root) {
     std::string_view name = root.name();
@@ -343,10 +350,11 @@ class JUnitReader {
       // status="notrun" result="suppressed" with no child, as does ctest
       // status="notrun"/"disabled"; GoogleTest's GTEST_SKIP is
       // result="skipped" (it adds a <skipped> child too).
-      std::string_view status = node.attribute("status").value();
-      std::string_view result = node.attribute("result").value();
-      if (status == "notrun" || status == "disabled" || result == "skipped" || result == "suppressed") {
-        c.status = TestStatus::kSkipped;
+      for (const char* attribute : {"status", "result"}) {
+        std::string_view value = node.attribute(attribute).value();
+        if (value == "notrun" || value == "disabled" || value == "skipped" || value == "suppressed") {
+          c.status = TestStatus::kSkipped;
+        }
       }
     } else {
       c.message = Attribute(outcome, "message", short_cap);
@@ -381,7 +389,13 @@ class JUnitReader {
 Result<std::vector<TestCase>> Parse(std::string_view xml, const ReportLimits& limits) {
   if (Trim(xml).empty()) return InvalidArgument("empty");
   int max_depth = std::clamp(limits.max_depth, 1, kMaxDepthCeiling);
-  SLIPWAY_RETURN_IF_ERROR(ScanMarkup(xml, max_depth));
+  // Room for each case's own elements and attributes (GoogleTest writes
+  // eight attributes on a case), and for the properties Surefire writes per
+  // suite.
+  size_t max_items =
+      limits.max_cases > (SIZE_MAX - 100'000) / 16 ? SIZE_MAX : limits.max_cases * 16 + 100'000;
+  size_t elements = 0;
+  SLIPWAY_RETURN_IF_ERROR(ScanMarkup(xml, max_depth, max_items, &elements));
 
   pugi::xml_document doc;
   // parse_default without DOCTYPE, PI or comment nodes (none is asked
@@ -395,7 +409,7 @@ Result<std::vector<TestCase>> Parse(std::string_view xml, const ReportLimits& li
   }
   pugi::xml_node root = doc.document_element();
   if (!root) return InvalidArgument("not XML (no root element)");
-  JUnitReader reader(limits);
+  JUnitReader reader(limits, std::min(elements, limits.max_cases));
   SLIPWAY_RETURN_IF_ERROR(reader.ReadRoot(root));
   return reader.Take();
 }

@@ -7,8 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <thread>
 
 #include "engine/base/fs.h"
 #include "pipelines/test_report.h"
@@ -173,6 +177,43 @@ TEST_F(CollectReportsTest, TheWorkspaceItselfMayBeReachedThroughASymlink) {
   EXPECT_EQ(r.files, std::vector<std::string>{"reports/a.xml"});
 }
 
+// The walk saw a regular file; by the time it is opened, a process still
+// around has swapped in a FIFO or a symlink to a host file. The open itself
+// must refuse both (O_NONBLOCK, RESOLVE_NO_SYMLINKS), or the read would hang
+// or leak. Whether a given round hits the window is chance, but over 10,000
+// rounds some do: with either flag taken out of ReadReport, this test hung
+// or read the secret in every one of several tries.
+TEST_F(CollectReportsTest, SwapsBetweenWalkAndOpen) {
+  std::ofstream(base_ + "/secret.xml") << Report("outside-secret");
+  fs::create_directories(ws_ + "/reports");
+  Write("reports/r.xml", Report("r"));
+  ASSERT_EQ(::mkfifo((ws_ + "/reports/.fifo").c_str(), 0644), 0);
+  ASSERT_EQ(::symlink((base_ + "/secret.xml").c_str(), (ws_ + "/reports/.link").c_str()), 0);
+  std::atomic<bool> stop{false};
+  std::thread swapper([&] {
+    const std::string target = ws_ + "/reports/r.xml";
+    for (unsigned i = 0; !stop; ++i) {
+      std::string other = ws_ + (i % 2 ? "/reports/.fifo" : "/reports/.link");
+      // Swap in, then back: r.xml is the regular file half of the time.
+      ::renameat2(AT_FDCWD, target.c_str(), AT_FDCWD, other.c_str(), RENAME_EXCHANGE);
+      ::renameat2(AT_FDCWD, target.c_str(), AT_FDCWD, other.c_str(), RENAME_EXCHANGE);
+    }
+  });
+  std::set<std::string> seen;
+  for (int round = 0; round < 10000; ++round) {
+    auto r = Collect({"reports/r.xml"});
+    for (const TestCase& c : r.cases) EXPECT_EQ(c.name, "r");
+    for (const std::string& w : r.warnings) seen.insert(w);
+  }
+  stop = true;
+  swapper.join();
+  for (const std::string& w : seen) {
+    EXPECT_TRUE(w == "reports/r.xml: not a regular file" ||
+                w == "reports/r.xml: a symbolic link, not followed")
+        << w;
+  }
+}
+
 TEST_F(CollectReportsTest, FifoDoesNotBlockAndDevicesAreNotRead) {
   fs::create_directories(ws_ + "/reports");
   ASSERT_EQ(::mkfifo((ws_ + "/reports/fifo.xml").c_str(), 0644), 0);
@@ -226,14 +267,52 @@ TEST_F(CollectReportsTest, CaseLimitIsForTheWholeRun) {
   EXPECT_TRUE(HasWarning(r, "reports/b.xml: more than 4 test cases")) << All(r);
 }
 
+TEST_F(CollectReportsTest, ARunReadsAtMostFourCapsInAll) {
+  ReportLimits limits;
+  limits.max_file_bytes = 1000;
+  for (int i = 1; i <= 5; ++i) {
+    std::string report = Report("t" + std::to_string(i));
+    report.resize(900, ' ');
+    Write("reports/r" + std::to_string(i) + ".xml", report);
+  }
+  auto r = Collect({"reports/*.xml"}, limits);
+  EXPECT_EQ(r.cases.size(), 4u);
+  EXPECT_TRUE(HasWarning(r,
+                         "reports/r5.xml: 900 bytes; at most 400 are read (what the run's earlier reports "
+                         "left of 4 x reports_max_bytes)"))
+      << All(r);
+}
+
+TEST_F(CollectReportsTest, LongNamesAndGlobs) {
+  std::string dir = std::string(100, 'a') + "/" + std::string(100, 'b') + "/" + std::string(100, 'c');
+  Write(dir + "/report.xml", Report("long"));
+  auto r = Collect({dir + "/*.xml"});
+  EXPECT_EQ(r.files, std::vector<std::string>{dir + "/report.xml"});
+  EXPECT_TRUE(r.warnings.empty()) << All(r);
+  // Past 1,024 bytes a path is not read, and a warning shows only its start.
+  std::string longer;
+  for (int i = 0; i < 6; ++i) longer += std::string(200, 'd' + i) + "/";
+  Write(longer + "x.xml", Report("longer"));
+  auto l = Collect({"**/x.xml"});
+  EXPECT_TRUE(l.files.empty());
+  ASSERT_EQ(l.warnings.size(), 1u);
+  EXPECT_EQ(l.warnings[0], std::string(200, 'd') + "\xE2\x80\xA6: a path longer than 1024 bytes");
+}
+
 TEST_F(CollectReportsTest, NamesAreShownEscaped) {
   Write("reports/a\nb\x1b[31m.xml", Report("x"));
   Write("reports/\xff.xml", Report("y"));
   Write("reports/caf\xC3\xA9.xml", Report("z"));
+  Write("reports/over\xC0\xAFlong.xml", Report("o"));
+  Write("reports/sur\xED\xA0\x80.xml", Report("s"));
+  Write("reports/c1\xC2\x9B.xml", Report("c"));
   auto r = Collect({"reports/*.xml"});
   EXPECT_EQ(Names(r), std::vector<std::string>{"reports/caf\xC3\xA9.xml:z"});
   EXPECT_TRUE(HasWarning(r, "reports/a\\x0ab\\x1b[31m.xml: a name that is not printable UTF-8")) << All(r);
   EXPECT_TRUE(HasWarning(r, "reports/\\xff.xml: a name that is not printable UTF-8")) << All(r);
+  EXPECT_TRUE(HasWarning(r, "reports/over\\xc0\\xaflong.xml: a name that is not printable UTF-8")) << All(r);
+  EXPECT_TRUE(HasWarning(r, "reports/sur\\xed\\xa0\\x80.xml: a name that is not printable UTF-8")) << All(r);
+  EXPECT_TRUE(HasWarning(r, "reports/c1\\xc2\\x9b.xml: a name that is not printable UTF-8")) << All(r);
 }
 
 TEST_F(CollectReportsTest, WarningsAreBounded) {

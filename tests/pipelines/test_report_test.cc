@@ -245,6 +245,17 @@ TEST(JUnitShapeTest, TimesAsToolsWriteThem) {
   EXPECT_EQ(cases[0].duration_us, 0);
 }
 
+TEST(JUnitShapeTest, SkippedByAttribute) {
+  auto cases =
+      ParseOk(R"(<testsuite><testcase name="a" status="notrun"/><testcase name="b" status="disabled"/>
+    <testcase name="c" result="skipped"/><testcase name="d" result="suppressed"/><testcase name="e" status="skipped"/>
+    <testcase name="f" status="run" result="completed"/><testcase name="g" status="notrun"><failure/></testcase>
+    </testsuite>)");
+  ExpectCounts(cases, 7, 1, 1, 0, 5);
+  EXPECT_EQ(Find(cases, "f").status, TestStatus::kPassed);
+  EXPECT_EQ(Find(cases, "g").status, TestStatus::kFailed) << "a <failure> says more than an attribute";
+}
+
 TEST(JUnitShapeTest, FileAndLine) {
   auto cases = ParseOk(R"(<testsuite><testcase name="a" file="a.cc" line="12"/>
     <testcase name="b" line="-3"/><testcase name="c" line="x"/></testsuite>)");
@@ -305,10 +316,20 @@ TEST(JUnitShapeTest, Utf8BomIsAccepted) {
 TEST(JUnitRefusalTest, NotJUnit) {
   EXPECT_EQ(ParseError(""), "empty");
   EXPECT_EQ(ParseError(" \n\t"), "empty");
+  EXPECT_EQ(ParseError(std::string(100, '\0')).rfind("not XML", 0), 0u) << "NUL bytes are not blank";
   EXPECT_EQ(ParseError("<html><body/></html>"), "the root element is not <testsuites> or <testsuite>");
   EXPECT_EQ(ParseError("just text"), "not XML (No document element found at offset 9)");
   std::string truncated = Sample("pytest.xml").substr(0, 300);
   EXPECT_EQ(ParseError(truncated).rfind("not XML (", 0), 0u);
+}
+
+TEST(JUnitRefusalTest, NothingBeyondTheViewIsRead) {
+  const std::string buffer = "<testsuite><testcase name='a'/></testsuite><testcase name='beyond'/>";
+  std::string_view cut(buffer.data(), buffer.find("</testsuite>"));
+  EXPECT_EQ(ParseError(std::string(cut)), ParseJUnitXml(cut, {}).status().message());
+  auto whole = ParseJUnitXml(std::string_view(buffer.data(), buffer.find("<testcase name='beyond'")), {});
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(whole->size(), 1u);
 }
 
 TEST(JUnitRefusalTest, BinaryJunk) {
@@ -409,6 +430,23 @@ TEST(JUnitHostileTest, TooManyCases) {
   EXPECT_EQ(ParseOk(xml + "</testsuite>", limits).size(), 100u);
   xml += "<testcase name='one more'/></testsuite>";
   EXPECT_EQ(ParseError(xml, limits), "more than 100 test cases");
+}
+
+// pugixml's nodes are ten times the size of "<a/>": the element and
+// attribute count is bounded before it allocates any.
+TEST(JUnitHostileTest, TinyElementsAndAttributesAreCounted) {
+  ReportLimits limits;
+  limits.max_cases = 100;  // 16 * 100 + 100,000 items
+  std::string many = "<testsuite>";
+  for (int i = 0; i < 101'600; ++i) many += "<a/>";
+  EXPECT_EQ(ParseError(many + "</testsuite>", limits), "more than 101600 elements and attributes");
+  std::string attributes = "<testsuite><testcase name='x' ";
+  for (int i = 0; i < 101'600; ++i) attributes += "a" + std::to_string(i) + "='' ";
+  EXPECT_EQ(ParseError(attributes + "/></testsuite>", limits), "more than 101600 elements and attributes");
+  // Quoted "=" are not attributes.
+  EXPECT_EQ(
+      ParseOk("<testsuite><testcase name='" + std::string(200'000, '=') + "'/></testsuite>", limits).size(),
+      1u);
 }
 
 // A suite's name and output are copied into its cases: a small document
