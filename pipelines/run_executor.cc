@@ -15,6 +15,7 @@
 #include <climits>
 #include <csignal>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -770,10 +771,19 @@ bool RunExecutor::AnyStepStarted() {
   return false;
 }
 
-std::string RunExecutor::StepThatWrote(const std::string& file) const {
-  auto fd = OpenInWorkspace(workspace_, file, O_PATH | O_NOFOLLOW, "open " + file);
+// The workspace file `file`'s stat, resolved inside the workspace; nullopt
+// if it is gone or not a regular file.
+std::optional<struct stat> StatInWorkspace(const std::string& workspace, const std::string& file) {
+  auto fd = OpenInWorkspace(workspace, file, O_PATH | O_NOFOLLOW, "open " + file);
   struct stat st;
-  if (!fd.ok() || ::fstat(fd->get(), &st) != 0) return "";
+  if (!fd.ok() || ::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return st;
+}
+
+std::string RunExecutor::StepThatWrote(const std::string& file) const {
+  std::optional<struct stat> found_stat = StatInWorkspace(workspace_, file);
+  if (!found_stat) return "";
+  const struct stat& st = *found_stat;
   const int64_t mtime_ms = int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
   std::string found;
   int matches = 0;
@@ -791,29 +801,42 @@ std::string RunExecutor::StepThatWrote(const std::string& file) const {
 void RunExecutor::RecordTestResults() {
   ReportLimits limits;
   limits.max_file_bytes = d_.options.reports_max_bytes;
+  // CollectReports bounds what one call reads to kRunReadFactor (4) caps;
+  // a run calls it once per step that names reports, and once for the top
+  // level, so what is left of the run's bound goes from call to call: each
+  // later call gets a per-file cap of a quarter of what is left (and so
+  // reads at most what is left). Many steps cannot multiply the bound.
+  int64_t read_left = d_.options.reports_max_bytes > INT64_MAX / 4 ? INT64_MAX : d_.options.reports_max_bytes * 4;
   std::vector<TestCase> cases;
   std::vector<ReportFile> files;
   std::set<std::string> read;  // a file two globs match is read once
   auto take = [&](CollectedReports got, const std::string& step) {
+    const size_t taken = cases.size();  // before this call's
     for (std::string& w : got.warnings) run_.warnings.push_back(std::move(w));
     std::map<std::string, ReportFile> by_file;
     for (const std::string& f : got.files) {
       if (read.count(f)) continue;
       by_file[f] = ReportFile{f, step.empty() ? StepThatWrote(f) : step, 0};
     }
+    size_t text_bytes = 0;  // of the cases taken now
     for (TestCase& c : got.cases) {
       auto it = by_file.find(c.report);
       if (it == by_file.end()) continue;
       c.step = it->second.step;
       ++it->second.cases;
+      text_bytes += c.suite.size() + c.class_name.size() + c.name.size() + c.message.size() + c.type.size() +
+                    c.details.size() + c.system_out.size() + c.system_err.size() + c.file.size() + c.report.size();
       cases.push_back(std::move(c));
     }
     for (auto& [f, r] : by_file) {
+      if (std::optional<struct stat> st = StatInWorkspace(workspace_, f)) read_left -= st->st_size;
       read.insert(f);
       files.push_back(std::move(r));
     }
-    // The case cap holds for the run, all files together.
-    limits.max_cases = cases.size() < limits.max_cases ? limits.max_cases - cases.size() : 0;
+    // The case and text caps hold for the run, all files together.
+    limits.max_cases = cases.size() - taken < limits.max_cases ? limits.max_cases - (cases.size() - taken) : 0;
+    limits.max_total_bytes = text_bytes < limits.max_total_bytes ? limits.max_total_bytes - text_bytes : 0;
+    limits.max_file_bytes = std::min<int64_t>(d_.options.reports_max_bytes, std::max<int64_t>(read_left, 0) / 4);
   };
   // A step's own reports first: they say who wrote them. Those of a step
   // that never started would only be "matched nothing".
