@@ -801,11 +801,12 @@ std::string RunExecutor::StepThatWrote(const std::string& file) const {
 void RunExecutor::RecordTestResults() {
   ReportLimits limits;
   limits.max_file_bytes = d_.options.reports_max_bytes;
-  // CollectReports bounds what one call reads to kRunReadFactor (4) caps;
-  // a run calls it once per step that names reports, and once for the top
-  // level, so what is left of the run's bound goes from call to call: each
-  // later call gets a per-file cap of a quarter of what is left (and so
-  // reads at most what is left). Many steps cannot multiply the bound.
+  // CollectReports bounds what one call reads to four caps; a run calls it
+  // once per step that names reports, and once for the top level, so what
+  // is left of the run's four caps goes from call to call as the per-file
+  // cap, and once it is spent no call is made. Many steps cannot multiply
+  // the bound: the last call may overshoot it, at most by three times what
+  // was left (a call reads at most four of its caps).
   int64_t read_left = d_.options.reports_max_bytes > INT64_MAX / 4 ? INT64_MAX : d_.options.reports_max_bytes * 4;
   std::vector<TestCase> cases;
   std::vector<ReportFile> files;
@@ -815,6 +816,8 @@ void RunExecutor::RecordTestResults() {
     for (std::string& w : got.warnings) run_.warnings.push_back(std::move(w));
     std::map<std::string, ReportFile> by_file;
     for (const std::string& f : got.files) {
+      // Read again or not, it was read: it counts against the run's bound.
+      if (std::optional<struct stat> st = StatInWorkspace(workspace_, f)) read_left -= st->st_size;
       if (read.count(f)) continue;
       by_file[f] = ReportFile{f, step.empty() ? StepThatWrote(f) : step, 0};
     }
@@ -829,23 +832,30 @@ void RunExecutor::RecordTestResults() {
       cases.push_back(std::move(c));
     }
     for (auto& [f, r] : by_file) {
-      if (std::optional<struct stat> st = StatInWorkspace(workspace_, f)) read_left -= st->st_size;
       read.insert(f);
       files.push_back(std::move(r));
     }
     // The case and text caps hold for the run, all files together.
     limits.max_cases = cases.size() - taken < limits.max_cases ? limits.max_cases - (cases.size() - taken) : 0;
     limits.max_total_bytes = text_bytes < limits.max_total_bytes ? limits.max_total_bytes - text_bytes : 0;
-    limits.max_file_bytes = std::min<int64_t>(d_.options.reports_max_bytes, std::max<int64_t>(read_left, 0) / 4);
+    limits.max_file_bytes = std::min<int64_t>(d_.options.reports_max_bytes, std::max<int64_t>(read_left, 0));
   };
   // A step's own reports first: they say who wrote them. Those of a step
   // that never started would only be "matched nothing".
+  auto collect = [&](const std::vector<std::string>& globs, const std::string& step) {
+    if (limits.max_file_bytes <= 0) {
+      run_.warnings.push_back((step.empty() ? std::string("reports") : "step " + step + "'s reports") +
+                              ": not read: the run's reports took 4 x reports_max_bytes already");
+      return;
+    }
+    take(CollectReports(workspace_, globs, limits), step);
+  };
   for (size_t i = 0; i < pipeline_.steps.size(); ++i) {
     const Step& s = pipeline_.steps[i];
     if (s.reports.empty() || records_[steps_[i].record].started_unix_ms == 0) continue;
-    take(CollectReports(workspace_, s.reports, limits), s.name);
+    collect(s.reports, s.name);
   }
-  if (!pipeline_.reports.empty()) take(CollectReports(workspace_, pipeline_.reports, limits), "");
+  if (!pipeline_.reports.empty()) collect(pipeline_.reports, "");
 
   run_.tests = CountCases(cases);
   for (const ReportFile& f : files) {

@@ -211,5 +211,69 @@ TEST_F(TestResultsTest, HostileReportsWarnAndTheRunStillSucceeds) {
   ExpectNothingLeft(id);
 }
 
+TEST_F(TestResultsTest, ManyStepsDoNotMultiplyWhatIsRead) {
+  // Six steps, each naming its own ~0.9 MB report (reports_max_bytes is 1m
+  // here): a run reads at most four caps in all, so the first four are read
+  // and the last two refused, whatever each CollectReports call allows.
+  const std::string name(200, 'n');
+  std::string pipeline = "steps:\n";
+  for (int i = 1; i <= 6; ++i) {
+    std::string file = "r" + std::to_string(i) + ".xml";
+    pipeline += "  - name: s" + std::to_string(i) +
+                "\n"
+                "    image: busybox\n"
+                "    reports: [\"" +
+                file +
+                "\"]\n"
+                "    commands: [" +
+                Q("(echo '<testsuite name=\"s\">'; yes '<testcase name=\"" + name +
+                  "\"/>' | head -n 4000; "
+                  "echo '</testsuite>') > " +
+                  file) +
+                "]\n";
+  }
+  PipelineRepo repo;
+  repo.Push(pipeline);
+  ASSERT_FALSE(AddRepo("app", repo.file_url()).is_null());
+  int64_t id = Trigger("app", {{"branch", "main"}});
+  json run = AwaitRun(id);
+  EXPECT_EQ(Str(run, "status"), "success") << run.dump();
+  EXPECT_EQ(run["tests"]["total"], 4 * 4000) << run["tests"].dump();
+  std::string warnings = run["warnings"].dump();
+  EXPECT_TRUE(Contains(warnings, "r5.xml")) << warnings;
+  EXPECT_TRUE(Contains(warnings, "r6.xml")) << warnings;
+  EXPECT_FALSE(Contains(warnings, "r4.xml")) << warnings;
+  json reports = Tests(id, "?limit=1")["reports"];
+  EXPECT_EQ(reports.size(), 4u) << reports.dump();
+}
+
+TEST_F(TestResultsTest, OneFileNamedByManyStepsCountsEachTime) {
+  // Eight steps name the same ~0.9 MB file: it is read (and counted) once
+  // per step until the run's four caps are nearly spent; then not read.
+  const std::string name(200, 'n');
+  std::string pipeline = "steps:\n";
+  for (int i = 1; i <= 8; ++i) {
+    pipeline += "  - name: s" + std::to_string(i) +
+                "\n    image: busybox\n    reports: [big.xml]\n    commands: [" +
+                Q(i == 1 ? "(echo '<testsuite name=\"s\">'; yes '<testcase name=\"" + name +
+                               "\"/>' | head -n 4000; echo '</testsuite>') > big.xml"
+                         : "true") +
+                "]\n";
+  }
+  PipelineRepo repo;
+  repo.Push(pipeline);
+  ASSERT_FALSE(AddRepo("app", repo.file_url()).is_null());
+  int64_t id = Trigger("app", {{"branch", "main"}});
+  json run = AwaitRun(id);
+  EXPECT_EQ(Str(run, "status"), "success") << run.dump();
+  EXPECT_EQ(run["tests"]["total"], 4000) << "the file's cases once: " << run["tests"].dump();
+  // s2..s4 read it again (counted, not recorded twice); s5..s8 find the
+  // run's bound nearly spent: their cap is below the file's size, so it is
+  // refused by its size, unread.
+  ASSERT_EQ(run["warnings"].size(), 4u) << run["warnings"].dump();
+  for (const json& w : run["warnings"])
+    EXPECT_TRUE(Contains(w.get<std::string>(), "big.xml: 880034 bytes; at most")) << w;
+}
+
 }  // namespace
 }  // namespace slipway::testing
