@@ -74,6 +74,9 @@ const char* const kMigrations[] = {
 };
 
 constexpr int kMaxCaseLimit = 1000;
+// From this many cases on, RecordRun reads the repository's identities in
+// one scan rather than one probe per case.
+constexpr size_t kPreloadCases = 256;
 constexpr int kMaxWindowRuns = 1000;
 constexpr int kMaxFlips = 1000;
 
@@ -316,16 +319,32 @@ Status SqliteTestStore::RecordRun(int64_t run_id, const std::vector<TestCase>& c
     SQLite::Statement put_output(*db_,
                                  "INSERT INTO test_outputs (run_id, idx, message, type, details, system_out, "
                                  "system_err) VALUES (?, ?, ?, ?, ?, ?, ?)");
-    // Identities seen in this run: a test reported twice is looked up once.
+    // Identities by (suite, class_name, name): for a large run, the
+    // repository's all at once (one scan beats a probe per case); else
+    // each looked up as it comes. An exec run's were just removed.
     std::unordered_map<std::string, int64_t> ids;
-    std::set<int64_t> failing;
+    auto make_key = [](std::string* key, const std::string& suite, const std::string& cls,
+                       const std::string& name) {
+      key->clear();
+      key->append(suite).push_back('\0');
+      key->append(cls).push_back('\0');
+      key->append(name);
+    };
     std::string key;
+    const bool preloaded = !exec && cases.size() >= kPreloadCases;
+    if (preloaded) {
+      SQLite::Statement all(*db_, "SELECT id, suite, class_name, name FROM tests WHERE repo = ?");
+      all.bind(1, repo);
+      while (all.executeStep()) {
+        make_key(&key, all.getColumn(1).getString(), all.getColumn(2).getString(),
+                 all.getColumn(3).getString());
+        ids.emplace(key, all.getColumn(0).getInt64());
+      }
+    }
+    std::set<int64_t> failing;
     for (size_t i = 0; i < cases.size(); ++i) {
       const TestCase& c = cases[i];
-      key.clear();
-      key.append(c.suite).push_back('\0');
-      key.append(c.class_name).push_back('\0');
-      key.append(c.name);
+      make_key(&key, c.suite, c.class_name, c.name);
       auto [it, fresh] = ids.try_emplace(key, 0);
       if (fresh) {
         auto bind_key = [&](SQLite::Statement& q) {
@@ -338,8 +357,8 @@ Status SqliteTestStore::RecordRun(int64_t run_id, const std::vector<TestCase>& c
           q.bind(3, c.class_name);
           q.bind(4, c.name);
         };
-        bind_key(find);
-        if (find.executeStep()) {
+        if (!preloaded && !exec) bind_key(find);
+        if (!preloaded && !exec && find.executeStep()) {
           it->second = find.getColumn(0).getInt64();
         } else {
           bind_key(add);

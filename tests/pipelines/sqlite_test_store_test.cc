@@ -348,6 +348,12 @@ TEST_F(SqliteTestStoreTest, TenThousandCasesInOneRecord) {
       tests_->ListCases({.run_id = run, .statuses = {TestStatus::kFailed}, .offset = 0, .limit = 1000});
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(page->total, 100);
+  // Again, as the repository's next run: the identities (read in one scan
+  // for a run this large) are reused, none is added.
+  cases.push_back(Case("one-more", TestStatus::kPassed));
+  Record(cases);
+  EXPECT_EQ(Count("SELECT count(*) FROM tests"), 10'001);
+  EXPECT_EQ(Count("SELECT count(DISTINCT test_id) FROM test_cases"), 10'001);
 }
 
 TEST_F(SqliteTestStoreTest, OpenNeedsTheRunsTables) {
