@@ -149,7 +149,7 @@ int Flaky(DaemonClient& client, const RepoOptions& o) {
                                              : "-";
     size_t commits = StringsField(f, "commits").size();
     table.Add({std::to_string(IntField(Field(f, "test"), "id")), Truncate(TestName(Field(f, "test")), 70),
-               std::to_string(IntField(f, "flips")), commits ? std::to_string(commits) + " commits" : "-",
+               std::to_string(IntField(f, "flips")), commits ? std::to_string(commits) + (commits == 1 ? " commit" : " commits") : "-",
                std::to_string(IntField(f, "failures")) + "/" + std::to_string(IntField(f, "runs")),
                last_text});
   }
