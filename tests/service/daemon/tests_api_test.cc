@@ -141,6 +141,9 @@ TEST_F(TestsApiTest, ARunsCasesByStatusAndPage) {
   EXPECT_TRUE(Contains(cli.out, "3 tests: 1 passed, 1 failed, 0 errors, 1 skipped")) << cli;
   Outcome show = daemon_->Cli({"pipeline", "show", std::to_string(run_)});
   EXPECT_TRUE(Contains(show.out, "1 passed, 1 failed, 1 skipped")) << show;
+  Outcome ls = daemon_->Cli({"pipeline", "ls"});
+  EXPECT_TRUE(Contains(ls.out, "TESTS")) << ls;
+  EXPECT_TRUE(Contains(ls.out, "1/3 passed")) << ls;
 }
 
 TEST_F(TestsApiTest, BadParametersAreRefusedNamingThem) {
