@@ -462,7 +462,8 @@ Result<HttpResponse> RegistryClient::Send(const std::string& registry, HttpReque
       authenticated = true;
       auto challenge = ParseAuthChallenge(response.Header("WWW-Authenticate"));
       if (!challenge.ok()) return response;
-      SLIPWAY_ASSIGN_OR_RETURN(bool retry, Authenticate(registry, *challenge, request.scopes));
+      SLIPWAY_ASSIGN_OR_RETURN(bool retry,
+                               Authenticate(registry, *challenge, request.scopes, !authorization.empty()));
       if (retry) continue;
       return response;
     }
@@ -554,17 +555,18 @@ Result<std::string> RegistryClient::Authorization(const std::string& registry,
 }
 
 Result<bool> RegistryClient::Authenticate(const std::string& registry, const AuthChallenge& challenge,
-                                          const std::vector<std::string>& scopes) {
+                                          const std::vector<std::string>& scopes, bool sent_credentials) {
   if (challenge.scheme == "basic") {
-    bool had = false;
     {
       std::lock_guard lock(mu_);
-      had = challenges_.count(registry) && challenges_[registry].scheme == "basic";
       challenges_[registry] = challenge;
     }
     if (!credentials_status_.ok()) return credentials_status_;
-    // Credentials already sent and refused would be refused again.
-    return !had && CredentialsFor(registry).has_value();
+    // Credentials this request carried and the registry refused would be
+    // refused again. Whether the registry was challenged before does not
+    // tell: requests sent in parallel before the first challenge all come
+    // back 401 without having carried any.
+    return !sent_credentials && CredentialsFor(registry).has_value();
   }
   if (challenge.scheme != "bearer") {
     return Status(

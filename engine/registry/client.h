@@ -184,9 +184,10 @@ class RegistryClient {
   // before: "" if it has not asked (yet).
   Result<std::string> Authorization(const std::string& registry, const std::vector<std::string>& scopes);
   // Learns from a 401 challenge; fetches a bearer token. False if nothing can
-  // be done about it (no credentials for basic auth).
+  // be done about it (no credentials for basic auth, or the request carried
+  // them already: `sent_credentials`).
   Result<bool> Authenticate(const std::string& registry, const AuthChallenge& challenge,
-                            const std::vector<std::string>& scopes);
+                            const std::vector<std::string>& scopes, bool sent_credentials);
   Result<Token> FetchToken(const std::string& registry, const AuthChallenge& challenge,
                            const std::vector<std::string>& scopes);
   std::optional<Credentials> CredentialsFor(const std::string& registry) const;

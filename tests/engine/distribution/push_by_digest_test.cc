@@ -155,6 +155,33 @@ TEST_F(PushByDigestTest, BlobsAreMountedFromAnotherRepositoryOfTheSameRegistry) 
   EXPECT_EQ(report->blobs_pushed, 0);
 }
 
+// Blobs are checked and pushed in parallel from the first request on: each
+// of them meets the registry's basic-auth challenge, and each must answer
+// it (a client that took a second challenge for a refusal failed here).
+TEST_F(PushByDigestTest, PushesInParallelToARegistryBehindBasicAuth) {
+  registry_ = std::make_unique<testing::TestRegistry>(testing::TestRegistryOptions{"ci", "pw-61c0e2"});
+  MakeImage("local/app:1", 7);
+  RegistryOptions options = Options();
+  options.credentials = [](const std::string&) {
+    return std::optional<Credentials>(Credentials{"ci", "pw-61c0e2"});
+  };
+  RegistryClient client(options);
+  TransferOptions transfer;
+  transfer.parallelism = 3;
+  auto report = PushByDigest(*store_, client, "local/app:1", Repo("team/app"), {"1"}, {}, transfer);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->blobs_pushed, 3);
+
+  options.credentials = [](const std::string&) {
+    return std::optional<Credentials>(Credentials{"ci", "wrong"});
+  };
+  RegistryClient wrong(options);
+  auto refused = PushByDigest(*store_, wrong, "local/app:1", Repo("team/other"), {"1"}, {}, transfer);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kUnauthenticated) << refused.status().ToString();
+  EXPECT_EQ(refused.status().message().find("wrong"), std::string::npos);
+}
+
 TEST_F(PushByDigestTest, RefusesTagsOrDigestsInTheRepositoryAndBadTags) {
   MakeImage("local/app:1", 6);
   RegistryClient client(Options());
