@@ -166,12 +166,18 @@ struct Context {
   // How long a delivery id is remembered: a replay within it is answered
   // "duplicate" and runs nothing.
   std::chrono::milliseconds delivery_keep;
+  // Registry logins and the provenance signing key (ApiServerOptions):
+  // their routes exist only when set.
+  RegistryLogins* registry_logins = nullptr;
+  const pipelines::SigningKey* signing_key = nullptr;
 };
 
 void AddContainerRoutes(Router& router, Context& context);
 void AddImageRoutes(Router& router, Context& context);
 void AddRepoRoutes(Router& router, Context& context);
 void AddRunRoutes(Router& router, Context& context);
+// /api/v1/registries and /api/v1/signing-key (registry_routes.cc).
+void AddRegistryRoutes(Router& router, Context& context);
 // POST /hooks/github, /hooks/gitea, /hooks/gitlab (hook_routes.cc).
 void AddHookRoutes(Router& router, Context& context);
 

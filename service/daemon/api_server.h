@@ -51,7 +51,13 @@
 #include "service/daemon/image_service.h"
 #include "service/daemon/metrics.h"
 
+namespace slipway::pipelines {
+class SigningKey;
+}
+
 namespace slipway::daemon {
+
+class RegistryLogins;
 
 // What GET /api/v1/info says besides the live counts (running, queued).
 struct DaemonInfo {
@@ -91,6 +97,10 @@ struct ApiServerOptions {
   int64_t webhook_max_body_bytes = int64_t{25} << 20;
   // How long a delivery id is remembered, so that a replay runs nothing.
   std::chrono::milliseconds delivery_keep{std::chrono::hours(24 * 7)};
+  // Optional (they outlive the server): /api/v1/registries and
+  // /api/v1/signing-key are served only when set.
+  RegistryLogins* registry_logins = nullptr;
+  const pipelines::SigningKey* signing_key = nullptr;
 };
 
 namespace api {
