@@ -155,9 +155,10 @@ TEST_F(PushByDigestTest, BlobsAreMountedFromAnotherRepositoryOfTheSameRegistry) 
   EXPECT_EQ(report->blobs_pushed, 0);
 }
 
-// Blobs are checked and pushed in parallel from the first request on: each
+// A plain push checks its blobs in parallel from its first request on: each
 // of them meets the registry's basic-auth challenge, and each must answer
 // it (a client that took a second challenge for a refusal failed here).
+// PushByDigest asks the tags first, one at a time, and meets it once.
 TEST_F(PushByDigestTest, PushesInParallelToARegistryBehindBasicAuth) {
   registry_ = std::make_unique<testing::TestRegistry>(testing::TestRegistryOptions{"ci", "pw-61c0e2"});
   MakeImage("local/app:1", 7);
@@ -165,9 +166,14 @@ TEST_F(PushByDigestTest, PushesInParallelToARegistryBehindBasicAuth) {
   options.credentials = [](const std::string&) {
     return std::optional<Credentials>(Credentials{"ci", "pw-61c0e2"});
   };
-  RegistryClient client(options);
   TransferOptions transfer;
   transfer.parallelism = 3;
+  {
+    RegistryClient client(options);
+    auto pushed = Push(*store_, client, "local/app:1", Repo("team/plain:1"), transfer);
+    ASSERT_TRUE(pushed.ok()) << pushed.status().ToString();
+  }
+  RegistryClient client(options);
   auto report = PushByDigest(*store_, client, "local/app:1", Repo("team/app"), {"1"}, {}, transfer);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->blobs_pushed, 3);
