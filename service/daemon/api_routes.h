@@ -167,6 +167,10 @@ struct Context {
   // "duplicate" and runs nothing.
   std::chrono::milliseconds delivery_keep;
   pipelines::TestStore* tests;  // the runs' test cases; null: no test routes
+  // Registry logins and the provenance signing key (ApiServerOptions):
+  // their routes exist only when set.
+  RegistryLogins* registry_logins = nullptr;
+  const pipelines::SigningKey* signing_key = nullptr;
 };
 
 void AddContainerRoutes(Router& router, Context& context);
@@ -175,6 +179,8 @@ void AddRepoRoutes(Router& router, Context& context);
 void AddRunRoutes(Router& router, Context& context);
 // /api/v1/runs/{id}/tests and /api/v1/repos/{name}/tests/... (test_routes.cc).
 void AddTestRoutes(Router& router, Context& context);
+// /api/v1/registries and /api/v1/signing-key (registry_routes.cc).
+void AddRegistryRoutes(Router& router, Context& context);
 // POST /hooks/github, /hooks/gitea, /hooks/gitlab (hook_routes.cc).
 void AddHookRoutes(Router& router, Context& context);
 

@@ -137,8 +137,11 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
       connections_(
           {options_.max_connections, options_.header_timeout, options_.body_timeout, options_.idle_timeout},
           metrics) {
+  context_.registry_logins = options_.registry_logins;
+  context_.signing_key = options_.signing_key;
   AddServiceRoutes();
   if (options_.hooks != ApiServerOptions::Hooks::kOnly) {
+    AddRegistryRoutes(router_, context_);
     AddContainerRoutes(router_, context_);
     AddImageRoutes(router_, context_);
     AddRepoRoutes(router_, context_);

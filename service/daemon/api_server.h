@@ -52,7 +52,13 @@
 #include "service/daemon/image_service.h"
 #include "service/daemon/metrics.h"
 
+namespace slipway::pipelines {
+class SigningKey;
+}
+
 namespace slipway::daemon {
+
+class RegistryLogins;
 
 // What GET /api/v1/info says besides the live counts (running, queued).
 struct DaemonInfo {
@@ -95,6 +101,10 @@ struct ApiServerOptions {
   // The runs' test cases (/api/v1/runs/{id}/tests, /api/v1/repos/{name}/tests/...);
   // null: those routes are not served. Outlives the server.
   pipelines::TestStore* tests = nullptr;
+  // Optional (they outlive the server): /api/v1/registries and
+  // /api/v1/signing-key are served only when set.
+  RegistryLogins* registry_logins = nullptr;
+  const pipelines::SigningKey* signing_key = nullptr;
 };
 
 namespace api {
