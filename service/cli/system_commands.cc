@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "service/version/version.h"
+
 namespace slipway::cli {
 
 namespace {
@@ -50,7 +52,7 @@ int Info(DaemonClient& client) {
 }
 
 int Version(DaemonClient& client) {
-  std::printf("Client:\n Version: %s\n", kClientVersion);
+  std::printf("Client:\n Version: %s\n", kVersion);
   std::fflush(stdout);
   auto info = client.Get("/info");
   if (!info.ok()) return Fail(info.status());

@@ -41,12 +41,12 @@
 #include "pipelines/secret_box.h"
 #include "pipelines/sqlite_run_store.h"
 #include "service/daemon/pipeline_images.h"
+#include "service/daemon/readiness.h"
 #include "service/daemon/token.h"
+#include "service/version/version.h"
 
 namespace slipway::daemon {
 namespace {
-
-constexpr char kVersion[] = "0.4.0";
 
 std::string SelfExe() {
   char buf[PATH_MAX];
@@ -128,7 +128,7 @@ int AwaitTermination(int signal_fd, EventLog& log) {
 
 class Daemon {
  public:
-  explicit Daemon(DaemonConfig config) : config_(std::move(config)) {}
+  Daemon(DaemonConfig config, SdNotifier notifier) : config_(std::move(config)), notifier_(std::move(notifier)) {}
 
   Status Init(EventLog& log) {
     log_ = &log;
@@ -156,6 +156,9 @@ class Daemon {
   void Serve(int signal_fd) {
     containers_->Run();
     runs_->Start();
+    // Under systemd (Type=notify): READY=1 once the API answers, not before.
+    if (Status ready = AnnounceReady(notifier_, listen_host_, api_->port()); !ready.ok())
+      log_->Error("sd_notify.failed", {{"error", ready.message()}});
     log_->Info("slipwayd.ready", {{"version", kVersion},
                                   {"listen", config_.listen},
                                   {"webhook_url", PublicUrl(config_) + "/hooks/"},
@@ -164,6 +167,7 @@ class Daemon {
     int sig = AwaitTermination(signal_fd, *log_);
     log_->Info("slipwayd.stopping",
                {{"signal", sigabbrev_np(sig)}, {"deadline_ms", config_.shutdown_timeout.count()}});
+    (void)notifier_.Notify("STOPPING=1");
     api_->SetDraining();
     if (hooks_api_) hooks_api_->SetDraining();
     // Runs first: a run still starting steps would otherwise queue
@@ -249,6 +253,7 @@ class Daemon {
     ApiServerOptions options;
     options.host = listen.host;
     options.port = listen.port;
+    listen_host_ = listen.host;
     options.threads = config_.api_threads;
     options.max_body_bytes = config_.max_body_bytes;
     options.max_head_bytes = config_.api_max_head_bytes;
@@ -286,6 +291,8 @@ class Daemon {
   }
 
   DaemonConfig config_;
+  SdNotifier notifier_;
+  std::string listen_host_;  // the API's, for the readiness probe
   EventLog* log_ = nullptr;
   UniqueFd data_lock_, state_lock_;
   std::string token_;
@@ -313,6 +320,8 @@ int Main(int argc, char** argv) {
     std::fputs(args.output.c_str(), *args.exit_code == 0 ? stdout : stderr);
     return *args.exit_code;
   }
+  // Before any thread: it unsets NOTIFY_SOCKET.
+  SdNotifier notifier = SdNotifier::FromEnvironment();
   UniqueFd signals = BlockSignals();
   auto level = ParseLogLevel(args.config.log_level);
   auto log = EventLog::Open(args.config.log_file, level.ok() ? *level : LogLevel::kInfo);
@@ -320,7 +329,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "slipwayd: %s\n", log.status().message().c_str());
     return 1;
   }
-  Daemon daemon(args.config);
+  Daemon daemon(args.config, std::move(notifier));
   Status st = daemon.Init(**log);
   if (!st.ok()) {
     (*log)->Error("slipwayd.failed", {{"error", st.message()}});

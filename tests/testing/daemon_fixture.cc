@@ -382,6 +382,11 @@ std::vector<std::string> DaemonUnderTest::Env() const {
   }
 }
 
+int DaemonUnderTest::ChoosePort() {
+  if (port_ == 0) port_ = FreeLoopbackPort();
+  return port_;
+}
+
 ::testing::AssertionResult DaemonUnderTest::Restart() {
   return Start();
 }

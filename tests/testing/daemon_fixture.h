@@ -116,6 +116,10 @@ class DaemonUnderTest {
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
 
+  // Picks the loopback port Start() will listen on, for a test that must
+  // reach slipwayd before Start() returns (a port another process takes
+  // meanwhile makes Start() fail rather than move).
+  int ChoosePort();
   std::string Url() const;  // "http://127.0.0.1:PORT"
   int port() const { return port_; }
   const std::string& Token() const { return token_; }
