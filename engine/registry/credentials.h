@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/base/status.h"
 
@@ -33,6 +34,9 @@ class CredentialStore {
   std::optional<Credentials> Lookup(std::string_view registry) const;
   void Set(std::string_view registry, Credentials credentials);
   bool empty() const { return auths_.empty(); }
+  // The registries credentials are held for (normalized hosts), sorted;
+  // never the credentials.
+  std::vector<std::string> Registries() const;
 
  private:
   std::map<std::string, Credentials, std::less<>> auths_;

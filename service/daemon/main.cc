@@ -30,6 +30,8 @@
 #include "service/daemon/api_server.h"
 #include "service/daemon/commit_status_reporter.h"
 #include "service/daemon/config.h"
+#include "service/daemon/daemon_info.h"
+#include "service/daemon/hello_world.h"
 #include "engine/containers/container_service.h"
 #include "engine/containers/container_store.h"
 #include "engine/base/event_log.h"
@@ -136,6 +138,7 @@ class Daemon {
     SLIPWAY_RETURN_IF_ERROR(PrepareDir(config_.state_dir, &state_lock_));
     SLIPWAY_ASSIGN_OR_RETURN(token_, LoadOrCreateToken(TokenPath(config_)));
     SLIPWAY_ASSIGN_OR_RETURN(images_, ImageStore::Open(config_.data_dir, config_.max_layer_bytes));
+    ImportHelloWorldIfMissing();
     SLIPWAY_ASSIGN_OR_RETURN(store_, ContainerStore::Open(DatabasePath(config_)));
     SLIPWAY_RETURN_IF_ERROR(OpenContainers());
     SLIPWAY_ASSIGN_OR_RETURN(ReconcileReport report, containers_->Reconcile());
@@ -194,6 +197,17 @@ class Daemon {
     }
     SLIPWAY_ASSIGN_OR_RETURN(*lock, LockDir(dir));
     return Status::Ok();
+  }
+
+  // A broken archive is logged, not fatal: slipwayd serves without hello-world.
+  void ImportHelloWorldIfMissing() {
+    const std::string archive = HelloWorldArchivePath(config_, SelfExe());
+    Result<bool> imported = ImportHelloWorld(*images_, archive);
+    if (!imported.ok()) {
+      log_->Warn("image.hello_world_failed", {{"archive", archive}, {"error", imported.status().message()}});
+    } else if (*imported) {
+      log_->Info("image.hello_world_imported", {{"archive", archive}});
+    }
   }
 
   Status OpenContainers() {
@@ -269,14 +283,7 @@ class Daemon {
     const bool own_hooks_listener =
         !config_.webhook_listen.empty() && config_.webhook_listen != config_.listen;
     options.hooks = own_hooks_listener ? ApiServerOptions::Hooks::kNone : ApiServerOptions::Hooks::kAlso;
-    DaemonInfo info;
-    info.version = kVersion;
-    info.data_dir = config_.data_dir;
-    info.state_dir = config_.state_dir;
-    info.cgroup_layout = CgroupLayoutName(cgroups.layout());
-    info.max_running = config_.max_running;
-    info.max_runs = config_.max_runs;
-    info.public_url = PublicUrl(config_);
+    DaemonInfo info = DescribeDaemon(config_, cgroups);
     api_ = std::make_unique<ApiServer>(options, *containers_, *image_service_, *repos_, *runs_, *run_store_,
                                        metrics_, *log_, info);
     SLIPWAY_RETURN_IF_ERROR(api_->Start());
