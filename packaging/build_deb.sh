@@ -31,6 +31,9 @@ gzip -9n <"$man1" >"$root/usr/share/man/man1/slipway.1.gz"
 gzip -9n <"$man8" >"$root/usr/share/man/man8/slipwayd.8.gz"
 chmod 0644 "$root/usr/share/man/man1/slipway.1.gz" "$root/usr/share/man/man8/slipwayd.8.gz"
 install -D -m 0644 "$debian/copyright" "$root/usr/share/doc/slipway/copyright"
+sed "s/@VERSION@/$version/" "$debian/changelog.in" | gzip -9n >"$root/usr/share/doc/slipway/changelog.gz"
+chmod 0644 "$root/usr/share/doc/slipway/changelog.gz"
+install -D -m 0644 "$debian/lintian-overrides" "$root/usr/share/lintian/overrides/slipway"
 for doc in "$@"; do install -m 0644 "$doc" "$root/usr/share/doc/slipway/"; done
 
 mkdir -p "$root/DEBIAN"

@@ -19,8 +19,8 @@ packages=(
   docker-registry skopeo apache2-utils openssl
   # Build compatibility tests and benchmarks: the reference builder
   buildah
-  # Package tests: systemd-analyze verify on the unit, readelf on the binaries
-  systemd binutils
+  # Package tests: systemd-analyze verify on the unit, readelf on the binaries, lintian
+  systemd binutils lintian
 )
 
 missing=()

@@ -12,6 +12,7 @@
 //   hello-world, which the installed slipway runs; an upgrade to a rebuilt
 //   package keeps the image, a container record, the token and an edited
 //   conffile; remove keeps /var/lib/slipway, purge removes it;
+// - lintian reports no error;
 // - systemd-analyze verify on the installed unit, and on a broken copy of
 //   it (the check can fail).
 //
@@ -113,6 +114,8 @@ TEST(DebTest, EveryFileWithItsModeAndOwner) {
       {"./usr/share/man/man1/slipway.1.gz", "-rw-r--r--"},
       {"./usr/share/man/man8/slipwayd.8.gz", "-rw-r--r--"},
       {"./usr/share/doc/slipway/copyright", "-rw-r--r--"},
+      {"./usr/share/doc/slipway/changelog.gz", "-rw-r--r--"},
+      {"./usr/share/lintian/overrides/slipway", "-rw-r--r--"},
       {"./usr/share/doc/slipway/README.md", "-rw-r--r--"},
       {"./usr/share/doc/slipway/install.md", "-rw-r--r--"},
       {"./usr/share/doc/slipway/cli.md", "-rw-r--r--"},
@@ -168,6 +171,15 @@ TEST(DebTest, DependsNamesThePackageOfEveryLinkedLibrary) {
   }
   EXPECT_GE(needed_packages.size(), 8u);
   fs::remove_all(root);
+}
+
+// Warnings remain: the maintainer scripts call systemctl themselves (no
+// debhelper snippets), guarded by /run/systemd/system and $DPKG_ROOT.
+TEST(DebTest, LintianFindsNoErrors) {
+  Outcome lintian = Sh("lintian --no-cfg --fail-on error " + Q(g_deb) + " 2>&1");
+  EXPECT_EQ(lintian.code, 0) << lintian;
+  EXPECT_EQ(lintian.out.find("\nE: "), std::string::npos) << lintian.out;
+  EXPECT_EQ(lintian.out.rfind("E: ", 0), std::string::npos) << lintian.out;
 }
 
 // A root to install into: its dpkg database a copy of this machine's.
