@@ -1,14 +1,16 @@
 // slipwayd: wires the engine's stores and runtime to the REST API, and
 // nothing else (the work is done by the services it creates).
 //
-// Start-up: config -> event log -> exclusive locks on the data and state
-// directories -> control token -> image store and container store (one
-// SQLite file) -> Reconcile() with what the machine runs -> the pipelines'
-// store (same file), secret key, repositories and runs (observed by the
-// commit status reporter), whose Recover() records the runs a crash
-// interrupted -> API (and the webhook listener, if it has an
-// address of its own) -> container scheduler, then the run scheduler.
-// SIGTERM or SIGINT: drain (runs first, then containers;
+// Start-up: config (and NOTIFY_SOCKET, taken out of the environment) ->
+// event log -> exclusive locks on the data and state directories -> control
+// token -> image store (hello-world imported from the package's archive if
+// missing) and container store (one SQLite file) -> Reconcile() with what
+// the machine runs -> the pipelines' store (same file), secret key,
+// repositories and runs (observed by the commit status reporter), whose
+// Recover() records the runs a crash interrupted -> API (and the webhook
+// listener, if it has an address of its own) -> container scheduler, then
+// the run scheduler -> READY=1 to systemd once the API answers.
+// SIGTERM or SIGINT: STOPPING=1, then drain (runs first, then containers;
 // see RunService::Shutdown, ContainerService::Shutdown). SIGHUP: reopen the
 // log file.
 #include <fcntl.h>
