@@ -35,7 +35,8 @@ Status StageBinary(const std::string& binary, const std::string& rootfs) {
   // Fixed times and owner: the layer depends on the program alone.
   if (::chown(hello.c_str(), 0, 0) != 0) return ErrnoStatus("chown " + hello);
   const timespec epoch[2] = {{0, 0}, {0, 0}};
-  if (::utimensat(AT_FDCWD, hello.c_str(), epoch, AT_SYMLINK_NOFOLLOW) != 0) return ErrnoStatus("utimensat " + hello);
+  if (::utimensat(AT_FDCWD, hello.c_str(), epoch, AT_SYMLINK_NOFOLLOW) != 0)
+    return ErrnoStatus("utimensat " + hello);
   return Status::Ok();
 }
 

@@ -112,29 +112,36 @@ std::string BashCompletion(const CLI::App& root) {
 std::string ManPage(const CLI::App& root) {
   std::string out = ".TH SLIPWAY 1 \"\" \"slipway " + std::string(kVersion) + "\" \"Slipway\"\n";
   out += ".SH NAME\nslipway \\- " + Roff(root.get_description()) + "\n";
-  out += ".SH SYNOPSIS\n.B slipway\n[\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR] [\\fIARGS\\fR]\n";
-  out += ".SH DESCRIPTION\n"
-         "slipway is the client of slipwayd(8): every command is a request to its REST API, "
-         "authenticated by the control token. The sections below are each command's "
-         "\\fB\\-\\-help\\fR text.\n";
+  out +=
+      ".SH SYNOPSIS\n.B slipway\n[\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR] [\\fIARGS\\fR]\n";
+  out +=
+      ".SH DESCRIPTION\n"
+      "slipway is the client of slipwayd(8): every command is a request to its REST API, "
+      "authenticated by the control token. The sections below are each command's "
+      "\\fB\\-\\-help\\fR text.\n";
   Walk(root, "", [&](const CLI::App& app, const std::string& path) {
     out += path.empty() ? ".SH GLOBAL OPTIONS\n" : ".SS slipway " + path + "\n";
     out += ".nf\n" + Roff(const_cast<CLI::App&>(app).help()) + ".fi\n";
   });
-  out += ".SH ENVIRONMENT\n"
-         ".TP\n.B SLIPWAY_HOST\nslipwayd's URL (default http://127.0.0.1:7780), as \\fB\\-\\-host\\fR.\n"
-         ".TP\n.B SLIPWAY_TOKEN_FILE\nThe control token file, as \\fB\\-\\-token\\-file\\fR.\n";
-  out += ".SH FILES\n.TP\n.B /var/lib/slipway/control.token\n"
-         "The control token (root's, mode 0600): whoever reads it controls slipwayd.\n";
-  out += ".SH EXIT STATUS\n"
-         "\\fBslipway run\\fR exits with the command's exit code (128 + signal if a signal ended it), "
-         "124 when \\fB\\-\\-timeout\\fR killed it, 125 for Slipway's own errors, 126 and 127 as a shell does.\n";
+  out +=
+      ".SH ENVIRONMENT\n"
+      ".TP\n.B SLIPWAY_HOST\nslipwayd's URL (default http://127.0.0.1:7780), as \\fB\\-\\-host\\fR.\n"
+      ".TP\n.B SLIPWAY_TOKEN_FILE\nThe control token file, as \\fB\\-\\-token\\-file\\fR.\n";
+  out +=
+      ".SH FILES\n.TP\n.B /var/lib/slipway/control.token\n"
+      "The control token (root's, mode 0600): whoever reads it controls slipwayd.\n";
+  out +=
+      ".SH EXIT STATUS\n"
+      "\\fBslipway run\\fR exits with the command's exit code (128 + signal if a signal ended it), "
+      "124 when \\fB\\-\\-timeout\\fR killed it, 125 for Slipway's own errors, 126 and 127 as a shell "
+      "does.\n";
   out += ".SH SEE ALSO\nslipwayd(8), /usr/share/doc/slipway/\n";
   return out;
 }
 
 void AddCompletionCommand(CLI::App& app, Verbs& verbs) {
-  CLI::App* cmd = app.add_subcommand("completion", "Print a bash completion script (or, with man, the manual)");
+  CLI::App* cmd =
+      app.add_subcommand("completion", "Print a bash completion script (or, with man, the manual)");
   auto kind = std::make_shared<std::string>("bash");
   cmd->add_option("kind", *kind, "bash (the default) or man")->check(CLI::IsMember({"bash", "man"}));
   const CLI::App* root = &app;

@@ -61,7 +61,7 @@ struct DaemonInfo {
   std::string operating_system;  // os-release's PRETTY_NAME
   std::string data_dir;
   std::string state_dir;
-  std::string cgroup_layout;  // "v1", "hybrid" or "v2"
+  std::string cgroup_layout;                    // "v1", "hybrid" or "v2"
   std::vector<std::string> cgroup_controllers;  // CgroupDriver::Controllers()
   std::string cgroup_parent;
   std::vector<std::string> insecure_registries;          // reached over plain http

@@ -43,7 +43,7 @@ struct DaemonConfig {
   // (the package's /usr/share/slipway/hello-world.tar). A path that does not
   // exist imports nothing.
   std::string hello_world_archive;
-  std::string registry_auth;   // empty: ~/.docker/config.json if it exists (RegistryAuthPath)
+  std::string registry_auth;  // empty: ~/.docker/config.json if it exists (RegistryAuthPath)
   std::vector<std::string> insecure_registries;  // host:port reached over plain http
   // A layer (or an ADDed archive) that expands beyond this is refused: a
   // small blob can be a decompression bomb. 0: no cap.

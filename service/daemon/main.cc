@@ -132,7 +132,8 @@ int AwaitTermination(int signal_fd, EventLog& log) {
 
 class Daemon {
  public:
-  Daemon(DaemonConfig config, SdNotifier notifier) : config_(std::move(config)), notifier_(std::move(notifier)) {}
+  Daemon(DaemonConfig config, SdNotifier notifier)
+      : config_(std::move(config)), notifier_(std::move(notifier)) {}
 
   Status Init(EventLog& log) {
     log_ = &log;

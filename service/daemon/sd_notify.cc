@@ -39,7 +39,8 @@ Status SdNotifier::Notify(std::string_view message) const {
   if (!fd) return ErrnoStatus("socket(AF_UNIX, SOCK_DGRAM) for NOTIFY_SOCKET " + socket_);
   ssize_t n;
   do {
-    n = ::sendto(fd.get(), message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
+    n = ::sendto(fd.get(), message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
+                 len);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return ErrnoStatus("sendto NOTIFY_SOCKET " + socket_);
   if (static_cast<size_t>(n) != message.size())

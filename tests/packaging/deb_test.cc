@@ -52,7 +52,8 @@ std::string Slurp(const std::string& path) {
 // Bazel's PATH lacks the sbin directories dpkg needs (ldconfig,
 // start-stop-daemon), as a root login's would have them.
 Outcome Sh(const std::string& command) {
-  return Execute({"/bin/sh", "-c", command}, {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+  return Execute({"/bin/sh", "-c", command},
+                 {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
                  std::chrono::seconds(300));
 }
 
@@ -70,8 +71,8 @@ mode_t ModeOf(const std::string& path) {
 TEST(DebTest, ControlFieldsConffilesAndScripts) {
   Outcome fields = Sh("dpkg-deb -f " + Q(g_deb) + " Package Version Architecture Section");
   ASSERT_EQ(fields.code, 0) << fields;
-  EXPECT_EQ(fields.out, "Package: slipway\nVersion: " + g_version +
-                            "\nArchitecture: amd64\nSection: admin\n");
+  EXPECT_EQ(fields.out,
+            "Package: slipway\nVersion: " + g_version + "\nArchitecture: amd64\nSection: admin\n");
   EXPECT_NE(g_deb.find("slipway_" + g_version + "_amd64.deb"), std::string::npos) << g_deb;
 
   std::string control = MakeTempDir("deb-control");
@@ -126,11 +127,13 @@ TEST(DebTest, EveryFileWithItsModeAndOwner) {
 
   std::string root = MakeTempDir("deb-x");
   ASSERT_EQ(Sh("dpkg-deb -x " + Q(g_deb) + " " + Q(root)).code, 0);
-  EXPECT_EQ(Slurp(root + "/etc/slipway/slipway.yaml"), Slurp(g_conf)) << "the conffile is config/slipway.yaml";
+  EXPECT_EQ(Slurp(root + "/etc/slipway/slipway.yaml"), Slurp(g_conf))
+      << "the conffile is config/slipway.yaml";
   // The completion script is bash, and completes what the CLI has.
-  Outcome completion = Sh("bash -c " + Q(". " + root + "/usr/share/bash-completion/completions/slipway; "
-                                             "COMP_WORDS=(slipway pipeline l); COMP_CWORD=2; _slipway; "
-                                             "echo \"${COMPREPLY[*]}\""));
+  Outcome completion = Sh("bash -c " + Q(". " + root +
+                                         "/usr/share/bash-completion/completions/slipway; "
+                                         "COMP_WORDS=(slipway pipeline l); COMP_CWORD=2; _slipway; "
+                                         "echo \"${COMPREPLY[*]}\""));
   EXPECT_EQ(completion.code, 0) << completion;
   EXPECT_EQ(completion.out, "lint ls logs\n") << completion;
   Outcome man = Sh("zcat " + Q(root + "/usr/share/man/man1/slipway.1.gz") + " | grep -c '^.SS slipway '");
@@ -145,8 +148,8 @@ TEST(DebTest, DependsNamesThePackageOfEveryLinkedLibrary) {
   ASSERT_EQ(depends.code, 0) << depends;
   std::set<std::string> listed;
   std::regex name(R"((?:^|, )([a-z0-9][a-z0-9+.-]+))");
-  for (auto it = std::sregex_iterator(depends.out.begin(), depends.out.end(), name); it != std::sregex_iterator();
-       ++it)
+  for (auto it = std::sregex_iterator(depends.out.begin(), depends.out.end(), name);
+       it != std::sregex_iterator(); ++it)
     listed.insert((*it)[1]);
   for (const std::string& dep : listed) EXPECT_FALSE(dep.ends_with("-dev")) << dep;
 
@@ -158,9 +161,10 @@ TEST(DebTest, DependsNamesThePackageOfEveryLinkedLibrary) {
     for (std::string lib; std::getline(libs, lib);) {
       // The package holding the library this machine resolves it to.
       // With merged /usr, dpkg may know the file under /usr/lib or /lib.
-      Outcome owner = Sh("real=$(readlink -f \"$(ldconfig -p | sed -n 's/^\\t" + lib +
-                         " (libc6,x86-64) => //p' | head -1)\") && "
-                         "{ dpkg -S \"$real\" 2>/dev/null || dpkg -S \"${real#/usr}\"; } | cut -d: -f1 | head -1");
+      Outcome owner =
+          Sh("real=$(readlink -f \"$(ldconfig -p | sed -n 's/^\\t" + lib +
+             " (libc6,x86-64) => //p' | head -1)\") && "
+             "{ dpkg -S \"$real\" 2>/dev/null || dpkg -S \"${real#/usr}\"; } | cut -d: -f1 | head -1");
       ASSERT_EQ(owner.code, 0) << lib << ": " << owner;
       std::string package = owner.out.substr(0, owner.out.find('\n'));
       ASSERT_FALSE(package.empty()) << lib;
@@ -206,9 +210,9 @@ class ThrowawayRoot {
 // The package with another version, as a rebuild would be.
 std::string Rebuilt(const std::string& dir, const std::string& version) {
   std::string tree = dir + "/tree", out = dir + "/slipway_" + version + "_amd64.deb";
-  Outcome o = Sh("dpkg-deb -R " + Q(g_deb) + " " + Q(tree) + " && sed -i 's/^Version: .*/Version: " + version +
-                 "/' " + Q(tree + "/DEBIAN/control") + " && dpkg-deb --root-owner-group -b " + Q(tree) + " " +
-                 Q(out) + " >/dev/null");
+  Outcome o = Sh("dpkg-deb -R " + Q(g_deb) + " " + Q(tree) +
+                 " && sed -i 's/^Version: .*/Version: " + version + "/' " + Q(tree + "/DEBIAN/control") +
+                 " && dpkg-deb --root-owner-group -b " + Q(tree) + " " + Q(out) + " >/dev/null");
   EXPECT_EQ(o.code, 0) << o;
   return out;
 }

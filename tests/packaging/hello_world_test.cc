@@ -33,7 +33,8 @@ std::string g_archive;
 
 size_t Count(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
-  for (size_t pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + 1)) ++n;
+  for (size_t pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + 1))
+    ++n;
   return n;
 }
 
@@ -138,7 +139,8 @@ MachineCgroups ReadMachineCgroups() {
 TEST(InfoTest, SaysWhatThisMachineHasAndNamesRegistriesWithoutTheirCredentials) {
   std::string dir = MakeTempDir("info");
   // "user:hunter2-secret" in base64.
-  std::ofstream(dir + "/auth.json") << R"({"auths": {"https://Reg.Example:5000/v2/": {"auth": "dXNlcjpodW50ZXIyLXNlY3JldA=="}}})";
+  std::ofstream(dir + "/auth.json")
+      << R"({"auths": {"https://Reg.Example:5000/v2/": {"auth": "dXNlcjpodW50ZXIyLXNlY3JldA=="}}})";
   DaemonUnderTest daemon({"--insecure-registry", "localhost:5999", "--registry-auth", dir + "/auth.json"});
   ASSERT_TRUE(daemon.Start());
   HttpReply reply = daemon.Api().Get("/api/v1/info");

@@ -399,9 +399,9 @@ int DaemonUnderTest::ChoosePort() {
 ::testing::AssertionResult DaemonUnderTest::Launch() {
   const DaemonBinaries& b = binaries_ ? *binaries_ : Binaries();
   if (b.slipwayd.empty()) return ::testing::AssertionFailure() << "InitDaemonBinaries() was not called";
-  std::vector<std::string> argv = {b.slipwayd, "--listen",   "127.0.0.1:" + std::to_string(port_),
-                                   "--data-dir", data_dir_,  "--state-dir",
-                                   state_dir_,  "--cgroup-parent", cgroup_parent_};
+  std::vector<std::string> argv = {b.slipwayd,   "--listen",        "127.0.0.1:" + std::to_string(port_),
+                                   "--data-dir", data_dir_,         "--state-dir",
+                                   state_dir_,   "--cgroup-parent", cgroup_parent_};
   if (!b.monitor.empty()) {
     argv.push_back("--monitor-binary");
     argv.push_back(b.monitor);

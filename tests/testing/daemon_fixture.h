@@ -189,7 +189,7 @@ class DaemonUnderTest {
 
   std::vector<std::string> extra_args_;
   std::optional<DaemonBinaries> binaries_;  // else Binaries()
-  std::string dir_;  // scratch: log, HOME, the busybox tar
+  std::string dir_;                         // scratch: log, HOME, the busybox tar
   std::string data_dir_, state_dir_, cgroup_parent_;
   int port_ = 0;
   pid_t pid_ = -1;

@@ -3,6 +3,8 @@
 // unit, says READY=1 only once its API answers, and STOPPING=1 on SIGTERM.
 // The socket is bound by the test, as systemd binds its own: by path and in
 // the abstract namespace ('@'). SdNotifier's refusals are tested directly.
+#include "service/daemon/sd_notify.h"
+
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <stddef.h>
@@ -15,7 +17,6 @@
 #include <string>
 #include <thread>
 
-#include "service/daemon/sd_notify.h"
 #include "tests/testing/daemon_fixture.h"
 #include "tests/testing/fixtures.h"
 
@@ -144,7 +145,8 @@ TEST(SdNotifierTest, RefusesNamesAnAttackerMightSet) {
   // Nobody listening: the call and the socket are named.
   Status none = daemon::SdNotifier("/nonexistent/notify").Notify("READY=1");
   EXPECT_FALSE(none.ok());
-  EXPECT_NE(none.message().find("sendto NOTIFY_SOCKET /nonexistent/notify"), std::string::npos) << none.message();
+  EXPECT_NE(none.message().find("sendto NOTIFY_SOCKET /nonexistent/notify"), std::string::npos)
+      << none.message();
 }
 
 }  // namespace
