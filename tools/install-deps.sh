@@ -3,8 +3,9 @@
 set -euo pipefail
 
 packages=(
-  # Build
-  bazel-bootstrap g++
+  # Build (libc6-dev's libc.a links hello-world static; dpkg-dev's dpkg-shlibdeps
+  # computes the package's Depends)
+  bazel-bootstrap g++ libc6-dev dpkg-dev
   # Libraries (docs/dependencies.md says why each is here)
   libseccomp-dev libarchive-dev libssl-dev libsqlitecpp-dev libsqlite3-dev libgit2-dev
   libpistache-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libcli11-dev
@@ -20,6 +21,8 @@ packages=(
   python3-pytest cmake
   # Build compatibility tests and benchmarks: the reference builder
   buildah
+  # Package tests: systemd-analyze verify on the unit, readelf on the binaries, lintian
+  systemd binutils lintian
 )
 
 missing=()

@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# Installs everything, builds and installs Slipway, and starts it with its
-# embedded defaults: slipwayd on 127.0.0.1:7780 (SQLite and the image store
-# under /var/lib/slipway), plus a local registry on 127.0.0.1:5000 for images
-# to be pushed to. Imports a busybox image so that `slipway run busybox ...`
-# works at once. Needs root. Stop it with: kill "$(cat /run/slipwayd.pid)".
+# Installs everything, builds the Debian package and installs it (as
+# docs/install.md says), and makes sure slipwayd runs: the package's
+# postinst starts the systemd unit where systemd runs; elsewhere (a
+# container) slipwayd is started here, as the unit's ExecStart line does.
+# Plus a local registry on 127.0.0.1:5000 for images to be pushed to, and a
+# busybox image so that `slipway run busybox ...` works at once;
+# `slipway run hello-world` works from the package alone. Needs root.
+# Without systemd, stop it with: kill "$(cat /run/slipwayd.pid)".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tools/install-deps.sh
-bazel build //service/daemon:slipwayd //service/cli:slipway
-bin=$(bazel info bazel-bin 2>/dev/null)
-install -m 0755 "$bin/service/daemon/slipwayd" "$bin/service/daemon/slipway-monitor" \
-  "$bin/service/cli/slipway" /usr/local/bin/
+bazel build //packaging:deb
+version=$(sed -n 's/^VERSION = "\(.*\)"$/\1/p' packaging/version.bzl)
+deb="$(bazel info bazel-bin 2>/dev/null)/packaging/slipway_${version}_amd64.deb"
+# apt-get resolves Depends (the runtime libraries, already here with their
+# -dev packages); --reinstall makes a rebuilt package of the same version count.
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall "$deb"
+for old in /usr/local/bin/slipway /usr/local/bin/slipwayd /usr/local/bin/slipway-monitor; do
+  [[ -e "$old" ]] && echo "note: $old (from an older serve.sh) comes first in PATH; remove it" >&2
+done
 
 health() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$1" 2>/dev/null; }
 wait_healthy() {
@@ -20,16 +28,12 @@ wait_healthy() {
   return 1
 }
 
-# slipwayd's data dir is root's alone (it refuses one that others can open
-# and that holds files it did not make), so it is made 0700 before the
-# registry's data goes into it.
-install -d -m 0700 /var/lib/slipway
-
 # The registry images are pushed to (docker-registry, the distribution
-# project's server), with its data next to Slipway's.
+# project's server), with its data next to Slipway's (postinst made
+# /var/lib/slipway root's, 0700).
 mkdir -p /var/lib/slipway/registry /var/log/slipway
 if ! health http://127.0.0.1:5000/v2/; then
-  cat >/var/lib/slipway/registry/config.yml <<'EOF'
+  cat >/var/lib/slipway/registry/config.yml <<'YAML'
 version: 0.1
 storage:
   filesystem:
@@ -38,7 +42,7 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:5000
-EOF
+YAML
   setsid docker-registry serve /var/lib/slipway/registry/config.yml \
     >>/var/log/slipway/registry.log 2>&1 </dev/null &
   echo $! >/run/slipway-registry.pid
@@ -46,9 +50,16 @@ EOF
 fi
 
 if ! health http://127.0.0.1:7780/healthz; then
-  setsid slipwayd --log-file /var/log/slipway/slipwayd.log </dev/null >/dev/null 2>>/var/log/slipway/slipwayd.log &
-  echo $! >/run/slipwayd.pid
-  wait_healthy http://127.0.0.1:7780/healthz slipwayd /var/log/slipway/slipwayd.log
+  if [[ -d /run/systemd/system ]]; then
+    systemctl start slipway.service
+    log="journalctl -u slipway"
+  else
+    setsid /usr/sbin/slipwayd --config /etc/slipway/slipway.yaml --log-file /var/log/slipway/slipwayd.log \
+      </dev/null >/dev/null 2>>/var/log/slipway/slipwayd.log &
+    echo $! >/run/slipwayd.pid
+    log=/var/log/slipway/slipwayd.log
+  fi
+  wait_healthy http://127.0.0.1:7780/healthz slipwayd "$log"
 fi
 
 if ! slipway inspect busybox >/dev/null 2>&1; then
@@ -59,9 +70,11 @@ if ! slipway inspect busybox >/dev/null 2>&1; then
   slipway import "$rootfs.tar" busybox
 fi
 
-cat <<EOF
-slipwayd runs (pid $(cat /run/slipwayd.pid 2>/dev/null || echo "?"), log /var/log/slipway/slipwayd.log),
-API on http://127.0.0.1:7780, registry on 127.0.0.1:5000. Try:
+cat <<MSG
+slipway $(dpkg-query -W -f='${Version}' slipway) is installed and slipwayd runs (API on http://127.0.0.1:7780),
+registry on 127.0.0.1:5000. Try:
+  slipway run hello-world
+  slipway info
   slipway run --rm --memory 64m busybox sh -c 'echo hello from \$(hostname)'
   slipway tag busybox localhost:5000/tools/busybox:1 && slipway push localhost:5000/tools/busybox:1
-EOF
+MSG

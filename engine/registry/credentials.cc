@@ -88,4 +88,10 @@ void CredentialStore::Set(std::string_view registry, Credentials credentials) {
   auths_[NormalizeRegistryHost(registry)] = std::move(credentials);
 }
 
+std::vector<std::string> CredentialStore::Registries() const {
+  std::vector<std::string> out;
+  for (const auto& [host, credentials] : auths_) out.push_back(host);
+  return out;  // a std::map's keys: sorted
+}
+
 }  // namespace slipway

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/base/base64.h"  // Base64Encode/Decode, for the "auth" field
 #include "engine/base/status.h"
@@ -34,6 +35,9 @@ class CredentialStore {
   std::optional<Credentials> Lookup(std::string_view registry) const;
   void Set(std::string_view registry, Credentials credentials);
   bool empty() const { return auths_.empty(); }
+  // The registries credentials are held for (normalized hosts), sorted;
+  // never the credentials.
+  std::vector<std::string> Registries() const;
 
  private:
   std::map<std::string, Credentials, std::less<>> auths_;

@@ -265,6 +265,23 @@ Status RemoveDir(const std::string& dir) {
 
 // --- CgroupDriver -----------------------------------------------------------
 
+std::vector<std::string> CgroupDriver::Controllers() const {
+  std::vector<std::string> out;
+  if (layout_ != CgroupLayout::kV2) {
+    for (std::string_view c : kV1Controllers) {
+      if (!V1Dir(std::string(c), "").empty()) out.emplace_back(c);
+    }
+    return out;
+  }
+  Result<std::string> text = ReadFile(unified_mount_ + "/cgroup.controllers");
+  std::vector<std::string> available = text.ok() ? Split(*text, " \n") : std::vector<std::string>{};
+  for (std::string_view c : kV2Controllers) {
+    if (Contains(available, c)) out.emplace_back(c);
+  }
+  out.emplace_back("devices");
+  return out;
+}
+
 Result<CgroupDriver> CgroupDriver::Detect(const std::string& parent) {
   SLIPWAY_ASSIGN_OR_RETURN(std::string mountinfo, ReadFile("/proc/self/mountinfo"));
   return FromMountinfo(mountinfo, parent);

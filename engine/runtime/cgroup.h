@@ -63,6 +63,12 @@ class CgroupDriver {
   static Result<CgroupDriver> FromMountinfo(const std::string& mountinfo, const std::string& parent);
 
   CgroupLayout layout() const { return layout_; }
+  // The controllers sandboxes are limited and measured by. v1 and hybrid:
+  // those of memory, cpu, cpuacct, pids and devices that have a v1
+  // hierarchy. v2: those of memory, cpu and pids the root's
+  // cgroup.controllers offers, and devices (a BPF program there, not a
+  // controller file).
+  std::vector<std::string> Controllers() const;
   // Create <hierarchy>/<parent>/<name> in every hierarchy used, and apply limits.
   // On error nothing is left behind.
   Result<std::unique_ptr<Cgroup>> Create(const std::string& name, const CgroupLimits& limits) const;

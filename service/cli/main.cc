@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "service/cli/command_tree.h"
 #include "service/cli/container_commands.h"
 #include "service/cli/global_options.h"
 #include "service/cli/image_commands.h"
@@ -77,6 +78,7 @@ int main(int argc, char** argv) {
   AddPipelineCommands(app, verbs);
   AddTestCommands(app, verbs);
   AddRegistryCommands(app, verbs);
+  AddCompletionCommand(app, verbs);
   app.footer("Run \"slipway VERB --help\" for a verb's options.");  // after the verbs: they would inherit it
   if (argc == 1) {  // as Docker: a bare `slipway` shows what it can do
     std::fputs(app.help().c_str(), stdout);

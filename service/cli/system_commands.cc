@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "service/version/version.h"
+
 namespace slipway::cli {
 
 namespace {
@@ -11,9 +13,18 @@ namespace {
 std::string Label(const std::string& key) {
   static const std::pair<const char*, const char*> kLabels[] = {
       {"version", "Server Version"},
+      {"kernel_version", "Kernel Version"},
+      {"operating_system", "Operating System"},
       {"data_dir", "Data Dir"},
       {"state_dir", "State Dir"},
+      {"storage_driver", "Storage Driver"},
       {"cgroup_layout", "Cgroup Layout"},
+      {"cgroup_controllers", "Cgroup Controllers"},
+      {"cgroup_parent", "Cgroup Parent"},
+      {"registries", "Registries"},
+      {"insecure", "Insecure (plain http)"},
+      {"with_credentials", "With Credentials"},
+      {"webhook_urls", "Webhook URLs"},
       {"max_running", "Max Running"},
       {"running", "Running"},
       {"queued", "Queued"},
@@ -28,8 +39,14 @@ std::string Label(const std::string& key) {
   return key;
 }
 
+// Strings as they are, lists joined by ", " ("none" if empty), the rest as JSON.
 std::string Text(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : v.dump();
+  if (v.is_string()) return v.get<std::string>();
+  if (!v.is_array()) return v.dump();
+  if (v.empty()) return "none";
+  std::string out;
+  for (const Json& item : v) out += (out.empty() ? "" : ", ") + Text(item);
+  return out;
 }
 
 int Info(DaemonClient& client) {
@@ -37,11 +54,11 @@ int Info(DaemonClient& client) {
   if (!info.ok()) return Fail(info.status());
   std::printf("Server: %s\n", client.url().c_str());
   for (const auto& [key, value] : info->items()) {
-    if (key == "webhook_urls" && value.is_object()) {
-      // The URLs to paste into a forge's webhook settings, one per forge.
-      std::printf(" Webhook URLs:\n");
-      for (const auto& [forge, url] : value.items())
-        std::printf("  %s: %s\n", forge.c_str(), Text(url).c_str());
+    if (value.is_object()) {
+      // webhook_urls (to paste into a forge's settings), registries: a line each.
+      std::printf(" %s:\n", Label(key).c_str());
+      for (const auto& [name, item] : value.items())
+        std::printf("  %s: %s\n", (key == "webhook_urls" ? name : Label(name)).c_str(), Text(item).c_str());
       continue;
     }
     std::printf(" %s: %s\n", Label(key).c_str(), Text(value).c_str());
@@ -50,7 +67,7 @@ int Info(DaemonClient& client) {
 }
 
 int Version(DaemonClient& client) {
-  std::printf("Client:\n Version: %s\n", kClientVersion);
+  std::printf("Client:\n Version: %s\n", kVersion);
   std::fflush(stdout);
   auto info = client.Get("/info");
   if (!info.ok()) return Fail(info.status());

@@ -7,9 +7,6 @@
 
 namespace slipway::cli {
 
-// The client's version; the daemon reports its own in GET /api/v1/info.
-inline constexpr char kClientVersion[] = "0.4.0";
-
 void AddSystemCommands(CLI::App& app, Verbs& verbs);
 
 }  // namespace slipway::cli

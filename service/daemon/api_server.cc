@@ -281,9 +281,17 @@ void Server::AddServiceRoutes() {
   router_.Add("GET", "/api/v1/info", kReadOnly, {}, [this](const Request&, ReplyPtr reply) {
     json body;
     body["version"] = info_.version;
+    body["kernel_version"] = info_.kernel_version;
+    body["operating_system"] = info_.operating_system;
     body["data_dir"] = info_.data_dir;
     body["state_dir"] = info_.state_dir;
+    // Images are unpacked once per layer and stacked by overlayfs.
+    body["storage_driver"] = "overlay";
     body["cgroup_layout"] = info_.cgroup_layout;
+    body["cgroup_controllers"] = info_.cgroup_controllers;
+    body["cgroup_parent"] = info_.cgroup_parent;
+    body["registries"] = {{"insecure", info_.insecure_registries},
+                          {"with_credentials", info_.registries_with_credentials}};
     body["max_running"] = info_.max_running;
     body["running"] = containers_.running();
     body["queued"] = containers_.queued();

@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/base/event_log.h"
 #include "engine/base/status.h"
@@ -63,9 +64,15 @@ class RegistryLogins;
 // What GET /api/v1/info says besides the live counts (running, queued).
 struct DaemonInfo {
   std::string version;
+  std::string kernel_version;    // uname -r
+  std::string operating_system;  // os-release's PRETTY_NAME
   std::string data_dir;
   std::string state_dir;
-  std::string cgroup_layout;  // "v1", "hybrid" or "v2"
+  std::string cgroup_layout;                    // "v1", "hybrid" or "v2"
+  std::vector<std::string> cgroup_controllers;  // CgroupDriver::Controllers()
+  std::string cgroup_parent;
+  std::vector<std::string> insecure_registries;          // reached over plain http
+  std::vector<std::string> registries_with_credentials;  // hosts only
   int max_running = 0;
   int max_runs = 0;
   // The base URL forges and users reach slipwayd at (config public_url):

@@ -223,7 +223,7 @@ std::string GetNothing(const DaemonConfig&) {
 constexpr int kIntMax = std::numeric_limits<int>::max();
 using C = DaemonConfig;
 
-const std::array<Field, 44> kFields = {{
+const std::array<Field, 45> kFields = {{
     {"listen", "--listen", "ADDR:PORT", "Address and port of the REST API", SetListen, GetString<&C::listen>},
     {"data_dir", "--data-dir", "DIR", "Images, the database and the control token", SetNonEmpty<&C::data_dir>,
      GetString<&C::data_dir>},
@@ -263,6 +263,10 @@ const std::array<Field, 44> kFields = {{
      GetDuration<&C::shutdown_timeout>},
     {"monitor_binary", "--monitor-binary", "FILE", "slipway-monitor (default: next to slipwayd)",
      SetString<&C::monitor_binary>, GetString<&C::monitor_binary>},
+    {"hello_world_archive", "--hello-world-archive", "FILE",
+     "OCI archive imported as hello-world at start-up if the store lacks it (default: "
+     "../share/slipway/hello-world.tar from slipwayd's directory)",
+     SetString<&C::hello_world_archive>, GetString<&C::hello_world_archive>},
     {"registry_auth", "--registry-auth", "FILE",
      "Registry credentials, Docker's config.json format (default ~/.docker/config.json)",
      SetString<&C::registry_auth>, GetString<&C::registry_auth>},
@@ -526,11 +530,27 @@ std::string SshDir(const DaemonConfig& c) {
   return c.state_dir + "/ssh";
 }
 
+namespace {
+
+std::string DirOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+}  // namespace
+
 std::string MonitorBinaryPath(const DaemonConfig& c, const std::string& self_exe) {
   if (!c.monitor_binary.empty()) return c.monitor_binary;
-  size_t slash = self_exe.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : self_exe.substr(0, slash);
-  return dir + "/slipway-monitor";
+  const std::string dir = DirOf(self_exe);
+  std::string sibling = dir + "/slipway-monitor";
+  std::string libexec = dir + "/../libexec/slipway/slipway-monitor";
+  if (::access(sibling.c_str(), X_OK) != 0 && ::access(libexec.c_str(), X_OK) == 0) return libexec;
+  return sibling;
+}
+
+std::string HelloWorldArchivePath(const DaemonConfig& c, const std::string& self_exe) {
+  if (!c.hello_world_archive.empty()) return c.hello_world_archive;
+  return DirOf(self_exe) + "/../share/slipway/hello-world.tar";
 }
 
 std::string RegistryAuthPath(const DaemonConfig& c) {

@@ -37,7 +37,12 @@ struct DaemonConfig {
   std::chrono::milliseconds api_body_timeout{30'000};
   std::chrono::milliseconds api_idle_timeout{60'000};
   std::chrono::milliseconds shutdown_timeout{10'000};
-  std::string monitor_binary;    // empty: slipway-monitor next to slipwayd (MonitorBinaryPath)
+  std::string monitor_binary;  // empty: slipway-monitor next to slipwayd (MonitorBinaryPath)
+  // An OCI archive imported at start-up as hello-world when the store has no
+  // such image; empty: <slipwayd's dir>/../share/slipway/hello-world.tar
+  // (the package's /usr/share/slipway/hello-world.tar). A path that does not
+  // exist imports nothing.
+  std::string hello_world_archive;
   std::string registry_auth;     // empty: ~/.docker/config.json if it exists (RegistryAuthPath)
   std::string signing_key_path;  // empty: <data_dir>/keys/provenance.pem (SigningKeyPath)
   std::vector<std::string> insecure_registries;  // host:port reached over plain http
@@ -142,8 +147,12 @@ std::string SshDir(const DaemonConfig& config);
 // <data_dir>/keys/provenance.pem.
 std::string SigningKeyPath(const DaemonConfig& config);
 // monitor_binary, or slipway-monitor in the directory of `self_exe` (the path
-// of slipwayd itself, from readlink /proc/self/exe).
+// of slipwayd itself, from readlink /proc/self/exe), or, if that is not an
+// executable and this is, <that dir>/../libexec/slipway/slipway-monitor (the
+// package installs /usr/sbin/slipwayd and /usr/libexec/slipway/slipway-monitor).
 std::string MonitorBinaryPath(const DaemonConfig& config, const std::string& self_exe);
+// hello_world_archive, or <dir of self_exe>/../share/slipway/hello-world.tar.
+std::string HelloWorldArchivePath(const DaemonConfig& config, const std::string& self_exe);
 // registry_auth, or $HOME/.docker/config.json if it is readable, or "" (no
 // credentials).
 std::string RegistryAuthPath(const DaemonConfig& config);

@@ -1,14 +1,16 @@
 // slipwayd: wires the engine's stores and runtime to the REST API, and
 // nothing else (the work is done by the services it creates).
 //
-// Start-up: config -> event log -> exclusive locks on the data and state
-// directories -> control token -> image store and container store (one
-// SQLite file) -> Reconcile() with what the machine runs -> the pipelines'
-// store (same file), secret key, repositories and runs (observed by the
-// commit status reporter), whose Recover() records the runs a crash
-// interrupted -> API (and the webhook listener, if it has an
-// address of its own) -> container scheduler, then the run scheduler.
-// SIGTERM or SIGINT: drain (runs first, then containers;
+// Start-up: config (and NOTIFY_SOCKET, taken out of the environment) ->
+// event log -> exclusive locks on the data and state directories -> control
+// token -> image store (hello-world imported from the package's archive if
+// missing) and container store (one SQLite file) -> Reconcile() with what
+// the machine runs -> the pipelines' store (same file), secret key,
+// repositories and runs (observed by the commit status reporter), whose
+// Recover() records the runs a crash interrupted -> API (and the webhook
+// listener, if it has an address of its own) -> container scheduler, then
+// the run scheduler -> READY=1 to systemd once the API answers.
+// SIGTERM or SIGINT: STOPPING=1, then drain (runs first, then containers;
 // see RunService::Shutdown, ContainerService::Shutdown). SIGHUP: reopen the
 // log file.
 #include <fcntl.h>
@@ -30,6 +32,8 @@
 #include "service/daemon/api_server.h"
 #include "service/daemon/commit_status_reporter.h"
 #include "service/daemon/config.h"
+#include "service/daemon/daemon_info.h"
+#include "service/daemon/hello_world.h"
 #include "engine/containers/container_service.h"
 #include "engine/containers/container_store.h"
 #include "engine/base/event_log.h"
@@ -45,12 +49,12 @@
 #include "pipelines/sqlite_run_store.h"
 #include "pipelines/sqlite_test_store.h"
 #include "service/daemon/pipeline_images.h"
+#include "service/daemon/readiness.h"
 #include "service/daemon/token.h"
+#include "service/version/version.h"
 
 namespace slipway::daemon {
 namespace {
-
-constexpr char kVersion[] = "0.4.0";
 
 std::string SelfExe() {
   char buf[PATH_MAX];
@@ -132,7 +136,8 @@ int AwaitTermination(int signal_fd, EventLog& log) {
 
 class Daemon {
  public:
-  explicit Daemon(DaemonConfig config) : config_(std::move(config)) {}
+  Daemon(DaemonConfig config, SdNotifier notifier)
+      : config_(std::move(config)), notifier_(std::move(notifier)) {}
 
   Status Init(EventLog& log) {
     log_ = &log;
@@ -140,6 +145,7 @@ class Daemon {
     SLIPWAY_RETURN_IF_ERROR(PrepareDir(config_.state_dir, &state_lock_));
     SLIPWAY_ASSIGN_OR_RETURN(token_, LoadOrCreateToken(TokenPath(config_)));
     SLIPWAY_ASSIGN_OR_RETURN(images_, ImageStore::Open(config_.data_dir, config_.max_layer_bytes));
+    ImportHelloWorldIfMissing();
     SLIPWAY_ASSIGN_OR_RETURN(store_, ContainerStore::Open(DatabasePath(config_)));
     SLIPWAY_RETURN_IF_ERROR(OpenContainers());
     SLIPWAY_ASSIGN_OR_RETURN(ReconcileReport report, containers_->Reconcile());
@@ -164,6 +170,9 @@ class Daemon {
   void Serve(int signal_fd) {
     containers_->Run();
     runs_->Start();
+    // Under systemd (Type=notify): READY=1 once the API answers, not before.
+    if (Status ready = AnnounceReady(notifier_, listen_host_, api_->port()); !ready.ok())
+      log_->Error("sd_notify.failed", {{"error", ready.message()}});
     log_->Info("slipwayd.ready", {{"version", kVersion},
                                   {"listen", config_.listen},
                                   {"webhook_url", PublicUrl(config_) + "/hooks/"},
@@ -172,6 +181,7 @@ class Daemon {
     int sig = AwaitTermination(signal_fd, *log_);
     log_->Info("slipwayd.stopping",
                {{"signal", sigabbrev_np(sig)}, {"deadline_ms", config_.shutdown_timeout.count()}});
+    (void)notifier_.Notify("STOPPING=1");
     api_->SetDraining();
     if (hooks_api_) hooks_api_->SetDraining();
     // Runs first: a run still starting steps would otherwise queue
@@ -198,6 +208,17 @@ class Daemon {
     }
     SLIPWAY_ASSIGN_OR_RETURN(*lock, LockDir(dir));
     return Status::Ok();
+  }
+
+  // A broken archive is logged, not fatal: slipwayd serves without hello-world.
+  void ImportHelloWorldIfMissing() {
+    const std::string archive = HelloWorldArchivePath(config_, SelfExe());
+    Result<bool> imported = ImportHelloWorld(*images_, archive);
+    if (!imported.ok()) {
+      log_->Warn("image.hello_world_failed", {{"archive", archive}, {"error", imported.status().message()}});
+    } else if (*imported) {
+      log_->Info("image.hello_world_imported", {{"archive", archive}});
+    }
   }
 
   Status OpenContainers() {
@@ -267,6 +288,7 @@ class Daemon {
     ApiServerOptions options;
     options.host = listen.host;
     options.port = listen.port;
+    listen_host_ = listen.host;
     options.threads = config_.api_threads;
     options.max_body_bytes = config_.max_body_bytes;
     options.max_head_bytes = config_.api_max_head_bytes;
@@ -285,14 +307,7 @@ class Daemon {
     const bool own_hooks_listener =
         !config_.webhook_listen.empty() && config_.webhook_listen != config_.listen;
     options.hooks = own_hooks_listener ? ApiServerOptions::Hooks::kNone : ApiServerOptions::Hooks::kAlso;
-    DaemonInfo info;
-    info.version = kVersion;
-    info.data_dir = config_.data_dir;
-    info.state_dir = config_.state_dir;
-    info.cgroup_layout = CgroupLayoutName(cgroups.layout());
-    info.max_running = config_.max_running;
-    info.max_runs = config_.max_runs;
-    info.public_url = PublicUrl(config_);
+    DaemonInfo info = DescribeDaemon(config_, cgroups);
     api_ = std::make_unique<ApiServer>(options, *containers_, *image_service_, *repos_, *runs_, *run_store_,
                                        metrics_, *log_, info);
     SLIPWAY_RETURN_IF_ERROR(api_->Start());
@@ -307,6 +322,8 @@ class Daemon {
   }
 
   DaemonConfig config_;
+  SdNotifier notifier_;
+  std::string listen_host_;  // the API's, for the readiness probe
   EventLog* log_ = nullptr;
   UniqueFd data_lock_, state_lock_;
   std::string token_;
@@ -338,6 +355,8 @@ int Main(int argc, char** argv) {
     std::fputs(args.output.c_str(), *args.exit_code == 0 ? stdout : stderr);
     return *args.exit_code;
   }
+  // Before any thread: it unsets NOTIFY_SOCKET.
+  SdNotifier notifier = SdNotifier::FromEnvironment();
   UniqueFd signals = BlockSignals();
   auto level = ParseLogLevel(args.config.log_level);
   auto log = EventLog::Open(args.config.log_file, level.ok() ? *level : LogLevel::kInfo);
@@ -345,7 +364,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "slipwayd: %s\n", log.status().message().c_str());
     return 1;
   }
-  Daemon daemon(args.config);
+  Daemon daemon(args.config, std::move(notifier));
   Status st = daemon.Init(**log);
   if (!st.ok()) {
     (*log)->Error("slipwayd.failed", {{"error", st.message()}});

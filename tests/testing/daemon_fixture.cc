@@ -328,6 +328,11 @@ bool DecodeFrames(const std::string& data, std::string* out, std::string* err) {
 
 // --- DaemonUnderTest ----------------------------------------------------------------
 
+DaemonUnderTest::DaemonUnderTest(std::vector<std::string> extra_args, DaemonBinaries binaries)
+    : DaemonUnderTest(std::move(extra_args)) {
+  binaries_ = std::move(binaries);
+}
+
 DaemonUnderTest::DaemonUnderTest(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
   static std::atomic<int> counter{0};
   dir_ = MakeTempDir("slipwayd-test");
@@ -382,18 +387,25 @@ std::vector<std::string> DaemonUnderTest::Env() const {
   }
 }
 
+int DaemonUnderTest::ChoosePort() {
+  if (port_ == 0) port_ = FreeLoopbackPort();
+  return port_;
+}
+
 ::testing::AssertionResult DaemonUnderTest::Restart() {
   return Start();
 }
 
 ::testing::AssertionResult DaemonUnderTest::Launch() {
-  const DaemonBinaries& b = Binaries();
+  const DaemonBinaries& b = binaries_ ? *binaries_ : Binaries();
   if (b.slipwayd.empty()) return ::testing::AssertionFailure() << "InitDaemonBinaries() was not called";
-  std::vector<std::string> argv = {
-      b.slipwayd,         "--listen",        "127.0.0.1:" + std::to_string(port_),
-      "--data-dir",       data_dir_,         "--state-dir",
-      state_dir_,         "--cgroup-parent", cgroup_parent_,
-      "--monitor-binary", b.monitor};
+  std::vector<std::string> argv = {b.slipwayd,   "--listen",        "127.0.0.1:" + std::to_string(port_),
+                                   "--data-dir", data_dir_,         "--state-dir",
+                                   state_dir_,   "--cgroup-parent", cgroup_parent_};
+  if (!b.monitor.empty()) {
+    argv.push_back("--monitor-binary");
+    argv.push_back(b.monitor);
+  }
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   // HOME is private, so no credentials file of the machine's is used.
   std::vector<std::string> env = {"HOME=" + dir_ + "/home"};
@@ -518,7 +530,7 @@ Outcome DaemonUnderTest::Cli(const std::vector<std::string>& args, const std::ve
 
 Child DaemonUnderTest::SpawnCli(const std::vector<std::string>& args,
                                 const std::vector<std::string>& env) const {
-  std::vector<std::string> argv = {Binaries().cli};
+  std::vector<std::string> argv = {binaries_ ? binaries_->cli : Binaries().cli};
   argv.insert(argv.end(), args.begin(), args.end());
   // `env` wins over Env() for the same variable.
   auto key = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -96,6 +97,10 @@ class DaemonUnderTest {
  public:
   // `extra_args` are added to slipwayd's command line (--max-running 8...).
   explicit DaemonUnderTest(std::vector<std::string> extra_args = {});
+  // Runs these binaries instead of the command line's (an installed
+  // package's); an empty `monitor` passes no --monitor-binary, so that
+  // slipwayd finds slipway-monitor itself.
+  DaemonUnderTest(std::vector<std::string> extra_args, DaemonBinaries binaries);
   ~DaemonUnderTest();
   DaemonUnderTest(const DaemonUnderTest&) = delete;
   DaemonUnderTest& operator=(const DaemonUnderTest&) = delete;
@@ -116,6 +121,13 @@ class DaemonUnderTest {
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
 
+  // Picks the loopback port Start() will listen on, for a test that must
+  // reach slipwayd before Start() returns (a port another process takes
+  // meanwhile makes Start() fail rather than move).
+  int ChoosePort();
+  // Before Start(): slipwayd's data directory is `dir` (an installed
+  // package's /var/lib/slipway), which the destructor leaves in place.
+  void set_data_dir(std::string dir) { data_dir_ = std::move(dir); }
   std::string Url() const;  // "http://127.0.0.1:PORT"
   int port() const { return port_; }
   const std::string& Token() const { return token_; }
@@ -176,7 +188,8 @@ class DaemonUnderTest {
   void KillWhatIsLeft();
 
   std::vector<std::string> extra_args_;
-  std::string dir_;  // scratch: log, HOME, the busybox tar
+  std::optional<DaemonBinaries> binaries_;  // else Binaries()
+  std::string dir_;                         // scratch: log, HOME, the busybox tar
   std::string data_dir_, state_dir_, cgroup_parent_;
   int port_ = 0;
   pid_t pid_ = -1;

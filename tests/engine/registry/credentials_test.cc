@@ -67,6 +67,18 @@ TEST(CredentialsTest, LoadsFromAFile) {
   EXPECT_TRUE(CredentialStore::Parse("{}", "x")->empty());
 }
 
+// What `slipway info` lists: normalized hosts, sorted, never a secret.
+TEST(CredentialsTest, RegistriesNamesHostsOnly) {
+  auto store = CredentialStore::Parse(R"({"auths": {
+      "https://index.docker.io/v1/": {"auth": "dTpwYXNzd29yZDE="},
+      "Reg.Example:5000": {"username": "u", "password": "password2"},
+      "https://ghcr.io/v2/": {"username": "u", "password": "password3"}}})",
+                                      "test");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(store->Registries(), (std::vector<std::string>{"docker.io", "ghcr.io", "reg.example:5000"}));
+  EXPECT_TRUE(CredentialStore().Registries().empty());
+}
+
 TEST(CredentialsTest, Base64) {
   for (const std::string& s :
        std::vector<std::string>{"", "a", "ab", "abc", "abcd", "user:pass", std::string("\0\xff\x10", 3)}) {

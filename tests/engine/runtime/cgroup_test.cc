@@ -188,6 +188,8 @@ TEST(CgroupDriverMountinfoTest, V1WithCoMountedAndDuplicateHierarchies) {
                                   "/sys/fs/cgroup/pids/p/x",
                                   "/sys/fs/cgroup/devices/p/x",
                               }));
+  // The order is Slipway's, not the mounts'; blkio and freezer are not used.
+  EXPECT_EQ(d->Controllers(), (std::vector<std::string>{"memory", "cpu", "cpuacct", "pids", "devices"}));
 }
 
 TEST(CgroupDriverMountinfoTest, HybridAddsUnifiedMountLast) {
@@ -199,6 +201,8 @@ TEST(CgroupDriverMountinfoTest, HybridAddsUnifiedMountLast) {
   EXPECT_EQ(d->layout(), CgroupLayout::kHybrid);
   EXPECT_EQ(d->PathsFor("x"),
             (std::vector<std::string>{"/sys/fs/cgroup/memory/p/x", "/sys/fs/cgroup/unified/p/x"}));
+  // The cgroup2 mount of a hybrid machine has no controllers to offer.
+  EXPECT_EQ(d->Controllers(), (std::vector<std::string>{"memory"}));
 }
 
 TEST(CgroupDriverMountinfoTest, PureV2WithEscapedMountPoint) {
@@ -210,6 +214,8 @@ TEST(CgroupDriverMountinfoTest, PureV2WithEscapedMountPoint) {
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->layout(), CgroupLayout::kV2);
   EXPECT_EQ(d->PathsFor("x"), (std::vector<std::string>{"/weird dir/p/x"}));
+  // No /weird dir/cgroup.controllers to read: only the BPF devices rule is certain.
+  EXPECT_EQ(d->Controllers(), (std::vector<std::string>{"devices"}));
 }
 
 TEST(CgroupDriverMountinfoTest, RejectsMissingCgroupsAndBadParent) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -367,6 +368,7 @@ TEST(DaemonArgsTest, EveryFlagSetsItsValue) {
                        "--max-body-size=64k",
                        "--shutdown-timeout=3s",
                        "--monitor-binary=/m",
+                       "--hello-world-archive=/h.tar",
                        "--registry-auth=/r",
                        "--insecure-registry=a:1",
                        "--insecure-registry=b:2",
@@ -390,6 +392,7 @@ TEST(DaemonArgsTest, EveryFlagSetsItsValue) {
   want.max_body_bytes = 64 * 1024;
   want.shutdown_timeout = 3s;
   want.monitor_binary = "/m";
+  want.hello_world_archive = "/h.tar";
   want.registry_auth = "/r";
   want.insecure_registries = {"a:1", "b:2"};
   want.max_layer_bytes = int64_t{2} << 30;
@@ -467,6 +470,29 @@ TEST(DaemonConfigTest, DerivedPaths) {
   EXPECT_EQ(MonitorBinaryPath(c, "/usr/local/bin/slipwayd"), "/usr/local/bin/slipway-monitor");
   c.monitor_binary = "/opt/slipway-monitor";
   EXPECT_EQ(MonitorBinaryPath(c, "/usr/local/bin/slipwayd"), "/opt/slipway-monitor");
+  c.monitor_binary.clear();
+  {
+    // The package's layout: /usr/sbin/slipwayd, /usr/libexec/slipway/slipway-monitor.
+    TempDir usr;
+    ASSERT_EQ(::mkdir((usr.path() + "/sbin").c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((usr.path() + "/libexec").c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((usr.path() + "/libexec/slipway").c_str(), 0755), 0);
+    const std::string slipwayd = usr.path() + "/sbin/slipwayd";
+    // Neither exists: the sibling is named (the error says where it looked first).
+    EXPECT_EQ(MonitorBinaryPath(c, slipwayd), usr.path() + "/sbin/slipway-monitor");
+    const std::string libexec = usr.path() + "/libexec/slipway/slipway-monitor";
+    { std::ofstream(libexec) << "#!/bin/sh\n"; }
+    ASSERT_EQ(::chmod(libexec.c_str(), 0755), 0);
+    EXPECT_EQ(MonitorBinaryPath(c, slipwayd), usr.path() + "/sbin/../libexec/slipway/slipway-monitor");
+    // A sibling, when there is one, comes first (bazel-bin and tools/serve.sh's layout).
+    const std::string sibling = usr.path() + "/sbin/slipway-monitor";
+    { std::ofstream(sibling) << "#!/bin/sh\n"; }
+    ASSERT_EQ(::chmod(sibling.c_str(), 0755), 0);
+    EXPECT_EQ(MonitorBinaryPath(c, slipwayd), sibling);
+  }
+  EXPECT_EQ(HelloWorldArchivePath(c, "/usr/sbin/slipwayd"), "/usr/sbin/../share/slipway/hello-world.tar");
+  c.hello_world_archive = "/srv/hello.tar";
+  EXPECT_EQ(HelloWorldArchivePath(c, "/usr/sbin/slipwayd"), "/srv/hello.tar");
 
   TempDir home;
   const char* old_home = std::getenv("HOME");
