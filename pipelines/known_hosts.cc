@@ -5,38 +5,19 @@
 
 #include <sstream>
 
+#include "engine/base/base64.h"
 #include "engine/base/fs.h"
 
 namespace slipway::pipelines {
 
 namespace {
 
-std::string Base64Encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
-  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
-  return out;
-}
-
-// Standard base64 with padding; nullopt-like empty result for bad input.
-std::string Base64Decode(const std::string& text) {
-  if (text.empty() || text.size() % 4 != 0) return "";
-  std::string out(text.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0) return "";
-  size_t padding = text.ends_with("==") ? 2 : text.ends_with("=") ? 1 : 0;
-  out.resize(static_cast<size_t>(n) - padding);
-  return out;
-}
-
 // "|1|<salt>|<hash>": HMAC-SHA1 of the name under the salt.
 bool HashedNameMatches(const std::string& pattern, const std::string& name) {
   if (!pattern.starts_with("|1|")) return false;
   size_t bar = pattern.find('|', 3);
   if (bar == std::string::npos) return false;
-  std::string salt = Base64Decode(pattern.substr(3, bar - 3));
+  std::string salt = Base64Decode(pattern.substr(3, bar - 3)).value_or("");
   if (salt.empty()) return false;
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/base/base64.h"  // Base64Encode/Decode, for the "auth" field
 #include "engine/base/status.h"
 
 namespace slipway {
@@ -44,9 +45,5 @@ std::string NormalizeRegistryHost(std::string_view key);
 
 // The value of an Authorization header for HTTP basic authentication.
 std::string BasicAuthorization(const Credentials& credentials);
-
-std::string Base64Encode(std::string_view data);
-// Standard alphabet, padding optional; nullopt on any other character.
-std::optional<std::string> Base64Decode(std::string_view text);
 
 }  // namespace slipway
