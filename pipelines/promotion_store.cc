@@ -28,7 +28,9 @@ json PromotionRecord::ToJsonValue() const {
 }
 
 Result<PromotionRecord> PromotionRecord::FromJsonValue(const json& j) {
-  auto bad = [](const std::string& what) { return InvalidArgument("promotion: field \"" + what + "\" is missing or of another type"); };
+  auto bad = [](const std::string& what) {
+    return InvalidArgument("promotion: field \"" + what + "\" is missing or of another type");
+  };
   if (!j.is_object()) return InvalidArgument("promotion: not a JSON object");
   PromotionRecord r;
   for (auto [key, out] : {std::pair<const char*, int64_t*>{"id", &r.id}, {"run", &r.run_id}}) {
@@ -37,8 +39,11 @@ Result<PromotionRecord> PromotionRecord::FromJsonValue(const json& j) {
   }
   if (!j.contains("attempts") || !j["attempts"].is_number_integer()) return bad("attempts");
   r.attempts = j["attempts"].get<int>();
-  for (auto [key, out] : {std::pair<const char*, std::string*>{"repo", &r.repo}, {"started_by", &r.started_by},
-                          {"image_id", &r.image_id}, {"target", &r.target}, {"result", &r.result},
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"repo", &r.repo},
+                          {"started_by", &r.started_by},
+                          {"image_id", &r.image_id},
+                          {"target", &r.target},
+                          {"result", &r.result},
                           {"error", &r.error}}) {
     if (!j.contains(key) || !j[key].is_string()) return bad(key);
     *out = j[key].get<std::string>();

@@ -32,14 +32,14 @@ struct PromotionRecord {
   // restarted while it was pending or going on), "api" or "cli" (by hand,
   // through POST /api/v1/runs/{id}/promote).
   std::string started_by;
-  std::string image_id;         // "sha256:<hex>" in slipwayd's store
-  std::string target;           // "127.0.0.1:5000/team/app"
+  std::string image_id;  // "sha256:<hex>" in slipwayd's store
+  std::string target;    // "127.0.0.1:5000/team/app"
   std::vector<std::string> tags;
-  std::string manifest_digest;  // what the registry serves; "" until pushed
+  std::string manifest_digest;    // what the registry serves; "" until pushed
   std::string provenance_digest;  // the attached statement's manifest; "" until attached
-  std::string result;           // kPromotion*
-  std::string error;            // for "failed"; never a credential
-  int attempts = 0;             // tries so far (retries with backoff)
+  std::string result;             // kPromotion*
+  std::string error;              // for "failed"; never a credential
+  int attempts = 0;               // tries so far (retries with backoff)
   int64_t started_unix_ms = 0, finished_unix_ms = 0;
 
   nlohmann::ordered_json ToJsonValue() const;

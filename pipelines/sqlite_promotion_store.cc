@@ -44,10 +44,13 @@ const char* const kMigrations[] = {
 constexpr int kMaxLimit = 500;
 
 constexpr char kColumns[] =
-    "id, run_id, repo, started_by, image_id, target, tags, manifest_digest, provenance_digest, result, error, "
+    "id, run_id, repo, started_by, image_id, target, tags, manifest_digest, provenance_digest, result, "
+    "error, "
     "attempts, started_unix_ms, finished_unix_ms";
 
-std::string Name(int64_t id) { return "promotion " + std::to_string(id); }
+std::string Name(int64_t id) {
+  return "promotion " + std::to_string(id);
+}
 
 // Every column but id, from index 1.
 void Bind(SQLite::Statement& q, const PromotionRecord& r) {
@@ -106,9 +109,9 @@ Result<std::unique_ptr<SqlitePromotionStore>> SqlitePromotionStore::Open(const s
   return std::unique_ptr<SqlitePromotionStore>(new SqlitePromotionStore(std::move(db)));
 }
 
-#define SLIPWAY_DB_CATCH(what)                                   \
-  catch (const std::exception& e) {                              \
-    return DatabaseError(*db_, "promotion store: " + (what), e); \
+#define SLIPWAY_DB_CATCH(what)                                                \
+  catch (const std::exception& e) {                                           \
+    return DatabaseError(*db_, std::string("promotion store: ") + (what), e); \
   }
 
 Result<PromotionRecord> SqlitePromotionStore::Add(const PromotionRecord& record) {
@@ -128,10 +131,11 @@ Result<PromotionRecord> SqlitePromotionStore::Add(const PromotionRecord& record)
 Status SqlitePromotionStore::Update(const PromotionRecord& record) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(*db_,
-                        "UPDATE promotions SET run_id = ?, repo = ?, started_by = ?, image_id = ?, target = ?, "
-                        "tags = ?, manifest_digest = ?, provenance_digest = ?, result = ?, error = ?, "
-                        "attempts = ?, started_unix_ms = ?, finished_unix_ms = ? WHERE id = ?");
+    SQLite::Statement q(
+        *db_,
+        "UPDATE promotions SET run_id = ?, repo = ?, started_by = ?, image_id = ?, target = ?, "
+        "tags = ?, manifest_digest = ?, provenance_digest = ?, result = ?, error = ?, "
+        "attempts = ?, started_unix_ms = ?, finished_unix_ms = ? WHERE id = ?");
     Bind(q, record);
     q.bind(14, record.id);
     if (q.exec() == 0) return NotFound(Name(record.id) + ": not found");
