@@ -24,6 +24,8 @@
 #include "engine/base/event_log.h"
 #include "engine/base/status.h"
 #include "engine/containers/log_follower.h"
+#include "pipelines/promotion_service.h"
+#include "pipelines/promotion_store.h"
 #include "pipelines/repo_registry.h"
 #include "pipelines/run_service.h"
 #include "pipelines/run_store.h"
@@ -166,12 +168,17 @@ struct Context {
   // How long a delivery id is remembered: a replay within it is answered
   // "duplicate" and runs nothing.
   std::chrono::milliseconds delivery_keep;
+  // Promotion (ApiServerOptions): its routes exist only when set.
+  pipelines::PromotionService* promotions = nullptr;
+  pipelines::PromotionStore* promotion_audit = nullptr;
 };
 
 void AddContainerRoutes(Router& router, Context& context);
 void AddImageRoutes(Router& router, Context& context);
 void AddRepoRoutes(Router& router, Context& context);
 void AddRunRoutes(Router& router, Context& context);
+// POST /api/v1/runs/{id}/promote, GET /api/v1/promotions (promotion_routes.cc).
+void AddPromotionRoutes(Router& router, Context& context);
 // POST /hooks/github, /hooks/gitea, /hooks/gitlab (hook_routes.cc).
 void AddHookRoutes(Router& router, Context& context);
 

@@ -137,12 +137,15 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
       connections_(
           {options_.max_connections, options_.header_timeout, options_.body_timeout, options_.idle_timeout},
           metrics) {
+  context_.promotions = options_.promotions;
+  context_.promotion_audit = options_.promotion_audit;
   AddServiceRoutes();
   if (options_.hooks != ApiServerOptions::Hooks::kOnly) {
     AddContainerRoutes(router_, context_);
     AddImageRoutes(router_, context_);
     AddRepoRoutes(router_, context_);
     AddRunRoutes(router_, context_);
+    AddPromotionRoutes(router_, context_);
   }
   if (options_.hooks != ApiServerOptions::Hooks::kNone) AddHookRoutes(router_, context_);
 }

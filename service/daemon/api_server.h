@@ -51,6 +51,11 @@
 #include "service/daemon/image_service.h"
 #include "service/daemon/metrics.h"
 
+namespace slipway::pipelines {
+class PromotionService;
+class PromotionStore;
+}  // namespace slipway::pipelines
+
 namespace slipway::daemon {
 
 // What GET /api/v1/info says besides the live counts (running, queued).
@@ -91,6 +96,10 @@ struct ApiServerOptions {
   int64_t webhook_max_body_bytes = int64_t{25} << 20;
   // How long a delivery id is remembered, so that a replay runs nothing.
   std::chrono::milliseconds delivery_keep{std::chrono::hours(24 * 7)};
+  // Optional (they outlive the server): POST /api/v1/runs/{id}/promote and
+  // GET /api/v1/promotions are served only when both are set.
+  pipelines::PromotionService* promotions = nullptr;
+  pipelines::PromotionStore* promotion_audit = nullptr;
 };
 
 namespace api {
