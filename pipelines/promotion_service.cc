@@ -220,11 +220,13 @@ void PromotionService::WorkerLoop() {
     bool retry = false;
     auto run = runs_.GetRun(job.run_id);
     // Only a run that succeeded and still waits for its promotion (it may
-    // have been promoted by hand since, or pruned).
+    // have been promoted by hand since, or pruned). A failed one is taken
+    // up again for its own retry, or after a crash cut its retries short.
+    const bool again = job.tries > 0 || job.started_by == "recover";
     bool wanted =
         run.ok() && run->status == RunStatus::kSuccess &&
         (run->promotion_status == kPromotionPending || run->promotion_status == kPromotionPromoting ||
-         (job.tries > 0 && run->promotion_status == kPromotionFailed));
+         (again && run->promotion_status == kPromotionFailed));
     if (!run.ok()) log_.Warn("promotion.skipped", {{"run", job.run_id}, {"error", run.status().message()}});
     PromotionRecord rec;
     if (!wanted && job.record_id != 0) {
