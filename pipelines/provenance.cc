@@ -10,6 +10,7 @@
 #include "engine/base/base64.h"
 #include "engine/base/time.h"
 #include "engine/oci/digest.h"
+#include "pipelines/git_url.h"
 #include "pipelines/openssl_handles.h"
 #include "pipelines/when.h"
 
@@ -95,12 +96,15 @@ Result<int64_t> IntAt(const json& object, const char* name, const std::string& w
 }  // namespace
 
 std::string ProvenanceStatement(const ProvenanceFacts& facts) {
+  // The statement is public (it sits beside the image): a repository URL
+  // that carries a token loses it here.
+  const std::string repo_url = StripUserinfo(facts.repo_url);
   std::string hex = facts.manifest_digest;
   if (hex.starts_with("sha256:")) hex = hex.substr(7);
   const Run& run = facts.run;
 
   json external = {
-      {"repository", facts.repo_url},
+      {"repository", repo_url},
       {"repo", run.repo},
       {"ref", GitRef(run)},
       {"branch", run.branch},
@@ -111,8 +115,8 @@ std::string ProvenanceStatement(const ProvenanceFacts& facts) {
   };
   if (run.pull_request > 0) external["pullRequest"] = run.pull_request;
   json dependencies = json::array();
-  if (!facts.repo_url.empty() && !run.commit.empty()) {
-    std::string uri = "git+" + facts.repo_url;
+  if (!repo_url.empty() && !run.commit.empty()) {
+    std::string uri = "git+" + repo_url;
     if (!GitRef(run).empty()) uri += "@" + GitRef(run);
     dependencies.push_back({{"uri", uri}, {"digest", {{"gitCommit", run.commit}}}});
   }

@@ -206,24 +206,37 @@ std::vector<std::string> MountSources(const ImageRecord& image, const Reference&
   return out;
 }
 
-Status PushOne(ImageStore& store, RegistryClient& client, const Reference& target, const Descriptor& d,
-               const std::vector<std::string>& sources, const TransferOptions& o) {
+// What happened to one blob of a push.
+enum class BlobOutcome { kPresent, kMounted, kPushed };
+
+Result<BlobOutcome> PushOne(ImageStore& store, RegistryClient& client, const Reference& target,
+                            const Descriptor& d, const std::vector<std::string>& sources,
+                            const TransferOptions& o) {
   SLIPWAY_ASSIGN_OR_RETURN(bool present, client.HasBlob(target, d.digest));
   if (present) {
     Report(o, d.digest, "exists", d.size, d.size);
-    return Status::Ok();
+    return BlobOutcome::kPresent;
   }
   for (const std::string& from : sources) {
     auto mounted = client.MountBlob(target, d.digest, from);
     if (mounted.ok() && *mounted) {
       Report(o, d.digest, "mounted", d.size, d.size);
-      return Status::Ok();
+      return BlobOutcome::kMounted;
     }
   }
   Report(o, d.digest, "uploading", 0, d.size);
   SLIPWAY_RETURN_IF_ERROR(client.PushBlob(target, d, store.BlobPath(d.digest)));
   Report(o, d.digest, "done", d.size, d.size);
-  return Status::Ok();
+  return BlobOutcome::kPushed;
+}
+
+// The config and layers of `image`, and its manifest body.
+Result<std::pair<std::vector<Descriptor>, std::string>> BlobsOf(ImageStore& store, const ImageRecord& image) {
+  SLIPWAY_ASSIGN_OR_RETURN(std::string body, store.ManifestBody(image));
+  SLIPWAY_ASSIGN_OR_RETURN(Manifest manifest, ParseManifest(body, image.manifest_media_type));
+  std::vector<Descriptor> blobs = manifest.layers;
+  blobs.push_back(manifest.config);
+  return std::make_pair(std::move(blobs), std::move(body));
 }
 
 }  // namespace
@@ -233,18 +246,90 @@ Result<Digest> Push(ImageStore& store, RegistryClient& client, const std::string
   SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, store.Resolve(local_ref));
   SLIPWAY_ASSIGN_OR_RETURN(Reference target, ParseReference(target_text.empty() ? local_ref : target_text));
   if (target.tag.empty()) return InvalidArgument("push " + target.Familiar() + ": a tag is needed");
-  SLIPWAY_ASSIGN_OR_RETURN(std::string body, store.ManifestBody(image));
-  SLIPWAY_ASSIGN_OR_RETURN(Manifest manifest, ParseManifest(body, image.manifest_media_type));
-  std::vector<Descriptor> blobs = manifest.layers;
-  blobs.push_back(manifest.config);
+  SLIPWAY_ASSIGN_OR_RETURN(auto blobs_and_body, BlobsOf(store, image));
+  auto& [blobs, body] = blobs_and_body;
   std::vector<std::string> sources = MountSources(image, target);
-  Status st = ForEachParallel(blobs.size(), o.parallelism,
-                              [&](size_t i) { return PushOne(store, client, target, blobs[i], sources, o); });
+  Status st = ForEachParallel(blobs.size(), o.parallelism, [&](size_t i) {
+    return PushOne(store, client, target, blobs[i], sources, o).status();
+  });
   if (!st.ok()) return st.Wrap("push " + target.Familiar());
   // Last: only now may the tag point at the image.
   SLIPWAY_RETURN_IF_ERROR(client.PutManifest(target, target.tag, image.manifest_media_type, body)
                               .Wrap("push " + target.Familiar()));
   return image.manifest_digest;
+}
+
+Result<PushReport> PushByDigest(ImageStore& store, RegistryClient& client, const std::string& local_ref,
+                                const std::string& repository, const std::vector<std::string>& tags,
+                                const std::set<std::string>& immutable_tags, const TransferOptions& o,
+                                const std::vector<std::string>& mount_from) {
+  const std::string context = "push " + local_ref + " to " + repository;
+  SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, store.Resolve(local_ref));
+  // A repository only: ParseReference would take a tag or digest written
+  // into it (and supply "latest" itself), and it would be silently ignored.
+  const size_t slash = repository.rfind('/');
+  if (repository.find_first_of(":@", slash == std::string::npos ? 0 : slash) != std::string::npos) {
+    return InvalidArgument(context + ": the target is a repository, without a tag or digest");
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(Reference target, ParseReference(repository));
+  for (const std::string& tag : tags) {
+    if (!IsValidTag(tag)) return InvalidArgument(context + ": invalid tag \"" + tag.substr(0, 130) + "\"");
+  }
+  const Digest& digest = image.manifest_digest;
+
+  // Before anything moves: where each tag points now. An immutable tag that
+  // points elsewhere stops the push while the registry is still untouched.
+  std::vector<std::optional<Digest>> current;
+  for (const std::string& tag : tags) {
+    auto at = client.ManifestDigest(target, tag);
+    if (!at.ok()) return at.status().Wrap(context);
+    if (at->has_value() && **at != digest && immutable_tags.count(tag)) {
+      return FailedPrecondition(context + ": tag " + tag + " is immutable and points at " + (*at)->str() +
+                                ", not at " + digest.str());
+    }
+    current.push_back(*at);
+  }
+
+  PushReport report;
+  report.manifest_digest = digest;
+  auto present = client.ManifestDigest(target, digest.str());
+  if (!present.ok()) return present.status().Wrap(context);
+  SLIPWAY_ASSIGN_OR_RETURN(auto blobs_and_body, BlobsOf(store, image));
+  auto& [blobs, body] = blobs_and_body;
+  if (present->has_value()) {
+    // A registry accepts a manifest only once it has every blob under it.
+    report.blobs_present = static_cast<int>(blobs.size());
+  } else {
+    std::vector<std::string> sources = MountSources(image, target);
+    for (const std::string& from : mount_from) {
+      if (from != target.repository && std::find(sources.begin(), sources.end(), from) == sources.end()) {
+        sources.push_back(from);
+      }
+    }
+    std::atomic<int> pushed{0}, mounted{0}, existed{0};
+    Status st = ForEachParallel(blobs.size(), o.parallelism, [&](size_t i) -> Status {
+      SLIPWAY_ASSIGN_OR_RETURN(BlobOutcome outcome, PushOne(store, client, target, blobs[i], sources, o));
+      (outcome == BlobOutcome::kPushed ? pushed : outcome == BlobOutcome::kMounted ? mounted : existed)++;
+      return Status::Ok();
+    });
+    if (!st.ok()) return st.Wrap(context);
+    report.blobs_pushed = pushed;
+    report.blobs_mounted = mounted;
+    report.blobs_present = existed;
+    // By digest: the image is complete in the registry before any tag
+    // names it.
+    SLIPWAY_RETURN_IF_ERROR(
+        client.PutManifest(target, digest.str(), image.manifest_media_type, body).Wrap(context));
+    report.manifest_pushed = true;
+  }
+  for (size_t i = 0; i < tags.size(); ++i) {
+    if (current[i] == digest) continue;
+    SLIPWAY_RETURN_IF_ERROR(client.PutManifest(target, tags[i], image.manifest_media_type, body)
+                                .Wrap(context + ": tag " + tags[i]));
+    report.tags_set.push_back(tags[i]);
+    if (current[i].has_value()) report.tags_moved.push_back(tags[i]);
+  }
+  return report;
 }
 
 }  // namespace slipway

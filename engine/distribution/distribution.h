@@ -15,7 +15,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "engine/base/status.h"
 #include "engine/image/image_store.h"
@@ -40,5 +42,30 @@ Result<ImageRecord> Pull(ImageStore& store, RegistryClient& client, const std::s
 // Returns the manifest digest the registry now serves.
 Result<Digest> Push(ImageStore& store, RegistryClient& client, const std::string& local_ref,
                     const std::string& target = "", const TransferOptions& options = {});
+
+// What PushByDigest did.
+struct PushReport {
+  Digest manifest_digest;        // what the registry now serves
+  bool manifest_pushed = false;  // false: the registry had it
+  int blobs_pushed = 0, blobs_mounted = 0, blobs_present = 0;
+  std::vector<std::string> tags_set;    // put now (new, or moved)
+  std::vector<std::string> tags_moved;  // of tags_set, those that named another digest
+  bool changed() const { return manifest_pushed || !tags_set.empty(); }
+};
+
+// Pushes local image `local_ref` (a name or id) into `repository`
+// ("host/team/app", no tag) by digest, then points each of `tags` at it,
+// so no tag names an incomplete image. First, before anything is pushed,
+// each tag's current digest is asked (HEAD): one of `immutable_tags`
+// pointing at another digest is kFailedPrecondition naming both. A
+// manifest the registry already has is not pushed again, nor are its blobs;
+// a tag already pointing at it is not put again. Blobs are mounted from the
+// image's other repositories on that registry and from `mount_from`
+// (repository paths) before being uploaded.
+Result<PushReport> PushByDigest(ImageStore& store, RegistryClient& client, const std::string& local_ref,
+                                const std::string& repository, const std::vector<std::string>& tags,
+                                const std::set<std::string>& immutable_tags,
+                                const TransferOptions& options = {},
+                                const std::vector<std::string>& mount_from = {});
 
 }  // namespace slipway

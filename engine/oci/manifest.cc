@@ -111,6 +111,7 @@ Result<Descriptor> ParseDescriptor(const json& obj, const std::string& where) {
     }
   }
   SLIPWAY_ASSIGN_OR_RETURN(d.annotations, ParseAnnotations(obj, where));
+  SLIPWAY_ASSIGN_OR_RETURN(d.artifact_type, OptionalString(obj, where, "artifactType"));
   SLIPWAY_RETURN_IF_ERROR(ParsePlatform(obj, where, d));
   return d;
 }
@@ -136,6 +137,7 @@ ordered_json DescriptorJson(const Descriptor& d) {
   out["digest"] = d.digest.str();
   out["size"] = d.size;
   if (!d.urls.empty()) out["urls"] = d.urls;
+  if (!d.artifact_type.empty()) out["artifactType"] = d.artifact_type;
   if (!d.annotations.empty()) out["annotations"] = d.annotations;
   if (!d.os.empty() || !d.architecture.empty()) {
     ordered_json platform;
@@ -304,9 +306,11 @@ std::string SerializeManifest(const Manifest& manifest) {
   ordered_json out;
   out["schemaVersion"] = 2;
   out["mediaType"] = manifest.media_type;
+  if (!manifest.artifact_type.empty()) out["artifactType"] = manifest.artifact_type;
   out["config"] = DescriptorJson(manifest.config);
   out["layers"] = ordered_json::array();
   for (const Descriptor& layer : manifest.layers) out["layers"].push_back(DescriptorJson(layer));
+  if (manifest.subject) out["subject"] = DescriptorJson(*manifest.subject);
   if (!manifest.annotations.empty()) out["annotations"] = manifest.annotations;
   return out.dump();
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,8 @@ namespace media_type {
 inline constexpr char kOciIndex[] = "application/vnd.oci.image.index.v1+json";
 inline constexpr char kOciManifest[] = "application/vnd.oci.image.manifest.v1+json";
 inline constexpr char kOciConfig[] = "application/vnd.oci.image.config.v1+json";
+// OCI 1.1's empty descriptor: the config of an artifact, the blob "{}".
+inline constexpr char kOciEmpty[] = "application/vnd.oci.empty.v1+json";
 inline constexpr char kOciLayerTar[] = "application/vnd.oci.image.layer.v1.tar";
 inline constexpr char kOciLayerTarGzip[] = "application/vnd.oci.image.layer.v1.tar+gzip";
 inline constexpr char kOciLayerTarZstd[] = "application/vnd.oci.image.layer.v1.tar+zstd";
@@ -60,6 +63,9 @@ struct Descriptor {
   std::string os, architecture, variant;
   std::vector<std::string> urls;  // foreign layers only
   std::map<std::string, std::string> annotations;
+  // OCI 1.1: the type of the artifact this descriptor points at (entries
+  // of a referrers index), "" for images.
+  std::string artifact_type;
 
   // "linux/arm64/v8" ("" when the descriptor has no platform).
   std::string Platform() const;
@@ -73,6 +79,10 @@ struct Manifest {
   Descriptor config;
   std::vector<Descriptor> layers;
   std::map<std::string, std::string> annotations;
+  // OCI 1.1 artifacts (serialized when set; ParseManifest reads images
+  // only): what the artifact is, and the manifest it refers to.
+  std::string artifact_type;
+  std::optional<Descriptor> subject;
 };
 
 struct Index {

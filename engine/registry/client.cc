@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 
 #include "engine/base/ascii.h"
 #include "engine/base/fd.h"
+#include "engine/base/fs.h"
 #include "engine/base/url.h"
 
 namespace slipway {
@@ -304,6 +306,9 @@ bool RegistryClient::AllowsPlainHttp(std::string_view host_port) const {
 }
 
 std::optional<Credentials> RegistryClient::CredentialsFor(const std::string& registry) const {
+  if (options_.credentials) {
+    if (std::optional<Credentials> found = options_.credentials(registry)) return found;
+  }
   return credentials_.Lookup(registry);
 }
 
@@ -457,7 +462,8 @@ Result<HttpResponse> RegistryClient::Send(const std::string& registry, HttpReque
       authenticated = true;
       auto challenge = ParseAuthChallenge(response.Header("WWW-Authenticate"));
       if (!challenge.ok()) return response;
-      SLIPWAY_ASSIGN_OR_RETURN(bool retry, Authenticate(registry, *challenge, request.scopes));
+      SLIPWAY_ASSIGN_OR_RETURN(bool retry,
+                               Authenticate(registry, *challenge, request.scopes, !authorization.empty()));
       if (retry) continue;
       return response;
     }
@@ -549,17 +555,18 @@ Result<std::string> RegistryClient::Authorization(const std::string& registry,
 }
 
 Result<bool> RegistryClient::Authenticate(const std::string& registry, const AuthChallenge& challenge,
-                                          const std::vector<std::string>& scopes) {
+                                          const std::vector<std::string>& scopes, bool sent_credentials) {
   if (challenge.scheme == "basic") {
-    bool had = false;
     {
       std::lock_guard lock(mu_);
-      had = challenges_.count(registry) && challenges_[registry].scheme == "basic";
       challenges_[registry] = challenge;
     }
     if (!credentials_status_.ok()) return credentials_status_;
-    // Credentials already sent and refused would be refused again.
-    return !had && CredentialsFor(registry).has_value();
+    // Credentials this request carried and the registry refused would be
+    // refused again. Whether the registry was challenged before does not
+    // tell: requests sent in parallel before the first challenge all come
+    // back 401 without having carried any.
+    return !sent_credentials && CredentialsFor(registry).has_value();
   }
   if (challenge.scheme != "bearer") {
     return Status(
@@ -686,6 +693,63 @@ Result<FetchedManifest> RegistryClient::FetchManifest(const Reference& repo, con
 
 Result<FetchedManifest> RegistryClient::GetManifestByDigest(const Reference& repo, const Digest& digest) {
   return FetchManifest(repo, digest.str(), digest);
+}
+
+Result<FetchedManifest> RegistryClient::GetManifestByTag(const Reference& repo, const std::string& tag) {
+  if (!IsValidTag(tag)) return InvalidArgument("get manifest " + repo.Name() + ":" + tag + ": invalid tag");
+  return FetchManifest(repo, tag, std::nullopt);
+}
+
+Result<std::optional<Digest>> RegistryClient::ManifestDigest(const Reference& repo,
+                                                             const std::string& tag_or_digest) {
+  std::optional<Digest> found;
+  bool need_body = false;
+  Status status = Retry("check manifest " + repo.Name() + " " + tag_or_digest, [&](int) -> Status {
+    HttpRequest request;
+    request.method = "HEAD";
+    request.target = "/v2/" + repo.repository + "/manifests/" + tag_or_digest;
+    request.headers.emplace("Accept", ManifestAcceptHeader());
+    request.scopes = {RepositoryScope(repo.repository, "pull")};
+    SLIPWAY_ASSIGN_OR_RETURN(HttpResponse response, Send(repo.registry, std::move(request)));
+    if (response.status == 404) return Status::Ok();
+    if (response.status != 200) return HttpError(repo.registry, response);
+    auto digest = Digest::Parse(response.Header("Docker-Content-Digest"));
+    if (digest.ok()) {
+      found = *digest;
+    } else {
+      need_body = true;
+    }
+    return Status::Ok();
+  });
+  if (!status.ok()) return status;
+  if (need_body) {
+    SLIPWAY_ASSIGN_OR_RETURN(FetchedManifest m, FetchManifest(repo, tag_or_digest, std::nullopt));
+    found = m.digest;
+  }
+  return found;
+}
+
+Result<std::optional<FetchedManifest>> RegistryClient::GetReferrers(const Reference& repo,
+                                                                    const Digest& subject) {
+  std::optional<FetchedManifest> out;
+  Status status = Retry("get referrers of " + repo.Name() + "@" + subject.str(), [&](int) -> Status {
+    HttpRequest request;
+    request.target = "/v2/" + repo.repository + "/referrers/" + subject.str();
+    request.headers.emplace("Accept", media_type::kOciIndex);
+    request.scopes = {RepositoryScope(repo.repository, "pull")};
+    SLIPWAY_ASSIGN_OR_RETURN(HttpResponse response, Send(repo.registry, std::move(request)));
+    if (response.status == 404) return Status::Ok();  // no referrers API
+    if (response.status != 200) return HttpError(repo.registry, response);
+    bytes_pulled_ += static_cast<int64_t>(response.body.size());
+    FetchedManifest index;
+    index.media_type = media_type::kOciIndex;
+    index.digest = Digest::Of(response.body);
+    index.body = std::move(response.body);
+    out = std::move(index);
+    return Status::Ok();
+  });
+  if (!status.ok()) return status;
+  return out;
 }
 
 Result<FetchedManifest> RegistryClient::GetManifest(const Reference& ref,
@@ -884,17 +948,36 @@ Status RegistryClient::PushBlob(const Reference& repo, const Descriptor& d, cons
     return InvalidArgument(context + ": " + path + " has " + std::to_string(st.st_size) +
                            " bytes, the descriptor says " + std::to_string(d.size));
   }
+  return PushBlobFd(repo, d, fd.get(), context);
+}
+
+Status RegistryClient::PushBlobFd(const Reference& repo, const Descriptor& d, int fd,
+                                  const std::string& context) {
   auto exists = HasBlob(repo, d.digest);
   if (!exists.ok()) return exists.status().Wrap(context);
   if (*exists) {
     Progress(d.digest, d.size, d.size);
     return Status::Ok();
   }
-  return Retry(context, [&](int) { return PushBlobOnce(repo, d, fd.get()); });
+  return Retry(context, [&](int) { return PushBlobOnce(repo, d, fd); });
+}
+
+Status RegistryClient::PushBlobContent(const Reference& repo, const Descriptor& d, std::string_view content) {
+  std::string context = "push blob " + d.digest.str() + " to " + repo.Name();
+  if (static_cast<int64_t>(content.size()) != d.size || Digest::Of(content) != d.digest) {
+    return InvalidArgument(context + ": the content does not match its descriptor");
+  }
+  // The upload code streams from a file descriptor (retries re-read it from
+  // its offset): an anonymous memory file gives it one.
+  UniqueFd fd(::memfd_create("slipway-blob", MFD_CLOEXEC));
+  if (!fd) return ErrnoStatus("memfd_create").Wrap(context);
+  SLIPWAY_RETURN_IF_ERROR(WriteAll(fd.get(), content, "memfd").Wrap(context));
+  return PushBlobFd(repo, d, fd.get(), context);
 }
 
 Status RegistryClient::PutManifest(const Reference& repo, const std::string& tag_or_digest,
-                                   const std::string& media_type, const std::string& body) {
+                                   const std::string& media_type, const std::string& body,
+                                   PutManifestReply* reply) {
   std::string context = "push manifest " + repo.Name() + ":" + tag_or_digest;
   Digest digest = Digest::Of(body);
   if (tag_or_digest.starts_with("sha256:")) {
@@ -918,6 +1001,10 @@ Status RegistryClient::PutManifest(const Reference& repo, const std::string& tag
     if (stored.starts_with("sha256:") && stored != digest.str()) {
       return InvalidArgument("the registry stored the manifest as " + stored + ", its bytes have " +
                              digest.str());
+    }
+    if (reply) {
+      reply->digest = digest;
+      reply->subject = response.Header("OCI-Subject");
     }
     return Status::Ok();
   });

@@ -49,6 +49,10 @@ struct RegistryOptions {
   std::string variant;          // matched only when set
   size_t chunk_size = 8 << 20;  // blobs larger than this are uploaded in chunks
   std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  // Credentials of logins kept elsewhere (slipwayd's `registry login`):
+  // asked first, on each authentication, so a login made while a client
+  // lives is used; credentials_file is the fallback. May be empty.
+  std::function<std::optional<Credentials>(const std::string& registry)> credentials;
 };
 
 // Where FetchBlob writes. Reset() discards everything written so far (a retry
@@ -69,6 +73,12 @@ class StringSink : public BlobSink {
 
  private:
   std::string data_;
+};
+
+// What a manifest PUT answered.
+struct PutManifestReply {
+  Digest digest;        // of the body, which the registry confirmed
+  std::string subject;  // OCI-Subject: set by registries that index referrers (distribution-spec 1.1)
 };
 
 struct FetchedManifest {
@@ -106,6 +116,16 @@ class RegistryClient {
   Result<FetchedManifest> GetManifest(const Reference& ref, std::optional<FetchedManifest>* index = nullptr);
   // One manifest or index by digest, as is, any supported media type.
   Result<FetchedManifest> GetManifestByDigest(const Reference& repo, const Digest& digest);
+  // The manifest or index a tag points at, as is (no platform selection).
+  Result<FetchedManifest> GetManifestByTag(const Reference& repo, const std::string& tag);
+  // HEAD: the digest of the manifest a tag (or digest) names in `repo`, or
+  // nullopt when there is none. Nothing is downloaded unless the registry
+  // leaves out Docker-Content-Digest (then one GET).
+  Result<std::optional<Digest>> ManifestDigest(const Reference& repo, const std::string& tag_or_digest);
+  // GET /v2/<name>/referrers/<digest> (distribution-spec 1.1): the index of
+  // the manifests whose subject is `subject`, or nullopt when the registry
+  // has no referrers API (404; a registry that has it never answers 404).
+  Result<std::optional<FetchedManifest>> GetReferrers(const Reference& repo, const Digest& subject);
 
   // Streams a blob into `sink`, verifying size and digest. A retry calls
   // sink.Reset() first; so does a failure after something was written.
@@ -120,10 +140,12 @@ class RegistryClient {
   // is at most chunk_size bytes, else in PATCH chunks and a final PUT. A
   // retry starts a new upload session.
   Status PushBlob(const Reference& repo, const Descriptor& descriptor, const std::string& path);
+  // The same for small content held in memory (an artifact, an empty config).
+  Status PushBlobContent(const Reference& repo, const Descriptor& descriptor, std::string_view content);
   // PUT a manifest or index under a tag or its digest. Push blobs first: the
   // manifest is what makes an image visible.
   Status PutManifest(const Reference& repo, const std::string& tag_or_digest, const std::string& media_type,
-                     const std::string& body);
+                     const std::string& body, PutManifestReply* reply = nullptr);
 
   // Blob and manifest bytes transferred, including retries.
   int64_t bytes_pulled() const { return bytes_pulled_; }
@@ -145,6 +167,7 @@ class RegistryClient {
                                         const std::optional<Digest>& expected);
   Status FetchBlobOnce(const Reference& repo, const Descriptor& d, BlobSink& sink, bool& wrote);
   Status PushBlobOnce(const Reference& repo, const Descriptor& d, int fd);
+  Status PushBlobFd(const Reference& repo, const Descriptor& d, int fd, const std::string& context);
   Result<std::string> StartUpload(const Reference& repo, const std::vector<std::string>& scopes,
                                   const std::string& query, HttpResponse* response);
 
@@ -161,9 +184,10 @@ class RegistryClient {
   // before: "" if it has not asked (yet).
   Result<std::string> Authorization(const std::string& registry, const std::vector<std::string>& scopes);
   // Learns from a 401 challenge; fetches a bearer token. False if nothing can
-  // be done about it (no credentials for basic auth).
+  // be done about it (no credentials for basic auth, or the request carried
+  // them already: `sent_credentials`).
   Result<bool> Authenticate(const std::string& registry, const AuthChallenge& challenge,
-                            const std::vector<std::string>& scopes);
+                            const std::vector<std::string>& scopes, bool sent_credentials);
   Result<Token> FetchToken(const std::string& registry, const AuthChallenge& challenge,
                            const std::vector<std::string>& scopes);
   std::optional<Credentials> CredentialsFor(const std::string& registry) const;

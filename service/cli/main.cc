@@ -10,6 +10,7 @@
 #include "service/cli/global_options.h"
 #include "service/cli/image_commands.h"
 #include "service/cli/pipeline_commands.h"
+#include "service/cli/registry_commands.h"
 #include "service/cli/repo_commands.h"
 #include "service/cli/run_command.h"
 #include "service/cli/system_commands.h"
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
   AddSystemCommands(app, verbs);
   AddRepoCommands(app, verbs);
   AddPipelineCommands(app, verbs);
+  AddRegistryCommands(app, verbs);
   app.footer("Run \"slipway VERB --help\" for a verb's options.");  // after the verbs: they would inherit it
   if (argc == 1) {  // as Docker: a bare `slipway` shows what it can do
     std::fputs(app.help().c_str(), stdout);

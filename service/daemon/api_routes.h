@@ -171,6 +171,10 @@ struct Context {
   // Promotion (ApiServerOptions): its routes exist only when set.
   pipelines::PromotionService* promotions = nullptr;
   pipelines::PromotionStore* promotion_audit = nullptr;
+  // Registry logins and the provenance signing key (ApiServerOptions):
+  // their routes exist only when set.
+  RegistryLogins* registry_logins = nullptr;
+  const pipelines::SigningKey* signing_key = nullptr;
 };
 
 void AddContainerRoutes(Router& router, Context& context);
@@ -179,6 +183,8 @@ void AddRepoRoutes(Router& router, Context& context);
 void AddRunRoutes(Router& router, Context& context);
 // POST /api/v1/runs/{id}/promote, GET /api/v1/promotions (promotion_routes.cc).
 void AddPromotionRoutes(Router& router, Context& context);
+// /api/v1/registries and /api/v1/signing-key (registry_routes.cc).
+void AddRegistryRoutes(Router& router, Context& context);
 // POST /hooks/github, /hooks/gitea, /hooks/gitlab (hook_routes.cc).
 void AddHookRoutes(Router& router, Context& context);
 

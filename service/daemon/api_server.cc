@@ -139,8 +139,11 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
           metrics) {
   context_.promotions = options_.promotions;
   context_.promotion_audit = options_.promotion_audit;
+  context_.registry_logins = options_.registry_logins;
+  context_.signing_key = options_.signing_key;
   AddServiceRoutes();
   if (options_.hooks != ApiServerOptions::Hooks::kOnly) {
+    AddRegistryRoutes(router_, context_);
     AddContainerRoutes(router_, context_);
     AddImageRoutes(router_, context_);
     AddRepoRoutes(router_, context_);

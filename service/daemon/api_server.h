@@ -54,9 +54,12 @@
 namespace slipway::pipelines {
 class PromotionService;
 class PromotionStore;
+class SigningKey;
 }  // namespace slipway::pipelines
 
 namespace slipway::daemon {
+
+class RegistryLogins;
 
 // What GET /api/v1/info says besides the live counts (running, queued).
 struct DaemonInfo {
@@ -100,6 +103,10 @@ struct ApiServerOptions {
   // GET /api/v1/promotions are served only when both are set.
   pipelines::PromotionService* promotions = nullptr;
   pipelines::PromotionStore* promotion_audit = nullptr;
+  // Optional (they outlive the server): /api/v1/registries and
+  // /api/v1/signing-key are served only when set.
+  RegistryLogins* registry_logins = nullptr;
+  const pipelines::SigningKey* signing_key = nullptr;
 };
 
 namespace api {

@@ -223,7 +223,7 @@ std::string GetNothing(const DaemonConfig&) {
 constexpr int kIntMax = std::numeric_limits<int>::max();
 using C = DaemonConfig;
 
-const std::array<Field, 45> kFields = {{
+const std::array<Field, 46> kFields = {{
     {"listen", "--listen", "ADDR:PORT", "Address and port of the REST API", SetListen, GetString<&C::listen>},
     {"data_dir", "--data-dir", "DIR", "Images, the database and the control token", SetNonEmpty<&C::data_dir>,
      GetString<&C::data_dir>},
@@ -266,6 +266,9 @@ const std::array<Field, 45> kFields = {{
     {"registry_auth", "--registry-auth", "FILE",
      "Registry credentials, Docker's config.json format (default ~/.docker/config.json)",
      SetString<&C::registry_auth>, GetString<&C::registry_auth>},
+    {"signing_key_path", "--signing-key", "FILE",
+     "Ed25519 key signing promotions' provenance (default <data_dir>/keys/provenance.pem)",
+     SetString<&C::signing_key_path>, GetString<&C::signing_key_path>},
     {"insecure_registries", "--insecure-registry", "HOST:PORT",
      "A registry reached over plain http; repeat for more (replaces the file's list)", AddInsecureRegistry,
      GetNothing, /*list=*/true},
@@ -518,6 +521,10 @@ std::string MirrorsDir(const DaemonConfig& c) {
 
 std::string SecretKeyPath(const DaemonConfig& c) {
   return c.data_dir + "/secrets.key";
+}
+
+std::string SigningKeyPath(const DaemonConfig& c) {
+  return c.signing_key_path.empty() ? c.data_dir + "/keys/provenance.pem" : c.signing_key_path;
 }
 
 std::string SshDir(const DaemonConfig& c) {

@@ -37,8 +37,9 @@ struct DaemonConfig {
   std::chrono::milliseconds api_body_timeout{30'000};
   std::chrono::milliseconds api_idle_timeout{60'000};
   std::chrono::milliseconds shutdown_timeout{10'000};
-  std::string monitor_binary;  // empty: slipway-monitor next to slipwayd (MonitorBinaryPath)
-  std::string registry_auth;   // empty: ~/.docker/config.json if it exists (RegistryAuthPath)
+  std::string monitor_binary;    // empty: slipway-monitor next to slipwayd (MonitorBinaryPath)
+  std::string registry_auth;     // empty: ~/.docker/config.json if it exists (RegistryAuthPath)
+  std::string signing_key_path;  // empty: <data_dir>/keys/provenance.pem (SigningKeyPath)
   std::vector<std::string> insecure_registries;  // host:port reached over plain http
   // A layer (or an ADDed archive) that expands beyond this is refused: a
   // small blob can be a decompression bomb. 0: no cap.
@@ -142,6 +143,9 @@ std::string RunsDir(const DaemonConfig& config);
 std::string MirrorsDir(const DaemonConfig& config);
 std::string SecretKeyPath(const DaemonConfig& config);
 std::string SshDir(const DaemonConfig& config);
+// The Ed25519 key signing promotions' provenance: signing_key_path, or
+// <data_dir>/keys/provenance.pem.
+std::string SigningKeyPath(const DaemonConfig& config);
 // monitor_binary, or slipway-monitor in the directory of `self_exe` (the path
 // of slipwayd itself, from readlink /proc/self/exe).
 std::string MonitorBinaryPath(const DaemonConfig& config, const std::string& self_exe);

@@ -169,6 +169,63 @@ Result<Digest> ImageService::Push(const std::string& ref, const std::string& tar
   return digest;
 }
 
+Result<PushReport> ImageService::PushByDigest(const std::string& ref, const std::string& repository,
+                                              const std::vector<std::string>& tags,
+                                              const std::set<std::string>& immutable_tags,
+                                              const TransferProgress& progress) {
+  RegistryClient client(options_.registry);
+  ByteMeter meter(metrics_.registry_bytes_pushed, client, /*pulled=*/false);
+  WireProgress(client, meter, progress, "uploading");
+  TransferOptions transfer;
+  transfer.parallelism = options_.parallelism;
+  transfer.progress = progress;
+  log_.Info("image.push", {{"ref", ref}, {"target", repository}, {"tags", tags}});
+  auto report = slipway::PushByDigest(store_, client, ref, repository, tags, immutable_tags, transfer);
+  meter.Sync();
+  if (!report.ok()) {
+    log_.Warn("image.push_failed",
+              {{"ref", ref}, {"target", repository}, {"error", report.status().ToString()}});
+    return report.status();
+  }
+  log_.Info("image.pushed", {{"target", repository},
+                             {"digest", report->manifest_digest.str()},
+                             {"changed", report->changed()},
+                             {"tags_set", report->tags_set},
+                             {"bytes", client.bytes_pushed()}});
+  return report;
+}
+
+Result<AttachReport> ImageService::Attach(const std::string& repository, const Digest& subject,
+                                          const std::string& artifact_type, const std::string& media_type,
+                                          const std::string& content) {
+  SLIPWAY_ASSIGN_OR_RETURN(Reference repo, ParseReference(repository));
+  RegistryClient client(options_.registry);
+  ByteMeter meter(metrics_.registry_bytes_pushed, client, /*pulled=*/false);
+  auto report = AttachArtifact(client, repo, subject, artifact_type, media_type, content);
+  meter.Sync();
+  if (!report.ok()) {
+    log_.Warn("image.attach_failed",
+              {{"target", repository}, {"subject", subject.str()}, {"error", report.status().ToString()}});
+    return report.status();
+  }
+  log_.Info("image.attached", {{"target", repository},
+                               {"subject", subject.str()},
+                               {"artifact", report->digest.str()},
+                               {"artifact_type", artifact_type},
+                               {"changed", report->changed},
+                               {"tag_scheme", report->tag_scheme}});
+  return report;
+}
+
+Status ImageService::CheckLogin(const std::string& registry, const Credentials& credentials) {
+  RegistryOptions options = options_.registry;
+  options.credentials_file.clear();
+  options.credentials = [credentials](const std::string&) { return std::optional<Credentials>(credentials); };
+  options.retries = 1;
+  RegistryClient client(options);
+  return client.Ping(registry);
+}
+
 Result<ImageRecord> ImageService::Tag(const std::string& source, const std::string& target) {
   if (source.empty() || target.empty()) return InvalidArgument("tag needs a source and a target");
   SLIPWAY_RETURN_IF_ERROR(store_.Tag(source, target));

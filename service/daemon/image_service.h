@@ -19,18 +19,20 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "engine/base/event_log.h"
 #include "engine/base/status.h"
 #include "engine/build/builder.h"
+#include "engine/containers/container_service.h"
 #include "engine/distribution/distribution.h"
 #include "engine/image/image_store.h"
 #include "engine/oci/image_config.h"
 #include "engine/registry/client.h"
-#include "engine/containers/container_service.h"
-#include "engine/base/event_log.h"
+#include "engine/registry/referrers.h"
 #include "service/daemon/metrics.h"
 
 namespace slipway::daemon {
@@ -87,6 +89,22 @@ class ImageService {
   Result<Digest> Push(const std::string& ref, const std::string& target,
                       const TransferProgress& progress = nullptr);
 
+  // Promotion's push (engine/distribution PushByDigest): local image `ref`
+  // into `repository` by digest, then each of `tags`; an immutable tag that
+  // points elsewhere refuses before anything is pushed. Counted and logged
+  // as pushes are.
+  Result<PushReport> PushByDigest(const std::string& ref, const std::string& repository,
+                                  const std::vector<std::string>& tags,
+                                  const std::set<std::string>& immutable_tags,
+                                  const TransferProgress& progress = nullptr);
+  // An artifact referring to manifest `subject` of `repository`
+  // (engine/registry/referrers.h AttachArtifact).
+  Result<AttachReport> Attach(const std::string& repository, const Digest& subject,
+                              const std::string& artifact_type, const std::string& media_type,
+                              const std::string& content);
+  // GET /v2/ on `registry` with these credentials only (a login being
+  // checked before it is stored): kUnauthenticated if refused.
+  Status CheckLogin(const std::string& registry, const Credentials& credentials);
   // Names `source`'s image `target` too; returns the image.
   Result<ImageRecord> Tag(const std::string& source, const std::string& target);
   // Docker's rmi: removes the tag `ref`, and the image once no tag names it

@@ -33,13 +33,16 @@
 #include "engine/containers/container_service.h"
 #include "engine/containers/container_store.h"
 #include "engine/base/event_log.h"
+#include "service/daemon/image_publisher.h"
 #include "service/daemon/image_service.h"
+#include "service/daemon/registry_logins.h"
 #include "service/daemon/container_metrics.h"
 #include "service/daemon/metrics.h"
 #include "pipelines/repo_registry.h"
 #include "pipelines/promotion_service.h"
 #include "pipelines/run_service.h"
 #include "pipelines/secret_box.h"
+#include "pipelines/signing_key.h"
 #include "pipelines/sqlite_promotion_store.h"
 #include "pipelines/sqlite_run_store.h"
 #include "service/daemon/pipeline_images.h"
@@ -145,6 +148,10 @@ class Daemon {
     ImageServiceOptions image_options;
     image_options.registry.insecure_registries = config_.insecure_registries;
     image_options.registry.credentials_file = RegistryAuthPath(config_);
+    // `slipway registry login` logins first (opened with the pipelines, before any transfer).
+    image_options.registry.credentials = [this](const std::string& registry) -> std::optional<Credentials> {
+      return registry_logins_ ? registry_logins_->Lookup(registry) : std::nullopt;
+    };
     image_options.build_dir = BuildDir(config_);
     image_options.build_cache_max_bytes = config_.build_cache_max_bytes;
     image_options.build_allow_host_network = config_.build_allow_host_network;
@@ -219,6 +226,12 @@ class Daemon {
     SLIPWAY_ASSIGN_OR_RETURN(pipelines::SecretBox box,
                              pipelines::SecretBox::LoadOrCreate(SecretKeyPath(config_)));
     secret_box_ = std::make_unique<pipelines::SecretBox>(std::move(box));
+    // Promotion's registry side: logins (sealed by the box), the provenance key, the publisher.
+    SLIPWAY_ASSIGN_OR_RETURN(registry_logins_, RegistryLogins::Open(DatabasePath(config_), *secret_box_));
+    SLIPWAY_ASSIGN_OR_RETURN(pipelines::SigningKey key,
+                             pipelines::SigningKey::LoadOrCreate(SigningKeyPath(config_)));
+    signing_key_ = std::make_unique<pipelines::SigningKey>(std::move(key));
+    publisher_ = std::make_unique<RegistryPublisher>(*image_service_);
     // The state directory is 0700 already; its ssh dir is made so too,
     // whatever the umask or an older slipwayd left.
     const std::string ssh_dir = SshDir(config_);
@@ -246,7 +259,7 @@ class Daemon {
     runs_->AddObserver(status_reporter_.get());
     SLIPWAY_ASSIGN_OR_RETURN(int interrupted, runs_->Recover());
     if (interrupted > 0) log_->Warn("runs.interrupted", {{"count", interrupted}});
-    return Status::Ok();
+    return OpenPromotions(*publisher_, *signing_key_);
   }
 
   // Promotion: the audit (same database, component "promotions") and the
@@ -285,6 +298,8 @@ class Daemon {
     options.delivery_keep = config_.webhook_delivery_keep;
     options.promotions = promotions_.get();
     options.promotion_audit = promotion_store_.get();
+    options.registry_logins = registry_logins_.get();
+    options.signing_key = signing_key_.get();
     // Webhooks on an address of their own: that listener serves only them,
     // and the API none.
     const bool own_hooks_listener =
@@ -323,12 +338,15 @@ class Daemon {
   std::unique_ptr<ImageService> image_service_;
   std::unique_ptr<pipelines::SqliteRunStore> run_store_;
   std::unique_ptr<pipelines::SecretBox> secret_box_;
+  std::unique_ptr<RegistryLogins> registry_logins_;
+  std::unique_ptr<pipelines::SigningKey> signing_key_;
+  std::unique_ptr<RegistryPublisher> publisher_;  // promotion's ImagePublisher
   std::unique_ptr<pipelines::RepoRegistry> repos_;
   std::unique_ptr<PipelineImages> pipeline_images_;
   std::unique_ptr<CommitStatusReporter> status_reporter_;  // before runs_: it observes them
   std::unique_ptr<pipelines::SqlitePromotionStore> promotion_store_;
   std::unique_ptr<pipelines::PromotionService> promotions_;  // before runs_: it observes them
-  std::unique_ptr<pipelines::RunService> runs_;           // before api_: the API uses it
+  std::unique_ptr<pipelines::RunService> runs_;            // before api_: the API uses it
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<ApiServer> hooks_api_;  // the --webhook-listen listener, if it has an address of its own
 };

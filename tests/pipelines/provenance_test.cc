@@ -166,6 +166,14 @@ TEST(ProvenanceTest, StatementNamesRunCommitPipelineStepsAndTests) {
   EXPECT_EQ(run["tags"][0], "latest");
 }
 
+TEST(ProvenanceTest, StatementNeverCarriesTheRepositoryUrlsPassword) {
+  ProvenanceFacts facts = Facts();
+  facts.repo_url = "https://ci:tok-9a8b7c6d5e@git.example.com/team/app.git";
+  std::string statement = ProvenanceStatement(facts);
+  EXPECT_EQ(statement.find("tok-9a8b7c6d5e"), std::string::npos) << statement;
+  EXPECT_NE(statement.find("https://git.example.com/team/app.git"), std::string::npos) << statement;
+}
+
 TEST(ProvenanceTest, SignedEnvelopeVerifies) {
   KeyDir d;
   SigningKey key = NewKey(d);
