@@ -19,6 +19,7 @@
 #include <string>
 
 #include "engine/base/base64.h"
+#include "engine/oci/digest.h"
 #include "tests/engine/registry/registry_fixture.h"
 #include "tests/pipelines/e2e/pipeline_fixture.h"
 #include "tests/testing/fixtures.h"
@@ -147,7 +148,7 @@ TEST_F(PromotionTest, APassingRunIsPromotedWithSignedProvenance) {
   EXPECT_EQ(p["tags"], json({short_sha, "main", "latest"}));
 
   // What the registry serves, read by skopeo: each tag at that digest.
-  for (const std::string tag : {short_sha, std::string("main"), std::string("latest")}) {
+  for (const std::string& tag : {short_sha, std::string("main"), std::string("latest")}) {
     json inspected = Inspect(tag);
     EXPECT_EQ(Str(inspected, "Digest"), digest) << tag << ": " << inspected.dump(2);
   }
@@ -203,6 +204,17 @@ TEST_F(PromotionTest, APassingRunIsPromotedWithSignedProvenance) {
   EXPECT_NE(payload->find(commit), std::string::npos);
   EXPECT_NE(payload->find("\"test\""), std::string::npos);
 
+  // `slipway verify` agrees, naming the run; and refuses the statement once
+  // it is altered in the registry's storage (signature kept).
+  const std::string ref = Target() + "@" + digest;
+  Outcome verified =
+      daemon().Cli({"verify", ref, "--registry-auth", dir_ + "/auth.json", "--format", "json"});
+  EXPECT_EQ(verified.code, 0) << verified;
+  json said = json::parse(verified.out, nullptr, false);
+  EXPECT_EQ(said["verified"], true) << verified;
+  EXPECT_EQ(said["run"], id) << verified;
+  EXPECT_EQ(said["commit"], commit) << verified;
+
   // Promoting again changes nothing, and says so.
   auto again = Api().Post("/api/v1/runs/" + std::to_string(id) + "/promote");
   ASSERT_EQ(again.status, 200) << again;
@@ -226,7 +238,19 @@ TEST_F(PromotionTest, APassingRunIsPromotedWithSignedProvenance) {
   ASSERT_EQ(as_json.code, 0) << as_json;
   EXPECT_EQ(json::parse(as_json.out, nullptr, false)["promotions"].size(), 3u) << as_json.out;
   Outcome show = daemon().Cli({"pipeline", "show", std::to_string(id)});
-  EXPECT_NE(show.out.find("Promotion:  promoted"), std::string::npos) << show;
+  EXPECT_NE(show.out.find("Promotion: promoted"), std::string::npos) << show;
+  // A statement altered where the registry keeps it no longer verifies.
+  auto layer = Digest::Parse(artifact["layers"][0]["digest"].get<std::string>());
+  ASSERT_TRUE(layer.ok());
+  json forged = envelope;
+  std::string forged_payload = *payload;
+  forged_payload.replace(forged_payload.find(commit), commit.size(), std::string(40, 'f'));
+  forged["payload"] = Base64Encode(forged_payload);
+  std::ofstream(registry_->BlobDataPath(*layer), std::ios::binary | std::ios::trunc) << forged.dump();
+  Outcome refused = daemon().Cli({"verify", ref, "--registry-auth", dir_ + "/auth.json"});
+  EXPECT_EQ(refused.code, 1) << refused;
+  EXPECT_EQ(refused.out.find(std::string(40, 'f')), std::string::npos) << refused;
+
   // The registry's password is in no answer and no log.
   EXPECT_EQ(daemon().Log().find(kPassword), std::string::npos);
   EXPECT_EQ(listed.body.find(kPassword), std::string::npos);
@@ -270,14 +294,23 @@ TEST_F(PromotionTest, ARegistryThatIsDownFailsThePromotionAndAManualRetryPromote
   int64_t id = Trigger("app", {{"branch", "main"}});
   json run = AwaitRun(id, std::chrono::seconds(180));
   ASSERT_EQ(Str(run, "status"), "success") << run.dump(2);
-  // The first try and its one retry fail; the run stays a success.
-  run = AwaitPromotion(id, "failed");
-  EXPECT_EQ(Str(run, "status"), "success");
-  EXPECT_FALSE(Str(run["promotion"], "error").empty());
-  auto listed = Api().Get("/api/v1/promotions?run=" + std::to_string(id)).Json()["promotions"];
-  ASSERT_EQ(listed.size(), 1u) << listed.dump(2);
-  EXPECT_EQ(Str(listed[0], "result"), "failed");
+  // The first try and its one retry fail (the run says "failed" after
+  // each, the audit record stays pending until the last); the run stays a
+  // success.
+  json listed;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        listed = Api().Get("/api/v1/promotions?run=" + std::to_string(id)).Json()["promotions"];
+        return listed.size() == 1 && Str(listed[0], "result") == "failed";
+      },
+      std::chrono::seconds(120)))
+      << listed.dump(2) << daemon().Log();
   EXPECT_EQ(Int(listed[0], "attempts"), 2);
+  EXPECT_NE(Str(listed[0], "error").find("connection failed"), std::string::npos) << listed.dump(2);
+  run = GetRun(id);
+  EXPECT_EQ(Str(run, "status"), "success");
+  EXPECT_EQ(run["promotion"]["status"], "failed");
+  EXPECT_FALSE(Str(run["promotion"], "error").empty());
 
   registry_->Restart();
   // No tag was set while it was down.
