@@ -150,7 +150,7 @@ ms() {
   echo $(( (t1 - t0) / 1000000 ))
 }
 promote() { "$slipway_bin" pipeline promote "$run_id" --format json; }
-expect_result() { grep -q "\"result\":\"$1\"" "$work/last.out" || { echo "want $1: $(cat "$work/last.out")" >&2; return 1; }; }
+expect_result() { grep -q "\"result\": *\"$1\"" "$work/last.out" || { echo "want $1: $(cat "$work/last.out")" >&2; return 1; }; }
 
 full=() copy=() manifest=()
 for i in $(seq 1 "$runs"); do
