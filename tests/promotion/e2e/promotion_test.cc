@@ -323,5 +323,51 @@ TEST_F(PromotionTest, ARegistryThatIsDownFailsThePromotionAndAManualRetryPromote
   EXPECT_EQ(GetRun(id)["promotion"]["status"], "promoted");
 }
 
+// A retry a minute away (the hour of promotion_backoff, cut to
+// promotion_max_backoff) is pending when slipwayd is killed; the next
+// slipwayd records that promotion failed and promotes the run again
+// (started_by "recover") at once.
+class PromotionRecoverTest : public PromotionTest {
+ protected:
+  std::vector<std::string> DaemonArgs() const override {
+    return {"--insecure-registry", registry_->host(),
+            "--registry-auth",     dir_ + "/auth.json",
+            "--promotion-retries", "3",
+            "--promotion-backoff", "1h"};
+  }
+};
+
+TEST_F(PromotionRecoverTest, APromotionACrashCutShortIsDoneByTheNextSlipwayd) {
+  PipelineRepo repo;
+  std::string commit = repo.Push(Pipeline("true"), Files("recover"));
+  AddRepo("app", repo.file_url());
+  registry_->Kill();
+  int64_t id = Trigger("app", {{"branch", "main"}});
+  ASSERT_EQ(Str(AwaitRun(id, std::chrono::seconds(180)), "status"), "success");
+  json listed;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        listed = Api().Get("/api/v1/promotions?run=" + std::to_string(id)).Json()["promotions"];
+        return listed.size() == 1 && Int(listed[0], "attempts") == 1 && Str(listed[0], "result") == "pending";
+      },
+      std::chrono::seconds(120)))
+      << listed.dump(2);
+  EXPECT_NE(Str(GetRun(id)["promotion"], "error").find("(try 1 of 4; again in 60 s)"), std::string::npos)
+      << GetRun(id).dump(2);
+
+  daemon().Kill9();
+  registry_->Restart();
+  ASSERT_TRUE(daemon().Restart());
+  json run = AwaitPromotion(id, "promoted");
+  listed = Api().Get("/api/v1/promotions?run=" + std::to_string(id)).Json()["promotions"];
+  ASSERT_EQ(listed.size(), 2u) << listed.dump(2);
+  EXPECT_EQ(Str(listed[0], "started_by"), "recover");
+  EXPECT_EQ(Str(listed[0], "result"), "promoted");
+  EXPECT_EQ(Str(listed[1], "result"), "failed");
+  EXPECT_NE(Str(listed[1], "error").find("slipwayd stopped before the promotion ended"), std::string::npos)
+      << listed.dump(2);
+  EXPECT_EQ(Str(Inspect(commit.substr(0, 8)), "Digest"), Str(listed[0], "manifest_digest"));
+}
+
 }  // namespace
 }  // namespace slipway::testing
