@@ -1,12 +1,12 @@
 #include "pipelines/pipeline_file.h"
 
 #include <algorithm>
-#include <cstring>
 #include <initializer_list>
 #include <string_view>
 
 #include "engine/base/units.h"
 #include "engine/oci/reference.h"
+#include "pipelines/tag_template.h"
 
 namespace slipway::pipelines {
 
@@ -379,10 +379,24 @@ Step ReadStep(Reader& r, const YamlNode& node, const std::string& path, ItemNode
   return s;
 }
 
-std::optional<Promote> ReadPromote(Reader& r, const YamlNode& node) {
-  auto f = r.Mapping(node, "promote", {"to", "tags", "branches"});
+// Globs of `promote.branches` and `promote.tags_match`: GlobMatches's,
+// without what fnmatch would take in a way nobody means.
+std::vector<std::string> Globs(Reader& r, const YamlNode& node, const std::string& path) {
+  auto globs = r.Strings(node, path);
+  for (size_t i = 0; globs && i < globs->size(); ++i) {
+    if (std::string why = GlobProblem((*globs)[i]); !why.empty())
+      r.Error(node.items[i], path + "[" + std::to_string(i) + "]", Quote((*globs)[i]) + ": " + why);
+  }
+  return globs.value_or(std::vector<std::string>{});
+}
+
+// `promote` alone; that `image` is one the run uses is checked with the
+// steps (ReadPipeline).
+std::optional<Promote> ReadPromote(Reader& r, const YamlNode& node, const YamlNode** image_node) {
+  auto f = r.Mapping(node, "promote", {"to", "image", "tags", "immutable", "branches", "tags_match"});
   if (!f) return std::nullopt;
   Promote p;
+  p.at = node.at;
   for (const char* required : {"to", "tags"}) {
     if (!f->count(required)) r.Error(node, "promote", "missing key " + Quote(required));
   }
@@ -395,27 +409,36 @@ std::optional<Promote> ReadPromote(Reader& r, const YamlNode& node) {
       r.Error(to, "promote.to", "want a repository without tag or digest: the tags come from promote.tags");
     }
   }
+  if (f->count("image")) {
+    *image_node = f->at("image");
+    p.image = r.Image(**image_node, "promote.image");
+  }
   if (f->count("tags")) {
     const YamlNode& tags = *f->at("tags");
     p.tags = r.Strings(tags, "promote.tags").value_or(std::vector<std::string>{});
     if (tags.kind == Kind::kSequence && tags.items.empty())
       r.Error(tags, "promote.tags", "want at least one tag");
     for (size_t i = 0; i < p.tags.size() && p.tags.size() == tags.items.size(); ++i) {
-      // Each placeholder stands for tag text; what is left must be a tag.
-      std::string sample = p.tags[i];
-      for (const char* placeholder : {"{sha}", "{branch}", "{tag}"}) {
-        for (size_t at; (at = sample.find(placeholder)) != std::string::npos;)
-          sample.replace(at, strlen(placeholder), "x");
-      }
-      if (!IsValidTag(sample)) {
-        r.Error(tags.items[i], "promote.tags[" + std::to_string(i) + "]",
-                Quote(p.tags[i]) +
-                    " is not a tag: want [A-Za-z0-9_.-] and the placeholders {sha}, {branch}, {tag}");
+      std::string path = "promote.tags[" + std::to_string(i) + "]";
+      if (std::string why = CheckTagTemplate(p.tags[i]); !why.empty()) {
+        r.Error(tags.items[i], path, Quote(p.tags[i]) + " is not a tag: " + why);
+      } else if (std::find(p.tags.begin(), p.tags.begin() + i, p.tags[i]) != p.tags.begin() + i) {
+        r.Error(tags.items[i], path, Quote(p.tags[i]) + " is listed twice");
       }
     }
   }
-  if (f->count("branches"))
-    p.branches = r.Strings(*f->at("branches"), "promote.branches").value_or(std::vector<std::string>{});
+  if (f->count("immutable")) {
+    const YamlNode& list = *f->at("immutable");
+    p.immutable = r.Strings(list, "promote.immutable").value_or(std::vector<std::string>{});
+    for (size_t i = 0; i < p.immutable.size() && f->count("tags"); ++i) {
+      if (std::find(p.tags.begin(), p.tags.end(), p.immutable[i]) == p.tags.end()) {
+        r.Error(list.items[i], "promote.immutable[" + std::to_string(i) + "]",
+                Quote(p.immutable[i]) + " is not one of promote.tags (write it as it is written there)");
+      }
+    }
+  }
+  if (f->count("branches")) p.branches = Globs(r, *f->at("branches"), "promote.branches");
+  if (f->count("tags_match")) p.tags_match = Globs(r, *f->at("tags_match"), "promote.tags_match");
   return p;
 }
 
@@ -455,6 +478,23 @@ void ResolveNeeds(Reader& r, Pipeline& p, const std::vector<ItemNodes>& nodes) {
   }
 }
 
+// The image promoted is one the run has: `build`'s, or an image a step or
+// service names, written the same way (the run knows it by that name).
+void CheckPromoteImage(Reader& r, const Pipeline& p, const YamlNode& promote, const YamlNode* image) {
+  if (!image) {
+    if (!p.build) r.Error(promote, "promote", "no \"image\", and no \"build\" to take the image from");
+    return;
+  }
+  if (p.promote->image.empty()) return;  // already an error
+  bool used = false;
+  for (const Step& s : p.steps) used = used || s.image == p.promote->image;
+  for (const Service& s : p.services) used = used || s.image == p.promote->image;
+  if (!used) {
+    r.Error(*image, "promote.image",
+            Quote(p.promote->image) + " is not the image of any step or service (write it as they do)");
+  }
+}
+
 void ReadPipeline(Reader& r, const YamlNode& root, Pipeline& p) {
   if (root.kind == Kind::kNull) {
     r.Error(root, "", "the file is empty: it needs at least \"steps\"");
@@ -490,7 +530,8 @@ void ReadPipeline(Reader& r, const YamlNode& root, Pipeline& p) {
   if (f->count("reports_fail_run")) {
     p.reports_fail_run = r.Bool(*f->at("reports_fail_run"), "reports_fail_run").value_or(false);
   }
-  if (f->count("promote")) p.promote = ReadPromote(r, *f->at("promote"));
+  const YamlNode* promote_image = nullptr;
+  if (f->count("promote")) p.promote = ReadPromote(r, *f->at("promote"), &promote_image);
 
   // Across the lists: unique names, and an image for everything.
   std::map<std::string, std::string> taken;  // name -> "steps[0]"
@@ -514,6 +555,7 @@ void ReadPipeline(Reader& r, const YamlNode& root, Pipeline& p) {
     image_from_build(step_nodes[i], path);
   }
   ResolveNeeds(r, p, step_nodes);
+  if (p.promote) CheckPromoteImage(r, p, *f->at("promote"), promote_image);
 }
 
 }  // namespace

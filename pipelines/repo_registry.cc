@@ -99,26 +99,15 @@ Status CheckName(const std::string& name) {
   return Status::Ok();
 }
 
-// What fnmatch(3) would take in a way nobody means: an unclosed '[' (then a
-// literal), a trailing '\'. Both are more likely typos than intent.
+// A glob as GlobMatches takes it, bounded, and without what fnmatch(3)
+// would take in a way nobody means (GlobProblem).
 Status CheckBranchFilter(const std::string& glob) {
   auto bad = [&](const std::string& why) {
     return InvalidArgument("branch filter " + Shown(glob) + ": " + why);
   };
   if (glob.size() > kMaxBranchFilterLength) return bad("longer than 255 bytes");
   if (HasControlChar(glob)) return bad("control character");
-  for (size_t i = 0; i < glob.size(); ++i) {
-    if (glob[i] == '\\') {
-      if (++i == glob.size()) return bad("ends in an unescaped '\\'");
-    } else if (glob[i] == '[') {
-      size_t j = i + 1;
-      if (j < glob.size() && glob[j] == '!') ++j;
-      if (j < glob.size() && glob[j] == ']') ++j;  // a leading ']' is a member
-      j = glob.find(']', j);
-      if (j == std::string::npos) return bad("'[' without its ']'");
-      i = j;
-    }
-  }
+  if (std::string why = GlobProblem(glob); !why.empty()) return bad(why);
   return Status::Ok();
 }
 

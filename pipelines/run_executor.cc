@@ -29,6 +29,7 @@
 #include "engine/oci/digest.h"
 #include "pipelines/git_mirror.h"
 #include "pipelines/pipeline_file.h"
+#include "pipelines/promote_plan.h"
 #include "pipelines/readiness.h"
 #include "pipelines/step_log.h"
 #include "pipelines/test_report.h"
@@ -158,6 +159,7 @@ class RunExecutor {
   Result<Pipeline> ReadPipeline();
   Status PlanUnits();
   Status PrepareImages();
+  Status PlanPromotion();
   Status StartServices();
   Status AwaitServices();
   void RunSteps();
@@ -421,6 +423,31 @@ Status RunExecutor::PrepareImages() {
     }
   }
   return Status::Ok();
+}
+
+// The `promote` section resolved for this run, once its images are known:
+// recorded with the run (promote_plan), "refused" with the reason when the
+// branch and tag policy forbids it; "pending" is set at the end, if the run
+// succeeded. A plan that cannot be made (no tag applies, the image is not
+// the run's) is the pipeline's error, found before anything runs.
+Status RunExecutor::PlanPromotion() {
+  if (!pipeline_.promote) return Status::Ok();
+  const Promote& p = *pipeline_.promote;
+  std::string image_id = built_image_;
+  if (!p.image.empty()) {
+    auto it = ids_.find(p.image);
+    if (it == ids_.end()) return InvalidArgument("promote.image " + p.image + " is not an image this run used");
+    image_id = it->second;
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(PromotePlan plan, ResolvePromotePlan(p, run_, image_id));
+  run_.promote_plan = plan.ToJson();
+  if (std::string refusal = PromotionRefusal(p, run_); !refusal.empty()) {
+    run_.promotion_status = "refused";
+    run_.promotion_error = refusal;
+  }
+  SaveRun();
+  return Note(run_.promotion_status == "refused" ? "will not promote: " + run_.promotion_error
+                                                   : "promotes " + image_id + " to " + p.to + " if the run passes");
 }
 
 Status RunExecutor::Launch(Unit& u) {
@@ -916,6 +943,7 @@ Run RunExecutor::Execute() {
   }
   if (st.ok()) st = PlanUnits();
   if (st.ok() && !Stopping()) st = PrepareImages();
+  if (st.ok() && !Stopping()) st = PlanPromotion();
   // The services and their readiness are part of the setup too: its log
   // says what the run waited for, and for how long.
   if (st.ok() && !Stopping()) st = StartServices();
@@ -961,6 +989,9 @@ Run RunExecutor::Execute() {
     if (AnyStepStarted()) RecordTestResults();
     EndSetupLog();
   }
+  // Only a run that succeeded promotes (PromotionService, told of its end).
+  if (run_.status == RunStatus::kSuccess && !run_.promote_plan.empty() && run_.promotion_status.empty())
+    run_.promotion_status = "pending";
   run_.finished_unix_ms = NowUnixMs();
   control_.EndAllLogs();
   SaveRun();

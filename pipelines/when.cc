@@ -33,6 +33,22 @@ bool GlobMatches(const std::string& glob, const std::string& name) {
   return fnmatch(glob.c_str(), name.c_str(), 0) == 0;
 }
 
+std::string GlobProblem(std::string_view glob) {
+  for (size_t i = 0; i < glob.size(); ++i) {
+    if (glob[i] == '\\') {
+      if (++i == glob.size()) return "ends in an unescaped '\\'";
+    } else if (glob[i] == '[') {
+      size_t j = i + 1;
+      if (j < glob.size() && glob[j] == '!') ++j;
+      if (j < glob.size() && glob[j] == ']') ++j;  // a leading ']' is a member
+      j = glob.find(']', j);
+      if (j == std::string_view::npos) return "'[' without its ']'";
+      i = j;
+    }
+  }
+  return "";
+}
+
 bool AnyGlobMatches(const std::vector<std::string>& globs, const std::string& name) {
   if (globs.empty()) return true;
   return std::any_of(globs.begin(), globs.end(), [&](const std::string& g) { return GlobMatches(g, name); });

@@ -36,6 +36,10 @@ struct When {
 // of) a set; `\` makes the next character literal. Case counts, and a
 // leading `.` is not special.
 bool GlobMatches(const std::string& glob, const std::string& name);
+// What fnmatch(3) would take in a way nobody means, or "" if nothing: an
+// unclosed '[' (then a literal), a trailing '\'. Both are more likely typos
+// than intent, so repository filters and `promote` refuse them.
+std::string GlobProblem(std::string_view glob);
 // Whether any of `globs` matches `name`; true for an empty list.
 bool AnyGlobMatches(const std::vector<std::string>& globs, const std::string& name);
 

@@ -343,6 +343,11 @@ int Show(DaemonClient& client, const std::string& id, const std::string& format)
   line("Error:", StringField(*run, "error"));
   line("Tests:", TestsText(*run));
   for (const std::string& w : StringsField(*run, "warnings")) line("Warning:", w);
+  if (const Json& promotion = Field(*run, "promotion"); promotion.is_object()) {
+    std::string status = StringField(promotion, "status");
+    std::string error = StringField(promotion, "error");
+    line("Promotion:", status.empty() || error.empty() ? status : status + ": " + error);
+  }
   if (int64_t of = IntField(*run, "rerun_of")) line("Rerun of:", std::to_string(of));
   line("Queued:", Ago(*run, "queued_at"));
   line("Took:", Took(*run));
@@ -392,6 +397,74 @@ int Prune(DaemonClient& client, const std::string& repo, int keep) {
   return 0;
 }
 
+// A promotion's record as `pipeline promote` and `promotions` show it.
+void PrintPromotion(const Json& p) {
+  auto line = [](const char* label, const std::string& value) {
+    if (!value.empty()) std::printf("%-12s %s\n", label, value.c_str());
+  };
+  line("Promotion:", std::to_string(IntField(p, "id")));
+  line("Run:", std::to_string(IntField(p, "run")));
+  line("Result:", StringField(p, "result"));
+  line("Error:", StringField(p, "error"));
+  line("Target:", StringField(p, "target"));
+  std::string tags;
+  for (const Json& t : Field(p, "tags"))
+    tags += (tags.empty() ? "" : ", ") + (t.is_string() ? t.get<std::string>() : "");
+  line("Tags:", tags);
+  line("Digest:", StringField(p, "manifest_digest"));
+  line("Provenance:", StringField(p, "provenance_digest"));
+  line("Image:", StringField(p, "image_id"));
+  line("Took:", Took(p));
+}
+
+// `pipeline promote RUN`: the run's promotion now, by hand (a retry after a
+// failure, or a run that passed before its promote section was there).
+int Promote(DaemonClient& client, const std::string& id, const std::string& format) {
+  auto answer = client.Post(RunPath(id) + "/promote?via=cli", nullptr, DaemonClient::kNoTimeout);
+  if (!answer.ok()) return Fail(answer.status());
+  if (format == "json") {
+    PrintJson(*answer);
+    return 0;
+  }
+  PrintPromotion(*answer);
+  return 0;
+}
+
+struct PromotionListOptions {
+  std::string repo, digest, format;
+  int64_t run = 0;
+  int limit = 50;
+};
+
+// `promotions`: the audit, newest first.
+int Promotions(DaemonClient& client, const PromotionListOptions& o) {
+  std::string query = "?limit=" + std::to_string(o.limit);
+  if (!o.repo.empty()) query += "&repo=" + Escape(o.repo);
+  if (o.run > 0) query += "&run=" + std::to_string(o.run);
+  if (!o.digest.empty()) query += "&digest=" + Escape(o.digest);
+  auto answer = client.Get("/promotions" + query);
+  if (!answer.ok()) return Fail(answer.status());
+  if (o.format == "json") {
+    PrintJson(*answer);
+    return 0;
+  }
+  Table table({"ID", "RUN", "REPO", "TARGET", "TAGS", "DIGEST", "RESULT", "BY", "STARTED"});
+  for (const Json& p : Field(*answer, "promotions")) {
+    std::string tags;
+    for (const Json& t : Field(p, "tags"))
+      tags += (tags.empty() ? "" : ",") + (t.is_string() ? t.get<std::string>() : "");
+    std::string digest = StringField(p, "manifest_digest");
+    std::string result = StringField(p, "result");
+    std::string error = StringField(p, "error");
+    table.Add({std::to_string(IntField(p, "id")), std::to_string(IntField(p, "run")), StringField(p, "repo"),
+               StringField(p, "target"), Truncate(tags, 40), digest.empty() ? "-" : ShortId(digest),
+               error.empty() ? result : result + ": " + Truncate(error, 50), StringField(p, "started_by"),
+               Ago(p, "started_at")});
+  }
+  table.Print();
+  return 0;
+}
+
 struct Options {
   std::string file, id, step, dir, repo, format;
   std::vector<std::string> ids;
@@ -399,6 +472,7 @@ struct Options {
   int keep = -1;
   RunOptions run;
   ListOptions list;
+  PromotionListOptions promotions;
 };
 
 }  // namespace
@@ -466,6 +540,21 @@ void AddPipelineCommands(CLI::App& app, Verbs& verbs) {
                     "Only this repository's runs (default: each repository's, and pipeline exec's, apart)");
   prune->add_option("--keep", o->keep, "How many of the newest runs to keep")->required();
   verbs.push_back({prune, [o](DaemonClient& c) { return Prune(c, o->repo, o->keep); }});
+
+  CLI::App* promote = pipeline->add_subcommand(
+      "promote", "Promote a run that succeeded now (its promote section): push, tag, attach provenance");
+  promote->add_option("RUN", o->id, "The run's id")->required();
+  AddFormatOption(promote, o->format);
+  verbs.push_back({promote, [o](DaemonClient& c) { return Promote(c, o->id, o->format); }});
+
+  CLI::App* promotions = app.add_subcommand("promotions", "List promotions (the audit), newest first");
+  promotions->add_option("--repo", o->promotions.repo, "Only promotions of this repository");
+  promotions->add_option("--run", o->promotions.run, "Only promotions of this run");
+  promotions->add_option("--digest", o->promotions.digest,
+                         "Only promotions of this manifest digest (sha256:...)");
+  promotions->add_option("--limit", o->promotions.limit, "At most this many (1 to 500)")->default_str("50");
+  AddFormatOption(promotions, o->promotions.format);
+  verbs.push_back({promotions, [o](DaemonClient& c) { return Promotions(c, o->promotions); }});
 }
 
 }  // namespace slipway::cli

@@ -24,6 +24,8 @@
 #include "engine/base/event_log.h"
 #include "engine/base/status.h"
 #include "engine/containers/log_follower.h"
+#include "pipelines/promotion_service.h"
+#include "pipelines/promotion_store.h"
 #include "pipelines/repo_registry.h"
 #include "pipelines/run_service.h"
 #include "pipelines/run_store.h"
@@ -167,6 +169,9 @@ struct Context {
   // "duplicate" and runs nothing.
   std::chrono::milliseconds delivery_keep;
   pipelines::TestStore* tests;  // the runs' test cases; null: no test routes
+  // Promotion (ApiServerOptions): its routes exist only when set.
+  pipelines::PromotionService* promotions = nullptr;
+  pipelines::PromotionStore* promotion_audit = nullptr;
   // Registry logins and the provenance signing key (ApiServerOptions):
   // their routes exist only when set.
   RegistryLogins* registry_logins = nullptr;
@@ -179,6 +184,8 @@ void AddRepoRoutes(Router& router, Context& context);
 void AddRunRoutes(Router& router, Context& context);
 // /api/v1/runs/{id}/tests and /api/v1/repos/{name}/tests/... (test_routes.cc).
 void AddTestRoutes(Router& router, Context& context);
+// POST /api/v1/runs/{id}/promote, GET /api/v1/promotions (promotion_routes.cc).
+void AddPromotionRoutes(Router& router, Context& context);
 // /api/v1/registries and /api/v1/signing-key (registry_routes.cc).
 void AddRegistryRoutes(Router& router, Context& context);
 // POST /hooks/github, /hooks/gitea, /hooks/gitlab (hook_routes.cc).

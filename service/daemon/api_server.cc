@@ -137,6 +137,8 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
       connections_(
           {options_.max_connections, options_.header_timeout, options_.body_timeout, options_.idle_timeout},
           metrics) {
+  context_.promotions = options_.promotions;
+  context_.promotion_audit = options_.promotion_audit;
   context_.registry_logins = options_.registry_logins;
   context_.signing_key = options_.signing_key;
   AddServiceRoutes();
@@ -147,6 +149,7 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
     AddRepoRoutes(router_, context_);
     AddRunRoutes(router_, context_);
     if (options_.tests) AddTestRoutes(router_, context_);
+    AddPromotionRoutes(router_, context_);
   }
   if (options_.hooks != ApiServerOptions::Hooks::kNone) AddHookRoutes(router_, context_);
 }

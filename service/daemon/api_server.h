@@ -54,8 +54,10 @@
 #include "service/daemon/metrics.h"
 
 namespace slipway::pipelines {
+class PromotionService;
+class PromotionStore;
 class SigningKey;
-}
+}  // namespace slipway::pipelines
 
 namespace slipway::daemon {
 
@@ -108,6 +110,10 @@ struct ApiServerOptions {
   // The runs' test cases (/api/v1/runs/{id}/tests, /api/v1/repos/{name}/tests/...);
   // null: those routes are not served. Outlives the server.
   pipelines::TestStore* tests = nullptr;
+  // Optional (they outlive the server): POST /api/v1/runs/{id}/promote and
+  // GET /api/v1/promotions are served only when both are set.
+  pipelines::PromotionService* promotions = nullptr;
+  pipelines::PromotionStore* promotion_audit = nullptr;
   // Optional (they outlive the server): /api/v1/registries and
   // /api/v1/signing-key are served only when set.
   RegistryLogins* registry_logins = nullptr;

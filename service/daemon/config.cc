@@ -223,7 +223,7 @@ std::string GetNothing(const DaemonConfig&) {
 constexpr int kIntMax = std::numeric_limits<int>::max();
 using C = DaemonConfig;
 
-const std::array<Field, 45> kFields = {{
+const std::array<Field, 48> kFields = {{
     {"listen", "--listen", "ADDR:PORT", "Address and port of the REST API", SetListen, GetString<&C::listen>},
     {"data_dir", "--data-dir", "DIR", "Images, the database and the control token", SetNonEmpty<&C::data_dir>,
      GetString<&C::data_dir>},
@@ -333,6 +333,14 @@ const std::array<Field, 45> kFields = {{
     {"status_retry_for", "--status-retry-for", "DURATION",
      "How long a commit status the forge refuses is retried, with backoff",
      SetDuration<&C::status_retry_for, false>, GetDuration<&C::status_retry_for>},
+    {"promotion_retries", "--promotion-retries", "N",
+     "How often a promotion the registry failed (down, timeout, server error) is tried again",
+     SetInt<&C::promotion_retries, 0, 100>, GetInt<&C::promotion_retries>},
+    {"promotion_backoff", "--promotion-backoff", "DURATION",
+     "The wait before a promotion's first retry; it doubles for each next one",
+     SetDuration<&C::promotion_backoff, false>, GetDuration<&C::promotion_backoff>},
+    {"promotion_max_backoff", "--promotion-max-backoff", "DURATION", "The longest wait between promotion retries",
+     SetDuration<&C::promotion_max_backoff, false>, GetDuration<&C::promotion_max_backoff>},
 }};
 
 const Field* FindField(const std::string& key) {

@@ -93,6 +93,14 @@ struct DaemonConfig {
   // How long a commit status a forge refuses (or does not answer) is retried.
   std::chrono::milliseconds status_retry_for{std::chrono::minutes(10)};
 
+  // Promotion (docs/promotion.md): a push the registry failed (down, a
+  // timeout, a server error) is tried again this many times, waiting
+  // promotion_backoff first and twice as long each next time, at most
+  // promotion_max_backoff; then `slipway pipeline promote RUN` retries.
+  int promotion_retries = 3;
+  std::chrono::milliseconds promotion_backoff{5'000};
+  std::chrono::milliseconds promotion_max_backoff{60'000};
+
   bool operator==(const DaemonConfig&) const = default;
 };
 

@@ -43,9 +43,11 @@
 #include "service/daemon/container_metrics.h"
 #include "service/daemon/metrics.h"
 #include "pipelines/repo_registry.h"
+#include "pipelines/promotion_service.h"
 #include "pipelines/run_service.h"
 #include "pipelines/secret_box.h"
 #include "pipelines/signing_key.h"
+#include "pipelines/sqlite_promotion_store.h"
 #include "pipelines/sqlite_run_store.h"
 #include "pipelines/sqlite_test_store.h"
 #include "service/daemon/pipeline_images.h"
@@ -169,6 +171,7 @@ class Daemon {
 
   void Serve(int signal_fd) {
     containers_->Run();
+    if (promotions_) promotions_->Start();
     runs_->Start();
     // Under systemd (Type=notify): READY=1 once the API answers, not before.
     if (Status ready = AnnounceReady(notifier_, listen_host_, api_->port()); !ready.ok())
@@ -187,6 +190,9 @@ class Daemon {
     // Runs first: a run still starting steps would otherwise queue
     // containers while their scheduler stops.
     runs_->Shutdown(config_.shutdown_timeout);
+    // A promotion going on is finished (a push cannot be cut short cleanly);
+    // the queued ones stay pending for the next slipwayd.
+    if (promotions_) promotions_->Stop();
     // The runs' last states (interrupted ones too) get a moment to reach
     // their forges.
     status_reporter_->Stop(
@@ -279,6 +285,24 @@ class Daemon {
     runs_->AddObserver(status_reporter_.get());
     SLIPWAY_ASSIGN_OR_RETURN(int interrupted, runs_->Recover());
     if (interrupted > 0) log_->Warn("runs.interrupted", {{"count", interrupted}});
+    return OpenPromotions(*publisher_, *signing_key_);
+  }
+
+  // Promotion: the audit (same database, component "promotions") and the
+  // service, observing the runs before they start (Serve() starts its
+  // worker), after Recover() has recorded the runs a crash interrupted.
+  Status OpenPromotions(pipelines::ImagePublisher& publisher, const pipelines::SigningKey& key) {
+    SLIPWAY_ASSIGN_OR_RETURN(promotion_store_, pipelines::SqlitePromotionStore::Open(DatabasePath(config_)));
+    pipelines::PromotionOptions options;
+    options.retries = config_.promotion_retries;
+    options.backoff = config_.promotion_backoff;
+    options.max_backoff = config_.promotion_max_backoff;
+    options.builder_id = PublicUrl(config_);
+    promotions_ = std::make_unique<pipelines::PromotionService>(options, *run_store_, *promotion_store_, publisher,
+                                                               key, *log_);
+    runs_->AddObserver(promotions_.get());
+    SLIPWAY_ASSIGN_OR_RETURN(int recovered, promotions_->Recover());
+    if (recovered > 0) log_->Warn("promotions.recovered", {{"count", recovered}});
     return Status::Ok();
   }
 
@@ -300,6 +324,8 @@ class Daemon {
     options.webhook_max_body_bytes = config_.webhook_max_body_bytes;
     options.delivery_keep = config_.webhook_delivery_keep;
     options.tests = test_store_.get();
+    options.promotions = promotions_.get();
+    options.promotion_audit = promotion_store_.get();
     options.registry_logins = registry_logins_.get();
     options.signing_key = signing_key_.get();
     // Webhooks on an address of their own: that listener serves only them,
@@ -342,6 +368,8 @@ class Daemon {
   std::unique_ptr<pipelines::RepoRegistry> repos_;
   std::unique_ptr<PipelineImages> pipeline_images_;
   std::unique_ptr<CommitStatusReporter> status_reporter_;  // before runs_: it observes them
+  std::unique_ptr<pipelines::SqlitePromotionStore> promotion_store_;
+  std::unique_ptr<pipelines::PromotionService> promotions_;  // before runs_: it observes them
   std::unique_ptr<pipelines::RunService> runs_;            // before api_: the API uses it
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<ApiServer> hooks_api_;  // the --webhook-listen listener, if it has an address of its own

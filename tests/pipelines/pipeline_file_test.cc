@@ -281,11 +281,63 @@ TEST(PipelineFileTest, CycleNamesItsSteps) {
 
 TEST(PipelineFileTest, Images) {
   ExpectOneError(Replace(OneStep(""), "busybox", "Busy Box"), 3, 12, "steps[0].image:");
-  ExpectOneError(OneStep("promote: {to: \"127.0.0.1:5000/team/app:1\", tags: [latest]}\n"), 5, 15,
-                 "promote.to: want a repository without tag or digest");
-  ExpectOneError(OneStep("promote: {to: reg/app, tags: [\"v{version}\"]}\n"), 5, 31,
-                 "promote.tags[0]: \"v{version}\" is not a tag");
-  ExpectOneError(OneStep("promote: {to: reg/app}\n"), 5, 10, "promote: missing key \"tags\"");
+  ExpectOneError(OneStep("promote: {to: \"127.0.0.1:5000/team/app:1\", tags: [latest], image: busybox}\n"), 5,
+                 15, "promote.to: want a repository without tag or digest");
+  ExpectOneError(OneStep("promote: {to: reg/app, tags: [\"v{version}\"], image: busybox}\n"), 5, 31,
+                 "promote.tags[0]: \"v{version}\" is not a tag: unknown placeholder {version}");
+  ExpectOneError(OneStep("promote: {to: reg/app, image: busybox}\n"), 5, 10, "promote: missing key \"tags\"");
+}
+
+// `promote` (docs/promotion.md): every key, then each error at its place.
+TEST(PipelineFileTest, PromoteReadsEveryKey) {
+  Result<Pipeline> p =
+      ParsePipelineFile(OneStep("promote:\n"
+                                "  to: 127.0.0.1:5000/team/app\n"
+                                "  image: busybox\n"
+                                "  tags: [\"{sha}\", \"v-{short_sha}\", \"{branch}\", \"{tag}\", latest]\n"
+                                "  immutable: [\"{sha}\"]\n"
+                                "  branches: [main, \"release/*\"]\n"
+                                "  tags_match: [\"v*\"]\n"));
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_TRUE(p->promote);
+  EXPECT_EQ(p->promote->at, (SourceLocation{6, 3}));
+  EXPECT_EQ(p->promote->to, "127.0.0.1:5000/team/app");
+  EXPECT_EQ(p->promote->image, "busybox");
+  EXPECT_EQ(p->promote->tags,
+            (std::vector<std::string>{"{sha}", "v-{short_sha}", "{branch}", "{tag}", "latest"}));
+  EXPECT_EQ(p->promote->immutable, std::vector<std::string>{"{sha}"});
+  EXPECT_EQ(p->promote->branches, (std::vector<std::string>{"main", "release/*"}));
+  EXPECT_EQ(p->promote->tags_match, std::vector<std::string>{"v*"});
+}
+
+TEST(PipelineFileTest, PromoteErrors) {
+  const std::string head = "promote:\n  to: reg/app\n  image: busybox\n";
+  // Tag templates: placeholders, literal text, where a tag may start, twice.
+  ExpectOneError(OneStep(head + "  tags: [\"{sha\"]\n"), 8, 10,
+                 "promote.tags[0]: \"{sha\" is not a tag: a '{' without its '}'");
+  ExpectOneError(OneStep(head + "  tags: [\"a}b\"]\n"), 8, 10, "a '}' without its '{'");
+  ExpectOneError(OneStep(head + "  tags: [\"{Sha}\"]\n"), 8, 10, "unknown placeholder {Sha}");
+  ExpectOneError(OneStep(head + "  tags: [\"v/{sha}\"]\n"), 8, 10, "a tag holds only A-Z a-z 0-9 _ . -");
+  ExpectOneError(OneStep(head + "  tags: [\"-{sha}\"]\n"), 8, 10, "does not start with '.' or '-'");
+  ExpectOneError(OneStep(head + "  tags: [\"" + std::string(129, 'a') + "\"]\n"), 8, 10, "longer than a tag");
+  ExpectOneError(OneStep(head + "  tags: [a, b, a]\n"), 8, 16, "promote.tags[2]: \"a\" is listed twice");
+  ExpectOneError(OneStep(head + "  tags: []\n"), 8, 9, "promote.tags: want at least one tag");
+  ExpectOneError(OneStep(head + "  tags: latest\n"), 8, 9, "promote.tags: want a list of strings");
+  // immutable names tags as they are written.
+  ExpectOneError(OneStep(head + "  tags: [\"{sha}\"]\n  immutable: [\"{short_sha}\"]\n"), 9, 15,
+                 "promote.immutable[0]: \"{short_sha}\" is not one of promote.tags");
+  // Globs fnmatch would take literally.
+  ExpectOneError(OneStep(head + "  tags: [x]\n  branches: [\"rel[ease\"]\n"), 9, 14,
+                 "promote.branches[0]: \"rel[ease\": '[' without its ']'");
+  ExpectOneError(OneStep(head + "  tags: [x]\n  tags_match: [\"v\\\\\"]\n"), 9, 16, "promote.tags_match[0]:");
+  // Unknown keys, and the image: one the steps use, or build's.
+  ExpectOneError(OneStep(head + "  tags: [x]\n  branch: [main]\n"), 9, 3, "promote: unknown key \"branch\"");
+  ExpectOneError(OneStep("promote: {to: reg/app, tags: [x], image: alpine}\n"), 5, 42,
+                 "promote.image: \"alpine\" is not the image of any step or service");
+  ExpectOneError(OneStep("promote: {to: reg/app, tags: [x]}\n"), 5, 10,
+                 "promote: no \"image\", and no \"build\" to take the image from");
+  EXPECT_TRUE(ErrorsOf("build: {}\n" + OneStep("promote: {to: reg/app, tags: [x]}\n")).empty());
+  ExpectOneError(OneStep("promote: {to: \"Reg/App\", tags: [x], image: busybox}\n"), 5, 15, "promote.to:");
 }
 
 TEST(PipelineFileTest, PathsStayInsideTheWorkspace) {
