@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/base/event_log.h"
@@ -160,7 +161,17 @@ TEST_F(ContainerSecretsTest, TheStepSeesItsSecretAndNothingElseDoes) {
   auto running = service_->Inspect(id);
   ASSERT_TRUE(running.ok()) << running.status().ToString();
   ASSERT_EQ(running->state, ContainerState::kRunning);
-  auto environ = ReadFile("/proc/" + std::to_string(running->pid) + "/environ");
+  // "ready" is printed just before `exec sleep`: read the environment once
+  // the exec is done, since mid-exec /proc/<pid>/environ can read as empty.
+  const std::string proc = "/proc/" + std::to_string(running->pid);
+  auto is_sleep = [&] {
+    auto comm = ReadFile(proc + "/comm");
+    return comm.ok() && *comm == "sleep\n";
+  };
+  for (int i = 0; i < 500 && !is_sleep(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto environ = ReadFile(proc + "/environ");
   ASSERT_TRUE(environ.ok()) << environ.status().ToString();
   EXPECT_NE(environ->find(std::string("TOKEN=") + secret_ + '\0'), std::string::npos);
   // ...and in no record, no file, no API answer.
