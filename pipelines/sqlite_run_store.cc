@@ -1,11 +1,11 @@
 #include "pipelines/sqlite_run_store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <exception>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "engine/base/ascii.h"
@@ -330,14 +330,9 @@ Result<StepRecord> ReadStep(SQLite::Statement& q) {
   s.index = q.getColumn(1).getInt();
   s.name = q.getColumn(2).getString();
   switch (q.getColumn(3).getInt()) {
-    case 1:
-      s.kind = StepKind::kService;
-      break;
-    case 2:
-      s.kind = StepKind::kSetup;
-      break;
-    default:
-      s.kind = StepKind::kStep;
+    case 1: s.kind = StepKind::kService; break;
+    case 2: s.kind = StepKind::kSetup; break;
+    default: s.kind = StepKind::kStep;
   }
   std::string status = q.getColumn(4).getString();
   auto parsed = ParseStepStatus(status);
@@ -663,10 +658,15 @@ Result<std::vector<int64_t>> SqliteRunStore::PruneRuns(const std::string& repo, 
   std::lock_guard<std::mutex> lock(mu_);
   try {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    if (!RepoExists(*db_, repo)) return NotFound(RepoName(repo) + ": not found");
-    SQLite::Statement q(*db_, "SELECT id FROM runs WHERE repo = ? AND status IN (" + FinalRunStatusList() +
+    // "": the runs of no repository (`pipeline exec`), whose repo is NULL.
+    if (!repo.empty() && !RepoExists(*db_, repo)) return NotFound(RepoName(repo) + ": not found");
+    SQLite::Statement q(*db_, "SELECT id FROM runs WHERE repo IS ? AND status IN (" + FinalRunStatusList() +
                                   ") ORDER BY id DESC LIMIT -1 OFFSET ?");
-    q.bind(1, repo);
+    if (repo.empty()) {
+      q.bind(1);
+    } else {
+      q.bind(1, repo);
+    }
     q.bind(2, keep);
     std::vector<int64_t> ids;
     while (q.executeStep()) ids.push_back(q.getColumn(0).getInt64());

@@ -282,6 +282,17 @@ TEST_F(SqliteRunStoreTest, PruneKeepsTheNewestEndedRunsAndUnendedOnes) {
   EXPECT_EQ(store_->PruneRuns("nope", 1).status().code(), Code::kNotFound);
 }
 
+TEST_F(SqliteRunStoreTest, PruningTheRunsOfNoRepositoryTakesExecRunsOnly) {
+  AddRepo("app");
+  Add(NewRun("app"));                           // 1
+  for (int i = 0; i < 3; ++i) Add(NewRun(""));  // 2..4: `pipeline exec` runs
+  Add(NewRun("", RunStatus::kRunning));         // 5
+  auto removed = store_->PruneRuns("", 1);
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(Ids({}), (std::vector<int64_t>{5, 4, 1}));
+}
+
 TEST_F(SqliteRunStoreTest, IdsAreNeverReusedAfterPruneEvenAcrossReopen) {
   AddRepo("app");
   for (int i = 0; i < 3; ++i) Add(NewRun("app"));
