@@ -10,6 +10,7 @@
 
 #include "engine/base/ascii.h"
 #include "engine/base/database.h"
+#include "pipelines/store_rows.h"
 
 namespace slipway::pipelines {
 
@@ -162,13 +163,6 @@ std::string RepeatPlaceholders(int n) {
   std::string out;
   for (int i = 0; i < n; ++i) out += ", ?";
   return out;
-}
-
-std::string RepoName(const std::string& name) {
-  return "repository " + name;
-}
-std::string RunName(int64_t id) {
-  return "run " + std::to_string(id);
 }
 
 // Binary-safe: sealed values are bytes, not text.
@@ -351,18 +345,6 @@ Result<StepRecord> ReadStep(SQLite::Statement& q) {
   s.error = q.getColumn(13).getString();
   s.limits = ReadLimits(q, 14);
   return s;
-}
-
-bool RepoExists(SQLite::Database& db, const std::string& name) {
-  SQLite::Statement q(db, "SELECT 1 FROM repositories WHERE name = ?");
-  q.bind(1, name);
-  return q.executeStep();
-}
-
-bool RunExists(SQLite::Database& db, int64_t id) {
-  SQLite::Statement q(db, "SELECT 1 FROM runs WHERE id = ?");
-  q.bind(1, id);
-  return q.executeStep();
 }
 
 // "'success', 'failure', ...": the final run statuses for SQL, from IsFinal()

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "engine/base/database.h"
+#include "pipelines/store_rows.h"
 
 namespace slipway::pipelines {
 
@@ -101,25 +102,6 @@ TestStatus StatusOf(int code) {
 
 bool Failing(int code) {
   return code == 1 || code == 2;
-}
-
-std::string RunName(int64_t id) {
-  return "run " + std::to_string(id);
-}
-std::string RepoName(const std::string& name) {
-  return "repository " + name;
-}
-
-bool RepoExists(SQLite::Database& db, const std::string& name) {
-  SQLite::Statement q(db, "SELECT 1 FROM repositories WHERE name = ?");
-  q.bind(1, name);
-  return q.executeStep();
-}
-
-bool RunExists(SQLite::Database& db, int64_t id) {
-  SQLite::Statement q(db, "SELECT 1 FROM runs WHERE id = ?");
-  q.bind(1, id);
-  return q.executeStep();
 }
 
 Status CheckWindow(const Window& w) {
