@@ -126,16 +126,20 @@ Status ImageService::CheckReference(const std::string& ref) {
   return Status::Ok();
 }
 
+TransferOptions ImageService::Transfer(const TransferProgress& progress) const {
+  TransferOptions transfer;
+  transfer.parallelism = options_.parallelism;
+  transfer.progress = progress;
+  return transfer;
+}
+
 Result<ImageRecord> ImageService::Pull(const std::string& ref, const TransferProgress& progress) {
   SLIPWAY_RETURN_IF_ERROR(CheckReference(ref));
   RegistryClient client(options_.registry);
   ByteMeter meter(metrics_.registry_bytes_pulled, client, /*pulled=*/true);
   WireProgress(client, meter, progress, "downloading");
-  TransferOptions transfer;
-  transfer.parallelism = options_.parallelism;
-  transfer.progress = progress;
   log_.Info("image.pull", {{"ref", ref}});
-  auto image = slipway::Pull(store_, client, ref, transfer);
+  auto image = slipway::Pull(store_, client, ref, Transfer(progress));
   meter.Sync();
   if (!image.ok()) {
     log_.Warn("image.pull_failed", {{"ref", ref}, {"error", image.status().ToString()}});
@@ -153,11 +157,8 @@ Result<Digest> ImageService::Push(const std::string& ref, const std::string& tar
   RegistryClient client(options_.registry);
   ByteMeter meter(metrics_.registry_bytes_pushed, client, /*pulled=*/false);
   WireProgress(client, meter, progress, "uploading");
-  TransferOptions transfer;
-  transfer.parallelism = options_.parallelism;
-  transfer.progress = progress;
   log_.Info("image.push", {{"ref", ref}, {"target", destination}});
-  auto digest = slipway::Push(store_, client, ref, destination, transfer);
+  auto digest = slipway::Push(store_, client, ref, destination, Transfer(progress));
   meter.Sync();
   if (!digest.ok()) {
     log_.Warn("image.push_failed",
@@ -176,11 +177,9 @@ Result<PushReport> ImageService::PushByDigest(const std::string& ref, const std:
   RegistryClient client(options_.registry);
   ByteMeter meter(metrics_.registry_bytes_pushed, client, /*pulled=*/false);
   WireProgress(client, meter, progress, "uploading");
-  TransferOptions transfer;
-  transfer.parallelism = options_.parallelism;
-  transfer.progress = progress;
   log_.Info("image.push", {{"ref", ref}, {"target", repository}, {"tags", tags}});
-  auto report = slipway::PushByDigest(store_, client, ref, repository, tags, immutable_tags, transfer);
+  auto report =
+      slipway::PushByDigest(store_, client, ref, repository, tags, immutable_tags, Transfer(progress));
   meter.Sync();
   if (!report.ok()) {
     log_.Warn("image.push_failed",

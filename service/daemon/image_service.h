@@ -146,6 +146,8 @@ class ImageService {
   // Evicts least recently used build cache entries down to
   // build_cache_max_bytes (after each build, with build_mu_ held).
   void TrimBuildCache();
+  // A pull's or push's options: this service's parallelism, `progress`.
+  TransferOptions Transfer(const TransferProgress& progress) const;
 
   ImageStore& store_;
   ContainerService& containers_;
