@@ -44,11 +44,6 @@ using nlohmann::json;
 
 std::string g_deb, g_conf, g_version;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // Bazel's PATH lacks the sbin directories dpkg needs (ldconfig,
 // start-stop-daemon), as a root login's would have them.
 Outcome Sh(const std::string& command) {
@@ -77,11 +72,11 @@ TEST(DebTest, ControlFieldsConffilesAndScripts) {
 
   std::string control = MakeTempDir("deb-control");
   ASSERT_EQ(Sh("dpkg-deb -e " + Q(g_deb) + " " + Q(control + "/DEBIAN")).code, 0);
-  EXPECT_EQ(Slurp(control + "/DEBIAN/conffiles"), "/etc/slipway/slipway.yaml\n");
+  EXPECT_EQ(ReadFileOrEmpty(control + "/DEBIAN/conffiles"), "/etc/slipway/slipway.yaml\n");
   for (const char* script : {"postinst", "prerm", "postrm"}) {
     std::string path = control + "/DEBIAN/" + script;
     EXPECT_EQ(ModeOf(path), 0755u) << script;
-    EXPECT_EQ(Slurp(path).rfind("#!/bin/sh\n", 0), 0u) << script;
+    EXPECT_EQ(ReadFileOrEmpty(path).rfind("#!/bin/sh\n", 0), 0u) << script;
     Outcome syntax = Sh("sh -n " + Q(path));
     EXPECT_EQ(syntax.code, 0) << script << ": " << syntax;
   }
@@ -127,7 +122,7 @@ TEST(DebTest, EveryFileWithItsModeAndOwner) {
 
   std::string root = MakeTempDir("deb-x");
   ASSERT_EQ(Sh("dpkg-deb -x " + Q(g_deb) + " " + Q(root)).code, 0);
-  EXPECT_EQ(Slurp(root + "/etc/slipway/slipway.yaml"), Slurp(g_conf))
+  EXPECT_EQ(ReadFileOrEmpty(root + "/etc/slipway/slipway.yaml"), ReadFileOrEmpty(g_conf))
       << "the conffile is config/slipway.yaml";
   // The completion script is bash, and completes what the CLI has.
   Outcome completion = Sh("bash -c " + Q(". " + root +
@@ -231,7 +226,7 @@ TEST(DebTest, InstallRunUpgradeRemovePurgeInAThrowawayRoot) {
   EXPECT_EQ(st.st_uid, 0u);
   const std::string token_path = root / "/var/lib/slipway/control.token";
   EXPECT_EQ(ModeOf(token_path), 0600u);
-  const std::string token = Slurp(token_path);
+  const std::string token = ReadFileOrEmpty(token_path);
   EXPECT_TRUE(std::regex_match(token, std::regex("[0-9a-f]{64}"))) << token;
 
   // The installed slipwayd, as ExecStart runs it (the conffile), with
@@ -264,8 +259,8 @@ TEST(DebTest, InstallRunUpgradeRemovePurgeInAThrowawayRoot) {
     Outcome upgrade = root.Dpkg("-i " + Q(Rebuilt(scratch, g_version + "+upgrade1")));
     fs::remove_all(scratch);
     ASSERT_EQ(upgrade.code, 0) << upgrade;
-    EXPECT_NE(Slurp(conffile).find("# edited by the administrator\n"), std::string::npos);
-    EXPECT_EQ(Slurp(token_path), token);
+    EXPECT_NE(ReadFileOrEmpty(conffile).find("# edited by the administrator\n"), std::string::npos);
+    EXPECT_EQ(ReadFileOrEmpty(token_path), token);
     Outcome status = root.Dpkg("-s slipway");
     EXPECT_NE(status.out.find("Version: " + g_version + "+upgrade1"), std::string::npos) << status;
 
@@ -294,7 +289,7 @@ TEST(DebTest, InstallRunUpgradeRemovePurgeInAThrowawayRoot) {
   EXPECT_EQ(verify.out, "") << "warnings: " << verify.out;
   // The check can fail: a typo in the unit is reported.
   const std::string unit = root / "/lib/systemd/system/slipway.service";
-  const std::string good = Slurp(unit);
+  const std::string good = ReadFileOrEmpty(unit);
   std::ofstream(unit) << std::regex_replace(good, std::regex("KillMode=process"), "KillMode=proces");
   Outcome broken = Sh("systemd-analyze verify --man=no --root=" + Q(root.dir()) +
                       " /lib/systemd/system/slipway.service 2>&1");
@@ -305,7 +300,7 @@ TEST(DebTest, InstallRunUpgradeRemovePurgeInAThrowawayRoot) {
   Outcome remove = root.Dpkg("-r slipway");
   ASSERT_EQ(remove.code, 0) << remove;
   EXPECT_FALSE(fs::exists(root / "/usr/sbin/slipwayd"));
-  EXPECT_EQ(Slurp(token_path), token);
+  EXPECT_EQ(ReadFileOrEmpty(token_path), token);
   EXPECT_TRUE(fs::exists(root / "/var/lib/slipway/slipway.db"));
   EXPECT_TRUE(fs::exists(conffile));
   Outcome purge = root.Dpkg("-P slipway");

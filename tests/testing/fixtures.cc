@@ -99,6 +99,13 @@ std::vector<std::string> CgroupTree(const std::string& parent) {
   return out;
 }
 
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
 std::vector<std::string> ListTree(const std::string& dir) {
   std::vector<std::string> out;
   std::error_code ec;

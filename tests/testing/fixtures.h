@@ -19,6 +19,9 @@ std::string MakeTempDir(const std::string& prefix);
 std::vector<std::string> MountPoints();
 // Every directory below <hierarchy>/<parent> in every cgroup hierarchy.
 std::vector<std::string> CgroupTree(const std::string& parent);
+// The bytes of the file at `path`; "" if it cannot be read (a log not
+// written yet).
+std::string ReadFileOrEmpty(const std::string& path);
 // Every path below `dir` (recursive), sorted.
 std::vector<std::string> ListTree(const std::string& dir);
 // Every regular file below `dir` (recursive, symlinks not followed) whose

@@ -23,13 +23,6 @@ std::string DefaultsFile() {
   return "config/slipway.yaml";
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 Result<DaemonConfig> Parse(const std::string& yaml) {
   return ParseConfigYaml(yaml, "test.yaml");
 }
@@ -70,7 +63,7 @@ TEST(DaemonConfigTest, DefaultsFileMatchesStruct) {
   EXPECT_TRUE(*loaded == DaemonConfig{}) << "config/slipway.yaml and DaemonConfig's defaults differ";
   // Every key is written out, in ConfigKeys() order, so that the file
   // documents all of them.
-  std::string text = "\n" + ReadText(DefaultsFile());
+  std::string text = "\n" + testing::ReadFileOrEmpty(DefaultsFile());
   size_t last = 0;
   for (const std::string& key : ConfigKeys()) {
     size_t at = text.find("\n" + key + ":");

@@ -34,13 +34,6 @@ using nlohmann::json;
 constexpr char kUser[] = "promoter";
 constexpr char kPassword[] = "regpw-7d2a91c4e0b3";
 
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class RegistryApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -52,7 +45,7 @@ class RegistryApiTest : public ::testing::Test {
     ASSERT_TRUE(started) << started.message();
   }
   void TearDown() override {
-    if (HasFailure()) std::cerr << "slipwayd's log:\n" << ReadBytes(log_dir_ + "/slipwayd.log") << "\n";
+    if (HasFailure()) std::cerr << "slipwayd's log:\n" << ReadFileOrEmpty(log_dir_ + "/slipwayd.log") << "\n";
     daemon_.reset();
     registry_.reset();
     std::filesystem::remove_all(log_dir_);
@@ -80,9 +73,10 @@ class RegistryApiTest : public ::testing::Test {
 
   void ExpectNowhere(const std::string& value) {
     std::string db;
-    for (const char* suffix : {"", "-wal"}) db += ReadBytes(daemon_->data_dir() + "/slipway.db" + suffix);
+    for (const char* suffix : {"", "-wal"})
+      db += ReadFileOrEmpty(daemon_->data_dir() + "/slipway.db" + suffix);
     ASSERT_FALSE(db.empty());
-    const std::string log = ReadBytes(log_dir_ + "/slipwayd.log") + daemon_->Log();
+    const std::string log = ReadFileOrEmpty(log_dir_ + "/slipwayd.log") + daemon_->Log();
     ASSERT_TRUE(Contains(log, "registry.login")) << "the log is not in " << log_dir_;
     EXPECT_FALSE(Contains(answers_, value)) << "came back in an answer";
     EXPECT_FALSE(Contains(log, value)) << "is in slipwayd's log";

@@ -17,13 +17,6 @@ namespace {
 
 constexpr char kPassword[] = "pw-3b9d1e77c0af";
 
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class RegistryLoginsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -53,7 +46,8 @@ TEST_F(RegistryLoginsTest, StoredSealedAndReadBackAfterReopening) {
     EXPECT_EQ(found->password, kPassword);
     EXPECT_FALSE(logins->Lookup("registry.example.com"));  // another port, another registry
   }
-  std::string bytes = ReadBytes(dir_ + "/slipway.db") + ReadBytes(dir_ + "/slipway.db-wal");
+  std::string bytes =
+      testing::ReadFileOrEmpty(dir_ + "/slipway.db") + testing::ReadFileOrEmpty(dir_ + "/slipway.db-wal");
   EXPECT_NE(bytes.find("registry.example.com:5000"), std::string::npos);
   EXPECT_EQ(bytes.find(kPassword), std::string::npos) << "the password is in the database in plain text";
 

@@ -34,13 +34,6 @@ constexpr char kBasicPassword[] = "basicpw-2c7f0e9b15";
 constexpr char kSecretValue[] = "secret-value-d41c88e2b7";
 constexpr char kApiSecretValue[] = "api-secret-0e5a7b93c1";
 
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class ReposApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -90,9 +83,9 @@ class ReposApiTest : public ::testing::Test {
   void ExpectNowhere(const std::vector<std::string>& values) {
     std::string db;
     for (const char* suffix : {"", "-wal", "-shm"})
-      db += ReadBytes(daemon_->data_dir() + "/slipway.db" + suffix);
+      db += ReadFileOrEmpty(daemon_->data_dir() + "/slipway.db" + suffix);
     ASSERT_FALSE(db.empty());
-    const std::string log = ReadBytes(log_dir_ + "/slipwayd.log") + daemon_->Log();
+    const std::string log = ReadFileOrEmpty(log_dir_ + "/slipwayd.log") + daemon_->Log();
     ASSERT_TRUE(Contains(log, "\"event\":\"api.request\"")) << "the debug log is not in " << log_dir_;
     for (const std::string& v : values) {
       EXPECT_FALSE(Contains(answers_, v)) << v << " came back in an answer";
