@@ -9,7 +9,9 @@ packages=(
   # Libraries (docs/dependencies.md says why each is here)
   libseccomp-dev libarchive-dev libssl-dev libsqlitecpp-dev libsqlite3-dev libgit2-dev
   libpistache-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libcli11-dev
-  zlib1g-dev libzstd-dev libpugixml-dev
+  zlib1g-dev libzstd-dev libpugixml-dev libisal-dev
+  # The dashboard's JavaScript libraries, compiled into slipwayd (docs/dashboard.md)
+  libjs-ansi-up libjs-chart.js
   # Tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev busybox-static iproute2 python3
   # Pipeline tests: real repositories (git CLI, git daemon, git http-backend under python3's
@@ -21,6 +23,8 @@ packages=(
   python3-pytest cmake
   # Build compatibility tests and benchmarks: the reference builder
   buildah
+  # Dashboard tests: a real browser, headless
+  chromium chromium-driver python3-selenium
   # Package tests: systemd-analyze verify on the unit, readelf on the binaries, lintian
   systemd binutils lintian
 )
