@@ -74,6 +74,10 @@ class Reply {
   virtual void End() = 0;
   // Whether the client closed its connection.
   virtual bool Gone() const = 0;
+  // Adds a header to the answer not yet begun (Set-Cookie, Cache-Control,
+  // Content-Security-Policy...). `name` and `value` must hold no CR or LF:
+  // such a header is dropped rather than sent (no response splitting).
+  virtual void SetHeader(std::string_view name, std::string_view value) = 0;
 
   void Json(int status, const json& body);
   void JsonText(int status, std::string body);  // already serialized

@@ -177,6 +177,16 @@ void PistacheReply::SetAllow(const std::vector<std::string>& methods) {
   }
 }
 
+void PistacheReply::SetHeader(std::string_view name, std::string_view value) {
+  auto bad = [](std::string_view s) { return s.find_first_of("\r\n", 0) != std::string_view::npos; };
+  if (name.empty() || bad(name) || bad(value)) return;
+  try {
+    writer_.headers().addRaw(Http::Header::Raw(std::string(name), std::string(value)));
+  } catch (const std::exception&) {
+    // Pistache refused it (a duplicate of a header it manages): sent without.
+  }
+}
+
 void PistacheReply::OnError(int http_status, std::string_view code, std::string_view message) {
   server_.log().Warn("api.error", {{"method", info_.method},
                                    {"route", info_.route},

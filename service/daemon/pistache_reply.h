@@ -60,6 +60,7 @@ class PistacheReply final : public Reply {
   bool Write(std::string_view data) override;
   void End() override;
   bool Gone() const override { return peer_.expired(); }
+  void SetHeader(std::string_view name, std::string_view value) override;
 
   // For 405: the methods the path has.
   void SetAllow(const std::vector<std::string>& methods);
