@@ -18,7 +18,9 @@
 # starting B's container, B's sandbox start and its /bin/sh reaching its
 # first command. Median, p10, p90 over every gap of every timed run; also
 # the same from the store's times (step started_at - its need's
-# finished_at, ms resolution), and the whole chain's wall time per step.
+# finished_at, ms resolution), the whole chain's wall time per step, and
+# each gap in three parts from slipwayd's event log (ms): the dependency's
+# container recorded exited, the step's started, its first process.
 # Printed as a Markdown table (docs/performance.md, "Pipelines").
 #
 # The slipwayd is private (bench/lib/slipwayd.sh: own data and state dirs,
@@ -58,4 +60,4 @@ git -c user.name=bench -c user.email=bench@localhost -C "$work/clone" checkout -
 git -c user.name=bench -c user.email=bench@localhost -C "$work/clone" commit -q -am chain
 git -C "$work/clone" push -q "$work/repo.git" chain
 
-python3 bench/pipelines/step_gap_bench.py "file://$work/repo.git" "$steps" "$runs" "${BENCH_JSON:-}"
+python3 bench/pipelines/step_gap_bench.py "file://$work/repo.git" "$steps" "$runs" "$slipwayd_log" "${BENCH_JSON:-}"
