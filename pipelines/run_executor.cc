@@ -491,13 +491,13 @@ void RunExecutor::Discard(Unit& u) {
 
 Status RunExecutor::Launch(Unit& u) {
   const std::string& name = records_[u.record].name;
-  if (u.container_id.empty()) SLIPWAY_RETURN_IF_ERROR(Create(u));
   auto give_up = [&](Status st) {
-    control_.RemoveContainer(u.container_id);
+    if (!u.container_id.empty()) control_.RemoveContainer(u.container_id);
     Discard(u);
     return st;
   };
   u.launched_unix_ms = NowUnixMs();
+  // The log first: an error creating the container goes into it too.
   auto log = StepLogWriter::Create(StepLogPath(d_.options, run_.id, records_[u.record].index),
                                    d_.options.step_log_max_bytes);
   if (!log.ok()) return give_up(log.status());
@@ -506,6 +506,7 @@ Status RunExecutor::Launch(Unit& u) {
     Status noted = u.log->Note("secrets withheld (a pull request from a fork gets none): " + Join(u.withheld, ", "));
     if (!noted.ok()) return give_up(noted);
   }
+  if (u.container_id.empty()) SLIPWAY_RETURN_IF_ERROR(Create(u));
   if (!control_.AddContainer(u.container_id)) return give_up(FailedPrecondition("stopped"));
   Status started = d_.containers.Start(u.container_id);
   if (!started.ok()) return give_up(started.Wrap(name));
