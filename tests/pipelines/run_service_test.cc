@@ -553,7 +553,8 @@ TEST_F(RunServiceTest, AStepIsCreatedWhileItsNeedRunsAndStartsWhenItEnds) {
   };
   // Waits (bounded) until step `step` of run `run` has a container.
   auto await_container = [&](int64_t run, const std::string& step) {
-    for (int i = 0; i < 6000 && of_step(run, step).empty(); ++i) std::this_thread::sleep_for(milliseconds(20));
+    for (int i = 0; i < 6000 && of_step(run, step).empty(); ++i)
+      std::this_thread::sleep_for(milliseconds(20));
     return of_step(run, step);
   };
 
@@ -578,9 +579,9 @@ TEST_F(RunServiceTest, AStepIsCreatedWhileItsNeedRunsAndStartsWhenItEnds) {
   int64_t failing = Trigger(manual).id;
   AwaitStepRunning(failing, "a");
   ASSERT_EQ(await_container(failing, "b").size(), 1u);
-  ASSERT_TRUE(WriteFileAtomic(options_.runs_dir + "/" + std::to_string(failing) + "/workspace/fail", "", 0644,
-                              false)
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(options_.runs_dir + "/" + std::to_string(failing) + "/workspace/fail", "", 0644, false)
+          .ok());
   Go(failing);
   RunRow failed = AwaitEnd(failing);
   EXPECT_EQ(failed.status, RunStatus::kFailure) << failed.error;
