@@ -65,8 +65,17 @@ void RunControl::EndAllLogs() {
 }
 
 void RunControl::Notify() {
-  { std::lock_guard lock(mu_); }
+  {
+    std::lock_guard lock(mu_);
+    ++changes_;
+  }
   cv_.notify_all();
+}
+
+uint64_t RunControl::WaitForChange(uint64_t seen) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return stop_ != Stop::kNone || changes_ != seen; });
+  return changes_;
 }
 
 }  // namespace slipway::pipelines

@@ -51,14 +51,18 @@ class RunControl {
   // Fires every log end not fired yet (the run is over).
   void EndAllLogs();
 
-  // Notifies the executor that something it waits for happened (a step ended).
+  // Notifies the executor that something it waits for happened (a step
+  // ended): counts one more change and wakes every waiter at once.
   void Notify();
-  // Waits until `done()` or a stop is requested.
-  template <typename Pred>
-  void WaitFor(Pred done) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return stop_ != Stop::kNone || done(); });
-  }
+  // How many Notify() calls there were so far; read under mu(), together
+  // with whatever the caller decides from, then passed to WaitForChange.
+  uint64_t changes() const { return changes_; }
+  // Waits until a Notify() after the one that made changes() `seen`, or a
+  // stop. A change that came between the caller's look (under mu()) and
+  // this call returns at once: it is never lost. There is no timeout: the
+  // executor is woken by the event itself, never by polling. Returns the
+  // count it saw.
+  uint64_t WaitForChange(uint64_t seen);
   std::mutex& mu() { return mu_; }
 
  private:
@@ -67,6 +71,7 @@ class RunControl {
   mutable std::condition_variable cv_;
   std::atomic<Stop> stop_{Stop::kNone};  // written under mu_, so waiters on cv_ see it
   int64_t superseded_by_ = 0;            // guarded by mu_
+  uint64_t changes_ = 0;                 // Notify() calls; guarded by mu_
   UniqueFd stop_fd_;
   std::set<std::string> containers_;
   std::map<std::string, std::shared_ptr<EndSignal>> log_ends_;

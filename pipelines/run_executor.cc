@@ -135,11 +135,12 @@ struct Unit {
   CreateRequest request;
   CreateOptions options;
   std::unique_ptr<StepLogWriter> log;
-  std::string container_id;
+  std::string container_id;  // once created (a step's may be created ahead, while its needs run)
   std::shared_ptr<EndSignal> end;
+  bool started = false;  // its container was asked to run
   std::thread pump;
   std::vector<std::string> withheld;  // secrets it names but does not get (no_secrets)
-  int64_t launched_unix_ms = 0;       // just before its container was created (reports' attribution)
+  int64_t launched_unix_ms = 0;       // just before its container was started (reports' attribution)
 };
 
 class RunExecutor {
@@ -177,10 +178,21 @@ class RunExecutor {
   // Closes the setup log and tells its followers it is complete.
   void EndSetupLog();
 
-  // Creates and starts unit `u`'s container and pumps its output into its
-  // log on a thread of its own, which records how it ended.
+  // Creates unit `u`'s container without starting it: the spec is built,
+  // the image resolved, the workspace bind checked and the row recorded. A
+  // step's is created ahead while the steps it needs still run, so that once
+  // they end only the start is left (RunSteps).
+  Status Create(Unit& u);
+  // Removes the container of a unit created but never started (its need
+  // failed, the run stops); a no-op for any other.
+  void Discard(Unit& u);
+  // Starts unit `u`'s container (creating it first unless it was created
+  // ahead) and pumps its output into its log on a thread of its own, which
+  // records how it ended.
   Status Launch(Unit& u);
   void Pump(Unit* u);
+  // Records how unit `u` ended: first in memory, waking the scheduler at
+  // once (the steps that wait for it start), then its log and the store.
   void RecordEnd(Unit& u, const Container& c);
   Result<bool> ServiceReady(const Service& svc, const Unit& u);
   // Waits until unit `u`'s container runs.
@@ -450,40 +462,64 @@ Status RunExecutor::PlanPromotion() {
                                                    : "promotes " + image_id + " to " + p.to + " if the run passes");
 }
 
-Status RunExecutor::Launch(Unit& u) {
-  const std::string& name = records_[u.record].name;
-  u.launched_unix_ms = NowUnixMs();
-  SLIPWAY_ASSIGN_OR_RETURN(u.log, StepLogWriter::Create(StepLogPath(d_.options, run_.id, records_[u.record].index),
-                                                        d_.options.step_log_max_bytes));
-  if (!u.withheld.empty()) {
-    SLIPWAY_RETURN_IF_ERROR(u.log->Note("secrets withheld (a pull request from a fork gets none): " +
-                                        Join(u.withheld, ", ")));
-  }
+Status RunExecutor::Create(Unit& u) {
+  const std::string& name = records_[u.record].name;  // names never change
   u.request.network = network_;
   auto c = d_.containers.Create(u.request, u.options);
   if (!c.ok()) return c.status().Wrap(name);
-  u.container_id = c->id;
   auto end = d_.containers.EndSignalOf(c->id);
-  if (!end.ok()) return end.status().Wrap(name);
+  if (!end.ok()) {
+    (void)d_.containers.Remove(c->id, /*force=*/true);
+    return end.status().Wrap(name);
+  }
+  u.container_id = c->id;
   u.end = *end;
-  if (!control_.AddContainer(c->id)) {
-    (void)d_.containers.Remove(c->id, /*force=*/true);
-    control_.RemoveContainer(c->id);
-    return FailedPrecondition("stopped");
+  return Status::Ok();
+}
+
+void RunExecutor::Discard(Unit& u) {
+  if (u.container_id.empty() || u.started) return;
+  // Never asked to run: removed without being stopped (its secrets, held
+  // in memory by the container service, go with it).
+  Status st = d_.containers.Remove(u.container_id, /*force=*/true);
+  if (!st.ok()) {
+    d_.log.Warn("run.container_remove", {{"run", run_.id}, {"container", u.container_id}, {"error", st.message()}});
   }
-  Status started = d_.containers.Start(c->id);
-  if (!started.ok()) {
-    (void)d_.containers.Remove(c->id, /*force=*/true);
-    control_.RemoveContainer(c->id);
-    return started.Wrap(name);
+  u.container_id.clear();
+  u.end.reset();
+}
+
+Status RunExecutor::Launch(Unit& u) {
+  const std::string& name = records_[u.record].name;
+  auto give_up = [&](Status st) {
+    if (!u.container_id.empty()) control_.RemoveContainer(u.container_id);
+    Discard(u);
+    return st;
+  };
+  u.launched_unix_ms = NowUnixMs();
+  // The log first: an error creating the container goes into it too.
+  auto log = StepLogWriter::Create(StepLogPath(d_.options, run_.id, records_[u.record].index),
+                                   d_.options.step_log_max_bytes);
+  if (!log.ok()) return give_up(log.status());
+  u.log = std::move(*log);
+  if (!u.withheld.empty()) {
+    Status noted = u.log->Note("secrets withheld (a pull request from a fork gets none): " + Join(u.withheld, ", "));
+    if (!noted.ok()) return give_up(noted);
   }
+  if (u.container_id.empty()) SLIPWAY_RETURN_IF_ERROR(Create(u));
+  if (!control_.AddContainer(u.container_id)) return give_up(FailedPrecondition("stopped"));
+  Status started = d_.containers.Start(u.container_id);
+  if (!started.ok()) return give_up(started.Wrap(name));
+  u.started = true;
   {
     std::lock_guard lock(control_.mu());
     StepRecord& r = records_[u.record];
     r.status = StepStatus::kRunning;
-    r.container_id = c->id;
+    r.container_id = u.container_id;
     r.started_unix_ms = NowUnixMs();
   }
+  // While the sandbox starts on the container service's threads. Before the
+  // pump exists: the end it records is always stored after this.
   SaveStep(u.record);
   u.pump = std::thread(&RunExecutor::Pump, this, &u);
   return Status::Ok();
@@ -498,15 +534,18 @@ void RunExecutor::Pump(Unit* u) {
   // StreamLogs returns once the container ended; the signal says how.
   while (!u->end->AwaitFired(std::chrono::milliseconds(1000))) {
   }
+  RecordEnd(*u, *u->end->final());
+  // Its sandbox's files go once the end is recorded, off the path of the
+  // steps that waited for it (the run ends after every pump has).
   Status removed = d_.containers.Remove(u->container_id, /*force=*/false);
   if (!removed.ok()) {
     d_.log.Warn("run.container_remove", {{"run", run_.id}, {"container", u->container_id}, {"error", removed.message()}});
   }
-  RecordEnd(*u, *u->end->final());
 }
 
 void RunExecutor::RecordEnd(Unit& u, const Container& c) {
   bool stopped_by_run;
+  std::string reason;
   RunControl::Stop stop = control_.stop();
   {
     std::lock_guard lock(control_.mu());
@@ -542,14 +581,19 @@ void RunExecutor::RecordEnd(Unit& u, const Container& c) {
         r.status = res.exit_code == 0 ? StepStatus::kSuccess : StepStatus::kFailure;
       }
     }
+    reason = r.reason;
   }
-  if (records_[u.record].reason == "oom") (void)u.log->Note("killed: out of memory (memory limit reached)");
-  if (records_[u.record].reason == "timeout") (void)u.log->Note("killed: the step's timeout passed");
-  (void)u.log->Close();
   control_.RemoveContainer(c.id);
+  // The scheduler decides from records_ alone: it starts what waited for
+  // this step now, while the rest of the record is written.
+  control_.Notify();
+  if (reason == "oom") (void)u.log->Note("killed: out of memory (memory limit reached)");
+  if (reason == "timeout") (void)u.log->Note("killed: the step's timeout passed");
+  (void)u.log->Close();
+  // Stored before its log's followers are told it is complete: what they
+  // read next (the step) is final.
   SaveStep(u.record);
   control_.LogEnd(records_[u.record].name)->Fire(c);
-  control_.Notify();
 }
 
 Result<bool> RunExecutor::ServiceReady(const Service& svc, const Unit& u) {
@@ -649,17 +693,27 @@ Status RunExecutor::AwaitServices() {
   return Status::Ok();
 }
 
+// The scheduler of the steps, on the run's thread. Each look at records_
+// (under control_.mu()) decides, for every pending step: stopped (the run
+// stops), skipped (a need did not succeed, or `when`), started (every need
+// succeeded), or waiting. A step that waits only for steps now running, and
+// will run if they succeed, is created ahead (Create): when its needs end,
+// starting it is all that is left. Then the scheduler sleeps until a step's
+// end wakes it (RecordEnd notifies before it writes anything) or a stop.
 void RunExecutor::RunSteps() {
   const size_t first = 1 + services_.size();  // records_ index of step 0
   const RunContext ctx = Context();
+  const std::vector<size_t> order = ExecutionOrder(pipeline_);
   for (;;) {
-    std::vector<size_t> to_launch;
+    std::vector<size_t> to_launch, to_create;
     std::vector<size_t> changed;
     bool more = false;
+    uint64_t seen;  // the changes this look saw: a later one wakes the wait at once
     {
       std::lock_guard lock(control_.mu());
+      seen = control_.changes();
       bool stopping = control_.stop() != RunControl::Stop::kNone;
-      for (size_t i : ExecutionOrder(pipeline_)) {
+      for (size_t i : order) {
         StepRecord& r = records_[first + i];
         if (r.status == StepStatus::kRunning) more = true;
         if (r.status != StepStatus::kPending) continue;
@@ -668,16 +722,21 @@ void RunExecutor::RunSteps() {
           changed.push_back(first + i);
           continue;
         }
-        bool waiting = false;
+        bool waiting = false, all_running_or_fine = true;
         std::string failed_need;
         for (size_t need : pipeline_.steps[i].needs) {
           const StepRecord& n = records_[first + need];
           if (!IsFinal(n.status)) waiting = true;
           bool fine = n.status == StepStatus::kSuccess || (n.status == StepStatus::kSkipped && n.reason == "when");
           if (IsFinal(n.status) && !fine && failed_need.empty()) failed_need = n.name;
+          if (!fine && n.status != StepStatus::kRunning) all_running_or_fine = false;
         }
         if (waiting) {
           more = true;
+          if (failed_need.empty() && all_running_or_fine && steps_[i].container_id.empty() &&
+              StepRuns(pipeline_.steps[i], ctx)) {
+            to_create.push_back(i);
+          }
           continue;
         }
         if (!failed_need.empty()) {
@@ -695,10 +754,7 @@ void RunExecutor::RunSteps() {
         }
       }
     }
-    for (size_t rec : changed) {
-      SaveStep(rec);
-      control_.LogEnd(records_[rec].name)->Fire(Container{});
-    }
+    // Starts first: they are what a finished step's dependants wait for.
     for (size_t i : to_launch) {
       Unit& u = steps_[i];
       Status st = Launch(u);
@@ -719,21 +775,19 @@ void RunExecutor::RunSteps() {
         control_.LogEnd(records_[u.record].name)->Fire(Container{});
       }
     }
+    for (size_t rec : changed) {
+      SaveStep(rec);
+      control_.LogEnd(records_[rec].name)->Fire(Container{});
+    }
+    for (size_t rec : changed) Discard(steps_[rec - first]);
+    // A creation ahead that fails is not the step's failure: Launch tries
+    // again once its needs succeeded, and records that error if it recurs.
+    for (size_t i : to_create) (void)Create(steps_[i]);
     if (!more && to_launch.empty() && changed.empty()) break;
     if (!to_launch.empty() || !changed.empty()) continue;  // look again at once
-    // Wait for a running step to be recorded as ended (RecordEnd notifies),
-    // or for a stop, which kills the running ones.
-    auto running = [&] {
-      size_t n = 0;
-      for (size_t i = 0; i < steps_.size(); ++i) n += records_[first + i].status == StepStatus::kRunning;
-      return n;
-    };
-    size_t before;
-    {
-      std::lock_guard lock(control_.mu());
-      before = running();
-    }
-    control_.WaitFor([&] { return running() < before; });
+    // Wait for a running step's end (RecordEnd notifies), or for a stop,
+    // which kills the running ones.
+    control_.WaitForChange(seen);
     if (Stopping()) {
       // The stop killed the running steps: wait until each is recorded.
       for (Unit& u : steps_) {
@@ -743,6 +797,7 @@ void RunExecutor::RunSteps() {
   }
   for (Unit& u : steps_) {
     if (u.pump.joinable()) u.pump.join();
+    Discard(u);  // none is left created: every step is final here
   }
 }
 

@@ -3,7 +3,9 @@
 // ImageStore, a real SQLite file, real git repositories (git CLI). What the
 // webhooks bring to runs, which the HTTP API cannot trigger: a push naming
 // its commit, pull request runs fetching their head ref, runs from forks
-// without secrets, newer runs superseding older ones, and the observer.
+// without secrets, newer runs superseding older ones, and the observer; and
+// the executor's scheduling as the container service sees it (a step's
+// container created while its dependency runs).
 // Steps that must be seen running wait for a file the test writes into the
 // run's workspace, in bounded loops: nothing depends on timing.
 #include "pipelines/run_service.h"
@@ -508,6 +510,107 @@ TEST_F(RunServiceTest, TheObserverHearsACancelInTheQueueAndAnInterruptionAtRecov
   ASSERT_TRUE(added.ok());
   OpenService(1);
   EXPECT_EQ(recorder_->Of(added->id), (std::vector<std::string>{"interrupted"}));
+}
+
+// A chain a -> b -> c: while a runs, b's container is created already
+// (nothing is left but to start it when a ends) and c's is not (its need b
+// has not started). The steps append their names to a workspace file: each
+// ran after the one it needs. A failed need skips the step whose container
+// was made ahead, and that container goes with the run.
+TEST_F(RunServiceTest, AStepIsCreatedWhileItsNeedRunsAndStartsWhenItEnds) {
+  const std::string chain =
+      "steps:\n"
+      "  - name: a\n"
+      "    image: busybox\n"
+      "    timeout: 90s\n"
+      "    commands: [\"echo a >> order\", \"while [ ! -e /workspace/go ]; do sleep 0.05; done\", "
+      "\"test ! -e fail\"]\n"
+      "  - name: b\n"
+      "    image: busybox\n"
+      "    commands: [\"echo b >> order\"]\n"
+      "  - name: c\n"
+      "    image: busybox\n"
+      "    commands: [\"echo c >> order\", \"cat order\"]\n";
+  TestRepo git;
+  std::string commit = git.Commit({{".slipway.yml", chain}}, "chain");
+  git.Push("main");
+  AddRepo("app", git);
+  TriggerRequest manual;
+  manual.repo = "app";
+  manual.commit = commit;
+  auto of_step = [&](int64_t run, const std::string& step) {
+    std::vector<Container> found;
+    auto all = containers_->List(/*all=*/true);
+    EXPECT_TRUE(all.ok());
+    if (!all.ok()) return found;
+    for (const Container& c : *all) {
+      auto r = c.labels.find("slipway.run");
+      auto s = c.labels.find("slipway.step");
+      if (r != c.labels.end() && r->second == std::to_string(run) && s != c.labels.end() && s->second == step)
+        found.push_back(c);
+    }
+    return found;
+  };
+  // Waits (bounded) until step `step` of run `run` has a container.
+  auto await_container = [&](int64_t run, const std::string& step) {
+    for (int i = 0; i < 6000 && of_step(run, step).empty(); ++i)
+      std::this_thread::sleep_for(milliseconds(20));
+    return of_step(run, step);
+  };
+
+  int64_t id = Trigger(manual).id;
+  AwaitStepRunning(id, "a");
+  std::vector<Container> b = await_container(id, "b");
+  ASSERT_EQ(b.size(), 1u) << "b's container was not made while a ran";
+  EXPECT_EQ(b[0].state, ContainerState::kCreated) << "b started before a ended";
+  EXPECT_TRUE(of_step(id, "c").empty()) << "c was made ahead though b has not started";
+  Go(id);
+  RunRow run = AwaitEnd(id);
+  EXPECT_EQ(run.status, RunStatus::kSuccess) << run.error;
+  EXPECT_EQ(Log(id, "c"), "a\nb\nc\n") << "each step ran after the one it needs";
+  auto steps = service_->Steps(id);
+  ASSERT_TRUE(steps.ok());
+  for (const StepRecord& s : *steps) {
+    if (s.name != "b") continue;
+    EXPECT_EQ(s.container_id, b[0].id) << "b ran in the container made ahead";
+  }
+
+  // a fails: b, made ahead, is skipped and its container removed.
+  int64_t failing = Trigger(manual).id;
+  AwaitStepRunning(failing, "a");
+  ASSERT_EQ(await_container(failing, "b").size(), 1u);
+  ASSERT_TRUE(
+      WriteFileAtomic(options_.runs_dir + "/" + std::to_string(failing) + "/workspace/fail", "", 0644, false)
+          .ok());
+  Go(failing);
+  RunRow failed = AwaitEnd(failing);
+  EXPECT_EQ(failed.status, RunStatus::kFailure) << failed.error;
+  steps = service_->Steps(failing);
+  ASSERT_TRUE(steps.ok());
+  for (const StepRecord& s : *steps) {
+    if (s.name == "b" || s.name == "c") {
+      EXPECT_EQ(s.status, StepStatus::kSkipped) << s.name;
+      EXPECT_EQ(s.container_id, "") << s.name << " never ran";
+    }
+  }
+  EXPECT_TRUE(of_step(failing, "b").empty()) << "the container made ahead for b is left";
+
+  // Cancelled while a runs: b, made ahead, is cancelled and its container removed.
+  int64_t cancelled = Trigger(manual).id;
+  AwaitStepRunning(cancelled, "a");
+  ASSERT_EQ(await_container(cancelled, "b").size(), 1u);
+  ASSERT_TRUE(service_->Cancel(cancelled).ok());
+  RunRow stopped = AwaitEnd(cancelled);
+  EXPECT_EQ(stopped.status, RunStatus::kCancelled) << stopped.error;
+  steps = service_->Steps(cancelled);
+  ASSERT_TRUE(steps.ok());
+  for (const StepRecord& s : *steps) {
+    if (s.name == "b") {
+      EXPECT_EQ(s.status, StepStatus::kCancelled);
+    }
+  }
+  EXPECT_TRUE(of_step(cancelled, "b").empty()) << "the container made ahead for b is left";
+  EXPECT_TRUE(of_step(cancelled, "a").empty());
 }
 
 }  // namespace
