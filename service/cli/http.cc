@@ -309,12 +309,13 @@ Result<HttpEndpoint> ParseHttpUrl(std::string_view url, int default_port) {
 HttpClient::HttpClient(HttpEndpoint endpoint, int connect_timeout_ms)
     : endpoint_(std::move(endpoint)),
       connect_timeout_ms_(connect_timeout_ms),
-      aborted_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+      aborted_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      eventfd_errno_(aborted_ ? 0 : errno) {}
 
 HttpClient::~HttpClient() = default;
 
 Result<int> HttpClient::Send(const HttpRequest& request, const HttpBodyReceiver& receiver) {
-  if (!aborted_) return Status::FromErrno(errno, "eventfd");
+  if (!aborted_) return Status::FromErrno(eventfd_errno_, "eventfd for the HTTP client");
   if (SplitsRequest(request.method) || SplitsRequest(request.target) ||
       request.target.find(' ') != std::string::npos)
     return InvalidArgument("the request line holds a space, CR, LF or NUL");

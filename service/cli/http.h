@@ -64,7 +64,8 @@ class HttpClient {
  private:
   HttpEndpoint endpoint_;
   int connect_timeout_ms_;
-  UniqueFd aborted_;  // eventfd; readable once Abort() was called
+  UniqueFd aborted_;       // eventfd; readable once Abort() was called
+  int eventfd_errno_ = 0;  // why aborted_ is invalid, if it is
 };
 
 }  // namespace slipway::cli
