@@ -1,16 +1,16 @@
 #!/bin/bash
 # Builds slipway_<version>_amd64.deb (run by the //packaging:deb genrule).
-#   build_deb.sh OUT VERSION DEBIAN_DIR SLIPWAY SLIPWAYD MONITOR CONF HELLO_TAR \
-#                COMPLETION SLIPWAY_1 SLIPWAYD_8 DOC...
-# Depends: comes from dpkg-shlibdeps over the three binaries, staged where
+#   build_deb.sh OUT VERSION DEBIAN_DIR SLIPWAY SLIPWAYD MONITOR TOOLS CONF \
+#                HELLO_TAR COMPLETION SLIPWAY_1 SLIPWAYD_8 DOC...
+# Depends: comes from dpkg-shlibdeps over the four binaries, staged where
 # the package installs them (debian/slipway/...) next to a minimal
 # debian/control, as in a Debian source tree: the packages that hold the
 # shared libraries they link, at the versions their symbols need.
 set -euo pipefail
 
-out=$1 version=$2 debian=$3 slipway=$4 slipwayd=$5 monitor=$6 conf=$7 hello=$8
-completion=$9 man1=${10} man8=${11}
-shift 11
+out=$1 version=$2 debian=$3 slipway=$4 slipwayd=$5 monitor=$6 tools=$7 conf=$8 hello=$9
+completion=${10} man1=${11} man8=${12}
+shift 12
 
 work=$(mktemp -d /tmp/slipway-deb-XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -20,8 +20,11 @@ umask 022
 install -D -m 0755 "$slipway" "$root/usr/bin/slipway"
 install -D -m 0755 "$slipwayd" "$root/usr/sbin/slipwayd"
 install -D -m 0755 "$monitor" "$root/usr/libexec/slipway/slipway-monitor"
+# slipway execs it for the verbs that need OpenSSL, cpp-httplib or yaml-cpp
+# (service/cli/tool_commands.h).
+install -D -m 0755 "$tools" "$root/usr/libexec/slipway/slipway-tools"
 strip --strip-unneeded "$root/usr/bin/slipway" "$root/usr/sbin/slipwayd" \
-  "$root/usr/libexec/slipway/slipway-monitor"
+  "$root/usr/libexec/slipway/slipway-monitor" "$root/usr/libexec/slipway/slipway-tools"
 install -D -m 0644 "$debian/slipway.service" "$root/lib/systemd/system/slipway.service"
 install -D -m 0644 "$conf" "$root/etc/slipway/slipway.yaml"
 install -D -m 0644 "$hello" "$root/usr/share/slipway/hello-world.tar"
@@ -39,7 +42,8 @@ for doc in "$@"; do install -m 0644 "$doc" "$root/usr/share/doc/slipway/"; done
 mkdir -p "$root/DEBIAN"
 printf 'Source: slipway\n\nPackage: slipway\nArchitecture: amd64\n' >"$work/debian/control"
 depends=$(cd "$work" && dpkg-shlibdeps -O -e debian/slipway/usr/bin/slipway -e debian/slipway/usr/sbin/slipwayd \
-  -e debian/slipway/usr/libexec/slipway/slipway-monitor 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+  -e debian/slipway/usr/libexec/slipway/slipway-monitor -e debian/slipway/usr/libexec/slipway/slipway-tools \
+  2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 [[ -n "$depends" ]] || { echo "dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@SIZE@/$size/" -e "s/@DEPENDS@/$depends/" \

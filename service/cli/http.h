@@ -1,21 +1,22 @@
-// The CLI's HTTP transport: cpp-httplib's client, one request per
-// connection, the response body handed over as it arrives (chunked or not),
-// and an Abort() another thread can call (for Ctrl-C during a stream).
+// The CLI's HTTP transport: plain HTTP/1.1 over a TCP socket, one request
+// per connection, the response body handed over as it arrives (chunked or
+// not), and an Abort() another thread can call (for Ctrl-C during a stream).
+//
+// Its own, not cpp-httplib: Debian's libcpp-httplib.so is built with OpenSSL
+// and sets it up at every process start, and loading libssl and libcrypto
+// was most of the CLI's start (docs/performance.md). slipwayd speaks plain
+// http only, so the client of the daemon needs no TLS; what talks to
+// registries (`slipway verify`) lives in slipway-tools (tool_commands.h).
 #pragma once
 
 #include <functional>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "engine/base/fd.h"
 #include "engine/base/status.h"
-
-namespace httplib {
-class Client;
-}
 
 namespace slipway::cli {
 
@@ -50,19 +51,21 @@ class HttpClient {
   // Sends `request` on a new connection and returns the response's status
   // once its body has been read (or the receiver stopped). Errors: connecting
   // failed -> kUnavailable; the connection broke later, a read timed out, or
-  // the response is not HTTP -> kInternal; Abort() -> kDeadlineExceeded.
+  // the response is not HTTP -> kInternal; Abort() -> kDeadlineExceeded; a
+  // target or header with CR, LF or NUL (it would split the request) ->
+  // kInvalidArgument, before anything is sent.
   Result<int> Send(const HttpRequest& request, const HttpBodyReceiver& receiver);
 
   // From another thread: makes the Send() in progress, and every later one,
-  // fail at once (the socket is shut down, so a blocked read returns).
+  // fail at once (every wait of Send() also polls an eventfd that Abort()
+  // makes readable for good). Async-signal-safe: one write(2).
   void Abort();
 
  private:
   HttpEndpoint endpoint_;
   int connect_timeout_ms_;
-  std::mutex mu_;                             // guards the two below against Abort()
-  std::shared_ptr<httplib::Client> in_flight_;  // the client of the Send() in progress
-  bool aborted_ = false;
+  UniqueFd aborted_;       // eventfd; readable once Abort() was called
+  int eventfd_errno_ = 0;  // why aborted_ is invalid, if it is
 };
 
 }  // namespace slipway::cli

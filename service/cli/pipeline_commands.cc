@@ -17,10 +17,10 @@
 
 #include "engine/base/fd.h"
 #include "engine/base/time.h"
-#include "pipelines/pipeline_file.h"
 #include "service/cli/format.h"
 #include "service/cli/interrupt.h"
 #include "service/cli/stream.h"
+#include "service/cli/tool_commands.h"
 
 namespace slipway::cli {
 
@@ -29,35 +29,6 @@ namespace {
 // How often a followed run is looked at for steps that started and for its
 // end (the API has no run-level event stream; step logs are streamed).
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
-
-// At most one byte past the cap: enough for the reader to say the file is
-// too large, without reading all of a huge one.
-Result<std::string> ReadCapped(const std::string& path) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return ErrnoStatus("open " + path);
-  std::string text;
-  const size_t want = pipelines::kMaxPipelineFileBytes + 1;
-  while (text.size() < want) {
-    char buf[65536];
-    ssize_t n = read(fd.get(), buf, std::min(sizeof buf, want - text.size()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("read " + path);
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  return text;
-}
-
-// Prints "FILE:LINE:COL: message" per error on stdout, as compilers and
-// linters do, and exits 1; a file without errors prints nothing.
-int Lint(const std::string& path) {
-  auto text = ReadCapped(path);
-  if (!text.ok()) return Fail(text.status());
-  std::vector<pipelines::FileError> errors;
-  if (pipelines::ParsePipelineFile(*text, &errors).ok()) return 0;
-  for (const pipelines::FileError& e : errors) std::printf("%s:%s\n", path.c_str(), e.ToString().c_str());
-  return 1;
-}
 
 std::string RunPath(const std::string& id) {
   return "/runs/" + Escape(id);
@@ -485,7 +456,7 @@ void AddPipelineCommands(CLI::App& app, Verbs& verbs) {
   CLI::App* lint =
       pipeline->add_subcommand("lint", "Check a pipeline file (.slipway.yml); needs no slipwayd");
   lint->add_option("FILE", o->file, "The pipeline file")->required();
-  verbs.push_back({lint, nullptr, [o] { return Lint(o->file); }});
+  verbs.push_back({lint, nullptr, [o] { return LintPipelineFile(o->file); }});
 
   CLI::App* run = pipeline->add_subcommand("run", "Start a run of a repository's pipeline (event manual)");
   run->add_option("REPO", o->run.repo, "The repository")->required();

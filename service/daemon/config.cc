@@ -16,6 +16,7 @@
 
 #include "engine/base/database.h"
 #include "engine/base/fs.h"
+#include "engine/base/self_exe.h"
 #include "engine/base/units.h"
 
 namespace slipway::daemon {
@@ -549,11 +550,7 @@ std::string DirOf(const std::string& path) {
 
 std::string MonitorBinaryPath(const DaemonConfig& c, const std::string& self_exe) {
   if (!c.monitor_binary.empty()) return c.monitor_binary;
-  const std::string dir = DirOf(self_exe);
-  std::string sibling = dir + "/slipway-monitor";
-  std::string libexec = dir + "/../libexec/slipway/slipway-monitor";
-  if (::access(sibling.c_str(), X_OK) != 0 && ::access(libexec.c_str(), X_OK) == 0) return libexec;
-  return sibling;
+  return HelperProgramPath(self_exe, "slipway-monitor");
 }
 
 std::string HelloWorldArchivePath(const DaemonConfig& c, const std::string& self_exe) {

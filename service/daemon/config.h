@@ -154,10 +154,8 @@ std::string SshDir(const DaemonConfig& config);
 // The Ed25519 key signing promotions' provenance: signing_key_path, or
 // <data_dir>/keys/provenance.pem.
 std::string SigningKeyPath(const DaemonConfig& config);
-// monitor_binary, or slipway-monitor in the directory of `self_exe` (the path
-// of slipwayd itself, from readlink /proc/self/exe), or, if that is not an
-// executable and this is, <that dir>/../libexec/slipway/slipway-monitor (the
-// package installs /usr/sbin/slipwayd and /usr/libexec/slipway/slipway-monitor).
+// monitor_binary, or HelperProgramPath(self_exe, "slipway-monitor")
+// (engine/base/self_exe.h): next to slipwayd, or in ../libexec/slipway.
 std::string MonitorBinaryPath(const DaemonConfig& config, const std::string& self_exe);
 // hello_world_archive, or <dir of self_exe>/../share/slipway/hello-world.tar.
 std::string HelloWorldArchivePath(const DaemonConfig& config, const std::string& self_exe);

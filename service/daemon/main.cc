@@ -27,6 +27,7 @@
 
 #include "engine/base/fd.h"
 #include "engine/base/fs.h"
+#include "engine/base/self_exe.h"
 #include "engine/image/image_store.h"
 #include "engine/runtime/cgroup.h"
 #include "service/daemon/api_server.h"
@@ -57,12 +58,6 @@
 
 namespace slipway::daemon {
 namespace {
-
-std::string SelfExe() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, n) : std::string();
-}
 
 // The data directory holds the database (every container's environment),
 // the control token and image layers with setuid binaries; the state

@@ -9,7 +9,8 @@
 //   makes /var/lib/slipway 0700 and a 0600 token and touches no service;
 //   the installed slipwayd, started as the unit's ExecStart says, finds its
 //   monitor in /usr/libexec/slipway and imports /usr/share/slipway's
-//   hello-world, which the installed slipway runs; an upgrade to a rebuilt
+//   hello-world, which the installed slipway runs (and `pipeline lint`
+//   through /usr/libexec/slipway/slipway-tools); an upgrade to a rebuilt
 //   package keeps the image, a container record, the token and an edited
 //   conffile; remove keeps /var/lib/slipway, purge removes it;
 // - lintian reports no error;
@@ -103,6 +104,7 @@ TEST(DebTest, EveryFileWithItsModeAndOwner) {
       {"./usr/bin/slipway", "-rwxr-xr-x"},
       {"./usr/sbin/slipwayd", "-rwxr-xr-x"},
       {"./usr/libexec/slipway/slipway-monitor", "-rwxr-xr-x"},
+      {"./usr/libexec/slipway/slipway-tools", "-rwxr-xr-x"},
       {"./lib/systemd/system/slipway.service", "-rw-r--r--"},
       {"./etc/slipway/slipway.yaml", "-rw-r--r--"},
       {"./usr/share/slipway/hello-world.tar", "-rw-r--r--"},
@@ -149,7 +151,8 @@ TEST(DebTest, DependsNamesThePackageOfEveryLinkedLibrary) {
   for (const std::string& dep : listed) EXPECT_FALSE(dep.ends_with("-dev")) << dep;
 
   std::set<std::string> needed_packages;
-  for (const char* bin : {"/usr/bin/slipway", "/usr/sbin/slipwayd", "/usr/libexec/slipway/slipway-monitor"}) {
+  for (const char* bin : {"/usr/bin/slipway", "/usr/sbin/slipwayd", "/usr/libexec/slipway/slipway-monitor",
+                          "/usr/libexec/slipway/slipway-tools"}) {
     Outcome needed = Sh("readelf -d " + Q(root + bin) + " | sed -n 's/.*(NEEDED).*\\[\\(.*\\)\\]/\\1/p'");
     ASSERT_EQ(needed.code, 0) << needed;
     std::istringstream libs(needed.out);
@@ -248,6 +251,12 @@ TEST(DebTest, InstallRunUpgradeRemovePurgeInAThrowawayRoot) {
     Outcome info = daemon.Cli({"info"});
     EXPECT_EQ(info.code, 0) << info;
     EXPECT_NE(info.out.find(" Server Version: " + g_version + "\n"), std::string::npos) << info;
+    // The installed slipway hands `pipeline lint` to /usr/libexec/slipway/slipway-tools.
+    const std::string pipeline_file = root / "/pipeline.yml";
+    std::ofstream(pipeline_file) << "steps:\n  a: {run: x}\n";
+    Outcome lint = daemon.Cli({"pipeline", "lint", pipeline_file});
+    EXPECT_EQ(lint.code, 1) << lint;
+    EXPECT_EQ(lint.out, pipeline_file + ":2:3: steps: want a list of steps, got a mapping\n") << lint;
     Outcome created = daemon.Cli({"create", "--name", "kept", "hello-world"});
     ASSERT_EQ(created.code, 0) << created;
     container = created.out.substr(0, created.out.find('\n'));
