@@ -6,6 +6,7 @@
 #include "engine/runtime/monitor_pool.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -189,6 +190,28 @@ TEST_F(MonitorPoolTest, ThePoolRefillsInTheBackground) {
   for (const std::string& id : second) EXPECT_FALSE(first.count(id)) << id;
   MustEnd(a.id);
   MustEnd(b.id);
+}
+
+// A persistent upper directory (an image build's RUN step) through the pool:
+// the step's changes land in it, as without a pool.
+TEST_F(MonitorPoolTest, UpperDirThroughThePool) {
+  FillPool(1);
+  std::set<std::string> pooled = PooledIds();
+  std::string upper = MakeTempDir("slipway-upper");
+  SandboxSpec spec = Spec({"sh", "-c", "echo hi > /new && rm /bin/ls"});
+  spec.upper_dir = upper;
+  StartedSandbox sb = MustStart(spec);
+  EXPECT_TRUE(pooled.count(sb.id));
+  SandboxStatus s = MustEnd(sb.id);
+  ASSERT_TRUE(s.result.has_value());
+  EXPECT_EQ(s.result->exit_code, 0) << Output(sb.id);
+  ASSERT_TRUE(runtime_->Remove(sb.id, false).ok());
+  EXPECT_EQ(ListDir(upper), std::vector<std::string>{"upper"});
+  EXPECT_EQ(ReadFileOrEmpty(upper + "/upper/new"), "hi\n");
+  struct stat st;
+  ASSERT_EQ(::lstat((upper + "/upper/bin/ls").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == 0) << "a whiteout";
+  ASSERT_TRUE(RemoveTree(upper).ok());
 }
 
 // A spec a prepared sandbox cannot serve (the host's network) is started the
