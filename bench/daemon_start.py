@@ -1,20 +1,26 @@
 #!/usr/bin/env python3
-"""Container start-up through the daemon: slipway vs docker vs podman.
+"""Container start-up through the daemon: slipway vs docker vs podman vs runc.
 
 Driven by bench/daemon_start.sh, which builds slipwayd, starts a private
-slipwayd and a private dockerd, sets up a private podman store and imports
-the same busybox rootfs into all three. This times, interleaved in one
-process, the wall time of one whole CLI invocation from before fork to after
-exit (time.perf_counter_ns around subprocess.run):
+slipwayd (its sandbox pool on) and, optionally, a second one with
+--sandbox-pool-size 0, a private dockerd, sets up a private podman store and
+a runc bundle, and imports the same busybox rootfs into all of them. This
+times, interleaved in one process, the wall time of one whole command from
+before fork to after exit (time.perf_counter_ns around subprocess.run):
 
-  slipway   slipway run --rm busybox true                       (via slipwayd)
-  docker    docker run --rm --network none busybox true         (via dockerd)
-  podman    podman --runtime runc run --rm --network none
-              --ulimit nproc=1024:1024 --ulimit nofile=1024:1024 busybox true
-              (no daemon: podman + conmon + runc)
+  sandbox_run        bench/runtime/sandbox_run --rootfs ROOTFS -- true
+                       (the runtime alone, in one process: the floor the
+                       issue 17 target of 1.3x refers to)
+  slipway            slipway run --rm busybox true    (via slipwayd, pool on)
+  slipway (pool 0)   the same via a slipwayd with --sandbox-pool-size 0
+  runc               runc run (bundle on ROOTFS, as bench/runtime_start.sh)
+  docker             docker run --rm --network none busybox true (via dockerd)
+  podman             podman --runtime runc run --rm --network none
+                       --ulimit nproc=1024:1024 --ulimit nofile=1024:1024 busybox true
+                       (no daemon: podman + conmon + runc)
 
-plus the floor, `ROOTFS/bin/busybox true` with no container at all (the
-driver's own fork/exec/wait). Every tool runs once per round; the order
+plus `ROOTFS/bin/busybox true` with no container at all (the driver's own
+fork/exec/wait). Every tool runs once per round; the order
 rotates every round, so a noisy moment on the machine hits every tool alike.
 A few untimed warm-up runs per tool come first.
 """
@@ -30,7 +36,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runtime_start import Tool, cgroup_layout, summarize, version  # noqa: E402
 
 TARGET_MEDIAN_MS = 15.0
-TARGET_DOCKER_RATIO = 10.0
+TARGET_DOCKER_RATIO = 25.0     # issue 17: docker / slipway >= 25
+TARGET_FLOOR_RATIO = 1.3       # issue 17: slipway / sandbox_run <= 1.3
 
 
 def main():
@@ -42,6 +49,14 @@ def main():
     ap.add_argument("--slipway-host", required=True, help="SLIPWAY_HOST, http://127.0.0.1:PORT")
     ap.add_argument("--slipway-token-file", required=True, help="SLIPWAY_TOKEN_FILE")
     ap.add_argument("--slipway-image", default="busybox")
+    ap.add_argument("--slipway-nopool-host", help="SLIPWAY_HOST of a slipwayd with --sandbox-pool-size 0")
+    ap.add_argument("--slipway-nopool-token-file", help="its SLIPWAY_TOKEN_FILE")
+    ap.add_argument("--sandbox-run", help="bench/runtime/sandbox_run; omit to skip the runtime floor")
+    ap.add_argument("--sandbox-run-state-dir", help="its --state-dir")
+    ap.add_argument("--sandbox-run-cgroup-parent", help="its --cgroup-parent")
+    ap.add_argument("--runc-bundle", help="a runc bundle on ROOTFS (bench/runtime_start.py bundle); omit to skip runc")
+    ap.add_argument("--runc-root", help="runc's --root")
+    ap.add_argument("--runc-skip-reason", default="")
     ap.add_argument("--docker-host", help="unix://... of the private dockerd; omit to skip docker")
     ap.add_argument("--docker-bin", default="docker")
     ap.add_argument("--docker-image", default="busybox")
@@ -58,10 +73,25 @@ def main():
 
     n = args.iter
     slipway_env = dict(os.environ, SLIPWAY_HOST=args.slipway_host, SLIPWAY_TOKEN_FILE=args.slipway_token_file)
-    tools = [
-        Tool("no container (exec only)", lambda i: [os.path.join(args.rootfs, "bin/busybox"), "true"], n),
-        Tool("slipway", lambda i: [args.slipway, "run", "--rm", args.slipway_image, "true"], n, env=slipway_env),
-    ]
+    tools = [Tool("no container (exec only)", lambda i: [os.path.join(args.rootfs, "bin/busybox"), "true"], n)]
+    if args.sandbox_run:
+        tools.append(Tool(
+            "sandbox_run",
+            lambda i: [args.sandbox_run, "--state-dir", args.sandbox_run_state_dir, "--cgroup-parent",
+                       args.sandbox_run_cgroup_parent, "--rootfs", args.rootfs, "--", "true"], n))
+    tools.append(Tool("slipway", lambda i: [args.slipway, "run", "--rm", args.slipway_image, "true"], n,
+                      env=slipway_env))
+    if args.slipway_nopool_host:
+        nopool_env = dict(os.environ, SLIPWAY_HOST=args.slipway_nopool_host,
+                          SLIPWAY_TOKEN_FILE=args.slipway_nopool_token_file)
+        tools.append(Tool("slipway (pool 0)", lambda i: [args.slipway, "run", "--rm", args.slipway_image, "true"],
+                          n, env=nopool_env))
+    tag = f"slipway-dstart-{os.getpid()}"
+    if args.runc_bundle:
+        # `runc run` deletes the container when it exits: deletion is timed,
+        # as slipway's --rm is.
+        tools.append(Tool("runc", lambda i: ["runc", "--root", args.runc_root, "run", "--bundle", args.runc_bundle,
+                                             f"{tag}-{i}"], n))
     if args.docker_host:
         tools.append(Tool(
             "docker",
@@ -103,12 +133,15 @@ def main():
         f"Rounds: {n} (after {args.warmup} untimed warm-up runs per tool), every tool once a round, "
         "order rotated each round",
     ]
+    if not args.runc_bundle:
+        lines.append(f"runc: skipped ({args.runc_skip_reason or 'no bundle'})")
     if not args.docker_host:
         lines.append(f"docker: skipped ({args.docker_skip_reason or 'no engine'})")
     if not podman:
         lines.append(f"podman: skipped ({args.podman_skip_reason or 'not set up'})")
     lines += [
-        "Times: wall ms from fork to exit of the whole CLI (container created, started, waited for, removed)",
+        "Times: wall ms from fork to exit of the whole command (container created, started, waited for, "
+        "removed); slipway and sandbox_run without limits, runc with bench/runtime_start.py's bundle",
         f"Load average (1/5/15 min): {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f} before, "
         f"{load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f} after ({elapsed:.0f} s of timing)",
         "",
@@ -120,9 +153,16 @@ def main():
                      f"{s['p90']:.2f} | {s['mean']:.2f} |")
     lines.append("")
     sw = stats["slipway"]["median"]
-    for peer in ("docker", "podman"):
+    for name in ("slipway", "slipway (pool 0)", "runc"):
+        if name in stats and "sandbox_run" in stats:
+            lines.append(f"{name} / sandbox_run (median): {stats[name]['median'] / stats['sandbox_run']['median']:.2f}x")
+    for peer in ("docker", "podman", "runc", "slipway (pool 0)"):
         if peer in stats:
-            lines.append(f"{peer} / slipway (median): {stats[peer]['median'] / sw:.1f}x")
+            lines.append(f"{peer} / slipway (median): {stats[peer]['median'] / sw:.2f}x")
+    if "sandbox_run" in stats:
+        floor = sw / stats["sandbox_run"]["median"]
+        lines.append(f"target: slipway / sandbox_run <= {TARGET_FLOOR_RATIO:g}: "
+                     f"{'met' if floor <= TARGET_FLOOR_RATIO else 'MISSED'} ({floor:.2f}x)")
     lines.append(f"target: slipway median <= {TARGET_MEDIAN_MS:g} ms: "
                  f"{'met' if sw <= TARGET_MEDIAN_MS else 'MISSED'} ({sw:.2f} ms)")
     if "docker" in stats:

@@ -7,9 +7,14 @@
 #   KEEP_DAEMON=S   after the timing, leave slipwayd running for S seconds (and
 #                   print how to reach it), e.g. to trace it
 #
+#   NOPOOL=0        skip the second slipwayd (--sandbox-pool-size 0)
+#
 # Container start-up through the daemons: the wall time, from fork to exit,
 # of one whole
-#   slipway run --rm busybox true                         (through slipwayd)
+#   bench/runtime/sandbox_run --rootfs ROOTFS -- true     (the runtime alone: the floor)
+#   slipway run --rm busybox true                         (through slipwayd, its sandbox pool on)
+#   slipway run --rm busybox true                         (through a second slipwayd, pool size 0)
+#   runc run                                              (bundle on ROOTFS, as bench/runtime_start.sh)
 #   docker run --rm --network none busybox true           (through dockerd)
 #   podman --runtime runc run --rm --network none \
 #     --ulimit nproc=1024:1024 --ulimit nofile=1024:1024 busybox true
@@ -50,9 +55,13 @@ fixed_dirs=(/run/containers/networks /run/containers /run/runc /run/containerd/s
 absent_before=()
 for d in "${fixed_dirs[@]}"; do [ -e "$d" ] || absent_before+=("$d"); done
 
+nopool_pid=""
 cleanup() {
   local d
   slipwayd_stop 15  # bench/lib/slipwayd.sh: containers removed, then SIGTERM by pid
+  if [ -n "$nopool_pid" ]; then
+    slipwayd_pid=$nopool_pid SLIPWAY_HOST=$nopool_host SLIPWAY_TOKEN_FILE=$nopool_token slipwayd_stop 15
+  fi
   dockerd_stop 15   # bench/lib/dockerd.sh: SIGTERM by pid
   slipwayd_kill_strays "$work" "$tag"  # monitors left behind, anything still in our cgroups
   bench_cleanup_dirs  # unmount below $work, remove it, remove the $tag* cgroups
@@ -65,6 +74,8 @@ bench_workdir slipway-dstart 512m
 echo "== building slipwayd, slipway, slipway-monitor (${bazel_flags[*]})" >&2
 slipwayd_build "${bazel_flags[@]}"
 slipway=$slipway_bin
+bazel build "${bazel_flags[@]}" --symlink_prefix=/ //bench/runtime:sandbox_run >&2
+sandbox_run="$(bazel info "${bazel_flags[@]}" bazel-bin 2>/dev/null)/bench/runtime/sandbox_run"
 
 echo "== busybox rootfs and its tar in $work" >&2
 rootfs="$work/rootfs"
@@ -77,6 +88,35 @@ slipwayd_start "$work/slipway-data" "$run/slipway-state" "$tag-slipway" || exit 
 echo "   on $SLIPWAY_HOST, log $slipwayd_log" >&2
 "$slipway" import "$work/busybox.tar" busybox >&2
 "$slipway" run --rm busybox true || { echo "daemon_start.sh: slipway run failed" >&2; exit 1; }
+
+# The same slipwayd without its pool, beside it: the pool's worth, same run.
+nopool_args=()
+if [ "${NOPOOL:-1}" != 0 ]; then
+  echo "== starting a second private slipwayd, --sandbox-pool-size 0" >&2
+  pool_pid=$slipwayd_pid pool_host=$SLIPWAY_HOST pool_token=$SLIPWAY_TOKEN_FILE pool_log=$slipwayd_log
+  if slipwayd_start "$work/slipway0-data" "$run/slipway0-state" "$tag-slipway0" --sandbox-pool-size 0; then
+    nopool_pid=$slipwayd_pid nopool_host=$SLIPWAY_HOST nopool_token=$SLIPWAY_TOKEN_FILE
+    "$slipway" import "$work/busybox.tar" busybox >&2
+    nopool_args=(--slipway-nopool-host "$nopool_host" --slipway-nopool-token-file "$nopool_token")
+  fi
+  slipwayd_pid=$pool_pid slipwayd_log=$pool_log
+  export SLIPWAY_HOST=$pool_host SLIPWAY_TOKEN_FILE=$pool_token
+fi
+
+# --- the runtime alone, and runc ------------------------------------------
+mkdir -p "$run/sandbox-run-state"
+sandbox_run_args=(--sandbox-run "$sandbox_run" --sandbox-run-state-dir "$run/sandbox-run-state"
+                  --sandbox-run-cgroup-parent "$tag-sandbox-run")
+runc_args=()
+if command -v runc >/dev/null; then
+  mkdir -p "$work/bundle" "$run/runc-state"
+  (cd "$work/bundle" && runc spec)
+  python3 bench/runtime_start.py bundle --bundle "$work/bundle" --rootfs "$rootfs" \
+    --cgroups-path "/$tag-runc/container" --seccomp-source engine/runtime/seccomp.cc >&2
+  runc_args=(--runc-bundle "$work/bundle" --runc-root "$run/runc-state")
+else
+  runc_args=(--runc-skip-reason "runc not installed")
+fi
 
 # --- docker ---------------------------------------------------------------
 docker_args=()
@@ -164,7 +204,7 @@ fi
 echo "== timing $iter rounds" >&2
 python3 bench/daemon_start.py --iter "$iter" --warmup "$warmup" --rootfs "$rootfs" \
   --slipway "$slipway" --slipway-host "$SLIPWAY_HOST" --slipway-token-file "$SLIPWAY_TOKEN_FILE" \
-  "${docker_args[@]}" "${podman_args[@]}" ${BENCH_JSON:+--json "$BENCH_JSON"}
+  "${nopool_args[@]}" "${sandbox_run_args[@]}" "${runc_args[@]}" "${docker_args[@]}" "${podman_args[@]}" ${BENCH_JSON:+--json "$BENCH_JSON"}
 
 if [ -n "${KEEP_DAEMON:-}" ]; then
   echo "slipwayd (pid $slipwayd_pid) stays up for $KEEP_DAEMON s:" \

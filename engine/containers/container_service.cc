@@ -81,6 +81,7 @@ Result<std::unique_ptr<ContainerService>> ContainerService::Open(const Container
                                                                  ContainerStore& store, ImageStore& images,
                                                                  EventLog& log, ContainerObserver* observer) {
   if (options.max_running < 1) return InvalidArgument("max_running must be at least 1");
+  if (options.sandbox_pool_size < 0) return InvalidArgument("sandbox_pool_size must not be negative");
   SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<Runtime> runtime, Runtime::Open(options.runtime));
   return std::unique_ptr<ContainerService>(
       new ContainerService(options, std::move(runtime), store, images, log, observer));
@@ -163,6 +164,9 @@ bool ContainerService::stopping() const {
 void ContainerService::Run() {
   std::lock_guard lock(mu_);
   if (scheduler_.joinable() || stopping_) return;
+  // Before the scheduler: no Start() runs yet.
+  if (Status st = monitors_.StartPool(options_.sandbox_pool_size); !st.ok())
+    log_.Warn("sandbox_pool.failed", {{"error", st.message()}});
   scheduler_ = std::thread([this] { SchedulerLoop(); });
 }
 

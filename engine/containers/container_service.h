@@ -52,6 +52,9 @@ struct ContainerServiceOptions {
   std::string monitor_binary;
   int max_running = 8;
   int max_queued = 10000;
+  // Pooled monitors with prepared sandboxes kept ready from Run() to
+  // Shutdown() (MonitorClient::StartPool): warm starts. 0: none.
+  int sandbox_pool_size = 0;
 };
 
 struct ContainerStats {
@@ -69,6 +72,7 @@ struct ReconcileReport {
   int lost = 0;       // monitor gone without a result: cleaned up, marked lost
   int orphans = 0;    // sandboxes no container claims: killed and removed
   int abandoned = 0;  // their caller died with the last process (build steps): stopped and removed
+  int pooled = 0;     // prepared by a previous service's pool, never used: stopped and removed
 };
 
 // What the engine's own callers (a pipeline's step executor) set on a
@@ -112,8 +116,8 @@ class ContainerService {
  public:
   // `store`, `images`, `log` and `observer` (may be null) outlive the service.
   static Result<std::unique_ptr<ContainerService>> Open(const ContainerServiceOptions& options,
-                                                        ContainerStore& store, ImageStore& images, EventLog& log,
-                                                        ContainerObserver* observer = nullptr);
+                                                        ContainerStore& store, ImageStore& images,
+                                                        EventLog& log, ContainerObserver* observer = nullptr);
   ~ContainerService();  // Shutdown(0) if not done
 
   // Matches the machine with the database, once, before Run():
@@ -124,13 +128,16 @@ class ContainerService {
   // - one whose monitor died without a result is cleaned up and its
   //   container marked lost;
   // - a sandbox no active container claims is an orphan: killed and removed;
+  // - a prepared sandbox of a previous service's pool (its monitor saw
+  //   that service go and is removing it, or was killed) is stopped and
+  //   removed;
   // - a container left "starting" or "running" without a sandbox is lost;
   // - queued containers stay queued and start once the scheduler runs,
   //   except those that end with their caller: marked lost, never started
   //   (their secret_env, if any, went with the last process).
   // Then the runtime removes half-created debris (CollectGarbage).
   Result<ReconcileReport> Reconcile();
-  // Starts the scheduler (after Reconcile()).
+  // Starts the scheduler and the sandbox pool (after Reconcile()).
   void Run();
 
   // Resolves the image (kNotFound if the store lacks it: the client pulls),
@@ -175,7 +182,8 @@ class ContainerService {
   // Whether an active (not ended) container was made from image `image_id`.
   bool ImageInUse(const std::string& image_id) const;
 
-  // Stops starting queued containers (they stay queued in the database) and
+  // Closes the sandbox pool (its monitors remove their prepared sandboxes),
+  // stops starting queued containers (they stay queued in the database) and
   // waits up to `deadline` for running ones to end and be recorded. Those
   // still running afterwards keep running under their monitors; the next
   // service adopts them.
@@ -211,6 +219,8 @@ class ContainerService {
   bool CancelUnstarted(const std::string& id, int signal);
   std::string AwaitSandbox(const std::string& id, const EndSignal& end);
   Status RemoveOrphan(const SandboxStatus& s);
+  // A prepared sandbox of a previous service's pool: best effort, logged.
+  void RemovePooled(const SandboxStatus& s);
   Status Resume(Container c, const SandboxStatus& s, ReconcileReport* report);
   // Runs `work` on a detached thread that Shutdown() waits for.
   void Spawn(std::function<void()> work);

@@ -10,6 +10,9 @@ namespace {
 
 // How long removing an orphan waits for its monitor to record its end.
 constexpr std::chrono::milliseconds kOrphanStopWait{10000};
+// How long Shutdown() waits for the pool's monitors to remove their
+// prepared sandboxes (each takes milliseconds).
+constexpr std::chrono::milliseconds kPoolCloseWait{5000};
 
 }  // namespace
 
@@ -18,6 +21,11 @@ Result<ReconcileReport> ContainerService::Reconcile() {
   SLIPWAY_ASSIGN_OR_RETURN(std::vector<SandboxStatus> sandboxes, monitors_.Survey());
   std::set<std::string> claimed;  // container ids whose sandbox was found
   for (const SandboxStatus& s : sandboxes) {
+    if (s.pooled) {
+      RemovePooled(s);
+      ++report.pooled;
+      continue;
+    }
     auto row = store_.Get(s.name);
     bool active =
         row.ok() && (row->state == ContainerState::kStarting || row->state == ContainerState::kRunning);
@@ -53,7 +61,8 @@ Result<ReconcileReport> ContainerService::Reconcile() {
                            {"recorded", report.recorded},
                            {"lost", report.lost},
                            {"orphans", report.orphans},
-                           {"abandoned", report.abandoned}});
+                           {"abandoned", report.abandoned},
+                           {"pooled", report.pooled}});
   return report;
 }
 
@@ -72,6 +81,23 @@ Status ContainerService::RemoveOrphan(const SandboxStatus& s) {
   if (now.ok() && now->phase == SandboxPhase::kLost) return monitors_.CleanUpLost(s.id);
   Status st = runtime_->Remove(s.id, /*force=*/true);
   return st.code() == Code::kNotFound ? Status::Ok() : st;
+}
+
+// A pooled monitor whose service has gone saw its socket close and removes
+// its prepared sandbox itself; this one may be doing so right now (then the
+// sandbox directory vanishes under us), or was killed (lost: its init died
+// with it, its cgroups and directory are left). Either way it must go, and
+// a failure here must not keep the service from starting.
+void ContainerService::RemovePooled(const SandboxStatus& s) {
+  if (s.phase == SandboxPhase::kRunning) {
+    Status st = monitors_.Stop(s.id);
+    if (st.ok()) st = monitors_.Wait(s.id, kOrphanStopWait).status();
+    if (!st.ok() && st.code() != Code::kFailedPrecondition && st.code() != Code::kNotFound)
+      LogIfFailed(st, "sandbox.pooled", s.id);
+  }
+  auto now = monitors_.SurveyOne(s.id);
+  if (!now.ok()) return;  // removed by its monitor
+  if (now->phase == SandboxPhase::kLost) LogIfFailed(monitors_.CleanUpLost(s.id), "sandbox.pooled", s.id);
 }
 
 // The sandbox of an active container, found after a restart.
@@ -118,6 +144,9 @@ void ContainerService::Shutdown(std::chrono::milliseconds deadline) {
     queue_.Close();
     lock.unlock();
     if (scheduler_.joinable()) scheduler_.join();
+    // No Start() after the scheduler's end; those already running took
+    // their pooled monitor out of the pool.
+    monitors_.StopPool(kPoolCloseWait);
     lock.lock();
     log_.Info("shutdown.draining", {{"running", queue_.running()}, {"queued", queue_.queued()}});
   }

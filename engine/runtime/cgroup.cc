@@ -407,6 +407,12 @@ Status CgroupDriver::Populate(Cgroup& cg, const CgroupLimits& limits) const {
   return limits.restrict_devices ? RestrictDevices(cg) : Status::Ok();
 }
 
+Status CgroupDriver::Limit(Cgroup& cg, const CgroupLimits& limits) const {
+  SLIPWAY_RETURN_IF_ERROR(ValidateLimits(limits));
+  SLIPWAY_RETURN_IF_ERROR(ApplyLimits(cg, limits));
+  return limits.restrict_devices ? RestrictDevices(cg) : Status::Ok();
+}
+
 Status CgroupDriver::PrepareParents() const {
   for (const std::string& dir : ParentDirs()) SLIPWAY_RETURN_IF_ERROR(MakeDirs(dir));
   if (layout_ != CgroupLayout::kV2) return Status::Ok();
@@ -497,7 +503,8 @@ Result<CgroupUsage> CgroupDriver::Usage(const std::string& name) const {
     return u;
   }
   std::string memory = V1Dir("memory", name), cpuacct = V1Dir("cpuacct", name), pids = V1Dir("pids", name);
-  if (memory.empty() || !PathExists(memory)) return NotFound("no cgroup " + name + " in the memory hierarchy");
+  if (memory.empty() || !PathExists(memory))
+    return NotFound("no cgroup " + name + " in the memory hierarchy");
   SLIPWAY_ASSIGN_OR_RETURN(u.memory_bytes, ReadInt(memory + "/memory.usage_in_bytes"));
   SLIPWAY_ASSIGN_OR_RETURN(u.memory_peak_bytes, ReadInt(memory + "/memory.max_usage_in_bytes"));
   if (!cpuacct.empty()) {

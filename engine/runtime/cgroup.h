@@ -72,6 +72,10 @@ class CgroupDriver {
   // Create <hierarchy>/<parent>/<name> in every hierarchy used, and apply limits.
   // On error nothing is left behind.
   Result<std::unique_ptr<Cgroup>> Create(const std::string& name, const CgroupLimits& limits) const;
+  // Applies `limits` to a cgroup Create() made without any (a sandbox
+  // prepared ahead gets its limits at hand-over, with its init already a
+  // member). Call once.
+  Status Limit(Cgroup& cg, const CgroupLimits& limits) const;
   // Names of the cgroups that exist below <parent>/ (for removing stale ones).
   std::vector<std::string> List() const;
   // Kill every process in <parent>/<name> and remove it everywhere. Missing is ok.

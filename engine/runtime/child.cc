@@ -192,10 +192,18 @@ void EnterWorkdir(const ChildPlan& plan) {
 
 int ChildMain(void* arg) {
   const ChildPlan& plan = *static_cast<const ChildPlan*>(arg);
+  ChildPrepare(plan);
+  ChildRun(plan);
+}
+
+void ChildPrepare(const ChildPlan& plan) {
   if (plan.kill_on_parent_death && ::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
     Fail(plan, "prctl PR_SET_PDEATHSIG");
   JoinCgroups(plan);
   SetUpNetwork(plan);
+}
+
+void ChildRun(const ChildPlan& plan) {
   if (::sethostname(plan.hostname, ::strlen(plan.hostname)) != 0) Fail(plan, "sethostname", plan.hostname);
   ::umask(0);
   RootfsError error;

@@ -83,6 +83,16 @@ struct ChildReport {
 };
 
 // The clone entry point; `arg` is a const ChildPlan*. Never returns.
+// ChildMain is ChildPrepare then ChildRun.
 int ChildMain(void* arg);
+
+// The steps that need no spec: the parent-death signal, the cgroups (the
+// first cgroup.procs write waits for an RCU grace period on v1 and hybrid
+// hosts) with a cgroup namespace rooted there, and the network. A sandbox
+// prepared ahead (Runtime::Prepare) takes them before its spec is known, off
+// the critical path. Fails through the report pipe like the rest.
+void ChildPrepare(const ChildPlan& plan);
+// Everything after ChildPrepare: hostname, root, stdio, user, seccomp, exec.
+[[noreturn]] void ChildRun(const ChildPlan& plan);
 
 }  // namespace slipway

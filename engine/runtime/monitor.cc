@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -173,17 +174,12 @@ std::string DescribeWaitStatus(int status) {
 // reaches the starter's terminal), the ready pipe as fd 3 and the spec as
 // fd 4: dup2 clears close-on-exec, also when the source already has that
 // number (glibc >= 2.29).
-Result<pid_t> SpawnLauncher(const std::string& binary, const RuntimeOptions& runtime, int spec_fd,
-                            int ready_fd) {
-  std::vector<std::string> args = {binary,
-                                   "--state-dir",
-                                   runtime.state_dir,
-                                   "--cgroup-parent",
-                                   runtime.cgroup_parent,
-                                   "--spec-fd",
-                                   std::to_string(kMonitorSpecFd),
-                                   "--ready-fd",
-                                   std::to_string(kMonitorReadyFd)};
+// `fds`: (source, target) pairs, every source above every target.
+Result<pid_t> SpawnLauncher(const std::string& binary, const RuntimeOptions& runtime,
+                            std::vector<std::string> fd_flags, std::vector<std::pair<int, int>> fds) {
+  std::vector<std::string> args = {binary, "--state-dir", runtime.state_dir, "--cgroup-parent",
+                                   runtime.cgroup_parent};
+  args.insert(args.end(), fd_flags.begin(), fd_flags.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -192,11 +188,10 @@ Result<pid_t> SpawnLauncher(const std::string& binary, const RuntimeOptions& run
   posix_spawnattr_t attr;
   ::posix_spawn_file_actions_init(&actions);
   ::posix_spawnattr_init(&attr);
-  // The pipe and the spec first: in a starter whose stdio is closed they
-  // could be 0-2 (the caller moved both above 3 and 4, so neither dup2
-  // overwrites the other's source).
-  ::posix_spawn_file_actions_adddup2(&actions, ready_fd, kMonitorReadyFd);
-  ::posix_spawn_file_actions_adddup2(&actions, spec_fd, kMonitorSpecFd);
+  // The pipe and the spec (or the pool socket) first: in a starter whose
+  // stdio is closed they could be 0-2 (the caller moved them above 3 and 4,
+  // so no dup2 overwrites another's source).
+  for (auto [source, target] : fds) ::posix_spawn_file_actions_adddup2(&actions, source, target);
   ::posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   ::posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
   ::posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
@@ -247,14 +242,101 @@ MonitorClient::MonitorClient(Runtime& runtime, std::string monitor_binary,
                              std::chrono::milliseconds ready_timeout)
     : runtime_(runtime), binary_(std::move(monitor_binary)), ready_timeout_(ready_timeout) {}
 
+MonitorClient::~MonitorClient() = default;
+
 Result<StartedSandbox> MonitorClient::Start(const SandboxSpec& spec) const {
+  if (pool_ && Runtime::CanUsePrepared(spec)) {
+    if (std::optional<PooledMonitor> pooled = pool_->Take()) {
+      Result<StartedSandbox> started = HandOver(std::move(*pooled), spec);
+      // kUnavailable: the pooled monitor or its waiting init had gone before
+      // the hand-over; nothing of the spec was used. Any other answer is
+      // what an unpooled start would have said.
+      if (started.ok() || started.status().code() != Code::kUnavailable) return started;
+    }
+  }
+  return Spawn(spec);
+}
+
+Status MonitorClient::StartPool(int size) {
+  if (size < 0) return InvalidArgument("sandbox pool size must not be negative");
+  if (pool_ || size == 0) return Status::Ok();
+  pool_ = std::make_unique<MonitorPool>(size, [this] { return LaunchPooled(); });
+  return Status::Ok();
+}
+
+void MonitorClient::StopPool(std::chrono::milliseconds wait) {
+  if (pool_) pool_->Close(wait);
+}
+
+Result<PooledMonitor> MonitorClient::LaunchPooled() const {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+    return ErrnoStatus("socketpair for a pooled slipway-monitor");
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  SLIPWAY_ASSIGN_OR_RETURN(theirs, MoveAboveTargets(std::move(theirs), "pool socket"));
+  SLIPWAY_ASSIGN_OR_RETURN(pid_t launcher_pid, SpawnLauncher(binary_, runtime_.options(),
+                                                             {"--pool-fd", std::to_string(kMonitorReadyFd)},
+                                                             {{theirs.get(), kMonitorReadyFd}}));
+  ChildProcess launcher(launcher_pid);
+  theirs.reset();  // only the monitor holds its end now: EOF means it is gone
+  Result<std::string> line = ReadReadyLine(ours.get(), ready_timeout_);
+  if (!line.ok()) launcher.Kill();
+  int launcher_status = launcher.Reap();
+  if (!line.ok()) return line.status();
+  if (line->empty()) {
+    return Internal("pooled slipway-monitor exited without reporting (launcher " +
+                    DescribeWaitStatus(launcher_status) + ")");
+  }
+  std::string text = line->substr(0, line->size() - 1);
+  if (!text.starts_with("pooled ")) {
+    // An error line: why it could not prepare a sandbox.
+    auto parsed = ParseReadyLine(*line);
+    return parsed.ok() ? Internal("unexpected line from a pooled slipway-monitor: " + text) : parsed.status();
+  }
+  PooledMonitor pooled;
+  pooled.id = text.substr(7);
+  if (!IsSandboxId(pooled.id)) return Internal("malformed line from a pooled slipway-monitor: " + text);
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, runtime_.state_dir().ReadState(pooled.id));
+  pooled.monitor = state.owner;
+  pooled.channel = std::move(ours);
+  return pooled;
+}
+
+Result<StartedSandbox> MonitorClient::HandOver(PooledMonitor pooled, const SandboxSpec& spec) const {
+  // Secrets in the spec go through the socket's kernel buffer only. No
+  // SIGPIPE if the monitor has gone: the daemon may not ignore it.
+  std::string text = SpecToJson(spec);
+  for (size_t done = 0; done < text.size();) {
+    ssize_t n = ::send(pooled.channel.get(), text.data() + done, text.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status(Code::kUnavailable, "pooled slipway-monitor " + pooled.id + " has gone");
+    done += static_cast<size_t>(n);
+  }
+  if (::shutdown(pooled.channel.get(), SHUT_WR) != 0)
+    return Status(Code::kUnavailable, "pooled slipway-monitor " + pooled.id + " has gone");
+  // On a timeout or an error the socket closes here: the monitor, finding
+  // nobody to report to, removes its sandbox.
+  SLIPWAY_ASSIGN_OR_RETURN(std::string line, ReadReadyLine(pooled.channel.get(), ready_timeout_));
+  if (line.empty()) {
+    return Status(Code::kUnavailable, "pooled slipway-monitor " + pooled.id + " exited without reporting");
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(ReadyReport report, ParseReadyLine(line));
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, runtime_.state_dir().ReadState(report.id));
+  return StartedSandbox{report.id, report.init_pid, state.owner.pid};
+}
+
+Result<StartedSandbox> MonitorClient::Spawn(const SandboxSpec& spec) const {
   const StateDir& state_dir = runtime_.state_dir();
   SLIPWAY_ASSIGN_OR_RETURN(UniqueFd spec_fd, SpecMemfd(spec));
   SLIPWAY_ASSIGN_OR_RETURN(spec_fd, MoveAboveTargets(std::move(spec_fd), "slipway-spec memfd"));
   SLIPWAY_ASSIGN_OR_RETURN(Pipe ready, MakePipe());
   SLIPWAY_ASSIGN_OR_RETURN(ready.write, MoveAboveTargets(std::move(ready.write), "ready pipe"));
-  SLIPWAY_ASSIGN_OR_RETURN(pid_t launcher_pid,
-                           SpawnLauncher(binary_, runtime_.options(), spec_fd.get(), ready.write.get()));
+  SLIPWAY_ASSIGN_OR_RETURN(
+      pid_t launcher_pid,
+      SpawnLauncher(
+          binary_, runtime_.options(),
+          {"--spec-fd", std::to_string(kMonitorSpecFd), "--ready-fd", std::to_string(kMonitorReadyFd)},
+          {{ready.write.get(), kMonitorReadyFd}, {spec_fd.get(), kMonitorSpecFd}}));
   ChildProcess launcher(launcher_pid);
   // Only the monitor holds the write end now: EOF means it is gone. Our
   // copy of the spec goes too: the launcher has its own.
@@ -296,7 +378,8 @@ Result<SandboxStatus> MonitorClient::SurveyOne(const std::string& id) const {
   // it exits, so an owner seen dead here has written whatever it ever will.
   // (The other order could see "no result yet", then "owner dead": lost.)
   bool owner_alive = state.owner.Alive();
-  SandboxStatus status{id, state.name, SandboxPhase::kLost, std::nullopt, state.owner, state.created_unix_ms};
+  SandboxStatus status{
+      id, state.name, SandboxPhase::kLost, std::nullopt, state.owner, state.created_unix_ms, state.pooled};
   if (state_dir.HasResult(id)) {
     SLIPWAY_ASSIGN_OR_RETURN(status.result, state_dir.ReadResult(id));
     status.phase = SandboxPhase::kEnded;

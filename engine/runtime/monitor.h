@@ -44,11 +44,13 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/base/status.h"
+#include "engine/runtime/monitor_pool.h"
 #include "engine/runtime/sandbox.h"
 #include "engine/runtime/spec.h"
 #include "engine/runtime/spec_json.h"
@@ -88,6 +90,7 @@ struct SandboxStatus {
   std::optional<SandboxResult> result;  // when kEnded
   ProcessRef monitor;                   // the owner recorded in state.json
   int64_t created_unix_ms = 0;
+  bool pooled = false;  // prepared ahead, never given a spec (SandboxState::pooled)
 };
 
 // The starter's side of slipway-monitor: starts monitored sandboxes in the
@@ -100,6 +103,7 @@ class MonitorClient {
   // monitor, finding nobody to report to, removes its sandbox.
   MonitorClient(Runtime& runtime, std::string monitor_binary,
                 std::chrono::milliseconds ready_timeout = std::chrono::milliseconds(30000));
+  ~MonitorClient();  // the pool's monitors are let go without waiting (StopPool first to wait)
 
   // Spawns slipway-monitor with the spec in a sealed memfd (never a file:
   // it may carry secrets in env and masked_values) and returns once the
@@ -107,6 +111,10 @@ class MonitorClient {
   // monitor's message and code, and nothing is left behind). The monitor
   // records the output (masked) and the result in the state directory;
   // watch it with Wait() or SurveyOne().
+  // With a pool (StartPool) and a spec a prepared sandbox can serve (a
+  // private network: Runtime::CanUsePrepared), an idle pooled monitor gets
+  // the spec instead; if none is ready, or the one taken has gone, a monitor
+  // is spawned as without a pool. Either way the outcome is the same.
   // Under a monitor, stdin is /dev/null (spec.interactive is refused) and
   // spec.kill_on_parent_death is always on (the monitor is the parent).
   Result<StartedSandbox> Start(const SandboxSpec& spec) const;
@@ -137,10 +145,25 @@ class MonitorClient {
 
   Runtime& runtime() const { return runtime_; }
 
+  // Keeps `size` pooled monitors with prepared sandboxes (monitor_pool.h),
+  // refilled in the background. 0: no pool. Not thread-safe against Start():
+  // call before the first.
+  Status StartPool(int size);
+  // Closes the pool (its monitors remove their sandboxes and exit), waiting
+  // up to `wait` for them. Start() spawns monitors from then on.
+  void StopPool(std::chrono::milliseconds wait);
+  // The pool, or null without one.
+  MonitorPool* pool() const { return pool_.get(); }
+
  private:
+  Result<StartedSandbox> Spawn(const SandboxSpec& spec) const;
+  Result<PooledMonitor> LaunchPooled() const;
+  Result<StartedSandbox> HandOver(PooledMonitor pooled, const SandboxSpec& spec) const;
+
   Runtime& runtime_;
   std::string binary_;
   std::chrono::milliseconds ready_timeout_;
+  std::unique_ptr<MonitorPool> pool_;
 };
 
 }  // namespace slipway

@@ -1,6 +1,7 @@
 // slipway-monitor: owns one sandbox for its whole life (see monitor.h).
 //
 //   slipway-monitor --state-dir DIR --cgroup-parent NAME --spec-fd S --ready-fd N
+//   slipway-monitor --state-dir DIR --cgroup-parent NAME --pool-fd C
 //
 // Reads a SandboxSpec (JSON) from fd S to its end and closes it (the spec
 // may carry secrets, so it comes in a memfd, never a file), leaves its
@@ -10,8 +11,18 @@
 // output.log, the result to result.json, cgroups removed. SIGTERM or SIGINT
 // kills the sandbox (recorded as cancelled). Exits 0 once the result is
 // recorded, 1 on an error, 2 on bad arguments.
+//
+// With --pool-fd (a pooled monitor, monitor_pool.h) it starts before its
+// spec is known: it leaves its starter, prepares a sandbox
+// (Runtime::Prepare: cgroups made and joined, namespaces made) and writes
+// "pooled <id>\n" (or an error line) to socket C. Then it waits for the spec
+// on C, up to its EOF (the starter shuts down its side after writing it),
+// and goes on as above with C as the ready fd. EOF before any spec (the
+// pool was closed, or slipwayd died), SIGTERM, SIGINT or the death of the
+// waiting init: it removes everything the sandbox had and exits 0.
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -36,6 +47,7 @@ namespace {
 struct Flags {
   std::string state_dir, cgroup_parent;
   int spec_fd = -1, ready_fd = -1;
+  int pool_fd = -1;
 };
 
 Result<int> ParseFd(const std::string& flag, const std::string& value) {
@@ -60,12 +72,21 @@ Result<Flags> ParseFlags(int argc, char** argv) {
       SLIPWAY_ASSIGN_OR_RETURN(flags.spec_fd, ParseFd(flag, value));
     } else if (flag == "--ready-fd") {
       SLIPWAY_ASSIGN_OR_RETURN(flags.ready_fd, ParseFd(flag, value));
+    } else if (flag == "--pool-fd") {
+      SLIPWAY_ASSIGN_OR_RETURN(flags.pool_fd, ParseFd(flag, value));
     } else {
       return InvalidArgument("unknown flag " + flag);
     }
   }
-  if (flags.state_dir.empty() || flags.cgroup_parent.empty() || flags.spec_fd < 0 || flags.ready_fd < 0)
-    return InvalidArgument("--state-dir, --cgroup-parent, --spec-fd and --ready-fd are all required");
+  if (flags.state_dir.empty() || flags.cgroup_parent.empty())
+    return InvalidArgument("--state-dir and --cgroup-parent are required");
+  if (flags.pool_fd >= 0) {
+    if (flags.spec_fd >= 0 || flags.ready_fd >= 0)
+      return InvalidArgument("--pool-fd replaces --spec-fd and --ready-fd");
+    return flags;
+  }
+  if (flags.spec_fd < 0 || flags.ready_fd < 0)
+    return InvalidArgument("--spec-fd and --ready-fd are required (or --pool-fd)");
   if (flags.spec_fd == flags.ready_fd) return InvalidArgument("--spec-fd and --ready-fd must differ");
   return flags;
 }
@@ -161,14 +182,20 @@ struct Monitor {
   std::unique_ptr<Sandbox> sandbox;
 };
 
-// Everything from leaving the starter to a running sandbox. An error here is
-// what the starter gets on the ready line.
-Status Launch(Flags flags, const Result<std::string>& spec_text, Monitor* m) {
+// Leaving the starter, and what every monitor needs before its sandbox.
+Status Settle(Flags flags, Monitor* m) {
   SLIPWAY_RETURN_IF_ERROR(Daemonize());
   SLIPWAY_RETURN_IF_ERROR(DetachFromStarter(&flags));
   SLIPWAY_ASSIGN_OR_RETURN(m->stop, StopSignalFd());
-  SLIPWAY_ASSIGN_OR_RETURN(SandboxSpec spec, ParseSpec(spec_text));
   SLIPWAY_ASSIGN_OR_RETURN(m->runtime, Runtime::Open({flags.state_dir, flags.cgroup_parent}));
+  return Status::Ok();
+}
+
+// Everything from leaving the starter to a running sandbox. An error here is
+// what the starter gets on the ready line.
+Status Launch(const Flags& flags, const Result<std::string>& spec_text, Monitor* m) {
+  SLIPWAY_RETURN_IF_ERROR(Settle(flags, m));
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxSpec spec, ParseSpec(spec_text));
   SLIPWAY_ASSIGN_OR_RETURN(m->sandbox, m->runtime->Start(spec));
   return Status::Ok();
 }
@@ -181,7 +208,74 @@ Status Report(UniqueFd& ready, const std::string& line) {
   return st;
 }
 
+// What a pooled monitor waits for.
+enum class PoolEvent { kSpec, kGone };
+
+// Blocks until the starter sends something (or closes the socket: kSpec
+// too, the read finds EOF), or until a stop signal or the death of the
+// prepared init ends the wait.
+PoolEvent AwaitSpec(int channel, int stop, int init_pidfd) {
+  for (;;) {
+    pollfd fds[3] = {{channel, POLLIN, 0}, {stop, POLLIN, 0}, {init_pidfd, POLLIN, 0}};
+    int ready = ::poll(fds, 3, -1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0 || fds[1].revents || fds[2].revents) return PoolEvent::kGone;
+    if (fds[0].revents) return PoolEvent::kSpec;
+  }
+}
+
+// Waits for the sandbox, recording its output and result.
+int Supervise(Monitor& m) {
+  Result<SandboxResult> result = m.sandbox->Wait(nullptr, m.stop.get());
+  return result.ok() ? 0 : 1;
+}
+
+int RunPooled(const Flags& flags) {
+  Result<UniqueFd> channel = TakeReadyFd(flags.pool_fd);
+  if (!channel.ok()) {
+    std::fprintf(stderr, "slipway-monitor: %s\n", channel.status().message().c_str());
+    return 2;
+  }
+  PrepareSignals();
+  Monitor m;
+  std::unique_ptr<Sandbox> prepared;
+  Status st = Settle(flags, &m);
+  if (st.ok()) {
+    auto made = m.runtime->Prepare();
+    if (made.ok()) prepared = std::move(*made);
+    st = made.status();
+  }
+  if (!st.ok()) {
+    (void)Report(*channel, ReadyLine(st));
+    return 1;
+  }
+  // Not Report(): the channel stays open for the spec.
+  if (!WriteAll(channel->get(), "pooled " + prepared->id() + "\n", "pool fd").ok()) return 1;
+  if (AwaitSpec(channel->get(), m.stop.get(), prepared->pidfd()) == PoolEvent::kGone) return 0;
+  // The spec may carry secrets: it only ever lives in this process's memory
+  // and the socket's buffer.
+  Result<std::string> text = ReadAll(channel->get(), "pool fd");
+  if (text.ok() && text->empty()) return 0;  // closed without a spec: the pool let it go
+  Result<SandboxSpec> spec = ParseSpec(text);
+  if (!spec.ok()) {
+    (void)Report(*channel, ReadyLine(spec.status()));
+    return 1;
+  }
+  auto started = m.runtime->Start(*spec, std::move(prepared));
+  if (!started.ok()) {
+    (void)Report(*channel, ReadyLine(started.status()));
+    return 1;
+  }
+  m.sandbox = std::move(*started);
+  if (!Report(*channel, ReadyLine(ReadyReport{m.sandbox->id(), m.sandbox->pid()})).ok()) {
+    m.sandbox.reset();  // as in Run(): nobody learned of it
+    return 1;
+  }
+  return Supervise(m);
+}
+
 int Run(const Flags& flags) {
+  if (flags.pool_fd >= 0) return RunPooled(flags);
   // Before TakeReadyFd closes every other inherited fd; an error reading it
   // goes to the starter on the ready line.
   Result<std::string> spec_text = ReadSpecFd(flags.spec_fd);
@@ -202,8 +296,7 @@ int Run(const Flags& flags) {
     m.sandbox.reset();
     return 1;
   }
-  Result<SandboxResult> result = m.sandbox->Wait(nullptr, m.stop.get());
-  return result.ok() ? 0 : 1;
+  return Supervise(m);
 }
 
 }  // namespace
@@ -215,7 +308,7 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "slipway-monitor: %s\nusage: slipway-monitor --state-dir DIR --cgroup-parent NAME --spec-fd S "
-        "--ready-fd N\n",
+        "--ready-fd N\n       slipway-monitor --state-dir DIR --cgroup-parent NAME --pool-fd C\n",
         flags.status().message().c_str());
     return 2;
   }

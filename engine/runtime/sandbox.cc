@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -23,6 +25,7 @@
 #include "engine/runtime/log_masker.h"
 #include "engine/runtime/network_files.h"
 #include "engine/runtime/seccomp.h"
+#include "engine/runtime/spec_json.h"
 #include "engine/runtime/state.h"
 
 namespace slipway {
@@ -30,8 +33,6 @@ namespace slipway {
 namespace {
 
 constexpr size_t kChildStackSize = 256 * 1024;
-
-
 
 // Clones the child as posix_spawn does (CLONE_VM | CLONE_VFORK): no page
 // tables are copied, and this thread resumes once the child has exec'd or
@@ -82,6 +83,16 @@ Result<UniqueFd> CloneIntoCgroup(ChildPlan* plan, int cgroup_fd, pid_t* pid) {
   return UniqueFd(pidfd);
 }
 
+// One ChildReport from a child's report pipe: its size if one came, 0 at EOF
+// (the child exec'd or died). A report is written at once and is smaller
+// than PIPE_BUF, so it never arrives in parts.
+ssize_t ReadReport(int fd, ChildReport* report) {
+  ssize_t n;
+  do n = ::read(fd, report, sizeof *report);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
 }  // namespace
 
 Runtime::Runtime(RuntimeOptions options, CgroupDriver cgroups)
@@ -102,8 +113,21 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const RuntimeOptions& options) {
 }
 
 Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
+  return Start(spec, nullptr);
+}
+
+bool Runtime::CanUsePrepared(const SandboxSpec& spec) {
+  return spec.network == NetworkMode::kPrivate && !spec.interactive;
+}
+
+Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec, std::unique_ptr<Sandbox> prepared) {
   SLIPWAY_RETURN_IF_ERROR(ValidateSpec(spec));
   SLIPWAY_ASSIGN_OR_RETURN(const SeccompProgram* seccomp, DefaultSeccompProgram());
+  if (prepared && (!prepared->prepared_ || prepared->state_dir_.root() != state_dir_.root()))
+    return FailedPrecondition("sandbox " + prepared->id_ + " was not prepared by this runtime, or was used");
+  if (prepared && !CanUsePrepared(spec))
+    return FailedPrecondition(
+        "a prepared sandbox has a private network namespace: it cannot serve this spec");
 
   // Join a peer's network namespace (kContainer only): resolved before
   // anything is created. kPrivate gets a new one at clone, kHost keeps ours.
@@ -120,14 +144,20 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
       return FailedPrecondition("sandbox " + spec.network_peer + " is not running");
   }
 
-  auto sb = std::unique_ptr<Sandbox>(new Sandbox());
-  sb->id_ = RandomHex(32);
+  // From here on, the Sandbox destructor removes whatever was created (and
+  // kills a prepared sandbox's waiting init).
+  std::unique_ptr<Sandbox> sb = std::move(prepared);
+  const bool warm = sb != nullptr;
+  if (!warm) {
+    sb.reset(new Sandbox());
+    sb->id_ = RandomHex(32);
+    sb->state_dir_ = state_dir_;
+    sb->dir_ = state_dir_.SandboxDir(sb->id_);
+  }
+  sb->prepared_ = false;  // serves this spec only, whatever happens now
   sb->name_ = spec.name;
-  sb->state_dir_ = state_dir_;
-  sb->dir_ = state_dir_.SandboxDir(sb->id_);
   sb->timeout_ = spec.timeout;
   if (!spec.masked_values.empty()) sb->masked_ = std::make_shared<const SecretMatcher>(spec.masked_values);
-  // From here on, the Sandbox destructor removes whatever was created.
   if (!spec.name.empty()) {
     std::string link = state_dir_.NameLink(spec.name);
     if (::symlink(sb->id_.c_str(), link.c_str()) != 0) {
@@ -136,61 +166,260 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec) {
     }
     sb->name_link_ = link;
   }
-  if (::mkdir(sb->dir_.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + sb->dir_);
-  sb->owns_dir_ = true;
+  if (!warm) {
+    if (::mkdir(sb->dir_.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + sb->dir_);
+    sb->owns_dir_ = true;
+  }
   SandboxState state{sb->id_, spec.name, {}, {}, NowUnixMs(), spec.lower_dirs};
   SLIPWAY_ASSIGN_OR_RETURN(state.owner, ProcessRef::Of(::getpid()));
+  if (warm) {
+    auto init = ProcessRef::Of(sb->pid_);
+    if (!init.ok())
+      return Status(Code::kUnavailable, "the init of prepared sandbox " + sb->id_ + " has gone");
+    state.init = *init;
+  }
   SLIPWAY_RETURN_IF_ERROR(state_dir_.WriteState(state));
-  for (const std::string& dir : {state_dir_.RootfsDir(sb->id_), state_dir_.RwDir(sb->id_)}) {
-    if (::mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + dir);
+  if (!warm) {
+    for (const std::string& dir : {state_dir_.RootfsDir(sb->id_), state_dir_.RwDir(sb->id_)}) {
+      if (::mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + dir);
+    }
   }
   if (!spec.upper_dir.empty()) SLIPWAY_RETURN_IF_ERROR(sb->MakeOverlayDirs(spec.upper_dir));
-  SLIPWAY_ASSIGN_OR_RETURN(sb->cgroup_, cgroups_.Create(sb->id_, spec.limits));
+  if (warm) {
+    SLIPWAY_RETURN_IF_ERROR(cgroups_.Limit(*sb->cgroup_, spec.limits).Wrap("limit cgroup " + sb->id_));
+  } else {
+    SLIPWAY_ASSIGN_OR_RETURN(sb->cgroup_, cgroups_.Create(sb->id_, spec.limits));
+  }
 
+  // A prepared init builds this plan itself from the spec (it has its own
+  // memory); building it here too gives a bad spec the same error either way.
   PlanStorage storage;
   std::string hostname = spec.hostname.empty() ? sb->id_.substr(0, 12) : spec.hostname;
   SLIPWAY_ASSIGN_OR_RETURN(NetworkFiles network_files, NetworkFilesFor(spec.network, hostname));
   SLIPWAY_RETURN_IF_ERROR(BuildPlan(spec, state_dir_, sb->id_, hostname, std::move(network_files), &storage));
-  SLIPWAY_ASSIGN_OR_RETURN(Pipe out, MakePipe());
-  SLIPWAY_ASSIGN_OR_RETURN(Pipe err, MakePipe());
-  SLIPWAY_ASSIGN_OR_RETURN(Pipe report, MakePipe());
-  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!devnull) return ErrnoStatus("open /dev/null");
-  ChildPlan& plan = storage.plan;
-  plan.cgroup_procs_fds = sb->cgroup_->procs_fds().data();
-  plan.cgroup_procs_count = static_cast<int>(sb->cgroup_->procs_fds().size());
-  plan.netns_fd = netns ? netns.get() : -1;
-  plan.seccomp = seccomp;
-  plan.stdin_fd = spec.interactive ? 0 : devnull.get();
-  plan.stdout_fd = out.write.get();
-  plan.stderr_fd = err.write.get();
-  plan.report_fd = report.write.get();
 
-  sb->started_ = std::chrono::steady_clock::now();
-  bool pure_v2 = cgroups_.layout() == CgroupLayout::kV2;
-  if ((pure_v2 || options_.force_clone_into_cgroup) && sb->cgroup_->unified_dir_fd() >= 0) {
-    if (pure_v2) plan.cgroup_procs_count = 0;  // born a member; v1 hierarchies still need the writes
-    SLIPWAY_ASSIGN_OR_RETURN(sb->pidfd_, CloneIntoCgroup(&plan, sb->cgroup_->unified_dir_fd(), &sb->pid_));
+  UniqueFd report_read;
+  if (warm) {
+    sb->started_ = std::chrono::steady_clock::now();
+    // EPIPE (SIGPIPE is ignored by the monitor, and blocked around here by
+    // nobody else) means the waiting init died.
+    Status sent = WriteAll(sb->spec_in_.get(), SpecToJson(spec), "spec pipe of sandbox " + sb->id_);
+    sb->spec_in_.reset();
+    if (!sent.ok()) {
+      return Status(Code::kUnavailable,
+                    "the init of prepared sandbox " + sb->id_ + " has gone: " + sent.message());
+    }
+    report_read = std::move(sb->report_);
   } else {
-    SLIPWAY_ASSIGN_OR_RETURN(sb->pidfd_, CloneChild(&plan, &sb->pid_));
-  }
-  report.write.reset();
-  sb->stdout_ = std::move(out.read);
-  sb->stderr_ = std::move(err.read);
+    SLIPWAY_ASSIGN_OR_RETURN(Pipe out, MakePipe());
+    SLIPWAY_ASSIGN_OR_RETURN(Pipe err, MakePipe());
+    SLIPWAY_ASSIGN_OR_RETURN(Pipe report, MakePipe());
+    UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!devnull) return ErrnoStatus("open /dev/null");
+    ChildPlan& plan = storage.plan;
+    plan.cgroup_procs_fds = sb->cgroup_->procs_fds().data();
+    plan.cgroup_procs_count = static_cast<int>(sb->cgroup_->procs_fds().size());
+    plan.netns_fd = netns ? netns.get() : -1;
+    plan.seccomp = seccomp;
+    plan.stdin_fd = spec.interactive ? 0 : devnull.get();
+    plan.stdout_fd = out.write.get();
+    plan.stderr_fd = err.write.get();
+    plan.report_fd = report.write.get();
 
-  // The child has exec'd (EOF) or failed (a report), since CLONE_VFORK waited.
+    sb->started_ = std::chrono::steady_clock::now();
+    bool pure_v2 = cgroups_.layout() == CgroupLayout::kV2;
+    if ((pure_v2 || options_.force_clone_into_cgroup) && sb->cgroup_->unified_dir_fd() >= 0) {
+      if (pure_v2) plan.cgroup_procs_count = 0;  // born a member; v1 hierarchies still need the writes
+      SLIPWAY_ASSIGN_OR_RETURN(sb->pidfd_, CloneIntoCgroup(&plan, sb->cgroup_->unified_dir_fd(), &sb->pid_));
+    } else {
+      SLIPWAY_ASSIGN_OR_RETURN(sb->pidfd_, CloneChild(&plan, &sb->pid_));
+    }
+    sb->stdout_ = std::move(out.read);
+    sb->stderr_ = std::move(err.read);
+    report_read = std::move(report.read);
+  }
+
+  // The child has exec'd (EOF) or failed (a report): CLONE_VFORK waited for
+  // either, and a prepared init's report pipe tells the same by blocking.
   ChildReport rep{};
-  ssize_t n = ::read(report.read.get(), &rep, sizeof rep);
+  ssize_t n = ReadReport(report_read.get(), &rep);
   if (n == static_cast<ssize_t>(sizeof rep)) {
     rep.message[sizeof rep.message - 1] = '\0';
     if (rep.exit_code == 125) return Internal(std::string("sandbox set-up failed: ") + rep.message);
     sb->exec_error_ = rep.message;
     sb->exec_exit_code_ = rep.exit_code;
   }
-  auto init = ProcessRef::Of(sb->pid_);
-  if (init.ok()) state.init = *init;
+  if (!warm) {
+    auto init = ProcessRef::Of(sb->pid_);
+    if (init.ok()) state.init = *init;
+  }
   SLIPWAY_RETURN_IF_ERROR(state_dir_.WriteState(state));
   sb->start_done_ = true;
+  return sb;
+}
+
+// ---------------------------------------------------------------------------
+// Sandboxes prepared ahead
+
+namespace {
+
+// What a prepared init is given at its fork: the plan of its first steps
+// (ChildPrepare) and every fd it needs for the rest.
+struct PreparedChild {
+  ChildPlan prepare;  // cgroups, network, report fd
+  int spec_fd;        // the spec arrives here, JSON to EOF
+  int parent_fds[4];  // the parent's ends of the pipes: closed at once
+  int stdin_fd, stdout_fd, stderr_fd;
+  const SeccompProgram* seccomp;
+  const StateDir* state_dir;
+  const std::string* id;
+};
+
+[[noreturn]] void ReportAndExit(int report_fd, const std::string& message) {
+  ChildReport report{};
+  report.exit_code = 125;
+  std::snprintf(report.message, sizeof report.message, "%s", message.c_str());
+  (void)::write(report_fd, &report, sizeof report);
+  ::_exit(125);
+}
+
+// The prepared init's whole life until it execs. It is a fork of a
+// single-threaded process (Runtime::Prepare checks that): its memory is its
+// own copy, in which no other thread held a lock at the fork, so it may
+// allocate, parse the spec and build its plan the way the parent would.
+// It never returns into the parent's frames: it execs or exits.
+[[noreturn]] void PreparedChildMain(const PreparedChild& c) {
+  for (int fd : c.parent_fds) ::close(fd);
+  ChildPrepare(c.prepare);
+  ChildReport prepared{};  // exit code 0: prepared, waiting for the spec
+  if (::write(c.prepare.report_fd, &prepared, sizeof prepared) != static_cast<ssize_t>(sizeof prepared))
+    ::_exit(125);
+  Result<std::string> text = ReadAll(c.spec_fd, "spec pipe");
+  ::close(c.spec_fd);
+  if (!text.ok() || text->empty()) ::_exit(0);  // not used: the parent dropped it
+  Result<SandboxSpec> spec = SpecFromJson(*text);
+  if (!spec.ok()) ReportAndExit(c.prepare.report_fd, spec.status().message());
+  PlanStorage storage;
+  std::string hostname = spec->hostname.empty() ? c.id->substr(0, 12) : spec->hostname;
+  Result<NetworkFiles> files = NetworkFilesFor(spec->network, hostname);
+  if (!files.ok()) ReportAndExit(c.prepare.report_fd, files.status().message());
+  Status built = BuildPlan(*spec, *c.state_dir, *c.id, hostname, std::move(*files), &storage);
+  if (!built.ok()) ReportAndExit(c.prepare.report_fd, built.message());
+  ChildPlan& plan = storage.plan;
+  plan.cgroup_procs_fds = nullptr;  // joined in ChildPrepare
+  plan.cgroup_procs_count = 0;
+  plan.netns_fd = -1;
+  plan.new_netns = true;  // its loopback is up already
+  plan.seccomp = c.seccomp;
+  plan.stdin_fd = c.stdin_fd;
+  plan.stdout_fd = c.stdout_fd;
+  plan.stderr_fd = c.stderr_fd;
+  plan.report_fd = c.prepare.report_fd;
+  ChildRun(plan);
+}
+
+Status CheckSingleThreaded() {
+  SLIPWAY_ASSIGN_OR_RETURN(std::string status, ReadFile("/proc/self/status"));
+  size_t at = status.find("\nThreads:");
+  if (at == std::string::npos) return Internal("no thread count in /proc/self/status");
+  long threads = std::strtol(status.c_str() + at + 9, nullptr, 10);
+  if (threads != 1) {
+    return FailedPrecondition("a sandbox can only be prepared in a single-threaded process; this one has " +
+                              std::to_string(threads) + " threads");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Sandbox>> Runtime::Prepare() {
+  SLIPWAY_RETURN_IF_ERROR(CheckSingleThreaded());
+  SLIPWAY_ASSIGN_OR_RETURN(const SeccompProgram* seccomp, DefaultSeccompProgram());
+  auto sb = std::unique_ptr<Sandbox>(new Sandbox());
+  sb->id_ = RandomHex(32);
+  sb->state_dir_ = state_dir_;
+  sb->dir_ = state_dir_.SandboxDir(sb->id_);
+  if (::mkdir(sb->dir_.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + sb->dir_);
+  sb->owns_dir_ = true;
+  SandboxState state{sb->id_, "", {}, {}, NowUnixMs(), {}};
+  state.pooled = true;
+  SLIPWAY_ASSIGN_OR_RETURN(state.owner, ProcessRef::Of(::getpid()));
+  SLIPWAY_RETURN_IF_ERROR(state_dir_.WriteState(state));
+  for (const std::string& dir : {state_dir_.RootfsDir(sb->id_), state_dir_.RwDir(sb->id_)}) {
+    if (::mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + dir);
+  }
+  CgroupLimits none;
+  none.restrict_devices = false;  // at hand-over, if the spec asks
+  SLIPWAY_ASSIGN_OR_RETURN(sb->cgroup_, cgroups_.Create(sb->id_, none));
+
+  SLIPWAY_ASSIGN_OR_RETURN(Pipe out, MakePipe());
+  SLIPWAY_ASSIGN_OR_RETURN(Pipe err, MakePipe());
+  SLIPWAY_ASSIGN_OR_RETURN(Pipe report, MakePipe());
+  SLIPWAY_ASSIGN_OR_RETURN(Pipe spec, MakePipe());
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!devnull) return ErrnoStatus("open /dev/null");
+  PreparedChild child{};
+  child.prepare.cgroup_procs_fds = sb->cgroup_->procs_fds().data();
+  child.prepare.cgroup_procs_count = static_cast<int>(sb->cgroup_->procs_fds().size());
+  child.prepare.netns_fd = -1;
+  child.prepare.new_netns = true;
+  child.prepare.kill_on_parent_death = true;
+  child.prepare.report_fd = report.write.get();
+  child.spec_fd = spec.read.get();
+  child.parent_fds[0] = out.read.get();
+  child.parent_fds[1] = err.read.get();
+  child.parent_fds[2] = report.read.get();
+  child.parent_fds[3] = spec.write.get();
+  child.stdin_fd = devnull.get();
+  child.stdout_fd = out.write.get();
+  child.stderr_fd = err.write.get();
+  child.seccomp = seccomp;
+  child.state_dir = &state_dir_;
+  child.id = &sb->id_;
+
+  // Forked as CloneIntoCgroup does, without CLONE_VFORK: the parent goes on
+  // while the init waits. Born into its cgroup on a pure v2 host; on v1 and
+  // hybrid hosts it writes cgroup.procs itself, and waits out the RCU grace
+  // period that costs, here rather than at hand-over.
+  clone_args args{};
+  args.flags = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
+  bool pure_v2 = cgroups_.layout() == CgroupLayout::kV2;
+  if ((pure_v2 || options_.force_clone_into_cgroup) && sb->cgroup_->unified_dir_fd() >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(sb->cgroup_->unified_dir_fd());
+    if (pure_v2) child.prepare.cgroup_procs_count = 0;
+  }
+  int pidfd = -1;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  sigset_t all, saved;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &saved);
+  long rc = ::syscall(SYS_clone3, &args, sizeof args);
+  if (rc == 0) PreparedChildMain(child);  // signals stay blocked until ChildRun resets them
+  int clone_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  if (rc < 0) return Status::FromErrno(clone_errno, "clone3 prepared sandbox");
+  sb->pid_ = static_cast<pid_t>(rc);
+  sb->pidfd_.reset(pidfd);
+  out.write.reset();
+  err.write.reset();
+  report.write.reset();
+  spec.read.reset();
+
+  ChildReport rep{};
+  ssize_t n = ReadReport(report.read.get(), &rep);
+  if (n != static_cast<ssize_t>(sizeof rep))
+    return Internal("prepared sandbox " + sb->id_ + " died while preparing");
+  rep.message[sizeof rep.message - 1] = '\0';
+  if (rep.exit_code != 0) return Internal(std::string("sandbox set-up failed: ") + rep.message);
+  SLIPWAY_ASSIGN_OR_RETURN(state.init, ProcessRef::Of(sb->pid_));
+  SLIPWAY_RETURN_IF_ERROR(state_dir_.WriteState(state));
+  sb->stdout_ = std::move(out.read);
+  sb->stderr_ = std::move(err.read);
+  sb->report_ = std::move(report.read);
+  sb->spec_in_ = std::move(spec.write);
+  sb->prepared_ = true;
   return sb;
 }
 
@@ -239,8 +468,7 @@ Status Runtime::Remove(const std::string& name_or_id, bool force) {
     if (!force) return FailedPrecondition("sandbox " + name_or_id + " is running; stop it first, or force");
     SLIPWAY_RETURN_IF_ERROR(state.init.SignalIfAlive(SIGKILL, "init of sandbox " + id));
     // Its owner tears it down and writes the result; give it the time to.
-    for (int i = 0; i < 1000 && state.owner.Alive() && !state_dir_.HasResult(id); ++i)
-      ::usleep(10000);
+    for (int i = 0; i < 1000 && state.owner.Alive() && !state_dir_.HasResult(id); ++i) ::usleep(10000);
     if (!PathExists(dir)) return Status::Ok();  // its owner ran with --rm
   }
   if (!state_dir_.HasResult(id) && state.owner.Alive()) {

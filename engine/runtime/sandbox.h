@@ -27,8 +27,6 @@
 
 namespace slipway {
 
-
-
 struct RuntimeOptions {
   std::string state_dir = "/run/slipway";  // sandboxes/<id>/, names/<name>
   std::string cgroup_parent = "slipway";
@@ -49,6 +47,30 @@ class Runtime {
   // an error here: the sandbox starts, and Wait() reports exit code 127 or
   // 126 with the reason in the result's error text, as a shell would.
   Result<std::unique_ptr<Sandbox>> Start(const SandboxSpec& spec);
+
+  // A sandbox made ahead of its spec, for a pool of warm starts: its state
+  // directory (state.json says `pooled`, no name), its cgroups (no limits
+  // yet) and its init, cloned into new pid, mount, uts, ipc and network
+  // namespaces, already a member of its cgroups (it paid the cgroup.procs
+  // write there, and unshared its cgroup namespace) with its loopback up.
+  // The init waits for its spec on a pipe. Dropping the handle kills it and
+  // removes everything, like any sandbox never waited for.
+  // The init is forked (not cloned with CLONE_VM): once it has its spec it
+  // parses it and builds its own plan, which allocates. That is safe only
+  // in a single-threaded process (slipway-monitor is one), where no other
+  // thread can hold the allocator's or any other lock at the fork:
+  // kFailedPrecondition in a process with more than one thread.
+  Result<std::unique_ptr<Sandbox>> Prepare();
+  // Starts `prepared` (from Prepare() of this runtime) with `spec`, as
+  // Start(spec) would, with the same errors: the limits are applied to its
+  // cgroups, its name and overlay directories made, then the spec goes to
+  // its init, which mounts a fresh root (a new tmpfs and overlay upper) and
+  // execs. A prepared sandbox serves one spec only, and only one that asks
+  // for a private network (kFailedPrecondition otherwise: its network
+  // namespace is new and its own). On error `prepared` is gone too.
+  Result<std::unique_ptr<Sandbox>> Start(const SandboxSpec& spec, std::unique_ptr<Sandbox> prepared);
+  // Whether a prepared sandbox can serve `spec` (a private network).
+  static bool CanUsePrepared(const SandboxSpec& spec);
 
   // Removes what sandboxes whose owner process died left behind (cgroups and
   // state directories). Live sandboxes of other processes are untouched.
@@ -79,6 +101,9 @@ class Sandbox {
   const std::string& id() const { return id_; }
   const std::string& name() const { return name_; }
   pid_t pid() const { return pid_; }  // in the host's pid namespace
+  // A pidfd of the init (a prepared sandbox's waiting init too): polls
+  // readable once it has exited.
+  int pidfd() const { return pidfd_.get(); }
   const std::string& dir() const { return dir_; }
   // Set when the command could not be executed ("exec: "x": executable file
   // not found in $PATH"); Wait() then reports 127 or 126.
@@ -128,6 +153,11 @@ class Sandbox {
   // With SandboxSpec::upper_dir, once made: work/ is removed at tear-down,
   // upper/ only when Start() fails (it is the caller's result otherwise).
   std::string overlay_upper_, overlay_work_;
+  // A prepared sandbox (Runtime::Prepare) until Start() takes it: the write
+  // end of the pipe its init reads its spec from, and the read end of its
+  // report pipe (a ChildReport on failure, EOF once it has exec'd).
+  bool prepared_ = false;
+  UniqueFd spec_in_, report_;
   bool start_done_ = false;  // Start() returned it
   bool owns_dir_ = false;
   bool waited_ = false;  // Wait() was called

@@ -85,6 +85,7 @@ std::string SandboxState::ToJson() const {
       {"created_unix_ms", created_unix_ms},
       {"lower_dirs", lower_dirs},
   };
+  if (pooled) j["pooled"] = true;
   return j.dump();
 }
 
@@ -98,6 +99,7 @@ Result<SandboxState> SandboxState::FromJson(const std::string& text) {
     s.init = {j.at("init").at("pid").get<pid_t>(), j.at("init").at("start_time").get<uint64_t>()};
     s.created_unix_ms = j.value("created_unix_ms", int64_t{0});
     s.lower_dirs = j.value("lower_dirs", std::vector<std::string>{});
+    s.pooled = j.value("pooled", false);
     return s;
   } catch (const nlohmann::json::exception& e) {
     return Internal(std::string("malformed sandbox state: ") + e.what());

@@ -54,6 +54,9 @@ struct SandboxState {
   // The overlay lower dirs (image layers) it runs on, so that image garbage
   // collection can leave them alone while it runs.
   std::vector<std::string> lower_dirs;
+  // Made ahead by Runtime::Prepare() and still waiting for its spec: no
+  // name, no command yet, nobody's container.
+  bool pooled = false;
 
   std::string ToJson() const;
   static Result<SandboxState> FromJson(const std::string& text);

@@ -224,7 +224,7 @@ std::string GetNothing(const DaemonConfig&) {
 constexpr int kIntMax = std::numeric_limits<int>::max();
 using C = DaemonConfig;
 
-const std::array<Field, 48> kFields = {{
+const std::array<Field, 49> kFields = {{
     {"listen", "--listen", "ADDR:PORT", "Address and port of the REST API", SetListen, GetString<&C::listen>},
     {"data_dir", "--data-dir", "DIR", "Images, the database and the control token", SetNonEmpty<&C::data_dir>,
      GetString<&C::data_dir>},
@@ -340,8 +340,12 @@ const std::array<Field, 48> kFields = {{
     {"promotion_backoff", "--promotion-backoff", "DURATION",
      "The wait before a promotion's first retry; it doubles for each next one",
      SetDuration<&C::promotion_backoff, false>, GetDuration<&C::promotion_backoff>},
-    {"promotion_max_backoff", "--promotion-max-backoff", "DURATION", "The longest wait between promotion retries",
-     SetDuration<&C::promotion_max_backoff, false>, GetDuration<&C::promotion_max_backoff>},
+    {"promotion_max_backoff", "--promotion-max-backoff", "DURATION",
+     "The longest wait between promotion retries", SetDuration<&C::promotion_max_backoff, false>,
+     GetDuration<&C::promotion_max_backoff>},
+    {"sandbox_pool_size", "--sandbox-pool-size", "N",
+     "Sandboxes prepared ahead (monitor running, cgroups and namespaces made) for warm starts; 0: none",
+     SetInt<&C::sandbox_pool_size, 0, 64>, GetInt<&C::sandbox_pool_size>},
 }};
 
 const Field* FindField(const std::string& key) {

@@ -101,6 +101,10 @@ struct DaemonConfig {
   std::chrono::milliseconds promotion_backoff{5'000};
   std::chrono::milliseconds promotion_max_backoff{60'000};
 
+  // slipway-monitors kept ready with a prepared sandbox each (cgroups made
+  // and joined, namespaces made) for warm starts; 0 disables the pool.
+  int sandbox_pool_size = 2;
+
   bool operator==(const DaemonConfig&) const = default;
 };
 

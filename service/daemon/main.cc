@@ -230,6 +230,7 @@ class Daemon {
     if (::access(options.monitor_binary.c_str(), X_OK) != 0)
       return ErrnoStatus("slipway-monitor at " + options.monitor_binary + " (set monitor_binary)");
     options.max_running = config_.max_running;
+    options.sandbox_pool_size = config_.sandbox_pool_size;
     options.max_queued = config_.max_queued;
     SLIPWAY_ASSIGN_OR_RETURN(containers_,
                              ContainerService::Open(options, *store_, *images_, *log_, &container_metrics_));

@@ -645,13 +645,32 @@ double DaemonUnderTest::Metric(const std::string& name) const {
   return -1;
 }
 
+std::set<std::string> DaemonUnderTest::PooledSandboxes() const {
+  std::set<std::string> ids;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(state_dir_ + "/sandboxes", ec)) {
+    json state = json::parse(ReadAll(e.path().string() + "/state.json"), nullptr, false);
+    if (!state.is_object() || !state.value("pooled", false) || !state.contains("owner")) continue;
+    const json& owner = state["owner"];
+    if (!owner.is_object()) continue;
+    if (ProcessAlive(owner.value("pid", 0), owner.value("start_time", uint64_t{0})))
+      ids.insert(e.path().filename().string());
+  }
+  return ids;
+}
+
 std::string DaemonUnderTest::Leftovers() const {
   std::string out;
-  for (const std::string& cg : CgroupTree(cgroup_parent_)) out += "cgroup " + cg + "\n";
+  // A running daemon's pool is not a leftover; once it stopped, it is.
+  std::set<std::string> pool = running() ? PooledSandboxes() : std::set<std::string>{};
+  for (const std::string& cg : CgroupTree(cgroup_parent_)) {
+    if (!pool.count(fs::path(cg).filename().string())) out += "cgroup " + cg + "\n";
+  }
   for (const char* sub : {"/sandboxes", "/names"}) {
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(state_dir_ + sub, ec))
-      out += "state " + e.path().string() + "\n";
+    for (const auto& e : fs::directory_iterator(state_dir_ + sub, ec)) {
+      if (!pool.count(e.path().filename().string())) out += "state " + e.path().string() + "\n";
+    }
   }
   for (const std::string& m : Added(mounts_at_start_, MountinfoMentioning({state_dir_, data_dir_}))) {
     out += "mount " + m + "\n";

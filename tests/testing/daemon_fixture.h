@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -176,8 +177,12 @@ class DaemonUnderTest {
   // cgroups below the cgroup parent (in every hierarchy), entries of the
   // state directory's sandboxes/ and names/, and lines of
   // /proc/self/mountinfo naming the state or data directory that were not
-  // there once the daemon first served.
+  // there once the daemon first served. While the daemon runs, the
+  // sandboxes its pool prepared (state.json says "pooled", their owner is
+  // alive) and their cgroups are not leftovers; once it has stopped, they are.
   std::string Leftovers() const;
+  // Ids of the prepared sandboxes of live pooled monitors (sandbox_pool_size).
+  std::set<std::string> PooledSandboxes() const;
   // Leftovers() once it is empty, or as it still is after `deadline` (a
   // sandbox's cgroups may go a moment after the API answered).
   std::string LeftoversAfter(std::chrono::milliseconds deadline = std::chrono::seconds(5)) const;
