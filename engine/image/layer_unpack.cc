@@ -18,12 +18,14 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 #include "engine/base/fd.h"
 #include "engine/base/fs.h"
 #include "engine/base/openat2.h"
+#include "engine/image/decompress.h"
 
 namespace slipway {
 namespace {
@@ -68,11 +70,14 @@ Result<std::vector<std::string>> SplitPath(std::string_view path, const char* wh
   return parts;
 }
 
-// The decompressed layer, pulled through the outer (filter-only) reader and
-// hashed on the way to the tar reader: every byte the tar reader sees, and
-// the trailing padding it does not read, goes through Next() exactly once.
+// The decompressed layer, from our own decompressor (gzip, zstd) or else
+// pulled through libarchive's outer (filter-only) reader, and hashed on the
+// way to the tar reader: every byte the tar reader sees, and the trailing
+// padding it does not read, goes through Next() exactly once.
 class DecompressedStream {
  public:
+  DecompressedStream(std::unique_ptr<Decompressor> ours, int64_t max_bytes)
+      : ours_(std::move(ours)), eof_(false), max_bytes_(max_bytes) {}
   DecompressedStream(archive* outer, bool empty, int64_t max_bytes)
       : outer_(outer), eof_(empty), max_bytes_(max_bytes) {}
 
@@ -96,15 +101,20 @@ class DecompressedStream {
   Digest Finish() { return hash_.Finish(); }
 
  private:
-  la_ssize_t Next(const void** buf) {
-    if (eof_) return 0;
-    size_t size = 0;
-    la_int64_t offset = 0;
-    int rc = archive_read_data_block(outer_, buf, &size, &offset);
-    if (rc == ARCHIVE_EOF) {
-      eof_ = true;
-      return 0;
+  // The next chunk from whichever decompressor reads the layer.
+  la_ssize_t Raw(const void** buf, size_t* size) {
+    if (ours_) {
+      Result<size_t> n = ours_->Read(buf);
+      if (!n.ok()) {
+        error_ = "decompress: " + n.status().message();
+        return -1;
+      }
+      *size = *n;
+      return *n == 0 ? 0 : 1;
     }
+    la_int64_t offset = 0;
+    int rc = archive_read_data_block(outer_, buf, size, &offset);
+    if (rc == ARCHIVE_EOF) return 0;
     if (rc < ARCHIVE_WARN) {
       error_ = "decompress: " + ArchiveError(outer_);
       return -1;
@@ -112,6 +122,18 @@ class DecompressedStream {
     if (offset != bytes_) {  // the raw format never makes holes; refuse rather than guess
       error_ = "decompress: unexpected offset " + std::to_string(offset);
       return -1;
+    }
+    return 1;
+  }
+
+  la_ssize_t Next(const void** buf) {
+    if (eof_) return 0;
+    size_t size = 0;
+    la_ssize_t rc = Raw(buf, &size);
+    if (rc < 0) return -1;
+    if (rc == 0) {
+      eof_ = true;
+      return 0;
     }
     hash_.Update(*buf, size);
     bytes_ += static_cast<int64_t>(size);
@@ -127,7 +149,8 @@ class DecompressedStream {
   bool too_large() const { return too_large_; }
 
  private:
-  archive* outer_;
+  std::unique_ptr<Decompressor> ours_;
+  archive* outer_ = nullptr;
   bool eof_;
   int64_t max_bytes_;
   bool too_large_ = false;
@@ -607,13 +630,30 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
   if (!blob) return ErrnoStatus("open " + blob_path);
   UniqueFd root(::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return ErrnoStatus("open " + dest_dir);
-  bool empty = false;
-  SLIPWAY_ASSIGN_OR_RETURN(ArchivePtr outer, OpenOuter(blob.get(), blob_path, &empty));
-  DecompressedStream stream(outer.get(), empty, options.max_bytes);
+  // gzip and zstd: ours (decompress.h), faster than libarchive's filters;
+  // anything else (xz, bzip2, a plain tar): libarchive's, from the start of
+  // the file (the sniffing used pread).
+  auto ours = SniffDecompressor(PreadFn(blob.get()), options.gzip_inflater);
+  if (!ours.ok()) return ours.status().Wrap("read layer " + blob_path);
+  ArchivePtr outer;
+  std::optional<DecompressedStream> stream_storage;
+  if (*ours) {
+    stream_storage.emplace(std::move(*ours), options.max_bytes);
+  } else {
+    bool empty = false;
+    SLIPWAY_ASSIGN_OR_RETURN(outer, OpenOuter(blob.get(), blob_path, &empty));
+    stream_storage.emplace(outer.get(), empty, options.max_bytes);
+  }
+  DecompressedStream& stream = *stream_storage;
   // Past the cap, whichever call noticed first fails: say why, with its code.
+  // A broken stream (truncated, corrupt) is the cause, whatever the tar
+  // reader made of the read that failed ("unknown libarchive error").
   auto failed = [&](Status status) -> Status {
-    if (!stream.too_large()) return status;
-    return Status(Code::kResourceExhausted, "unpack layer " + blob_path + ": " + stream.error());
+    if (stream.too_large()) {
+      return Status(Code::kResourceExhausted, "unpack layer " + blob_path + ": " + stream.error());
+    }
+    if (stream.error().empty() || status.message().find(stream.error()) != std::string::npos) return status;
+    return Status(status.code(), status.message() + " (" + stream.error() + ")");
   };
 
   ArchivePtr inner(archive_read_new());

@@ -292,6 +292,22 @@ TEST_F(LayerUnpackTest, CorruptInputFails) {
   testing::WriteTestFile(layer_, gz.substr(0, gz.size() / 2));
   auto truncated = UnpackLayer(layer_, dest_);
   EXPECT_FALSE(truncated.ok());
+  // The error names the layer and says what is wrong with it, with either
+  // inflater.
+  for (GzipInflater inflater : {GzipInflater::kIsal, GzipInflater::kZlib}) {
+    UnpackOptions options;
+    options.gzip_inflater = inflater;
+    ASSERT_TRUE(RemoveTree(dest_).ok() && MakeDirs(dest_).ok());
+    std::string why = UnpackLayer(layer_, dest_, options).status().message();
+    EXPECT_NE(why.find(layer_), std::string::npos) << why;
+    EXPECT_NE(why.find("gzip: truncated input"), std::string::npos) << why;
+  }
+  std::string zst =
+      testing::Compress(testing::MakeTar({File("a", std::string(100000, 'a'))}), Compression::kZstd);
+  testing::WriteTestFile(layer_, zst.substr(0, zst.size() - 3));
+  ASSERT_TRUE(RemoveTree(dest_).ok() && MakeDirs(dest_).ok());
+  std::string why = UnpackLayer(layer_, dest_).status().message();
+  EXPECT_NE(why.find("zstd: truncated input"), std::string::npos) << why;
   testing::WriteTestFile(
       layer_, "this is not a layer at all, just some text that is long enough" + std::string(600, '!'));
   auto garbage = UnpackLayer(layer_, dest_);
