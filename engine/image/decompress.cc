@@ -261,7 +261,9 @@ class ZstdDecompressor : public Decompressor {
       if (ZSTD_isError(rc)) return InvalidArgument(std::string("zstd: corrupt data (") + ZSTD_getErrorName(rc) + ")");
       started_ = true;
       in_.Consume(in.pos);
-      left_ = rc;
+      // A call that did nothing (no input, the output flushed already) says
+      // what the next frame would need: the last real call's hint stands.
+      if (in.pos > 0 || out.pos > 0) left_ = rc;
       // A full output buffer may leave more in the decoder, input or not.
       pending_ = out.pos == out.size;
       if (out.pos > 0) return out.pos;

@@ -10,6 +10,7 @@
 #include <archive_entry.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <zstd.h>
 
 #include <cstring>
 #include <string>
@@ -258,6 +259,48 @@ TEST_F(DecompressTest, ZstdAsBefore) {
   Outcome corrupt = Ours(bad, GzipInflater::kIsal);
   EXPECT_FALSE(corrupt.ok);
   EXPECT_NE(corrupt.error.find("zstd: corrupt data"), std::string::npos) << corrupt.error;
+}
+
+// One frame made in one call (the content size in its header, a single
+// segment), as libraries rather than zstd(1) write them.
+TEST_F(DecompressTest, ZstdOneShotFrame) {
+  // Also a window many times the chunks decompress.cc reads and writes, and
+  // a stream that ends exactly at the end of one of its output chunks.
+  std::string big;
+  while (big.size() < (size_t{24} << 20)) big += *tar_;
+  big.resize(size_t{24} << 20);
+  for (const std::string* input : {tar_, libs_, &big}) {
+    std::string z(ZSTD_compressBound(input->size()), '\0');
+    size_t n = ZSTD_compress(z.data(), z.size(), input->data(), input->size(), 3);
+    ASSERT_FALSE(ZSTD_isError(n));
+    z.resize(n);
+    if (input == &big) {
+      Outcome got = Ours(z, GzipInflater::kIsal);
+      ASSERT_TRUE(got.ok) << got.error;
+      EXPECT_TRUE(got.data == big);
+      continue;
+    }
+    Outcome want = ExpectSameAsLibarchive(z, "one-shot frame");
+    ASSERT_TRUE(want.ok) << want.error;
+    EXPECT_TRUE(want.data == *input);
+  }
+}
+
+// The uncompressed stream ends exactly where an output chunk does, in one
+// member and in two.
+TEST_F(DecompressTest, GzipEndingOnAChunkBoundary) {
+  std::string big;
+  while (big.size() < (size_t{8} << 20)) big += *tar_;
+  big.resize(size_t{8} << 20);
+  std::string gz = testing::Compress(big, testing::Compression::kGzip);
+  for (GzipInflater inflater : {GzipInflater::kIsal, GzipInflater::kZlib}) {
+    Outcome one = Ours(gz, inflater);
+    ASSERT_TRUE(one.ok) << one.error;
+    EXPECT_TRUE(one.data == big);
+    Outcome two = Ours(gz + gz, inflater, 4093);
+    ASSERT_TRUE(two.ok) << two.error;
+    EXPECT_TRUE(two.data == big + big);
+  }
 }
 
 TEST_F(DecompressTest, OtherStreamsAreLeftToLibarchive) {
