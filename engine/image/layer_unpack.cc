@@ -209,7 +209,11 @@ class Extractor {
   Status RemoveAt(int dirfd, const std::string& name, const std::string& path);
   Status Whiteout(const std::vector<std::string>& parts, const std::string& target);
   Status Opaque(const std::vector<std::string>& parts);
-  Status File(archive* a, archive_entry* e, int parent, const std::string& name, const std::string& path);
+  // `*replaced`: an older entry of that name had to be removed first.
+  Status File(archive* a, archive_entry* e, int parent, const std::string& name, const std::string& path,
+              bool* replaced = nullptr);
+  Status NewFileEntry(archive* a, archive_entry* e, const std::vector<std::string>& parts,
+                      const std::string& name, const std::string& path);
   Status Dir(archive_entry* e, int parent, const std::string& name, const std::vector<std::string>& parts);
   Status Symlink(archive_entry* e, int parent, const std::string& name, const std::string& path);
   Status Fifo(archive_entry* e, int parent, const std::string& name, const std::string& path);
@@ -223,6 +227,10 @@ class Extractor {
   UnpackStats* stats_;
   bool whiteouts_;  // .wh. names are whiteouts (a layer), else refused (an archive)
   std::vector<DirTimes> dir_times_;
+  struct ParentCache {
+    std::string path;  // below the root, "." for the root itself
+    UniqueFd fd;       // O_PATH, resolved inside the root
+  } parent_cache_;
 };
 
 Status Extractor::Extract(archive* a, archive_entry* e) {
@@ -247,6 +255,12 @@ Status Extractor::ExtractAt(archive* a, archive_entry* e, const std::vector<std:
   }
   std::string path = Join(parts);
   mode_t type = archive_entry_filetype(e);
+  // Anything but a new regular file (a directory, a link, a whiteout, an
+  // opaque marker) may change how later paths resolve: the cached parent
+  // (NewFileEntry) goes first.
+  const bool regular = type == AE_IFREG && !archive_entry_hardlink(e) && !parts.empty() &&
+                       !parts.back().starts_with(".wh.");
+  if (!regular) parent_cache_ = {};
   if (parts.empty()) {  // "./": the layer's root directory
     if (type != AE_IFDIR || archive_entry_hardlink(e)) return InvalidArgument("the root is not a directory");
     return Dir(e, root_, "", parts);
@@ -256,6 +270,7 @@ Status Extractor::ExtractAt(archive* a, archive_entry* e, const std::vector<std:
   if (name.starts_with(".wh..wh.")) return Status::Ok();
   if (name.starts_with(".wh.")) return Whiteout(parts, name.substr(4));
 
+  if (regular) return NewFileEntry(a, e, parts, name, path);
   SLIPWAY_ASSIGN_OR_RETURN(UniqueFd parent, OpenParent(parts, parts.size() - 1));
   if (archive_entry_hardlink(e)) return Hardlink(e, parent.get(), name, path);
   switch (type) {
@@ -271,6 +286,26 @@ Status Extractor::ExtractAt(archive* a, archive_entry* e, const std::vector<std:
       return InvalidArgument(std::string("unsupported entry type ") + buf);
     }
   }
+}
+
+// A regular file, most of a layer's entries: its parent directory is reused
+// from the previous entry when that was a new regular file in the same
+// directory (layers list a directory's files together). Creating a file
+// under a new name changes no directory and no symlink, so the parent
+// resolves as it did; anything else (a directory, a link, a whiteout, a file
+// replacing an older entry) clears the cache first.
+Status Extractor::NewFileEntry(archive* a, archive_entry* e, const std::vector<std::string>& parts,
+                               const std::string& name, const std::string& path) {
+  std::string parent_path = Join(parts, parts.size() - 1);
+  if (!parent_cache_.fd || parent_cache_.path != parent_path) {
+    parent_cache_ = {};
+    SLIPWAY_ASSIGN_OR_RETURN(UniqueFd parent, OpenParent(parts, parts.size() - 1));
+    parent_cache_ = {std::move(parent_path), std::move(parent)};
+  }
+  bool replaced = false;
+  Status st = File(a, e, parent_cache_.fd.get(), name, path, &replaced);
+  if (replaced || !st.ok()) parent_cache_ = {};
+  return st;
 }
 
 // The directory holding parts[0..n), resolved inside the root (symlinks in it
@@ -431,10 +466,18 @@ Status Extractor::Metadata(archive_entry* e, int fd, const std::string& path) {
 }
 
 Status Extractor::File(archive* a, archive_entry* e, int parent, const std::string& name,
-                       const std::string& path) {
-  SLIPWAY_RETURN_IF_ERROR(RemoveAt(parent, name, path));
-  UniqueFd fd(::openat(parent, name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
+                       const std::string& path, bool* replaced) {
+  // O_EXCL: never through whatever has the name now (a symlink above all).
+  // Most names are new; only when one is taken is the older entry removed.
+  constexpr int kFlags = O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
+  UniqueFd fd(::openat(parent, name.c_str(), kFlags, 0600));
+  if (!fd && errno == EEXIST) {
+    if (replaced) *replaced = true;
+    SLIPWAY_RETURN_IF_ERROR(RemoveAt(parent, name, path));
+    fd.reset(::openat(parent, name.c_str(), kFlags, 0600));
+  }
   if (!fd) return ErrnoStatus("openat " + path);
+  int64_t end = 0;  // past the last byte written
   for (;;) {
     const void* buf;
     size_t size;
@@ -452,9 +495,11 @@ Status Extractor::File(archive* a, archive_entry* e, int parent, const std::stri
       size -= static_cast<size_t>(n);
       offset += n;
     }
+    end = std::max<int64_t>(end, offset);
   }
-  // Sizes the file when it ends in a hole.
-  if (archive_entry_size_is_set(e) && ::ftruncate(fd.get(), archive_entry_size(e)) != 0) {
+  // Sizes the file when it ends in a hole (only then: one call less a file).
+  if (archive_entry_size_is_set(e) && archive_entry_size(e) != end &&
+      ::ftruncate(fd.get(), archive_entry_size(e)) != 0) {
     return ErrnoStatus("ftruncate " + path);
   }
   SLIPWAY_RETURN_IF_ERROR(Metadata(e, fd.get(), path));

@@ -345,6 +345,21 @@ TEST_F(LayerUnpackTest, WritesThroughAnAbsoluteSymlinkStayInside) {
   EXPECT_EQ(*ReadFile(dest_ + host_ + "/newdir/f"), "z");
 }
 
+// Consecutive files of one directory share its resolved fd: whatever
+// replaces that directory in between (a whiteout, a file, a symlink out),
+// the next file's parent is resolved again, inside the root.
+TEST_F(LayerUnpackTest, AParentDirectoryReusedBetweenFilesNeverLeadsOut) {
+  auto r = Unpack({Dir("d"), File("d/a", "1"), File(".wh.d", ""), Symlink("d", host_), File("d/b", "2"),
+                   Dir("g"), File("g/a", "x"), File("g", "now a file"), Symlink("g", host_ + "/g"),
+                   File("g/c", "3"), Dir("h"), File("h/a", "4"), Hardlink("h/l", "h/a"), File("h/b", "5")});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(testing::ListTree(host_).empty());
+  EXPECT_EQ(*ReadFile(dest_ + host_ + "/b"), "2");
+  EXPECT_EQ(*ReadFile(dest_ + host_ + "/g/c"), "3");
+  EXPECT_EQ(*ReadFile(P("h/b")), "5");
+  EXPECT_EQ(Lstat("h/l").st_ino, Lstat("h/a").st_ino);
+}
+
 TEST_F(LayerUnpackTest, WritesThroughARelativeSymlinkStayInside) {
   auto r = Unpack({Dir("a/b"), Symlink("a/b/up", "../../../../../"), File("a/b/up/x", "at the root"),
                    Symlink("a/b/up2", "../../../../../host"), File("a/b/up2/y", "y")});
