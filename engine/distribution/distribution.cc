@@ -198,7 +198,15 @@ Result<ImageRecord> Pull(ImageStore& store, RegistryClient& client, const std::s
   const std::vector<Descriptor>& layers = manifest.layers;
   UnpackPool unpack(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
                     [&](size_t i) { return UnpackOne(store, layers[i], config.diff_ids[i], chains[i], o); });
-  Status st = ForEachParallel(layers.size(), o.parallelism, [&](size_t i) {
+  // Largest layers are fetched first, as they are unpacked first: the
+  // longest unpacks start soonest rather than behind small downloads that
+  // happen to come first in the manifest.
+  std::vector<size_t> order(layers.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return layers[a].size > layers[b].size; });
+  Status st = ForEachParallel(layers.size(), o.parallelism, [&](size_t k) {
+    const size_t i = order[k];
     if (store.HasSnapshot(chains[i]) && store.HasBlob(layers[i].digest)) {
       Report(o, layers[i].digest, "exists", layers[i].size, layers[i].size);
       return Status::Ok();
