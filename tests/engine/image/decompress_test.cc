@@ -111,7 +111,8 @@ class DecompressTest : public ::testing::Test {
     // 6 MB of Python sources and byte code (many files, very compressible)
     // and shared libraries (big, less so).
     Run("tar -C /usr/lib/python3.11 -cf " + *dir_ + "/layer.tar email json logging xml");
-    Run("tar -C /usr/lib/x86_64-linux-gnu -cf " + *dir_ + "/libs.tar libz.so.1 libzstd.so.1 libarchive.so.13");
+    Run("tar -C /usr/lib/x86_64-linux-gnu -cf " + *dir_ +
+        "/libs.tar libz.so.1 libzstd.so.1 libarchive.so.13");
     tar_ = new std::string(testing::ReadFileOrEmpty(*dir_ + "/layer.tar"));
     libs_ = new std::string(testing::ReadFileOrEmpty(*dir_ + "/libs.tar"));
     // gzip(1) at its default level, with the file name in the header
@@ -125,9 +126,7 @@ class DecompressTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { (void)RemoveTree(*dir_); }
 
-  static void Run(const std::string& command) {
-    ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  }
+  static void Run(const std::string& command) { ASSERT_EQ(std::system(command.c_str()), 0) << command; }
 
   // Every inflater, whole and in small reads, decides as libarchive does;
   // returns libarchive's outcome.
@@ -307,7 +306,8 @@ TEST_F(DecompressTest, OtherStreamsAreLeftToLibarchive) {
   EXPECT_EQ(Ours(*tar_, GzipInflater::kIsal).error, "(not gzip or zstd)");
   EXPECT_EQ(Ours("", GzipInflater::kIsal).error, "(not gzip or zstd)");
   EXPECT_EQ(Ours("\x1f\x8b", GzipInflater::kIsal).error, "(not gzip or zstd)");
-  EXPECT_EQ(Ours(std::string("\xfd" "7zXZ\0", 6), GzipInflater::kIsal).error, "(not gzip or zstd)");
+  const std::string xz = {'\xfd', '7', 'z', 'X', 'Z', '\0'};
+  EXPECT_EQ(Ours(xz, GzipInflater::kIsal).error, "(not gzip or zstd)");
 }
 
 TEST_F(DecompressTest, TheEnvironmentSelectsZlib) {
