@@ -71,7 +71,7 @@ enum class Header { kValid, kIncomplete, kInvalid };
 Header ParseGzipHeader(const uint8_t* p, size_t n) {
   if (n >= 1 && p[0] != 0x1f) return Header::kInvalid;
   if (n >= 2 && p[1] != 0x8b) return Header::kInvalid;
-  if (n >= 3 && p[2] != 8) return Header::kInvalid;  // deflate
+  if (n >= 3 && p[2] != 8) return Header::kInvalid;           // deflate
   if (n >= 4 && (p[3] & 0xe0) != 0) return Header::kInvalid;  // reserved flag bits
   if (n < 10) return Header::kIncomplete;
   const uint8_t flags = p[3];
@@ -101,6 +101,7 @@ class Inflater {
   // member's trailer has been read (and checked).
   virtual Status Step(const uint8_t** in, size_t* in_len, uint8_t** out, size_t* out_len,
                       bool* member_end) = 0;
+  virtual const char* name() const = 0;
 };
 
 class ZlibInflater : public Inflater {
@@ -110,6 +111,7 @@ class ZlibInflater : public Inflater {
     ok_ = inflateInit2(&z_, 15 + 16) == Z_OK;  // 15 + 16: gzip wrapper only
   }
   ~ZlibInflater() override { inflateEnd(&z_); }
+  const char* name() const override { return "zlib"; }
   void Reset() override { inflateReset(&z_); }
   Status Step(const uint8_t** in, size_t* in_len, uint8_t** out, size_t* out_len, bool* member_end) override {
     if (!ok_) return Internal("gzip: inflateInit2 failed");
@@ -124,8 +126,8 @@ class ZlibInflater : public Inflater {
     *out = z_.next_out;
     *member_end = rc == Z_STREAM_END;
     if (rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR) return Status::Ok();  // BUF: no progress
-    return InvalidArgument(std::string("gzip: corrupt data (zlib: ") + (z_.msg ? z_.msg : "error " + std::to_string(rc)) +
-                           ")");
+    return InvalidArgument(std::string("gzip: corrupt data (zlib: ") +
+                           (z_.msg ? z_.msg : "error " + std::to_string(rc)) + ")");
   }
 
  private:
@@ -137,6 +139,7 @@ class ZlibInflater : public Inflater {
 class IsalInflater : public Inflater {
  public:
   IsalInflater() { Reset(); }
+  const char* name() const override { return "isal"; }
   void Reset() override {
     isal_inflate_init(&s_);
     s_.crc_flag = ISAL_GZIP;  // parse the header, check the trailer's CRC-32
@@ -214,6 +217,7 @@ class GzipDecompressor : public Decompressor {
   }
 
   int64_t bytes_in() const override { return in_.total(); }
+  const char* name() const override { return inflater_->name(); }
 
   // At a member boundary: whether a complete, valid member header follows,
   // reading as much as it takes to tell.
@@ -258,7 +262,8 @@ class ZstdDecompressor : public Decompressor {
       ZSTD_inBuffer in{in_.data(), in_.size(), 0};
       ZSTD_outBuffer out{out_.data(), out_.size(), 0};
       size_t rc = ZSTD_decompressStream(z_, &out, &in);
-      if (ZSTD_isError(rc)) return InvalidArgument(std::string("zstd: corrupt data (") + ZSTD_getErrorName(rc) + ")");
+      if (ZSTD_isError(rc))
+        return InvalidArgument(std::string("zstd: corrupt data (") + ZSTD_getErrorName(rc) + ")");
       started_ = true;
       in_.Consume(in.pos);
       // A call that did nothing (no input, the output flushed already) says
@@ -275,6 +280,7 @@ class ZstdDecompressor : public Decompressor {
   }
 
   int64_t bytes_in() const override { return in_.total(); }
+  const char* name() const override { return "zstd"; }
 
  private:
   Input in_;

@@ -61,6 +61,8 @@ class Decompressor {
   virtual Result<size_t> Read(const void** data) = 0;
   // Compressed bytes taken from the source so far.
   virtual int64_t bytes_in() const = 0;
+  // Which library inflates: "isal", "zlib" or "zstd".
+  virtual const char* name() const = 0;
 };
 
 // A decompressor for the stream `read` yields, if that stream is gzip (it

@@ -147,6 +147,7 @@ class DecompressedStream {
 
  public:
   bool too_large() const { return too_large_; }
+  const char* decompressor() const { return ours_ ? ours_->name() : "libarchive"; }
 
  private:
   std::unique_ptr<Decompressor> ours_;
@@ -258,8 +259,8 @@ Status Extractor::ExtractAt(archive* a, archive_entry* e, const std::vector<std:
   // Anything but a new regular file (a directory, a link, a whiteout, an
   // opaque marker) may change how later paths resolve: the cached parent
   // (NewFileEntry) goes first.
-  const bool regular = type == AE_IFREG && !archive_entry_hardlink(e) && !parts.empty() &&
-                       !parts.back().starts_with(".wh.");
+  const bool regular =
+      type == AE_IFREG && !archive_entry_hardlink(e) && !parts.empty() && !parts.back().starts_with(".wh.");
   if (!regular) parent_cache_ = {};
   if (parts.empty()) {  // "./": the layer's root directory
     if (type != AE_IFDIR || archive_entry_hardlink(e)) return InvalidArgument("the root is not a directory");
@@ -732,6 +733,7 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
   SLIPWAY_RETURN_IF_ERROR(failed(stream.Drain().Wrap("read layer " + blob_path)));
   SLIPWAY_RETURN_IF_ERROR(extractor.Finish().Wrap("unpack layer " + blob_path));
   stats.uncompressed_bytes = stream.bytes();
+  stats.decompressor = stream.decompressor();
   stats.diff_id = stream.Finish();
   return stats;
 }

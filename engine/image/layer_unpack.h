@@ -50,6 +50,9 @@ struct UnpackStats {
   int entries = 0;                 // tar entries read, skipped ones included
   int skipped_devices = 0;         // char/block device entries not created
   int skipped_xattrs = 0;          // xattrs outside the allow-list, not written
+  // Who decompressed: "isal", "zlib", "zstd" (decompress.h), or
+  // "libarchive" (xz, bzip2, an uncompressed tar).
+  const char* decompressor = "";
 };
 
 // The default cap on a layer's uncompressed size: above the largest layers

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/base/fs.h"
@@ -284,6 +286,32 @@ TEST_F(LayerUnpackTest, ExpansionIsCapped) {
   EXPECT_GT(fits->uncompressed_bytes, 32 << 20);
   ASSERT_TRUE(RemoveTree(dest_).ok() && MakeDirs(dest_).ok());
   EXPECT_TRUE(UnpackLayer(layer_, dest_, {0}).ok());  // 0: no cap
+}
+
+// Which library inflated: igzip by default, zlib when the environment says
+// so (what bench/pull's "slipway (zlib)" relies on), libzstd for zstd,
+// libarchive for the rest; the same tree and diff_id whichever it was.
+TEST_F(LayerUnpackTest, TheDecompressorFollowsTheStreamAndTheEnvironment) {
+  const std::vector<TarEntry> entries = {Dir("d"), File("d/a", std::string(300000, 'x')), File("b", "b")};
+  auto by = [&](Compression c, const char* env) -> std::pair<std::string, std::string> {
+    if (env) EXPECT_EQ(::setenv("SLIPWAY_GZIP_INFLATER", env, 1), 0);
+    EXPECT_TRUE(RemoveTree(dest_).ok() && MakeDirs(dest_).ok());
+    auto r = Unpack(entries, c);
+    ::unsetenv("SLIPWAY_GZIP_INFLATER");
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    if (!r.ok()) return {};
+    return {r->decompressor, r->diff_id.str()};
+  };
+  auto isal = by(Compression::kGzip, nullptr);
+  EXPECT_EQ(isal.first, "isal");
+  auto zlib = by(Compression::kGzip, "zlib");
+  EXPECT_EQ(zlib.first, "zlib");
+  EXPECT_EQ(zlib.second, isal.second);
+  EXPECT_EQ(by(Compression::kZstd, "zlib").first, "zstd");
+  auto plain = by(Compression::kNone, nullptr);
+  EXPECT_EQ(plain.first, "libarchive");
+  EXPECT_EQ(plain.second, isal.second);
+  EXPECT_EQ(*ReadFile(P("d/a")), std::string(300000, 'x'));
 }
 
 TEST_F(LayerUnpackTest, CorruptInputFails) {
