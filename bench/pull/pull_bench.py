@@ -8,7 +8,9 @@ Each timed sample is the wall time of whole CLI invocations, from before fork
 to after exit, into an empty store: what a CI job waits for on a fresh runner.
   slipway        `slipway pull IMAGE`, through a private slipwayd started
                  (untimed) on an empty data dir for that sample alone, and
-                 stopped (untimed) after it (bench/pull/slipwayd_ctl.sh)
+                 stopped (untimed) after it (bench/pull/slipwayd_ctl.sh);
+                 gzip inflated by ISA-L's igzip
+  slipway (zlib) the same, slipwayd with SLIPWAY_GZIP_INFLATER=zlib
   skopeo+umoci   `skopeo copy docker://IMAGE oci:NEW:tag` + `umoci unpack`
   docker         `docker pull IMAGE`, after rmi + image prune -af
 The tools run round-robin within each iteration, and the order rotates every
@@ -24,8 +26,9 @@ leave their writes in the page cache, so the plain figure alone would charge
 slipway alone for durability.
 
 The bound: `gzip -dc` (GNU gzip, one process, one core) over all of the
-image's layer blobs as stored in the OCI layout, output to /dev/null, and the
-same with Python's zlib (the library libarchive uses for gzip), both timed in
+image's layer blobs as stored in the OCI layout, output to /dev/null; the
+same with one `gzip -dc` per layer, all at once (every core: issue 17's
+target is slipway at most 1.3x this); and Python's zlib, all timed in
 the round-robin like a tool; plus `gzip -dc` of each layer alone (median of
 --bound-reps, before the loop) for the per-layer table.
 
@@ -119,6 +122,16 @@ def t_gzip(paths):
     return time.monotonic() - t0
 
 
+def t_gzip_parallel(paths):
+    """One `gzip -dc` per layer, all at once: the cores share them out."""
+    t0 = time.monotonic()
+    procs = [subprocess.Popen(["gzip", "-dc", p], stdout=subprocess.DEVNULL) for p in paths]
+    for p in procs:
+        if p.wait() != 0:
+            sys.exit("gzip -dc failed")
+    return time.monotonic() - t0
+
+
 def t_zlib(paths):
     import zlib
     t0 = time.monotonic()
@@ -161,10 +174,11 @@ class Slipway:
     """`slipway pull` through slipwayd. Every sample gets a slipwayd of its
     own on an empty data dir (the store), started in prepare() and stopped
     in clean(), so only the pull itself is timed; the registry is on
-    loopback, which slipwayd pulls from over plain http."""
-    name = "slipway"
+    loopback, which slipwayd pulls from over plain http. `env` goes into
+    slipwayd's environment: SLIPWAY_GZIP_INFLATER=zlib for the fallback."""
 
-    def __init__(self, args, layers):
+    def __init__(self, args, layers, name="slipway", env=""):
+        self.name, self.slipwayd_env = name, env
         self.bin, self.image, self.layers = args.slipway, args.image, layers
         self.state_root, self.cgroup_parent = args.slipway_state_root, args.slipway_cgroup_parent
         self.phases = []  # per sample: {layer name: (download start, unpack start, done)}, offsets
@@ -189,7 +203,7 @@ class Slipway:
         self.dir = os.path.join(d, "slipway")  # the data dir: images, snapshots, database
         self.samples += 1
         self.state = os.path.join(self.state_root, str(self.samples))
-        host, token_file = self._ctl(f"start {self.dir} {self.state} {self.cgroup_parent}")
+        host, token_file = self._ctl(f"start {self.slipwayd_env} {self.dir} {self.state} {self.cgroup_parent}")
         self.env = dict(os.environ, SLIPWAY_HOST=host, SLIPWAY_TOKEN_FILE=token_file)
 
     def run(self):
@@ -344,6 +358,7 @@ def main():
     ap.add_argument("--docker-root")
     ap.add_argument("--docker-skip-reason")
     ap.add_argument("--bound-reps", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="leave skopeo+umoci out (the slowest peer)")
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -355,10 +370,13 @@ def main():
     print(f"== gzip -dc of each layer ({mb:.1f} MB in all)", file=sys.stderr)
     per_layer = gzip_per_layer(layers, args.bound_reps)
 
-    tools = [Slipway(args, layers), SkopeoUmoci(args, layers)]
+    tools = [Slipway(args, layers), Slipway(args, layers, "slipway (zlib)", "SLIPWAY_GZIP_INFLATER=zlib")]
+    if not args.quick:
+        tools.append(SkopeoUmoci(args, layers))
     if args.docker_host:
         tools.append(Docker(args, layers))
-    bounds = [Bound("gzip -dc", t_gzip, layers), Bound("zlib", t_zlib, layers)]
+    bounds = [Bound("gzip -dc", t_gzip, layers), Bound("gzip -dc parallel", t_gzip_parallel, layers),
+              Bound("zlib", t_zlib, layers)]
     tools += bounds
     samples = {t.name: [] for t in tools}
     durable = {t.name: [] for t in tools}
@@ -383,7 +401,9 @@ def main():
             remove(d)
         print(f"   iteration {it + 1}/{args.runs}: " +
               ", ".join(f"{n} {samples[n][-1]:.2f}s" for n in samples), file=sys.stderr)
-    tools[0].close()  # the slipwayd_ctl.sh helper (no slipwayd is running by now)
+    for t in tools:
+        if isinstance(t, Slipway):
+            t.close()  # the slipwayd_ctl.sh helpers (no slipwayd is running by now)
 
     uname = platform.uname()
     print(f"\nPull + unpack of {args.image}: {len(layers)} gzip layers, {mb:.1f} MB compressed, "
@@ -399,8 +419,18 @@ def main():
     for t in real:
         print(row(t.name, samples[t.name], mb))
     print(row("bound: `gzip -dc` of all layers, 1 core", samples["gzip -dc"], mb))
+    print(row("bound: `gzip -dc` of each layer, all at once", samples["gzip -dc parallel"], mb))
     print(row("(Python zlib inflate of all layers, 1 core)", samples["zlib"], mb))
     g = statistics.median(samples["gzip -dc"])
+    med = {n: statistics.median(xs) for n, xs in samples.items()}
+    par = med["gzip -dc parallel"]
+    print("\nRatios of medians (issue 17's targets: slipway <= 1.3x the parallel `gzip -dc`, "
+          "docker >= 3x slipway):\n")
+    print("| tool | / parallel gzip -dc | / 1-core gzip -dc | docker / tool |")
+    print("|---|---|---|---|")
+    for t in real:
+        dk = f"{med['docker'] / med[t.name]:.2f}" if "docker" in med else "n/a"
+        print(f"| {t.name} | {med[t.name] / par:.2f} | {med[t.name] / g:.2f} | {dk} |")
     two = max(max(per_layer), sum(per_layer) / 2)
     print(f"\nA perfect split of `gzip -dc` over 2 cores would take {two:.2f} s ({mb / two:.1f} MB/s): "
           f"max(largest layer {max(per_layer):.2f} s, all layers / 2 = {sum(per_layer) / 2:.2f} s).")

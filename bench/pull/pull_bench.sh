@@ -4,6 +4,8 @@
 # Pull + unpack of a five-layer, ~68 MB (compressed) image from a local
 # registry into a cold (empty) store, timed side by side in one run,
 # interleaved round-robin per iteration:
+#   slipway (zlib)  the same with SLIPWAY_GZIP_INFLATER=zlib in slipwayd's
+#                   environment: gzip inflated by zlib rather than ISA-L's igzip
 #   slipway         `slipway pull` through a private slipwayd (download + unpack
 #                   to snapshots); every sample gets a new slipwayd on a new,
 #                   empty data dir (bench/lib/slipwayd.sh, driven per sample
@@ -15,8 +17,12 @@
 #                   `umoci unpack --image FRESH:tag BUNDLE`; the sum is timed
 #   docker          `docker pull` on a private dockerd whose image and layers
 #                   were removed (rmi + image prune -af) before each run
-# plus the machine's single-core `gzip -dc` speed over the same layers, the
-# usual bound for unpacking one layer (bench/pull/pull_bench.py times it all).
+# plus the machine's `gzip -dc` over the same layers, the usual bound for
+# unpacking: one process for all layers (one core), and one process per
+# layer all at once (every core); then the ratios of issue 17's targets
+# (bench/pull/pull_bench.py times it all).
+# The slipway (zlib) line comes before the slipway line in the table (the
+# order rotates each iteration anyway).
 #
 # Every store (slipwayd's data dirs, skopeo's OCI dirs and umoci's bundles,
 # dockerd's data root) lives on a dedicated ext4 filesystem, made for this run
@@ -40,6 +46,7 @@
 # The image's OCI layout is built once and cached in /tmp (see make_image.py).
 #
 # Environment: BENCH_JSON=FILE also writes the raw timings as JSON;
+# BENCH_QUICK=1 leaves skopeo+umoci (the slowest, 6 s a sample) out;
 # BENCH_FS=loop (default) or host, as above.
 set -euo pipefail
 
@@ -178,4 +185,4 @@ mkdir -p "$work/slipway-state"
 python3 "$here/pull_bench.py" --runs "$runs" --workdir "$stores" --image "$image" --layout "$layout" \
   --slipway "$slipway_bin" --slipwayd "$slipwayd_bin" --slipway-monitor "$monitor_bin" \
   --slipway-state-root "$work/slipway-state" --slipway-cgroup-parent "$tag-slipway" \
-  "${docker_args[@]}" ${BENCH_JSON:+--json "$BENCH_JSON"}
+  "${docker_args[@]}" ${BENCH_JSON:+--json "$BENCH_JSON"} ${BENCH_QUICK:+--quick}

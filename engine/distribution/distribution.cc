@@ -15,15 +15,35 @@ namespace slipway {
 
 namespace {
 
-// Lets the registry client stream straight into a content-store writer.
+// Lets the registry client stream into a content-store writer, which hashes
+// the blob and checks its digest on Commit: the blob is hashed once.
+// cpp-httplib hands the body over 4 KiB at a time; the sink gathers it into
+// larger writes (one write(2) per MiB rather than per 4 KiB).
 class WriterSink : public BlobSink {
  public:
-  explicit WriterSink(BlobWriter& writer) : writer_(writer) {}
-  Status Write(std::string_view data) override { return writer_.Write(data); }
-  Status Reset() override { return writer_.Reset(); }
+  explicit WriterSink(BlobWriter& writer) : writer_(writer) { buffer_.reserve(kBuffer); }
+  Status Write(std::string_view data) override {
+    if (buffer_.size() + data.size() > kBuffer) SLIPWAY_RETURN_IF_ERROR(Flush());
+    if (data.size() >= kBuffer) return writer_.Write(data);
+    buffer_.append(data);
+    return Status::Ok();
+  }
+  Status Reset() override {
+    buffer_.clear();
+    return writer_.Reset();
+  }
+  bool ChecksDigest() const override { return true; }
+  // Before Commit: what is still buffered goes to the writer.
+  Status Flush() {
+    Status st = buffer_.empty() ? Status::Ok() : writer_.Write(buffer_);
+    buffer_.clear();
+    return st;
+  }
 
  private:
+  static constexpr size_t kBuffer = 1 << 20;
   BlobWriter& writer_;
+  std::string buffer_;
 };
 
 void Report(const TransferOptions& o, const Digest& d, const std::string& phase, int64_t done,
@@ -65,6 +85,8 @@ Status FetchInto(ImageStore& store, RegistryClient& client, const Reference& rep
   WriterSink sink(*writer);
   Report(o, d.digest, "downloading", 0, d.size);
   SLIPWAY_RETURN_IF_ERROR(client.FetchBlob(repo, d, sink));
+  SLIPWAY_RETURN_IF_ERROR(sink.Flush());
+  // Checks size and digest: the client left the digest to the writer.
   SLIPWAY_RETURN_IF_ERROR(writer->Commit(&d.digest, d.size).status());
   if (!IsLayerMediaType(d.media_type))
     Report(o, d.digest, "done", d.size, d.size);  // layers: after unpacking
@@ -176,7 +198,15 @@ Result<ImageRecord> Pull(ImageStore& store, RegistryClient& client, const std::s
   const std::vector<Descriptor>& layers = manifest.layers;
   UnpackPool unpack(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
                     [&](size_t i) { return UnpackOne(store, layers[i], config.diff_ids[i], chains[i], o); });
-  Status st = ForEachParallel(layers.size(), o.parallelism, [&](size_t i) {
+  // Largest layers are fetched first, as they are unpacked first: the
+  // longest unpacks start soonest rather than behind small downloads that
+  // happen to come first in the manifest.
+  std::vector<size_t> order(layers.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return layers[a].size > layers[b].size; });
+  Status st = ForEachParallel(layers.size(), o.parallelism, [&](size_t k) {
+    const size_t i = order[k];
     if (store.HasSnapshot(chains[i]) && store.HasBlob(layers[i].digest)) {
       Report(o, layers[i].digest, "exists", layers[i].size, layers[i].size);
       return Status::Ok();

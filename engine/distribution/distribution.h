@@ -1,10 +1,12 @@
 // Pull and push: moving images between the image store and OCI registries.
 //
 // A pull fetches the manifest for this platform, then the config, then the
-// layers, several at a time; each layer that has arrived is unpacked into
-// its snapshot by a pool of one thread per core, largest first, while the
-// downloads go on (layers unpack independently: a snapshot never reads
-// another). The image is recorded only when every blob and snapshot under it
+// layers, several at a time, largest first; each layer that has arrived is
+// unpacked into its snapshot by a pool of one thread per core, largest
+// first, while the downloads go on (layers unpack independently: a snapshot
+// never reads another; only the image's overlay stacks them in order).
+// Unpacking is one pass per layer: inflate (engine/image/decompress.h),
+// hash the diff_id, extract. Each blob is hashed once, as it is written. The image is recorded only when every blob and snapshot under it
 // exists.
 //
 // A push uploads the config and layers the registry lacks (trying a

@@ -18,12 +18,14 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 #include "engine/base/fd.h"
 #include "engine/base/fs.h"
 #include "engine/base/openat2.h"
+#include "engine/image/decompress.h"
 
 namespace slipway {
 namespace {
@@ -68,11 +70,14 @@ Result<std::vector<std::string>> SplitPath(std::string_view path, const char* wh
   return parts;
 }
 
-// The decompressed layer, pulled through the outer (filter-only) reader and
-// hashed on the way to the tar reader: every byte the tar reader sees, and
-// the trailing padding it does not read, goes through Next() exactly once.
+// The decompressed layer, from our own decompressor (gzip, zstd) or else
+// pulled through libarchive's outer (filter-only) reader, and hashed on the
+// way to the tar reader: every byte the tar reader sees, and the trailing
+// padding it does not read, goes through Next() exactly once.
 class DecompressedStream {
  public:
+  DecompressedStream(std::unique_ptr<Decompressor> ours, int64_t max_bytes)
+      : ours_(std::move(ours)), eof_(false), max_bytes_(max_bytes) {}
   DecompressedStream(archive* outer, bool empty, int64_t max_bytes)
       : outer_(outer), eof_(empty), max_bytes_(max_bytes) {}
 
@@ -96,15 +101,20 @@ class DecompressedStream {
   Digest Finish() { return hash_.Finish(); }
 
  private:
-  la_ssize_t Next(const void** buf) {
-    if (eof_) return 0;
-    size_t size = 0;
-    la_int64_t offset = 0;
-    int rc = archive_read_data_block(outer_, buf, &size, &offset);
-    if (rc == ARCHIVE_EOF) {
-      eof_ = true;
-      return 0;
+  // The next chunk from whichever decompressor reads the layer.
+  la_ssize_t Raw(const void** buf, size_t* size) {
+    if (ours_) {
+      Result<size_t> n = ours_->Read(buf);
+      if (!n.ok()) {
+        error_ = "decompress: " + n.status().message();
+        return -1;
+      }
+      *size = *n;
+      return *n == 0 ? 0 : 1;
     }
+    la_int64_t offset = 0;
+    int rc = archive_read_data_block(outer_, buf, size, &offset);
+    if (rc == ARCHIVE_EOF) return 0;
     if (rc < ARCHIVE_WARN) {
       error_ = "decompress: " + ArchiveError(outer_);
       return -1;
@@ -112,6 +122,18 @@ class DecompressedStream {
     if (offset != bytes_) {  // the raw format never makes holes; refuse rather than guess
       error_ = "decompress: unexpected offset " + std::to_string(offset);
       return -1;
+    }
+    return 1;
+  }
+
+  la_ssize_t Next(const void** buf) {
+    if (eof_) return 0;
+    size_t size = 0;
+    la_ssize_t rc = Raw(buf, &size);
+    if (rc < 0) return -1;
+    if (rc == 0) {
+      eof_ = true;
+      return 0;
     }
     hash_.Update(*buf, size);
     bytes_ += static_cast<int64_t>(size);
@@ -125,9 +147,11 @@ class DecompressedStream {
 
  public:
   bool too_large() const { return too_large_; }
+  const char* decompressor() const { return ours_ ? ours_->name() : "libarchive"; }
 
  private:
-  archive* outer_;
+  std::unique_ptr<Decompressor> ours_;
+  archive* outer_ = nullptr;
   bool eof_;
   int64_t max_bytes_;
   bool too_large_ = false;
@@ -186,7 +210,11 @@ class Extractor {
   Status RemoveAt(int dirfd, const std::string& name, const std::string& path);
   Status Whiteout(const std::vector<std::string>& parts, const std::string& target);
   Status Opaque(const std::vector<std::string>& parts);
-  Status File(archive* a, archive_entry* e, int parent, const std::string& name, const std::string& path);
+  // `*replaced`: an older entry of that name had to be removed first.
+  Status File(archive* a, archive_entry* e, int parent, const std::string& name, const std::string& path,
+              bool* replaced = nullptr);
+  Status NewFileEntry(archive* a, archive_entry* e, const std::vector<std::string>& parts,
+                      const std::string& name, const std::string& path);
   Status Dir(archive_entry* e, int parent, const std::string& name, const std::vector<std::string>& parts);
   Status Symlink(archive_entry* e, int parent, const std::string& name, const std::string& path);
   Status Fifo(archive_entry* e, int parent, const std::string& name, const std::string& path);
@@ -200,6 +228,10 @@ class Extractor {
   UnpackStats* stats_;
   bool whiteouts_;  // .wh. names are whiteouts (a layer), else refused (an archive)
   std::vector<DirTimes> dir_times_;
+  struct ParentCache {
+    std::string path;  // below the root, "." for the root itself
+    UniqueFd fd;       // O_PATH, resolved inside the root
+  } parent_cache_;
 };
 
 Status Extractor::Extract(archive* a, archive_entry* e) {
@@ -224,6 +256,12 @@ Status Extractor::ExtractAt(archive* a, archive_entry* e, const std::vector<std:
   }
   std::string path = Join(parts);
   mode_t type = archive_entry_filetype(e);
+  // Anything but a new regular file (a directory, a link, a whiteout, an
+  // opaque marker) may change how later paths resolve: the cached parent
+  // (NewFileEntry) goes first.
+  const bool regular =
+      type == AE_IFREG && !archive_entry_hardlink(e) && !parts.empty() && !parts.back().starts_with(".wh.");
+  if (!regular) parent_cache_ = {};
   if (parts.empty()) {  // "./": the layer's root directory
     if (type != AE_IFDIR || archive_entry_hardlink(e)) return InvalidArgument("the root is not a directory");
     return Dir(e, root_, "", parts);
@@ -233,6 +271,7 @@ Status Extractor::ExtractAt(archive* a, archive_entry* e, const std::vector<std:
   if (name.starts_with(".wh..wh.")) return Status::Ok();
   if (name.starts_with(".wh.")) return Whiteout(parts, name.substr(4));
 
+  if (regular) return NewFileEntry(a, e, parts, name, path);
   SLIPWAY_ASSIGN_OR_RETURN(UniqueFd parent, OpenParent(parts, parts.size() - 1));
   if (archive_entry_hardlink(e)) return Hardlink(e, parent.get(), name, path);
   switch (type) {
@@ -248,6 +287,26 @@ Status Extractor::ExtractAt(archive* a, archive_entry* e, const std::vector<std:
       return InvalidArgument(std::string("unsupported entry type ") + buf);
     }
   }
+}
+
+// A regular file, most of a layer's entries: its parent directory is reused
+// from the previous entry when that was a new regular file in the same
+// directory (layers list a directory's files together). Creating a file
+// under a new name changes no directory and no symlink, so the parent
+// resolves as it did; anything else (a directory, a link, a whiteout, a file
+// replacing an older entry) clears the cache first.
+Status Extractor::NewFileEntry(archive* a, archive_entry* e, const std::vector<std::string>& parts,
+                               const std::string& name, const std::string& path) {
+  std::string parent_path = Join(parts, parts.size() - 1);
+  if (!parent_cache_.fd || parent_cache_.path != parent_path) {
+    parent_cache_ = {};
+    SLIPWAY_ASSIGN_OR_RETURN(UniqueFd parent, OpenParent(parts, parts.size() - 1));
+    parent_cache_ = {std::move(parent_path), std::move(parent)};
+  }
+  bool replaced = false;
+  Status st = File(a, e, parent_cache_.fd.get(), name, path, &replaced);
+  if (replaced || !st.ok()) parent_cache_ = {};
+  return st;
 }
 
 // The directory holding parts[0..n), resolved inside the root (symlinks in it
@@ -408,10 +467,18 @@ Status Extractor::Metadata(archive_entry* e, int fd, const std::string& path) {
 }
 
 Status Extractor::File(archive* a, archive_entry* e, int parent, const std::string& name,
-                       const std::string& path) {
-  SLIPWAY_RETURN_IF_ERROR(RemoveAt(parent, name, path));
-  UniqueFd fd(::openat(parent, name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
+                       const std::string& path, bool* replaced) {
+  // O_EXCL: never through whatever has the name now (a symlink above all).
+  // Most names are new; only when one is taken is the older entry removed.
+  constexpr int kFlags = O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
+  UniqueFd fd(::openat(parent, name.c_str(), kFlags, 0600));
+  if (!fd && errno == EEXIST) {
+    if (replaced) *replaced = true;
+    SLIPWAY_RETURN_IF_ERROR(RemoveAt(parent, name, path));
+    fd.reset(::openat(parent, name.c_str(), kFlags, 0600));
+  }
   if (!fd) return ErrnoStatus("openat " + path);
+  int64_t end = 0;  // past the last byte written
   for (;;) {
     const void* buf;
     size_t size;
@@ -429,9 +496,11 @@ Status Extractor::File(archive* a, archive_entry* e, int parent, const std::stri
       size -= static_cast<size_t>(n);
       offset += n;
     }
+    end = std::max<int64_t>(end, offset);
   }
-  // Sizes the file when it ends in a hole.
-  if (archive_entry_size_is_set(e) && ::ftruncate(fd.get(), archive_entry_size(e)) != 0) {
+  // Sizes the file when it ends in a hole (only then: one call less a file).
+  if (archive_entry_size_is_set(e) && archive_entry_size(e) != end &&
+      ::ftruncate(fd.get(), archive_entry_size(e)) != 0) {
     return ErrnoStatus("ftruncate " + path);
   }
   SLIPWAY_RETURN_IF_ERROR(Metadata(e, fd.get(), path));
@@ -607,13 +676,30 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
   if (!blob) return ErrnoStatus("open " + blob_path);
   UniqueFd root(::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return ErrnoStatus("open " + dest_dir);
-  bool empty = false;
-  SLIPWAY_ASSIGN_OR_RETURN(ArchivePtr outer, OpenOuter(blob.get(), blob_path, &empty));
-  DecompressedStream stream(outer.get(), empty, options.max_bytes);
+  // gzip and zstd: ours (decompress.h), faster than libarchive's filters;
+  // anything else (xz, bzip2, a plain tar): libarchive's, from the start of
+  // the file (the sniffing used pread).
+  auto ours = SniffDecompressor(PreadFn(blob.get()), options.gzip_inflater);
+  if (!ours.ok()) return ours.status().Wrap("read layer " + blob_path);
+  ArchivePtr outer;
+  std::optional<DecompressedStream> stream_storage;
+  if (*ours) {
+    stream_storage.emplace(std::move(*ours), options.max_bytes);
+  } else {
+    bool empty = false;
+    SLIPWAY_ASSIGN_OR_RETURN(outer, OpenOuter(blob.get(), blob_path, &empty));
+    stream_storage.emplace(outer.get(), empty, options.max_bytes);
+  }
+  DecompressedStream& stream = *stream_storage;
   // Past the cap, whichever call noticed first fails: say why, with its code.
+  // A broken stream (truncated, corrupt) is the cause, whatever the tar
+  // reader made of the read that failed ("unknown libarchive error").
   auto failed = [&](Status status) -> Status {
-    if (!stream.too_large()) return status;
-    return Status(Code::kResourceExhausted, "unpack layer " + blob_path + ": " + stream.error());
+    if (stream.too_large()) {
+      return Status(Code::kResourceExhausted, "unpack layer " + blob_path + ": " + stream.error());
+    }
+    if (stream.error().empty() || status.message().find(stream.error()) != std::string::npos) return status;
+    return Status(status.code(), status.message() + " (" + stream.error() + ")");
   };
 
   ArchivePtr inner(archive_read_new());
@@ -647,6 +733,7 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
   SLIPWAY_RETURN_IF_ERROR(failed(stream.Drain().Wrap("read layer " + blob_path)));
   SLIPWAY_RETURN_IF_ERROR(extractor.Finish().Wrap("unpack layer " + blob_path));
   stats.uncompressed_bytes = stream.bytes();
+  stats.decompressor = stream.decompressor();
   stats.diff_id = stream.Finish();
   return stats;
 }

@@ -37,6 +37,7 @@
 
 #include "engine/base/fd.h"
 #include "engine/base/status.h"
+#include "engine/image/decompress.h"
 #include "engine/oci/digest.h"
 
 struct archive;
@@ -49,6 +50,9 @@ struct UnpackStats {
   int entries = 0;                 // tar entries read, skipped ones included
   int skipped_devices = 0;         // char/block device entries not created
   int skipped_xattrs = 0;          // xattrs outside the allow-list, not written
+  // Who decompressed: "isal", "zlib", "zstd" (decompress.h), or
+  // "libarchive" (xz, bzip2, an uncompressed tar).
+  const char* decompressor = "";
 };
 
 // The default cap on a layer's uncompressed size: above the largest layers
@@ -56,7 +60,8 @@ struct UnpackStats {
 constexpr int64_t kDefaultMaxLayerBytes = int64_t{16} << 30;
 
 // Unpacks an OCI/Docker layer (gzip, zstd, xz, bzip2 or uncompressed tar;
-// detected from content) into dest_dir (an existing empty dir), computing the
+// detected from content; gzip and zstd inflated by decompress.h, the others
+// by libarchive's filters) into dest_dir (an existing empty dir), computing the
 // diff_id (sha256 of the uncompressed tar stream) in the same pass. Errors
 // name the entry and the failed call; on error dest_dir holds a partial tree
 // that the caller removes.
@@ -65,6 +70,8 @@ struct UnpackOptions {
   // false for a plain archive rather than a layer (Dockerfile ADD): a name
   // starting with .wh. is then an error, never a deletion.
   bool whiteouts = true;
+  // Which library inflates gzip (decompress.h); zstd is always libzstd's.
+  GzipInflater gzip_inflater = DefaultGzipInflater();
 };
 Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir,
                                 const UnpackOptions& options = {});

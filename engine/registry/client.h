@@ -62,6 +62,12 @@ class BlobSink {
   virtual ~BlobSink() = default;
   virtual Status Write(std::string_view data) = 0;
   virtual Status Reset() = 0;
+  // True if the sink hashes what it is given and refuses it unless it has
+  // the descriptor's digest (the content store's BlobWriter does, on
+  // Commit). FetchBlob then leaves the digest to it rather than hash every
+  // byte twice, and its Ok means only "the expected number of bytes came":
+  // nothing may be trusted until the sink's own check has passed.
+  virtual bool ChecksDigest() const { return false; }
 };
 
 // A BlobSink that keeps the blob in memory: for configs and small blobs.
@@ -127,7 +133,8 @@ class RegistryClient {
   // has no referrers API (404; a registry that has it never answers 404).
   Result<std::optional<FetchedManifest>> GetReferrers(const Reference& repo, const Digest& subject);
 
-  // Streams a blob into `sink`, verifying size and digest. A retry calls
+  // Streams a blob into `sink`, verifying size and digest (the digest left to
+  // the sink if it ChecksDigest()). A retry calls
   // sink.Reset() first; so does a failure after something was written.
   // Redirects are followed, without the Authorization header to another host.
   Status FetchBlob(const Reference& repo, const Descriptor& descriptor, BlobSink& sink);

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -26,6 +27,7 @@
 #include "engine/registry/credentials.h"
 #include "tests/engine/distribution/image_test_util.h"
 #include "tests/engine/image/image_store_parts.h"
+#include "tests/engine/image/test_layers.h"
 #include "tests/engine/registry/registry_fixture.h"
 #include "tests/testing/fixtures.h"
 
@@ -375,6 +377,92 @@ TEST_F(DistributionTest, PullOfAZstdLayer) {
   EXPECT_EQ(RunImage(*store_, *pulled, {"echo", "zstd"}), "zstd\n");
 }
 
+// Our own zstd push (WriteOciLayout, skopeo copying it as is), two layers,
+// pulled from docker-registry and run.
+TEST_F(DistributionTest, PullOfAnImageOfZstdLayersRuns) {
+  testing::OciImageSpec spec;
+  spec.layer_tars = {testing::BusyboxTar(), testing::RandomFileTar("data.bin", 3 << 20, 5)};
+  spec.compress = [](const std::string& tar) { return testing::Compress(tar, testing::Compression::kZstd); };
+  spec.layer_media_type = media_type::kOciLayerTarZstd;
+  spec.runtime_config = {{"Cmd", {"/bin/sh"}}};
+  testing::OciLayout layout = PushLayout(spec, "test/zstd2:1");
+  RegistryClient client(Options());
+  auto pulled = Pull(*store_, client, Host() + "/test/zstd2:1");
+  ASSERT_TRUE(pulled.ok()) << pulled.status().message();
+  ASSERT_EQ(pulled->layers.size(), 2u);
+  EXPECT_EQ(pulled->layers[1].blob, layout.layer_digests[1]);
+  EXPECT_EQ(pulled->layers[1].diff_id, layout.diff_ids[1]);
+  EXPECT_EQ(RunImage(*store_, *pulled, {"wc", "-c", "/data.bin"}), std::to_string(3 << 20) + " /data.bin\n");
+}
+
+// The same gzip image through igzip and through zlib: both give the
+// snapshots the config's diff_ids name (Unpack checks them), and the same
+// files.
+TEST_F(DistributionTest, PullsWithIgzipAndWithZlibGiveTheSameImage) {
+  testing::OciImageSpec spec;
+  spec.layer_tars = {testing::BusyboxTar(), testing::RandomFileTar("data.bin", 2 << 20, 6)};
+  PushLayout(spec, "test/inflaters:1");
+  ASSERT_EQ(::setenv("SLIPWAY_GZIP_INFLATER", "zlib", 1), 0);
+  RegistryClient zlib_client(Options());
+  auto zlib_store = OpenStore("zlib-store");
+  auto by_zlib = Pull(*zlib_store, zlib_client, Host() + "/test/inflaters:1");
+  ASSERT_EQ(::unsetenv("SLIPWAY_GZIP_INFLATER"), 0);
+  ASSERT_TRUE(by_zlib.ok()) << by_zlib.status().message();
+  RegistryClient isal_client(Options());
+  auto by_isal = Pull(*store_, isal_client, Host() + "/test/inflaters:1");
+  ASSERT_TRUE(by_isal.ok()) << by_isal.status().message();
+  EXPECT_EQ(by_isal->id, by_zlib->id);
+  EXPECT_EQ(RunImage(*store_, *by_isal, {"md5sum", "/data.bin"}),
+            RunImage(*zlib_store, *by_zlib, {"md5sum", "/data.bin"}));
+}
+
+// A layer whose blob has the digest the manifest names, but whose gzip or
+// zstd stream is cut short or corrupt: refused, the error names the layer
+// and what is wrong, and neither an image nor a snapshot is recorded.
+TEST_F(DistributionTest, ACorruptCompressedLayerIsRefusedAndNothingRecorded) {
+  struct Case {
+    std::string name, media_type, want;
+    std::function<std::string(const std::string&)> compress;
+  };
+  const std::vector<Case> cases = {
+      {"truncated-gzip", media_type::kOciLayerTarGzip, "gzip: truncated input",
+       [](const std::string& tar) {
+         std::string gz = testing::Gzip(tar);
+         return gz.substr(0, gz.size() * 2 / 3);
+       }},
+      {"bad-crc-gzip", media_type::kOciLayerTarGzip, "gzip: corrupt data",
+       [](const std::string& tar) {
+         std::string gz = testing::Gzip(tar);
+         gz[gz.size() - 6] = static_cast<char>(gz[gz.size() - 6] ^ 1);
+         return gz;
+       }},
+      {"truncated-zstd", media_type::kOciLayerTarZstd, "zstd: truncated input",
+       [](const std::string& tar) {
+         std::string z = testing::Compress(tar, testing::Compression::kZstd);
+         return z.substr(0, z.size() - 5);
+       }},
+  };
+  for (const Case& c : cases) {
+    for (const char* inflater : {"isal", "zlib"}) {
+      SCOPED_TRACE(c.name + " " + inflater);
+      testing::OciImageSpec spec;
+      spec.layer_tars = {testing::RandomFileTar("data.bin", 1 << 20, 7)};
+      spec.compress = c.compress;
+      spec.layer_media_type = c.media_type;
+      testing::OciLayout layout = PushLayout(spec, "test/" + c.name + ":1");
+      ASSERT_EQ(::setenv("SLIPWAY_GZIP_INFLATER", inflater, 1), 0);
+      RegistryClient client(Options());
+      auto pulled = Pull(*store_, client, Host() + "/test/" + c.name + ":1");
+      ASSERT_EQ(::unsetenv("SLIPWAY_GZIP_INFLATER"), 0);
+      ASSERT_FALSE(pulled.ok());
+      const std::string& why = pulled.status().message();
+      EXPECT_TRUE(Contains(why, "unpack layer " + layout.layer_digests[0].str())) << why;
+      EXPECT_TRUE(Contains(why, c.want)) << why;
+      ExpectNoImageAndConsistent(*store_);
+    }
+  }
+}
+
 // Two processes pulling the same image into one store at once: both succeed,
 // and the store ends up with one image, one snapshot and intact blobs.
 TEST_F(DistributionTest, ConcurrentPullsIntoOneStore) {
@@ -543,6 +631,8 @@ TEST_F(DistributionTest, CorruptedBlobInTheRegistryFailsThePullAndRepairedDataWo
   auto image = Pull(*store_, client, Host() + "/test/busybox:1");
   ASSERT_FALSE(image.ok());
   EXPECT_TRUE(Contains(image.status().message(), layer.str())) << image.status().message();
+  // Checked once, by the content store's writer, as the blob is committed.
+  EXPECT_TRUE(Contains(image.status().message(), "digest mismatch")) << image.status().message();
   EXPECT_FALSE(store_->HasBlob(layer));
   EXPECT_FALSE(store_->HasBlob(Digest::Of(corrupted)));
   ExpectNoImageAndConsistent(*store_);

@@ -105,13 +105,13 @@ OciLayout WriteOciLayout(const OciImageSpec& spec) {
   ordered_json manifest_layers = ordered_json::array();
   json diff_ids = json::array();
   for (const std::string& tar : spec.layer_tars) {
-    std::string gz = Gzip(tar);
+    std::string gz = spec.compress ? spec.compress(tar) : Gzip(tar);
     Digest d = Digest::Of(gz);
     WriteFileOrThrow(blobs + d.hex(), gz);
     layout.layer_digests.push_back(d);
     layout.diff_ids.push_back(Digest::Of(tar));
     diff_ids.push_back(layout.diff_ids.back().str());
-    manifest_layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+    manifest_layers.push_back({{"mediaType", spec.layer_media_type},
                                {"digest", d.str()},
                                {"size", gz.size()}});
   }

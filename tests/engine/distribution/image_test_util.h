@@ -3,6 +3,7 @@
 // sandbox runner with its own state directory and cgroup parent.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -28,6 +29,10 @@ void WriteBytes(const std::string& path, const std::string& data);
 
 struct OciImageSpec {
   std::vector<std::string> layer_tars;  // uncompressed, bottom first; stored as tar+gzip
+  // When set, what a layer's blob is instead of Gzip(tar) (a zstd layer, a
+  // corrupt one), and its media type; the diff_id stays that of the tar.
+  std::function<std::string(const std::string& tar)> compress;
+  std::string layer_media_type = "application/vnd.oci.image.layer.v1.tar+gzip";
   std::string architecture = "amd64";
   std::string os = "linux";
   // The config's "config" object: Entrypoint, Cmd, Env, WorkingDir, User...

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/base/fs.h"
@@ -286,12 +288,54 @@ TEST_F(LayerUnpackTest, ExpansionIsCapped) {
   EXPECT_TRUE(UnpackLayer(layer_, dest_, {0}).ok());  // 0: no cap
 }
 
+// Which library inflated: igzip by default, zlib when the environment says
+// so (what bench/pull's "slipway (zlib)" relies on), libzstd for zstd,
+// libarchive for the rest; the same tree and diff_id whichever it was.
+TEST_F(LayerUnpackTest, TheDecompressorFollowsTheStreamAndTheEnvironment) {
+  const std::vector<TarEntry> entries = {Dir("d"), File("d/a", std::string(300000, 'x')), File("b", "b")};
+  auto by = [&](Compression c, const char* env) -> std::pair<std::string, std::string> {
+    if (env) EXPECT_EQ(::setenv("SLIPWAY_GZIP_INFLATER", env, 1), 0);
+    EXPECT_TRUE(RemoveTree(dest_).ok() && MakeDirs(dest_).ok());
+    auto r = Unpack(entries, c);
+    ::unsetenv("SLIPWAY_GZIP_INFLATER");
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    if (!r.ok()) return {};
+    return {r->decompressor, r->diff_id.str()};
+  };
+  auto isal = by(Compression::kGzip, nullptr);
+  EXPECT_EQ(isal.first, "isal");
+  auto zlib = by(Compression::kGzip, "zlib");
+  EXPECT_EQ(zlib.first, "zlib");
+  EXPECT_EQ(zlib.second, isal.second);
+  EXPECT_EQ(by(Compression::kZstd, "zlib").first, "zstd");
+  auto plain = by(Compression::kNone, nullptr);
+  EXPECT_EQ(plain.first, "libarchive");
+  EXPECT_EQ(plain.second, isal.second);
+  EXPECT_EQ(*ReadFile(P("d/a")), std::string(300000, 'x'));
+}
+
 TEST_F(LayerUnpackTest, CorruptInputFails) {
   std::string gz =
       testing::Compress(testing::MakeTar({File("a", std::string(100000, 'a'))}), Compression::kGzip);
   testing::WriteTestFile(layer_, gz.substr(0, gz.size() / 2));
   auto truncated = UnpackLayer(layer_, dest_);
   EXPECT_FALSE(truncated.ok());
+  // The error names the layer and says what is wrong with it, with either
+  // inflater.
+  for (GzipInflater inflater : {GzipInflater::kIsal, GzipInflater::kZlib}) {
+    UnpackOptions options;
+    options.gzip_inflater = inflater;
+    ASSERT_TRUE(RemoveTree(dest_).ok() && MakeDirs(dest_).ok());
+    std::string why = UnpackLayer(layer_, dest_, options).status().message();
+    EXPECT_NE(why.find(layer_), std::string::npos) << why;
+    EXPECT_NE(why.find("gzip: truncated input"), std::string::npos) << why;
+  }
+  std::string zst =
+      testing::Compress(testing::MakeTar({File("a", std::string(100000, 'a'))}), Compression::kZstd);
+  testing::WriteTestFile(layer_, zst.substr(0, zst.size() - 3));
+  ASSERT_TRUE(RemoveTree(dest_).ok() && MakeDirs(dest_).ok());
+  std::string why = UnpackLayer(layer_, dest_).status().message();
+  EXPECT_NE(why.find("zstd: truncated input"), std::string::npos) << why;
   testing::WriteTestFile(
       layer_, "this is not a layer at all, just some text that is long enough" + std::string(600, '!'));
   auto garbage = UnpackLayer(layer_, dest_);
@@ -327,6 +371,21 @@ TEST_F(LayerUnpackTest, WritesThroughAnAbsoluteSymlinkStayInside) {
   EXPECT_EQ(*ReadFile(dest_ + host_ + "/pwned"), "gotcha");
   EXPECT_TRUE(S_ISLNK(Lstat("evil").st_mode));  // the link itself is kept as is
   EXPECT_EQ(*ReadFile(dest_ + host_ + "/newdir/f"), "z");
+}
+
+// Consecutive files of one directory share its resolved fd: whatever
+// replaces that directory in between (a whiteout, a file, a symlink out),
+// the next file's parent is resolved again, inside the root.
+TEST_F(LayerUnpackTest, AParentDirectoryReusedBetweenFilesNeverLeadsOut) {
+  auto r = Unpack({Dir("d"), File("d/a", "1"), File(".wh.d", ""), Symlink("d", host_), File("d/b", "2"),
+                   Dir("g"), File("g/a", "x"), File("g", "now a file"), Symlink("g", host_ + "/g"),
+                   File("g/c", "3"), Dir("h"), File("h/a", "4"), Hardlink("h/l", "h/a"), File("h/b", "5")});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(testing::ListTree(host_).empty());
+  EXPECT_EQ(*ReadFile(dest_ + host_ + "/b"), "2");
+  EXPECT_EQ(*ReadFile(dest_ + host_ + "/g/c"), "3");
+  EXPECT_EQ(*ReadFile(P("h/b")), "5");
+  EXPECT_EQ(Lstat("h/l").st_ino, Lstat("h/a").st_ino);
 }
 
 TEST_F(LayerUnpackTest, WritesThroughARelativeSymlinkStayInside) {

@@ -348,6 +348,21 @@ TEST_F(RegistryClientTest, CorruptBlobsAreRejectedAndTheSinkReset) {
   EXPECT_NE(s.message().find(d.digest.str()), std::string::npos) << s.message();
   EXPECT_TRUE(sink3.data.empty());
   EXPECT_EQ(sink3.resets, 1);  // not retried: a wrong digest is not a network error
+
+  // A sink that checks the digest itself is left to do it: the client hands
+  // over the bytes, hashing nothing, but still holds the size to account.
+  struct CheckingSink : RecordingSink {
+    bool ChecksDigest() const override { return true; }
+  };
+  CheckingSink sink4;
+  s = client.FetchBlob(ref, d, sink4);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(sink4.data.size(), content.size());
+  EXPECT_NE(Digest::Of(sink4.data), d.digest);
+  CheckingSink sink5;
+  s = client.FetchBlob(ref, longer, sink5);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_TRUE(sink5.data.empty());
 }
 
 TEST(RegistryKillTest, KilledDuringAChunkedPushLeavesNoTag) {
