@@ -259,6 +259,10 @@ TEST_F(EventsApiTest, ARevokedTokensStreamEndsAndAReadTokenMayListen) {
   EXPECT_EQ(stream.status(), 200);
   EXPECT_TRUE(HasRunStatus(stream.ReadUntil([](const auto&) { return false; }, std::chrono::seconds(0)), id,
                            "queued"));
+  // A quiet stream says it is alive (every 15 s without an event).
+  stream.ReadUntil([&](const auto&) { return Contains(stream.comments(), ": keep-alive\n"); },
+                   std::chrono::seconds(40));
+  EXPECT_TRUE(Contains(stream.comments(), ": keep-alive\n")) << stream.comments();
   ASSERT_EQ(Api().Delete("/api/v1/tokens/watcher").status, 204);
   stream.ReadUntil([](const auto&) { return false; }, std::chrono::seconds(30));
   EXPECT_TRUE(stream.ended()) << "the stream of a revoked token goes on";
