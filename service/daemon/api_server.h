@@ -28,8 +28,10 @@
 // a kept-alive connection is closed after idle_timeout without a request.
 // Framing is checked before Pistache reads anything (request_head.h): a
 // Content-Length over max_body_bytes is 413 before a byte of the body is
-// read (/hooks/*: over webhook_max_body_bytes), and a request to /api/v1/
-// without the token is 401 before its body is read. Webhook deliveries carry
+// read (/hooks/*: over webhook_max_body_bytes; /ui/login: over 4 KiB), a
+// request to /api/v1/ without a credential is 401 before its body is read,
+// and only the control token and operate tokens may send bodies at all
+// (auth.h, principal.h; the login's small body excepted). Webhook deliveries carry
 // no token: their bodies are read (each up to webhook_max_body_bytes, all
 // together up to max(4 x that, 64 MiB), else 503) and authenticated by
 // their signature (hook_routes.cc). Each refused request's connection is closed once the
@@ -61,6 +63,8 @@ class SigningKey;
 
 namespace slipway::daemon {
 
+class AccessTokens;
+class EventHub;
 class RegistryLogins;
 
 // What GET /api/v1/info says besides the live counts (running, queued).
@@ -118,6 +122,17 @@ struct ApiServerOptions {
   // /api/v1/signing-key are served only when set.
   RegistryLogins* registry_logins = nullptr;
   const pipelines::SigningKey* signing_key = nullptr;
+  // Access tokens with scopes, besides the control token (docs/dashboard.md);
+  // null: only the control token is accepted and /api/v1/tokens is not
+  // served. Outlives the server.
+  AccessTokens* access_tokens = nullptr;
+  // Whether the dashboard's routes are served (/ui/..., /badge/...), and
+  // whether anyone who reaches the listener may read (never operate).
+  bool dashboard = true;
+  bool dashboard_public_read = false;
+  // The run and step changes GET /api/v1/events streams (a RunObserver of
+  // the RunService); null: that route is not served. Outlives the server.
+  EventHub* events = nullptr;
 };
 
 namespace api {

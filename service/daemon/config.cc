@@ -224,7 +224,7 @@ std::string GetNothing(const DaemonConfig&) {
 constexpr int kIntMax = std::numeric_limits<int>::max();
 using C = DaemonConfig;
 
-const std::array<Field, 49> kFields = {{
+const std::array<Field, 51> kFields = {{
     {"listen", "--listen", "ADDR:PORT", "Address and port of the REST API", SetListen, GetString<&C::listen>},
     {"data_dir", "--data-dir", "DIR", "Images, the database and the control token", SetNonEmpty<&C::data_dir>,
      GetString<&C::data_dir>},
@@ -346,6 +346,11 @@ const std::array<Field, 49> kFields = {{
     {"sandbox_pool_size", "--sandbox-pool-size", "N",
      "Sandboxes prepared ahead (monitor running, cgroups and namespaces made) for warm starts; 0: none",
      SetInt<&C::sandbox_pool_size, 0, 64>, GetInt<&C::sandbox_pool_size>},
+    {"dashboard", "--dashboard", "true|false", "Serve the web dashboard (/ui/) and status badges (/badge/)",
+     SetBool<&C::dashboard>, GetBool<&C::dashboard>},
+    {"dashboard_public_read", "--dashboard-public-read", "true|false",
+     "Let anyone who reaches the listener read runs, logs and tests (never cancel, re-run or promote)",
+     SetBool<&C::dashboard_public_read>, GetBool<&C::dashboard_public_read>},
 }};
 
 const Field* FindField(const std::string& key) {

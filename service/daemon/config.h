@@ -104,6 +104,10 @@ struct DaemonConfig {
   // slipway-monitors kept ready with a prepared sandbox each (cgroups made
   // and joined, namespaces made) for warm starts; 0 disables the pool.
   int sandbox_pool_size = 2;
+  // The web dashboard (docs/dashboard.md): whether /ui/ and /badge/ are
+  // served, and whether anyone reaching the listener may read (never operate).
+  bool dashboard = true;
+  bool dashboard_public_read = false;
 
   bool operator==(const DaemonConfig&) const = default;
 };

@@ -31,9 +31,11 @@
 #include "engine/image/image_store.h"
 #include "engine/runtime/cgroup.h"
 #include "service/daemon/api_server.h"
+#include "service/daemon/access_tokens.h"
 #include "service/daemon/commit_status_reporter.h"
 #include "service/daemon/config.h"
 #include "service/daemon/daemon_info.h"
+#include "service/daemon/event_hub.h"
 #include "service/daemon/hello_world.h"
 #include "engine/containers/container_service.h"
 #include "engine/containers/container_store.h"
@@ -248,6 +250,8 @@ class Daemon {
     secret_box_ = std::make_unique<pipelines::SecretBox>(std::move(box));
     // Promotion's registry side: logins (sealed by the box), the provenance key, the publisher.
     SLIPWAY_ASSIGN_OR_RETURN(registry_logins_, RegistryLogins::Open(DatabasePath(config_), *secret_box_));
+    // The dashboard's access tokens (component "access_tokens"), hashed.
+    SLIPWAY_ASSIGN_OR_RETURN(access_tokens_, AccessTokens::Open(DatabasePath(config_)));
     SLIPWAY_ASSIGN_OR_RETURN(pipelines::SigningKey key,
                              pipelines::SigningKey::LoadOrCreate(SigningKeyPath(config_)));
     signing_key_ = std::make_unique<pipelines::SigningKey>(std::move(key));
@@ -279,6 +283,9 @@ class Daemon {
     status_options.retry_for = config_.status_retry_for;
     status_reporter_ = std::make_unique<CommitStatusReporter>(status_options, *repos_, *log_);
     runs_->AddObserver(status_reporter_.get());
+    // The dashboard's live events (GET /api/v1/events).
+    event_hub_ = std::make_unique<EventHub>();
+    runs_->AddObserver(event_hub_.get());
     SLIPWAY_ASSIGN_OR_RETURN(int interrupted, runs_->Recover());
     if (interrupted > 0) log_->Warn("runs.interrupted", {{"count", interrupted}});
     return OpenPromotions(*publisher_, *signing_key_);
@@ -324,6 +331,10 @@ class Daemon {
     options.promotion_audit = promotion_store_.get();
     options.registry_logins = registry_logins_.get();
     options.signing_key = signing_key_.get();
+    options.access_tokens = access_tokens_.get();
+    options.dashboard = config_.dashboard;
+    options.dashboard_public_read = config_.dashboard_public_read;
+    options.events = event_hub_.get();
     // Webhooks on an address of their own: that listener serves only them,
     // and the API none.
     const bool own_hooks_listener =
@@ -359,11 +370,13 @@ class Daemon {
   std::unique_ptr<pipelines::SqliteTestStore> test_store_;
   std::unique_ptr<pipelines::SecretBox> secret_box_;
   std::unique_ptr<RegistryLogins> registry_logins_;
+  std::unique_ptr<AccessTokens> access_tokens_;
   std::unique_ptr<pipelines::SigningKey> signing_key_;
   std::unique_ptr<RegistryPublisher> publisher_;  // promotion's ImagePublisher
   std::unique_ptr<pipelines::RepoRegistry> repos_;
   std::unique_ptr<PipelineImages> pipeline_images_;
   std::unique_ptr<CommitStatusReporter> status_reporter_;  // before runs_: it observes them
+  std::unique_ptr<EventHub> event_hub_;                    // before runs_: it observes them
   std::unique_ptr<pipelines::SqlitePromotionStore> promotion_store_;
   std::unique_ptr<pipelines::PromotionService> promotions_;  // before runs_: it observes them
   std::unique_ptr<pipelines::RunService> runs_;            // before api_: the API uses it
