@@ -49,6 +49,7 @@ struct Request {
   std::map<std::string, std::string> params;   // "id" -> decoded path segment
   std::map<std::string, std::string> query;    // decoded; only names the route allows
   std::string accept;                          // the Accept header, raw
+  std::string if_none_match;                   // the If-None-Match header, raw (the dashboard's 304s)
   std::string body;                            // raw
   json object;                                 // the body as a JSON object (routes taking one)
   std::map<std::string, std::string> headers;  // kWebhook routes: every header, names in lowercase
@@ -194,6 +195,12 @@ void AddPromotionRoutes(Router& router, Context& context);
 void AddRegistryRoutes(Router& router, Context& context);
 // POST /hooks/github, /hooks/gitea, /hooks/gitlab (hook_routes.cc).
 void AddHookRoutes(Router& router, Context& context);
+// The dashboard's page: /, /ui/, /ui/assets/* (dashboard_routes.cc).
+void AddDashboardRoutes(Router& router, Context& context);
+
+// The headers every page answer carries (docs/dashboard.md): the strict
+// Content-Security-Policy, nosniff, no referrer, no framing.
+void SetPageHeaders(Reply& reply);
 
 // --- Helpers for handlers ---
 

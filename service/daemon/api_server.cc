@@ -150,6 +150,7 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
     AddRunRoutes(router_, context_);
     if (options_.tests) AddTestRoutes(router_, context_);
     AddPromotionRoutes(router_, context_);
+    AddDashboardRoutes(router_, context_);
   }
   if (options_.hooks != ApiServerOptions::Hooks::kNone) AddHookRoutes(router_, context_);
 }
@@ -358,6 +359,7 @@ void Server::Dispatch(const Http::Request& http, const Router::Match& match, boo
     return;
   }
   if (auto accept = http.headers().tryGetRaw("Accept")) request.accept = accept->value();
+  if (auto tag = http.headers().tryGetRaw("If-None-Match")) request.if_none_match = tag->value();
   route.handler(request, shared);
 }
 
