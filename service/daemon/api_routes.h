@@ -269,8 +269,9 @@ class Fields {
   std::set<std::string> known_;
 };
 
-// One Server-Sent Event: "event: NAME", a "data:" line per line of `data`,
-// and the blank line that ends it.
+// One Server-Sent Event: "event: NAME", a "data:" line per line of `data`
+// (an empty one after a final line ending, so that the client's data ends
+// with "\n" exactly when `data` did), and the blank line that ends it.
 std::string SseEvent(std::string_view name, std::string_view data);
 
 // Serializes without throwing on ill-formed UTF-8 (replaced).
