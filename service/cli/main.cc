@@ -12,6 +12,7 @@
 #include "service/cli/image_commands.h"
 #include "service/cli/pipeline_commands.h"
 #include "service/cli/registry_commands.h"
+#include "service/cli/token_commands.h"
 #include "service/cli/repo_commands.h"
 #include "service/cli/run_command.h"
 #include "service/cli/system_commands.h"
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
   AddPipelineCommands(app, verbs);
   AddTestCommands(app, verbs);
   AddRegistryCommands(app, verbs);
+  AddTokenCommands(app, verbs);
   AddCompletionCommand(app, verbs);
   app.footer("Run \"slipway VERB --help\" for a verb's options.");  // after the verbs: they would inherit it
   if (argc == 1) {  // as Docker: a bare `slipway` shows what it can do

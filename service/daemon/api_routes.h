@@ -30,6 +30,8 @@
 #include "pipelines/run_service.h"
 #include "pipelines/run_store.h"
 #include "service/daemon/api_server.h"
+#include "service/daemon/auth.h"
+#include "service/daemon/principal.h"
 
 namespace slipway::daemon::api {
 
@@ -53,6 +55,8 @@ struct Request {
   std::string body;                            // raw
   json object;                                 // the body as a JSON object (routes taking one)
   std::map<std::string, std::string> headers;  // kWebhook routes: every header, names in lowercase
+  std::string content_type;                    // the Content-Type header, raw
+  Principal principal;                         // who asks (auth.h), resolved from the head
 
   const std::string& Param(const std::string& name) const;
   // The query parameter, or "" if absent.
@@ -105,8 +109,16 @@ enum RouteFlags : unsigned {
   // authenticated by its signature), the body as bytes up to
   // webhook_max_body_bytes, the request's headers in Request::headers.
   kWebhook = 1 << 3,
+  // Who besides the control token may call it (docs/dashboard.md): a `read`
+  // credential (a token, the session cookie, anyone with
+  // dashboard_public_read) may GET routes marked kRead; an `operate` token
+  // may also call routes marked kOperate. Everything else is the control
+  // token's (403 permission_denied for the others).
+  kRead = 1 << 4,
+  kOperate = 1 << 5,
 };
-// Everything under /api/v1/ needs the token, whatever the route.
+// Everything under /api/v1/ and /badge/ needs a credential (401 without),
+// whatever the route.
 
 struct Route {
   std::string method;
@@ -181,6 +193,12 @@ struct Context {
   // their routes exist only when set.
   RegistryLogins* registry_logins = nullptr;
   const pipelines::SigningKey* signing_key = nullptr;
+  // Who requests are, and the access tokens (null: only the control token).
+  const Authenticator* auth = nullptr;
+  AccessTokens* tokens = nullptr;
+  bool dashboard = true;  // /ui/login, /ui/logout and /badge/ are served
+  // Called when a token is removed: open event streams of it end.
+  std::function<void()> on_token_removed;
 };
 
 void AddContainerRoutes(Router& router, Context& context);
@@ -193,6 +211,9 @@ void AddTestRoutes(Router& router, Context& context);
 void AddPromotionRoutes(Router& router, Context& context);
 // /api/v1/registries and /api/v1/signing-key (registry_routes.cc).
 void AddRegistryRoutes(Router& router, Context& context);
+// /api/v1/tokens, /api/v1/session, POST /ui/login and /ui/logout
+// (session_routes.cc).
+void AddSessionRoutes(Router& router, Context& context);
 // POST /hooks/github, /hooks/gitea, /hooks/gitlab (hook_routes.cc).
 void AddHookRoutes(Router& router, Context& context);
 // The dashboard's page: /, /ui/, /ui/assets/* (dashboard_routes.cc).

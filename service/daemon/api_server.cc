@@ -110,8 +110,20 @@ const char* ReasonPhrase(int status) {
   }
 }
 
-bool NeedsToken(std::string_view path) {
+// The answer to a request without a usable credential.
+constexpr char kUnauthenticatedMessage[] =
+    "missing or wrong token (Authorization: Bearer TOKEN, or the dashboard's session cookie)";
+
+// The largest body POST /ui/login takes: a form or JSON with one token.
+constexpr int64_t kLoginMaxBody = 4096;
+constexpr char kLoginPath[] = "/ui/login";
+
+bool IsApiPath(std::string_view path) {
   return path == "/api/v1" || path.starts_with("/api/v1/");
+}
+
+bool IsBadgePath(std::string_view path) {
+  return path.starts_with("/badge/");
 }
 
 bool IsHookPath(std::string_view path) {
@@ -132,6 +144,7 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
       log_(log),
       info_(std::move(info)),
       workers_(kMaxWorkers, log),
+      auth_(options_.token, options_.access_tokens, options_.dashboard_public_read),
       context_{containers, images, log,  workers_, stopping_,
                info_,      repos,  runs, store,    options_.delivery_keep, options_.tests},
       connections_(
@@ -141,6 +154,9 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
   context_.promotion_audit = options_.promotion_audit;
   context_.registry_logins = options_.registry_logins;
   context_.signing_key = options_.signing_key;
+  context_.auth = &auth_;
+  context_.tokens = options_.access_tokens;
+  context_.dashboard = options_.dashboard;
   AddServiceRoutes();
   if (options_.hooks != ApiServerOptions::Hooks::kOnly) {
     AddRegistryRoutes(router_, context_);
@@ -150,6 +166,7 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
     AddRunRoutes(router_, context_);
     if (options_.tests) AddTestRoutes(router_, context_);
     AddPromotionRoutes(router_, context_);
+    AddSessionRoutes(router_, context_);
     AddDashboardRoutes(router_, context_);
   }
   if (options_.hooks != ApiServerOptions::Hooks::kNone) AddHookRoutes(router_, context_);
@@ -282,7 +299,7 @@ void Server::AddServiceRoutes() {
   router_.Add("GET", "/metrics", kReadOnly, {}, [this](const Request&, ReplyPtr reply) {
     reply->Send(200, kMetricsContentType, metrics_.Render());
   });
-  router_.Add("GET", "/api/v1/info", kReadOnly, {}, [this](const Request&, ReplyPtr reply) {
+  router_.Add("GET", "/api/v1/info", kRead, {}, [this](const Request&, ReplyPtr reply) {
     json body;
     body["version"] = info_.version;
     body["kernel_version"] = info_.kernel_version;
@@ -317,30 +334,30 @@ void Server::Handle(const Http::Request& http, Http::ResponseWriter writer, cons
   info.method = Http::methodString(http.method());
   info.path = http.resource();
   Router::Match match = router_.Find(info.method, info.path);
-  // Without the token, not even the metrics tell which routes exist.
-  const bool admitted = Admitted(http);
-  if (!admitted) {
+  // Resolved from the head by HttpHandler, before the body was read.
+  const Principal principal = conn ? conn->principal : Resolve(http);
+  // Without a credential, not even the metrics tell which routes exist.
+  if (!Admitted(info.path, principal)) {
     info.route = "unauthenticated";
   } else if (!match.pattern.empty()) {
     info.route = match.pattern;
   }
   auto reply = std::make_shared<PistacheReply>(std::move(writer), std::move(info), *this, conn);
   try {
-    Dispatch(http, match, admitted, *reply, reply);
+    Dispatch(http, match, principal, *reply, reply);
   } catch (const std::exception& e) {
     reply->Error(500, "internal", std::string("unexpected error: ") + e.what());
   }
 }
 
-void Server::Dispatch(const Http::Request& http, const Router::Match& match, bool admitted,
+void Server::Dispatch(const Http::Request& http, const Router::Match& match, const Principal& principal,
                       PistacheReply& reply, const ReplyPtr& shared) {
   const std::string& path = http.resource();
   const std::string method = Http::methodString(http.method());
-  // The token is checked before routing: without it, not even which routes
-  // exist is told.
-  if (!admitted) {
-    return reply.Error(401, "unauthenticated",
-                       "missing or wrong control token (Authorization: Bearer TOKEN)");
+  // The credential is checked before routing: without one, not even which
+  // routes exist is told.
+  if (!Admitted(path, principal)) {
+    return reply.Error(401, "unauthenticated", kUnauthenticatedMessage);
   }
   if (!match.route) {
     if (match.allowed.empty()) return reply.Error(404, "not_found", "no such route: " + method + " " + path);
@@ -348,12 +365,14 @@ void Server::Dispatch(const Http::Request& http, const Router::Match& match, boo
     return reply.Error(405, "method_not_allowed", method + " is not allowed on " + match.pattern);
   }
   const Route& route = *match.route;
+  if (!Permitted(http, route, principal, reply)) return;
   if ((route.flags & kMutating) && draining_) {
     return reply.Error(Status(Code::kUnavailable, "slipwayd is shutting down"));
   }
   Request request;
   request.method = method;
   request.route = route.pattern;
+  request.principal = principal;
   if (!DecodeParams(match, &request, reply) || !DecodeQuery(http, route, &request, reply) ||
       !ReadBody(http, route, &request, reply)) {
     return;
@@ -363,15 +382,75 @@ void Server::Dispatch(const Http::Request& http, const Router::Match& match, boo
   route.handler(request, shared);
 }
 
-bool Server::Admitted(const Http::Request& http) const {
-  return !NeedsToken(http.resource()) || Authorized(http);
+Principal Server::Resolve(const Http::Request& http) const {
+  // tryGetRaw answers a copy: the value is kept here, not viewed.
+  std::optional<std::string> authorization;
+  if (auto header = http.headers().tryGetRaw("Authorization")) authorization = header->value();
+  std::vector<std::string> cookies;
+  for (const Http::Cookie& cookie : http.cookies()) {
+    if (cookie.name == kSessionCookie) cookies.push_back(cookie.value);
+  }
+  return auth_.Resolve(authorization ? std::optional<std::string_view>(*authorization) : std::nullopt,
+                       cookies);
+}
+
+bool Server::Admitted(std::string_view path, const Principal& principal) const {
+  const bool needs_credential = IsApiPath(path) || (IsBadgePath(path) && options_.dashboard &&
+                                                    options_.hooks != ApiServerOptions::Hooks::kOnly);
+  return !needs_credential || principal.role != Principal::Role::kNone;
+}
+
+const char* Server::UnauthenticatedMessage() {
+  return kUnauthenticatedMessage;
+}
+
+bool Server::MayCarryBody(const Principal& principal) {
+  return principal.role == Principal::Role::kAdmin || principal.role == Principal::Role::kOperate;
+}
+
+bool Server::Permitted(const Http::Request& http, const Route& route, const Principal& principal,
+                       Reply& reply) const {
+  const std::string method = Http::methodString(http.method());
+  // A cookie goes with every request the browser makes to us, whoever's
+  // page made it: a foreign Origin is refused, and changes need the CSRF
+  // value only our page can read (GET /api/v1/session). The login itself
+  // is checked for its Origin too (no logging a victim into our account).
+  if (principal.cookie || route.pattern == kLoginPath) {
+    if (auto origin = http.headers().tryGetRaw("Origin")) {
+      auto host = http.headers().tryGetRaw("Host");
+      if (!Authenticator::SameOrigin(origin->value(), host ? host->value() : "")) {
+        reply.Error(403, "permission_denied", "the request's Origin is not this server's");
+        return false;
+      }
+    }
+  }
+  if (principal.cookie && method != "GET" && method != "HEAD") {
+    auto csrf = http.headers().tryGetRaw(kCsrfHeader);
+    if (!csrf || !auth_.CsrfMatches(principal, csrf->value())) {
+      reply.Error(403, "permission_denied",
+                  std::string("a change made with the session cookie needs the ") + kCsrfHeader +
+                      " header (the csrf of GET /api/v1/session)");
+      return false;
+    }
+  }
+  if (!Admitted(http.resource(), principal) || principal.role == Principal::Role::kNone ||
+      !(IsApiPath(http.resource()) || IsBadgePath(http.resource())))
+    return true;  // a route open to all (/healthz, /metrics, /hooks/*, the login)
+  if (Authenticator::Permits(principal, route.flags, method)) return true;
+  std::string who = principal.anonymous
+                        ? std::string("anonymous reading")
+                        : "token " + principal.name + " (scope " + RoleName(principal.role) + ")";
+  reply.Error(403, "permission_denied", who + " may not " + method + " " + route.pattern);
+  return false;
 }
 
 bool Server::TakesUnauthenticatedBody(std::string_view path) const {
-  return options_.hooks != ApiServerOptions::Hooks::kNone && IsHookPath(path);
+  if (options_.hooks != ApiServerOptions::Hooks::kNone && IsHookPath(path)) return true;
+  return options_.dashboard && options_.hooks != ApiServerOptions::Hooks::kOnly && path == kLoginPath;
 }
 
 int64_t Server::BodyLimit(std::string_view path) const {
+  if (path == kLoginPath) return kLoginMaxBody;
   return TakesUnauthenticatedBody(path) ? options_.webhook_max_body_bytes : options_.max_body_bytes;
 }
 
@@ -426,11 +505,6 @@ void Server::Sweep() {
   }
 }
 
-bool Server::Authorized(const Http::Request& http) const {
-  auto header = http.headers().tryGetRaw("Authorization");
-  return header && TokenMatches(options_.token, header->value());
-}
-
 bool Server::DecodeParams(const Router::Match& match, Request* request, Reply& reply) const {
   for (const auto& [name, raw] : match.raw_params) {
     std::optional<std::string> value = PercentDecode(raw, /*plus_is_space=*/false);
@@ -483,6 +557,8 @@ bool Server::ReadBody(const Http::Request& http, const Route& route, Request* re
     request->body = body;
     return true;
   }
+  if (auto content_type = http.headers().tryGetRaw("Content-Type"))
+    request->content_type = content_type->value();
   if (route.flags & kRawBody) {  // bytes as sent, whatever the Content-Type claims
     request->body = body;
     return true;

@@ -61,6 +61,7 @@ class SigningKey;
 
 namespace slipway::daemon {
 
+class AccessTokens;
 class RegistryLogins;
 
 // What GET /api/v1/info says besides the live counts (running, queued).
@@ -118,6 +119,14 @@ struct ApiServerOptions {
   // /api/v1/signing-key are served only when set.
   RegistryLogins* registry_logins = nullptr;
   const pipelines::SigningKey* signing_key = nullptr;
+  // Access tokens with scopes, besides the control token (docs/dashboard.md);
+  // null: only the control token is accepted and /api/v1/tokens is not
+  // served. Outlives the server.
+  AccessTokens* access_tokens = nullptr;
+  // Whether the dashboard's routes are served (/ui/..., /badge/...), and
+  // whether anyone who reaches the listener may read (never operate).
+  bool dashboard = true;
+  bool dashboard_public_read = false;
 };
 
 namespace api {

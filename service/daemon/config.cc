@@ -223,7 +223,7 @@ std::string GetNothing(const DaemonConfig&) {
 constexpr int kIntMax = std::numeric_limits<int>::max();
 using C = DaemonConfig;
 
-const std::array<Field, 48> kFields = {{
+const std::array<Field, 50> kFields = {{
     {"listen", "--listen", "ADDR:PORT", "Address and port of the REST API", SetListen, GetString<&C::listen>},
     {"data_dir", "--data-dir", "DIR", "Images, the database and the control token", SetNonEmpty<&C::data_dir>,
      GetString<&C::data_dir>},
@@ -341,6 +341,11 @@ const std::array<Field, 48> kFields = {{
      SetDuration<&C::promotion_backoff, false>, GetDuration<&C::promotion_backoff>},
     {"promotion_max_backoff", "--promotion-max-backoff", "DURATION", "The longest wait between promotion retries",
      SetDuration<&C::promotion_max_backoff, false>, GetDuration<&C::promotion_max_backoff>},
+    {"dashboard", "--dashboard", "BOOL", "Serve the web dashboard (/ui/) and status badges (/badge/)",
+     SetBool<&C::dashboard>, GetBool<&C::dashboard>},
+    {"dashboard_public_read", "--dashboard-public-read", "BOOL",
+     "Let anyone who reaches the listener read runs, logs and tests (never cancel, re-run or promote)",
+     SetBool<&C::dashboard_public_read>, GetBool<&C::dashboard_public_read>},
 }};
 
 const Field* FindField(const std::string& key) {

@@ -101,6 +101,11 @@ struct DaemonConfig {
   std::chrono::milliseconds promotion_backoff{5'000};
   std::chrono::milliseconds promotion_max_backoff{60'000};
 
+  // The web dashboard (docs/dashboard.md): whether /ui/ and /badge/ are
+  // served, and whether anyone reaching the listener may read (never operate).
+  bool dashboard = true;
+  bool dashboard_public_read = false;
+
   bool operator==(const DaemonConfig&) const = default;
 };
 

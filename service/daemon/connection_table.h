@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "service/daemon/metrics.h"
+#include "service/daemon/principal.h"
 
 namespace slipway::daemon::api {
 
@@ -67,6 +68,9 @@ struct Connection {
   // body being read without the token; given back once it is answered or
   // the connection goes.
   uint64_t unverified_body = 0;
+  // Who the current request is, resolved from its head before its body is
+  // read (Server::Resolve), for the server to use once it is whole.
+  Principal principal;
 
   // Guarded by ConnectionTable::mu_.
   Phase phase = Phase::kHead;

@@ -77,7 +77,7 @@ void SetPageHeaders(Reply& reply) {
 }
 
 void AddDashboardRoutes(Router& router, Context& context) {
-  (void)context;
+  if (!context.dashboard) return;  // config `dashboard: false`: no page at all
   router.Add("GET", "/", kReadOnly, {}, [](const Request&, ReplyPtr reply) { Redirect(*reply, "/ui/"); });
   router.Add("GET", "/ui", kReadOnly, {}, [](const Request&, ReplyPtr reply) { Redirect(*reply, "/ui/"); });
   auto index = [](const Request& request, ReplyPtr reply) {

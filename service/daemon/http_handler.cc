@@ -89,27 +89,32 @@ void HttpHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<
     at = 0;
     conn->head.resize(head.head_bytes);
     if (!ParseHead(conn, head, *parser)) return;
+    // Who it is, once: the body's admission below and the handler both use it.
+    conn->principal = server_->Resolve(parser->request);
     if (head.body_bytes == 0) {
       if (!Complete(conn, peer, *parser)) return;
       continue;
     }
-    // Not even the body of a request without the token is read: the routes
-    // that need no token (/healthz, /metrics) take no body, so a client
-    // without the token never makes slipwayd hold more than a head. Webhook
-    // deliveries are the exception: forges cannot send the token, and their
-    // signature covers the body, so it has to be read (bounded by
-    // webhook_max_body_bytes and the connection cap).
-    if (!server_->Authorized(parser->request) &&
-        !server_->TakesUnauthenticatedBody(parser->request.resource())) {
+    // Not even the body of a request without a credential that may change
+    // something (the control token, an operate token) is read: the routes
+    // others may use take no body, so such a client never makes slipwayd
+    // hold more than a head. Webhook deliveries are the exception: forges
+    // cannot send a token, and their signature covers the body, so it has
+    // to be read (bounded by webhook_max_body_bytes and the connection
+    // cap); and the dashboard's login, whose body is the token (at most
+    // 4 KiB, framed before this).
+    const Principal& principal = conn->principal;
+    const std::string resource = parser->request.resource();
+    if (!Server::MayCarryBody(principal) && !server_->TakesUnauthenticatedBody(resource)) {
       const std::string method = Http::methodString(parser->request.method());
-      if (!server_->Admitted(parser->request)) {
+      if (!server_->Admitted(resource, principal)) {
         return server_->Refuse(conn, method, "unauthenticated", 401, "unauthenticated",
-                               "missing or wrong control token (Authorization: Bearer TOKEN)");
+                               Server::UnauthenticatedMessage());
       }
       return server_->Refuse(conn, method, "unmatched", 400, "invalid_argument",
-                             "only requests with the control token may carry a body");
+                             "only requests with the control token or an operate token may carry a body");
     }
-    if (!server_->Authorized(parser->request)) {
+    if (!Server::MayCarryBody(principal)) {
       if (!server_->ReserveUnverifiedBody(head.body_bytes)) {
         return server_->Refuse(conn, Http::methodString(parser->request.method()), "unmatched", 503,
                                "unavailable", "too many webhook deliveries are being received; retry later");

@@ -30,6 +30,7 @@
 #include "engine/image/image_store.h"
 #include "engine/runtime/cgroup.h"
 #include "service/daemon/api_server.h"
+#include "service/daemon/access_tokens.h"
 #include "service/daemon/commit_status_reporter.h"
 #include "service/daemon/config.h"
 #include "service/daemon/daemon_info.h"
@@ -252,6 +253,8 @@ class Daemon {
     secret_box_ = std::make_unique<pipelines::SecretBox>(std::move(box));
     // Promotion's registry side: logins (sealed by the box), the provenance key, the publisher.
     SLIPWAY_ASSIGN_OR_RETURN(registry_logins_, RegistryLogins::Open(DatabasePath(config_), *secret_box_));
+    // The dashboard's access tokens (component "access_tokens"), hashed.
+    SLIPWAY_ASSIGN_OR_RETURN(access_tokens_, AccessTokens::Open(DatabasePath(config_)));
     SLIPWAY_ASSIGN_OR_RETURN(pipelines::SigningKey key,
                              pipelines::SigningKey::LoadOrCreate(SigningKeyPath(config_)));
     signing_key_ = std::make_unique<pipelines::SigningKey>(std::move(key));
@@ -328,6 +331,9 @@ class Daemon {
     options.promotion_audit = promotion_store_.get();
     options.registry_logins = registry_logins_.get();
     options.signing_key = signing_key_.get();
+    options.access_tokens = access_tokens_.get();
+    options.dashboard = config_.dashboard;
+    options.dashboard_public_read = config_.dashboard_public_read;
     // Webhooks on an address of their own: that listener serves only them,
     // and the API none.
     const bool own_hooks_listener =
@@ -363,6 +369,7 @@ class Daemon {
   std::unique_ptr<pipelines::SqliteTestStore> test_store_;
   std::unique_ptr<pipelines::SecretBox> secret_box_;
   std::unique_ptr<RegistryLogins> registry_logins_;
+  std::unique_ptr<AccessTokens> access_tokens_;
   std::unique_ptr<pipelines::SigningKey> signing_key_;
   std::unique_ptr<RegistryPublisher> publisher_;  // promotion's ImagePublisher
   std::unique_ptr<pipelines::RepoRegistry> repos_;

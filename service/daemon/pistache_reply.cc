@@ -22,6 +22,20 @@ constexpr auto kUnsentSlice = std::chrono::milliseconds(100);
 // Status code recorded for a request whose client went away unanswered.
 constexpr int kClientGone = 499;
 
+// A header of any name. Pistache 0.0.5 writes only typed headers into an
+// answer (Collection::addRaw's are kept but never sent): this is one whose
+// name is chosen at run time.
+class NamedHeader final : public Http::Header::Header {
+ public:
+  NamedHeader(std::string name, std::string value) : name_(std::move(name)), value_(std::move(value)) {}
+  const char* name() const override { return name_.c_str(); }
+  void write(std::ostream& stream) const override { stream << value_; }
+  uint64_t hash() const override { return Http::Header::detail::hash(name_.c_str()); }
+
+ private:
+  const std::string name_, value_;
+};
+
 std::optional<Http::Method> MethodOf(const std::string& name) {
   static const std::pair<const char*, Http::Method> kMethods[] = {
       {"GET", Http::Method::Get}, {"POST", Http::Method::Post},   {"DELETE", Http::Method::Delete},
@@ -181,7 +195,7 @@ void PistacheReply::SetHeader(std::string_view name, std::string_view value) {
   auto bad = [](std::string_view s) { return s.find_first_of("\r\n", 0) != std::string_view::npos; };
   if (name.empty() || bad(name) || bad(value)) return;
   try {
-    writer_.headers().addRaw(Http::Header::Raw(std::string(name), std::string(value)));
+    writer_.headers().add(std::make_shared<NamedHeader>(std::string(name), std::string(value)));
   } catch (const std::exception&) {
     // Pistache refused it (a duplicate of a header it manages): sent without.
   }

@@ -80,9 +80,9 @@ class PromotionRoutes {
 void AddPromotionRoutes(Router& router, Context& context) {
   if (!context.promotions || !context.promotion_audit) return;
   auto routes = std::make_shared<PromotionRoutes>(context);
-  router.Add("POST", "/api/v1/runs/:id/promote", kMutating, {"via"},
+  router.Add("POST", "/api/v1/runs/:id/promote", kMutating | kOperate, {"via"},
              [routes](const Request& r, ReplyPtr reply) { routes->Promote(r, std::move(reply)); });
-  router.Add("GET", "/api/v1/promotions", kReadOnly, {"repo", "run", "digest", "before", "limit"},
+  router.Add("GET", "/api/v1/promotions", kRead, {"repo", "run", "digest", "before", "limit"},
              [routes](const Request& r, ReplyPtr reply) { routes->List(r, std::move(reply)); });
 }
 

@@ -251,8 +251,8 @@ void AddRepoRoutes(Router& router, Context& context) {
   };
   const std::string base = "/api/v1/repos";
   router.Add("POST", base, kMutating | kJsonBody, {}, bind(&RepoRoutes::Add));
-  router.Add("GET", base, kReadOnly, {}, bind(&RepoRoutes::List));
-  router.Add("GET", base + "/:name", kReadOnly, {}, bind(&RepoRoutes::Get));
+  router.Add("GET", base, kRead, {}, bind(&RepoRoutes::List));
+  router.Add("GET", base + "/:name", kRead, {}, bind(&RepoRoutes::Get));
   router.Add("DELETE", base + "/:name", kMutating, {}, bind(&RepoRoutes::Remove));
   router.Add("GET", base + "/:name/secrets", kReadOnly, {}, bind(&RepoRoutes::ListSecrets));
   router.Add("PUT", base + "/:name/secrets/:key", kMutating | kRawBody, {}, bind(&RepoRoutes::PutSecret));

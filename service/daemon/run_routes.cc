@@ -218,15 +218,15 @@ void AddRunRoutes(Router& router, Context& context) {
     return [routes, method](const Request& r, ReplyPtr reply) { ((*routes).*method)(r, std::move(reply)); };
   };
   const std::string base = "/api/v1/runs";
-  router.Add("GET", base, kReadOnly,
+  router.Add("GET", base, kRead,
              {"repo", "branch", "status", "commit", "event", "since", "until", "before", "limit"},
              bind(&RunRoutes::List));
   router.Add("POST", base + "/exec", kMutating | kJsonBody, {}, bind(&RunRoutes::Exec));
   router.Add("POST", base + "/prune", kMutating | kJsonBody, {}, bind(&RunRoutes::Prune));
-  router.Add("GET", base + "/:id", kReadOnly, {}, bind(&RunRoutes::Get));
-  router.Add("POST", base + "/:id/cancel", kMutating, {}, bind(&RunRoutes::Cancel));
-  router.Add("POST", base + "/:id/rerun", kMutating, {}, bind(&RunRoutes::Rerun));
-  router.Add("GET", base + "/:id/steps/:step/logs", kReadOnly, {"follow", "stdout", "stderr"},
+  router.Add("GET", base + "/:id", kRead, {}, bind(&RunRoutes::Get));
+  router.Add("POST", base + "/:id/cancel", kMutating | kOperate, {}, bind(&RunRoutes::Cancel));
+  router.Add("POST", base + "/:id/rerun", kMutating | kOperate, {}, bind(&RunRoutes::Rerun));
+  router.Add("GET", base + "/:id/steps/:step/logs", kRead, {"follow", "stdout", "stderr"},
              bind(&RunRoutes::Logs));
 }
 

@@ -48,12 +48,19 @@ class Server {
   // `only_reading`: unless a request of it is being answered meanwhile.
   void Refuse(const ConnectionPtr& conn, std::string_view method, std::string_view route, int status,
               std::string_view code, std::string_view message, bool only_reading = false);
-  // Whether the request may be served: /api/v1/ needs the token.
-  bool Admitted(const Http::Request& http) const;
-  // Whether it carries the control token.
-  bool Authorized(const Http::Request& http) const;
-  // Whether a request for `path` may carry a body without the token: a
-  // webhook delivery this listener serves (authenticated by its signature).
+  // Who the request is (auth.h), from its head alone.
+  Principal Resolve(const Http::Request& http) const;
+  // Whether a request for `path` by `principal` may be served at all:
+  // /api/v1/ and /badge/ need a credential (or public reading).
+  bool Admitted(std::string_view path, const Principal& principal) const;
+  // Whether `principal` may send a body: the control token and operate
+  // tokens (read credentials change nothing).
+  static bool MayCarryBody(const Principal& principal);
+  // What a request refused for having no usable credential is told.
+  static const char* UnauthenticatedMessage();
+  // Whether a request for `path` may carry a body without such a
+  // credential: a webhook delivery this listener serves (authenticated by
+  // its signature), or the dashboard's login (a small body).
   bool TakesUnauthenticatedBody(std::string_view path) const;
   // The largest body a request for `path` may carry.
   int64_t BodyLimit(std::string_view path) const;
@@ -78,8 +85,12 @@ class Server {
 
  private:
   void AddServiceRoutes();
-  void Dispatch(const Http::Request& http, const Router::Match& match, bool admitted, PistacheReply& reply,
-                const ReplyPtr& shared);
+  void Dispatch(const Http::Request& http, const Router::Match& match, const Principal& principal,
+                PistacheReply& reply, const ReplyPtr& shared);
+  // The dashboard's checks of cookie sessions (Origin, CSRF) and the
+  // route's scope; answers and returns false when the request is refused.
+  bool Permitted(const Http::Request& http, const Route& route, const Principal& principal,
+                 Reply& reply) const;
   void Sweep();
   bool DecodeParams(const Router::Match& match, Request* request, Reply& reply) const;
   bool DecodeQuery(const Http::Request& http, const Route& route, Request* request, Reply& reply) const;
@@ -97,6 +108,7 @@ class Server {
   std::atomic<int64_t> unwritten_{0};
   std::atomic<uint64_t> unverified_bytes_{0};  // ReserveUnverifiedBody
   Workers workers_;
+  Authenticator auth_;
   Context context_;
   Router router_;
 

@@ -236,14 +236,14 @@ void AddTestRoutes(Router& router, Context& context) {
   auto bind = [routes](void (TestRoutes::*method)(const Request&, ReplyPtr)) -> Handler {
     return [routes, method](const Request& r, ReplyPtr reply) { ((*routes).*method)(r, std::move(reply)); };
   };
-  router.Add("GET", "/api/v1/runs/:id/tests", kReadOnly, {"status", "offset", "limit"},
+  router.Add("GET", "/api/v1/runs/:id/tests", kRead, {"status", "offset", "limit"},
              bind(&TestRoutes::List));
-  router.Add("GET", "/api/v1/runs/:id/tests/:index", kReadOnly, {}, bind(&TestRoutes::Get));
-  router.Add("GET", "/api/v1/repos/:name/tests/flaky", kReadOnly, {"runs", "min_flips", "branch"},
+  router.Add("GET", "/api/v1/runs/:id/tests/:index", kRead, {}, bind(&TestRoutes::Get));
+  router.Add("GET", "/api/v1/repos/:name/tests/flaky", kRead, {"runs", "min_flips", "branch"},
              bind(&TestRoutes::Flaky));
-  router.Add("GET", "/api/v1/repos/:name/tests/slowest", kReadOnly, {"runs", "branch", "limit"},
+  router.Add("GET", "/api/v1/repos/:name/tests/slowest", kRead, {"runs", "branch", "limit"},
              bind(&TestRoutes::Slowest));
-  router.Add("GET", "/api/v1/repos/:name/tests/:test/history", kReadOnly, {"runs", "branch"},
+  router.Add("GET", "/api/v1/repos/:name/tests/:test/history", kRead, {"runs", "branch"},
              bind(&TestRoutes::History));
 }
 

@@ -130,6 +130,11 @@ json HttpReply::Json() const {
   return json::parse(body, nullptr, /*allow_exceptions=*/false);
 }
 
+std::string HttpReply::Header(const std::string& name) const {
+  auto it = headers.find(Lower(name));
+  return it == headers.end() ? "" : it->second;
+}
+
 std::string HttpReply::ErrorCode() const {
   json j = Json();
   if (!j.is_object() || !j.contains("error") || !j["error"].is_object()) return "";
@@ -197,6 +202,7 @@ HttpReply ApiClient::Send(const std::string& method, const std::string& path, co
   reply.status = res->status;
   reply.body = res->body;
   reply.content_type = res->get_header_value("Content-Type");
+  for (const auto& [name, value] : res->headers) reply.headers.emplace(Lower(name), value);
   return reply;
 }
 
@@ -259,6 +265,10 @@ HttpReply ApiClient::SendRaw(const std::string& method, const std::string& path,
     if (!line.empty() && line.back() == '\r') line.pop_back();
     std::string lower = Lower(line);
     if (lower.starts_with("content-type:")) reply.content_type = line.substr(line.find(':') + 2);
+    if (size_t colon = line.find(':'); colon != std::string::npos) {
+      size_t value = line.find_first_not_of(' ', colon + 1);
+      reply.headers.emplace(Lower(line.substr(0, colon)), value == std::string::npos ? "" : line.substr(value));
+    }
     if (lower.starts_with("transfer-encoding:") && lower.find("chunked") != std::string::npos) chunked = true;
   }
   if (!chunked) {

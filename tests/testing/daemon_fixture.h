@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -49,6 +50,10 @@ struct HttpReply {
   std::string body;
   std::string content_type;
   std::string error;  // httplib's error when status is 0
+  std::multimap<std::string, std::string> headers;  // names in lowercase
+
+  // The first value of header `name` (any case), or "".
+  std::string Header(const std::string& name) const;
 
   // The body as JSON; a discarded value if it is not JSON.
   nlohmann::json Json() const;
