@@ -171,14 +171,18 @@ export function startEvents() {
   source.addEventListener('error', () => {
     if (!source) return;
     if (source.readyState === EventSource.CLOSED) {
-      // Refused (or gone for good): start over after a pause.
+      // slipwayd answered, but not with a stream (401 once the token is
+      // revoked, 503 while it stops): whether it is reachable, a plain
+      // request tells. Start over after a pause.
       source = null;
       setStreamState('closed');
+      api('/session').catch(() => {});
       retryTimer = setTimeout(startEvents, 5000);
     } else {
+      // No answer at all: EventSource tries again by itself.
       setStreamState('connecting');
+      setReachable(false, 'the event stream is cut');
     }
-    setReachable(false, 'the event stream is cut');
   });
   for (const type of ['run', 'step', 'reset']) source.addEventListener(type, (e) => dispatch(type, e));
 }

@@ -107,6 +107,9 @@ export function followLog({runId, step, anchorBase, targetLine = 0, onEnd}) {
   function finish() {
     state.textContent = count ? `${count} lines` : 'No output.';
     lines.dataset.done = 'true';
+    lines.dataset.count = String(count);
+    // For bench/dashboard: when the whole log was on screen.
+    performance.mark('slipway-log-drawn');
   }
 
   function connect() {

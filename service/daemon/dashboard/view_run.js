@@ -291,7 +291,9 @@ export function renderRun(main, idText, selectedStep, targetLine) {
 
   async function drawExtra() {
     const parts = await Promise.all([testsSection(run), promotionSection(run)]);
-    if (!stopped) replace(extra, parts);
+    if (stopped) return;
+    replace(extra, parts);
+    if (run.tests) performance.mark('slipway-tests-drawn');  // for bench/dashboard
   }
 
   let extraFor = '';

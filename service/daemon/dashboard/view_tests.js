@@ -119,30 +119,34 @@ async function slowestSection(repo, charts) {
       ),
     ),
   );
-  try {
-    const {Chart, BarController, BarElement, CategoryScale, LinearScale, Tooltip} = await import('./chart.esm.js');
-    Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
-    const chart = new Chart(canvas, {
-      type: 'bar',
-      data: {
-        labels: answer.tests.map((t) => testName(t.test)),
-        datasets: [{label: 'median (ms)', data: answer.tests.map((t) => t.median_us / 1000), backgroundColor: '#4c78a8'}],
-      },
-      options: {
-        indexAxis: 'y',
-        animation: false,
-        maintainAspectRatio: false,
-        scales: {x: {title: {display: true, text: 'median, ms'}}},
-        onClick: (_, elements) => {
-          if (elements.length) location.hash = `#/tests/${seg(repo)}/${answer.tests[elements[0].index].test.id}`;
+  // Chart.js sizes the chart by its box: it is drawn once the section is
+  // in the document (draw(), called by renderTests).
+  section.draw = async () => {
+    try {
+      const {Chart, BarController, BarElement, CategoryScale, LinearScale, Tooltip} = await import('./chart.esm.js');
+      Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
+      const chart = new Chart(canvas, {
+        type: 'bar',
+        data: {
+          labels: answer.tests.map((t) => testName(t.test)),
+          datasets: [{label: 'median (ms)', data: answer.tests.map((t) => t.median_us / 1000), backgroundColor: '#4c78a8'}],
         },
-      },
-    });
-    charts.push(chart);
-    section.dataset.chart = 'drawn';
-  } catch (e) {
-    box.replaceWith(h('p', {class: 'error-text'}, `The chart could not be drawn: ${e.message}`));
-  }
+        options: {
+          indexAxis: 'y',
+          animation: false,
+          maintainAspectRatio: false,
+          scales: {x: {title: {display: true, text: 'median, ms'}}},
+          onClick: (_, elements) => {
+            if (elements.length) location.hash = `#/tests/${seg(repo)}/${answer.tests[elements[0].index].test.id}`;
+          },
+        },
+      });
+      charts.push(chart);
+      section.dataset.chart = 'drawn';
+    } catch (e) {
+      box.replaceWith(h('p', {class: 'error-text'}, `The chart could not be drawn: ${e.message}`));
+    }
+  };
   return section;
 }
 
@@ -172,8 +176,10 @@ export function renderTests(main, repo, testId) {
       flakySection(repo),
       slowestSection(repo, charts),
     ]);
-    if (!stopped) replace(body, parts);
-    for (const c of charts) c.resize();
+    if (stopped) return;
+    replace(body, parts);
+    for (const part of parts) if (part && part.draw) await part.draw();
+    if (stopped) for (const c of charts) c.destroy();
   })();
   return {
     stop() {
