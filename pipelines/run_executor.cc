@@ -204,6 +204,7 @@ class RunExecutor {
   std::map<std::string, std::string> ids_;  // image reference -> id
   // Guarded by control_.mu() once units run: records_ and units' states.
   std::vector<StepRecord> records_;  // 0: _setup, then services, then steps
+  std::map<size_t, StepStatus> told_;  // by record: the status observers last heard of
   std::vector<Unit> services_, steps_;
   std::set<std::string> stopped_by_run_;  // service containers the teardown stopped
   std::string network_;                   // "container:<first service>" or "none"
@@ -216,12 +217,19 @@ void RunExecutor::SaveRun() {
 
 void RunExecutor::SaveStep(size_t record) {
   StepRecord copy;
+  bool tell = false;
   {
     std::lock_guard lock(control_.mu());
     copy = records_[record];
+    // Observers hear of starts and ends, once each, not of every save.
+    const bool worth = copy.status == StepStatus::kRunning || IsFinal(copy.status);
+    auto [told, added] = told_.try_emplace(record, copy.status);
+    tell = worth && (added || told->second != copy.status);
+    told->second = copy.status;
   }
   Status st = d_.store.PutStep(copy);
   if (!st.ok()) d_.log.Error("run.store", {{"run", run_.id}, {"step", copy.name}, {"error", st.message()}});
+  if (tell && d_.step_changed) d_.step_changed(run_.repo, copy);
 }
 
 Status RunExecutor::PrepareWorkspace() {

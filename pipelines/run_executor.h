@@ -28,6 +28,8 @@ struct RunDeps {
   EventLog& log;
   // Told when the run starts (RunObserver::RunChanged, through RunService).
   std::function<void(const Run&)> changed;
+  // Told when a step (service, setup) starts or ends (RunObserver::StepChanged).
+  std::function<void(const std::string& repo, const StepRecord&)> step_changed;
 };
 
 // The name of the run's own record: the log of fetch, checkout, pulls and

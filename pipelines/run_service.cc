@@ -79,7 +79,14 @@ class RunService::Impl {
   Impl(const RunServiceOptions& options, RunStore& store, RepoRegistry& repos, ContainerService& containers,
        ImageProvider& images, EventLog& log)
       : options_(options), store_(store), repos_(repos), log_(log),
-        deps_{options_, store, repos, containers, images, log, [this](const Run& run) { Notify(run); }} {}
+        deps_{options_,
+              store,
+              repos,
+              containers,
+              images,
+              log,
+              [this](const Run& run) { Notify(run); },
+              [this](const std::string& repo, const StepRecord& step) { NotifyStep(repo, step); }} {}
 
   Result<int> Recover();
   void Start();
@@ -122,6 +129,10 @@ class RunService::Impl {
   }
   void NotifyLocked(const Run& run) {
     for (RunObserver* o : observers_) o->RunChanged(run);
+  }
+  void NotifyStep(const std::string& repo, const StepRecord& step) {
+    std::lock_guard order(notify_mu_);
+    for (RunObserver* o : observers_) o->StepChanged(repo, step);
   }
   Result<Run> ExecRun(const std::string& dir, int64_t rerun_of);
   void SchedulerLoop();

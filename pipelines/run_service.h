@@ -79,7 +79,8 @@ struct TriggerRequest {
   bool no_secrets = false;
 };
 
-// Told when a run is queued, starts and ends (commit statuses). Called on
+// Told when a run is queued, starts and ends (commit statuses, the
+// dashboard's events), and when its steps start and end. Called on
 // the thread that made the change, never under the service's lock, one call
 // at a time and each run's changes in their order; must not block (queue the
 // work) nor call back into the RunService's triggers or Cancel: a Trigger's
@@ -92,6 +93,11 @@ class RunObserver {
  public:
   virtual ~RunObserver() = default;
   virtual void RunChanged(const Run& run) = 0;
+  // A step, service or the run's setup started or ended (its record as
+  // stored: running, or a final status, skipped included), with the run's
+  // repository ("" for exec runs). Called as RunChanged is, in order with
+  // the run's own changes. Default: nothing.
+  virtual void StepChanged(const std::string& repo, const StepRecord& step) {}
 };
 
 class RunService {

@@ -380,8 +380,10 @@ Status StreamLog(const LogOptions& o, Reply& reply, const std::function<Status(c
   return st;
 }
 
-std::string SseEvent(std::string_view name, std::string_view data) {
-  std::string event = "event: ";
+std::string SseEvent(std::string_view name, std::string_view data, uint64_t id) {
+  std::string event;
+  if (id != 0) event = "id: " + std::to_string(id) + "\n";
+  event.append("event: ");
   event.append(name);
   event.push_back('\n');
   // Every line ending SSE knows (\r\n, \n, \r) ends a data line. A final

@@ -31,6 +31,7 @@
 #include "pipelines/run_store.h"
 #include "service/daemon/api_server.h"
 #include "service/daemon/auth.h"
+#include "service/daemon/event_hub.h"
 #include "service/daemon/principal.h"
 
 namespace slipway::daemon::api {
@@ -56,6 +57,7 @@ struct Request {
   json object;                                 // the body as a JSON object (routes taking one)
   std::map<std::string, std::string> headers;  // kWebhook routes: every header, names in lowercase
   std::string content_type;                    // the Content-Type header, raw
+  std::string last_event_id;                   // the Last-Event-ID header (SSE reconnection), raw
   Principal principal;                         // who asks (auth.h), resolved from the head
 
   const std::string& Param(const std::string& name) const;
@@ -197,6 +199,8 @@ struct Context {
   const Authenticator* auth = nullptr;
   AccessTokens* tokens = nullptr;
   bool dashboard = true;  // /ui/login, /ui/logout and /badge/ are served
+  // The run and step changes of GET /api/v1/events; null: not served.
+  EventHub* events = nullptr;
   // Called when a token is removed: open event streams of it end.
   std::function<void()> on_token_removed;
 };
@@ -214,6 +218,8 @@ void AddRegistryRoutes(Router& router, Context& context);
 // /api/v1/tokens, /api/v1/session, POST /ui/login and /ui/logout
 // (session_routes.cc).
 void AddSessionRoutes(Router& router, Context& context);
+// GET /api/v1/events (event_routes.cc).
+void AddEventRoutes(Router& router, Context& context);
 // POST /hooks/github, /hooks/gitea, /hooks/gitlab (hook_routes.cc).
 void AddHookRoutes(Router& router, Context& context);
 // The dashboard's page: /, /ui/, /ui/assets/* (dashboard_routes.cc).
@@ -290,10 +296,14 @@ class Fields {
   std::set<std::string> known_;
 };
 
-// One Server-Sent Event: "event: NAME", a "data:" line per line of `data`
-// (an empty one after a final line ending, so that the client's data ends
-// with "\n" exactly when `data` did), and the blank line that ends it.
-std::string SseEvent(std::string_view name, std::string_view data);
+// One Server-Sent Event: "id: ID" (unless 0), "event: NAME", a "data:"
+// line per line of `data` (an empty one after a final line ending, so that
+// the client's data ends with "\n" exactly when `data` did), and the blank
+// line that ends it.
+std::string SseEvent(std::string_view name, std::string_view data, uint64_t id = 0);
+// An SSE comment line (": keep-alive"): keeps proxies and the client's
+// reconnection timer from taking a quiet stream for a dead one.
+inline constexpr char kSseKeepAlive[] = ": keep-alive\n\n";
 
 // Serializes without throwing on ill-formed UTF-8 (replaced).
 std::string Dump(const json& value);

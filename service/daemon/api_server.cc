@@ -157,6 +157,9 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
   context_.auth = &auth_;
   context_.tokens = options_.access_tokens;
   context_.dashboard = options_.dashboard;
+  context_.events = options_.events;
+  // A revoked token's streams check it at once rather than at their next event.
+  if (options_.events) context_.on_token_removed = [events = options_.events] { events->Wake(); };
   AddServiceRoutes();
   if (options_.hooks != ApiServerOptions::Hooks::kOnly) {
     AddRegistryRoutes(router_, context_);
@@ -168,6 +171,7 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
     AddPromotionRoutes(router_, context_);
     AddSessionRoutes(router_, context_);
     AddDashboardRoutes(router_, context_);
+    if (options_.events) AddEventRoutes(router_, context_);
   }
   if (options_.hooks != ApiServerOptions::Hooks::kNone) AddHookRoutes(router_, context_);
 }
@@ -379,6 +383,7 @@ void Server::Dispatch(const Http::Request& http, const Router::Match& match, con
   }
   if (auto accept = http.headers().tryGetRaw("Accept")) request.accept = accept->value();
   if (auto tag = http.headers().tryGetRaw("If-None-Match")) request.if_none_match = tag->value();
+  if (auto last = http.headers().tryGetRaw("Last-Event-ID")) request.last_event_id = last->value();
   route.handler(request, shared);
 }
 

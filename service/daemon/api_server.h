@@ -62,6 +62,7 @@ class SigningKey;
 namespace slipway::daemon {
 
 class AccessTokens;
+class EventHub;
 class RegistryLogins;
 
 // What GET /api/v1/info says besides the live counts (running, queued).
@@ -127,6 +128,9 @@ struct ApiServerOptions {
   // whether anyone who reaches the listener may read (never operate).
   bool dashboard = true;
   bool dashboard_public_read = false;
+  // The run and step changes GET /api/v1/events streams (a RunObserver of
+  // the RunService); null: that route is not served. Outlives the server.
+  EventHub* events = nullptr;
 };
 
 namespace api {

@@ -34,6 +34,7 @@
 #include "service/daemon/commit_status_reporter.h"
 #include "service/daemon/config.h"
 #include "service/daemon/daemon_info.h"
+#include "service/daemon/event_hub.h"
 #include "service/daemon/hello_world.h"
 #include "engine/containers/container_service.h"
 #include "engine/containers/container_store.h"
@@ -286,6 +287,9 @@ class Daemon {
     status_options.retry_for = config_.status_retry_for;
     status_reporter_ = std::make_unique<CommitStatusReporter>(status_options, *repos_, *log_);
     runs_->AddObserver(status_reporter_.get());
+    // The dashboard's live events (GET /api/v1/events).
+    event_hub_ = std::make_unique<EventHub>();
+    runs_->AddObserver(event_hub_.get());
     SLIPWAY_ASSIGN_OR_RETURN(int interrupted, runs_->Recover());
     if (interrupted > 0) log_->Warn("runs.interrupted", {{"count", interrupted}});
     return OpenPromotions(*publisher_, *signing_key_);
@@ -334,6 +338,7 @@ class Daemon {
     options.access_tokens = access_tokens_.get();
     options.dashboard = config_.dashboard;
     options.dashboard_public_read = config_.dashboard_public_read;
+    options.events = event_hub_.get();
     // Webhooks on an address of their own: that listener serves only them,
     // and the API none.
     const bool own_hooks_listener =
@@ -375,6 +380,7 @@ class Daemon {
   std::unique_ptr<pipelines::RepoRegistry> repos_;
   std::unique_ptr<PipelineImages> pipeline_images_;
   std::unique_ptr<CommitStatusReporter> status_reporter_;  // before runs_: it observes them
+  std::unique_ptr<EventHub> event_hub_;                    // before runs_: it observes them
   std::unique_ptr<pipelines::SqlitePromotionStore> promotion_store_;
   std::unique_ptr<pipelines::PromotionService> promotions_;  // before runs_: it observes them
   std::unique_ptr<pipelines::RunService> runs_;            // before api_: the API uses it
