@@ -4,15 +4,15 @@
 // a line: its rest waits for the next one); whole lines are queued and
 // drawn once per animation frame, in batches parsed into a DocumentFragment
 // at once, so that 10,000 lines cost a few frames, not 10,000 reflows.
+// Lines live in blocks of kLinesPerBlock whose layout the browser skips
+// while they are off screen (content-visibility: auto), and the page reads
+// the layout (to stay at the bottom) only when the reader is there.
 import {makeConverter, paintRgb} from './ansi.js';
 import {h} from './dom.js';
 
 const kLinesPerFrame = 2500;
+const kLinesPerBlock = 500;
 const kRetryMs = 2000;
-
-function escapeAttr(s) {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 // Returns {element, stop()}. `anchorBase` is the route of this log
 // ("#/runs/12/steps/unit"); line N's anchor is anchorBase + "/L" + N.
@@ -24,7 +24,14 @@ export function followLog({runId, step, anchorBase, targetLine = 0, onEnd}) {
   const box = h('div', {class: 'log', tabindex: '0', role: 'log', 'aria-label': `Log of ${step}`}, lines);
   const element = h('section', {class: 'log-panel', 'aria-label': `Log of step ${step}`}, state, box);
   const converter = makeConverter();
-  const base = escapeAttr(anchorBase);
+  // A line's number is drawn by CSS (.line::before, from data-n): one
+  // element a line, not two. A click on it makes its anchor the address.
+  lines.addEventListener('click', (event) => {
+    const line = event.target;
+    if (!(line instanceof HTMLElement) || !line.classList.contains('line')) return;
+    if (event.clientX - line.getBoundingClientRect().left > parseFloat(getComputedStyle(line).paddingLeft)) return;
+    location.hash = `${anchorBase}/L${line.dataset.n}`;
+  });
   const rest = {stdout: '', stderr: ''};
   const queue = [];
   let count = 0;
@@ -63,32 +70,55 @@ export function followLog({runId, step, anchorBase, targetLine = 0, onEnd}) {
     requestAnimationFrame(draw);
   }
 
-  function atBottom() {
-    return box.scrollHeight - box.scrollTop - box.clientHeight < 40;
-  }
+  // Whether to keep the newest line in view: until the reader scrolls up.
+  let following = true;
+  let scrolling = false;  // our own scrollTop write, not the reader's
+  box.addEventListener('scroll', () => {
+    if (scrolling) {
+      scrolling = false;
+      return;
+    }
+    following = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  });
+  let block = null;
+  let inBlock = kLinesPerBlock;
 
   function draw() {
     scheduled = false;
     if (stopped) return;
-    const batch = queue.splice(0, kLinesPerFrame);
-    if (batch.length) {
+    let batch = queue.splice(0, kLinesPerFrame);
+    const drew = batch.length > 0;
+    while (batch.length) {
+      // Fill the open block, then start new ones.
+      if (inBlock === kLinesPerBlock) {
+        block = document.createElement('div');
+        block.className = 'block';
+        lines.appendChild(block);
+        inBlock = 0;
+      }
+      const take = batch.slice(0, kLinesPerBlock - inBlock);
+      batch = batch.slice(take.length);
+      inBlock += take.length;
       const parts = [];
       let rgb = false;
-      for (const [text, err] of batch) {
+      for (const [text, err] of take) {
         count++;
         const html = converter.ansi_to_html(text);
         if (!rgb && html.indexOf('ansi-rgb-') >= 0) rgb = true;
         parts.push(
-          `<div class="line${err ? ' err' : ''}" id="L${count}"><a class="ln" tabindex="-1" href="${base}/L${count}">${count}</a><span class="tx">${html}</span></div>`,
+          `<div class="line${err ? ' err' : ''}" id="L${count}" data-n="${count}">${html}</div>`,
         );
       }
       const template = document.createElement('template');
       template.innerHTML = parts.join('');
-      const fragment = template.content;
-      if (rgb) paintRgb(fragment);
-      const follow = !targetLine && atBottom();
-      lines.appendChild(fragment);
-      if (follow) box.scrollTop = box.scrollHeight;
+      if (rgb) paintRgb(template.content);
+      block.appendChild(template.content);
+    }
+    if (drew) {
+      if (following && !targetLine) {
+        scrolling = true;
+        box.scrollTop = box.scrollHeight;
+      }
       showTarget();
     }
     if (queue.length) schedule();
@@ -101,7 +131,7 @@ export function followLog({runId, step, anchorBase, targetLine = 0, onEnd}) {
     if (!el) return;
     targetShown = true;
     el.classList.add('target');
-    box.scrollTop = el.offsetTop - box.clientHeight / 3;
+    el.scrollIntoView({block: 'center'});
   }
 
   function finish() {

@@ -224,7 +224,7 @@ def case_log_live(args):
         run = run_status(args, args.run)
         check(step_of(run, "tick").get("status") == "running",
               "the step was not running when its first line showed: %s" % step_of(run, "tick"))
-        check(b.has("#L1 .tx span.ansi-green-fg"), "line 1 has no colour: " + b.find("#L1").get_attribute("innerHTML"))
+        check(b.has("#L1 span.ansi-green-fg"), "line 1 has no colour: " + b.find("#L1").get_attribute("innerHTML"))
         check(not b.has(".log-lines[data-done]"), "the log ended before the step did")
         b.wait("a later line", lambda: b.has("#L3"))
         # `<b>&amp;` printed by the step is text, not markup.
