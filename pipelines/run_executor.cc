@@ -362,6 +362,8 @@ Status RunExecutor::PlanUnits() {
     SLIPWAY_ASSIGN_OR_RETURN(limits.pids, EffectiveLimit(s.pids, repo_defaults.pids, dflt.pids, max.pids,
                                                          where + ".pids", "step_max_pids"));
     Unit u = make(s.name, false, s.image, s.commands, s.env, limits);
+    // The graph as the file made it, by name, for the record (the dashboard draws it).
+    for (size_t need : s.needs) records_[u.record].needs.push_back(pipeline_.steps[need].name);
     if (!s.secrets.empty()) {
       if (run_.repo.empty()) {
         return InvalidArgument(where + ".secrets: a local run (pipeline exec) has no repository to take secrets from");

@@ -123,8 +123,8 @@ class FieldReader {
     tests.Integer("skipped", &out->skipped);
     if (status_.ok()) status_ = tests.status();
   }
-  void Strings(const char* key, std::vector<std::string>* out) {
-    const ordered_json* v = Find(key, false);
+  void Strings(const char* key, std::vector<std::string>* out, bool optional = false) {
+    const ordered_json* v = Find(key, optional);
     if (v == nullptr) return;
     if (!v->is_array()) return Fail(key, "an array of strings");
     for (const auto& item : *v) {
@@ -317,6 +317,7 @@ ordered_json StepRecord::ToJsonValue() const {
   j["container_id"] = container_id;
   j["error"] = error;
   j["limits"] = LimitsJson(limits);
+  j["needs"] = needs;
   return j;
 }
 
@@ -336,6 +337,7 @@ Result<StepRecord> StepRecord::FromJsonValue(const ordered_json& value) {
   r.String("container_id", &step.container_id);
   r.String("error", &step.error);
   r.Limits("limits", &step.limits);
+  r.Strings("needs", &step.needs, /*optional=*/true);  // a slipwayd before issue 18 has none
   if (!r.status().ok()) return r.status();
   return step;
 }

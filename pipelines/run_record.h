@@ -130,6 +130,9 @@ struct StepRecord {
   std::string container_id;  // its sandbox, while it exists
   std::string error;         // why it is `error`
   StepLimits limits;         // as applied
+  // The steps it waits for, as the pipeline file made them (`depends_on`,
+  // or by default the step before); [] for services and the setup.
+  std::vector<std::string> needs;
 
   nlohmann::ordered_json ToJsonValue() const;
   static Result<StepRecord> FromJsonValue(const nlohmann::ordered_json& value);

@@ -43,6 +43,10 @@ class RunStore {
   virtual Result<Run> GetRun(int64_t id) const = 0;
   // Newest first.
   virtual Result<std::vector<Run>> ListRuns(const RunFilter& filter) const = 0;
+  // The newest run of each branch of `repo` that has runs (tag runs, which
+  // have no branch, left out), newest first. kNotFound for an unknown
+  // repository.
+  virtual Result<std::vector<Run>> ListBranches(const std::string& repo) const = 0;
   // The ids of the runs in `status`, oldest first (the queue after a restart,
   // the runs a crash interrupted).
   virtual Result<std::vector<int64_t>> RunIdsWithStatus(RunStatus status) const = 0;

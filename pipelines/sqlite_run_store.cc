@@ -132,6 +132,13 @@ const char* const kMigrations[] = {
     ALTER TABLE runs ADD COLUMN promotion_status TEXT NOT NULL DEFAULT '';
     ALTER TABLE runs ADD COLUMN promotion_error TEXT NOT NULL DEFAULT '';
     )sql",
+    // 4: the dashboard (issue 18): the steps a step waits for (a JSON array
+    // of names), for its graph. Steps of version 3 had none recorded.
+    R"sql(
+    ALTER TABLE steps ADD COLUMN needs TEXT NOT NULL DEFAULT '[]';
+    -- The newest run of each branch of a repository (branches, badges).
+    CREATE INDEX runs_repo_branch ON runs(repo, branch, id);
+    )sql",
 };
 
 constexpr int kMaxLimit = 500;
@@ -154,7 +161,7 @@ constexpr char kRunColumns[] =
     "pipeline_digest, promote_plan, promotion_status, promotion_error";
 constexpr char kStepColumns[] =
     "run_id, idx, name, kind, status, reason, exit_code, started_unix_ms, finished_unix_ms, duration_ms, "
-    "peak_memory_bytes, cpu_ns, container_id, error, timeout_ms, memory_bytes, millicpus, pids";
+    "peak_memory_bytes, cpu_ns, container_id, error, timeout_ms, memory_bytes, millicpus, pids, needs";
 
 constexpr int kRunColumnCount = 30;
 
@@ -344,6 +351,13 @@ Result<StepRecord> ReadStep(SQLite::Statement& q) {
   s.container_id = q.getColumn(12).getString();
   s.error = q.getColumn(13).getString();
   s.limits = ReadLimits(q, 14);
+  // Written by PutStep as a JSON array of strings; anything else reads as none.
+  nlohmann::json needs = nlohmann::json::parse(q.getColumn(18).getString(), nullptr, false);
+  if (needs.is_array()) {
+    for (const auto& name : needs) {
+      if (name.is_string()) s.needs.push_back(name.get<std::string>());
+    }
+  }
   return s;
 }
 
@@ -622,6 +636,21 @@ Result<std::vector<Run>> SqliteRunStore::ListRuns(const RunFilter& f) const {
   SLIPWAY_DB_CATCH(std::string("list runs"))
 }
 
+Result<std::vector<Run>> SqliteRunStore::ListBranches(const std::string& repo) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_);
+    if (!RepoExists(*db_, repo)) return NotFound(RepoName(repo) + ": not found");
+    // One MAX(id) per branch through the (repo, branch, id) index.
+    SQLite::Statement q(*db_, std::string("SELECT ") + kRunColumns +
+                                  " FROM runs WHERE id IN (SELECT MAX(id) FROM runs WHERE repo = ? AND "
+                                  "branch != '' GROUP BY branch) ORDER BY id DESC");
+    q.bind(1, repo);
+    return ReadRuns(q);
+  }
+  SLIPWAY_DB_CATCH(RepoName(repo) + ": list branches")
+}
+
 Result<std::vector<int64_t>> SqliteRunStore::RunIdsWithStatus(RunStatus status) const {
   std::lock_guard<std::mutex> lock(mu_);
   try {
@@ -723,7 +752,7 @@ Status SqliteRunStore::PutStep(const StepRecord& s) {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     if (!RunExists(*db_, s.run_id)) return NotFound(RunName(s.run_id) + ": not found");
     SQLite::Statement q(*db_, std::string("INSERT OR REPLACE INTO steps (") + kStepColumns +
-                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     int i = 1;
     q.bind(i++, s.run_id);
     q.bind(i++, s.index);
@@ -740,6 +769,7 @@ Status SqliteRunStore::PutStep(const StepRecord& s) {
     q.bind(i++, s.container_id);
     q.bind(i++, s.error);
     BindLimits(q, &i, s.limits);
+    q.bind(i++, nlohmann::json(s.needs).dump());
     q.exec();
     tx.commit();
     return Status::Ok();

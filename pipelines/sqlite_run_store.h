@@ -53,6 +53,7 @@ class SqliteRunStore : public RunStore {
   // kInvalidArgument for a limit outside 1..500, a commit prefix that is not
   // 4 to 40 hex digits, or negative times or ids.
   Result<std::vector<Run>> ListRuns(const RunFilter& filter) const override;
+  Result<std::vector<Run>> ListBranches(const std::string& repo) const override;
   Result<std::vector<int64_t>> RunIdsWithStatus(RunStatus status) const override;
   // Runs still queued or running are never removed; `keep` >= 0. The ids
   // come back oldest first.

@@ -202,7 +202,7 @@ struct Context {
   // The run and step changes of GET /api/v1/events; null: not served.
   EventHub* events = nullptr;
   // Called when a token is removed: open event streams of it end.
-  std::function<void()> on_token_removed;
+  std::function<void()> on_token_removed = nullptr;
 };
 
 void AddContainerRoutes(Router& router, Context& context);

@@ -134,6 +134,7 @@ class RepoRoutes {
   void Add(const Request& r, ReplyPtr reply);
   void List(const Request& r, ReplyPtr reply);
   void Get(const Request& r, ReplyPtr reply);
+  void Branches(const Request& r, ReplyPtr reply);
   void Remove(const Request& r, ReplyPtr reply);
   void PutSecret(const Request& r, ReplyPtr reply);
   void ListSecrets(const Request& r, ReplyPtr reply);
@@ -197,6 +198,20 @@ void RepoRoutes::Get(const Request& r, ReplyPtr reply) {
   reply->Json(200, RepoJson(*repo));
 }
 
+// GET /api/v1/repos/:name/branches: each branch with runs and its newest run.
+void RepoRoutes::Branches(const Request& r, ReplyPtr reply) {
+  auto runs = c_.store.ListBranches(r.Param("name"));
+  if (!runs.ok()) return reply->Error(runs.status());
+  json list = json::array();
+  for (const pipelines::Run& run : *runs) {
+    json entry;
+    entry["branch"] = run.branch;
+    entry["last_run"] = run.ToJsonValue();
+    list.push_back(std::move(entry));
+  }
+  reply->Json(200, list);
+}
+
 void RepoRoutes::Remove(const Request& r, ReplyPtr reply) {
   const std::string& name = r.Param("name");
   if (Status st = c_.runs.RemoveRepository(name); !st.ok()) return reply->Error(st);
@@ -253,6 +268,7 @@ void AddRepoRoutes(Router& router, Context& context) {
   router.Add("POST", base, kMutating | kJsonBody, {}, bind(&RepoRoutes::Add));
   router.Add("GET", base, kRead, {}, bind(&RepoRoutes::List));
   router.Add("GET", base + "/:name", kRead, {}, bind(&RepoRoutes::Get));
+  router.Add("GET", base + "/:name/branches", kRead, {}, bind(&RepoRoutes::Branches));
   router.Add("DELETE", base + "/:name", kMutating, {}, bind(&RepoRoutes::Remove));
   router.Add("GET", base + "/:name/secrets", kReadOnly, {}, bind(&RepoRoutes::ListSecrets));
   router.Add("PUT", base + "/:name/secrets/:key", kMutating | kRawBody, {}, bind(&RepoRoutes::PutSecret));

@@ -49,6 +49,7 @@ StepRecord SampleStep() {
   s.cpu_ns = 123456789;
   s.container_id = "c0ffee";
   s.limits = {.timeout_ms = 60000, .memory_bytes = 64 << 20, .millicpus = 500, .pids = 128};
+  s.needs = {"build", "lint"};
   return s;
 }
 
@@ -206,7 +207,8 @@ TEST(RunRecordTest, StepJson) {
   for (const auto& [k, v] : j.items()) keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"name", "kind", "status", "reason", "exit_code", "started_at",
                                             "finished_at", "duration_ms", "peak_memory_bytes", "cpu_ns",
-                                            "container_id", "error", "limits"}));
+                                            "container_id", "error", "limits", "needs"}));
+  EXPECT_EQ(j["needs"], (ordered_json{"build", "lint"}));
   EXPECT_EQ(j["kind"], "step");
   EXPECT_EQ(
       j["limits"],
@@ -222,6 +224,14 @@ TEST(RunRecordTest, StepJson) {
   EXPECT_EQ(back->ToJsonValue(), j);
   EXPECT_EQ(back->kind, StepKind::kService);
   EXPECT_EQ(back->limits.pids, 128);
+  EXPECT_EQ(back->needs, (std::vector<std::string>{"build", "lint"}));
+  // A slipwayd before steps had needs: none.
+  j.erase("needs");
+  back = StepRecord::FromJsonValue(j);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(back->needs.empty());
+  j["needs"] = "build";
+  EXPECT_FALSE(StepRecord::FromJsonValue(j).ok());
 }
 
 TEST(RunRecordTest, StepFromJsonIsStrict) {

@@ -238,6 +238,34 @@ TEST_F(SqliteRunStoreTest, PagingVisitsEveryRunOnce) {
   for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], 23 - static_cast<int64_t>(i));
 }
 
+TEST_F(SqliteRunStoreTest, BranchesWithTheirNewestRunNewestFirst) {
+  AddRepo("app");
+  AddRepo("other");
+  auto on = [&](const std::string& repo, const std::string& branch, const std::string& tag = "") {
+    RunRow run = NewRun(repo);
+    run.branch = branch;
+    run.tag = tag;
+    return Add(run);
+  };
+  on("app", "main");                              // 1
+  on("app", "feature/x");                         // 2
+  on("app", "main");                              // 3
+  on("other", "main");                            // 4: another repository's
+  on("app", "", "v1.0");                          // 5: a tag run, no branch
+  const int64_t newest_x = on("app", "feature/x");  // 6
+  auto branches = store_->ListBranches("app");
+  ASSERT_TRUE(branches.ok()) << branches.status().ToString();
+  ASSERT_EQ(branches->size(), 2u);
+  EXPECT_EQ((*branches)[0].branch, "feature/x");
+  EXPECT_EQ((*branches)[0].id, newest_x);
+  EXPECT_EQ((*branches)[1].branch, "main");
+  EXPECT_EQ((*branches)[1].id, 3);
+  EXPECT_TRUE(store_->ListBranches("other").ok());
+  EXPECT_EQ(store_->ListBranches("nosuch").status().code(), Code::kNotFound);
+  AddRepo("empty");
+  EXPECT_TRUE(store_->ListBranches("empty")->empty());
+}
+
 TEST_F(SqliteRunStoreTest, BadFiltersAreInvalidArguments) {
   for (RunFilter f :
        {RunFilter{.limit = 0}, RunFilter{.limit = 501}, RunFilter{.limit = -1}, RunFilter{.commit = "abc"},
@@ -315,7 +343,7 @@ TEST_F(SqliteRunStoreTest, ReopeningMigratesOnceAndKeepsTheData) {
   }
   auto db = OpenDatabase(path_);
   ASSERT_TRUE(db.ok());
-  EXPECT_EQ(*SchemaVersion(**db, "pipelines"), 3);
+  EXPECT_EQ(*SchemaVersion(**db, "pipelines"), 4);
   struct stat st;
   ASSERT_EQ(::stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);  // it holds sealed secrets
@@ -333,6 +361,7 @@ TEST_F(SqliteRunStoreTest, StepsByNameInIndexOrder) {
   test.exit_code = 137;
   test.limits.memory_bytes = 1 << 20;
   test.cpu_ns = 5;
+  test.needs = {"db-migrate", "lint"};
   ASSERT_TRUE(store_->PutStep(test).ok());  // replaces, by name
 
   auto steps = store_->ListSteps(id);
@@ -342,6 +371,8 @@ TEST_F(SqliteRunStoreTest, StepsByNameInIndexOrder) {
   EXPECT_EQ((*steps)[0].kind, StepKind::kService);
   EXPECT_EQ((*steps)[1].ToJsonValue(), test.ToJsonValue());
   EXPECT_EQ((*steps)[1].run_id, id);
+  EXPECT_EQ((*steps)[1].needs, test.needs);
+  EXPECT_TRUE((*steps)[0].needs.empty());
   EXPECT_EQ((*steps)[2].name, "deploy");
 
   Status orphan = store_->PutStep({.run_id = 42, .name = "x"});
@@ -540,10 +571,11 @@ TEST_F(SqliteRunStoreTest, AVersionOneDatabaseIsMigratedWithItsData) {
   EXPECT_FALSE(run->no_secrets);
   EXPECT_EQ(run->superseded_by, 0);
   EXPECT_EQ(store_->ListSteps(1)->size(), 1u);
+  EXPECT_TRUE(store_->ListSteps(1)->at(0).needs.empty());  // version 4 adds them, none for old steps
   EXPECT_EQ(Add(NewRun("app")), 2);
   auto db = OpenDatabase(path_);
   ASSERT_TRUE(db.ok());
-  EXPECT_EQ(*SchemaVersion(**db, "pipelines"), 3);
+  EXPECT_EQ(*SchemaVersion(**db, "pipelines"), 4);
 }
 
 TEST_F(SqliteRunStoreTest, DeliveriesAreNewOnceUntilTheyExpire) {

@@ -15,9 +15,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/pipelines/git_fixture.h"
@@ -264,6 +266,70 @@ TEST_F(EventsApiTest, ARevokedTokensStreamEndsAndAReadTokenMayListen) {
   EventStream nobody(daemon_->port(), "/api/v1/events", {});
   nobody.ReadUntil([](const auto&) { return false; }, std::chrono::seconds(5));
   EXPECT_EQ(nobody.status(), 401);
+}
+
+// Steps' needs as the pipeline file made them, and the branches of a
+// repository with their newest runs (GET /api/v1/repos/{name}/branches).
+TEST_F(EventsApiTest, StepsCarryTheirNeedsAndBranchesTheirNewestRun) {
+  repos_.push_back(std::make_unique<TestRepo>());
+  TestRepo& repo = *repos_.back();
+  repo.Commit(
+      {{".slipway.yml",
+        "services:\n  - name: cache\n    image: busybox\n    commands: [\"sleep 30\"]\n"
+        "steps:\n"
+        "  - name: unit\n    image: busybox\n    commands: [\"true\"]\n"
+        "  - name: lint\n    image: busybox\n    commands: [\"true\"]\n    depends_on: []\n"
+        "  - name: package\n    image: busybox\n    commands: [\"true\"]\n    depends_on: [lint, unit]\n"
+        "  - name: ship\n    image: busybox\n    commands: [\"true\"]\n"}},
+      "a graph");
+  repo.Push("main");
+  repo.WorkGit("checkout -q -b feature/x");
+  repo.Push("feature/x");
+  ASSERT_EQ(Api().Post("/api/v1/repos", {{"name", "graphed"}, {"url", repo.file_url()}}).status, 201);
+  HttpReply none = Api().Get("/api/v1/repos/graphed/branches");
+  ASSERT_EQ(none.status, 200) << none;
+  EXPECT_EQ(none.Json(), json::array());
+
+  auto run_on = [&](const std::string& branch) {
+    HttpReply r = Api().Post("/api/v1/repos/graphed/runs", {{"branch", branch}});
+    EXPECT_EQ(r.status, 201) << r;
+    return r.Json().value("id", int64_t{0});
+  };
+  const int64_t first = run_on("main");
+  // Waits for its end through the run's own answer.
+  json run;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+       std::chrono::steady_clock::now() < deadline;) {
+    run = Api().Get("/api/v1/runs/" + std::to_string(first)).Json();
+    if (run.value("status", "") != "queued" && run.value("status", "") != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(run["status"], "success") << run;
+  std::map<std::string, json> needs;
+  for (const json& step : run["steps"]) needs[step.value("name", "")] = step["needs"];
+  EXPECT_EQ(needs["_setup"], json::array());
+  EXPECT_EQ(needs["cache"], json::array());
+  EXPECT_EQ(needs["unit"], json::array());
+  EXPECT_EQ(needs["lint"], json::array());
+  EXPECT_EQ(needs["package"], json({"lint", "unit"}));
+  EXPECT_EQ(needs["ship"], json({"package"}));
+
+  const int64_t second = run_on("feature/x");
+  const int64_t third = run_on("main");
+  HttpReply branches = Api().Get("/api/v1/repos/graphed/branches");
+  ASSERT_EQ(branches.status, 200) << branches;
+  ASSERT_EQ(branches.Json().size(), 2u) << branches;
+  EXPECT_EQ(branches.Json()[0]["branch"], "main");
+  EXPECT_EQ(branches.Json()[0]["last_run"]["id"], third);
+  EXPECT_EQ(branches.Json()[1]["branch"], "feature/x");
+  EXPECT_EQ(branches.Json()[1]["last_run"]["id"], second);
+  EXPECT_TRUE(IsApiError(Api().Get("/api/v1/repos/nosuch/branches"), 404, "not_found"));
+  // A read token may list them.
+  HttpReply made = Api().Post("/api/v1/tokens", {{"name", "brancher"}, {"scope", "read"}});
+  ASSERT_EQ(made.status, 201);
+  EXPECT_EQ(Api().WithToken(made.Json().value("token", "")).Get("/api/v1/repos/graphed/branches").status,
+            200);
+  for (int64_t id : {second, third}) Api().Post("/api/v1/runs/" + std::to_string(id) + "/cancel");
 }
 
 }  // namespace
