@@ -63,7 +63,7 @@ function stepCard(run, step, selected) {
     {class: `step${selected ? ' selected' : ''}`, id: `step-${step.name}`, dataset: {status: step.status}},
     h(
       'a',
-      {href: `#/runs/${run.id}/steps/${seg(step.name)}`, 'aria-current': selected ? 'true' : null},
+      {href: `#/runs/${run.id}/steps/${seg(step.name)}`, id: `step-link-${step.name}`, 'aria-current': selected ? 'true' : null},
       h('span', {class: 'step-name'}, step.name),
       ' ',
       statusBadge(step.status),
@@ -267,6 +267,16 @@ export function renderRun(main, idText, selectedStep, targetLine) {
   }
 
   function draw() {
+    // Redrawn as the run moves on: the keyboard's focus stays where it was.
+    const focused = document.activeElement && document.activeElement.id;
+    drawParts();
+    if (focused && document.activeElement !== document.getElementById(focused)) {
+      const again = document.getElementById(focused);
+      if (again) again.focus({preventScroll: true});
+    }
+  }
+
+  function drawParts() {
     replace(top, header(run), actions(run, reload));
     const steps = run.steps || [];
     const regular = steps.filter((s) => s.kind !== 'service' && s.kind !== 'setup');
