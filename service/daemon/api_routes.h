@@ -218,6 +218,8 @@ void AddRegistryRoutes(Router& router, Context& context);
 // /api/v1/tokens, /api/v1/session, POST /ui/login and /ui/logout
 // (session_routes.cc).
 void AddSessionRoutes(Router& router, Context& context);
+// GET /badge/{repo}/{branch}.svg (badge_routes.cc).
+void AddBadgeRoutes(Router& router, Context& context);
 // GET /api/v1/events (event_routes.cc).
 void AddEventRoutes(Router& router, Context& context);
 // POST /hooks/github, /hooks/gitea, /hooks/gitlab (hook_routes.cc).

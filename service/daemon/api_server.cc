@@ -172,6 +172,7 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
     AddSessionRoutes(router_, context_);
     AddDashboardRoutes(router_, context_);
     if (options_.events) AddEventRoutes(router_, context_);
+    if (options_.dashboard) AddBadgeRoutes(router_, context_);
   }
   if (options_.hooks != ApiServerOptions::Hooks::kNone) AddHookRoutes(router_, context_);
 }

@@ -28,8 +28,10 @@
 // a kept-alive connection is closed after idle_timeout without a request.
 // Framing is checked before Pistache reads anything (request_head.h): a
 // Content-Length over max_body_bytes is 413 before a byte of the body is
-// read (/hooks/*: over webhook_max_body_bytes), and a request to /api/v1/
-// without the token is 401 before its body is read. Webhook deliveries carry
+// read (/hooks/*: over webhook_max_body_bytes; /ui/login: over 4 KiB), a
+// request to /api/v1/ without a credential is 401 before its body is read,
+// and only the control token and operate tokens may send bodies at all
+// (auth.h, principal.h; the login's small body excepted). Webhook deliveries carry
 // no token: their bodies are read (each up to webhook_max_body_bytes, all
 // together up to max(4 x that, 64 MiB), else 503) and authenticated by
 // their signature (hook_routes.cc). Each refused request's connection is closed once the

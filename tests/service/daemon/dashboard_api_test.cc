@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -353,6 +354,73 @@ TEST_F(DashboardApiTest, NoTokenIsKeptOrLoggedInPlainText) {
   EXPECT_TRUE(Contains(daemon_->Log(), "secretive")) << "the log names tokens by name";
 }
 
+TEST_F(DashboardApiTest, BadgesTellTheNewestRunOfABranchAndEscapeNames) {
+  repos_.push_back(std::make_unique<TestRepo>());
+  TestRepo& repo = *repos_.back();
+  auto pipeline = [](const std::string& command) {
+    return std::map<std::string, std::string>{
+        {".slipway.yml", "steps:\n  - name: s\n    image: busybox\n    commands: [\"" + command + "\"]\n"}};
+  };
+  repo.Commit(pipeline("true"), "passes");
+  repo.Push("main");
+  repo.WorkGit("checkout -q -b broken");
+  repo.Commit(pipeline("false"), "fails");
+  repo.Push("broken");
+  repo.WorkGit("checkout -q -b slow");
+  repo.Commit(pipeline("sleep 120"), "sleeps");
+  repo.Push("slow");
+  ASSERT_EQ(Api().Post("/api/v1/repos", {{"name", "badged"}, {"url", repo.file_url()}}).status, 201);
+  auto run_on = [&](const std::string& branch) {
+    HttpReply r = Api().Post("/api/v1/repos/badged/runs", {{"branch", branch}});
+    EXPECT_EQ(r.status, 201) << r;
+    return r.Json().value("id", int64_t{0});
+  };
+  WaitForStatus(run_on("main"), "success");
+  WaitForStatus(run_on("broken"), "failure");
+  const int64_t slow = run_on("slow");
+  WaitForStatus(slow, "running");
+
+  auto badge = [&](const std::string& branch) { return Api().Get("/badge/badged/" + branch + ".svg"); };
+  auto message_of = [](const HttpReply& r) {
+    std::smatch m;
+    return std::regex_search(r.body, m, std::regex(R"(<title>badged \S* ?[^:<]*: ([a-z]+)</title>)"))
+               ? m[1].str()
+               : "";
+  };
+  HttpReply main = badge("main");
+  ASSERT_EQ(main.status, 200) << main;
+  EXPECT_TRUE(main.content_type.starts_with("image/svg+xml")) << main;
+  EXPECT_EQ(main.Header("Cache-Control"), "no-cache");
+  EXPECT_TRUE(main.body.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"")) << main.body;
+  EXPECT_EQ(message_of(main), "passing") << main.body;
+  EXPECT_EQ(message_of(badge("broken")), "failing");
+  EXPECT_EQ(message_of(badge("slow")), "running");
+  EXPECT_EQ(message_of(badge("never-run")), "unknown");
+  ASSERT_EQ(Api().Post("/api/v1/runs/" + std::to_string(slow) + "/cancel").status, 200);
+  WaitForStatus(slow, "cancelled");
+  EXPECT_EQ(message_of(badge("slow")), "cancelled");
+
+  // A hostile branch name is text, never markup.
+  HttpReply hostile = Api().Get("/badge/badged/%3Cscript%3Ealert(1)%3Cb%3E%26%22'.svg");
+  ASSERT_EQ(hostile.status, 200) << hostile;
+  EXPECT_FALSE(Contains(hostile.body, "<script")) << hostile.body;
+  EXPECT_TRUE(Contains(hostile.body, "&lt;script&gt;alert(1)")) << hostile.body;
+  HttpReply quoted = Api().Get("/badge/badged/a%22%20onload%3D%22x%26%27.svg");
+  ASSERT_EQ(quoted.status, 200) << quoted;
+  EXPECT_FALSE(Contains(quoted.body, "\" onload")) << quoted.body;
+  EXPECT_TRUE(Contains(quoted.body, "a&quot; onload=&quot;x&amp;&apos;")) << quoted.body;
+
+  EXPECT_TRUE(IsApiError(Api().Get("/badge/nosuch/main.svg"), 404, "not_found"));
+  EXPECT_TRUE(IsApiError(Api().Get("/badge/badged/main.png"), 404, "not_found"));
+  EXPECT_TRUE(IsApiError(Api().Get("/badge/badged/.svg"), 404, "not_found"));
+  // The read rule: a read token or the cookie, else 401.
+  EXPECT_TRUE(IsApiError(Api().WithoutToken().Get("/badge/badged/main.svg"), 401, "unauthenticated"));
+  const std::string reader = MakeToken("badge-reader", "read");
+  EXPECT_EQ(Api().WithToken(reader).Get("/badge/badged/main.svg").status, 200);
+  EXPECT_EQ(Api().WithoutToken().Send("GET", "/badge/badged/main.svg", "", "", {CookieHeader(reader)}).status,
+            200);
+}
+
 // dashboard_public_read: anyone reads, nobody operates without a token.
 TEST(DashboardPublicReadTest, AnonymousReadsButNeverOperates) {
   std::unique_ptr<DaemonUnderTest> daemon = StartDaemonWithBusybox({"--dashboard-public-read", "true"});
@@ -360,6 +428,7 @@ TEST(DashboardPublicReadTest, AnonymousReadsButNeverOperates) {
   ApiClient anyone = daemon->Api().WithoutToken();
   EXPECT_EQ(anyone.Get("/api/v1/runs").status, 200);
   EXPECT_EQ(anyone.Get("/api/v1/repos").status, 200);
+  EXPECT_TRUE(IsApiError(anyone.Get("/badge/nosuch/main.svg"), 404, "not_found"));  // past the read rule
   EXPECT_EQ(anyone.Get("/api/v1/session").Json(), json({{"name", ""}, {"scope", "read"}, {"csrf", ""}}));
   EXPECT_TRUE(IsApiError(anyone.Post("/api/v1/runs/1/cancel"), 403, "permission_denied"));
   EXPECT_TRUE(IsApiError(anyone.Post("/api/v1/runs/1/rerun"), 403, "permission_denied"));
