@@ -156,4 +156,15 @@ api.onStreamState((state) => {
 });
 
 window.addEventListener('hashchange', () => show(true));
+// Streams hold connections, and a browser opens only six per origin over
+// HTTP/1.1: a page left (or kept in the back-forward cache) closes its
+// streams at once, so that the next page's are not queued behind them.
+window.addEventListener('pagehide', () => {
+  if (current && current.stop) current.stop();
+  current = null;
+  api.stopEvents();
+});
+window.addEventListener('pageshow', (event) => {
+  if (event.persisted) show(false);
+});
 show(false);
