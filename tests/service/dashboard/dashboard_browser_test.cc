@@ -79,8 +79,8 @@ class DashboardBrowserTest : public PipelineTest {
  protected:
   // The script's case `name` against this slipwayd; its output on failure.
   void Browse(const std::string& name, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {"/usr/bin/python3", g_script, name, "--url", daemon().Url(),
-                                     "--control", daemon().Token()};
+    std::vector<std::string> argv = {"/usr/bin/python3", g_script,        name, "--url", daemon().Url(),
+                                     "--control",        daemon().Token()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     Outcome o = Execute(argv, {}, std::chrono::seconds(240));
     EXPECT_EQ(o.code, 0) << "dashboard_browser.py " << name << ":\n" << o;
