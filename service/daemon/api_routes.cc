@@ -386,16 +386,18 @@ std::string SseEvent(std::string_view name, std::string_view data, uint64_t id) 
   event.append("event: ");
   event.append(name);
   event.push_back('\n');
-  // Every line ending SSE knows (\r\n, \n, \r) ends a data line; a final
-  // line ending adds no empty line of its own.
+  // Every line ending SSE knows (\r\n, \n, \r) ends a data line. A final
+  // line ending is followed by an empty data line, so that the client's
+  // data ends with "\n" exactly when the chunk did: a log chunk may end in
+  // the middle of a line, and the dashboard must not break the line there.
   size_t start = 0;
-  do {
+  for (;;) {
     size_t end = data.find_first_of("\r\n", start);
     std::string_view line = data.substr(start, end == std::string_view::npos ? end : end - start);
     event.append("data: ").append(line).push_back('\n');
     if (end == std::string_view::npos) break;
     start = end + ((data[end] == '\r' && end + 1 < data.size() && data[end + 1] == '\n') ? 2 : 1);
-  } while (start < data.size());
+  }
   event.push_back('\n');
   return event;
 }

@@ -52,6 +52,7 @@ struct Request {
   std::map<std::string, std::string> params;   // "id" -> decoded path segment
   std::map<std::string, std::string> query;    // decoded; only names the route allows
   std::string accept;                          // the Accept header, raw
+  std::string if_none_match;                   // the If-None-Match header, raw (the dashboard's 304s)
   std::string body;                            // raw
   json object;                                 // the body as a JSON object (routes taking one)
   std::map<std::string, std::string> headers;  // kWebhook routes: every header, names in lowercase
@@ -223,6 +224,12 @@ void AddBadgeRoutes(Router& router, Context& context);
 void AddEventRoutes(Router& router, Context& context);
 // POST /hooks/github, /hooks/gitea, /hooks/gitlab (hook_routes.cc).
 void AddHookRoutes(Router& router, Context& context);
+// The dashboard's page: /, /ui/, /ui/assets/* (dashboard_routes.cc).
+void AddDashboardRoutes(Router& router, Context& context);
+
+// The headers every page answer carries (docs/dashboard.md): the strict
+// Content-Security-Policy, nosniff, no referrer, no framing.
+void SetPageHeaders(Reply& reply);
 
 // --- Helpers for handlers ---
 
@@ -292,7 +299,9 @@ class Fields {
 };
 
 // One Server-Sent Event: "id: ID" (unless 0), "event: NAME", a "data:"
-// line per line of `data`, and the blank line that ends it.
+// line per line of `data` (an empty one after a final line ending, so that
+// the client's data ends with "\n" exactly when `data` did), and the blank
+// line that ends it.
 std::string SseEvent(std::string_view name, std::string_view data, uint64_t id = 0);
 // An SSE comment line (": keep-alive"): keeps proxies and the client's
 // reconnection timer from taking a quiet stream for a dead one.

@@ -170,6 +170,7 @@ Server::Server(ApiServerOptions options, ContainerService& containers, ImageServ
     if (options_.tests) AddTestRoutes(router_, context_);
     AddPromotionRoutes(router_, context_);
     AddSessionRoutes(router_, context_);
+    AddDashboardRoutes(router_, context_);
     if (options_.events) AddEventRoutes(router_, context_);
     if (options_.dashboard) AddBadgeRoutes(router_, context_);
   }
@@ -382,6 +383,7 @@ void Server::Dispatch(const Http::Request& http, const Router::Match& match, con
     return;
   }
   if (auto accept = http.headers().tryGetRaw("Accept")) request.accept = accept->value();
+  if (auto tag = http.headers().tryGetRaw("If-None-Match")) request.if_none_match = tag->value();
   if (auto last = http.headers().tryGetRaw("Last-Event-ID")) request.last_event_id = last->value();
   route.handler(request, shared);
 }
