@@ -192,6 +192,9 @@ TEST_F(SandboxPoolTest, KillNineThenRestartLeavesNothingOfTheOldPool) {
   std::string killed = *old_pool.begin();
   Proc killed_monitor = Recorded(StateOf(*daemon_, killed), "owner");
   Proc killed_init = Recorded(StateOf(*daemon_, killed), "init");
+  // Stopped first: once slipwayd is gone it would otherwise see its socket
+  // close and clean up (and be reaped) before the SIGKILL reaches it.
+  ASSERT_EQ(::kill(killed_monitor.pid, SIGSTOP), 0);
   daemon_->Kill9();
   ASSERT_EQ(::kill(killed_monitor.pid, SIGKILL), 0);
   for (const Proc& m : monitors) {
