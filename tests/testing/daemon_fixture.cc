@@ -623,6 +623,20 @@ json DaemonUnderTest::WaitForState(const std::string& id, const std::string& sta
   }
 }
 
+json DaemonUnderTest::WaitForRun(int64_t id, const std::string& status, milliseconds deadline) const {
+  auto until = Clock::now() + deadline;
+  json run;
+  for (;;) {
+    run = Api().Get("/api/v1/runs/" + std::to_string(id)).Json();
+    if (run.value("status", "") == status) return run;
+    if (Clock::now() > until) {
+      ADD_FAILURE() << "run " << id << " never became " << status << ": " << run;
+      return run;
+    }
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+}
+
 std::vector<json> DaemonUnderTest::List(bool all) const {
   HttpReply r = Api().Get(std::string("/api/v1/containers?all=") + (all ? "true" : "false"));
   json j = r.Json();

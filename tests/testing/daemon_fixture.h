@@ -171,6 +171,10 @@ class DaemonUnderTest {
   // fails). The container as last seen.
   nlohmann::json WaitForState(const std::string& id, const std::string& state,
                               std::chrono::milliseconds deadline = std::chrono::seconds(20)) const;
+  // Polls GET /api/v1/runs/ID until its status is `status` (a failure after
+  // `deadline`). The run as last seen.
+  nlohmann::json WaitForRun(int64_t id, const std::string& status,
+                            std::chrono::milliseconds deadline = std::chrono::seconds(60)) const;
   // GET /api/v1/containers?all=...: the "containers" array.
   std::vector<nlohmann::json> List(bool all = true) const;
   // DELETE /api/v1/containers/ID?force=true for every container.

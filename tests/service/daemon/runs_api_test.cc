@@ -56,18 +56,7 @@ class RunsApiTest : public ::testing::Test {
     for (const std::string& d : dirs_) std::filesystem::remove_all(d);
   }
 
-  // Polls GET /api/v1/runs/ID until its status is `status`; the run as last seen.
-  json WaitForStatus(int64_t id, const std::string& status) {
-    json run;
-    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-         std::chrono::steady_clock::now() < deadline;) {
-      run = Api().Get("/api/v1/runs/" + std::to_string(id)).Json();
-      if (run.value("status", "") == status) return run;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ADD_FAILURE() << "run " << id << " never became " << status << ": " << run;
-    return run;
-  }
+  json WaitForStatus(int64_t id, const std::string& status) { return daemon_->WaitForRun(id, status); }
 
   static DaemonUnderTest* daemon_;
   std::vector<std::string> dirs_;
