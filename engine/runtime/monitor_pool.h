@@ -82,6 +82,7 @@ class MonitorPool {
   std::deque<PooledMonitor> idle_;
   Status last_error_;
   bool closed_ = false;
+  std::chrono::steady_clock::time_point last_take_;
   std::thread refill_;
 };
 
