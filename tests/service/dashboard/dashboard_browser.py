@@ -25,7 +25,8 @@ import urllib.error
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (NoSuchElementException, SessionNotCreatedException,
+                                        StaleElementReferenceException, TimeoutException)
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -52,7 +53,24 @@ def shots_dir():
 class Browser:
     def __init__(self, url, width=1280, height=900):
         self.url = url.rstrip("/")
-        self.profile = tempfile.mkdtemp(prefix="slipway-chromium-")
+        # Chromium's own start sometimes fails on a busy host ("chrome not
+        # reachable": chromedriver gave up waiting for its DevTools port).
+        # That is the browser's start, not the page under test: tried again
+        # with a fresh profile, at most three times.
+        for attempt in range(3):
+            self.profile = tempfile.mkdtemp(prefix="slipway-chromium-")
+            try:
+                self.driver = webdriver.Chrome(
+                    service=Service("/usr/bin/chromedriver"), options=self._options(width, height))
+                break
+            except SessionNotCreatedException as e:
+                shutil.rmtree(self.profile, ignore_errors=True)
+                if attempt == 2:
+                    raise
+                print("chromium did not start (%s); again" % str(e).splitlines()[0], file=sys.stderr)
+        self.console = []
+
+    def _options(self, width, height):
         options = Options()
         for arg in (
             "--headless=new",
@@ -66,8 +84,7 @@ class Browser:
             options.add_argument(arg)
         options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-        self.console = []
+        return options
 
     def quit(self):
         try:
