@@ -86,6 +86,12 @@ class Browser:
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         return options
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.quit()
+
     def quit(self):
         try:
             self.driver.quit()
@@ -189,8 +195,7 @@ def step_of(run, name):
 
 def case_login(args):
     """No credential: the login form, not the data; a wrong token is told."""
-    b = Browser(args.url)
-    try:
+    with Browser(args.url) as b:
         b.open("#/runs")
         b.wait("the login form", lambda: b.has("#login #token"))
         check(not b.find("#nav").is_displayed(), "the navigation is shown before login")
@@ -201,14 +206,11 @@ def case_login(args):
         b.wait("the wrong-token message", lambda: "not valid" in b.text("#login-error"))
         check(not b.has("#session"), "a wrong token made a session")
         b.check_console(allowed=("401",))
-    finally:
-        b.quit()
 
 
 def case_runs_live(args):
     """A run triggered after the page loaded appears, and ends, without a reload."""
-    b = Browser(args.url)
-    try:
+    with Browser(args.url) as b:
         b.login(args.token)
         b.go("#/runs")
         b.wait("the runs table", lambda: b.has("#runs-body") and "Loading" not in b.text("#runs-note"))
@@ -226,14 +228,11 @@ def case_runs_live(args):
             "const i = document.querySelector('#repos img'); return i && i.complete && i.naturalWidth > 0"))
         b.shot("repos")
         b.check_console()
-    finally:
-        b.quit()
 
 
 def case_log_live(args):
     """A step's log shows while the step writes it, with its colours, escaped."""
-    b = Browser(args.url)
-    try:
+    with Browser(args.url) as b:
         b.login(args.token)
         b.go("#/runs/%d/steps/tick" % args.run)
         b.wait("the first line", lambda: b.has("#L1"))
@@ -249,14 +248,11 @@ def case_log_live(args):
         check(not b.has(".log-lines b"), "the step's output became HTML")
         b.shot("run_log_live")
         b.check_console()
-    finally:
-        b.quit()
 
 
 def case_failed_test(args):
     """A failed JUnit case is listed with its message; views as screenshots."""
-    b = Browser(args.url)
-    try:
+    with Browser(args.url) as b:
         b.login(args.token)
         b.go("#/runs/%d" % args.run)
         b.wait("the failed tests", lambda: b.has("#failed-tests li"))
@@ -285,14 +281,11 @@ def case_failed_test(args):
         check(width <= 390, "the run page is %d px wide at a 390 px window" % width)
         b.shot("run_390px")
         b.check_console()
-    finally:
-        b.quit()
 
 
 def case_cancel(args):
     """An operate token cancels a running run from the page."""
-    b = Browser(args.url)
-    try:
+    with Browser(args.url) as b:
         b.login(args.token)
         b.go("#/runs/%d" % args.run)
         b.wait("the Cancel button", lambda: b.has("#cancel"))
@@ -302,14 +295,11 @@ def case_cancel(args):
         check(run_status(args, args.run)["status"] == "cancelled", "the run was not cancelled")
         check(not b.has("#cancel"), "Cancel is still offered")
         b.check_console()
-    finally:
-        b.quit()
 
 
 def case_read_cannot_cancel(args):
     """A read token sees the running run without Cancel; the API says 403."""
-    b = Browser(args.url)
-    try:
+    with Browser(args.url) as b:
         b.login(args.token)
         check("(read)" in b.text("#session"), "the session reads " + b.text("#session"))
         b.go("#/runs/%d" % args.run)
@@ -331,14 +321,11 @@ def case_read_cannot_cancel(args):
         check(result["status"] == 403, "cancel with the read session: %s" % result)
         check(run_status(args, args.run)["status"] == "running", "the run stopped")
         b.check_console(allowed=("403",))
-    finally:
-        b.quit()
 
 
 def case_unreachable(args):
     """slipwayd stopped under a loaded page: the banner says so."""
-    b = Browser(args.url)
-    try:
+    with Browser(args.url) as b:
         b.login(args.token)
         b.go("#/runs")
         b.wait("the runs table", lambda: b.has("#runs-body"))
@@ -352,8 +339,6 @@ def case_unreachable(args):
         check(b.find("#banner").is_displayed(), "the banner went away")
         b.shot("unreachable")
         b.check_console(allowed=("ERR_CONNECTION_REFUSED", "net::", "127.0.0.1"))
-    finally:
-        b.quit()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
