@@ -707,8 +707,8 @@ Status RunExecutor::AwaitServices() {
 // (under control_.mu()) decides, for every pending step: stopped (the run
 // stops), skipped (a need did not succeed, or `when`), started (every need
 // succeeded), or waiting. A step that waits only for steps now running, and
-// will run if they succeed, is created ahead (Create): when its needs end,
-// starting it is all that is left. Then the scheduler sleeps until a step's
+// will run if they succeed, is created ahead (Create) and its sandbox
+// staged: when its needs end, starting it is all that is left. Then the scheduler sleeps until a step's
 // end wakes it (RecordEnd notifies before it writes anything) or a stop.
 void RunExecutor::RunSteps() {
   const size_t first = 1 + services_.size();  // records_ index of step 0
@@ -792,7 +792,11 @@ void RunExecutor::RunSteps() {
     for (size_t rec : changed) Discard(steps_[rec - first]);
     // A creation ahead that fails is not the step's failure: Launch tries
     // again once its needs succeeded, and records that error if it recurs.
-    for (size_t i : to_create) (void)Create(steps_[i]);
+    // Its sandbox is staged too, in the background (ContainerService::Stage):
+    // once its needs succeed, only its command's exec is left.
+    for (size_t i : to_create) {
+      if (Create(steps_[i]).ok()) (void)d_.containers.Stage(steps_[i].container_id);
+    }
     if (!more && to_launch.empty() && changed.empty()) break;
     if (!to_launch.empty() || !changed.empty()) continue;  // look again at once
     // Wait for a running step's end (RecordEnd notifies), or for a stop,

@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -149,6 +150,16 @@ class ContainerService {
   // created -> queued. kFailedPrecondition if it is not "created".
   // kResourceExhausted if the queue is full.
   Status Start(const std::string& id_or_name);
+  // For a caller that knows a created container will be started soon (a
+  // pipeline step whose needs are running): makes its sandbox now, in the
+  // background, up to its command's exec (MonitorClient::Stage), so that
+  // its start only lets the init exec. The container stays "created" and
+  // runs nothing until Start(); Stop() or Remove() drop the staged sandbox.
+  // Best effort and never blocking: without warm starts (sandbox_pool_size
+  // 0), for a network that is not private, or if staging fails (logged),
+  // the container starts the usual way. kFailedPrecondition if it is not
+  // "created".
+  Status Stage(const std::string& id_or_name);
 
   Result<Container> Inspect(const std::string& id_or_name) const;
   Result<std::vector<Container>> List(bool all) const;
@@ -205,6 +216,9 @@ class ContainerService {
   // The life of one sandbox on its own thread: Launch, then Watch.
   void StartAndWatch(const std::string& id);
   Result<Container> Launch(const std::string& id);
+  // The staged sandbox of container `id`, waiting for a staging still in
+  // progress; nullopt if it has none.
+  std::optional<StagedSandbox> TakeStaged(const std::string& id);
   // The container whose network namespace a container joins: `peer` is its
   // name or id, `shown` how the request named it. It must not have ended,
   // and with `must_run` it must be running.
@@ -255,6 +269,10 @@ class ContainerService {
   std::map<std::string, std::string> sandbox_ids_;  // running: container -> sandbox
   // CreateOptions::secret_env of containers not launched yet (memory only).
   std::map<std::string, SecretEnv> secrets_;
+  // Sandboxes staged for created containers (Stage()); nullopt while the
+  // staging runs. An entry erased meanwhile tells the staging to drop it.
+  std::map<std::string, std::optional<StagedSandbox>> staged_;
+  std::condition_variable staged_cv_;  // a staging finished
   std::map<std::string, std::shared_ptr<EndSignal>> signals_;  // containers not removed
   std::thread scheduler_;
 };

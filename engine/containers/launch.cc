@@ -1,5 +1,6 @@
-// ContainerService: launching a queued container under its monitor, watching
-// it, and recording how it ended.
+// ContainerService: staging a created container's sandbox ahead, launching
+// a queued container under its monitor, watching it, and recording how it
+// ended.
 #include <csignal>
 
 #include "engine/base/time.h"
@@ -12,6 +13,9 @@ namespace {
 
 // How long an auto_remove container waits for its log readers.
 constexpr std::chrono::milliseconds kReadersWait{10000};
+// How long a launch waits for a staging in progress: about a start's time,
+// and at most what MonitorClient waits for a monitor's report.
+constexpr std::chrono::milliseconds kStagingWait{30000};
 
 using SecretEnv = std::vector<std::pair<std::string, std::string>>;
 
@@ -35,6 +39,54 @@ SandboxSpec LaunchSpec(const SandboxSpec& spec, const SecretEnv& secrets) {
 }
 
 }  // namespace
+
+Status ContainerService::Stage(const std::string& id_or_name) {
+  SLIPWAY_ASSIGN_OR_RETURN(Container c, store_.Find(id_or_name));
+  SecretEnv secrets;
+  {
+    std::lock_guard lock(mu_);
+    SLIPWAY_ASSIGN_OR_RETURN(c, store_.Get(c.id));
+    if (c.state != ContainerState::kCreated)
+      return FailedPrecondition("container " + id_or_name + " is " + ContainerStateName(c.state) + ", not created");
+    if (options_.sandbox_pool_size == 0 || !Runtime::CanUsePrepared(c.spec) || stopping_ || staged_.count(c.id))
+      return Status::Ok();
+    staged_[c.id] = std::nullopt;
+    if (auto it = secrets_.find(c.id); it != secrets_.end()) secrets = it->second;  // kept for Launch too
+  }
+  Spawn([this, c = std::move(c), secrets = std::move(secrets)] {
+    Result<StagedSandbox> staged = monitors_.Stage(secrets.empty() ? c.spec : LaunchSpec(c.spec, secrets));
+    std::optional<StagedSandbox> unwanted;  // dropped outside the lock: its monitor then removes it
+    {
+      std::lock_guard lock(mu_);
+      auto it = staged_.find(c.id);
+      if (it == staged_.end()) {
+        if (staged.ok()) unwanted = std::move(*staged);  // stopped or removed meanwhile
+      } else if (staged.ok()) {
+        it->second = std::move(*staged);
+      } else {
+        staged_.erase(it);
+      }
+    }
+    staged_cv_.notify_all();
+    if (!staged.ok()) {
+      std::string error = staged.status().message();
+      if (!secrets.empty()) error = MaskSecrets(error, SecretMatcher(SecretValues(secrets)));
+      log_.Warn("container.stage", {{"id", c.id}, {"error", error}});
+    }
+  });
+  return Status::Ok();
+}
+
+std::optional<StagedSandbox> ContainerService::TakeStaged(const std::string& id) {
+  std::unique_lock lock(mu_);
+  staged_cv_.wait_for(lock, kStagingWait, [&] {
+    auto it = staged_.find(id);
+    return it == staged_.end() || it->second.has_value();
+  });
+  auto node = staged_.extract(id);
+  if (node.empty()) return std::nullopt;
+  return std::move(node.mapped());  // nullopt if the staging still runs: it then drops what it makes
+}
 
 void ContainerService::StartAndWatch(const std::string& id) {
   auto started = Launch(id);
@@ -63,6 +115,7 @@ Result<Container> ContainerService::NetworkPeer(const std::string& peer, const s
 Result<Container> ContainerService::Launch(const std::string& id) {
   Container c;
   SecretEnv secrets;
+  std::optional<StagedSandbox> staged = TakeStaged(id);
   {
     std::lock_guard lock(mu_);
     SLIPWAY_ASSIGN_OR_RETURN(c, store_.Get(id));
@@ -80,7 +133,12 @@ Result<Container> ContainerService::Launch(const std::string& id) {
     auto peer = NetworkPeer(c.spec.network_peer, shown, /*must_run=*/true);
     if (!peer.ok()) sandbox = peer.status();
   }
-  if (sandbox.ok()) sandbox = monitors_.Start(secrets.empty() ? c.spec : LaunchSpec(c.spec, secrets));
+  if (sandbox.ok() && staged) {
+    // Made ahead with this spec and these secrets: only the exec is left.
+    sandbox = monitors_.Release(std::move(*staged));
+  } else if (sandbox.ok()) {
+    sandbox = monitors_.Start(secrets.empty() ? c.spec : LaunchSpec(c.spec, secrets));
+  }
   if (!sandbox.ok()) {
     c.state = ContainerState::kFailed;
     c.error = sandbox.status().message();
@@ -150,13 +208,16 @@ void ContainerService::RecordEnd(Container c, const Result<SandboxStatus>& statu
 
 void ContainerService::Finish(Container c) {
   std::shared_ptr<EndSignal> signal;
+  std::optional<StagedSandbox> unwanted;  // never started: its monitor removes it once dropped
   {
     std::lock_guard lock(mu_);
     LogIfFailed(store_.Update(c), "store.update", c.id);
     signal = SignalForLocked(c.id);
     sandbox_ids_.erase(c.id);
     secrets_.erase(c.id);  // ended without being launched (stopped while queued)
+    if (auto node = staged_.extract(c.id); !node.empty()) unwanted = std::move(node.mapped());
   }
+  unwanted.reset();
   signal->Fire(c);
   started_cv_.notify_all();
   if (c.request.auto_remove) {

@@ -148,6 +148,14 @@ void ContainerService::Shutdown(std::chrono::milliseconds deadline) {
     // their pooled monitor out of the pool.
     monitors_.StopPool(kPoolCloseWait);
     lock.lock();
+    // Sandboxes staged for containers that will not start now: closing
+    // their sockets makes their monitors remove them. (Stagings still in
+    // progress find their entry gone and do the same.)
+    std::map<std::string, std::optional<StagedSandbox>> staged;
+    staged.swap(staged_);
+    lock.unlock();
+    staged.clear();
+    lock.lock();
     log_.Info("shutdown.draining", {{"running", queue_.running()}, {"queued", queue_.queued()}});
   }
   cv_.wait_for(lock, deadline, [&] { return threads_ == 0; });

@@ -73,11 +73,18 @@ struct ChildPlan {
   const char* path_env;  // the PATH used to find argv[0]
 
   int report_fd;
+  // A sandbox staged ahead (Runtime::Stage): -1 for none. Just before the
+  // exec, with everything else done (root, user, seccomp), the child writes
+  // a ChildReport with exit code 0 ("at the gate") and waits for one byte
+  // here: 'g' execs; anything else, or EOF (its starter let it go), ends it.
+  int gate_fd = -1;
 };
 
-// Written to the report pipe when the child fails before the command runs.
+// Written to the report pipe when the child fails before the command runs,
+// and with exit code 0 at the stages a starter waits for (prepared, at the
+// gate).
 struct ChildReport {
-  int exit_code;  // 127: not found, 126: not executable, 125: set-up failed
+  int exit_code;  // 127: not found, 126: not executable, 125: set-up failed, 0: a stage reached
   int err;        // errno of the failed call
   char message[768];
 };

@@ -64,7 +64,8 @@ bool IsSandboxId(const std::string& id) {
 }  // namespace
 
 std::string ReadyLine(const ReadyReport& report) {
-  return "ok " + report.id + " " + std::to_string(report.init_pid) + "\n";
+  return std::string(report.staged ? "staged " : "ok ") + report.id + " " + std::to_string(report.init_pid) +
+         "\n";
 }
 
 std::string ReadyLine(const Status& error) {
@@ -83,13 +84,13 @@ Result<ReadyReport> ParseReadyLine(const std::string& line) {
   std::string word =
       text.substr(first + 1, second == std::string::npos ? std::string::npos : second - first - 1);
   std::string rest = second == std::string::npos ? "" : text.substr(second + 1);
-  if (verb == "ok") {
+  if (verb == "ok" || verb == "staged") {
     char* end = nullptr;
     long pid = std::strtol(rest.c_str(), &end, 10);
     if (!IsSandboxId(word) || rest.empty() || !std::isdigit(static_cast<unsigned char>(rest[0])) ||
         *end != '\0' || pid <= 0 || pid > std::numeric_limits<pid_t>::max())
       return malformed();
-    return ReadyReport{word, static_cast<pid_t>(pid)};
+    return ReadyReport{word, static_cast<pid_t>(pid), verb == "staged"};
   }
   if (verb == "error") {
     for (Code code : kAllCodes) {
@@ -97,6 +98,59 @@ Result<ReadyReport> ParseReadyLine(const std::string& line) {
     }
   }
   return malformed();
+}
+
+// ---------------------------------------------------------------------------
+// A pooled monitor's order
+
+namespace {
+
+constexpr size_t kMaxSpecBytes = 64u << 20;
+constexpr size_t kMaxOrderHeader = 32;  // "stage 67108864\n" and some
+
+}  // namespace
+
+std::string EncodePoolOrder(const PoolOrder& order) {
+  return std::string(order.stage ? "stage " : "run ") + std::to_string(order.spec_json.size()) + "\n" +
+         order.spec_json;
+}
+
+Result<std::optional<PoolOrder>> ReadPoolOrder(int fd) {
+  // The header a byte at a time: nothing after it may be consumed here.
+  std::string header;
+  for (;;) {
+    char c;
+    ssize_t n = ::read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("read pool order");
+    if (n == 0) {
+      if (header.empty()) return std::optional<PoolOrder>();
+      return InvalidArgument("pool order cut short in its header");
+    }
+    if (c == '\n') break;
+    header.push_back(c);
+    if (header.size() > kMaxOrderHeader) return InvalidArgument("pool order header too long");
+  }
+  PoolOrder order;
+  size_t space = header.find(' ');
+  std::string verb = header.substr(0, space);
+  std::string size = space == std::string::npos ? "" : header.substr(space + 1);
+  if (verb != "run" && verb != "stage") return InvalidArgument("unknown pool order \"" + verb + "\"");
+  order.stage = verb == "stage";
+  char* end = nullptr;
+  unsigned long long bytes = std::strtoull(size.c_str(), &end, 10);
+  if (size.empty() || !std::isdigit(static_cast<unsigned char>(size[0])) || *end != '\0' ||
+      bytes > kMaxSpecBytes)
+    return InvalidArgument("bad spec size in pool order \"" + header + "\"");
+  order.spec_json.resize(bytes);
+  for (size_t done = 0; done < bytes;) {
+    ssize_t n = ::read(fd, order.spec_json.data() + done, bytes - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("read pool order");
+    if (n == 0) return InvalidArgument("pool order cut short in its spec");
+    done += static_cast<size_t>(n);
+  }
+  return std::optional<PoolOrder>(std::move(order));
 }
 
 // ---------------------------------------------------------------------------
@@ -302,31 +356,82 @@ Result<PooledMonitor> MonitorClient::LaunchPooled() const {
   return pooled;
 }
 
-Result<StartedSandbox> MonitorClient::HandOver(PooledMonitor pooled, const SandboxSpec& spec) const {
-  // Secrets in the spec go through the socket's kernel buffer only. No
-  // SIGPIPE if the monitor has gone: the daemon may not ignore it.
-  std::string text = SpecToJson(spec);
-  for (size_t done = 0; done < text.size();) {
-    ssize_t n = ::send(pooled.channel.get(), text.data() + done, text.size() - done, MSG_NOSIGNAL);
+// Every send here uses MSG_NOSIGNAL: a monitor that has gone must not
+// SIGPIPE the daemon, which may not ignore it.
+namespace {
+bool SendAll(int fd, std::string_view data) {
+  for (size_t done = 0; done < data.size();) {
+    ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status(Code::kUnavailable, "pooled slipway-monitor " + pooled.id + " has gone");
+    if (n < 0) return false;
     done += static_cast<size_t>(n);
   }
-  if (::shutdown(pooled.channel.get(), SHUT_WR) != 0)
+  return true;
+}
+}  // namespace
+
+Result<ReadyReport> MonitorClient::Order(const PooledMonitor& pooled, const PoolOrder& order) const {
+  // Secrets in the spec go through the socket's kernel buffer only.
+  if (!SendAll(pooled.channel.get(), EncodePoolOrder(order)))
     return Status(Code::kUnavailable, "pooled slipway-monitor " + pooled.id + " has gone");
-  // On a timeout or an error the socket closes here: the monitor, finding
-  // nobody to report to, removes its sandbox.
+  // On a timeout or an error the socket closes with `pooled`: the monitor,
+  // finding nobody to report to, removes its sandbox.
   SLIPWAY_ASSIGN_OR_RETURN(std::string line, ReadReadyLine(pooled.channel.get(), ready_timeout_));
   if (line.empty()) {
     return Status(Code::kUnavailable, "pooled slipway-monitor " + pooled.id + " exited without reporting");
   }
   SLIPWAY_ASSIGN_OR_RETURN(ReadyReport report, ParseReadyLine(line));
+  if (report.staged != order.stage) return Internal("slipway-monitor answered out of turn: " + line);
+  return report;
+}
+
+Result<StartedSandbox> MonitorClient::Reported(const ReadyReport& report) const {
   SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, runtime_.state_dir().ReadState(report.id));
   return StartedSandbox{report.id, report.init_pid, state.owner.pid};
 }
 
+Result<StartedSandbox> MonitorClient::HandOver(PooledMonitor pooled, const SandboxSpec& spec) const {
+  SLIPWAY_ASSIGN_OR_RETURN(ReadyReport report, Order(pooled, {false, SpecToJson(spec)}));
+  return Reported(report);
+}
+
+Result<StagedSandbox> MonitorClient::Stage(const SandboxSpec& spec) const {
+  if (!Runtime::CanUsePrepared(spec))
+    return FailedPrecondition("only a sandbox with a private network can be staged");
+  std::optional<PooledMonitor> pooled;
+  if (pool_) pooled = pool_->Take();
+  for (int attempt = 0;; ++attempt) {
+    if (!pooled) {
+      SLIPWAY_ASSIGN_OR_RETURN(PooledMonitor launched, LaunchPooled());
+      pooled = std::move(launched);
+    }
+    Result<ReadyReport> report = Order(*pooled, {true, SpecToJson(spec)});
+    // kUnavailable: that monitor had gone before it had the spec; one
+    // launched for this is tried once more.
+    if (!report.ok() && report.status().code() == Code::kUnavailable && attempt == 0) {
+      pooled.reset();
+      continue;
+    }
+    if (!report.ok()) return report.status();
+    SLIPWAY_ASSIGN_OR_RETURN(StartedSandbox sandbox, Reported(*report));
+    return StagedSandbox{sandbox, std::move(pooled->channel)};
+  }
+}
+
+Result<StartedSandbox> MonitorClient::Release(StagedSandbox staged) const {
+  const std::string& id = staged.sandbox.id;
+  if (!SendAll(staged.channel.get(), kGoWord))
+    return Status(Code::kUnavailable, "the monitor of staged sandbox " + id + " has gone");
+  SLIPWAY_ASSIGN_OR_RETURN(std::string line, ReadReadyLine(staged.channel.get(), ready_timeout_));
+  if (line.empty())
+    return Status(Code::kUnavailable, "the monitor of staged sandbox " + id + " exited without reporting");
+  SLIPWAY_ASSIGN_OR_RETURN(ReadyReport report, ParseReadyLine(line));
+  if (report.staged || report.id != id) return Internal("slipway-monitor answered out of turn: " + line);
+  staged.sandbox.init_pid = report.init_pid;
+  return staged.sandbox;
+}
+
 Result<StartedSandbox> MonitorClient::Spawn(const SandboxSpec& spec) const {
-  const StateDir& state_dir = runtime_.state_dir();
   SLIPWAY_ASSIGN_OR_RETURN(UniqueFd spec_fd, SpecMemfd(spec));
   SLIPWAY_ASSIGN_OR_RETURN(spec_fd, MoveAboveTargets(std::move(spec_fd), "slipway-spec memfd"));
   SLIPWAY_ASSIGN_OR_RETURN(Pipe ready, MakePipe());
@@ -354,9 +459,9 @@ Result<StartedSandbox> MonitorClient::Spawn(const SandboxSpec& spec) const {
                     DescribeWaitStatus(launcher_status) + ")");
   }
   SLIPWAY_ASSIGN_OR_RETURN(ReadyReport report, ParseReadyLine(*line));
+  if (report.staged) return Internal("slipway-monitor answered out of turn: " + *line);
   // The monitor is the owner Runtime::Start() recorded.
-  SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, state_dir.ReadState(report.id));
-  return StartedSandbox{report.id, report.init_pid, state.owner.pid};
+  return Reported(report);
 }
 
 // ---------------------------------------------------------------------------

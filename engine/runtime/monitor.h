@@ -47,8 +47,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "engine/base/fd.h"
 #include "engine/base/status.h"
 #include "engine/runtime/monitor_pool.h"
 #include "engine/runtime/sandbox.h"
@@ -61,19 +63,49 @@ namespace slipway {
 // The monitor's one report to its starter, on the ready fd:
 //   "ok <sandbox id> <init pid>\n"  or  "error <code> <message>\n"
 // where <code> is the Status code's name with '_' for ' ' ("not_found").
+// A staged sandbox (below) is reported first as "staged <id> <init pid>\n".
 struct ReadyReport {
   std::string id;
   pid_t init_pid = 0;
+  bool staged = false;  // "staged", not "ok"
 };
 std::string ReadyLine(const ReadyReport& report);
 std::string ReadyLine(const Status& error);
-// An "ok" line yields the report, an "error" line the monitor's Status.
+// An "ok" or "staged" line yields the report, an "error" line the monitor's
+// Status.
 Result<ReadyReport> ParseReadyLine(const std::string& line);
+
+// What a pooled monitor (monitor_pool.h) is told on its socket, once:
+//   "run <n>\n" + n bytes of spec JSON    start it; the ready line follows
+//   "stage <n>\n" + n bytes of spec JSON  Runtime::Stage it; "staged <id>
+//                                          <pid>\n" (or an error line)
+//                                          follows; then "go\n" releases it
+//                                          and the ready line follows, while
+//                                          EOF instead removes everything
+// EOF before an order: the pool let the monitor go.
+struct PoolOrder {
+  bool stage = false;
+  std::string spec_json;  // may carry secrets: never logged, never on disk
+};
+std::string EncodePoolOrder(const PoolOrder& order);
+// Reads one order from `fd`, exactly its bytes (the "go" that may follow
+// stays unread); nullopt at EOF before any byte. kInvalidArgument for a
+// malformed header or a spec over 64 MiB.
+Result<std::optional<PoolOrder>> ReadPoolOrder(int fd);
+inline constexpr std::string_view kGoWord = "go\n";
 
 struct StartedSandbox {
   std::string id;
   pid_t init_pid = 0;
   pid_t monitor_pid = 0;
+};
+
+// A sandbox staged under a pooled monitor (MonitorClient::Stage): started up
+// to its command's exec, waiting for Release(). Dropping it closes the
+// socket: its monitor then removes everything and exits.
+struct StagedSandbox {
+  StartedSandbox sandbox;  // its ids already; init_pid is the waiting init
+  UniqueFd channel;        // our end of its monitor's socket
 };
 
 // What the state directory says about one sandbox.
@@ -119,6 +151,18 @@ class MonitorClient {
   // spec.kill_on_parent_death is always on (the monitor is the parent).
   Result<StartedSandbox> Start(const SandboxSpec& spec) const;
 
+  // Start() up to the command's exec (Runtime::Stage) under a pooled
+  // monitor: one from the pool, or, with none idle (or no pool), one
+  // launched now for it. For a start that should cost almost nothing once it
+  // is asked for: Release() then only lets the init exec. Meanwhile the
+  // sandbox exists (its name is taken, its cgroups and root are made) but
+  // runs nothing. Only a spec a prepared sandbox can serve
+  // (Runtime::CanUsePrepared): kFailedPrecondition otherwise.
+  Result<StagedSandbox> Stage(const SandboxSpec& spec) const;
+  // Lets a staged sandbox's command run; returns as Start() does. If the
+  // monitor or its init has gone meanwhile: kUnavailable, nothing left.
+  Result<StartedSandbox> Release(StagedSandbox staged) const;
+
   // Every sandbox that has a state file, newest first.
   Result<std::vector<SandboxStatus>> Survey() const;
   // One sandbox; kNotFound if it has no state file.
@@ -158,7 +202,12 @@ class MonitorClient {
  private:
   Result<StartedSandbox> Spawn(const SandboxSpec& spec) const;
   Result<PooledMonitor> LaunchPooled() const;
+  // Sends `order` to a pooled monitor and reads its answer: the ready line,
+  // or the staged line for a stage order.
+  Result<ReadyReport> Order(const PooledMonitor& pooled, const PoolOrder& order) const;
   Result<StartedSandbox> HandOver(PooledMonitor pooled, const SandboxSpec& spec) const;
+  // The sandbox a monitor reported, with the monitor's pid from state.json.
+  Result<StartedSandbox> Reported(const ReadyReport& report) const;
 
   Runtime& runtime_;
   std::string binary_;

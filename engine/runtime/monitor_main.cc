@@ -15,11 +15,13 @@
 // With --pool-fd (a pooled monitor, monitor_pool.h) it starts before its
 // spec is known: it leaves its starter, prepares a sandbox
 // (Runtime::Prepare: cgroups made and joined, namespaces made) and writes
-// "pooled <id>\n" (or an error line) to socket C. Then it waits for the spec
-// on C, up to its EOF (the starter shuts down its side after writing it),
-// and goes on as above with C as the ready fd. EOF before any spec (the
-// pool was closed, or slipwayd died), SIGTERM, SIGINT or the death of the
-// waiting init: it removes everything the sandbox had and exits 0.
+// "pooled <id>\n" (or an error line) to socket C. Then it waits for its
+// order on C (monitor.h, PoolOrder: the spec, to run or to stage) and goes
+// on as above with C as the ready fd; a staged sandbox is reported
+// "staged <id> <pid>" first and waits for "go". EOF before an order or
+// before "go" (the pool was closed, the container removed, or slipwayd
+// died), SIGTERM, SIGINT or the death of the waiting init: it removes
+// everything the sandbox had and exits 0.
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
@@ -162,9 +164,8 @@ Result<std::string> ReadSpecFd(int fd) {
   return ReadAll(spec.get(), "spec fd " + std::to_string(fd));
 }
 
-Result<SandboxSpec> ParseSpec(const Result<std::string>& text) {
-  if (!text.ok()) return text.status();
-  SLIPWAY_ASSIGN_OR_RETURN(SandboxSpec spec, SpecFromJson(*text));
+Result<SandboxSpec> ParseSpec(const std::string& text) {
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxSpec spec, SpecFromJson(text));
   if (spec.interactive)
     return InvalidArgument("an interactive sandbox cannot run under a monitor: its stdin is /dev/null");
   // The sandbox cannot outlive its monitor usefully: nobody would read its
@@ -195,7 +196,8 @@ Status Settle(Flags flags, Monitor* m) {
 // what the starter gets on the ready line.
 Status Launch(const Flags& flags, const Result<std::string>& spec_text, Monitor* m) {
   SLIPWAY_RETURN_IF_ERROR(Settle(flags, m));
-  SLIPWAY_ASSIGN_OR_RETURN(SandboxSpec spec, ParseSpec(spec_text));
+  if (!spec_text.ok()) return spec_text.status();
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxSpec spec, ParseSpec(*spec_text));
   SLIPWAY_ASSIGN_OR_RETURN(m->sandbox, m->runtime->Start(spec));
   return Status::Ok();
 }
@@ -209,19 +211,33 @@ Status Report(UniqueFd& ready, const std::string& line) {
 }
 
 // What a pooled monitor waits for.
-enum class PoolEvent { kSpec, kGone };
+enum class PoolEvent { kWord, kGone };
 
-// Blocks until the starter sends something (or closes the socket: kSpec
+// Blocks until the starter sends something (or closes the socket: kWord
 // too, the read finds EOF), or until a stop signal or the death of the
-// prepared init ends the wait.
-PoolEvent AwaitSpec(int channel, int stop, int init_pidfd) {
+// waiting init ends the wait.
+PoolEvent AwaitStarter(int channel, int stop, int init_pidfd) {
   for (;;) {
     pollfd fds[3] = {{channel, POLLIN, 0}, {stop, POLLIN, 0}, {init_pidfd, POLLIN, 0}};
     int ready = ::poll(fds, 3, -1);
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0 || fds[1].revents || fds[2].revents) return PoolEvent::kGone;
-    if (fds[0].revents) return PoolEvent::kSpec;
+    if (fds[0].revents) return PoolEvent::kWord;
   }
+}
+
+// Whether the next bytes on `channel` are exactly "go\n" (EOF or anything
+// else: the starter let the staged sandbox go).
+bool ReadGo(int channel) {
+  char word[kGoWord.size()];
+  size_t got = 0;
+  while (got < sizeof word) {
+    ssize_t n = ::read(channel, word + got, sizeof word - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    got += static_cast<size_t>(n);
+  }
+  return std::string_view(word, sizeof word) == kGoWord;
 }
 
 // Waits for the sandbox, recording its output and result.
@@ -251,22 +267,34 @@ int RunPooled(const Flags& flags) {
   }
   // Not Report(): the channel stays open for the spec.
   if (!WriteAll(channel->get(), "pooled " + prepared->id() + "\n", "pool fd").ok()) return 1;
-  if (AwaitSpec(channel->get(), m.stop.get(), prepared->pidfd()) == PoolEvent::kGone) return 0;
+  if (AwaitStarter(channel->get(), m.stop.get(), prepared->pidfd()) == PoolEvent::kGone) return 0;
   // The spec may carry secrets: it only ever lives in this process's memory
   // and the socket's buffer.
-  Result<std::string> text = ReadAll(channel->get(), "pool fd");
-  if (text.ok() && text->empty()) return 0;  // closed without a spec: the pool let it go
-  Result<SandboxSpec> spec = ParseSpec(text);
+  Result<std::optional<PoolOrder>> order = ReadPoolOrder(channel->get());
+  if (order.ok() && !order->has_value()) return 0;  // closed without an order: the pool let it go
+  Result<SandboxSpec> spec = order.ok() ? ParseSpec((*order)->spec_json) : Result<SandboxSpec>(order.status());
   if (!spec.ok()) {
     (void)Report(*channel, ReadyLine(spec.status()));
     return 1;
   }
-  auto started = m.runtime->Start(*spec, std::move(prepared));
+  const bool stage = (*order)->stage;
+  auto started = stage ? m.runtime->Stage(*spec, std::move(prepared)) : m.runtime->Start(*spec, std::move(prepared));
   if (!started.ok()) {
     (void)Report(*channel, ReadyLine(started.status()));
     return 1;
   }
   m.sandbox = std::move(*started);
+  if (stage) {
+    // Not Report(): the channel stays open for the word to go.
+    ReadyReport staged{m.sandbox->id(), m.sandbox->pid(), /*staged=*/true};
+    if (!WriteAll(channel->get(), ReadyLine(staged), "pool fd").ok()) return 1;  // dropping m removes it
+    if (AwaitStarter(channel->get(), m.stop.get(), m.sandbox->pidfd()) == PoolEvent::kGone) return 0;
+    if (!ReadGo(channel->get())) return 0;
+    if (Status released = m.sandbox->Release(); !released.ok()) {
+      (void)Report(*channel, ReadyLine(released));
+      return 1;
+    }
+  }
   if (!Report(*channel, ReadyLine(ReadyReport{m.sandbox->id(), m.sandbox->pid()})).ok()) {
     m.sandbox.reset();  // as in Run(): nobody learned of it
     return 1;

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -121,6 +122,18 @@ bool Runtime::CanUsePrepared(const SandboxSpec& spec) {
 }
 
 Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec, std::unique_ptr<Sandbox> prepared) {
+  return Begin(spec, std::move(prepared), /*stage=*/false);
+}
+
+Result<std::unique_ptr<Sandbox>> Runtime::Stage(const SandboxSpec& spec, std::unique_ptr<Sandbox> prepared) {
+  // A cloned (CLONE_VFORK) init holds its parent until it execs: only a
+  // forked, prepared one can wait at a gate.
+  if (!prepared) return FailedPrecondition("only a prepared sandbox can be staged");
+  return Begin(spec, std::move(prepared), /*stage=*/true);
+}
+
+Result<std::unique_ptr<Sandbox>> Runtime::Begin(const SandboxSpec& spec, std::unique_ptr<Sandbox> prepared,
+                                                bool stage) {
   SLIPWAY_RETURN_IF_ERROR(ValidateSpec(spec));
   SLIPWAY_ASSIGN_OR_RETURN(const SeccompProgram* seccomp, DefaultSeccompProgram());
   if (prepared && (!prepared->prepared_ || prepared->state_dir_.root() != state_dir_.root()))
@@ -198,7 +211,6 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec, std::un
   SLIPWAY_ASSIGN_OR_RETURN(NetworkFiles network_files, NetworkFilesFor(spec.network, hostname));
   SLIPWAY_RETURN_IF_ERROR(BuildPlan(spec, state_dir_, sb->id_, hostname, std::move(network_files), &storage));
 
-  UniqueFd report_read;
   if (warm) {
     sb->started_ = std::chrono::steady_clock::now();
     // EPIPE (SIGPIPE is ignored by the monitor, and blocked around here by
@@ -209,7 +221,21 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec, std::un
       return Status(Code::kUnavailable,
                     "the init of prepared sandbox " + sb->id_ + " has gone: " + sent.message());
     }
-    report_read = std::move(sb->report_);
+    // A prepared init always stops at its gate; unless staging, the word to
+    // go on is waiting for it there already.
+    if (!stage) {
+      sb->staged_ = true;
+      SLIPWAY_RETURN_IF_ERROR(sb->Release());
+    } else {
+      // Its first report after the spec: at the gate, or why it is not.
+      ChildReport rep{};
+      ssize_t n = ReadReport(sb->report_.get(), &rep);
+      if (n != static_cast<ssize_t>(sizeof rep))
+        return Internal("the init of sandbox " + sb->id_ + " died before reaching its exec");
+      rep.message[sizeof rep.message - 1] = '\0';
+      if (rep.exit_code != 0) return Internal(std::string("sandbox set-up failed: ") + rep.message);
+      sb->staged_ = true;
+    }
   } else {
     SLIPWAY_ASSIGN_OR_RETURN(Pipe out, MakePipe());
     SLIPWAY_ASSIGN_OR_RETURN(Pipe err, MakePipe());
@@ -236,24 +262,18 @@ Result<std::unique_ptr<Sandbox>> Runtime::Start(const SandboxSpec& spec, std::un
     }
     sb->stdout_ = std::move(out.read);
     sb->stderr_ = std::move(err.read);
-    report_read = std::move(report.read);
-  }
-
-  // The child has exec'd (EOF) or failed (a report): CLONE_VFORK waited for
-  // either, and a prepared init's report pipe tells the same by blocking.
-  ChildReport rep{};
-  ssize_t n = ReadReport(report_read.get(), &rep);
-  if (n == static_cast<ssize_t>(sizeof rep)) {
-    rep.message[sizeof rep.message - 1] = '\0';
-    if (rep.exit_code == 125) return Internal(std::string("sandbox set-up failed: ") + rep.message);
-    sb->exec_error_ = rep.message;
-    sb->exec_exit_code_ = rep.exit_code;
-  }
-  if (!warm) {
+    // Only the child may hold the write ends now: ours would keep the
+    // report pipe from reaching EOF, and the output pipes from ending.
+    out.write.reset();
+    err.write.reset();
+    report.write.reset();
+    // The child has exec'd (EOF) or failed (a report): CLONE_VFORK waited
+    // for either.
+    SLIPWAY_RETURN_IF_ERROR(sb->AwaitExec(report.read.get()));
     auto init = ProcessRef::Of(sb->pid_);
     if (init.ok()) state.init = *init;
+    SLIPWAY_RETURN_IF_ERROR(state_dir_.WriteState(state));  // a prepared init was recorded above
   }
-  SLIPWAY_RETURN_IF_ERROR(state_dir_.WriteState(state));
   sb->start_done_ = true;
   return sb;
 }
@@ -268,7 +288,8 @@ namespace {
 struct PreparedChild {
   ChildPlan prepare;  // cgroups, network, report fd
   int spec_fd;        // the spec arrives here, JSON to EOF
-  int parent_fds[4];  // the parent's ends of the pipes: closed at once
+  int gate_fd;        // ChildPlan::gate_fd: every prepared init stops there
+  int parent_fds[5];  // the parent's ends of the pipes: closed at once
   int stdin_fd, stdout_fd, stderr_fd;
   const SeccompProgram* seccomp;
   const StateDir* state_dir;
@@ -315,6 +336,7 @@ struct PreparedChild {
   plan.stdout_fd = c.stdout_fd;
   plan.stderr_fd = c.stderr_fd;
   plan.report_fd = c.prepare.report_fd;
+  plan.gate_fd = c.gate_fd;
   ChildRun(plan);
 }
 
@@ -356,6 +378,10 @@ Result<std::unique_ptr<Sandbox>> Runtime::Prepare() {
   SLIPWAY_ASSIGN_OR_RETURN(Pipe err, MakePipe());
   SLIPWAY_ASSIGN_OR_RETURN(Pipe report, MakePipe());
   SLIPWAY_ASSIGN_OR_RETURN(Pipe spec, MakePipe());
+  int gate[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) != 0)
+    return ErrnoStatus("socketpair for the gate of sandbox " + sb->id_);
+  UniqueFd gate_ours(gate[0]), gate_theirs(gate[1]);
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!devnull) return ErrnoStatus("open /dev/null");
   PreparedChild child{};
@@ -366,10 +392,12 @@ Result<std::unique_ptr<Sandbox>> Runtime::Prepare() {
   child.prepare.kill_on_parent_death = true;
   child.prepare.report_fd = report.write.get();
   child.spec_fd = spec.read.get();
+  child.gate_fd = gate_theirs.get();
   child.parent_fds[0] = out.read.get();
   child.parent_fds[1] = err.read.get();
   child.parent_fds[2] = report.read.get();
   child.parent_fds[3] = spec.write.get();
+  child.parent_fds[4] = gate_ours.get();
   child.stdin_fd = devnull.get();
   child.stdout_fd = out.write.get();
   child.stderr_fd = err.write.get();
@@ -406,6 +434,7 @@ Result<std::unique_ptr<Sandbox>> Runtime::Prepare() {
   err.write.reset();
   report.write.reset();
   spec.read.reset();
+  gate_theirs.reset();
 
   ChildReport rep{};
   ssize_t n = ReadReport(report.read.get(), &rep);
@@ -419,6 +448,7 @@ Result<std::unique_ptr<Sandbox>> Runtime::Prepare() {
   sb->stderr_ = std::move(err.read);
   sb->report_ = std::move(report.read);
   sb->spec_in_ = std::move(spec.write);
+  sb->gate_ = std::move(gate_ours);
   sb->prepared_ = true;
   return sb;
 }
@@ -504,6 +534,35 @@ Status Sandbox::MakeOverlayDirs(const std::string& dir) {
   return Status::Ok();
 }
 
+Status Sandbox::AwaitExec(int report_fd) {
+  for (;;) {
+    ChildReport rep{};
+    ssize_t n = ReadReport(report_fd, &rep);
+    if (n != static_cast<ssize_t>(sizeof rep)) return Status::Ok();  // EOF: exec'd (or died, which Wait() tells)
+    if (rep.exit_code == 0) continue;                                 // a stage passed on the way
+    rep.message[sizeof rep.message - 1] = '\0';
+    if (rep.exit_code == 125) return Internal(std::string("sandbox set-up failed: ") + rep.message);
+    exec_error_ = rep.message;
+    exec_exit_code_ = rep.exit_code;
+    return Status::Ok();
+  }
+}
+
+Status Sandbox::Release() {
+  if (!staged_) return FailedPrecondition("sandbox " + id_ + " is not staged");
+  staged_ = false;
+  started_ = std::chrono::steady_clock::now();
+  const char go = 'g';
+  ssize_t n;
+  do n = ::send(gate_.get(), &go, 1, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  gate_.reset();
+  if (n != 1) return Status(Code::kUnavailable, "the init of staged sandbox " + id_ + " has gone");
+  Status exec = AwaitExec(report_.get());
+  report_.reset();
+  return exec;
+}
+
 Status Sandbox::Kill(int signal) {
   if (!pidfd_ || reaped_) return FailedPrecondition("sandbox " + id_ + " is not running");
   if (PidfdSendSignal(pidfd_.get(), signal) != 0 && errno != ESRCH) return ErrnoStatus("kill sandbox " + id_);
@@ -579,6 +638,7 @@ bool Sandbox::Pump(Output& output, LogWriter& log, OutputSink* sink) {
 
 Result<SandboxResult> Sandbox::Wait(OutputSink* sink, int cancel_fd) {
   if (waited_) return FailedPrecondition("sandbox " + id_ + " was already waited for");
+  if (staged_) return FailedPrecondition("sandbox " + id_ + " is staged: Release() it first");
   waited_ = true;
   SandboxResult result;
   SLIPWAY_ASSIGN_OR_RETURN(LogWriter log, LogWriter::Create(state_dir_.LogFile(id_)));

@@ -71,6 +71,16 @@ class Runtime {
   Result<std::unique_ptr<Sandbox>> Start(const SandboxSpec& spec, std::unique_ptr<Sandbox> prepared);
   // Whether a prepared sandbox can serve `spec` (a private network).
   static bool CanUsePrepared(const SandboxSpec& spec);
+  // Start(spec, prepared) up to the command's exec, for a start that should
+  // cost almost nothing once it is asked for (a pipeline step made while
+  // the steps it needs still run): the limits are applied, the root is
+  // mounted, user, capabilities and seccomp are set, and the init waits at
+  // its very last step (child.h, gate_fd). Sandbox::Release() lets it exec.
+  // Until then nothing of the command has run and its timeout has not
+  // begun; dropping the handle kills the init and removes everything, as
+  // for any sandbox never waited for. Only a prepared sandbox can be staged
+  // (kFailedPrecondition otherwise); errors as Start(spec, prepared).
+  Result<std::unique_ptr<Sandbox>> Stage(const SandboxSpec& spec, std::unique_ptr<Sandbox> prepared);
 
   // Removes what sandboxes whose owner process died left behind (cgroups and
   // state directories). Live sandboxes of other processes are untouched.
@@ -87,6 +97,8 @@ class Runtime {
 
  private:
   Runtime(RuntimeOptions options, CgroupDriver cgroups);
+  // Start() and Stage(): `stage` stops the init at its gate.
+  Result<std::unique_ptr<Sandbox>> Begin(const SandboxSpec& spec, std::unique_ptr<Sandbox> prepared, bool stage);
   RuntimeOptions options_;
   StateDir state_dir_;
   CgroupDriver cgroups_;
@@ -109,9 +121,16 @@ class Sandbox {
   // not found in $PATH"); Wait() then reports 127 or 126.
   const std::string& exec_error() const { return exec_error_; }
 
+  // Lets a staged sandbox (Runtime::Stage) exec its command and returns once
+  // it has, or could not (then exec_error() says why, as after Start). Its
+  // timeout starts now. kFailedPrecondition if it is not staged (or was
+  // released); kUnavailable if its init has gone meanwhile.
+  Status Release();
+  bool staged() const { return staged_; }
+
   // Streams output to `sink` (may be null) and to the sandbox's log file until
   // the command exits, the timeout passes, or `cancel_fd` (if >= 0) becomes
-  // readable; then tears down. Call once.
+  // readable; then tears down. Call once, not while staged.
   Result<SandboxResult> Wait(OutputSink* sink, int cancel_fd = -1);
 
   // Sends `signal` to the sandbox's init (SIGKILL ends the whole sandbox).
@@ -126,6 +145,10 @@ class Sandbox {
   Status TearDown();
   // Makes <dir>/upper and <dir>/work for SandboxSpec::upper_dir.
   Status MakeOverlayDirs(const std::string& dir);
+  // Reads the init's reports until its exec (EOF) or a failure: a set-up
+  // failure is the error; a command that cannot be executed is recorded in
+  // exec_error_ (not an error, as for Start()).
+  Status AwaitExec(int report_fd);
   // One output stream while Wait() reads it.
   struct Output {
     UniqueFd fd;
@@ -154,10 +177,13 @@ class Sandbox {
   // upper/ only when Start() fails (it is the caller's result otherwise).
   std::string overlay_upper_, overlay_work_;
   // A prepared sandbox (Runtime::Prepare) until Start() takes it: the write
-  // end of the pipe its init reads its spec from, and the read end of its
-  // report pipe (a ChildReport on failure, EOF once it has exec'd).
+  // end of the pipe its init reads its spec from, our end of its gate (a
+  // socket: no SIGPIPE if the init has gone), and the read end of its report
+  // pipe (a ChildReport at each stage and on failure, EOF once it has
+  // exec'd). A staged one keeps the gate and the report until Release().
   bool prepared_ = false;
-  UniqueFd spec_in_, report_;
+  bool staged_ = false;
+  UniqueFd spec_in_, gate_, report_;
   bool start_done_ = false;  // Start() returned it
   bool owns_dir_ = false;
   bool waited_ = false;  // Wait() was called

@@ -121,6 +121,7 @@ class RunServiceTest : public ::testing::Test {
     ContainerServiceOptions copts;
     copts.runtime = {root_ + "/state", cgroup_parent_};
     copts.monitor_binary = testing::g_monitor;
+    copts.sandbox_pool_size = 1;  // warm starts, and steps staged ahead, as slipwayd has them by default
     auto containers = ContainerService::Open(copts, *container_store_, *images_, *log_);
     ASSERT_TRUE(containers.ok()) << containers.status().ToString();
     containers_ = std::move(containers).value();
@@ -527,7 +528,7 @@ TEST_F(RunServiceTest, AStepIsCreatedWhileItsNeedRunsAndStartsWhenItEnds) {
       "\"test ! -e fail\"]\n"
       "  - name: b\n"
       "    image: busybox\n"
-      "    commands: [\"echo b >> order\"]\n"
+      "    commands: [\"echo b >> order\", \"touch /workspace/b-ran\"]\n"
       "  - name: c\n"
       "    image: busybox\n"
       "    commands: [\"echo c >> order\", \"cat order\"]\n";
@@ -558,12 +559,29 @@ TEST_F(RunServiceTest, AStepIsCreatedWhileItsNeedRunsAndStartsWhenItEnds) {
     return of_step(run, step);
   };
 
+  // The sandbox named after container `id` (its state.json names it), if any.
+  auto sandbox_named = [&](const std::string& id) -> std::string {
+    for (const std::string& sandbox : ListDir(root_ + "/state/sandboxes")) {
+      if (testing::ReadFileOrEmpty(root_ + "/state/sandboxes/" + sandbox + "/state.json").find("\"" + id + "\"") !=
+          std::string::npos)
+        return sandbox;
+    }
+    return "";
+  };
+  auto b_ran = [&](int64_t run) {
+    return PathExists(options_.runs_dir + "/" + std::to_string(run) + "/workspace/b-ran");
+  };
+
   int64_t id = Trigger(manual).id;
   AwaitStepRunning(id, "a");
   std::vector<Container> b = await_container(id, "b");
   ASSERT_EQ(b.size(), 1u) << "b's container was not made while a ran";
   EXPECT_EQ(b[0].state, ContainerState::kCreated) << "b started before a ended";
   EXPECT_TRUE(of_step(id, "c").empty()) << "c was made ahead though b has not started";
+  // Its sandbox is staged meanwhile (in the background): made, not run.
+  for (int i = 0; i < 1500 && sandbox_named(b[0].id).empty(); ++i) std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_FALSE(sandbox_named(b[0].id).empty()) << "b's sandbox was not staged while a ran";
+  EXPECT_FALSE(b_ran(id)) << "b's staged command ran before a ended";
   Go(id);
   RunRow run = AwaitEnd(id);
   EXPECT_EQ(run.status, RunStatus::kSuccess) << run.error;
@@ -578,7 +596,8 @@ TEST_F(RunServiceTest, AStepIsCreatedWhileItsNeedRunsAndStartsWhenItEnds) {
   // a fails: b, made ahead, is skipped and its container removed.
   int64_t failing = Trigger(manual).id;
   AwaitStepRunning(failing, "a");
-  ASSERT_EQ(await_container(failing, "b").size(), 1u);
+  std::vector<Container> failing_b = await_container(failing, "b");
+  ASSERT_EQ(failing_b.size(), 1u);
   ASSERT_TRUE(
       WriteFileAtomic(options_.runs_dir + "/" + std::to_string(failing) + "/workspace/fail", "", 0644, false)
           .ok());
@@ -594,6 +613,9 @@ TEST_F(RunServiceTest, AStepIsCreatedWhileItsNeedRunsAndStartsWhenItEnds) {
     }
   }
   EXPECT_TRUE(of_step(failing, "b").empty()) << "the container made ahead for b is left";
+  for (int i = 0; i < 500 && !sandbox_named(failing_b[0].id).empty(); ++i)
+    std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_EQ(sandbox_named(failing_b[0].id), "") << "the sandbox staged for b is left";
 
   // Cancelled while a runs: b, made ahead, is cancelled and its container removed.
   int64_t cancelled = Trigger(manual).id;
