@@ -67,12 +67,39 @@ PHASES = [
     ("CLI exit", "recv_last", "cli_exit"),
 ]
 
+# A warm start (slipwayd's sandbox pool): no monitor is exec'd for the run; a
+# pooled one, possibly started before the recording, gets the spec and its
+# waiting init execs the command. Such runs are split here instead.
+POOLED_PHASES = [
+    ("CLI start: exec to first connect", "cli_exec", "connect0"),
+    ("POST /containers (create), round trip", "connect0", "recv0"),
+    ("attach sent to the command exec'd (queue, threads, hand-over, root, seccomp)", "recv0", "cmd_exec"),
+    ("the command runs (/bin/true)", "cmd_exec", "cmd_exit"),
+    ("slipway-monitor: reap, statistics, clean-up, result, exit", "cmd_exit", "mon_exit"),
+    ("slipwayd: end recorded, final frame received by the CLI", "mon_exit", "recv_last"),
+    ("CLI exit", "recv_last", "cli_exit"),
+]
+
 
 def cmd_timeline(path, roots):
     events = read_events(path)
     ours, tids = process_tree(events, roots)
     runs, cur = [], None
     for t, name, rest, comm, pid, tid, _st in events:
+        if cur is not None and "mon_exec" not in cur:
+            # A pooled start: its monitor may predate the recording (outside
+            # the tree), so the command is known by its name, the monitor by
+            # its comm.
+            if name == "sched:sched_process_exec" and "filename=/bin/true" in rest and "cmd_exec" not in cur:
+                cur["cmd_exec"], cur["pooled_pid"] = t, pid
+                continue
+            if name == "sched:sched_process_exit" and pid == cur.get("pooled_pid") and tid == pid:
+                cur["cmd_exit"] = t
+                continue
+            if name == "sched:sched_process_exit" and comm.startswith("slipway-monito") and "cmd_exit" in cur \
+                    and tid == pid:
+                cur.setdefault("mon_exit", t)
+                continue
         if pid not in ours and tid not in tids:
             continue
         if name == "sched:sched_process_exec" and "/service/cli/slipway" in rest:
@@ -102,8 +129,23 @@ def cmd_timeline(path, roots):
         elif name == "sched:sched_process_exit" and pid == cur["cli"] and tid == pid:
             cur["cli_exit"] = t
     phases = collections.defaultdict(list)
-    complete = 0
+    pooled = collections.defaultdict(list)
+    complete = complete_pooled = 0
     for r in runs:
+        if "pooled_pid" in r and "mon_exec" not in r:
+            if len(r["connect"]) < 2 or len(r["recv"]) < 3 or not all(
+                    k in r for k in ("cmd_exec", "cmd_exit", "mon_exit", "cli_exit")):
+                continue
+            r.update(connect0=r["connect"][0], recv0=r["recv"][0])
+            after = [x for x in r["recv"] if x > r["mon_exit"]]
+            if not after:
+                continue
+            r["recv_last"] = after[0]
+            complete_pooled += 1
+            for label, a, b in POOLED_PHASES:
+                pooled[label].append(r[b] - r[a])
+            pooled["TOTAL: CLI exec to CLI exit"].append(r["cli_exit"] - r["cli_exec"])
+            continue
         if len(r["connect"]) < 2 or len(r["recv"]) < 3 or len(r["mon_forks"]) < 2 or not all(
                 k in r for k in ("mon_exec", "cg_first", "cmd_exec", "cmd_exit", "mon_exit", "cli_exit")):
             continue
@@ -117,14 +159,18 @@ def cmd_timeline(path, roots):
         for label, a, b in PHASES:
             phases[label].append(r[b] - r[a])
         phases["TOTAL: CLI exec to CLI exit"].append(r["cli_exit"] - r["cli_exec"])
-    print(f"{complete} complete runs (of {len(runs)} CLI executions seen)")
-    if complete < 2:
-        return
-    print("| phase | median ms | p10 ms | p90 ms | mean ms |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for label, v in phases.items():
-        q = statistics.quantiles(v, n=10, method="inclusive")
-        print(f"| {label} | {statistics.median(v):.2f} | {q[0]:.2f} | {q[8]:.2f} | {statistics.fmean(v):.2f} |")
+    print(f"{complete} complete cold runs and {complete_pooled} complete pooled runs "
+          f"(of {len(runs)} CLI executions seen)")
+    for title, table, n in (("cold starts (a monitor spawned)", phases, complete),
+                            ("warm starts (a pooled monitor)", pooled, complete_pooled)):
+        if n < 2:
+            continue
+        print(f"\n{title}, {n} runs\n")
+        print("| phase | median ms | p10 ms | p90 ms | mean ms |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for label, v in table.items():
+            q = statistics.quantiles(v, n=10, method="inclusive")
+            print(f"| {label} | {statistics.median(v):.2f} | {q[0]:.2f} | {q[8]:.2f} | {statistics.fmean(v):.2f} |")
 
 
 # Blocking that is only waiting for another process of the tree.

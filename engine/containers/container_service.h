@@ -156,9 +156,9 @@ class ContainerService {
   // its start only lets the init exec. The container stays "created" and
   // runs nothing until Start(); Stop() or Remove() drop the staged sandbox.
   // Best effort and never blocking: without warm starts (sandbox_pool_size
-  // 0), for a network that is not private, or if staging fails (logged),
-  // the container starts the usual way. kFailedPrecondition if it is not
-  // "created".
+  // 0), for a network that is not private, with max_running sandboxes
+  // staged already, or if staging fails (logged), the container starts the
+  // usual way. kFailedPrecondition if it is not "created".
   Status Stage(const std::string& id_or_name);
 
   Result<Container> Inspect(const std::string& id_or_name) const;

@@ -48,7 +48,10 @@ Status ContainerService::Stage(const std::string& id_or_name) {
     SLIPWAY_ASSIGN_OR_RETURN(c, store_.Get(c.id));
     if (c.state != ContainerState::kCreated)
       return FailedPrecondition("container " + id_or_name + " is " + ContainerStateName(c.state) + ", not created");
-    if (options_.sandbox_pool_size == 0 || !Runtime::CanUsePrepared(c.spec) || stopping_ || staged_.count(c.id))
+    // At most max_running are held staged: no more could start at once,
+    // and each holds a monitor, an init and a mounted root.
+    if (options_.sandbox_pool_size == 0 || !Runtime::CanUsePrepared(c.spec) || stopping_ || staged_.count(c.id) ||
+        static_cast<int>(staged_.size()) >= options_.max_running)
       return Status::Ok();
     staged_[c.id] = std::nullopt;
     if (auto it = secrets_.find(c.id); it != secrets_.end()) secrets = it->second;  // kept for Launch too
