@@ -36,11 +36,7 @@ cd "$repo"
 bench_init api_read.sh "slipwayd runs sandboxes" python3 bazel curl wrk
 . "$repo/bench/lib/slipwayd.sh"  # slipwayd_build, slipwayd_start, slipwayd_stop
 
-cleanup() {
-  slipwayd_stop 15
-  slipwayd_kill_strays "$work" "$tag"  # monitors left behind, anything still in our cgroups
-  bench_cleanup_dirs  # unmount below $work, remove it, remove the $tag* cgroups
-}
+cleanup() { slipwayd_cleanup; }  # bench/lib/slipwayd.sh
 bench_workdir slipway-api 256m  # $work, $tag, and a tmpfs for the run-time state, $run
 
 echo "== building slipwayd, slipway, slipway-monitor (${bazel_flags[*]})" >&2

@@ -26,11 +26,7 @@ cd "$repo"
 bench_init daemon_breakdown.sh "slipwayd, system-wide perf" python3 bazel curl perf
 . "$repo/bench/lib/slipwayd.sh"  # slipwayd_build, slipwayd_start, slipwayd_stop
 
-cleanup() {
-  slipwayd_stop 15
-  slipwayd_kill_strays "$work" "$tag"  # monitors left behind, anything still in our cgroups
-  bench_cleanup_dirs  # unmount below $work, remove it, remove the $tag* cgroups
-}
+cleanup() { slipwayd_cleanup; }  # bench/lib/slipwayd.sh
 bench_workdir slipway-breakdown 256m  # $work, $tag, and a tmpfs for the run-time state, $run
 
 echo "== building slipwayd, slipway, slipway-monitor (${bazel_flags[*]})" >&2

@@ -33,11 +33,7 @@ cd "$repo"
 bench_init dashboard_bench.sh "slipwayd runs sandboxes" python3 bazel curl git chromium chromedriver
 . "$repo/bench/lib/slipwayd.sh"
 
-cleanup() {
-  slipwayd_stop 15
-  slipwayd_kill_strays "$work" "$tag"
-  bench_cleanup_dirs
-}
+cleanup() { slipwayd_cleanup; }  # bench/lib/slipwayd.sh
 bench_workdir slipway-dash 256m
 
 echo "== building slipwayd, slipway, slipway-monitor (${bazel_flags[*]})" >&2

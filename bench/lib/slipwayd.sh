@@ -11,6 +11,7 @@
 #   "$slipway_bin" ps                     # SLIPWAY_HOST and SLIPWAY_TOKEN_FILE are exported
 #   ...
 #   slipwayd_stop                         # in the caller's EXIT trap; a no-op if not started
+#   cleanup() { slipwayd_cleanup; }       # or all of it: stop, strays, $work and cgroups removed
 #
 # slipwayd listens on a free 127.0.0.1 port, logs to DATA_DIR/../slipwayd.log
 # and keeps its token in DATA_DIR/control.token. Removing the directories and
@@ -88,4 +89,13 @@ slipwayd_kill_strays() {
     while read -r f; do
       while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done <"$f"
     done
+}
+
+# slipwayd_cleanup: the whole `cleanup` (bench_workdir's EXIT trap calls it)
+# of a bench whose only peer is the private slipwayd: slipwayd stopped, what
+# it left killed by pid, $work and the $tag* cgroups removed.
+slipwayd_cleanup() {
+  slipwayd_stop 15
+  slipwayd_kill_strays "$work" "$tag"  # monitors left behind, anything still in our cgroups
+  bench_cleanup_dirs  # unmount below $work, remove it, remove the $tag* cgroups
 }

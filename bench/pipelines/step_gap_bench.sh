@@ -39,11 +39,7 @@ bench_init step_gap_bench.sh "slipwayd runs sandboxes" python3 bazel curl git gc
 . "$repo/bench/lib/slipwayd.sh"  # slipwayd_build, slipwayd_start, slipwayd_stop
 . "$repo/bench/lib/pipeline_fixture.sh"  # pipeline_fixture: image, repository, slipwayd
 
-cleanup() {
-  slipwayd_stop 15
-  slipwayd_kill_strays "$work" "$tag"  # monitors left behind, anything still in our cgroups
-  bench_cleanup_dirs  # unmount below $work, remove it, remove the $tag* cgroups
-}
+cleanup() { slipwayd_cleanup; }  # bench/lib/slipwayd.sh
 bench_workdir slipway-gap 256m  # $work, $tag, and a tmpfs for the run-time state, $run
 
 # max_runs 1: one run at a time, as the bench triggers them.

@@ -37,11 +37,7 @@ bench_init webhook_bench.sh "slipwayd runs sandboxes" python3 bazel git gcc
 . "$repo/bench/lib/slipwayd.sh"  # slipwayd_build, slipwayd_start, slipwayd_stop
 . "$repo/bench/lib/pipeline_fixture.sh"  # pipeline_fixture: image, repository, slipwayd
 
-cleanup() {
-  slipwayd_stop 15
-  slipwayd_kill_strays "$work" "$tag"
-  bench_cleanup_dirs
-}
+cleanup() { slipwayd_cleanup; }  # bench/lib/slipwayd.sh
 bench_workdir slipway-hook 256m  # $work, $tag, and a tmpfs for the run-time state, $run
 
 pipeline_fixture "$max_runs" || exit 1

@@ -741,14 +741,19 @@ void DaemonUnderTest::KillWhatIsLeft() {
   }
 }
 
-std::unique_ptr<DaemonUnderTest> StartDaemonWithBusybox(std::vector<std::string> args) {
+std::unique_ptr<DaemonUnderTest> StartDaemon(std::vector<std::string> args) {
   auto daemon = std::make_unique<DaemonUnderTest>(std::move(args));
   auto started = daemon->Start();
   if (!started) {
     ADD_FAILURE() << started.message();
     return nullptr;
   }
-  if (daemon->ImportBusybox("busybox").empty()) return nullptr;
+  return daemon;
+}
+
+std::unique_ptr<DaemonUnderTest> StartDaemonWithBusybox(std::vector<std::string> args) {
+  auto daemon = StartDaemon(std::move(args));
+  if (!daemon || daemon->ImportBusybox("busybox").empty()) return nullptr;
   return daemon;
 }
 

@@ -220,9 +220,10 @@ bool ProcessAlive(pid_t pid, uint64_t start_time);
 // Lines in `after` but not in `before`.
 std::vector<std::string> Added(std::vector<std::string> before, std::vector<std::string> after);
 
-// A started slipwayd (with `args` added) that has BusyboxRootfs() as image
-// `busybox`, for a whole suite or a single test; nullptr, with a test
-// failure saying why, if either step failed.
+// A started slipwayd (with `args` added), for a whole suite or a single
+// test; nullptr, with a test failure saying why, if it did not start.
+std::unique_ptr<DaemonUnderTest> StartDaemon(std::vector<std::string> args = {});
+// StartDaemon() that also has BusyboxRootfs() as image `busybox`.
 std::unique_ptr<DaemonUnderTest> StartDaemonWithBusybox(std::vector<std::string> args = {});
 
 // Docker's multiplexed stream decoded: stdout and stderr apart. False if it

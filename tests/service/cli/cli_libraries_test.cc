@@ -99,15 +99,7 @@ std::string Join(const std::set<std::string>& s) {
 
 class CliLibrariesTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    daemon_ = new DaemonUnderTest();
-    auto started = daemon_->Start();
-    if (!started) {
-      ADD_FAILURE() << started.message();
-      delete daemon_;
-      daemon_ = nullptr;
-    }
-  }
+  static void SetUpTestSuite() { daemon_ = StartDaemon().release(); }
   static void TearDownTestSuite() {
     delete daemon_;
     daemon_ = nullptr;

@@ -57,15 +57,7 @@ std::vector<pid_t> ProcessesInPidNamespace(const std::string& ns) {
 
 class RunCliTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    daemon_ = new DaemonUnderTest();
-    auto started = daemon_->Start();
-    if (!started) {
-      ADD_FAILURE() << started.message();
-      delete daemon_;
-      daemon_ = nullptr;
-    }
-  }
+  static void SetUpTestSuite() { daemon_ = StartDaemon().release(); }
   static void TearDownTestSuite() {
     delete daemon_;
     daemon_ = nullptr;

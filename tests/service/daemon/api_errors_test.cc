@@ -43,13 +43,8 @@ void PrintTo(const Snapshot& s, std::ostream* os) {
 class ApiErrorsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    daemon_ = new DaemonUnderTest();
-    auto started = daemon_->Start();
-    if (!started) {
-      ADD_FAILURE() << started.message();
-      return;
-    }
-    daemon_->ImportBusybox("busybox");
+    daemon_ = StartDaemonWithBusybox().release();
+    if (!daemon_) return;
     created_ = daemon_->Create({{"image", "busybox"}, {"name", "created"}, {"command", {"true"}}});
     running_ =
         daemon_->CreateAndStart({{"image", "busybox"}, {"name", "running"}, {"command", {"sleep", "300"}}});

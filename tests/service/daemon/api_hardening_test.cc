@@ -198,13 +198,7 @@ size_t OpenDescriptors(pid_t pid) {
 class ApiHardeningTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    daemon_ = new DaemonUnderTest({"--api-max-connections", std::to_string(kMaxConnections)});
-    ::testing::AssertionResult started = daemon_->Start();
-    if (!started) {
-      delete daemon_;
-      daemon_ = nullptr;
-      GTEST_FAIL() << started.message();
-    }
+    daemon_ = StartDaemon({"--api-max-connections", std::to_string(kMaxConnections)}).release();
   }
   static void TearDownTestSuite() {
     delete daemon_;

@@ -40,9 +40,7 @@ class ReposApiTest : public ::testing::Test {
     // The event log goes to a file, at its most talkative level: what is
     // searched for leaks is what an operator would keep.
     log_dir_ = MakeTempDir("repos-log");
-    daemon_ = new DaemonUnderTest({"--log-file", log_dir_ + "/slipwayd.log", "--log-level", "debug"});
-    auto started = daemon_->Start();
-    if (!started) ADD_FAILURE() << started.message();
+    daemon_ = StartDaemon({"--log-file", log_dir_ + "/slipwayd.log", "--log-level", "debug"}).release();
   }
   static void TearDownTestSuite() {
     delete daemon_;
