@@ -690,19 +690,19 @@ Result<UniqueFd> OpenCallerArchive(archive* a, const std::string& path) {
   return fd;
 }
 
-Result<LayerSource> FileLayerSource(const std::string& path) {
+Result<BlobSource> FileBlobSource(const std::string& path) {
   auto fd = std::make_shared<UniqueFd>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!*fd) return ErrnoStatus("open " + path);
-  return LayerSource([fd]() -> Result<Decompressor::ReadFn> { return PreadFn(fd->get()); });
+  return BlobSource([fd]() -> Result<Decompressor::ReadFn> { return PreadFn(fd->get()); });
 }
 
 Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir,
                                 const UnpackOptions& options) {
-  SLIPWAY_ASSIGN_OR_RETURN(LayerSource source, FileLayerSource(blob_path));
+  SLIPWAY_ASSIGN_OR_RETURN(BlobSource source, FileBlobSource(blob_path));
   return UnpackLayerFrom(source, blob_path, dest_dir, options);
 }
 
-Result<UnpackStats> UnpackLayerFrom(const LayerSource& source, const std::string& name,
+Result<UnpackStats> UnpackLayerFrom(const BlobSource& source, const std::string& name,
                                     const std::string& dest_dir, const UnpackOptions& options) {
   UniqueFd root(::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return ErrnoStatus("open " + dest_dir);

@@ -79,14 +79,14 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
 
 // Where a layer's compressed bytes come from: each call gives a reader from
 // the first byte (telling the format apart may take a second look). A file
-// (FileLayerSource), or a blob still downloading (BlobFeed::Reader).
-using LayerSource = std::function<Result<Decompressor::ReadFn>()>;
-// A LayerSource over the file at `path`, opened now; the fd lives as long as
+// (FileBlobSource), or a blob still downloading (BlobFeed::Reader).
+using BlobSource = std::function<Result<Decompressor::ReadFn>()>;
+// A BlobSource over the file at `path`, opened now; the fd lives as long as
 // the source.
-Result<LayerSource> FileLayerSource(const std::string& path);
+Result<BlobSource> FileBlobSource(const std::string& path);
 // UnpackLayer from any source; `name` names the layer in errors (its path,
 // or its digest).
-Result<UnpackStats> UnpackLayerFrom(const LayerSource& source, const std::string& name,
+Result<UnpackStats> UnpackLayerFrom(const BlobSource& source, const std::string& name,
                                     const std::string& dest_dir, const UnpackOptions& options = {});
 
 // Enables on `a` the decompression filters layers and archives may use:

@@ -57,12 +57,12 @@ bool SnapshotStore::Has(const Digest& chain_id) const {
 
 Result<UnpackStats> SnapshotStore::Create(const Digest& chain_id, const std::string& blob_path,
                                           const Digest& expected_diff_id) {
-  auto source = FileLayerSource(blob_path);
+  auto source = FileBlobSource(blob_path);
   if (!source.ok()) return source.status().Wrap("create snapshot " + chain_id.str());
   return Create(chain_id, *source, blob_path, expected_diff_id, nullptr);
 }
 
-Result<UnpackStats> SnapshotStore::Create(const Digest& chain_id, const LayerSource& source,
+Result<UnpackStats> SnapshotStore::Create(const Digest& chain_id, const BlobSource& source,
                                           const std::string& layer, const Digest& expected_diff_id,
                                           const Gate& gate) {
   const std::string what = "create snapshot " + chain_id.str();

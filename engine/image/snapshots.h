@@ -47,7 +47,7 @@ class SnapshotStore {
   using Gate = std::function<Status()>;
   // The same from any source (a blob still downloading: BlobFeed), named
   // `layer` in errors; `gate` may be empty.
-  Result<UnpackStats> Create(const Digest& chain_id, const LayerSource& source, const std::string& layer,
+  Result<UnpackStats> Create(const Digest& chain_id, const BlobSource& source, const std::string& layer,
                              const Digest& expected_diff_id, const Gate& gate);
   // kNotFound if there is no such snapshot. Never follows symlinks or crosses
   // mounts inside the snapshot.

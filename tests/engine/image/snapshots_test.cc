@@ -103,7 +103,7 @@ TEST_F(SnapshotStoreTest, WrongDiffIdLeavesNothing) {
 TEST_F(SnapshotStoreTest, AGateRefusingAfterTheUnpackLeavesNothing) {
   Digest diff = WriteLayer("l0", {Dir("etc"), File("etc/hostname", "box\n")});
   Digest chain = ChainId(Digest(), diff);
-  auto source = FileLayerSource(Blob("l0"));
+  auto source = FileBlobSource(Blob("l0"));
   ASSERT_TRUE(source.ok()) << source.status().message();
   std::vector<std::string> seen_by_gate;
   auto refuse = [&] {
