@@ -14,6 +14,11 @@ those of a real image rather than of random or zero bytes:
   5. locale   /usr/share/{locale,man} (.mo catalogues; man pages that are
               already gzipped, i.e. nearly incompressible)
 
+PULL_BENCH_SHAPE=issue17 in the environment makes issue 17's shape instead:
+three layers, about 190 MB compressed, two big ones (the base, then about
+95 MB each of /usr/lib/x86_64-linux-gnu and of /usr/share), where the
+default shape has many more files per compressed MB.
+
 Each source is walked in sorted order and cut at a byte budget, so the same
 machine gives the same image. Entries are owned by 0:0 and keep their modes
 and mtimes; tar format is pax (as Docker and BuildKit write it); gzip is level
@@ -43,6 +48,13 @@ LAYERS = [
                ("/usr/share/cmake-3.25", 8 * MiB), ("/usr/share/mime", 4 * MiB)]),
     ("locale", [("/usr/share/locale", 20 * MiB), ("/usr/share/man", 12 * MiB)]),
 ]
+
+# Issue 17's "190 MB, 3-layer image": the base and two big layers.
+ISSUE17_LAYERS = [
+    ("libs", [("/usr/lib/x86_64-linux-gnu", 250 * MiB)]),
+    ("share", [("/usr/share", 215 * MiB)]),
+]
+SHAPES = {"default": LAYERS, "issue17": ISSUE17_LAYERS}
 
 GZIP_LEVEL = 6  # moby compresses layers with gzip's default level
 CREATED = "2026-01-01T00:00:00Z"
@@ -187,9 +199,12 @@ def main():
     layout, tag, base_rootfs = sys.argv[1:]
     os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
 
+    shape = os.environ.get("PULL_BENCH_SHAPE", "default")
+    if shape not in SHAPES:
+        sys.exit(f"make_image.py: PULL_BENCH_SHAPE={shape}: not one of {', '.join(SHAPES)}")
     layers = [build_layer(layout, "base",
                           lambda tar, seen: add_tree(tar, seen, base_rootfs, 1 << 40, arc_prefix=""))]
-    for name, sources in LAYERS:
+    for name, sources in SHAPES[shape]:
         def fill(tar, seen, sources=sources):
             used = files = 0
             for root, budget in sources:

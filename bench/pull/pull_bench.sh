@@ -47,7 +47,9 @@
 #
 # Environment: BENCH_JSON=FILE also writes the raw timings as JSON;
 # BENCH_QUICK=1 leaves skopeo+umoci (the slowest, 6 s a sample) out;
-# BENCH_FS=loop (default) or host, as above.
+# BENCH_FS=loop (default) or host, as above; PULL_BENCH_SHAPE=issue17 pulls
+# issue 17's shape instead (3 layers, about 190 MB compressed, two big ones;
+# bench/pull/make_image.py), cached apart from the default one.
 set -euo pipefail
 
 runs=${1:-10}
@@ -93,8 +95,11 @@ slipwayd_build -c opt  # bench/lib/slipwayd.sh; leaves the tree's bazel-* symlin
 
 # The image, cached across runs of this script: keyed by the builder's code,
 # so editing make_image.py or make_rootfs.sh builds a new one.
-key=$(cat "$here/make_image.py" bench/make_rootfs.sh | sha256sum | cut -c1-16)
+shape=${PULL_BENCH_SHAPE:-default}
+export PULL_BENCH_SHAPE=$shape
+key=$( (cat "$here/make_image.py" bench/make_rootfs.sh; echo "$shape") | sha256sum | cut -c1-16)
 layout="/tmp/slipway-pull-bench-image-$key"
+echo "== image shape: $shape" >&2
 image_tag=1
 if [ ! -f "$layout/index.json" ]; then
   echo "== building the image's OCI layout in $layout" >&2

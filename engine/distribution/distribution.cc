@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/image/blob_feed.h"
 #include "engine/oci/manifest.h"
 #include "engine/oci/reference.h"
 
@@ -18,31 +19,42 @@ namespace {
 // Lets the registry client stream into a content-store writer, which hashes
 // the blob and checks its digest on Commit: the blob is hashed once.
 // cpp-httplib hands the body over 4 KiB at a time; the sink gathers it into
-// larger writes (one write(2) per MiB rather than per 4 KiB).
+// larger writes (one write(2) per MiB rather than per 4 KiB). With a `feed`,
+// each write is published to the layer's unpack, which reads along.
 class WriterSink : public BlobSink {
  public:
-  explicit WriterSink(BlobWriter& writer) : writer_(writer) { buffer_.reserve(kBuffer); }
+  WriterSink(BlobWriter& writer, BlobFeed* feed) : writer_(writer), feed_(feed) { buffer_.reserve(kBuffer); }
   Status Write(std::string_view data) override {
     if (buffer_.size() + data.size() > kBuffer) SLIPWAY_RETURN_IF_ERROR(Flush());
-    if (data.size() >= kBuffer) return writer_.Write(data);
+    if (data.size() >= kBuffer) return WriteThrough(data);
     buffer_.append(data);
     return Status::Ok();
   }
   Status Reset() override {
     buffer_.clear();
+    // The feed first: its readers must stop trusting the file before the
+    // writer truncates it.
+    if (feed_) feed_->Restarted();
     return writer_.Reset();
   }
   bool ChecksDigest() const override { return true; }
   // Before Commit: what is still buffered goes to the writer.
   Status Flush() {
-    Status st = buffer_.empty() ? Status::Ok() : writer_.Write(buffer_);
+    Status st = buffer_.empty() ? Status::Ok() : WriteThrough(buffer_);
     buffer_.clear();
     return st;
   }
 
  private:
+  Status WriteThrough(std::string_view data) {
+    SLIPWAY_RETURN_IF_ERROR(writer_.Write(data));
+    if (feed_) feed_->Published(writer_.written());
+    return Status::Ok();
+  }
+
   static constexpr size_t kBuffer = 1 << 20;
   BlobWriter& writer_;
+  BlobFeed* feed_;
   std::string buffer_;
 };
 
@@ -75,6 +87,19 @@ Status ForEachParallel(size_t n, int parallelism, const std::function<Status(siz
   return first;
 }
 
+// Downloads `d` through `writer` into the content store; Commit checks its
+// size and digest (the client leaves the digest to the writer). `feed`, if
+// given, is told how far the data goes.
+Status Download(RegistryClient& client, const Reference& repo, const Descriptor& d, BlobWriter& writer,
+                BlobFeed* feed, const TransferOptions& o) {
+  WriterSink sink(writer, feed);
+  Report(o, d.digest, "downloading", 0, d.size);
+  SLIPWAY_RETURN_IF_ERROR(client.FetchBlob(repo, d, sink));
+  SLIPWAY_RETURN_IF_ERROR(sink.Flush());
+  return writer.Commit(&d.digest, d.size).status();
+}
+
+// A blob that is not a layer (the config), unless the store has it.
 Status FetchInto(ImageStore& store, RegistryClient& client, const Reference& repo, const Descriptor& d,
                  const TransferOptions& o) {
   if (store.HasBlob(d.digest)) {
@@ -82,39 +107,57 @@ Status FetchInto(ImageStore& store, RegistryClient& client, const Reference& rep
     return Status::Ok();
   }
   SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> writer, store.NewBlobWriter());
-  WriterSink sink(*writer);
-  Report(o, d.digest, "downloading", 0, d.size);
-  SLIPWAY_RETURN_IF_ERROR(client.FetchBlob(repo, d, sink));
-  SLIPWAY_RETURN_IF_ERROR(sink.Flush());
-  // Checks size and digest: the client left the digest to the writer.
-  SLIPWAY_RETURN_IF_ERROR(writer->Commit(&d.digest, d.size).status());
-  if (!IsLayerMediaType(d.media_type))
-    Report(o, d.digest, "done", d.size, d.size);  // layers: after unpacking
+  SLIPWAY_RETURN_IF_ERROR(Download(client, repo, d, *writer, nullptr, o));
+  Report(o, d.digest, "done", d.size, d.size);
   return Status::Ok();
 }
 
-Status DownloadLayer(ImageStore& store, RegistryClient& client, const Reference& repo,
-                     const Descriptor& layer, const TransferOptions& o) {
-  if (!IsLayerMediaType(layer.media_type)) {
-    return InvalidArgument("layer " + layer.digest.str() + " has unsupported media type \"" +
-                           layer.media_type + "\"");
+// A layer's download. Unless its snapshot exists already, the layer is
+// unpacked while it arrives: its feed is set and the layer queued for
+// unpacking (`start_unpack`) as soon as the first byte can be read.
+Status DownloadLayer(ImageStore& store, RegistryClient& client, const Reference& repo, const Descriptor& layer,
+                     bool stream, std::unique_ptr<BlobFeed>& feed, const std::function<void()>& start_unpack,
+                     const TransferOptions& o) {
+  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> writer, store.NewBlobWriter());
+  if (stream) {
+    SLIPWAY_ASSIGN_OR_RETURN(UniqueFd reader, writer->OpenReader());
+    feed = std::make_unique<BlobFeed>(std::move(reader), layer.size);
+    start_unpack();
   }
-  return FetchInto(store, client, repo, layer, o).Wrap("layer " + layer.digest.str());
+  Status st = Download(client, repo, layer, *writer, feed.get(), o);
+  // Downloaded: what is left is the unpack's (running, or waiting for a
+  // core). Reported before the feed lets the unpack end, so "done" follows.
+  // Without a feed the snapshot exists: the blob was all that was missing.
+  if (st.ok()) Report(o, layer.digest, stream ? "unpacking" : "done", layer.size, layer.size);
+  if (feed) feed->Finish(st);  // on every path: the unpack waits for it
+  return st;
 }
 
+// Unpacks a layer: as it downloads when it has a feed, else from its blob.
 Status UnpackOne(ImageStore& store, const Descriptor& layer, const Digest& diff_id, const Digest& chain_id,
-                 const TransferOptions& o) {
-  if (!store.HasSnapshot(chain_id)) {
-    Report(o, layer.digest, "unpacking", layer.size, layer.size);
+                 BlobFeed* feed, const TransferOptions& o) {
+  if (!feed) {
+    if (!store.HasSnapshot(chain_id)) {
+      Report(o, layer.digest, "unpacking", layer.size, layer.size);
+      SLIPWAY_RETURN_IF_ERROR(store.Unpack(chain_id, layer.digest, diff_id));
+    }
+  } else if (Status st = store.UnpackStreaming(chain_id, layer.digest, diff_id, *feed); !st.ok()) {
+    if (!feed->restarted()) return st;
+    // The download started over after the unpack had read from it (a
+    // retry): what was read is void. Unpack the blob once it is committed.
+    SLIPWAY_RETURN_IF_ERROR(feed->WaitFinished());
     SLIPWAY_RETURN_IF_ERROR(store.Unpack(chain_id, layer.digest, diff_id));
   }
   Report(o, layer.digest, "done", layer.size, layer.size);
   return Status::Ok();
 }
 
-// Unpacks layers on one thread per core while downloads go on, so a layer
-// being unpacked never holds up the next download. The largest layer waiting
-// goes first: the longest unpack starts soonest.
+// Unpacks layers on one thread per core while downloads go on. A layer is
+// queued as its download starts, and unpacks as its bytes arrive; the
+// largest layer waiting goes first, so the longest unpack starts soonest.
+// One thread per core, not one per download: inflating and extracting are
+// CPU work, and a download's thread mostly waits for the network. A worker
+// that has caught up with its download waits (asleep) for more bytes.
 class UnpackPool {
  public:
   UnpackPool(int workers, std::function<Status(size_t)> unpack) : unpack_(std::move(unpack)) {
@@ -129,10 +172,13 @@ class UnpackPool {
   }
 
   // No more layers: waits for the queued ones; the first error, if any.
-  Status Finish() {
+  // When `downloads` failed, layers still queued are dropped unstarted: the
+  // pull fails anyway.
+  Status Finish(const Status& downloads = Status::Ok()) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       closed_ = true;
+      if (!downloads.ok() && first_.ok()) first_ = downloads;
     }
     cv_.notify_all();
     for (auto& t : threads_) {
@@ -196,8 +242,12 @@ Result<ImageRecord> Pull(ImageStore& store, RegistryClient& client, const std::s
   }
   std::vector<Digest> chains = ChainIds(config.diff_ids);
   const std::vector<Descriptor>& layers = manifest.layers;
-  UnpackPool unpack(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
-                    [&](size_t i) { return UnpackOne(store, layers[i], config.diff_ids[i], chains[i], o); });
+  // Each layer being downloaded and unpacked at once has a feed; they
+  // outlive the pool's threads, which read them.
+  std::vector<std::unique_ptr<BlobFeed>> feeds(layers.size());
+  UnpackPool unpack(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), [&](size_t i) {
+    return UnpackOne(store, layers[i], config.diff_ids[i], chains[i], feeds[i].get(), o);
+  });
   // Largest layers are fetched first, as they are unpacked first: the
   // longest unpacks start soonest rather than behind small downloads that
   // happen to come first in the manifest.
@@ -207,15 +257,22 @@ Result<ImageRecord> Pull(ImageStore& store, RegistryClient& client, const std::s
                    [&](size_t a, size_t b) { return layers[a].size > layers[b].size; });
   Status st = ForEachParallel(layers.size(), o.parallelism, [&](size_t k) {
     const size_t i = order[k];
-    if (store.HasSnapshot(chains[i]) && store.HasBlob(layers[i].digest)) {
-      Report(o, layers[i].digest, "exists", layers[i].size, layers[i].size);
+    const Descriptor& layer = layers[i];
+    if (!IsLayerMediaType(layer.media_type)) {
+      return InvalidArgument("layer " + layer.digest.str() + " has unsupported media type \"" +
+                             layer.media_type + "\"");
+    }
+    const bool unpacked = store.HasSnapshot(chains[i]);
+    if (store.HasBlob(layer.digest)) {
+      Report(o, layer.digest, "exists", layer.size, layer.size);
+      if (!unpacked) unpack.Add(i, layer.size);
       return Status::Ok();
     }
-    SLIPWAY_RETURN_IF_ERROR(DownloadLayer(store, client, ref, layers[i], o));
-    unpack.Add(i, layers[i].size);
-    return Status::Ok();
+    return DownloadLayer(store, client, ref, layer, /*stream=*/!unpacked, feeds[i],
+                         [&] { unpack.Add(i, layer.size); }, o)
+        .Wrap("layer " + layer.digest.str());
   });
-  Status unpacked = unpack.Finish();
+  Status unpacked = unpack.Finish(st);
   if (st.ok()) st = unpacked;
   if (!st.ok()) return st.Wrap("pull " + ref.Familiar());
   return store.Commit(fetched->digest, ref.str());

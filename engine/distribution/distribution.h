@@ -1,13 +1,19 @@
 // Pull and push: moving images between the image store and OCI registries.
 //
 // A pull fetches the manifest for this platform, then the config, then the
-// layers, several at a time, largest first; each layer that has arrived is
-// unpacked into its snapshot by a pool of one thread per core, largest
-// first, while the downloads go on (layers unpack independently: a snapshot
-// never reads another; only the image's overlay stacks them in order).
-// Unpacking is one pass per layer: inflate (engine/image/decompress.h),
-// hash the diff_id, extract. Each blob is hashed once, as it is written. The image is recorded only when every blob and snapshot under it
-// exists.
+// layers, several at a time, largest first. Each layer is unpacked into its
+// snapshot while it downloads: the download writes the blob into the content
+// store (hashed once, as it is written), and the layer's unpack, on a pool
+// of one thread per core (largest layer first), reads the blob's file as it
+// grows (engine/image/blob_feed.h): inflate (engine/image/decompress.h),
+// hash the diff_id, extract, in one pass. The snapshot takes its name only
+// after its diff_id was checked and the blob was committed under its digest;
+// a wrong digest, a short body or a failed download leaves neither blob nor
+// snapshot. A download that is retried after the unpack had read from it
+// voids what was read: that layer is unpacked from its blob once it is in.
+// Layers unpack independently (a snapshot never reads another; only the
+// image's overlay stacks them in order). The image is recorded only when
+// every blob and snapshot under it exists.
 //
 // A push uploads the config and layers the registry lacks (trying a
 // cross-repository mount from the image's other repositories on the same

@@ -74,6 +74,13 @@ Status BlobWriter::Write(std::string_view chunk) {
   return Status::Ok();
 }
 
+Result<UniqueFd> BlobWriter::OpenReader() const {
+  if (!fd_) return FailedPrecondition("open blob reader: no temp file (committed, or a failed commit)");
+  UniqueFd fd(::open(temp_path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return ErrnoStatus("open " + temp_path_);
+  return fd;
+}
+
 Status BlobWriter::Reset() {
   if (committed_) return FailedPrecondition("reset blob writer: already committed");
   if (!fd_) return OpenTemp();

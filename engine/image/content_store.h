@@ -41,6 +41,11 @@ class BlobWriter {
   // Also allowed after a failed Commit, which dropped the temp file.
   Status Reset();
   int64_t written() const { return written_; }
+  // A read-only fd on the data written so far, for a reader that follows
+  // the write (BlobFeed). It reads the same file after Commit has renamed
+  // it; after a Reset that had to start a new temp file (one after a failed
+  // Commit) it reads the old one, which the follower must treat as void.
+  Result<UniqueFd> OpenReader() const;
   // Verifies size (if expected_size >= 0) and digest (if expected != nullptr),
   // fsyncs, renames atomically into blobs/sha256/<hex>. On mismatch: removes
   // the temp file and returns kInvalidArgument naming both digests (or both

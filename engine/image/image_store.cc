@@ -75,6 +75,16 @@ Status ImageStore::Unpack(const Digest& chain_id, const Digest& blob, const Dige
   return Status::Ok();
 }
 
+Status ImageStore::UnpackStreaming(const Digest& chain_id, const Digest& blob, const Digest& diff_id,
+                                   BlobFeed& feed) {
+  if (snapshots_->Has(chain_id)) return Status::Ok();
+  auto unpacked = snapshots_->Create(
+      chain_id, [&feed]() -> Result<Decompressor::ReadFn> { return feed.Reader(); }, blob.str(), diff_id,
+      [&feed] { return feed.Verdict(); });
+  if (!unpacked.ok()) return unpacked.status().Wrap("unpack layer " + blob.str());
+  return Status::Ok();
+}
+
 Result<std::string> ImageStore::NormalizeName(const std::string& name) {
   SLIPWAY_ASSIGN_OR_RETURN(Reference ref, ParseReference(name));
   return ref.str();

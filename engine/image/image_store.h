@@ -16,6 +16,7 @@
 
 #include "engine/base/fd.h"
 #include "engine/base/status.h"
+#include "engine/image/blob_feed.h"
 #include "engine/image/content_store.h"
 #include "engine/image/metadata.h"
 #include "engine/image/snapshots.h"
@@ -73,6 +74,13 @@ class ImageStore {
   // Unpacks layer blob `blob` into snapshot `chain_id` unless that exists,
   // checking that its uncompressed digest is `diff_id`.
   Status Unpack(const Digest& chain_id, const Digest& blob, const Digest& diff_id);
+  // The same while blob `blob` is still being written (`feed`: see
+  // blob_feed.h): the layer is unpacked as its bytes arrive, and the
+  // snapshot takes its name only once the blob was committed under its
+  // digest (BlobFeed::Verdict). Any failure leaves no snapshot; after a
+  // restarted download (feed.restarted()) the caller unpacks the committed
+  // blob with Unpack.
+  Status UnpackStreaming(const Digest& chain_id, const Digest& blob, const Digest& diff_id, BlobFeed& feed);
 
   // Records the image whose manifest is blob `manifest_digest` (its config and
   // layers must be in the content store too): checks every layer's diff id

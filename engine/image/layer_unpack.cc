@@ -629,23 +629,43 @@ Status Extractor::Finish() {
   return Status::Ok();
 }
 
+// libarchive's read callback over a ReadFn, for the outer reader.
+class OuterInput {
+ public:
+  explicit OuterInput(Decompressor::ReadFn read) : read_(std::move(read)), buf_(1 << 16) {}
+  static la_ssize_t Read(archive* a, void* self, const void** out) {
+    auto* in = static_cast<OuterInput*>(self);
+    Result<size_t> n = in->read_(in->buf_.data(), in->buf_.size());
+    if (!n.ok()) {
+      archive_set_error(a, EIO, "%s", n.status().message().c_str());
+      return -1;
+    }
+    *out = in->buf_.data();
+    return static_cast<la_ssize_t>(*n);
+  }
+
+ private:
+  Decompressor::ReadFn read_;
+  std::vector<uint8_t> buf_;
+};
+
 // The outer reader only decompresses: the raw format hands the whole
 // decompressed stream over as one entry.
-Result<ArchivePtr> OpenOuter(int fd, const std::string& path, bool* empty) {
+Result<ArchivePtr> OpenOuter(OuterInput& input, const std::string& name, bool* empty) {
   ArchivePtr outer(archive_read_new());
   if (!outer) return Internal("archive_read_new failed");
   archive* a = outer.get();
   SupportLayerFilters(a);
   archive_read_support_format_raw(a);
   archive_read_support_format_empty(a);  // raw does not bid on zero bytes
-  if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
-    return Internal("open layer " + path + ": " + ArchiveError(a));
+  if (archive_read_open(a, &input, nullptr, OuterInput::Read, nullptr) != ARCHIVE_OK) {
+    return Internal("open layer " + name + ": " + ArchiveError(a));
   }
   archive_entry* entry;
   int rc = archive_read_next_header(a, &entry);
   *empty = rc == ARCHIVE_EOF;  // zero bytes, maybe compressed: an empty stream
   if (*empty) return outer;
-  if (rc < ARCHIVE_WARN) return Internal("read layer " + path + ": " + ArchiveError(a));
+  if (rc < ARCHIVE_WARN) return Internal("read layer " + name + ": " + ArchiveError(a));
   return outer;
 }
 
@@ -670,24 +690,38 @@ Result<UniqueFd> OpenCallerArchive(archive* a, const std::string& path) {
   return fd;
 }
 
+Result<BlobSource> FileBlobSource(const std::string& path) {
+  auto fd = std::make_shared<UniqueFd>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!*fd) return ErrnoStatus("open " + path);
+  return BlobSource([fd]() -> Result<Decompressor::ReadFn> { return PreadFn(fd->get()); });
+}
+
 Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir,
                                 const UnpackOptions& options) {
-  UniqueFd blob(::open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!blob) return ErrnoStatus("open " + blob_path);
+  SLIPWAY_ASSIGN_OR_RETURN(BlobSource source, FileBlobSource(blob_path));
+  return UnpackLayerFrom(source, blob_path, dest_dir, options);
+}
+
+Result<UnpackStats> UnpackLayerFrom(const BlobSource& source, const std::string& name,
+                                    const std::string& dest_dir, const UnpackOptions& options) {
   UniqueFd root(::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return ErrnoStatus("open " + dest_dir);
   // gzip and zstd: ours (decompress.h), faster than libarchive's filters;
   // anything else (xz, bzip2, a plain tar): libarchive's, from the start of
-  // the file (the sniffing used pread).
-  auto ours = SniffDecompressor(PreadFn(blob.get()), options.gzip_inflater);
-  if (!ours.ok()) return ours.status().Wrap("read layer " + blob_path);
+  // the source again (sniffing took what it read).
+  SLIPWAY_ASSIGN_OR_RETURN(Decompressor::ReadFn sniff_read, source());
+  auto ours = SniffDecompressor(std::move(sniff_read), options.gzip_inflater);
+  if (!ours.ok()) return ours.status().Wrap("read layer " + name);
+  std::optional<OuterInput> outer_input;
   ArchivePtr outer;
   std::optional<DecompressedStream> stream_storage;
   if (*ours) {
     stream_storage.emplace(std::move(*ours), options.max_bytes);
   } else {
+    SLIPWAY_ASSIGN_OR_RETURN(Decompressor::ReadFn again, source());
+    outer_input.emplace(std::move(again));
     bool empty = false;
-    SLIPWAY_ASSIGN_OR_RETURN(outer, OpenOuter(blob.get(), blob_path, &empty));
+    SLIPWAY_ASSIGN_OR_RETURN(outer, OpenOuter(*outer_input, name, &empty));
     stream_storage.emplace(outer.get(), empty, options.max_bytes);
   }
   DecompressedStream& stream = *stream_storage;
@@ -696,7 +730,7 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
   // reader made of the read that failed ("unknown libarchive error").
   auto failed = [&](Status status) -> Status {
     if (stream.too_large()) {
-      return Status(Code::kResourceExhausted, "unpack layer " + blob_path + ": " + stream.error());
+      return Status(Code::kResourceExhausted, "unpack layer " + name + ": " + stream.error());
     }
     if (stream.error().empty() || status.message().find(stream.error()) != std::string::npos) return status;
     return Status(status.code(), status.message() + " (" + stream.error() + ")");
@@ -709,7 +743,7 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
   if (archive_read_open(inner.get(), &stream, nullptr, DecompressedStream::ReadCallback, nullptr) !=
       ARCHIVE_OK) {
     std::string why = stream.error().empty() ? ArchiveError(inner.get()) : stream.error();
-    return failed(Internal("read layer " + blob_path + ": " + why));
+    return failed(Internal("read layer " + name + ": " + why));
   }
 
   UnpackStats stats;
@@ -723,15 +757,15 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
     // want for file names.
     if (rc < ARCHIVE_WARN) {
       std::string why = stream.error().empty() ? ArchiveError(inner.get()) : stream.error();
-      return failed(Internal("read layer " + blob_path + " after " + std::to_string(stats.entries) +
+      return failed(Internal("read layer " + name + " after " + std::to_string(stats.entries) +
                              " entries: " + why));
     }
     stats.entries++;
     Status st = extractor.Extract(inner.get(), entry);
-    if (!st.ok()) return failed(st.Wrap("unpack layer " + blob_path));
+    if (!st.ok()) return failed(st.Wrap("unpack layer " + name));
   }
-  SLIPWAY_RETURN_IF_ERROR(failed(stream.Drain().Wrap("read layer " + blob_path)));
-  SLIPWAY_RETURN_IF_ERROR(extractor.Finish().Wrap("unpack layer " + blob_path));
+  SLIPWAY_RETURN_IF_ERROR(failed(stream.Drain().Wrap("read layer " + name)));
+  SLIPWAY_RETURN_IF_ERROR(extractor.Finish().Wrap("unpack layer " + name));
   stats.uncompressed_bytes = stream.bytes();
   stats.decompressor = stream.decompressor();
   stats.diff_id = stream.Finish();

@@ -33,6 +33,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "engine/base/fd.h"
@@ -75,6 +76,18 @@ struct UnpackOptions {
 };
 Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string& dest_dir,
                                 const UnpackOptions& options = {});
+
+// Where a layer's compressed bytes come from: each call gives a reader from
+// the first byte (telling the format apart may take a second look). A file
+// (FileBlobSource), or a blob still downloading (BlobFeed::Reader).
+using BlobSource = std::function<Result<Decompressor::ReadFn>()>;
+// A BlobSource over the file at `path`, opened now; the fd lives as long as
+// the source.
+Result<BlobSource> FileBlobSource(const std::string& path);
+// UnpackLayer from any source; `name` names the layer in errors (its path,
+// or its digest).
+Result<UnpackStats> UnpackLayerFrom(const BlobSource& source, const std::string& name,
+                                    const std::string& dest_dir, const UnpackOptions& options = {});
 
 // Enables on `a` the decompression filters layers and archives may use:
 // gzip, zstd, xz, bzip2. Never archive_read_support_filter_all, which would

@@ -57,6 +57,14 @@ bool SnapshotStore::Has(const Digest& chain_id) const {
 
 Result<UnpackStats> SnapshotStore::Create(const Digest& chain_id, const std::string& blob_path,
                                           const Digest& expected_diff_id) {
+  auto source = FileBlobSource(blob_path);
+  if (!source.ok()) return source.status().Wrap("create snapshot " + chain_id.str());
+  return Create(chain_id, *source, blob_path, expected_diff_id, nullptr);
+}
+
+Result<UnpackStats> SnapshotStore::Create(const Digest& chain_id, const BlobSource& source,
+                                          const std::string& layer, const Digest& expected_diff_id,
+                                          const Gate& gate) {
   const std::string what = "create snapshot " + chain_id.str();
   std::string tmp = root_ + "/" + kTmpPrefix + RandomHex(8);
   if (::mkdir(tmp.c_str(), 0755) != 0) return ErrnoStatus("mkdir " + tmp).Wrap(what);
@@ -65,12 +73,15 @@ Result<UnpackStats> SnapshotStore::Create(const Digest& chain_id, const std::str
   auto lock = LockDir(tmp, /*wait=*/true);
   if (!lock.ok()) return RemoveAfterError(tmp, lock.status().Wrap(what));
 
-  Result<UnpackStats> stats = UnpackLayer(blob_path, tmp, {max_layer_bytes_});
+  Result<UnpackStats> stats = UnpackLayerFrom(source, layer, tmp, {max_layer_bytes_});
   if (!stats.ok()) return RemoveAfterError(tmp, stats.status().Wrap(what));
   if (stats->diff_id != expected_diff_id) {
     return RemoveAfterError(
-        tmp, InvalidArgument(what + ": layer " + blob_path + " has diff_id " + stats->diff_id.str() +
+        tmp, InvalidArgument(what + ": layer " + layer + " has diff_id " + stats->diff_id.str() +
                              ", expected " + expected_diff_id.str()));
+  }
+  if (gate) {
+    if (Status st = gate(); !st.ok()) return RemoveAfterError(tmp, st.Wrap(what + ": layer " + layer));
   }
   // Data first, then the name: after a crash a snapshot under its chain id
   // must be complete. One syncfs is far cheaper than an fsync per file.

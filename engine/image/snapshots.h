@@ -6,11 +6,13 @@
 //   <root>/tmp-<random>     being created (or removed); removed at Open
 //
 // A directory under a chain id name is always complete: it is unpacked under
-// a temp name, its diff_id checked, synced, and only then renamed into place;
+// a temp name, its diff_id checked (and, for a layer unpacked while its blob
+// downloads, the blob's digest: Gate), synced, and only then renamed into place;
 // removal renames it away first. <root> is mode 0700, because snapshots hold
 // layers' setuid binaries, which host users must not be able to reach.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -39,6 +41,14 @@ class SnapshotStore {
   // tmp dir is discarded and the call succeeds. On any error nothing is left.
   Result<UnpackStats> Create(const Digest& chain_id, const std::string& blob_path,
                              const Digest& expected_diff_id);
+  // Asked once the layer is unpacked and its diff_id checked, before the
+  // snapshot is synced and takes its name: an error discards the snapshot
+  // and is returned. A streamed layer's gate waits for its blob's digest.
+  using Gate = std::function<Status()>;
+  // The same from any source (a blob still downloading: BlobFeed), named
+  // `layer` in errors; `gate` may be empty.
+  Result<UnpackStats> Create(const Digest& chain_id, const BlobSource& source, const std::string& layer,
+                             const Digest& expected_diff_id, const Gate& gate);
   // kNotFound if there is no such snapshot. Never follows symlinks or crosses
   // mounts inside the snapshot.
   Status Remove(const Digest& chain_id);

@@ -97,6 +97,34 @@ TEST_F(SnapshotStoreTest, WrongDiffIdLeavesNothing) {
   EXPECT_TRUE(RootNames().empty());
 }
 
+// The gate (a streamed layer's blob digest check) is asked after the layer
+// was unpacked and its diff_id checked, while the snapshot has no name yet;
+// its refusal leaves nothing and is the error.
+TEST_F(SnapshotStoreTest, AGateRefusingAfterTheUnpackLeavesNothing) {
+  Digest diff = WriteLayer("l0", {Dir("etc"), File("etc/hostname", "box\n")});
+  Digest chain = ChainId(Digest(), diff);
+  auto source = FileBlobSource(Blob("l0"));
+  ASSERT_TRUE(source.ok()) << source.status().message();
+  std::vector<std::string> seen_by_gate;
+  auto refuse = [&] {
+    seen_by_gate = RootNames();
+    return InvalidArgument("commit blob: digest mismatch: expected sha256:aaa, got sha256:bbb");
+  };
+  auto r = store_->Create(chain, *source, "sha256:layer", diff, refuse);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("layer sha256:layer: commit blob: digest mismatch"), std::string::npos)
+      << r.status().message();
+  ASSERT_EQ(seen_by_gate.size(), 1u);
+  EXPECT_TRUE(seen_by_gate[0].starts_with("tmp-")) << seen_by_gate[0];  // unpacked, not named
+  EXPECT_FALSE(store_->Has(chain));
+  EXPECT_TRUE(RootNames().empty());
+
+  auto allowed = store_->Create(chain, *source, "sha256:layer", diff, [] { return Status::Ok(); });
+  ASSERT_TRUE(allowed.ok()) << allowed.status().message();
+  EXPECT_EQ(*ReadFile(store_->Path(chain) + "/etc/hostname"), "box\n");
+}
+
 TEST_F(SnapshotStoreTest, HostileLayerLeavesNothing) {
   Digest diff = WriteLayer("l0", {File("a", "a"), File("b/c", "c"), File("../escape", "x")});
   auto r = store_->Create(diff, Blob("l0"), diff);
