@@ -22,6 +22,7 @@ import sys
 
 HEADER = re.compile(r"^\s*(\S.*?)\s+(\d+)/(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):\s*(.*)$")
 FORK = re.compile(r"pid=(\d+) child_comm=.* child_pid=(\d+)")
+TRUE_EXEC = re.compile(r"filename=\S*/true\b")  # the command, wherever $PATH found it
 
 
 def read_events(path, with_stacks=False):
@@ -90,7 +91,7 @@ def cmd_timeline(path, roots):
             # A pooled start: its monitor may predate the recording (outside
             # the tree), so the command is known by its name, the monitor by
             # its comm.
-            if name == "sched:sched_process_exec" and "filename=/bin/true" in rest and "cmd_exec" not in cur:
+            if name == "sched:sched_process_exec" and TRUE_EXEC.search(rest) and "cmd_exec" not in cur:
                 cur["cmd_exec"], cur["pooled_pid"] = t, pid
                 continue
             if name == "sched:sched_process_exit" and pid == cur.get("pooled_pid") and tid == pid:
