@@ -703,13 +703,21 @@ Status RunExecutor::AwaitServices() {
   return Status::Ok();
 }
 
+// How many steps of a run may wait created ahead at once. A chain of short
+// steps needs its next few sandboxes staged before the one it waits for
+// ends: staging one takes longer than a short step runs. More would only
+// hold sandboxes (a monitor, an init and a root each) for steps far off.
+constexpr int kMaxCreatedAhead = 3;
+
 // The scheduler of the steps, on the run's thread. Each look at records_
 // (under control_.mu()) decides, for every pending step: stopped (the run
 // stops), skipped (a need did not succeed, or `when`), started (every need
-// succeeded), or waiting. A step that waits only for steps now running, and
-// will run if they succeed, is created ahead (Create) and its sandbox
-// staged: when its needs end, starting it is all that is left. Then the scheduler sleeps until a step's
-// end wakes it (RecordEnd notifies before it writes anything) or a stop.
+// succeeded), or waiting. A step that waits only for steps on their way
+// (running, or themselves created ahead) and will run if they succeed is
+// created ahead (Create) and its sandbox staged, up to kMaxCreatedAhead
+// steps at once: when its needs end, starting it is all that is left. Then
+// the scheduler sleeps until a step's end wakes it (RecordEnd notifies
+// before it writes anything) or a stop.
 void RunExecutor::RunSteps() {
   const size_t first = 1 + services_.size();  // records_ index of step 0
   const RunContext ctx = Context();
@@ -723,29 +731,43 @@ void RunExecutor::RunSteps() {
       std::lock_guard lock(control_.mu());
       seen = control_.changes();
       bool stopping = control_.stop() != RunControl::Stop::kNone;
+      // Running, started in this look, or created ahead: `order` puts every
+      // need before the steps that need it, so a need is decided first.
+      std::vector<bool> on_its_way(pipeline_.steps.size(), false);
+      int ahead = 0;  // pending steps with a container made ahead
+      for (size_t i : order) {
+        if (records_[first + i].status == StepStatus::kPending && !steps_[i].container_id.empty()) ++ahead;
+      }
       for (size_t i : order) {
         StepRecord& r = records_[first + i];
-        if (r.status == StepStatus::kRunning) more = true;
+        if (r.status == StepStatus::kRunning) {
+          more = true;
+          on_its_way[i] = true;
+        }
         if (r.status != StepStatus::kPending) continue;
         if (stopping) {
           r.status = StoppedStatus();
           changed.push_back(first + i);
           continue;
         }
-        bool waiting = false, all_running_or_fine = true;
+        bool waiting = false, all_on_their_way = true;
         std::string failed_need;
         for (size_t need : pipeline_.steps[i].needs) {
           const StepRecord& n = records_[first + need];
           if (!IsFinal(n.status)) waiting = true;
           bool fine = n.status == StepStatus::kSuccess || (n.status == StepStatus::kSkipped && n.reason == "when");
           if (IsFinal(n.status) && !fine && failed_need.empty()) failed_need = n.name;
-          if (!fine && n.status != StepStatus::kRunning) all_running_or_fine = false;
+          if (!fine && !on_its_way[need]) all_on_their_way = false;
         }
         if (waiting) {
           more = true;
-          if (failed_need.empty() && all_running_or_fine && steps_[i].container_id.empty() &&
-              StepRuns(pipeline_.steps[i], ctx)) {
+          if (!steps_[i].container_id.empty()) {
+            on_its_way[i] = true;
+          } else if (failed_need.empty() && all_on_their_way && ahead < kMaxCreatedAhead &&
+                     StepRuns(pipeline_.steps[i], ctx)) {
             to_create.push_back(i);
+            on_its_way[i] = true;
+            ++ahead;
           }
           continue;
         }
@@ -760,6 +782,7 @@ void RunExecutor::RunSteps() {
         } else {
           r.status = StepStatus::kRunning;  // claimed; Launch records the rest
           to_launch.push_back(i);
+          on_its_way[i] = true;
           more = true;
         }
       }

@@ -513,11 +513,12 @@ TEST_F(RunServiceTest, TheObserverHearsACancelInTheQueueAndAnInterruptionAtRecov
   EXPECT_EQ(recorder_->Of(added->id), (std::vector<std::string>{"interrupted"}));
 }
 
-// A chain a -> b -> c: while a runs, b's container is created already
-// (nothing is left but to start it when a ends) and c's is not (its need b
-// has not started). The steps append their names to a workspace file: each
-// ran after the one it needs. A failed need skips the step whose container
-// was made ahead, and that container goes with the run.
+// A chain a -> b -> c -> d -> e: while a runs, the containers of b, c and d
+// are created already and b's sandbox staged (nothing is left but to start
+// it when a ends); e's is not (at most three wait made ahead). The steps
+// append their names to a workspace file: each ran after the one it needs.
+// A failed need skips the steps whose containers were made ahead, and those
+// containers and the staged sandbox go with the run.
 TEST_F(RunServiceTest, AStepIsCreatedWhileItsNeedRunsAndStartsWhenItEnds) {
   const std::string chain =
       "steps:\n"
@@ -531,7 +532,13 @@ TEST_F(RunServiceTest, AStepIsCreatedWhileItsNeedRunsAndStartsWhenItEnds) {
       "    commands: [\"echo b >> order\", \"touch /workspace/b-ran\"]\n"
       "  - name: c\n"
       "    image: busybox\n"
-      "    commands: [\"echo c >> order\", \"cat order\"]\n";
+      "    commands: [\"echo c >> order\", \"cat order\"]\n"
+      "  - name: d\n"
+      "    image: busybox\n"
+      "    commands: [\"true\"]\n"
+      "  - name: e\n"
+      "    image: busybox\n"
+      "    commands: [\"true\"]\n";
   TestRepo git;
   std::string commit = git.Commit({{".slipway.yml", chain}}, "chain");
   git.Push("main");
@@ -577,7 +584,13 @@ TEST_F(RunServiceTest, AStepIsCreatedWhileItsNeedRunsAndStartsWhenItEnds) {
   std::vector<Container> b = await_container(id, "b");
   ASSERT_EQ(b.size(), 1u) << "b's container was not made while a ran";
   EXPECT_EQ(b[0].state, ContainerState::kCreated) << "b started before a ended";
-  EXPECT_TRUE(of_step(id, "c").empty()) << "c was made ahead though b has not started";
+  // c needs b, which is on its way (made ahead): c is made ahead too.
+  std::vector<Container> c = await_container(id, "c");
+  ASSERT_EQ(c.size(), 1u) << "c's container was not made ahead of b's start";
+  EXPECT_EQ(c[0].state, ContainerState::kCreated) << "c started before b";
+  // So is d; e is not: at most three steps wait made ahead.
+  EXPECT_EQ(await_container(id, "d").size(), 1u) << "d's container was not made ahead";
+  EXPECT_TRUE(of_step(id, "e").empty()) << "more than three steps were made ahead";
   // Its sandbox is staged meanwhile (in the background): made, not run.
   for (int i = 0; i < 1500 && sandbox_named(b[0].id).empty(); ++i) std::this_thread::sleep_for(milliseconds(20));
   EXPECT_FALSE(sandbox_named(b[0].id).empty()) << "b's sandbox was not staged while a ran";
@@ -613,6 +626,7 @@ TEST_F(RunServiceTest, AStepIsCreatedWhileItsNeedRunsAndStartsWhenItEnds) {
     }
   }
   EXPECT_TRUE(of_step(failing, "b").empty()) << "the container made ahead for b is left";
+  EXPECT_TRUE(of_step(failing, "c").empty()) << "the container made ahead for c is left";
   for (int i = 0; i < 500 && !sandbox_named(failing_b[0].id).empty(); ++i)
     std::this_thread::sleep_for(milliseconds(20));
   EXPECT_EQ(sandbox_named(failing_b[0].id), "") << "the sandbox staged for b is left";
