@@ -133,7 +133,8 @@ def cmd_timeline(path, roots):
     pooled = collections.defaultdict(list)
     complete = complete_pooled = 0
     for r in runs:
-        if "pooled_pid" in r and "mon_exec" not in r:
+        # A monitor exec'd after the command is the pool's refill, not this start's.
+        if "pooled_pid" in r and ("mon_exec" not in r or r["mon_exec"] > r["cmd_exec"]):
             if len(r["connect"]) < 2 or len(r["recv"]) < 3 or not all(
                     k in r for k in ("cmd_exec", "cmd_exit", "mon_exit", "cli_exit")):
                 continue
