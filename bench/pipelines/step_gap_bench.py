@@ -36,6 +36,8 @@ def container_events(log_path):
             name = ids.get(e.get("id"))
             if name:
                 out.setdefault(name, {})[ev] = unix_ms(e["time"])
+                if ev == "container.started":
+                    out[name]["staged"] = bool(e.get("staged"))
     return out
 
 
@@ -64,7 +66,7 @@ def chain(api, steps, log_path):
     # executor, the start queue, the sandbox's start up to the monitor's
     # ready line); -> the step's first process (its /bin/sh to clock-ns).
     ev = container_events(log_path)
-    parts = {"ended": [], "started": [], "first": [], "created_ahead": 0}
+    parts = {"ended": [], "started": [], "first": [], "created_ahead": 0, "staged": 0}
     for i in range(1, steps):
         a, b = ev.get(f"run{run['id']}-s{i - 1:02d}", {}), ev.get(f"run{run['id']}-s{i:02d}", {})
         if not all(k in a for k in ("container.exited",)) or "container.started" not in b:
@@ -74,6 +76,8 @@ def chain(api, steps, log_path):
         parts["first"].append(stamps[i][0] / 1e6 - b["container.started"])
         if b.get("container.created", float("inf")) <= a["container.exited"]:
             parts["created_ahead"] += 1
+        if b.get("staged"):
+            parts["staged"] += 1
     return gaps, store, per_step, parts
 
 
@@ -83,7 +87,7 @@ def main():
     api = Api()
     api.json("POST", "/api/v1/repos", {"name": "bench", "url": repo_url}, want=201)
     gaps, store, per_step = [], [], []
-    parts = {"ended": [], "started": [], "first": [], "created_ahead": 0}
+    parts = {"ended": [], "started": [], "first": [], "created_ahead": 0, "staged": 0}
     for r in range(runs + 1):  # 1 untimed warm-up run
         print(f"== run {r}/{runs} of the {steps}-step chain" + (" (warm-up)" if r == 0 else ""), file=sys.stderr)
         g, s, p, q = chain(api, steps, log_path)
@@ -95,6 +99,7 @@ def main():
         for k in ("ended", "started", "first"):
             parts[k] += q[k]
         parts["created_ahead"] += q["created_ahead"]
+        parts["staged"] += q["staged"]
 
     load = os.getloadavg()
     print(f"Machine: {os.cpu_count()} CPUs, kernel {os.uname().release}; "
@@ -118,6 +123,8 @@ def main():
     print()
     print(f"steps whose container was created before their dependency's exited: "
           f"{parts['created_ahead']} of {len(gaps)}")
+    print(f"steps started from a sandbox staged ahead (container.started \"staged\"): "
+          f"{parts['staged']} of {len(gaps)}")
     if json_out:
         with open(json_out, "w") as f:
             json.dump({"gap_ms": gaps, "store_gap_ms": store, "per_step_ms": per_step, "parts_ms": parts}, f,

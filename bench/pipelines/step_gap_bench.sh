@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Usage: bench/pipelines/step_gap_bench.sh     (needs root)
 #   STEPS=N          steps in the chain (default 21: 20 gaps a run)
+#   WORK=CMD         a command each step runs between its two stamps (default
+#                    none: a step is about 2 ms; e.g. WORK="sleep 0.05" gives
+#                    the staging of the next steps time to finish first)
 #   RUNS=N           timed runs of the chain, one at a time, after 1 warm-up
 #                    (default 10: 200 gaps)
 #   BAZEL_FLAGS=...  how to build slipway (default "-c opt")
@@ -29,6 +32,7 @@
 set -euo pipefail
 
 steps=${STEPS:-21}
+work_cmd=${WORK:-}
 runs=${RUNS:-10}
 read -r -a bazel_flags <<<"${BAZEL_FLAGS:--c opt}"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -49,7 +53,11 @@ echo "== the repository: branch chain ($steps steps, each after the one before)"
 {
   echo "steps:"
   for i in $(seq 0 $((steps - 1))); do
-    printf '  - name: s%02d\n    image: busybox\n    commands: ["clock-ns", "clock-ns"]\n' "$i"
+    if [ -n "$work_cmd" ]; then
+      printf '  - name: s%02d\n    image: busybox\n    commands: ["clock-ns", "%s", "clock-ns"]\n' "$i" "$work_cmd"
+    else
+      printf '  - name: s%02d\n    image: busybox\n    commands: ["clock-ns", "clock-ns"]\n' "$i"
+    fi
   done
 } >"$work/clone/.slipway.yml"
 git -c user.name=bench -c user.email=bench@localhost -C "$work/clone" checkout -q -B chain

@@ -136,6 +136,7 @@ Result<Container> ContainerService::Launch(const std::string& id) {
     auto peer = NetworkPeer(c.spec.network_peer, shown, /*must_run=*/true);
     if (!peer.ok()) sandbox = peer.status();
   }
+  const bool was_staged = staged.has_value();
   if (sandbox.ok() && staged) {
     // Made ahead with this spec and these secrets: only the exec is left.
     sandbox = monitors_.Release(std::move(*staged));
@@ -169,7 +170,8 @@ Result<Container> ContainerService::Launch(const std::string& id) {
   }
   started_cv_.notify_all();
   if (observer_) observer_->Started(c);
-  log_.Info("container.started", {{"id", c.id}, {"sandbox", c.sandbox_id}, {"pid", c.pid}});
+  log_.Info("container.started",
+            {{"id", c.id}, {"sandbox", c.sandbox_id}, {"pid", c.pid}, {"staged", was_staged}});
   // A kill or stop that came while it was starting.
   if (pending && *pending == kStopNow) LogIfFailed(monitors_.Stop(c.sandbox_id), "container.stop", c.id);
   if (pending && *pending != kStopNow)
