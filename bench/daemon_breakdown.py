@@ -129,38 +129,31 @@ def cmd_timeline(path, roots):
             cur.setdefault("mon_exit", t)
         elif name == "sched:sched_process_exit" and pid == cur["cli"] and tid == pid:
             cur["cli_exit"] = t
-    phases = collections.defaultdict(list)
-    pooled = collections.defaultdict(list)
-    complete = complete_pooled = 0
+    tables = {"cold": collections.defaultdict(list), "pooled": collections.defaultdict(list)}
     for r in runs:
         # A monitor exec'd after the command is the pool's refill, not this start's.
-        if "pooled_pid" in r and ("mon_exec" not in r or r["mon_exec"] > r["cmd_exec"]):
-            if len(r["connect"]) < 2 or len(r["recv"]) < 3 or not all(
-                    k in r for k in ("cmd_exec", "cmd_exit", "mon_exit", "cli_exit")):
+        kind = "pooled" if "pooled_pid" in r and ("mon_exec" not in r or r["mon_exec"] > r["cmd_exec"]) else "cold"
+        needed = ("cmd_exec", "cmd_exit", "mon_exit", "cli_exit")
+        if kind == "cold":
+            needed += ("mon_exec", "cg_first")
+            if len(r["mon_forks"]) < 2:
                 continue
-            r.update(connect0=r["connect"][0], recv0=r["recv"][0])
-            after = [x for x in r["recv"] if x > r["mon_exit"]]
-            if not after:
-                continue
-            r["recv_last"] = after[0]
-            complete_pooled += 1
-            for label, a, b in POOLED_PHASES:
-                pooled[label].append(r[b] - r[a])
-            pooled["TOTAL: CLI exec to CLI exit"].append(r["cli_exit"] - r["cli_exec"])
+            r["sandbox_fork"] = r["mon_forks"][1]
+        if len(r["connect"]) < 2 or len(r["recv"]) < 3 or not all(k in r for k in needed):
             continue
-        if len(r["connect"]) < 2 or len(r["recv"]) < 3 or len(r["mon_forks"]) < 2 or not all(
-                k in r for k in ("mon_exec", "cg_first", "cmd_exec", "cmd_exit", "mon_exit", "cli_exit")):
-            continue
-        r.update(connect0=r["connect"][0], recv0=r["recv"][0], sandbox_fork=r["mon_forks"][1])
+        r.update(connect0=r["connect"][0], recv0=r["recv"][0])
         # The final frame: the first read after the monitor has exited.
         after = [x for x in r["recv"] if x > r["mon_exit"]]
         if not after:
             continue
         r["recv_last"] = after[0]
-        complete += 1
-        for label, a, b in PHASES:
-            phases[label].append(r[b] - r[a])
-        phases["TOTAL: CLI exec to CLI exit"].append(r["cli_exit"] - r["cli_exec"])
+        table = tables[kind]
+        for label, a, b in (POOLED_PHASES if kind == "pooled" else PHASES):
+            table[label].append(r[b] - r[a])
+        table["TOTAL: CLI exec to CLI exit"].append(r["cli_exit"] - r["cli_exec"])
+    phases, pooled = tables["cold"], tables["pooled"]
+    complete = len(phases["TOTAL: CLI exec to CLI exit"])
+    complete_pooled = len(pooled["TOTAL: CLI exec to CLI exit"])
     print(f"{complete} complete cold runs and {complete_pooled} complete pooled runs "
           f"(of {len(runs)} CLI executions seen)")
     for title, table, n in (("cold starts (a monitor spawned)", phases, complete),

@@ -344,7 +344,8 @@ const std::array<Field, 51> kFields = {{
      "The longest wait between promotion retries", SetDuration<&C::promotion_max_backoff, false>,
      GetDuration<&C::promotion_max_backoff>},
     {"sandbox_pool_size", "--sandbox-pool-size", "N",
-     "Sandboxes prepared ahead (monitor running, cgroups and namespaces made) for warm starts; 0: none",
+     "Sandboxes prepared ahead (monitor running, cgroups and namespaces made) for warm starts; 0: none, "
+     "and no pipeline step staged ahead",
      SetInt<&C::sandbox_pool_size, 0, 64>, GetInt<&C::sandbox_pool_size>},
     {"dashboard", "--dashboard", "true|false", "Serve the web dashboard (/ui/) and status badges (/badge/)",
      SetBool<&C::dashboard>, GetBool<&C::dashboard>},

@@ -30,15 +30,6 @@ using std::chrono::seconds;
 constexpr milliseconds kEndTimeout = seconds(20);
 constexpr milliseconds kFillTimeout = seconds(30);
 
-bool Eventually(const std::function<bool()>& done, milliseconds timeout = seconds(10)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return true;
-}
-
 class MonitorPoolTest : public SandboxTest {
  protected:
   void SetUp() override {
@@ -88,13 +79,7 @@ class MonitorPoolTest : public SandboxTest {
     return status.ok() ? *status : SandboxStatus{};
   }
 
-  std::string Output(const std::string& id) const {
-    std::string out;
-    auto read = ReadLog(runtime_->state_dir().LogFile(id), 0,
-                        [&](Stream, std::string_view data) { out.append(data); });
-    EXPECT_TRUE(read.ok()) << read.status().ToString();
-    return out;
-  }
+  std::string Output(const std::string& id) const { return SandboxLog(*runtime_, id); }
 
   // memory.limit_in_bytes (v1, hybrid) or memory.max (v2) of sandbox `id`.
   std::string MemoryLimit(const std::string& id) const {

@@ -39,16 +39,6 @@ using std::chrono::seconds;
 
 constexpr milliseconds kEndTimeout = seconds(20);
 
-// Polls `done` until it holds or `timeout` passes.
-bool Eventually(const std::function<bool()>& done, milliseconds timeout = seconds(5)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return true;
-}
-
 bool IsZombie(pid_t pid) {
   auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
   if (!stat.ok()) return true;  // gone
@@ -112,14 +102,8 @@ class MonitorTest : public SandboxTest {
     return status.ok() ? *status : SandboxStatus{};
   }
 
-  // stdout then stderr of the sandbox's output.log.
-  std::string Output(const std::string& id) const {
-    std::string out;
-    auto read = ReadLog(runtime_->state_dir().LogFile(id), 0,
-                        [&](Stream, std::string_view data) { out.append(data); });
-    EXPECT_TRUE(read.ok()) << read.status().ToString();
-    return out;
-  }
+  // The sandbox's output.log, both streams in order.
+  std::string Output(const std::string& id) const { return SandboxLog(*runtime_, id); }
 
   bool CgroupsGone(const std::string& id) const {
     for (const std::string& dir : runtime_->cgroups().PathsFor(id)) {

@@ -2,9 +2,28 @@
 
 #include <unistd.h>
 
+#include <thread>
+
 #include "engine/base/fs.h"
+#include "engine/runtime/log.h"
 
 namespace slipway::testing {
+
+bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+std::string SandboxLog(const Runtime& runtime, const std::string& id) {
+  std::string out;
+  auto read = ReadLog(runtime.state_dir().LogFile(id), 0, [&](Stream, std::string_view data) { out.append(data); });
+  EXPECT_TRUE(read.ok()) << read.status().ToString();
+  return out;
+}
 
 void SandboxTest::SetUp() {
   state_dir_ = MakeTempDir("slipway-state");

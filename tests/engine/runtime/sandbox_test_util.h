@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +27,14 @@ class CollectingSink : public OutputSink {
   }
   std::string out, err;
 };
+
+// Polls `done` every 10 ms until it holds (true) or `timeout` passes (false).
+bool Eventually(const std::function<bool()>& done,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// The output log of sandbox `id` in `runtime`'s state directory, both
+// streams in order; a test failure if it cannot be read.
+std::string SandboxLog(const Runtime& runtime, const std::string& id);
 
 class SandboxTest : public ::testing::Test {
  protected:

@@ -24,15 +24,6 @@ using std::chrono::seconds;
 
 constexpr milliseconds kEndTimeout = seconds(20);
 
-bool Eventually(const std::function<bool()>& done, milliseconds timeout = seconds(10)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return true;
-}
-
 class StagedStartTest : public SandboxTest {
  protected:
   void SetUp() override {
@@ -57,13 +48,7 @@ class StagedStartTest : public SandboxTest {
   }
   bool Marked() const { return PathExists(shared_ + "/mark"); }
 
-  std::string Output(const std::string& id) const {
-    std::string out;
-    auto read = ReadLog(runtime_->state_dir().LogFile(id), 0,
-                        [&](Stream, std::string_view data) { out.append(data); });
-    EXPECT_TRUE(read.ok()) << read.status().ToString();
-    return out;
-  }
+  std::string Output(const std::string& id) const { return SandboxLog(*runtime_, id); }
 
   SandboxStatus MustEnd(const std::string& id) {
     auto status = client_->Wait(id, kEndTimeout);
