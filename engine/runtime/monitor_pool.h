@@ -6,8 +6,13 @@
 //   slipwayd (MonitorClient)                     slipway-monitor --pool-fd
 //   refill thread: spawn --socketpair------------> Settle; Runtime::Prepare
 //                  <---------------- "pooled <id>\n" (or "error ...")
-//   Take(); Start(): spec, shutdown(SHUT_WR) ---> Runtime::Start(spec, prepared)
+//   Take(); Start(): "run <n>\n" + spec -------> Runtime::Start(spec, prepared)
 //                  <---------------- ready line, as an unpooled monitor's
+//   Take(); Stage(): "stage <n>\n" + spec -----> Runtime::Stage(spec, prepared)
+//                  <---------------- "staged <id> <pid>\n"
+//           Release(): "go\n" -----------------> Sandbox::Release
+//                  <---------------- ready line
+// (monitor.h, PoolOrder.)
 //
 // Each pooled monitor serves one spec: Take() removes it from the pool, and
 // the refill thread starts another in the background. The pool never holds

@@ -43,7 +43,10 @@ void PrintTo(const Snapshot& s, std::ostream* os) {
 class ApiErrorsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    daemon_ = StartDaemonWithBusybox().release();
+    // No sandbox pool: each test compares the whole state directory before
+    // and after, and a pool refilling in the background (after the start of
+    // `running` below took a prepared sandbox) would change it meanwhile.
+    daemon_ = StartDaemonWithBusybox({"--sandbox-pool-size", "0"}).release();
     if (!daemon_) return;
     created_ = daemon_->Create({{"image", "busybox"}, {"name", "created"}, {"command", {"true"}}});
     running_ =
