@@ -29,6 +29,7 @@
 #include "engine/containers/container_store.h"
 #include "engine/image/image_store.h"
 #include "engine/image/layer_writer.h"
+#include "engine/runtime/state.h"
 #include "pipelines/repo_registry.h"
 #include "pipelines/secret_box.h"
 #include "pipelines/sqlite_run_store.h"
@@ -566,14 +567,10 @@ TEST_F(RunServiceTest, AStepIsCreatedWhileItsNeedRunsAndStartsWhenItEnds) {
     return of_step(run, step);
   };
 
-  // The sandbox named after container `id` (its state.json names it), if any.
+  // The sandbox named after container `id`, if any (the runtime's own lookup).
   auto sandbox_named = [&](const std::string& id) -> std::string {
-    for (const std::string& sandbox : ListDir(root_ + "/state/sandboxes")) {
-      if (testing::ReadFileOrEmpty(root_ + "/state/sandboxes/" + sandbox + "/state.json").find("\"" + id + "\"") !=
-          std::string::npos)
-        return sandbox;
-    }
-    return "";
+    auto sandbox = StateDir(root_ + "/state").Resolve(id);
+    return sandbox.ok() ? *sandbox : "";
   };
   auto b_ran = [&](int64_t run) {
     return PathExists(options_.runs_dir + "/" + std::to_string(run) + "/workspace/b-ran");

@@ -3,6 +3,8 @@
 // prove that a sandbox left nothing behind.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,9 @@ std::string BinaryUnderTest(int argc, char** argv, const std::string& runfiles_p
 // A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick),
 // for a server a test starts; throws if none can be found.
 int FreeLoopbackPort();
+
+// Polls `done` every 10 ms until it holds (true) or `timeout` passes (false).
+bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // Runs `command` with /bin/sh, returns its exit status and fills `output` with
 // stdout and stderr.

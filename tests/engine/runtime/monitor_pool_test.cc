@@ -46,7 +46,7 @@ class MonitorPoolTest : public SandboxTest {
         if (s.phase == SandboxPhase::kRunning) ::kill(s.monitor.pid, SIGKILL);
       }
     }
-    Eventually([&] { return PooledIds().empty() || runtime_->CollectGarbage().ok(); });
+    WaitUntil([&] { return PooledIds().empty() || runtime_->CollectGarbage().ok(); });
     SandboxTest::TearDown();
   }
 
@@ -122,7 +122,7 @@ TEST_F(MonitorPoolTest, APooledStartIsTheSpecsOwnSandbox) {
   EXPECT_FALSE(state->pooled);
   EXPECT_EQ(state->init.pid, sb.init_pid);
   // Both lines out before the stop, which would otherwise cut them short.
-  EXPECT_TRUE(Eventually([&] {
+  EXPECT_TRUE(WaitUntil([&] {
     return ReadFileOrEmpty(runtime_->state_dir().LogFile(sb.id)).find("err") != std::string::npos;
   }));
   ASSERT_TRUE(client_->Stop(sb.id).ok());
@@ -225,7 +225,7 @@ TEST_F(MonitorPoolTest, ABadSpecGetsTheUsualError) {
   ASSERT_FALSE(warm.ok());
   EXPECT_EQ(warm.status().code(), cold.status().code());
   EXPECT_EQ(warm.status().message(), cold.status().message());
-  EXPECT_TRUE(Eventually([&] {
+  EXPECT_TRUE(WaitUntil([&] {
     return !PathExists(runtime_->state_dir().SandboxDir(*pooled.begin())) &&
            runtime_->cgroups().PathsFor(*pooled.begin()).size() > 0 &&
            !PathExists(runtime_->cgroups().PathsFor(*pooled.begin())[0]);
@@ -269,7 +269,7 @@ TEST_F(MonitorPoolTest, ClosingThePoolLeavesNothing) {
 TEST_F(MonitorPoolTest, ADroppedPoolsMonitorsCleanUpOnTheirOwn) {
   FillPool(2);
   client_.reset();
-  EXPECT_TRUE(Eventually([&] { return Take() == before_; })) << "pooled sandboxes left behind";
+  EXPECT_TRUE(WaitUntil([&] { return Take() == before_; })) << "pooled sandboxes left behind";
 }
 
 // A SIGKILLed pooled monitor: its waiting init dies with it (parent-death
@@ -282,10 +282,10 @@ TEST_F(MonitorPoolTest, AKilledPooledMonitorIsCollected) {
   ASSERT_EQ(all->size(), 1u);
   SandboxStatus pooled = all->front();
   ASSERT_EQ(::kill(pooled.monitor.pid, SIGKILL), 0);
-  ASSERT_TRUE(Eventually([&] { return !pooled.monitor.Alive(); }));
+  ASSERT_TRUE(WaitUntil([&] { return !pooled.monitor.Alive(); }));
   auto init = runtime_->state_dir().ReadState(pooled.id);
   ASSERT_TRUE(init.ok());
-  EXPECT_TRUE(Eventually([&] { return !init->init.Alive(); }));
+  EXPECT_TRUE(WaitUntil([&] { return !init->init.Alive(); }));
   // Handed to nobody: the start is cold (or from a refill), and works.
   StartedSandbox sb = MustStart(Spec({"true"}));
   EXPECT_NE(sb.id, pooled.id);

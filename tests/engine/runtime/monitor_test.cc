@@ -79,7 +79,7 @@ class MonitorTest : public SandboxTest {
     // A failed test may leave monitors running: they would hold the cgroups
     // and the state directory the base fixture removes.
     for (pid_t pid : LiveMonitors()) ::kill(pid, SIGKILL);
-    Eventually([&] { return LiveMonitors().empty(); });
+    WaitUntil([&] { return LiveMonitors().empty(); });
     if (auto all = Monitors().Survey(); all.ok()) {
       for (const auto& s : *all) (void)runtime_->Remove(s.id, /*force=*/true);
     }
@@ -432,7 +432,7 @@ TEST_P(LostMonitorTest, KilledMonitorLeavesALostSandboxThatCleansUp) {
   EXPECT_EQ(s.phase, SandboxPhase::kLost);
   EXPECT_FALSE(s.result.has_value());
   EXPECT_EQ(s.name, "victim");
-  EXPECT_TRUE(Eventually([&] { return !init->Alive(); })) << "the init outlived its monitor";
+  EXPECT_TRUE(WaitUntil([&] { return !init->Alive(); })) << "the init outlived its monitor";
 
   ASSERT_TRUE(Monitors().CleanUpLost(sb.id).ok());
   EXPECT_FALSE(init->Alive());
@@ -474,7 +474,7 @@ TEST_F(MonitorTest, CleanUpLostKillsAnInitThatOutlivedItsOwner) {
   ASSERT_TRUE(lost.ok()) << lost.status().ToString();
   EXPECT_EQ(lost->phase, SandboxPhase::kLost);
   ASSERT_TRUE(Monitors().CleanUpLost(id).ok());
-  EXPECT_TRUE(Eventually([&] { return !init->Alive(); }));
+  EXPECT_TRUE(WaitUntil([&] { return !init->Alive(); }));
   EXPECT_TRUE(CgroupsGone(id));
   EXPECT_EQ(Take(), before);
 }
@@ -527,7 +527,7 @@ TEST_F(MonitorTest, FailedStartReturnsTheErrorAndLeavesNothing) {
   ASSERT_FALSE(r3.ok());
   EXPECT_EQ(r3.status().code(), Code::kInvalidArgument);
 
-  EXPECT_TRUE(Eventually([&] { return LiveMonitors().empty(); }));
+  EXPECT_TRUE(WaitUntil([&] { return LiveMonitors().empty(); }));
   EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1) << "a launcher was left unreaped";
   EXPECT_EQ(Take(), before);
   fs::remove_all(vol);
@@ -550,8 +550,8 @@ TEST_F(MonitorTest, AStarterThatGivesUpLeavesNothing) {
   auto r = Monitors(milliseconds(1)).Start(Spec({"sleep", "100"}));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status().ToString();
-  EXPECT_TRUE(Eventually([&] { return LiveMonitors().empty(); }));
-  EXPECT_TRUE(Eventually([&] { return Take() == before; }));
+  EXPECT_TRUE(WaitUntil([&] { return LiveMonitors().empty(); }));
+  EXPECT_TRUE(WaitUntil([&] { return Take() == before; }));
 }
 
 // The spec as a starter hands it over: in a memfd, read from its start.
@@ -579,8 +579,8 @@ TEST_F(MonitorTest, AMonitorNobodyListensToRemovesItsSandbox) {
   ::close(ready[1]);
   ::close(spec);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "launcher wait status " << status;
-  EXPECT_TRUE(Eventually([&] { return LiveMonitors().empty(); }));
-  EXPECT_TRUE(Eventually([&] { return Take() == before; }));
+  EXPECT_TRUE(WaitUntil([&] { return LiveMonitors().empty(); }));
+  EXPECT_TRUE(WaitUntil([&] { return Take() == before; }));
 }
 
 // A spec fd that cannot be read is an error on the ready line, naming it;
@@ -601,7 +601,7 @@ TEST_F(MonitorTest, AnUnreadableSpecFdIsReported) {
   auto parsed = ParseReadyLine(line);
   ASSERT_FALSE(parsed.ok()) << line;
   EXPECT_NE(parsed.status().message().find("spec fd 9"), std::string::npos) << line;
-  EXPECT_TRUE(Eventually([&] { return LiveMonitors().empty(); }));
+  EXPECT_TRUE(WaitUntil([&] { return LiveMonitors().empty(); }));
   EXPECT_EQ(Take(), before);
 }
 
@@ -656,7 +656,7 @@ TEST_F(MonitorTest, MaskedValuesNeverReachTheStateDir) {
                         [&](Stream s, std::string_view d) { (s == Stream::kStdout ? out : err).append(d); });
     EXPECT_TRUE(done.ok()) << done.status().ToString();
   };
-  ASSERT_TRUE(Eventually(
+  ASSERT_TRUE(WaitUntil(
       [&] {
         read();
         return out.ends_with("ready\n") && err.ends_with("y\n");
@@ -700,7 +700,7 @@ TEST_F(MonitorTest, FiftyBackToBack) {
             << ms(started - start) / kCount << " ms each), all ended " << ms(ended - started)
             << " ms later\n";
   for (const std::string& id : ids) ASSERT_TRUE(runtime_->Remove(id, false).ok()) << id;
-  EXPECT_TRUE(Eventually([&] { return LiveMonitors().empty(); }));
+  EXPECT_TRUE(WaitUntil([&] { return LiveMonitors().empty(); }));
   EXPECT_EQ(Take(), before);
 }
 

@@ -9,15 +9,6 @@
 
 namespace slipway::testing {
 
-bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
-
 std::string SandboxLog(const Runtime& runtime, const std::string& id) {
   std::string out;
   auto read = ReadLog(runtime.state_dir().LogFile(id), 0, [&](Stream, std::string_view data) { out.append(data); });

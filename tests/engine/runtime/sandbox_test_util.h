@@ -28,10 +28,6 @@ class CollectingSink : public OutputSink {
   std::string out, err;
 };
 
-// Polls `done` every 10 ms until it holds (true) or `timeout` passes (false).
-bool Eventually(const std::function<bool()>& done,
-                std::chrono::milliseconds timeout = std::chrono::seconds(10));
-
 // The output log of sandbox `id` in `runtime`'s state directory, both
 // streams in order; a test failure if it cannot be read.
 std::string SandboxLog(const Runtime& runtime, const std::string& id);

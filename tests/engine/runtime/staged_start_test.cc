@@ -141,13 +141,13 @@ TEST_F(StagedStartTest, DroppedUnreleasedItLeavesNothing) {
   const std::string id = staged->sandbox.id;
   EXPECT_TRUE(PathExists(runtime_->state_dir().SandboxDir(id)));
   staged->channel.reset();
-  EXPECT_TRUE(Eventually([&] { return Take() == before_; })) << "a dropped staged sandbox left things behind";
+  EXPECT_TRUE(WaitUntil([&] { return Take() == before_; })) << "a dropped staged sandbox left things behind";
   EXPECT_FALSE(Marked());
   // Its name is free again.
   auto again = client_->Stage(spec);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   again->channel.reset();
-  EXPECT_TRUE(Eventually([&] { return Take() == before_; }));
+  EXPECT_TRUE(WaitUntil([&] { return Take() == before_; }));
 }
 
 // The staged init killed while it waits: the monitor removes the sandbox, and
@@ -157,12 +157,12 @@ TEST_F(StagedStartTest, AReleaseAfterTheInitDiedIsUnavailable) {
   ASSERT_TRUE(staged.ok()) << staged.status().ToString();
   ASSERT_EQ(::kill(staged->sandbox.init_pid, SIGKILL), 0);
   const std::string id = staged->sandbox.id;
-  EXPECT_TRUE(Eventually([&] { return !PathExists(runtime_->state_dir().SandboxDir(id)); }));
+  EXPECT_TRUE(WaitUntil([&] { return !PathExists(runtime_->state_dir().SandboxDir(id)); }));
   auto started = client_->Release(std::move(*staged));
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.status().code(), Code::kUnavailable) << started.status().ToString();
   EXPECT_FALSE(Marked());
-  EXPECT_TRUE(Eventually([&] { return Take() == before_; }));
+  EXPECT_TRUE(WaitUntil([&] { return Take() == before_; }));
 }
 
 // A command that cannot be executed is found at the release, as at a start:
@@ -197,7 +197,7 @@ TEST_F(StagedStartTest, WhatCannotBeStaged) {
   ASSERT_FALSE(staged.ok());
   EXPECT_EQ(staged.status().code(), cold.status().code());
   EXPECT_EQ(staged.status().message(), cold.status().message());
-  EXPECT_TRUE(Eventually([&] { return Take() == before_; }));
+  EXPECT_TRUE(WaitUntil([&] { return Take() == before_; }));
 }
 
 // In process, on the hybrid path and the pure v2 path: Stage needs a prepared
@@ -232,7 +232,7 @@ TEST_F(StagedStartTest, InProcessOnEveryCloneMode) {
     ASSERT_TRUE((*sb)->Remove().ok());
     sb->reset();
     ASSERT_TRUE(RemoveTree(shared_ + "/mark").ok());
-    EXPECT_TRUE(Eventually([&] { return Take() == before_; })) << into_cgroup;
+    EXPECT_TRUE(WaitUntil([&] { return Take() == before_; })) << into_cgroup;
   }
 }
 

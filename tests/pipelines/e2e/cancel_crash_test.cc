@@ -45,7 +45,7 @@ TEST_F(CancelCrashTest, CancelMidStepStopsEverythingOfTheRun) {
   ASSERT_FALSE(AddRepo("held", repo.file_url()).is_null());
   int64_t id = Trigger("held");
   AwaitStep(id, "hold", "running");
-  Proc hold = StepProcess(id, "hold");
+  ProcessRef hold = StepProcess(id, "hold");
   ASSERT_TRUE(hold.Alive());
 
   HttpReply cancel = Api().Post("/api/v1/runs/" + std::to_string(id) + "/cancel");
@@ -92,7 +92,7 @@ TEST_F(CancelCrashTest, KillNineMidRunThenRestartInterruptsItAndLeaksNothing) {
   ASSERT_FALSE(AddRepo("held", repo.file_url()).is_null());
   int64_t id = Trigger("held");
   AwaitStep(id, "hold", "running");
-  Proc hold = StepProcess(id, "hold");
+  ProcessRef hold = StepProcess(id, "hold");
   ASSERT_TRUE(hold.Alive());
   // What was stored before the crash must survive it: wait until the step's
   // first line is in its stored log (copied there as it is written).

@@ -10,7 +10,6 @@
 namespace slipway::testing {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -32,15 +31,6 @@ std::string Tail(const std::string& text, size_t max = 4000) {
 }
 
 }  // namespace
-
-bool WaitUntil(const std::function<bool()>& done, milliseconds deadline) {
-  auto until = Clock::now() + deadline;
-  while (!done()) {
-    if (Clock::now() > until) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
-}
 
 std::string PipelineRepo::Push(const std::string& pipeline, std::map<std::string, std::string> files,
                                const std::string& branch) {
@@ -186,8 +176,8 @@ void PipelineTest::Release(int64_t id, const std::string& name) const {
   EXPECT_TRUE(fs::exists(path)) << "could not write " << path;
 }
 
-PipelineTest::Proc PipelineTest::StepProcess(int64_t id, const std::string& step) const {
-  Proc p;
+ProcessRef PipelineTest::StepProcess(int64_t id, const std::string& step) const {
+  ProcessRef p;
   std::vector<json> containers;
   WaitUntil(
       [&] {

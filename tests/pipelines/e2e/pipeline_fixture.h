@@ -24,8 +24,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/runtime/state.h"
 #include "tests/pipelines/git_fixture.h"
 #include "tests/testing/daemon_fixture.h"
+#include "tests/testing/fixtures.h"
 
 namespace slipway::testing {
 
@@ -98,20 +100,12 @@ class PipelineTest : public ::testing::Test {
   void Release(int64_t id, const std::string& name = "release") const;
   // The pid and start time of step `step`'s sandbox init, from its running
   // container (pid 0 and a failure if there is none).
-  struct Proc {
-    pid_t pid = 0;
-    uint64_t start_time = 0;
-    bool Alive() const { return pid > 0 && ProcessAlive(pid, start_time); }
-  };
-  Proc StepProcess(int64_t id, const std::string& step) const;
+  ProcessRef StepProcess(int64_t id, const std::string& step) const;
   // An ended run left nothing: no container of it, no sandbox (cgroups,
   // sandbox state, mounts), no workspace.
   void ExpectNothingLeft(int64_t id) const;
 
   std::unique_ptr<DaemonUnderTest> daemon_;
 };
-
-// Whether `done` became true within `deadline` (polled every 20 ms).
-bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds deadline);
 
 }  // namespace slipway::testing

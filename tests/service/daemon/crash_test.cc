@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/runtime/state.h"
 #include "tests/testing/daemon_fixture.h"
 #include "tests/testing/fixtures.h"
 
@@ -36,45 +37,25 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// A process as recorded: pid and start time, so a recycled pid is not taken
-// for it.
-struct Proc {
-  pid_t pid = 0;
-  uint64_t start_time = 0;
-  bool Alive() const { return pid > 0 && ProcessAlive(pid, start_time); }
-};
-
-// What the runtime recorded about the sandbox of container `id`.
+// What the runtime recorded about the sandbox of container `id` (its
+// processes by pid and start time, so a recycled pid is not taken for them),
+// read with the runtime's own StateDir.
 struct SandboxRecord {
   std::string dir;  // <state>/sandboxes/<sandbox id>
   std::string sandbox_id;
-  Proc monitor, init;
+  ProcessRef monitor, init;
 };
 
 SandboxRecord FindSandbox(const DaemonUnderTest& daemon, const std::string& container_id) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(daemon.state_dir() + "/sandboxes", ec)) {
-    std::ifstream in(e.path() / "state.json");
-    json state = json::parse(in, nullptr, false);
-    if (!state.is_object() || state.value("name", "") != container_id) continue;
-    SandboxRecord r;
-    r.dir = e.path();
-    r.sandbox_id = e.path().filename();
-    r.monitor = {state["owner"].value("pid", 0), state["owner"].value("start_time", uint64_t{0})};
-    r.init = {state["init"].value("pid", 0), state["init"].value("start_time", uint64_t{0})};
-    return r;
+  StateDir state_dir(daemon.state_dir());
+  Result<std::string> id = state_dir.Resolve(container_id);
+  Result<SandboxState> state = id.ok() ? state_dir.ReadState(*id) : Result<SandboxState>(id.status());
+  if (!state.ok()) {
+    ADD_FAILURE() << "no sandbox in " << daemon.state_dir() << " is named " << container_id << ": "
+                  << state.status().ToString();
+    return {};
   }
-  ADD_FAILURE() << "no sandbox in " << daemon.state_dir() << " is named " << container_id;
-  return {};
-}
-
-bool WaitUntil(const std::function<bool()>& done, milliseconds deadline) {
-  auto until = Clock::now() + deadline;
-  while (!done()) {
-    if (Clock::now() > until) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
+  return {state_dir.SandboxDir(*id), *id, state->owner, state->init};
 }
 
 std::string Logs(const DaemonUnderTest& daemon, const std::string& id) {

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/runtime/state.h"
 #include "tests/testing/daemon_fixture.h"
 #include "tests/testing/fixtures.h"
 
@@ -26,43 +27,21 @@ namespace slipway::testing {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-bool WaitUntil(const std::function<bool()>& done, milliseconds deadline = seconds(30)) {
-  auto until = Clock::now() + deadline;
-  while (!done()) {
-    if (Clock::now() > until) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
+// What the runtime recorded about sandbox `sandbox_id` (its monitor is the
+// owner), read with the runtime's own StateDir; empty if nothing is.
+SandboxState StateOf(const DaemonUnderTest& daemon, const std::string& sandbox_id) {
+  auto state = StateDir(daemon.state_dir()).ReadState(sandbox_id);
+  return state.ok() ? *state : SandboxState{};
 }
 
-struct Proc {
-  pid_t pid = 0;
-  uint64_t start_time = 0;
-  bool Alive() const { return pid > 0 && ProcessAlive(pid, start_time); }
-};
-
-json StateOf(const DaemonUnderTest& daemon, const std::string& sandbox_id) {
-  return json::parse(ReadFileOrEmpty(daemon.state_dir() + "/sandboxes/" + sandbox_id + "/state.json"),
-                     nullptr, false);
-}
-
-Proc Recorded(const json& state, const char* who) {
-  if (!state.is_object() || !state.contains(who)) return {};
-  return {state[who].value("pid", 0), state[who].value("start_time", uint64_t{0})};
-}
-
-// The sandbox of container `id` (its state.json names it).
+// The sandbox of container `id` (named after it); "" if none.
 std::string SandboxOf(const DaemonUnderTest& daemon, const std::string& id) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(daemon.state_dir() + "/sandboxes", ec)) {
-    if (StateOf(daemon, e.path().filename()).value("name", "") == id) return e.path().filename();
-  }
-  return "";
+  auto sandbox = StateDir(daemon.state_dir()).Resolve(id);
+  return sandbox.ok() ? *sandbox : "";
 }
 
 std::string Logs(const DaemonUnderTest& daemon, const std::string& id, std::string* err) {
@@ -84,17 +63,17 @@ class SandboxPoolTest : public ::testing::Test {
   // Waits until the pool holds `size` prepared sandboxes; their ids.
   std::set<std::string> FullPool(size_t size = 2) {
     std::set<std::string> pool;
-    EXPECT_TRUE(WaitUntil([&] { return (pool = daemon_->PooledSandboxes()).size() == size; }))
+    EXPECT_TRUE(WaitUntil([&] { return (pool = daemon_->PooledSandboxes()).size() == size; }, seconds(30)))
         << "pool holds " << pool.size() << "\n"
         << daemon_->Log();
     return pool;
   }
 
   // The pooled monitors now, as recorded.
-  std::vector<Proc> PooledMonitors() const {
-    std::vector<Proc> out;
+  std::vector<ProcessRef> PooledMonitors() const {
+    std::vector<ProcessRef> out;
     for (const std::string& id : daemon_->PooledSandboxes())
-      out.push_back(Recorded(StateOf(*daemon_, id), "owner"));
+      out.push_back(StateOf(*daemon_, id).owner);
     return out;
   }
 
@@ -125,7 +104,7 @@ TEST_F(SandboxPoolTest, ARunThroughThePoolIsUnchanged) {
     }
   }
   EXPECT_EQ(limit, std::to_string(50 << 20) + "\n");
-  EXPECT_EQ(daemon_->Inspect(id).value("pid", 0), Recorded(StateOf(*daemon_, sandbox), "init").pid);
+  EXPECT_EQ(daemon_->Inspect(id).value("pid", 0), StateOf(*daemon_, sandbox).init.pid);
   HttpReply stop = daemon_->Api().Post("/api/v1/containers/" + id + "/stop?timeout=1");
   EXPECT_EQ(stop.status, 200) << stop;
   std::string err;
@@ -171,10 +150,10 @@ TEST_F(SandboxPoolTest, SizeZeroRunsWithoutAPool) {
 TEST_F(SandboxPoolTest, ShutdownLeavesNothingOfThePool) {
   StartDaemon({"--sandbox-pool-size", "3"});
   FullPool(3);
-  std::vector<Proc> monitors = PooledMonitors();
+  std::vector<ProcessRef> monitors = PooledMonitors();
   ASSERT_EQ(monitors.size(), 3u);
   EXPECT_EQ(daemon_->Terminate(), 0);
-  for (const Proc& m : monitors)
+  for (const ProcessRef& m : monitors)
     EXPECT_FALSE(m.Alive()) << "pooled monitor " << m.pid << " outlived slipwayd";
   EXPECT_EQ(daemon_->Leftovers(), "");
 }
@@ -185,19 +164,19 @@ TEST_F(SandboxPoolTest, ShutdownLeavesNothingOfThePool) {
 TEST_F(SandboxPoolTest, KillNineThenRestartLeavesNothingOfTheOldPool) {
   StartDaemon({"--sandbox-pool-size", "2"});
   std::set<std::string> old_pool = FullPool(2);
-  std::vector<Proc> monitors = PooledMonitors();
+  std::vector<ProcessRef> monitors = PooledMonitors();
   ASSERT_EQ(monitors.size(), 2u);
   // One of them dies with slipwayd: its prepared sandbox is left for the
   // next slipwayd (its init dies by its parent-death signal).
   std::string killed = *old_pool.begin();
-  Proc killed_monitor = Recorded(StateOf(*daemon_, killed), "owner");
-  Proc killed_init = Recorded(StateOf(*daemon_, killed), "init");
+  ProcessRef killed_monitor = StateOf(*daemon_, killed).owner;
+  ProcessRef killed_init = StateOf(*daemon_, killed).init;
   // Stopped first: once slipwayd is gone it would otherwise see its socket
   // close and clean up (and be reaped) before the SIGKILL reaches it.
   ASSERT_EQ(::kill(killed_monitor.pid, SIGSTOP), 0);
   daemon_->Kill9();
   ASSERT_EQ(::kill(killed_monitor.pid, SIGKILL), 0);
-  for (const Proc& m : monitors) {
+  for (const ProcessRef& m : monitors) {
     EXPECT_TRUE(WaitUntil([&] { return !m.Alive(); }, seconds(15)))
         << "pooled monitor " << m.pid << " runs on";
   }
@@ -222,9 +201,9 @@ TEST_F(SandboxPoolTest, KillNineThenRestartLeavesNothingOfTheOldPool) {
   Outcome o = daemon_->Cli({"run", "--rm", "busybox", "sh", "-c", "echo after; exit 2"});
   EXPECT_EQ(o.code, 2) << o;
   EXPECT_EQ(o.out, "after\n") << o;
-  std::vector<Proc> new_monitors = PooledMonitors();
+  std::vector<ProcessRef> new_monitors = PooledMonitors();
   EXPECT_EQ(daemon_->Terminate(), 0);
-  for (const Proc& m : new_monitors) EXPECT_FALSE(m.Alive()) << m.pid;
+  for (const ProcessRef& m : new_monitors) EXPECT_FALSE(m.Alive()) << m.pid;
   EXPECT_EQ(daemon_->Leftovers(), "");
 }
 

@@ -144,7 +144,7 @@ TEST_F(DashboardBrowserTest, CancelFromThePageStopsTheRun) {
   const std::string token = MakeToken("operator", "operate");
   int64_t id = Trigger("app", {{"branch", "main"}});
   AwaitStep(id, "hold", "running");
-  Proc proc = StepProcess(id, "hold");
+  ProcessRef proc = StepProcess(id, "hold");
   Browse("cancel", {"--token", token, "--run", std::to_string(id)});
   json run = AwaitRun(id);
   EXPECT_EQ(Str(run, "status"), "cancelled") << run.dump();
