@@ -385,14 +385,14 @@ Result<ReadyReport> MonitorClient::Order(const PooledMonitor& pooled, const Pool
   return report;
 }
 
-Result<StartedSandbox> MonitorClient::Reported(const ReadyReport& report) const {
+Result<StartedSandbox> MonitorClient::Reported(const ReadyReport& report, UniqueFd end) const {
   SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, runtime_.state_dir().ReadState(report.id));
-  return StartedSandbox{report.id, report.init_pid, state.owner.pid};
+  return StartedSandbox{report.id, report.init_pid, state.owner.pid, std::move(end)};
 }
 
 Result<StartedSandbox> MonitorClient::HandOver(PooledMonitor pooled, const SandboxSpec& spec) const {
   SLIPWAY_ASSIGN_OR_RETURN(ReadyReport report, Order(pooled, {false, SpecToJson(spec)}));
-  return Reported(report);
+  return Reported(report, std::move(pooled.channel));
 }
 
 Result<StagedSandbox> MonitorClient::Stage(const SandboxSpec& spec) const {
@@ -413,8 +413,8 @@ Result<StagedSandbox> MonitorClient::Stage(const SandboxSpec& spec) const {
       continue;
     }
     if (!report.ok()) return report.status();
-    SLIPWAY_ASSIGN_OR_RETURN(StartedSandbox sandbox, Reported(*report));
-    return StagedSandbox{sandbox, std::move(pooled->channel)};
+    SLIPWAY_ASSIGN_OR_RETURN(StartedSandbox sandbox, Reported(*report, UniqueFd()));
+    return StagedSandbox{std::move(sandbox), std::move(pooled->channel)};
   }
 }
 
@@ -428,7 +428,8 @@ Result<StartedSandbox> MonitorClient::Release(StagedSandbox staged) const {
   SLIPWAY_ASSIGN_OR_RETURN(ReadyReport report, ParseReadyLine(line));
   if (report.staged || report.id != id) return Internal("slipway-monitor answered out of turn: " + line);
   staged.sandbox.init_pid = report.init_pid;
-  return staged.sandbox;
+  staged.sandbox.end = std::move(staged.channel);
+  return std::move(staged.sandbox);
 }
 
 Result<StartedSandbox> MonitorClient::Spawn(const SandboxSpec& spec) const {
@@ -461,7 +462,7 @@ Result<StartedSandbox> MonitorClient::Spawn(const SandboxSpec& spec) const {
   SLIPWAY_ASSIGN_OR_RETURN(ReadyReport report, ParseReadyLine(*line));
   if (report.staged) return Internal("slipway-monitor answered out of turn: " + *line);
   // The monitor is the owner Runtime::Start() recorded.
-  return Reported(report);
+  return Reported(report, std::move(ready.read));
 }
 
 // ---------------------------------------------------------------------------
@@ -510,21 +511,30 @@ Result<std::vector<SandboxStatus>> MonitorClient::Survey() const {
   return out;
 }
 
-Result<SandboxStatus> MonitorClient::Wait(const std::string& id, std::chrono::milliseconds timeout) const {
+Result<SandboxStatus> MonitorClient::Wait(const std::string& id, std::chrono::milliseconds timeout,
+                                          int end_fd) const {
   SLIPWAY_ASSIGN_OR_RETURN(SandboxState state, runtime_.state_dir().ReadState(id));
   SLIPWAY_ASSIGN_OR_RETURN(UniqueFd pidfd, state.owner.OpenIfAlive());
   if (pidfd) {
-    // A pidfd polls readable once its process has exited, child of ours or not.
+    // A pidfd polls readable once its process has exited, child of ours or
+    // not; the end fd (StartedSandbox::end) at EOF, once the result is
+    // recorded, before the monitor's tear-down and exit.
     auto deadline = Clock::now() + timeout;
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      pollfd p = {pidfd.get(), POLLIN, 0};
-      int ready = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
-      if (ready > 0) break;
+      pollfd p[2] = {{pidfd.get(), POLLIN, 0}, {end_fd, POLLIN, 0}};
+      int ready = ::poll(p, end_fd >= 0 ? 2 : 1, static_cast<int>(std::max<int64_t>(0, left.count())));
       if (ready < 0 && errno == EINTR) continue;
       if (ready < 0) return ErrnoStatus("poll monitor of sandbox " + id);
-      return Status(Code::kDeadlineExceeded, "the monitor of sandbox " + id + " still runs after " +
-                                                 std::to_string(timeout.count()) + " ms");
+      if (ready == 0)
+        return Status(Code::kDeadlineExceeded, "the monitor of sandbox " + id + " still runs after " +
+                                                   std::to_string(timeout.count()) + " ms");
+      if (p[0].revents) break;
+      // EOF on the end fd: recorded, or the monitor is dying without (its
+      // fds close before its exit): then its exit is what to wait for.
+      SLIPWAY_ASSIGN_OR_RETURN(SandboxStatus status, SurveyOne(id));
+      if (status.phase != SandboxPhase::kRunning) return status;
+      end_fd = -1;
     }
   }
   return SurveyOne(id);

@@ -98,6 +98,11 @@ struct StartedSandbox {
   std::string id;
   pid_t init_pid = 0;
   pid_t monitor_pid = 0;
+  // Our end of the monitor's ready fd, which it closes once the sandbox's
+  // result is recorded, before it tears the sandbox down and exits: pass it
+  // to Wait() to learn of the end that much sooner. Invalid inside a
+  // StagedSandbox: its channel becomes this once Release() returns.
+  UniqueFd end;
 };
 
 // A sandbox staged under a pooled monitor (MonitorClient::Stage): started up
@@ -171,7 +176,10 @@ class MonitorClient {
   // Blocks until the monitor of sandbox `id` has exited (its sandbox ended
   // and was recorded, or the monitor died), then reports the sandbox's
   // status. kDeadlineExceeded if the monitor still runs after `timeout`.
-  Result<SandboxStatus> Wait(const std::string& id, std::chrono::milliseconds timeout) const;
+  // With `end_fd` (StartedSandbox::end of this sandbox) it returns as soon
+  // as the result is recorded: kEnded while the monitor may still be
+  // tearing the sandbox down (Runtime::Remove waits for that).
+  Result<SandboxStatus> Wait(const std::string& id, std::chrono::milliseconds timeout, int end_fd = -1) const;
 
   // Asks the monitor of a running sandbox to stop it (SIGTERM): the sandbox
   // is killed and its result says cancelled.
@@ -206,8 +214,9 @@ class MonitorClient {
   // or the staged line for a stage order.
   Result<ReadyReport> Order(const PooledMonitor& pooled, const PoolOrder& order) const;
   Result<StartedSandbox> HandOver(PooledMonitor pooled, const SandboxSpec& spec) const;
-  // The sandbox a monitor reported, with the monitor's pid from state.json.
-  Result<StartedSandbox> Reported(const ReadyReport& report) const;
+  // The sandbox a monitor reported, with the monitor's pid from state.json
+  // and `end`, the fd the report came on.
+  Result<StartedSandbox> Reported(const ReadyReport& report, UniqueFd end) const;
 
   Runtime& runtime_;
   std::string binary_;

@@ -6,11 +6,13 @@
 // Reads a SandboxSpec (JSON) from fd S to its end and closes it (the spec
 // may carry secrets, so it comes in a memfd, never a file), leaves its
 // starter behind (fork, setsid), starts the sandbox, writes one line to fd N
-// ("ok <id> <init pid>" or "error <code> <message>") and closes it, then
+// ("ok <id> <init pid>", or "error <code> <message>" and closes it), then
 // waits for the sandbox: output (masked, SandboxSpec::masked_values) to
-// output.log, the result to result.json, cgroups removed. SIGTERM or SIGINT
-// kills the sandbox (recorded as cancelled). Exits 0 once the result is
-// recorded, 1 on an error, 2 on bad arguments.
+// output.log, the result to result.json; then closes fd N (the starter's
+// sign of the end, before the tear-down) and removes the sandbox's mounts
+// and cgroups. SIGTERM or SIGINT kills the sandbox (recorded as
+// cancelled). Exits 0 once the sandbox is recorded and torn down, 1 on an
+// error, 2 on bad arguments.
 //
 // With --pool-fd (a pooled monitor, monitor_pool.h) it starts before its
 // spec is known: it leaves its starter, prepares a sandbox
@@ -178,6 +180,10 @@ Result<SandboxSpec> ParseSpec(const std::string& text) {
 // What the monitor holds while its sandbox runs. Members are destroyed in
 // reverse order: the sandbox before the runtime.
 struct Monitor {
+  // The ready fd, kept once the ready line is written: closing it is the
+  // starter's sign that the result is recorded (EOF comes before the
+  // tear-down and this process's exit, which a starter may wait for too).
+  UniqueFd starter;
   UniqueFd stop;  // signalfd: SIGTERM or SIGINT
   std::unique_ptr<Runtime> runtime;
   std::unique_ptr<Sandbox> sandbox;
@@ -202,12 +208,21 @@ Status Launch(const Flags& flags, const Result<std::string>& spec_text, Monitor*
   return Status::Ok();
 }
 
-// The one report to the starter. A failed write means the starter has
-// closed its end: it died or gave up before learning the sandbox's id.
+// The report of an error to the starter; the ready fd is closed with it.
 Status Report(UniqueFd& ready, const std::string& line) {
   Status st = WriteAll(ready.get(), line, "ready fd");
   ready.reset();
   return st;
+}
+
+// The ready line of a running sandbox; the ready fd is kept (Monitor::
+// starter) until its result is recorded. A failed write means the starter
+// has closed its end: it died or gave up before learning the sandbox's id.
+Status Announce(UniqueFd ready, Monitor& m) {
+  SLIPWAY_RETURN_IF_ERROR(
+      WriteAll(ready.get(), ReadyLine(ReadyReport{m.sandbox->id(), m.sandbox->pid()}), "ready fd"));
+  m.starter = std::move(ready);
+  return Status::Ok();
 }
 
 // What a pooled monitor waits for.
@@ -240,10 +255,13 @@ bool ReadGo(int channel) {
   return std::string_view(word, sizeof word) == kGoWord;
 }
 
-// Waits for the sandbox, recording its output and result.
+// Waits for the sandbox, recording its output and result; tells the starter
+// (closing the ready fd), then tears the sandbox down.
 int Supervise(Monitor& m) {
-  Result<SandboxResult> result = m.sandbox->Wait(nullptr, m.stop.get());
-  return result.ok() ? 0 : 1;
+  Result<SandboxResult> result = m.sandbox->Collect(nullptr, m.stop.get());
+  m.starter.reset();
+  Status torn = m.sandbox->TearDown();
+  return result.ok() && torn.ok() ? 0 : 1;
 }
 
 int RunPooled(const Flags& flags) {
@@ -295,7 +313,7 @@ int RunPooled(const Flags& flags) {
       return 1;
     }
   }
-  if (!Report(*channel, ReadyLine(ReadyReport{m.sandbox->id(), m.sandbox->pid()})).ok()) {
+  if (!Announce(std::move(*channel), m).ok()) {
     m.sandbox.reset();  // as in Run(): nobody learned of it
     return 1;
   }
@@ -318,7 +336,7 @@ int Run(const Flags& flags) {
     (void)Report(*ready, ReadyLine(st));
     return 1;
   }
-  if (!Report(*ready, ReadyLine(ReadyReport{m.sandbox->id(), m.sandbox->pid()})).ok()) {
+  if (!Announce(std::move(*ready), m).ok()) {
     // Nobody learned of this sandbox, so nobody would ever collect it:
     // dropping the handle kills it and removes everything it had.
     m.sandbox.reset();

@@ -34,6 +34,9 @@ namespace slipway {
 namespace {
 
 constexpr size_t kChildStackSize = 256 * 1024;
+// How long Remove() waits for an owner that has recorded a sandbox's result
+// to finish tearing it down.
+constexpr std::chrono::milliseconds kOwnerTearDownWait{5000};
 
 // Clones the child as posix_spawn does (CLONE_VM | CLONE_VFORK): no page
 // tables are copied, and this thread resumes once the child has exec'd or
@@ -82,6 +85,17 @@ Result<UniqueFd> CloneIntoCgroup(ChildPlan* plan, int cgroup_fd, pid_t* pid) {
   if (rc < 0) return Status::FromErrno(err, "clone3 sandbox into its cgroup");
   *pid = static_cast<pid_t>(rc);
   return UniqueFd(pidfd);
+}
+
+// The init's mount namespace, held open: once the init exits, the unmounting
+// of its root, /proc, /dev and the rest (half a millisecond or more here)
+// happens when this is closed, in TearDown(), rather than inside the init's
+// exit, which is what the sandbox's end waits for. Best effort: an init
+// that has already exited has no namespace left to hold (invalid fd).
+UniqueFd HoldMountNamespace(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/ns/mnt", static_cast<int>(pid));
+  return UniqueFd(::open(path, O_RDONLY | O_CLOEXEC));
 }
 
 // One ChildReport from a child's report pipe: its size if one came, 0 at EOF
@@ -260,6 +274,7 @@ Result<std::unique_ptr<Sandbox>> Runtime::Begin(const SandboxSpec& spec, std::un
     } else {
       SLIPWAY_ASSIGN_OR_RETURN(sb->pidfd_, CloneChild(&plan, &sb->pid_));
     }
+    sb->mnt_ns_ = HoldMountNamespace(sb->pid_);
     sb->stdout_ = std::move(out.read);
     sb->stderr_ = std::move(err.read);
     // Only the child may hold the write ends now: ours would keep the
@@ -430,6 +445,7 @@ Result<std::unique_ptr<Sandbox>> Runtime::Prepare() {
   if (rc < 0) return Status::FromErrno(clone_errno, "clone3 prepared sandbox");
   sb->pid_ = static_cast<pid_t>(rc);
   sb->pidfd_.reset(pidfd);
+  sb->mnt_ns_ = HoldMountNamespace(sb->pid_);
   out.write.reset();
   err.write.reset();
   report.write.reset();
@@ -501,9 +517,24 @@ Status Runtime::Remove(const std::string& name_or_id, bool force) {
     for (int i = 0; i < 1000 && state.owner.Alive() && !state_dir_.HasResult(id); ++i) ::usleep(10000);
     if (!PathExists(dir)) return Status::Ok();  // its owner ran with --rm
   }
-  if (!state_dir_.HasResult(id) && state.owner.Alive()) {
+  // Another owner may still be tearing the sandbox down, even once it has
+  // recorded the result (slipway-monitor reports the end first): that
+  // takes milliseconds.
+  const bool ours = state.owner.pid == ::getpid();
+  if (ours && !state_dir_.HasResult(id)) {
     return FailedPrecondition("sandbox " + name_or_id + " is still being torn down by process " +
                               std::to_string(state.owner.pid));
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(UniqueFd owner, ours ? Result<UniqueFd>(UniqueFd()) : state.owner.OpenIfAlive());
+  if (owner) {
+    pollfd p = {owner.get(), POLLIN, 0};
+    int ready;
+    do ready = ::poll(&p, 1, static_cast<int>(kOwnerTearDownWait.count()));
+    while (ready < 0 && errno == EINTR);
+    if (ready <= 0) {
+      return FailedPrecondition("sandbox " + name_or_id + " is still being torn down by process " +
+                                std::to_string(state.owner.pid));
+    }
   }
   SLIPWAY_RETURN_IF_ERROR(cgroups_.Remove(id));
   return state_dir_.RemoveSandbox(id, state.name);
@@ -575,6 +606,7 @@ Status Sandbox::TearDown() {
   stdout_.reset();
   stderr_.reset();
   pidfd_.reset();
+  mnt_ns_.reset();  // the root and every other mount of the sandbox go now
   Status st = cgroup_ ? cgroup_->Destroy() : Status::Ok();
   // Only overlay's scratch space (its work/work is mode 000), and no longer
   // in use: the init has been reaped, and with it every process of the pid
@@ -637,6 +669,12 @@ bool Sandbox::Pump(Output& output, LogWriter& log, OutputSink* sink) {
 }
 
 Result<SandboxResult> Sandbox::Wait(OutputSink* sink, int cancel_fd) {
+  SLIPWAY_ASSIGN_OR_RETURN(SandboxResult result, Collect(sink, cancel_fd));
+  if (Status torn = TearDown(); !torn.ok()) return torn.Wrap("tear down sandbox " + id_);
+  return result;
+}
+
+Result<SandboxResult> Sandbox::Collect(OutputSink* sink, int cancel_fd) {
   if (waited_) return FailedPrecondition("sandbox " + id_ + " was already waited for");
   if (staged_) return FailedPrecondition("sandbox " + id_ + " is staged: Release() it first");
   waited_ = true;
@@ -716,9 +754,7 @@ Result<SandboxResult> Sandbox::Wait(OutputSink* sink, int cancel_fd) {
     result.peak_memory_bytes = stats->memory_peak_bytes;
     result.oom_killed = stats->oom_kills > 0;
   }
-  Status torn = TearDown();
   SLIPWAY_RETURN_IF_ERROR(state_dir_.WriteResult(id_, result));
-  if (!torn.ok()) return torn.Wrap("tear down sandbox " + id_);
   return result;
 }
 

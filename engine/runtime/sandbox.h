@@ -87,8 +87,9 @@ class Runtime {
   Status CollectGarbage();
 
   // Deletes an ended sandbox's state directory and name. A running one is
-  // refused, unless `force`: then it is killed first and removed once its
-  // owner has torn it down.
+  // refused, unless `force`: then it is killed first. Either way it is
+  // removed once its owner, if another process (a monitor, which records
+  // the result before it tears down), has exited: waits up to 5 s for it.
   Status Remove(const std::string& name_or_id, bool force);
 
   const RuntimeOptions& options() const { return options_; }
@@ -132,6 +133,15 @@ class Sandbox {
   // the command exits, the timeout passes, or `cancel_fd` (if >= 0) becomes
   // readable; then tears down. Call once, not while staged.
   Result<SandboxResult> Wait(OutputSink* sink, int cancel_fd = -1);
+  // Wait() without the tear-down: returns once the result is recorded in
+  // the state directory, the sandbox's processes all gone but its cgroups,
+  // mounts and overlay scratch still there. For an owner that tells others
+  // of the end before it tears down (slipway-monitor); TearDown() (or the
+  // destructor) then removes the rest. Call once, instead of Wait().
+  Result<SandboxResult> Collect(OutputSink* sink, int cancel_fd = -1);
+  // Removes what an ended sandbox still holds: its mounts, its cgroups and
+  // its overlay scratch. Once; the destructor does it too.
+  Status TearDown();
 
   // Sends `signal` to the sandbox's init (SIGKILL ends the whole sandbox).
   Status Kill(int signal);
@@ -142,7 +152,6 @@ class Sandbox {
  private:
   friend class Runtime;
   Sandbox() = default;
-  Status TearDown();
   // Makes <dir>/upper and <dir>/work for SandboxSpec::upper_dir.
   Status MakeOverlayDirs(const std::string& dir);
   // Reads the init's reports until its exec (EOF) or a failure: a set-up
@@ -165,6 +174,7 @@ class Sandbox {
   std::string id_, name_, dir_, name_link_;
   pid_t pid_ = -1;
   UniqueFd pidfd_;
+  UniqueFd mnt_ns_;  // the init's mount namespace, until TearDown() (HoldMountNamespace)
   UniqueFd stdout_, stderr_;
   std::unique_ptr<Cgroup> cgroup_;
   std::chrono::steady_clock::time_point started_;

@@ -70,7 +70,7 @@ class MonitorPoolTest : public SandboxTest {
   StartedSandbox MustStart(const SandboxSpec& spec) {
     auto started = client_->Start(spec);
     EXPECT_TRUE(started.ok()) << started.status().ToString();
-    return started.ok() ? *started : StartedSandbox{};
+    return started.ok() ? std::move(*started) : StartedSandbox{};
   }
 
   SandboxStatus MustEnd(const std::string& id) {

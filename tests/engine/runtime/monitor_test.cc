@@ -93,7 +93,7 @@ class MonitorTest : public SandboxTest {
   StartedSandbox MustStart(const SandboxSpec& spec) {
     auto started = Monitors().Start(spec);
     EXPECT_TRUE(started.ok()) << started.status().ToString();
-    return started.ok() ? *started : StartedSandbox{};
+    return started.ok() ? std::move(*started) : StartedSandbox{};
   }
 
   SandboxStatus MustEnd(const std::string& id) {
@@ -277,6 +277,26 @@ TEST_F(MonitorTest, RecordsOutputAndExitCode) {
   EXPECT_EQ(Output(sb.id), "hi\n");
   EXPECT_TRUE(CgroupsGone(sb.id));
   ASSERT_TRUE(runtime_->Remove(sb.id, false).ok());
+  EXPECT_EQ(Take(), before);
+}
+
+// The end fd reaches EOF once the result is recorded, which may be before
+// the monitor has torn the sandbox down; a removal then waits for the
+// monitor to finish, and nothing is left.
+TEST_F(MonitorTest, TheEndFdEndsWithTheResultAndRemoveAwaitsTheTearDown) {
+  Snapshot before = Take();
+  StartedSandbox sb = MustStart(Spec({"sh", "-c", "echo hi; exit 3"}));
+  ASSERT_TRUE(sb.end) << "no end fd";
+  auto s = Monitors().Wait(sb.id, kEndTimeout, sb.end.get());
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->phase, SandboxPhase::kEnded);
+  ASSERT_TRUE(s->result.has_value());
+  EXPECT_EQ(s->result->exit_code, 3);
+  char byte;
+  EXPECT_EQ(::read(sb.end.get(), &byte, 1), 0) << "the monitor wrote past its ready line";
+  ASSERT_TRUE(runtime_->Remove(sb.id, false).ok());
+  EXPECT_TRUE(LiveMonitors().empty()) << "removed while its monitor still ran";
+  EXPECT_TRUE(CgroupsGone(sb.id));
   EXPECT_EQ(Take(), before);
 }
 

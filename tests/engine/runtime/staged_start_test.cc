@@ -88,6 +88,11 @@ TEST_F(StagedStartTest, NothingRunsUntilReleaseAndTheTimeoutStartsThen) {
   auto started = client_->Release(std::move(*staged));
   ASSERT_TRUE(started.ok()) << started.status().ToString();
   EXPECT_EQ(started->id, id);
+  // The staged sandbox's channel is its end fd now.
+  ASSERT_TRUE(started->end);
+  auto ended = client_->Wait(id, kEndTimeout, started->end.get());
+  ASSERT_TRUE(ended.ok()) << ended.status().ToString();
+  EXPECT_EQ(ended->phase, SandboxPhase::kEnded);
   SandboxStatus s = MustEnd(id);
   ASSERT_TRUE(s.result.has_value());
   EXPECT_FALSE(s.result->timed_out) << "the staged wait counted against the timeout";
