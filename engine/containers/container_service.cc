@@ -140,19 +140,48 @@ Result<Container> ContainerService::Record(Container c, SecretEnv secrets) {
 }
 
 Status ContainerService::Start(const std::string& id_or_name) {
-  std::lock_guard lock(mu_);
-  if (stopping_) return Status(Code::kUnavailable, "shutting down: no new starts");
-  SLIPWAY_ASSIGN_OR_RETURN(Container c, store_.Find(id_or_name));
-  if (c.state != ContainerState::kCreated) {
-    return FailedPrecondition("container " + id_or_name + " is " + ContainerStateName(c.state) +
-                              ", not created");
+  Container c;
+  SecretEnv secrets;
+  std::optional<StagedSandbox> staged;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Status(Code::kUnavailable, "shutting down: no new starts");
+    SLIPWAY_ASSIGN_OR_RETURN(c, store_.Find(id_or_name));
+    if (c.state != ContainerState::kCreated) {
+      return FailedPrecondition("container " + id_or_name + " is " + ContainerStateName(c.state) +
+                                ", not created");
+    }
+    auto ready = staged_.find(c.id);
+    if (ready == staged_.end() || !ready->second || !queue_.TryTakeSlot()) {
+      SLIPWAY_RETURN_IF_ERROR(queue_.Push(c.id));
+      c.state = ContainerState::kQueued;
+      if (Status st = store_.Update(c); !st.ok()) {
+        queue_.Remove(c.id);
+        return st;
+      }
+      return Status::Ok();
+    }
+    // Its sandbox is staged and a slot is free: it starts here and now, on
+    // this thread, without the queue's two thread hops and its "queued"
+    // write. Recorded starting first, as a launch from the queue is: a
+    // crash from here on finds the row claimed, never runs it twice.
+    c.state = ContainerState::kStarting;
+    if (Status st = store_.Update(c); !st.ok()) {
+      queue_.ReleaseSlot();
+      return st;  // the staged sandbox stays: a later start may use it
+    }
+    staged = std::move(ready->second);
+    staged_.erase(ready);
+    if (auto node = secrets_.extract(c.id)) secrets = std::move(node.mapped());
   }
-  SLIPWAY_RETURN_IF_ERROR(queue_.Push(c.id));
-  c.state = ContainerState::kQueued;
-  if (Status st = store_.Update(c); !st.ok()) {
-    queue_.Remove(c.id);
-    return st;
+  UniqueFd end;
+  auto started = StartSandbox(std::move(c), std::move(secrets), std::move(staged), &end);
+  if (!started.ok()) {
+    queue_.ReleaseSlot();
+    return Status::Ok();  // recorded failed, as a start from the queue would be
   }
+  // A std::function must be copyable: the fd travels as its number.
+  Spawn([this, c = *started, fd = end.release()] { Watch(c, UniqueFd(fd)); });
   return Status::Ok();
 }
 

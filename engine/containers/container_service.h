@@ -148,7 +148,10 @@ class ContainerService {
   // Records a container whose spec the caller made (ValidateSpec'd here).
   Result<Container> CreateFromSpec(SpecContainer request);
   // created -> queued. kFailedPrecondition if it is not "created".
-  // kResourceExhausted if the queue is full.
+  // kResourceExhausted if the queue is full. A container whose sandbox is
+  // staged (Stage) starts at once instead, when a slot is free and nobody
+  // queues: the release (about a millisecond) happens on this thread, and
+  // the container is running (or recorded failed) when this returns.
   Status Start(const std::string& id_or_name);
   // For a caller that knows a created container will be started soon (a
   // pipeline step whose needs are running): makes its sandbox now, in the
@@ -215,7 +218,15 @@ class ContainerService {
   void SchedulerLoop();
   // The life of one sandbox on its own thread: Launch, then Watch.
   void StartAndWatch(const std::string& id);
-  Result<Container> Launch(const std::string& id);
+  // Starts queued container `id`; `end` gets the fd that ends once its
+  // sandbox's result is recorded (StartedSandbox::end), for Watch().
+  Result<Container> Launch(const std::string& id, UniqueFd* end);
+  // The rest of a launch, once container `c` is recorded starting (its slot
+  // taken, its secrets and staged sandbox, if any, taken out): releases or
+  // starts its sandbox and records how that went. On an error the
+  // container is recorded failed; the caller gives the slot back.
+  Result<Container> StartSandbox(Container c, SecretEnv secrets, std::optional<StagedSandbox> staged,
+                                 UniqueFd* end);
   // The staged sandbox of container `id`, waiting for a staging still in
   // progress; nullopt if it has none.
   std::optional<StagedSandbox> TakeStaged(const std::string& id);
@@ -223,7 +234,9 @@ class ContainerService {
   // name or id, `shown` how the request named it. It must not have ended,
   // and with `must_run` it must be running.
   Result<Container> NetworkPeer(const std::string& peer, const std::string& shown, bool must_run) const;
-  void Watch(Container c);
+  // Waits for the end of running container `c` and records it; `end`, if
+  // valid, is its StartedSandbox::end (an adopted sandbox has none).
+  void Watch(Container c, UniqueFd end = UniqueFd());
   void RecordEnd(Container c, const Result<SandboxStatus>& status);
   // Records a final state, fires the end signal, removes if auto_remove.
   void Finish(Container c);

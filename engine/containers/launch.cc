@@ -92,9 +92,10 @@ std::optional<StagedSandbox> ContainerService::TakeStaged(const std::string& id)
 }
 
 void ContainerService::StartAndWatch(const std::string& id) {
-  auto started = Launch(id);
+  UniqueFd end;
+  auto started = Launch(id, &end);
   if (started.ok()) {
-    Watch(*started);
+    Watch(*started, std::move(end));
   } else {
     queue_.ReleaseSlot();
   }
@@ -115,7 +116,7 @@ Result<Container> ContainerService::NetworkPeer(const std::string& peer, const s
   return *row;
 }
 
-Result<Container> ContainerService::Launch(const std::string& id) {
+Result<Container> ContainerService::Launch(const std::string& id, UniqueFd* end) {
   Container c;
   SecretEnv secrets;
   std::optional<StagedSandbox> staged = TakeStaged(id);
@@ -128,6 +129,11 @@ Result<Container> ContainerService::Launch(const std::string& id) {
     // Taken out: once the monitor has them, nothing here needs them.
     if (auto node = secrets_.extract(id)) secrets = std::move(node.mapped());
   }
+  return StartSandbox(std::move(c), std::move(secrets), std::move(staged), end);
+}
+
+Result<Container> ContainerService::StartSandbox(Container c, SecretEnv secrets, std::optional<StagedSandbox> staged,
+                                                 UniqueFd* end) {
   // The peer whose network namespace it joins must run by now; the runtime
   // would say so too, but only by the peer's sandbox id.
   Result<StartedSandbox> sandbox = StartedSandbox{};
@@ -160,6 +166,7 @@ Result<Container> ContainerService::Launch(const std::string& id) {
     c.state = ContainerState::kRunning;
     c.sandbox_id = sandbox->id;
     c.pid = sandbox->init_pid;
+    *end = std::move(sandbox->end);
     c.started_unix_ms = NowUnixMs();
     LogIfFailed(store_.Update(c), "store.update", c.id);
     if (auto it = pending_signals_.find(c.id); it != pending_signals_.end()) {
@@ -179,9 +186,9 @@ Result<Container> ContainerService::Launch(const std::string& id) {
   return c;
 }
 
-void ContainerService::Watch(Container c) {
+void ContainerService::Watch(Container c, UniqueFd end) {
   for (;;) {
-    auto status = monitors_.Wait(c.sandbox_id, kWatchSlice);
+    auto status = monitors_.Wait(c.sandbox_id, kWatchSlice, end.get());
     if (!status.ok() && status.status().code() == Code::kDeadlineExceeded) {
       std::lock_guard lock(mu_);
       if (abandon_) return;  // shutting down: the next service adopts it

@@ -53,6 +53,14 @@ void StartQueue::TakeSlot() {
   ChangedLocked();
 }
 
+bool StartQueue::TryTakeSlot() {
+  std::lock_guard lock(mu_);
+  if (closed_ || !waiting_.empty() || running_ >= max_running_) return false;
+  ++running_;
+  ChangedLocked();
+  return true;
+}
+
 void StartQueue::ReleaseSlot() {
   std::lock_guard lock(mu_);
   --running_;

@@ -39,6 +39,10 @@ class StartQueue {
   std::optional<std::string> Next();
   // A slot taken by a sandbox that is already running (adopted).
   void TakeSlot();
+  // Takes a slot for a container that starts at once, without queueing:
+  // only if one is free and nobody waits (a queued container is never
+  // overtaken). False otherwise, and once closed.
+  bool TryTakeSlot();
   // A slot given back: its container ended or failed to start.
   void ReleaseSlot();
   // Next() returns nullopt from now on; waiting ids stay (the caller's

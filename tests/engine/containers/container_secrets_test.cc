@@ -12,75 +12,25 @@
 #include <thread>
 #include <vector>
 
-#include "engine/base/event_log.h"
 #include "engine/base/fs.h"
-#include "engine/containers/container_service.h"
-#include "engine/containers/container_store.h"
-#include "engine/image/image_store.h"
+#include "tests/engine/containers/service_fixture.h"
 #include "tests/engine/distribution/image_test_util.h"
-#include "tests/testing/fixtures.h"
-#include "tests/testing/monitor_test_main.h"
 
 namespace slipway::testing {
 namespace {
 
 using std::chrono::milliseconds;
 
-constexpr milliseconds kEndTimeout{30000};
-
-class ContainerSecretsTest : public ::testing::Test {
+class ContainerSecretsTest : public ContainerServiceTest {
  protected:
+  ContainerSecretsTest() : ContainerServiceTest("secretstest") {}
+
   void SetUp() override {
-    root_ = MakeTempDir("slipway-secrets");
-    data_dir_ = root_ + "/data";
-    state_dir_ = root_ + "/state";
-    events_ = root_ + "/events.log";
-    cgroup_parent_ = "slipway-secretstest-" + std::to_string(::getpid());
-    auto images = ImageStore::Open(data_dir_);
-    ASSERT_TRUE(images.ok()) << images.status().ToString();
-    images_ = std::move(images).value();
-    auto log = EventLog::Open(events_, LogLevel::kDebug);
-    ASSERT_TRUE(log.ok()) << log.status().ToString();
-    log_ = std::move(log).value();
+    ContainerServiceTest::SetUp();
     OpenService(/*run=*/true);
     secret_ = "tok-" + RandomHex(12);
     half1_ = secret_.substr(0, 10);
     half2_ = secret_.substr(10);
-  }
-
-  void TearDown() override {
-    if (service_) {
-      if (auto all = service_->List(/*all=*/true); all.ok()) {
-        for (const Container& c : *all) (void)service_->Remove(c.id, /*force=*/true);
-      }
-    }
-    service_.reset();
-    store_.reset();
-    images_.reset();
-    log_.reset();
-    (void)RemoveTree(root_);
-    RemoveCgroupParent(cgroup_parent_);
-  }
-
-  // A service (and its store) on the same data and state directories, as a
-  // restarted slipwayd opens them; `run`: reconciled and scheduling.
-  void OpenService(bool run) {
-    service_.reset();
-    store_.reset();
-    auto store = ContainerStore::Open(data_dir_ + "/slipway.db");
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(store).value();
-    ContainerServiceOptions options;
-    options.runtime = {state_dir_, cgroup_parent_};
-    options.monitor_binary = g_monitor;
-    auto service = ContainerService::Open(options, *store_, *images_, *log_);
-    ASSERT_TRUE(service.ok()) << service.status().ToString();
-    service_ = std::move(service).value();
-    if (!run) return;
-    auto report = service_->Reconcile();
-    ASSERT_TRUE(report.ok()) << report.status().ToString();
-    report_ = *report;
-    service_->Run();
   }
 
   CreateRequest Request(const std::string& script) const {
@@ -112,28 +62,12 @@ class ContainerSecretsTest : public ::testing::Test {
     EXPECT_TRUE(st.ok()) << st.ToString();
   }
 
-  Container AwaitEnd(const std::string& id) {
-    auto end = service_->EndSignalOf(id);
-    EXPECT_TRUE(end.ok()) << end.status().ToString();
-    if (!end.ok()) return {};
-    EXPECT_TRUE((*end)->AwaitFired(kEndTimeout)) << "container " << id << " did not end";
-    auto c = service_->Inspect(id);
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    return c.ok() ? *c : Container{};
-  }
-
   // Every file that holds the secret: the database (and its -wal), the
   // images, the sandboxes' state, output logs and results, the event log.
   std::vector<std::string> WhereIsTheSecret() const { return FilesContaining(root_, secret_); }
 
-  std::string root_, data_dir_, state_dir_, events_, cgroup_parent_;
   std::string secret_, half1_, half2_;
   std::string out_, err_;
-  std::unique_ptr<ImageStore> images_;
-  std::unique_ptr<EventLog> log_;
-  std::unique_ptr<ContainerStore> store_;
-  std::unique_ptr<ContainerService> service_;
-  ReconcileReport report_;
 };
 
 TEST_F(ContainerSecretsTest, TheStepSeesItsSecretAndNothingElseDoes) {

@@ -1,5 +1,6 @@
 // The start queue on its own: order, the running limit, the queue limit,
-// adopted slots, removal and closing, and the counts it reports.
+// adopted slots, immediate starts, removal and closing, and the counts it
+// reports.
 #include "engine/containers/start_queue.h"
 
 #include <gtest/gtest.h>
@@ -49,6 +50,21 @@ TEST(StartQueueTest, AdoptedSandboxesTakeSlots) {
   q.ReleaseSlot();
   ASSERT_EQ(next.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(next.get(), "a");
+}
+
+TEST(StartQueueTest, AnImmediateStartTakesAFreeSlotButNeverOvertakes) {
+  StartQueue q(/*max_running=*/2, /*max_queued=*/8);
+  EXPECT_TRUE(q.TryTakeSlot());
+  EXPECT_EQ(q.running(), 1);
+  ASSERT_TRUE(q.Push("a").ok());
+  EXPECT_FALSE(q.TryTakeSlot()) << "overtook a queued container";
+  EXPECT_EQ(q.Next(), "a");
+  EXPECT_FALSE(q.TryTakeSlot()) << "took a slot over the limit";
+  q.ReleaseSlot();
+  EXPECT_TRUE(q.TryTakeSlot());
+  q.Close();
+  q.ReleaseSlot();
+  EXPECT_FALSE(q.TryTakeSlot()) << "took a slot once closed";
 }
 
 TEST(StartQueueTest, AFullQueueRefusesWithResourceExhausted) {
