@@ -5,7 +5,7 @@
 #   docker.io podman runc          the peers (runtime_start.sh, daemon_start.sh)
 #   skopeo umoci docker-registry   the pull peers and the local registry (pull/pull_bench.sh)
 #   wrk                            api_read.sh's load generator
-#   linux-perf                     daemon_breakdown.sh's tracer
+#   linux-perf                     daemon_breakdown.sh's and step_gap_bench.sh's tracer
 #   hyperfine                      ad-hoc timings (docs/performance.md)
 #   busybox-static python3         every bench's rootfs (make_rootfs.sh) and driver
 set -euo pipefail

@@ -24,6 +24,10 @@
 # finished_at, ms resolution), the whole chain's wall time per step, and
 # each gap in three parts from slipwayd's event log (ms): the dependency's
 # container recorded exited, the step's started, its first process.
+# With perf installed (bench/install-peers.sh), the timed runs are also
+# traced with the kernel's exec and exit events: the gap from the
+# dependency's init exiting to the step's init exec'ing its command, without
+# the step's shell start and first fork that the stamps include.
 # Printed as a Markdown table (docs/performance.md, "Pipelines").
 #
 # The slipwayd is private (bench/lib/slipwayd.sh: own data and state dirs,
@@ -64,4 +68,5 @@ git -c user.name=bench -c user.email=bench@localhost -C "$work/clone" checkout -
 git -c user.name=bench -c user.email=bench@localhost -C "$work/clone" commit -q -am chain
 git -C "$work/clone" push -q "$work/repo.git" chain
 
-python3 bench/pipelines/step_gap_bench.py "file://$work/repo.git" "$steps" "$runs" "$slipwayd_log" "${BENCH_JSON:-}"
+python3 bench/pipelines/step_gap_bench.py "file://$work/repo.git" "$steps" "$runs" "$slipwayd_log" "${BENCH_JSON:-}" \
+  "$work/sched.data"
