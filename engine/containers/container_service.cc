@@ -139,7 +139,11 @@ Result<Container> ContainerService::Record(Container c, SecretEnv secrets) {
   return c;
 }
 
-Status ContainerService::Start(const std::string& id_or_name) {
+Status ContainerService::Start(const std::string& id_or_name) { return Start(id_or_name, /*here=*/false); }
+
+Status ContainerService::StartHere(const std::string& id_or_name) { return Start(id_or_name, /*here=*/true); }
+
+Status ContainerService::Start(const std::string& id_or_name, bool here) {
   Container c;
   SecretEnv secrets;
   std::optional<StagedSandbox> staged;
@@ -151,8 +155,13 @@ Status ContainerService::Start(const std::string& id_or_name) {
       return FailedPrecondition("container " + id_or_name + " is " + ContainerStateName(c.state) +
                                 ", not created");
     }
+    // Started on this thread: a staged sandbox (only its exec is left), or
+    // any container for a caller that waits for it anyway; and only with a
+    // slot free and nobody queued. A staging in progress is waited for by
+    // a launch from the queue.
     auto ready = staged_.find(c.id);
-    if (ready == staged_.end() || !ready->second || !queue_.TryTakeSlot()) {
+    const bool now = ready == staged_.end() ? here : ready->second.has_value();
+    if (!now || !queue_.TryTakeSlot()) {
       SLIPWAY_RETURN_IF_ERROR(queue_.Push(c.id));
       c.state = ContainerState::kQueued;
       if (Status st = store_.Update(c); !st.ok()) {
@@ -161,17 +170,18 @@ Status ContainerService::Start(const std::string& id_or_name) {
       }
       return Status::Ok();
     }
-    // Its sandbox is staged and a slot is free: it starts here and now, on
-    // this thread, without the queue's two thread hops and its "queued"
-    // write. Recorded starting first, as a launch from the queue is: a
-    // crash from here on finds the row claimed, never runs it twice.
+    // It starts here and now, without the queue's two thread hops and its
+    // "queued" write. Recorded starting first, as a launch from the queue
+    // is: a crash from here on finds the row claimed, never runs it twice.
     c.state = ContainerState::kStarting;
     if (Status st = store_.Update(c); !st.ok()) {
       queue_.ReleaseSlot();
-      return st;  // the staged sandbox stays: a later start may use it
+      return st;  // a staged sandbox stays: a later start may use it
     }
-    staged = std::move(ready->second);
-    staged_.erase(ready);
+    if (ready != staged_.end()) {
+      staged = std::move(ready->second);
+      staged_.erase(ready);
+    }
     if (auto node = secrets_.extract(c.id)) secrets = std::move(node.mapped());
   }
   UniqueFd end;
@@ -183,6 +193,12 @@ Status ContainerService::Start(const std::string& id_or_name) {
   // A std::function must be copyable: the fd travels as its number.
   Spawn([this, c = *started, fd = end.release()] { Watch(c, UniqueFd(fd)); });
   return Status::Ok();
+}
+
+bool ContainerService::IsStaged(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = staged_.find(id);
+  return it != staged_.end() && it->second.has_value();
 }
 
 bool ContainerService::stopping() const {
@@ -293,7 +309,8 @@ std::string ContainerService::AwaitSandbox(const std::string& id, const EndSigna
   return sandbox;
 }
 
-Status ContainerService::StreamLogs(const std::string& id_or_name, bool follow, const LogChunk& chunk) {
+Status ContainerService::StreamLogs(const std::string& id_or_name, bool follow, const LogChunk& chunk,
+                                    const Counted& counted) {
   SLIPWAY_ASSIGN_OR_RETURN(Container c, store_.Find(id_or_name));
   SLIPWAY_ASSIGN_OR_RETURN(std::shared_ptr<EndSignal> end, EndSignalOf(c.id));
   // Counted, so that an auto_remove container's log outlives its end until
@@ -311,6 +328,7 @@ Status ContainerService::StreamLogs(const std::string& id_or_name, bool follow, 
       self->cv_.notify_all();
     }
   } done{this, c.id};
+  if (counted) SLIPWAY_RETURN_IF_ERROR(counted());
   std::string sandbox = c.sandbox_id;
   if (sandbox.empty() && follow) sandbox = AwaitSandbox(c.id, *end);
   if (sandbox.empty()) {

@@ -153,6 +153,12 @@ class ContainerService {
   // queues: the release (about a millisecond) happens on this thread, and
   // the container is running (or recorded failed) when this returns.
   Status Start(const std::string& id_or_name);
+  // Start(), but any container that can start at once (a slot free, nobody
+  // queued) starts on this thread, as a staged one does: for a caller on a
+  // thread of its own that waits for the container anyway (attach).
+  Status StartHere(const std::string& id_or_name);
+  // Whether container `id`'s sandbox is staged and ready to be released.
+  bool IsStaged(const std::string& id) const;
   // For a caller that knows a created container will be started soon (a
   // pipeline step whose needs are running): makes its sandbox now, in the
   // background, up to its command's exec (MonitorClient::Stage), so that
@@ -187,8 +193,13 @@ class ContainerService {
   // to stop: the client went away). Without `follow` it returns after what
   // has been written so far; with it, it also waits for more until the
   // container ends (a container not started yet is waited for). Blocking:
-  // call it on a thread of its own.
-  Status StreamLogs(const std::string& id_or_name, bool follow, const LogChunk& chunk);
+  // call it on a thread of its own. `counted`, if given, runs once this
+  // reader is counted (an auto_remove container's log outlives its end
+  // until every counted reader has it all) and before any output: attach
+  // starts the container there. An error from it is returned at once.
+  using Counted = std::function<Status()>;
+  Status StreamLogs(const std::string& id_or_name, bool follow, const LogChunk& chunk,
+                    const Counted& counted = nullptr);
 
   // Overlay lower dirs of every container that has not ended (image garbage
   // collection must keep them).
@@ -213,6 +224,8 @@ class ContainerService {
                    ContainerStore& store, ImageStore& images, EventLog& log, ContainerObserver* observer);
 
   using SecretEnv = std::vector<std::pair<std::string, std::string>>;
+  // Start() and StartHere().
+  Status Start(const std::string& id_or_name, bool here);
   // Inserts the row; `secrets` (may be empty) are kept in secrets_ for it.
   Result<Container> Record(Container c, SecretEnv secrets = {});
   void SchedulerLoop();
@@ -242,7 +255,12 @@ class ContainerService {
   void Finish(Container c);
   // Waits until no StreamLogs() of container `id` is in progress.
   void AwaitReaders(const std::string& id, std::chrono::milliseconds timeout);
+  // Removes an ended container: RemoveSandboxOf, then ForgetEnded.
   Status RemoveEnded(const Container& c);
+  // Its sandbox's files (none: Ok), once its monitor has torn it down.
+  Status RemoveSandboxOf(const Container& c);
+  // Its row, its end signal and its secrets.
+  Status ForgetEnded(const Container& c);
   bool CancelUnstarted(const std::string& id, int signal);
   std::string AwaitSandbox(const std::string& id, const EndSignal& end);
   Status RemoveOrphan(const SandboxStatus& s);

@@ -117,15 +117,27 @@ void ContainerRoutes::Attach(const Request& r, ReplyPtr reply) {
 
 void ContainerRoutes::StreamAttached(const Container& c, const std::shared_ptr<EndSignal>& end,
                                      const ReplyPtr& reply) {
-  if (c.state == ContainerState::kCreated) {
-    Status st = c_.containers.Start(c.id);
-    // Someone else starting it meanwhile is as good.
-    if (!st.ok() && st.code() != Code::kFailedPrecondition) return reply->Error(st);
+  // Started once this reader is counted, so that a quick auto_remove
+  // container cannot end and go before its output is read; on this thread,
+  // which waits for it anyway.
+  bool begun = false, gone = false;
+  auto start = [&]() -> Status {
+    if (c.state == ContainerState::kCreated) {
+      Status st = c_.containers.StartHere(c.id);
+      // Someone else starting it meanwhile is as good.
+      if (!st.ok() && st.code() != Code::kFailedPrecondition) return st;
+    }
+    begun = reply->Begin(200, kMultiplexed);
+    gone = !begun;
+    return begun ? Status::Ok() : Status(Code::kUnavailable, "the client went away");
+  };
+  Status st = c_.containers.StreamLogs(
+      c.id, /*follow=*/true,
+      [&](Stream s, std::string_view data) { return reply->Write(EncodeFrame(s, data)); }, start);
+  if (!begun) {
+    if (!gone) reply->Error(st);  // the start's error, or the container's
+    return;
   }
-  if (!reply->Begin(200, kMultiplexed)) return;
-  Status st = c_.containers.StreamLogs(c.id, /*follow=*/true, [&](Stream s, std::string_view data) {
-    return reply->Write(EncodeFrame(s, data));
-  });
   // kNotFound: an auto_remove container ended and went while being followed.
   bool complete = st.ok() || st.code() == Code::kNotFound;
   // The end frame goes once the container is settled (with auto_remove:

@@ -3,6 +3,7 @@
 // With a slot free, Start() releases it on the caller's thread, so the
 // container runs when Start() returns; with none free it queues as any
 // other and starts from its staged sandbox once a slot is given back.
+// StartHere() does the same for any container.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -29,11 +30,12 @@ class ContainerStartTest : public ContainerServiceTest {
     return c.ok() ? c->id : "";
   }
 
-  // Stages container `id` and waits until its sandbox exists (named after it).
+  // Stages container `id` and waits until its sandbox, named after it, is
+  // ready to be released.
   void MustStage(const std::string& id) {
     ASSERT_TRUE(service_->Stage(id).ok());
-    StateDir state(state_dir_);
-    ASSERT_TRUE(WaitUntil([&] { return state.Resolve(id).ok(); })) << "never staged";
+    ASSERT_TRUE(WaitUntil([&] { return service_->IsStaged(id); })) << "never staged";
+    EXPECT_TRUE(StateDir(state_dir_).Resolve(id).ok()) << "no sandbox named after it";
   }
 
   ContainerState StateOf(const std::string& id) {
@@ -55,6 +57,19 @@ TEST_F(ContainerStartTest, AStagedContainerRunsWhenStartReturns) {
   EXPECT_EQ(ended.state, ContainerState::kExited);
   ASSERT_TRUE(service_->Remove(id, /*force=*/false).ok()) << "its monitor's tear-down was not awaited";
   EXPECT_FALSE(PathExists(state_dir_ + "/sandboxes/" + ended.sandbox_id)) << "its sandbox is left";
+}
+
+TEST_F(ContainerStartTest, StartHereRunsAnUnstagedContainerOnTheCallersThread) {
+  options_.sandbox_pool_size = 1;
+  OpenService(/*run=*/true);
+  const std::string id = MustCreate("echo here; exit 5");
+  ASSERT_TRUE(service_->StartHere(id).ok());
+  ContainerState state = StateOf(id);
+  EXPECT_TRUE(state == ContainerState::kRunning || state == ContainerState::kExited)
+      << "not started by StartHere: " << ContainerStateName(state);
+  Container ended = AwaitEnd(id);
+  ASSERT_TRUE(ended.result.has_value());
+  EXPECT_EQ(ended.result->exit_code, 5);
 }
 
 TEST_F(ContainerStartTest, WithoutAFreeSlotAStagedContainerQueues) {
