@@ -255,12 +255,7 @@ class ContainerService {
   void Finish(Container c);
   // Waits until no StreamLogs() of container `id` is in progress.
   void AwaitReaders(const std::string& id, std::chrono::milliseconds timeout);
-  // Removes an ended container: RemoveSandboxOf, then ForgetEnded.
   Status RemoveEnded(const Container& c);
-  // Its sandbox's files (none: Ok), once its monitor has torn it down.
-  Status RemoveSandboxOf(const Container& c);
-  // Its row, its end signal and its secrets.
-  Status ForgetEnded(const Container& c);
   bool CancelUnstarted(const std::string& id, int signal);
   std::string AwaitSandbox(const std::string& id, const EndSignal& end);
   Status RemoveOrphan(const SandboxStatus& s);

@@ -2,8 +2,7 @@
 //
 // It fires once, with the container as it ended, and stays fired. The
 // container is "settled" once whatever follows its end is done too (with
-// auto_remove: its record's removal, which waits for its log readers to
-// finish, and frees its name; its sandbox's files go just after).
+// auto_remove: its removal, which waits for its log readers to finish).
 //
 // An EndSignal holds no file descriptor: an ended container kept until `rm`
 // costs a little memory and nothing else, however many there are. A poll

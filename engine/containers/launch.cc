@@ -232,19 +232,12 @@ void ContainerService::Finish(Container c) {
   unwanted.reset();
   signal->Fire(c);
   started_cv_.notify_all();
-  if (!c.request.auto_remove) {
-    signal->Settle();
-    return;
+  if (c.request.auto_remove) {
+    // Its readers first take the rest of its log, then it goes.
+    AwaitReaders(c.id, kReadersWait);
+    LogIfFailed(RemoveEnded(c), "container.remove", c.id);
   }
-  // Its readers first take the rest of its log, then it goes: its row
-  // first, which frees its name and settles it (`run --rm` returns then),
-  // and its sandbox's files after, off that path; its monitor may still be
-  // tearing the sandbox down. Files a failed removal leaves have no row:
-  // the next Reconcile() removes them as an orphan's.
-  AwaitReaders(c.id, kReadersWait);
-  LogIfFailed(ForgetEnded(c), "container.remove", c.id);
   signal->Settle();
-  LogIfFailed(RemoveSandboxOf(c), "container.remove", c.id);
 }
 
 void ContainerService::AwaitReaders(const std::string& id, std::chrono::milliseconds timeout) {

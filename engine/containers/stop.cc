@@ -116,17 +116,10 @@ Status ContainerService::Remove(const std::string& id_or_name, bool force) {
 }
 
 Status ContainerService::RemoveEnded(const Container& c) {
-  SLIPWAY_RETURN_IF_ERROR(RemoveSandboxOf(c));
-  return ForgetEnded(c);
-}
-
-Status ContainerService::RemoveSandboxOf(const Container& c) {
-  if (c.sandbox_id.empty()) return Status::Ok();
-  Status st = runtime_->Remove(c.sandbox_id, /*force=*/false);
-  return st.code() == Code::kNotFound ? Status::Ok() : st;
-}
-
-Status ContainerService::ForgetEnded(const Container& c) {
+  if (!c.sandbox_id.empty()) {
+    Status st = runtime_->Remove(c.sandbox_id, /*force=*/false);
+    if (!st.ok() && st.code() != Code::kNotFound) return st;
+  }
   std::lock_guard lock(mu_);
   SLIPWAY_RETURN_IF_ERROR(store_.Delete(c.id));
   signals_.erase(c.id);
