@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <memory>
 
 #include "engine/base/ascii.h"
 
@@ -26,11 +27,13 @@ bool SplitsRequest(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
 }
 
+}  // namespace
+
 // One connection: every wait also watches `abort_fd`, and every read waits
 // at most `read_timeout_ms` (-1: forever).
-class Connection {
+class HttpConnection {
  public:
-  Connection(UniqueFd fd, int abort_fd) : fd_(std::move(fd)), abort_fd_(abort_fd) {}
+  HttpConnection(UniqueFd fd, int abort_fd) : fd_(std::move(fd)), abort_fd_(abort_fd) {}
 
   Status WriteAll(std::string_view data, int timeout_ms) {
     while (!data.empty()) {
@@ -40,6 +43,7 @@ class Connection {
         continue;
       }
       if (errno == EINTR) continue;
+      if (errno == EPIPE || errno == ECONNRESET) ended_ = true;
       if (errno != EAGAIN) return ErrnoStatus("send");
       SLIPWAY_RETURN_IF_ERROR(Wait(POLLOUT, timeout_ms, "write"));
     }
@@ -56,8 +60,10 @@ class Connection {
       ssize_t n = ::recv(fd_.get(), buf_.data() + old, kReadChunk, 0);
       buf_.resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
       if (n > 0) return true;
+      if (n == 0) ended_ = true;
       if (n == 0) return false;
       if (errno == EINTR) continue;
+      if (errno == ECONNRESET) ended_ = true;
       if (errno != EAGAIN) return ErrnoStatus("recv");
     }
   }
@@ -76,12 +82,25 @@ class Connection {
   }
 
   std::string& buffer() { return buf_; }
+  // Whether the server closed or reset the connection.
+  bool ended() const { return ended_; }
+
+  // For a connection kept between requests: whether the server closed it
+  // (or sent something unasked) while it sat idle.
+  bool ClosedWhileIdle() const {
+    if (!buf_.empty()) return true;
+    pollfd p{fd_.get(), POLLIN, 0};
+    return ::poll(&p, 1, 0) != 0;  // readable (EOF, a reset, stray bytes) or an error
+  }
 
  private:
   UniqueFd fd_;
   int abort_fd_;
   std::string buf_;
+  bool ended_ = false;
 };
+
+namespace {
 
 std::string PortString(int port) {
   return std::to_string(port);
@@ -143,6 +162,7 @@ Result<UniqueFd> Connect(const HttpEndpoint& e, int timeout_ms, int abort_fd) {
 
 struct ResponseHead {
   int status = 0;
+  bool close = false;  // the server will close the connection after this response
   bool chunked = false;
   bool has_length = false;
   uint64_t length = 0;
@@ -171,6 +191,7 @@ Result<ResponseHead> ParseHead(std::string_view head) {
     return Internal("the answer is not HTTP/1.x");
   SLIPWAY_ASSIGN_OR_RETURN(uint64_t status, ParseNumber(line.substr(9, 3), 10, "status"));
   out.status = static_cast<int>(status);
+  out.close = !line.starts_with("HTTP/1.1");  // 1.0 closes unless asked not to; we never ask
   while (eol != std::string_view::npos) {
     head.remove_prefix(eol + 2);
     eol = head.find("\r\n");
@@ -179,7 +200,9 @@ Result<ResponseHead> ParseHead(std::string_view head) {
     if (colon == std::string_view::npos) continue;
     std::string name = Lower(Trim(line.substr(0, colon)));
     std::string_view value = Trim(line.substr(colon + 1));
-    if (name == "transfer-encoding") {
+    if (name == "connection") {
+      out.close |= Lower(value).find("close") != std::string::npos;
+    } else if (name == "transfer-encoding") {
       out.chunked = Lower(value).find("chunked") != std::string::npos;
     } else if (name == "content-length") {
       SLIPWAY_ASSIGN_OR_RETURN(out.length, ParseNumber(value, 10, "Content-Length"));
@@ -193,7 +216,7 @@ Result<ResponseHead> ParseHead(std::string_view head) {
 // the receiver stopped.
 class BodyReader {
  public:
-  BodyReader(Connection& c, int timeout_ms, int status, const HttpBodyReceiver& receiver)
+  BodyReader(HttpConnection& c, int timeout_ms, int status, const HttpBodyReceiver& receiver)
       : c_(c), buf_(c.buffer()), timeout_ms_(timeout_ms), status_(status), receiver_(receiver) {}
 
   Result<bool> UntilEnd() {
@@ -254,7 +277,7 @@ class BodyReader {
     }
   }
 
-  Connection& c_;
+  HttpConnection& c_;
   std::string& buf_;
   int timeout_ms_;
   int status_;
@@ -319,37 +342,65 @@ Result<int> HttpClient::Send(const HttpRequest& request, const HttpBodyReceiver&
   if (SplitsRequest(request.method) || SplitsRequest(request.target) ||
       request.target.find(' ') != std::string::npos)
     return InvalidArgument("the request line holds a space, CR, LF or NUL");
-  std::string head = request.method + " " + request.target +
-                     " HTTP/1.1\r\nHost: " + HostForUrl(endpoint_.host) + ":" +
-                     std::to_string(endpoint_.port) + "\r\nConnection: close\r\n";
+  std::string message = request.method + " " + request.target +
+                        " HTTP/1.1\r\nHost: " + HostForUrl(endpoint_.host) + ":" +
+                        std::to_string(endpoint_.port) + "\r\n";
   for (const auto& [name, value] : request.headers) {
     if (SplitsRequest(name) || SplitsRequest(value) || name.find(':') != std::string::npos)
       return InvalidArgument("the header \"" + name + "\" holds a colon, CR, LF or NUL");
-    head += name + ": " + value + "\r\n";
+    message += name + ": " + value + "\r\n";
   }
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT")
-    head += "Content-Length: " + std::to_string(request.body.size()) + "\r\n";
-  head += "\r\n";
+    message += "Content-Length: " + std::to_string(request.body.size()) + "\r\n";
+  message += "\r\n";
+  message += request.body;
 
+  // The connection the last response left open, unless the server has
+  // closed it since. A server may still close it just as the request goes
+  // out: then nothing of it was read (an idle close happens between
+  // requests), and it goes again on a new connection.
+  std::unique_ptr<HttpConnection> kept = std::move(idle_);
+  if (kept && kept->ClosedWhileIdle()) kept.reset();
+  pollfd abort{aborted_.get(), POLLIN, 0};
+  if (::poll(&abort, 1, 0) != 0) return Status(Code::kDeadlineExceeded, "interrupted");  // nothing sent
+  if (kept) {
+    bool unanswered = false;
+    Result<int> status = Exchange(std::move(kept), message, request, receiver, &unanswered);
+    if (status.ok() || !unanswered) return status;
+  }
   SLIPWAY_ASSIGN_OR_RETURN(UniqueFd fd, Connect(endpoint_, connect_timeout_ms_, aborted_.get()));
-  Connection c(std::move(fd), aborted_.get());
-  SLIPWAY_RETURN_IF_ERROR(c.WriteAll(head + request.body, connect_timeout_ms_));
+  bool unanswered = false;
+  return Exchange(std::make_unique<HttpConnection>(std::move(fd), aborted_.get()), message, request, receiver,
+                  &unanswered);
+}
 
-  std::string& buf = c.buffer();
+Result<int> HttpClient::Exchange(std::unique_ptr<HttpConnection> c, const std::string& message,
+                                 const HttpRequest& request, const HttpBodyReceiver& receiver,
+                                 bool* unanswered) {
+  if (Status sent = c->WriteAll(message, connect_timeout_ms_); !sent.ok()) {
+    *unanswered = c->ended();
+    return sent;
+  }
+  std::string& buf = c->buffer();
   ResponseHead response;
   for (;;) {  // 1xx answers (100 Continue) come before the real one
     size_t end;
     while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
       if (buf.size() > kMaxHeadBytes) return Internal("the response head is larger than 64 KiB");
-      SLIPWAY_ASSIGN_OR_RETURN(bool more, c.Fill(request.read_timeout_ms));
-      if (!more) return Internal("the connection closed before a response");
+      Result<bool> more = c->Fill(request.read_timeout_ms);
+      if (!more.ok() || !*more) {
+        *unanswered = c->ended() && buf.empty();  // not a timeout, not Abort()
+        if (!more.ok()) return more.status();
+        return Internal("the connection closed before a response");
+      }
     }
     SLIPWAY_ASSIGN_OR_RETURN(response, ParseHead(std::string_view(buf).substr(0, end)));
     buf.erase(0, end + 4);
     if (response.status >= 200) break;
   }
-  BodyReader body(c, request.read_timeout_ms, response.status, receiver);
+  BodyReader body(*c, request.read_timeout_ms, response.status, receiver);
   Result<bool> read = true;
+  bool delimited = true;  // the body's end is known without the connection's
   if (request.method == "HEAD" || response.status == 204 || response.status == 304) {
     read = true;
   } else if (response.chunked) {
@@ -357,9 +408,13 @@ Result<int> HttpClient::Send(const HttpRequest& request, const HttpBodyReceiver&
   } else if (response.has_length) {
     read = body.Exactly(response.length);
   } else {
+    delimited = false;
     read = body.UntilEnd();
   }
   if (!read.ok()) return read.status();
+  // Kept for the next request when the whole response was read, up to its
+  // last byte and no further, and the server keeps the connection too.
+  if (*read && delimited && !response.close && buf.empty()) idle_ = std::move(c);
   return response.status;
 }
 

@@ -1,6 +1,8 @@
-// The CLI's HTTP transport: plain HTTP/1.1 over a TCP socket, one request
-// per connection, the response body handed over as it arrives (chunked or
-// not), and an Abort() another thread can call (for Ctrl-C during a stream).
+// The CLI's HTTP transport: plain HTTP/1.1 over a TCP socket, the
+// connection kept from one request to the next (a command of several
+// requests, such as `run`'s create and attach, connects once), the
+// response body handed over as it arrives (chunked or not), and an Abort()
+// another thread can call (for Ctrl-C during a stream).
 //
 // Its own, not cpp-httplib: Debian's libcpp-httplib.so is built with OpenSSL
 // and sets it up at every process start, and loading libssl and libcrypto
@@ -10,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,6 +22,8 @@
 #include "engine/base/status.h"
 
 namespace slipway::cli {
+
+class HttpConnection;  // http.cc
 
 struct HttpEndpoint {
   std::string host;  // a name or an address; IPv6 without brackets
@@ -48,7 +53,9 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Sends `request` on a new connection and returns the response's status
+  // Sends `request` on the connection the last response left open (kept
+  // when that response was read whole and the server did not close it), or
+  // on a new one, and returns the response's status
   // once its body has been read (or the receiver stopped). Errors: connecting
   // failed -> kUnavailable; the connection broke later, a read timed out, or
   // the response is not HTTP -> kInternal; Abort() -> kDeadlineExceeded; a
@@ -62,10 +69,17 @@ class HttpClient {
   void Abort();
 
  private:
+  // Sends `message` on `c` and reads the response; keeps `c` in idle_ if
+  // the next request can use it. `unanswered`: the connection ended before
+  // any byte of a response (the request may go again on a new one).
+  Result<int> Exchange(std::unique_ptr<HttpConnection> c, const std::string& message,
+                       const HttpRequest& request, const HttpBodyReceiver& receiver, bool* unanswered);
+
   HttpEndpoint endpoint_;
   int connect_timeout_ms_;
   UniqueFd aborted_;       // eventfd; readable once Abort() was called
   int eventfd_errno_ = 0;  // why aborted_ is invalid, if it is
+  std::unique_ptr<HttpConnection> idle_;  // left open by the last response
 };
 
 }  // namespace slipway::cli
