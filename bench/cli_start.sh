@@ -6,8 +6,9 @@
 #   BAZEL_FLAGS=...   how to build (default "-c opt")
 #   BENCH_JSON=FILE   every sample
 #
-# The CLI's own start (issue 17): `slipway --help`, `slipway version` and
-# `slipway ps` of this tree and of OLD_REV, paired in the same rounds,
+# The CLI's own start (issue 17): `slipway --help`, `slipway version`,
+# `slipway ps` and `slipway run --rm busybox true` (busybox from
+# bench/make_rootfs.sh) of this tree and of OLD_REV, paired in the same rounds,
 # side by side with /bin/true and a trivial C++ program linked with the
 # same libstdc++ (bench/cli_start.py). OLD_REV is built from `git archive`
 # in the temp dir, in a Bazel workspace of its own, removed at exit (the
@@ -51,10 +52,14 @@ printf '#include <string>\nint main(int argc, char**) { std::string s(argc, 0x78
   >"$work/floor.cc"
 g++ -O2 -o "$work/floor-cxx" "$work/floor.cc"
 
+bash bench/make_rootfs.sh "$work/rootfs" >&2
+tar -C "$work/rootfs" -cf "$work/busybox.tar" .
+
 echo "== starting a private slipwayd" >&2
 slipwayd_start "$work/slipway-data" "$run/slipway-state" "$tag" || exit 1
+"$slipway_bin" import "$work/busybox.tar" busybox >&2
 
-echo "slipway (new): $(ldd "$slipway_bin" | awk '{print $1}' | tr '\n' ' ')"
-echo "slipway ($old_rev): $(ldd "$old_bin" | awk '{print $1}' | tr '\n' ' ')"
+echo "slipway (new): $( (ldd "$slipway_bin" 2>&1 || true) | awk '{print $1}' | tr '\n' ' ')"
+echo "slipway ($old_rev): $( (ldd "$old_bin" 2>&1 || true) | awk '{print $1}' | tr '\n' ' ')"
 python3 bench/cli_start.py --iter "$iter" --new "$slipway_bin" --old "$old_bin" --old-name "$old_rev" \
   --floor-cxx "$work/floor-cxx" ${BENCH_JSON:+--json "$BENCH_JSON"}
