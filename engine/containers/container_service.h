@@ -218,6 +218,8 @@ class ContainerService {
   bool stopping() const;
   int running() const { return queue_.running(); }
   int queued() const { return queue_.queued(); }
+  // Prepared sandboxes waiting in the pool now (0 without one).
+  int pool_ready() const { return monitors_.pool() ? monitors_.pool()->idle() : 0; }
 
  private:
   ContainerService(const ContainerServiceOptions& options, std::unique_ptr<Runtime> runtime,

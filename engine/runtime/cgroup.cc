@@ -410,7 +410,8 @@ Status CgroupDriver::Populate(Cgroup& cg, const CgroupLimits& limits) const {
 Status CgroupDriver::Limit(Cgroup& cg, const CgroupLimits& limits) const {
   SLIPWAY_RETURN_IF_ERROR(ValidateLimits(limits));
   SLIPWAY_RETURN_IF_ERROR(ApplyLimits(cg, limits));
-  return limits.restrict_devices ? RestrictDevices(cg) : Status::Ok();
+  if (limits.restrict_devices == cg.devices_restricted_) return Status::Ok();
+  return limits.restrict_devices ? RestrictDevices(cg) : LiftDeviceRestriction(cg);
 }
 
 Status CgroupDriver::PrepareParents() const {
@@ -449,11 +450,29 @@ Status CgroupDriver::RestrictDevices(Cgroup& cg) const {
   if (!UseBpfDevices()) {
     std::string devices = V1Dir("devices", cg.name_);
     SLIPWAY_RETURN_IF_ERROR(NeedDir(devices, "devices"));
-    return RestrictV1Devices(devices);
+    SLIPWAY_RETURN_IF_ERROR(RestrictV1Devices(devices));
+    cg.devices_restricted_ = true;
+    return Status::Ok();
   }
   SLIPWAY_ASSIGN_OR_RETURN(UniqueFd prog, LoadDeviceProgram());
   SLIPWAY_RETURN_IF_ERROR(AttachDeviceProgram(cg.unified_dir_.get(), prog.get(), cg.unified_dir_path_));
   cg.device_prog_ = std::move(prog);  // only now: Destroy() detaches what this holds
+  cg.devices_restricted_ = true;
+  return Status::Ok();
+}
+
+Status CgroupDriver::LiftDeviceRestriction(Cgroup& cg) const {
+  if (cg.device_prog_) {
+    SLIPWAY_RETURN_IF_ERROR(
+        DetachDeviceProgram(cg.unified_dir_.get(), cg.device_prog_.get(), cg.unified_dir_path_));
+    cg.device_prog_.reset();
+  } else {
+    std::string devices = V1Dir("devices", cg.name_);
+    SLIPWAY_RETURN_IF_ERROR(NeedDir(devices, "devices"));
+    // Allowed again as the parent allows: everything, under Slipway's parent.
+    SLIPWAY_RETURN_IF_ERROR(WriteValue(devices + "/devices.allow", "a"));
+  }
+  cg.devices_restricted_ = false;
   return Status::Ok();
 }
 

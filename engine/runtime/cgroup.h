@@ -74,7 +74,9 @@ class CgroupDriver {
   Result<std::unique_ptr<Cgroup>> Create(const std::string& name, const CgroupLimits& limits) const;
   // Applies `limits` to a cgroup Create() made without any (a sandbox
   // prepared ahead gets its limits at hand-over, with its init already a
-  // member). Call once.
+  // member), and puts the device restriction in place or lifts it as
+  // `limits` says (a prepared cgroup is made restricted, as nearly every
+  // spec wants it: then nothing is written for it). Call once.
   Status Limit(Cgroup& cg, const CgroupLimits& limits) const;
   // Names of the cgroups that exist below <parent>/ (for removing stale ones).
   std::vector<std::string> List() const;
@@ -110,6 +112,7 @@ class CgroupDriver {
   Status Populate(Cgroup& cg, const CgroupLimits& limits) const;
   Status ApplyLimits(const Cgroup& cg, const CgroupLimits& limits) const;
   Status RestrictDevices(Cgroup& cg) const;
+  Status LiftDeviceRestriction(Cgroup& cg) const;
 };
 
 // One sandbox's cgroup in every hierarchy. The destructor calls Destroy().
@@ -142,6 +145,7 @@ class Cgroup {
   std::vector<int> procs_raw_;
   UniqueFd unified_dir_;
   UniqueFd device_prog_;  // attached BPF program (v2), detached on Destroy
+  bool devices_restricted_ = false;
   bool destroyed_ = false;
 };
 

@@ -385,8 +385,11 @@ Result<std::unique_ptr<Sandbox>> Runtime::Prepare() {
   for (const std::string& dir : {state_dir_.RootfsDir(sb->id_), state_dir_.RwDir(sb->id_)}) {
     if (::mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("mkdir " + dir);
   }
+  // No limits until the spec says which (Limit() at hand-over), but the
+  // devices restricted now, as nearly every spec wants them: about a dozen
+  // cgroup writes (v1) or a BPF program's load and attach (v2) off the
+  // start's path; Limit() lifts the restriction for a spec that does not.
   CgroupLimits none;
-  none.restrict_devices = false;  // at hand-over, if the spec asks
   SLIPWAY_ASSIGN_OR_RETURN(sb->cgroup_, cgroups_.Create(sb->id_, none));
 
   SLIPWAY_ASSIGN_OR_RETURN(Pipe out, MakePipe());

@@ -321,6 +321,7 @@ void Server::AddServiceRoutes() {
     body["max_running"] = info_.max_running;
     body["running"] = containers_.running();
     body["queued"] = containers_.queued();
+    body["sandbox_pool"] = {{"size", info_.sandbox_pool_size}, {"ready", containers_.pool_ready()}};
     body["max_runs"] = info_.max_runs;
     body["runs_running"] = context_.runs.running();
     body["runs_queued"] = context_.runs.queued();

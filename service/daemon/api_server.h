@@ -80,6 +80,7 @@ struct DaemonInfo {
   std::vector<std::string> insecure_registries;          // reached over plain http
   std::vector<std::string> registries_with_credentials;  // hosts only
   int max_running = 0;
+  int sandbox_pool_size = 0;
   int max_runs = 0;
   // The base URL forges and users reach slipwayd at (config public_url):
   // webhook URLs are <public_url>/hooks/<forge>.

@@ -44,6 +44,7 @@ DaemonInfo DescribeDaemon(const DaemonConfig& config, const CgroupDriver& cgroup
   info.cgroup_controllers = cgroups.Controllers();
   info.cgroup_parent = config.cgroup_parent;
   info.max_running = config.max_running;
+  info.sandbox_pool_size = config.sandbox_pool_size;
   info.max_runs = config.max_runs;
   info.public_url = PublicUrl(config);
   info.insecure_registries = config.insecure_registries;

@@ -506,6 +506,37 @@ TEST_F(CgroupTest, DevicesUnrestrictedWhenNotAsked) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
+// A prepared sandbox's cgroup is made with the devices restricted; Limit()
+// at hand-over lifts that for a spec that does not want it, and puts it
+// back for one that does. Both device mechanisms where this host has them.
+TEST_F(CgroupTest, LimitLiftsOrRestoresTheDeviceRestriction) {
+  std::vector<bool> mechanisms;  // force_bpf
+  if (driver_->layout() != CgroupLayout::kV2) mechanisms.push_back(false);
+  if (driver_->layout() != CgroupLayout::kV1) mechanisms.push_back(true);
+  auto kmsg_opens = [&](const Cgroup& cg) {
+    pid_t pid = ForkInto(cg, [] {
+      UniqueFd fd(::open("/dev/kmsg", O_RDONLY | O_CLOEXEC));
+      return fd.valid() ? 0 : (errno == EPERM ? 1 : 2);
+    });
+    int status = Wait(pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  for (bool bpf : mechanisms) {
+    SCOPED_TRACE(bpf ? "BPF program" : "v1 devices controller");
+    driver_->set_force_bpf_devices(bpf);
+    std::unique_ptr<Cgroup> cg = MustCreate(bpf ? "liftbpf" : "liftv1", CgroupLimits{});
+    ASSERT_NE(cg, nullptr);
+    EXPECT_EQ(kmsg_opens(*cg), 1) << "restricted as made";
+    CgroupLimits open;
+    open.restrict_devices = false;
+    ASSERT_TRUE(driver_->Limit(*cg, open).ok());
+    EXPECT_EQ(kmsg_opens(*cg), 0) << "lifted";
+    ASSERT_TRUE(driver_->Limit(*cg, CgroupLimits{}).ok());
+    EXPECT_EQ(kmsg_opens(*cg), 1) << "restricted again";
+    EXPECT_TRUE(cg->Destroy().ok());
+  }
+}
+
 // --- Stats, kill, destroy ------------------------------------------------------
 
 TEST_F(CgroupTest, StatsCountCpuUsage) {

@@ -61,10 +61,20 @@ class SandboxPoolTest : public ::testing::Test {
   }
 
   // Waits until the pool holds `size` prepared sandboxes; their ids.
+  // The pooled sandboxes once the pool is full: recorded as pooled in the
+  // state dir, and ready in slipwayd's pool (/info), which comes later (a
+  // start in between would not find them ready).
   std::set<std::string> FullPool(size_t size = 2) {
     std::set<std::string> pool;
-    EXPECT_TRUE(WaitUntil([&] { return (pool = daemon_->PooledSandboxes()).size() == size; }, seconds(30)))
-        << "pool holds " << pool.size() << "\n"
+    int ready = -1;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          ready = daemon_->Api().Get("/api/v1/info").Json().value("sandbox_pool", json::object()).value("ready", -1);
+          pool = daemon_->PooledSandboxes();
+          return ready == static_cast<int>(size) && pool.size() == size;
+        },
+        seconds(30)))
+        << "pool holds " << pool.size() << ", " << ready << " ready\n"
         << daemon_->Log();
     return pool;
   }
@@ -137,12 +147,39 @@ TEST_F(SandboxPoolTest, EachRunHasAFreshRootAndThePoolRefills) {
   EXPECT_EQ(daemon_->LeftoversAfter(), "");
 }
 
+// A device node the sandbox may make (CAP_MKNOD, as Docker) but not open
+// (the cgroup's device rules): a loop device, b 7:0, which needs no
+// capability to open (allowed, it opens or says ENXIO). A prepared
+// sandbox's cgroup is restricted before its spec comes; a cold one's as it
+// is made.
+const char kDeviceCheck[] =
+    "mknod /dev/k b 7 0 && { head -c1 /dev/k >/dev/null 2>/tmp/e; "
+    "grep -q 'not permitted' /tmp/e && echo denied || echo opened; }; "
+    "echo x >/dev/null && echo null-ok";
+
+TEST_F(SandboxPoolTest, APooledSandboxKeepsDevicesRestricted) {
+  StartDaemon({"--sandbox-pool-size", "1"});
+  std::set<std::string> pool = FullPool(1);
+  std::string id = daemon_->CreateAndStart({{"image", "busybox"}, {"command", {"sh", "-c", kDeviceCheck}}});
+  json end = daemon_->WaitFor(id);
+  EXPECT_EQ(end.value("exit_code", -1), 0) << end.dump();
+  std::string err;
+  EXPECT_EQ(Logs(*daemon_, id, &err), "denied\nnull-ok\n") << err;
+  EXPECT_TRUE(pool.count(SandboxOf(*daemon_, id))) << "not started from the pool";
+  daemon_->RemoveAll();
+  EXPECT_EQ(daemon_->LeftoversAfter(), "");
+}
+
 TEST_F(SandboxPoolTest, SizeZeroRunsWithoutAPool) {
   StartDaemon({"--sandbox-pool-size", "0"});
   Outcome o = daemon_->Cli({"run", "--rm", "busybox", "sh", "-c", "echo cold; exit 5"});
   EXPECT_EQ(o.code, 5) << o;
   EXPECT_EQ(o.out, "cold\n") << o;
+  Outcome devices = daemon_->Cli({"run", "--rm", "busybox", "sh", "-c", kDeviceCheck});
+  EXPECT_EQ(devices.out, "denied\nnull-ok\n") << devices;
   EXPECT_TRUE(daemon_->PooledSandboxes().empty());
+  EXPECT_EQ(daemon_->Api().Get("/api/v1/info").Json().value("sandbox_pool", json::object()),
+            json({{"size", 0}, {"ready", 0}}));
   EXPECT_EQ(daemon_->LeftoversAfter(), "");  // nothing, not even a pool
 }
 
