@@ -228,12 +228,18 @@ void ContainerService::Spawn(std::function<void()> work) {
     std::lock_guard lock(mu_);
     ++threads_;
   }
-  std::thread([this, work = std::move(work)] {
+  std::function<void()> counted = [this, work = std::move(work)] {
     work();
     std::lock_guard lock(mu_);
     --threads_;
     cv_.notify_all();
-  }).detach();
+  };
+  // The pool has no limit: it refuses only when no thread can be created.
+  // A thread of its own then, which throws as a thread always did here.
+  if (Status st = thread_pool_.Run(counted); !st.ok()) {
+    log_.Warn("containers.thread_pool", {{"error", st.message()}});
+    std::thread(std::move(counted)).detach();
+  }
 }
 
 void ContainerService::LogIfFailed(const Status& st, std::string_view event, const std::string& id) {

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,6 +37,7 @@
 
 #include "engine/base/event_log.h"
 #include "engine/base/status.h"
+#include "engine/base/thread_pool.h"
 #include "engine/containers/container.h"
 #include "engine/containers/container_store.h"
 #include "engine/containers/end_signal.h"
@@ -264,7 +266,7 @@ class ContainerService {
   // A prepared sandbox of a previous service's pool: best effort, logged.
   void RemovePooled(const SandboxStatus& s);
   Status Resume(Container c, const SandboxStatus& s, ReconcileReport* report);
-  // Runs `work` on a detached thread that Shutdown() waits for.
+  // Runs `work` on a thread of thread_pool_ that Shutdown() waits for.
   void Spawn(std::function<void()> work);
   std::shared_ptr<EndSignal> SignalForLocked(const std::string& id);
   // Logs a failed Status that has no caller to go back to.
@@ -289,7 +291,7 @@ class ContainerService {
   mutable std::mutex mu_;
   std::condition_variable cv_;                      // threads_, readers_
   std::condition_variable started_cv_;              // sandbox_ids_ or an end
-  int threads_ = 0;                                 // detached threads still working for us
+  int threads_ = 0;                                 // Spawn()ed work still running
   bool stopping_ = false;                           // no more creates and starts
   bool abandon_ = false;                            // watchers leave their sandboxes to the next service
   std::map<std::string, int> pending_signals_;      // kill or stop asked while starting
@@ -303,6 +305,9 @@ class ContainerService {
   std::condition_variable staged_cv_;  // a staging finished
   std::map<std::string, std::shared_ptr<EndSignal>> signals_;  // containers not removed
   std::thread scheduler_;
+  // Spawn()'s threads, kept between pieces of work: a start's watch no
+  // longer pays for a thread's creation. Last: the first to go, idle.
+  ThreadPool thread_pool_{{.max_threads = SIZE_MAX, .idle_exit = std::chrono::seconds(10)}};
 };
 
 }  // namespace slipway

@@ -149,63 +149,20 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
 
 // --- Workers ---
 
-Workers::~Workers() {
-  Close();
-  Join();
-}
-
 Status Workers::Run(std::function<void()> work) {
-  std::unique_lock lock(mu_);
-  if (closed_) return Status(Code::kUnavailable, "slipwayd is shutting down");
-  Reap(lock);
-  if (threads_.size() >= max_threads_) {
-    return Status(Code::kResourceExhausted,
-                  "too many requests in progress (" + std::to_string(max_threads_) + "); try again later");
-  }
-  const uint64_t id = next_id_++;
-  try {
-    threads_.emplace(id, std::thread([this, id, work = std::move(work)] {
-                       try {
-                         work();
-                       } catch (const std::exception& e) {
-                         log_.Error("api.worker_exception", {{"what", e.what()}});
-                       } catch (...) {
-                         log_.Error("api.worker_exception", {{"what", "unknown"}});
-                       }
-                       std::lock_guard done(mu_);
-                       finished_.push_back(id);
-                     }));
-  } catch (const std::system_error& e) {
-    return Status(Code::kResourceExhausted, std::string("cannot start a request thread: ") + e.what());
-  }
-  return Status::Ok();
-}
-
-// Joins threads that have finished their work (their last act was to say
-// so under the lock, so each join returns at once).
-void Workers::Reap(std::unique_lock<std::mutex>& lock) {
-  for (uint64_t id : finished_) {
-    auto it = threads_.find(id);
-    if (it == threads_.end()) continue;
-    it->second.join();
-    threads_.erase(it);
-  }
-  finished_.clear();
-}
-
-void Workers::Close() {
-  std::lock_guard lock(mu_);
-  closed_ = true;
-}
-
-void Workers::Join() {
-  std::map<uint64_t, std::thread> threads;
-  {
-    std::lock_guard lock(mu_);
-    threads.swap(threads_);
-    finished_.clear();
-  }
-  for (auto& [id, thread] : threads) thread.join();
+  Status st = pool_.Run([this, work = std::move(work)] {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      log_.Error("api.worker_exception", {{"what", e.what()}});
+    } catch (...) {
+      log_.Error("api.worker_exception", {{"what", "unknown"}});
+    }
+  });
+  if (st.code() == Code::kUnavailable) return Status(Code::kUnavailable, "slipwayd is shutting down");
+  if (st.code() == Code::kResourceExhausted)
+    return Status(Code::kResourceExhausted, "too many requests in progress: " + st.message() + "; try again later");
+  return st;
 }
 
 // --- Decoding and encoding ---

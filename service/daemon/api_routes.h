@@ -23,6 +23,7 @@
 
 #include "engine/base/event_log.h"
 #include "engine/base/status.h"
+#include "engine/base/thread_pool.h"
 #include "engine/containers/log_follower.h"
 #include "pipelines/promotion_service.h"
 #include "pipelines/promotion_store.h"
@@ -150,27 +151,21 @@ class Router {
   std::vector<Route> routes_;
 };
 
-// Threads for requests that block. Each runs one piece of work; Close()
-// refuses new ones and Join() waits for those running.
+// Threads for requests that block (engine/base/thread_pool.h: kept for the
+// next request). Close() refuses new ones and Join() waits for those
+// running. An exception a request's work lets out is logged, not fatal.
 class Workers {
  public:
-  Workers(size_t max_threads, EventLog& log) : max_threads_(max_threads), log_(log) {}
-  ~Workers();
+  Workers(size_t max_threads, EventLog& log)
+      : pool_({.max_threads = max_threads, .idle_exit = std::chrono::seconds(10)}), log_(log) {}
   // kResourceExhausted when max_threads are busy, kUnavailable once closed.
   Status Run(std::function<void()> work);
-  void Close();
-  void Join();
+  void Close() { pool_.Close(); }
+  void Join() { pool_.Join(); }
 
  private:
-  void Reap(std::unique_lock<std::mutex>& lock);
-
-  const size_t max_threads_;
+  ThreadPool pool_;
   EventLog& log_;
-  std::mutex mu_;
-  bool closed_ = false;
-  uint64_t next_id_ = 0;
-  std::map<uint64_t, std::thread> threads_;
-  std::vector<uint64_t> finished_;
 };
 
 // What handlers work with.
