@@ -2,8 +2,10 @@
 // ends of a pipe, owned the same way.
 #pragma once
 
+#include <poll.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <utility>
 
 #include "engine/base/status.h"
@@ -44,5 +46,10 @@ struct Pipe {
 // needs one end as its stdio gets it by dup2, which clears the flag on the
 // copy.
 Result<Pipe> MakePipe();
+
+// poll(2) until `deadline`, an interrupted wait resumed with the time left.
+// Returns how many of `fds` are ready, 0 once the deadline has passed, or
+// -1 with errno set.
+int PollUntil(pollfd* fds, nfds_t count, std::chrono::steady_clock::time_point deadline);
 
 }  // namespace slipway

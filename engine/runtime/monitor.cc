@@ -269,10 +269,8 @@ Result<std::string> ReadReadyLine(int fd, std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   std::string line;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     pollfd p = {fd, POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
-    if (ready < 0 && errno == EINTR) continue;
+    int ready = PollUntil(&p, 1, deadline);
     if (ready < 0) return ErrnoStatus("poll ready pipe of slipway-monitor");
     if (ready == 0) {
       return Status(Code::kDeadlineExceeded,
@@ -521,10 +519,8 @@ Result<SandboxStatus> MonitorClient::Wait(const std::string& id, std::chrono::mi
     // recorded, before the monitor's tear-down and exit.
     auto deadline = Clock::now() + timeout;
     for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       pollfd p[2] = {{pidfd.get(), POLLIN, 0}, {end_fd, POLLIN, 0}};
-      int ready = ::poll(p, end_fd >= 0 ? 2 : 1, static_cast<int>(std::max<int64_t>(0, left.count())));
-      if (ready < 0 && errno == EINTR) continue;
+      int ready = PollUntil(p, end_fd >= 0 ? 2 : 1, deadline);
       if (ready < 0) return ErrnoStatus("poll monitor of sandbox " + id);
       if (ready == 0)
         return Status(Code::kDeadlineExceeded, "the monitor of sandbox " + id + " still runs after " +

@@ -99,14 +99,8 @@ void MonitorPool::Close(std::chrono::milliseconds wait) {
   }
   auto deadline = std::chrono::steady_clock::now() + wait;
   for (UniqueFd& pidfd : pidfds) {
-    for (;;) {
-      auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      pollfd p = {pidfd.get(), POLLIN, 0};
-      int ready = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
-      if (ready < 0 && errno == EINTR) continue;
-      break;
-    }
+    pollfd p = {pidfd.get(), POLLIN, 0};
+    (void)PollUntil(&p, 1, deadline);  // best effort: a monitor that lingers is let go
   }
 }
 

@@ -531,10 +531,7 @@ Status Runtime::Remove(const std::string& name_or_id, bool force) {
   SLIPWAY_ASSIGN_OR_RETURN(UniqueFd owner, ours ? Result<UniqueFd>(UniqueFd()) : state.owner.OpenIfAlive());
   if (owner) {
     pollfd p = {owner.get(), POLLIN, 0};
-    int ready;
-    do ready = ::poll(&p, 1, static_cast<int>(kOwnerTearDownWait.count()));
-    while (ready < 0 && errno == EINTR);
-    if (ready <= 0) {
+    if (PollUntil(&p, 1, std::chrono::steady_clock::now() + kOwnerTearDownWait) <= 0) {
       return FailedPrecondition("sandbox " + name_or_id + " is still being torn down by process " +
                                 std::to_string(state.owner.pid));
     }
