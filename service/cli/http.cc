@@ -342,9 +342,11 @@ Result<int> HttpClient::Send(const HttpRequest& request, const HttpBodyReceiver&
   if (SplitsRequest(request.method) || SplitsRequest(request.target) ||
       request.target.find(' ') != std::string::npos)
     return InvalidArgument("the request line holds a space, CR, LF or NUL");
+  // Asked for explicitly: slipwayd (as Pistache) closes a connection after
+  // its answer unless the request says keep-alive.
   std::string message = request.method + " " + request.target +
                         " HTTP/1.1\r\nHost: " + HostForUrl(endpoint_.host) + ":" +
-                        std::to_string(endpoint_.port) + "\r\n";
+                        std::to_string(endpoint_.port) + "\r\nConnection: keep-alive\r\n";
   for (const auto& [name, value] : request.headers) {
     if (SplitsRequest(name) || SplitsRequest(value) || name.find(':') != std::string::npos)
       return InvalidArgument("the header \"" + name + "\" holds a colon, CR, LF or NUL");

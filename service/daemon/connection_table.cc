@@ -43,6 +43,7 @@ ConnectionPtr ConnectionTable::Accept(int fd) {
   conn->quiet = true;
   ++open_;
   metrics_.api_connections.Set(open_);
+  metrics_.api_connections_accepted.Inc();
   return conn;
 }
 

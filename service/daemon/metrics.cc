@@ -190,6 +190,9 @@ Metrics::Metrics()
                            "API request latency in seconds, by method and route template.",
                            {"method", "route"}, RequestDurationBuckets()),
       api_connections("slipway_api_connections", "Open connections to the API."),
+      api_connections_accepted("slipway_api_connections_accepted_total",
+                               "API connections taken in (a client that keeps its connection makes one for "
+                               "many requests)."),
       api_connections_closed("slipway_api_connections_closed_total",
                              "API connections slipwayd closed, by reason: evicted (to make room), idle, "
                              "refused (after an error answer), over_limit (refused at accept).",
@@ -206,7 +209,8 @@ std::string Metrics::Render() const {
   const Metric* all[] = {&sandboxes_running,     &sandboxes_queued,     &sandboxes_started,
                          &sandboxes_exited,      &sandboxes_failed,     &sandboxes_oom_killed,
                          &api_requests,          &api_request_duration, &registry_bytes_pulled,
-                         &registry_bytes_pushed, &api_connections,      &api_connections_closed};
+                         &registry_bytes_pushed, &api_connections,      &api_connections_accepted,
+                         &api_connections_closed};
   for (const Metric* m : all) m->AppendTo(&out);
   return out;
 }

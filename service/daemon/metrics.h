@@ -122,6 +122,7 @@ class Metrics {
   CounterVec api_requests;            // {method, route, code}
   HistogramVec api_request_duration;  // {method, route}, seconds
   Gauge api_connections;              // open now
+  Counter api_connections_accepted;   // taken in (one per client connection, not per request)
   CounterVec api_connections_closed;  // {reason}: closed by slipwayd
 
   // One finished API request. `route` is the route template that matched

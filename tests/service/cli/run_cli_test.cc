@@ -164,6 +164,23 @@ TEST_F(RunCliTest, PrintsTheCommandsOutputAndExitsZero) {
   EXPECT_TRUE(LeftNothing()) << "--rm keeps nothing";
 }
 
+// create and attach go on one connection (the CLI keeps it; slipwayd
+// keeps it only when asked): counted by slipwayd's accept counter, around
+// the run, with the second read of /metrics as the one other connection.
+TEST_F(RunCliTest, CreateAndAttachShareOneConnection) {
+  auto accepted = [&]() -> int64_t {
+    std::string text = daemon_->Api().Get("/metrics").body;
+    const std::string name = "\nslipway_api_connections_accepted_total ";
+    size_t at = text.find(name);
+    return at == std::string::npos ? -1 : std::stoll(text.substr(at + name.size()));
+  };
+  int64_t before = accepted();
+  ASSERT_GE(before, 0) << "no accept counter";
+  Outcome o = Run({"true"});
+  EXPECT_EQ(o.code, 0) << o;
+  EXPECT_EQ(accepted() - before, 2) << "the run's connections, plus this read of /metrics";
+}
+
 TEST_F(RunCliTest, ExitsWithTheCommandsExitCode) {
   Outcome o = Run({"sh", "-c", "exit 3"});
   EXPECT_EQ(o.code, 3) << o;

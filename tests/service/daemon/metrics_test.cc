@@ -171,6 +171,7 @@ TEST(MetricsTest, EveryFamilyIsRenderedFromTheStart) {
       {"slipway_api_requests_total", "counter"},
       {"slipway_api_request_duration_seconds", "histogram"},
       {"slipway_api_connections", "gauge"},
+      {"slipway_api_connections_accepted_total", "counter"},
       {"slipway_api_connections_closed_total", "counter"},
   };
   ASSERT_EQ(fs.size(), want.size());
