@@ -60,8 +60,10 @@ class HttpConnection {
       ssize_t n = ::recv(fd_.get(), buf_.data() + old, kReadChunk, 0);
       buf_.resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
       if (n > 0) return true;
-      if (n == 0) ended_ = true;
-      if (n == 0) return false;
+      if (n == 0) {
+        ended_ = true;
+        return false;
+      }
       if (errno == EINTR) continue;
       if (errno == ECONNRESET) ended_ = true;
       if (errno != EAGAIN) return ErrnoStatus("recv");
@@ -191,7 +193,7 @@ Result<ResponseHead> ParseHead(std::string_view head) {
     return Internal("the answer is not HTTP/1.x");
   SLIPWAY_ASSIGN_OR_RETURN(uint64_t status, ParseNumber(line.substr(9, 3), 10, "status"));
   out.status = static_cast<int>(status);
-  out.close = !line.starts_with("HTTP/1.1");  // 1.0 closes unless asked not to; we never ask
+  out.close = !line.starts_with("HTTP/1.1");  // a 1.0 answer is taken to close, whatever it says
   while (eol != std::string_view::npos) {
     head.remove_prefix(eol + 2);
     eol = head.find("\r\n");
